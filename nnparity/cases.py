@@ -1,0 +1,222 @@
+"""Cases: fixture folders on disk <-> validated arrays in memory.
+
+A case folder holds X.csv, y.csv, wh.csv, bh.csv, wout.csv, bout.csv
+(headerless, one matrix row per line, shortest round-trip decimals) and
+config.csv (two columns, ``key,value``). fixtures/README.md is the user's
+description of the format; this module is its only reader and writer.
+
+Cells are parsed with Python's ``float``, which is correctly rounded, so a value
+written with ``repr`` reads back bit for bit. (pandas' default C parser is not
+round-trip exact, and its errors do not name the cell.)
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import steps
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+MATRICES = steps.DATA + steps.STATE  # X, y, wh, bh, wout, bout
+CONFIG = "config.csv"
+CONFIG_KEYS = ("lr", "epochs", "description", "source", "seed")
+
+
+class CaseError(ValueError):
+    """A case folder that cannot be used; the message names the file and the problem."""
+
+    def __init__(self, path: Path | str, problem: str):
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+@dataclass
+class Case:
+    name: str
+    X: np.ndarray
+    y: np.ndarray
+    wh: np.ndarray
+    bh: np.ndarray
+    wout: np.ndarray
+    bout: np.ndarray
+    lr: float
+    epochs: int
+    description: str = ""
+    source: str = ""
+    seed: str = ""
+    path: Path | None = field(default=None, compare=False)
+
+    @property
+    def dims(self) -> tuple[int, int, int, int]:
+        """(samples, features, hidden units, outputs)."""
+        return (self.X.shape[0], self.X.shape[1], self.wh.shape[1], self.wout.shape[1])
+
+    def matrices(self) -> dict[str, np.ndarray]:
+        return {name: getattr(self, name) for name in MATRICES}
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Step 1: the weights and biases training starts from."""
+        return {name: getattr(self, name) for name in steps.STATE}
+
+
+def resolve(name_or_path: str | Path) -> Path:
+    """A case name (a folder of fixtures/) or a path to a case folder."""
+    path = Path(name_or_path)
+    if path.is_dir():
+        return path
+    if path.parent == Path(".") and (FIXTURES / path.name).is_dir():
+        return FIXTURES / path.name
+    known = ", ".join(names()) or "none"
+    raise CaseError(path, f"no such case folder (cases in {FIXTURES}: {known})")
+
+
+def names() -> list[str]:
+    """Every case shipped in fixtures/, sorted."""
+    return sorted(p.name for p in FIXTURES.iterdir() if (p / CONFIG).is_file())
+
+
+def read_matrix(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise CaseError(path, "file is missing")
+    try:
+        with path.open(newline="") as handle:
+            rows = [row for row in csv.reader(handle)]
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise CaseError(path, f"cannot be read ({error})") from None
+    if not rows or all(not row for row in rows):
+        raise CaseError(path, "empty matrix: the file has no numbers")
+    values = []
+    for i, row in enumerate(rows, start=1):
+        if not row:
+            raise CaseError(path, f"row {i} is blank")
+        if len(row) != len(rows[0]):
+            raise CaseError(path, f"ragged rows: row {i} has {len(row)} values, row 1 has {len(rows[0])}")
+        parsed = []
+        for j, cell in enumerate(row, start=1):
+            try:
+                value = float(cell)
+            except ValueError:
+                raise CaseError(path, f"row {i}, column {j}: {cell!r} is not a number") from None
+            if not math.isfinite(value):
+                raise CaseError(path, f"row {i}, column {j}: {cell.strip()} is not a finite number")
+            parsed.append(value)
+        values.append(parsed)
+    return np.array(values, dtype=np.float64)
+
+
+def read_config(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        raise CaseError(path, "file is missing")
+    try:
+        with path.open(newline="") as handle:
+            rows = list(csv.reader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise CaseError(path, f"cannot be read ({error})") from None
+    if not rows or [c.strip() for c in rows[0]] != ["key", "value"]:
+        raise CaseError(path, "unreadable config: the first line must be 'key,value'")
+    config = {}
+    for i, row in enumerate(rows[1:], start=2):
+        if len(row) != 2:
+            raise CaseError(path, f"unreadable config: line {i} has {len(row)} fields, expected key,value")
+        config[row[0].strip()] = row[1].strip()
+    return config
+
+
+def parse_lr(path: Path, text: str | None) -> float:
+    try:
+        lr = float(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise CaseError(path, f"lr must be a positive number, got {text!r}") from None
+    if not (math.isfinite(lr) and lr > 0):
+        raise CaseError(path, f"lr must be a positive number, got {text!r}")
+    return lr
+
+
+def parse_epochs(path: Path | str, text: str | int | None) -> int:
+    try:
+        epochs = int(str(text).strip())
+    except ValueError:
+        raise CaseError(path, f"epochs must be a positive integer, got {text!r}") from None
+    if epochs < 1:
+        raise CaseError(path, f"epochs must be a positive integer, got {text!r}")
+    return epochs
+
+
+def check_shapes(folder: Path, m: dict[str, np.ndarray]) -> None:
+    """The six matrices must fit together as the article's network."""
+    X, y, wh, bh, wout, bout = (m[name] for name in MATRICES)
+
+    def bad(name: str, problem: str) -> CaseError:
+        return CaseError(folder / f"{name}.csv", problem)
+
+    if wh.shape[0] != X.shape[1]:
+        raise bad("wh", f"shape {wh.shape} does not fit X {X.shape}: wh needs one row per column of X ({X.shape[1]})")
+    if bh.shape != (1, wh.shape[1]):
+        raise bad("bh", f"shape {bh.shape} does not fit wh {wh.shape}: bh must be 1 x {wh.shape[1]}")
+    if wout.shape[0] != wh.shape[1]:
+        raise bad("wout", f"shape {wout.shape} does not fit wh {wh.shape}: wout needs one row per hidden unit ({wh.shape[1]})")
+    if bout.shape != (1, wout.shape[1]):
+        raise bad("bout", f"shape {bout.shape} does not fit wout {wout.shape}: bout must be 1 x {wout.shape[1]}")
+    if y.shape != (X.shape[0], wout.shape[1]):
+        raise bad("y", f"shape {y.shape} does not fit X {X.shape} and wout {wout.shape}: y must be {X.shape[0]} x {wout.shape[1]}")
+
+
+def load_case(name_or_path: str | Path) -> Case:
+    """Read and validate a case; raise CaseError naming the file and the problem."""
+    folder = resolve(name_or_path)
+    config_path = folder / CONFIG
+    config = read_config(config_path)
+    matrices = {name: read_matrix(folder / f"{name}.csv") for name in MATRICES}
+    check_shapes(folder, matrices)
+    return Case(
+        name=folder.resolve().name,
+        lr=parse_lr(config_path, config.get("lr")),
+        epochs=parse_epochs(config_path, config.get("epochs")),
+        description=config.get("description", ""),
+        source=config.get("source", ""),
+        seed=config.get("seed", ""),
+        path=folder,
+        **matrices,
+    )
+
+
+def format_matrix(matrix: np.ndarray) -> str:
+    """Headerless CSV, shortest decimals that read back to the same double."""
+    return "".join(",".join(repr(float(v)) for v in row) + "\n" for row in np.atleast_2d(matrix))
+
+
+def write_case(case: Case, folder: Path | str) -> Path:
+    """Write a case folder atomically: all files appear together or none do."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        for name, matrix in case.matrices().items():
+            (staging / f"{name}.csv").write_text(format_matrix(matrix))
+        with (staging / CONFIG).open("w", newline="") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(["key", "value"])
+            writer.writerow(["lr", repr(float(case.lr))])
+            writer.writerow(["epochs", str(int(case.epochs))])
+            writer.writerow(["description", case.description])
+            writer.writerow(["source", case.source])
+            writer.writerow(["seed", case.seed])
+        if folder.exists():
+            keep = [p for p in folder.iterdir() if not (p.name.endswith(".csv") and p.stem in MATRICES + ("config",))]
+            for extra in keep:  # files that are not part of the format, such as a walkthrough
+                shutil.move(str(extra), staging / extra.name)
+            shutil.rmtree(folder)
+        os.replace(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return folder

@@ -1,0 +1,81 @@
+"""nnparity's command line.
+
+Exit codes: 0 parity holds, 1 parity does not hold (including a port that
+fails while it runs), 2 bad input (a case, a path, a port that does not load,
+no R).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from . import traces
+from .bridge import PortError, RPort, RUnavailable
+from .cases import CaseError, load_case, parse_epochs
+from .ports import PythonPort
+from .report import as_json, print_run
+
+OK, FAILS, BAD_INPUT = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nnparity", description="Prove that a Python and an R network compute the same thing, step by step.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="train both ports on a case and compare every step of every epoch")
+    run.add_argument("--case", default="article", help="a case name in fixtures/ or a path to a case folder (default: article)")
+    run.add_argument("--epochs", help="epochs to train (default: the case's)")
+    run.add_argument("--mode", choices=("free", "lockstep", "both"), default="both", help="which comparison (default: both)")
+    run.add_argument("--save-traces", type=Path, metavar="DIR", help="write python.npz and r.npz (matrix name -> array[epochs, rows, cols])")
+    run.add_argument("--r-impl", type=Path, metavar="PATH", help="an R file or folder to run in place of r_impl/")
+    run.add_argument("--python-impl", type=Path, metavar="PATH", help="a Python file or package to run in place of python_impl/")
+    run.add_argument("--json", action="store_true", help="print the result as JSON instead of tables")
+    return parser
+
+
+def command_run(args, console: Console, err: Console) -> int:
+    try:
+        case = load_case(args.case)
+        epochs = parse_epochs("--epochs", args.epochs) if args.epochs is not None else case.epochs
+        python_port = PythonPort(args.python_impl)
+        r_port = RPort(args.r_impl)
+    except (CaseError, RUnavailable, PortError, FileNotFoundError) as error:
+        err.print(f"nnparity: {error}", highlight=False, markup=False)
+        return BAD_INPUT
+    modes = traces.MODES if args.mode == "both" else (args.mode,)
+    progress = Progress(
+        TextColumn(f"{case.name}"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"), TimeElapsedColumn(),
+        console=err, transient=True, disable=args.json or not err.is_terminal,
+    )
+    try:
+        with progress:
+            task = progress.add_task("run", total=epochs)
+            result = traces.run(
+                case, python_port, r_port, epochs, modes, args.save_traces,
+                progress=lambda n: progress.advance(task, n),
+            )
+    except PortError as error:
+        err.print(f"nnparity: {error}", highlight=False, markup=False)
+        return FAILS
+    if args.json:
+        console.print_json(json.dumps(as_json(result)))
+    else:
+        print_run(result, console)
+    return OK if result.passed else FAILS
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    console, err = Console(), Console(stderr=True)
+    if args.command == "run":
+        return command_run(args, console, err)
+    return BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

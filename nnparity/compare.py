@@ -1,0 +1,290 @@
+"""Compare two traces step by step, chunk by chunk, under the tolerance policy.
+
+``Comparison`` is fed chunks of epochs (so a trace never has to be held whole)
+and keeps, for every recorded matrix: cells compared, cells bitwise equal, the
+largest absolute, relative and ULP differences, the largest per epoch (for
+plots), the first cell beyond the policy's bound, and, over all matrices, the
+first cell that differs at all (where a free-running difference is born).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import policy, steps
+
+
+def is_r_na(x: np.ndarray) -> np.ndarray:
+    """R's NA_real_ is a NaN whose low word is 1954; np.isnan cannot tell it from NaN."""
+    return np.isnan(x) & ((x.view(np.int64) & np.int64(0xFFFFFFFF)) == 1954)
+
+
+def describe_value(v: float) -> str:
+    v = float(v)
+    if np.isnan(v):
+        return "NA" if is_r_na(np.array([v]))[0] else "NaN"
+    return repr(v)
+
+
+def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """How many doubles lie between a and b (0 when equal, inf when one is NaN)."""
+    a, b = np.ascontiguousarray(a, dtype=np.float64), np.ascontiguousarray(b, dtype=np.float64)
+    # Map the sign-magnitude bit patterns onto one monotone integer line, where
+    # neighbouring doubles are neighbouring integers (and -0.0 meets +0.0).
+    ia = a.view(np.int64)
+    ib = b.view(np.int64)
+    ia = np.where(ia < 0, np.int64(-(2**63)) - ia, ia)
+    ib = np.where(ib < 0, np.int64(-(2**63)) - ib, ib)
+    same_side = (ia < 0) == (ib < 0)
+    with np.errstate(over="ignore"):
+        exact = np.abs(ia - ib).astype(np.float64)  # exact in int64 when both lie on one side of zero
+    across = np.abs(ia.astype(np.float64)) + np.abs(ib.astype(np.float64))
+    d = np.where(same_side, exact, across)
+    return np.where(np.isnan(a) | np.isnan(b), np.where(np.isnan(a) & np.isnan(b), 0.0, np.inf), d)
+
+
+@dataclass
+class Cell:
+    """One matrix cell at one epoch, 1-based as a reader counts."""
+
+    epoch: int
+    name: str
+    row: int
+    col: int
+    python: float
+    r: float
+    abs_diff: float
+    ulps: float
+    bound: float  # the largest difference the policy allows in this cell
+    rounding_bound: float | None = None  # for the first difference: the lockstep bound of its step
+
+    @property
+    def step(self) -> int:
+        return steps.BY_NAME[self.name].step
+
+    def where(self) -> str:
+        return f"epoch {self.epoch}, step {self.step} ({self.name}), cell [{self.row}, {self.col}]"
+
+    @property
+    def is_rounding(self) -> bool:
+        """Whether a difference born here is within what one step's rounding can make."""
+        return self.rounding_bound is not None and self.abs_diff <= self.rounding_bound
+
+    def origin(self) -> str:
+        """Where a free-running difference is born, and what kind it is."""
+        verdict = (
+            "rounding: within one step's rounding bound"
+            if self.is_rounding
+            else "a port error: beyond what one step's rounding can make"
+        )
+        return (
+            f"born at {self.where()}: every input of that step was bitwise equal, its output was not; "
+            f"{self.values()}; {verdict} ({self.rounding_bound:.3g})"
+        )
+
+    def values(self) -> str:
+        return (
+            f"Python {describe_value(self.python)}, R {describe_value(self.r)} "
+            f"(difference {self.abs_diff:.3g}, {self.ulps:.0f} ULP; allowed {self.bound:.3g})"
+        )
+
+
+@dataclass
+class StepStats:
+    name: str
+    cells: int = 0
+    equal: int = 0
+    max_abs: float = 0.0
+    max_rel: float = 0.0
+    max_ulp: float = 0.0
+    violations: int = 0
+    first_violation: Cell | None = None
+    problem: str | None = None  # a structural problem: missing matrix, wrong shape
+    per_epoch_max_abs: list[np.ndarray] = field(default_factory=list, repr=False)
+    per_epoch_max_ulp: list[np.ndarray] = field(default_factory=list, repr=False)
+
+    @property
+    def step(self) -> int:
+        return steps.BY_NAME[self.name].step
+
+    @property
+    def passed(self) -> bool:
+        return self.problem is None and self.violations == 0
+
+    @property
+    def equal_share(self) -> float:
+        return self.equal / self.cells if self.cells else 0.0
+
+    def epoch_max_abs(self) -> np.ndarray:
+        return np.concatenate(self.per_epoch_max_abs) if self.per_epoch_max_abs else np.zeros(0)
+
+    def epoch_max_ulp(self) -> np.ndarray:
+        return np.concatenate(self.per_epoch_max_ulp) if self.per_epoch_max_ulp else np.zeros(0)
+
+
+@dataclass
+class ParityReport:
+    case: str
+    mode: str  # "free" or "lockstep"
+    epochs: int
+    stats: list[StepStats]
+    first_difference: Cell | None
+    tolerance: str
+
+    @property
+    def passed(self) -> bool:
+        return all(s.passed for s in self.stats)
+
+    @property
+    def first_violation(self) -> Cell | None:
+        found = [s.first_violation for s in self.stats if s.first_violation is not None]
+        order = {name: i for i, name in enumerate(steps.NAMES)}
+        return min(found, key=lambda c: (c.epoch, order[c.name]), default=None)
+
+    @property
+    def problems(self) -> list[str]:
+        return [f"step {s.step} ({s.name}): {s.problem}" for s in self.stats if s.problem]
+
+
+def inputs_of(case, trace: dict[str, np.ndarray], start: dict[str, np.ndarray]):
+    """A getter for any step input over a chunk: ``get(name) -> array[epochs, rows, cols]``.
+
+    Weights as inputs mean their value at the start of each epoch: the chunk's
+    start for its first epoch, then the previous epoch's update.
+    """
+
+    def get(name: str):
+        if name in steps.DATA:
+            return getattr(case, name)
+        if name == "lr":
+            return case.lr
+        if name in steps.STATE:
+            return np.concatenate([np.asarray(start[name])[None], trace[name][:-1]])
+        return trace[name]
+
+    return get
+
+
+class Comparison:
+    """Feed it chunks of two traces with ``add``; ``report`` gives the verdict.
+
+    ``mode`` is "free" (both trained on their own) or "lockstep" (the second
+    trace was recomputed step by step from the first one's inputs).
+    """
+
+    def __init__(self, case, mode: str):
+        self.case = case
+        self.mode = mode
+        self.stats = {name: StepStats(name) for name in steps.NAMES}
+        self.epochs = 0
+        self.first_difference: Cell | None = None
+
+    def bound(self, name: str, a: np.ndarray, b: np.ndarray, get) -> np.ndarray:
+        if self.mode == "free":
+            return policy.free_running_bound(name, a, b)
+        return self.rounding_bound(name, a, b, get)
+
+    @staticmethod
+    def rounding_bound(name: str, a: np.ndarray, b: np.ndarray, get) -> np.ndarray:
+        try:
+            return policy.lockstep_bound(name, a, b, get)
+        except (KeyError, ValueError):  # an input is missing or misshapen: scale by the values alone
+            return policy.lockstep_bound(name, a, b, lambda _: np.maximum(np.abs(a), np.abs(b)))
+
+    def add(self, python: dict[str, np.ndarray], r: dict[str, np.ndarray], epochs: int, start: dict[str, np.ndarray]) -> None:
+        """Compare one chunk; `start` holds the weights at the chunk's first epoch."""
+        offset = self.epochs
+        self.epochs += epochs
+        get = inputs_of(self.case, python, start)
+        for name in steps.NAMES:
+            stats = self.stats[name]
+            if stats.problem:
+                continue
+            stats.problem = structural_problem(name, python.get(name), r.get(name), epochs)
+            if stats.problem:
+                continue
+            a, b = np.asarray(python[name], dtype=np.float64), np.asarray(r[name], dtype=np.float64)
+            self._add_step(stats, offset, a, b, get)
+        self._note_first_difference(python, r, offset, get)
+
+    def _add_step(self, stats: StepStats, offset: int, a: np.ndarray, b: np.ndarray, get) -> None:
+        same = (a.view(np.int64) == b.view(np.int64)) | (np.isnan(a) & np.isnan(b) & (is_r_na(a) == is_r_na(b)))
+        nan_mismatch = np.isnan(a) != np.isnan(b)
+        na_mismatch = np.isnan(a) & np.isnan(b) & (is_r_na(a) != is_r_na(b))
+        with np.errstate(invalid="ignore"):
+            diff = np.where(same, 0.0, np.abs(a - b))
+            diff = np.where(nan_mismatch | na_mismatch, np.inf, np.nan_to_num(diff, nan=0.0))
+            scale = np.maximum(np.abs(np.nan_to_num(a)), np.abs(np.nan_to_num(b)))
+            rel = np.where(diff == 0, 0.0, diff / np.where(scale == 0, 1.0, scale))
+        ulps = np.where(same, 0.0, ulp_distance(a, b))
+        allowed = self.bound(stats.name, a, b, get)
+        bad = (diff > allowed) | nan_mismatch | na_mismatch
+
+        stats.cells += a.size
+        stats.equal += int(same.sum())
+        stats.max_abs = max(stats.max_abs, float(diff.max(initial=0.0)))
+        stats.max_rel = max(stats.max_rel, float(rel.max(initial=0.0)))
+        stats.max_ulp = max(stats.max_ulp, float(ulps.max(initial=0.0)))
+        stats.per_epoch_max_abs.append(diff.reshape(len(a), -1).max(axis=1))
+        stats.per_epoch_max_ulp.append(ulps.reshape(len(a), -1).max(axis=1))
+        n_bad = int(bad.sum())
+        stats.violations += n_bad
+        if n_bad and stats.first_violation is None:
+            e, i, j = np.argwhere(bad)[0]
+            stats.first_violation = Cell(
+                offset + int(e) + 1, stats.name, int(i) + 1, int(j) + 1,
+                float(a[e, i, j]), float(b[e, i, j]), float(diff[e, i, j]), float(ulps[e, i, j]), float(allowed[e, i, j]),
+            )
+
+    def _note_first_difference(self, python, r, offset, get) -> None:
+        """The first cell, in epoch then step order, that is not bitwise equal."""
+        if self.first_difference is not None:
+            return
+        best = None
+        for order, name in enumerate(steps.NAMES):
+            if self.stats[name].problem:
+                continue
+            a, b = np.asarray(python[name], dtype=np.float64), np.asarray(r[name], dtype=np.float64)
+            differs = (a.view(np.int64) != b.view(np.int64)) & ~(np.isnan(a) & np.isnan(b))
+            per_epoch = differs.reshape(len(a), -1).any(axis=1)
+            if per_epoch.any():
+                e = int(np.argmax(per_epoch))
+                if best is None or (e, order) < best[:2]:
+                    best = (e, order, name, a, b, differs)
+        if best is None:
+            return
+        e, _, name, a, b, differs = best
+        i, j = np.argwhere(differs[e])[0]
+        x, y = a[e : e + 1, i : i + 1, j : j + 1], b[e : e + 1, i : i + 1, j : j + 1]
+
+        def at_epoch(input_name):
+            value = get(input_name)
+            return value[e : e + 1] if np.ndim(value) == 3 else value
+
+        self.first_difference = Cell(
+            offset + e + 1, name, int(i) + 1, int(j) + 1, float(x.item()), float(y.item()),
+            float(abs(x.item() - y.item())), float(ulp_distance(x, y).item()),
+            float(self.bound(name, a[e : e + 1], b[e : e + 1], at_epoch)[0, i, j]),
+            rounding_bound=float(self.rounding_bound(name, a[e : e + 1], b[e : e + 1], at_epoch)[0, i, j]),
+        )
+
+    def report(self) -> ParityReport:
+        tolerance = policy.describe(self.mode)
+        return ParityReport(self.case.name, self.mode, self.epochs, list(self.stats.values()), self.first_difference, tolerance)
+
+
+def structural_problem(name: str, a, b, epochs: int) -> str | None:
+    if a is None and b is None:
+        return "neither trace has this matrix"
+    if a is None:
+        return "the Python trace does not record this matrix"
+    if b is None:
+        return "the R trace does not record this matrix"
+    a, b = np.shape(a), np.shape(b)
+    if a != b:
+        return f"shapes differ: Python {a[1:]} per epoch over {a[0]} epochs, R {b[1:]} over {b[0]}"
+    if a[0] != epochs:
+        return f"recorded {a[0]} epochs, expected {epochs}"
+    return None

@@ -1,0 +1,83 @@
+# The R side of nnparity's bridge. Python calls these functions through rpy2;
+# each call crosses the language border once, whatever the number of epochs.
+
+# Source every .R file of a port (except its Rscript entry point, main.R) into
+# a fresh environment, so that several ports can live in one R session.
+nnparity_load_port <- function(files) {
+  port <- new.env(parent = globalenv())
+  for (file in files) sys.source(file, envir = port, keep.source = FALSE)
+  missing <- setdiff(c("train", "steps"), ls(port))
+  if (length(missing) > 0) {
+    stop("does not define ", paste(missing, collapse = " and "), call. = FALSE)
+  }
+  port
+}
+
+# A training session: the case's data and the current weights stay in R
+# between chunks of epochs, so only traces cross the border.
+nnparity_start <- function(port, X, y, wh, bh, wout, bout, lr) {
+  state <- new.env(parent = emptyenv())
+  state$port <- port
+  state$X <- X
+  state$y <- y
+  state$wh <- wh
+  state$bh <- bh
+  state$wout <- wout
+  state$bout <- bout
+  state$lr <- lr
+  state
+}
+
+nnparity_advance <- function(state, epochs, record) {
+  result <- state$port$train(
+    state$X, state$y, state$wh, state$bh, state$wout, state$bout, state$lr,
+    epochs, record
+  )
+  state$wh <- result$wh
+  state$bh <- result$bh
+  state$wout <- result$wout
+  state$bout <- result$bout
+  if (record) result$trace else list(output = result$output)
+}
+
+# Lockstep: recompute every recorded matrix of every epoch with the port's
+# step function, from the other language's recorded inputs of that step.
+# `trace` holds the other language's arrays [epochs, rows, cols] for a chunk;
+# `start` the weights at the chunk's start; `quantities` maps each recorded
+# name to the names of its inputs; `state_names` are the inputs that mean
+# "the value at the start of the epoch".
+nnparity_lockstep <- function(port, trace, start, X, y, lr, quantities, state_names) {
+  epochs <- dim(trace[[1]])[1]
+  at_epoch <- function(name, i) {
+    a <- trace[[name]]
+    matrix(a[i, , ], nrow = dim(a)[2], ncol = dim(a)[3])
+  }
+  input_value <- function(input, i) {
+    if (input == "X") return(X)
+    if (input == "y") return(y)
+    if (input == "lr") return(lr)
+    if (input %in% state_names) {
+      return(if (i == 1) start[[input]] else at_epoch(input, i - 1))
+    }
+    at_epoch(input, i)
+  }
+  result <- list()
+  for (name in names(quantities)) {
+    step <- port$steps[[name]]
+    if (is.null(step)) stop("steps has no function named ", name, call. = FALSE)
+    out <- array(NA_real_, dim(trace[[name]]))
+    for (i in seq_len(epochs)) {
+      value <- do.call(step, lapply(quantities[[name]], input_value, i = i))
+      if (!identical(dim(value), dim(out)[-1])) {
+        stop(
+          "steps$", name, " returned a ", paste(dim(value), collapse = " x "),
+          " matrix where the recorded one is ", paste(dim(out)[-1], collapse = " x "),
+          call. = FALSE
+        )
+      }
+      out[i, , ] <- value
+    }
+    result[[name]] <- out
+  }
+  result
+}

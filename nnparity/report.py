@@ -1,0 +1,122 @@
+"""Reports for people (a rich table, a plain-text failure story) and machines (JSON)."""
+
+from __future__ import annotations
+
+import math
+
+from rich.console import Console
+from rich.table import Table
+
+from .compare import ParityReport
+from .traces import Run
+
+MODE_TITLES = {
+    "free": "free-running: each language trains on its own from the same start",
+    "lockstep": "lockstep: R recomputes every step from Python's inputs of that step",
+}
+
+
+def _num(x: float) -> str:
+    if x == 0:
+        return "0"
+    if math.isinf(x):
+        return "inf"
+    return f"{x:.2e}"
+
+
+def table(report: ParityReport) -> Table:
+    t = Table(title=f"{report.case}, {report.epochs} epochs, {MODE_TITLES[report.mode]}", title_justify="left")
+    t.add_column("step", justify="right")
+    t.add_column("matrix")
+    t.add_column("cells", justify="right")
+    t.add_column("bitwise equal", justify="right")
+    t.add_column("max abs", justify="right")
+    t.add_column("max rel", justify="right")
+    t.add_column("max ULP", justify="right")
+    t.add_column("beyond bound", justify="right")
+    t.add_column("")
+    for s in report.stats:
+        if s.problem:
+            t.add_row(str(s.step), s.name, "", "", "", "", "", "", f"[red]FAIL: {s.problem}[/red]")
+            continue
+        ok = "[green]ok[/green]" if s.passed else "[red]FAIL[/red]"
+        t.add_row(
+            str(s.step), s.name, f"{s.cells:,}", f"{100 * s.equal_share:.1f}%",
+            _num(s.max_abs), _num(s.max_rel), f"{s.max_ulp:.0f}" if math.isfinite(s.max_ulp) else "inf",
+            f"{s.violations:,}", ok,
+        )
+    t.caption = f"bound: {report.tolerance}"
+    return t
+
+
+def story(report: ParityReport) -> str:
+    """What a stranger needs to find the bug: where it starts, both values, what kind."""
+    lines = [f"{report.case} ({report.mode}, {report.epochs} epochs): " + ("parity holds" if report.passed else "PARITY FAILS")]
+    for problem in report.problems:
+        lines.append(f"  structural problem at {problem}")
+    first = report.first_violation
+    if first is not None:
+        failing = [f"{s.step} ({s.name})" for s in report.stats if s.violations]
+        lines.append(f"  first cell beyond the bound: {first.where()}: {first.values()}")
+        lines.append(f"  steps with cells beyond the bound: {', '.join(failing)}")
+    if report.mode == "free" and report.first_difference is not None:
+        lines.append(f"  first difference {report.first_difference.origin()}")
+    elif report.mode == "free":
+        lines.append("  the two traces are bitwise equal")
+    return "\n".join(lines)
+
+
+def verdict(run: Run) -> str:
+    if run.passed:
+        return f"PARITY HOLDS: {run.case.name}, every step of every epoch ({run.epochs}), modes: {', '.join(run.reports)}"
+    failing = [mode for mode, report in run.reports.items() if not report.passed]
+    first = [r.first_violation for r in run.reports.values() if r.first_violation is not None]
+    where = f" First: {first[0].where()}." if first else ""
+    return f"PARITY FAILS: {run.case.name}, {', '.join(failing)}.{where}"
+
+
+def print_run(run: Run, console: Console | None = None) -> None:
+    console = console or Console()
+    for report in run.reports.values():
+        console.print(table(report))
+        console.print(story(report), highlight=False, markup=False)
+        console.print()
+    style = "bold green" if run.passed else "bold red"
+    console.print(verdict(run), style=style, highlight=False, markup=False)
+
+
+def _cell(cell) -> dict | None:
+    if cell is None:
+        return None
+    return {
+        "epoch": cell.epoch, "step": cell.step, "matrix": cell.name, "row": cell.row, "col": cell.col,
+        "python": _json_float(cell.python), "r": _json_float(cell.r), "abs_diff": _json_float(cell.abs_diff),
+        "ulps": _json_float(cell.ulps), "allowed": _json_float(cell.bound),
+    }
+
+
+def _json_float(x: float):
+    return x if math.isfinite(x) else str(x)
+
+
+def as_json(run: Run) -> dict:
+    out = {"case": run.case.name, "epochs": run.epochs, "passed": run.passed, "verdict": verdict(run), "modes": {}}
+    for mode, report in run.reports.items():
+        first = report.first_difference
+        out["modes"][mode] = {
+            "passed": report.passed,
+            "tolerance": report.tolerance,
+            "first_violation": _cell(report.first_violation),
+            "first_difference": _cell(first),
+            "first_difference_is_rounding": first.is_rounding if (first and mode == "free") else None,
+            "steps": [
+                {
+                    "step": s.step, "matrix": s.name, "cells": s.cells, "bitwise_equal": s.equal,
+                    "max_abs": _json_float(s.max_abs), "max_rel": _json_float(s.max_rel), "max_ulp": _json_float(s.max_ulp),
+                    "beyond_bound": s.violations, "passed": s.passed, "problem": s.problem,
+                }
+                for s in report.stats
+            ],
+        }
+    return out
+

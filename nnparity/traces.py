@@ -1,0 +1,137 @@
+"""Traces: run both ports on a case, chunk by chunk, and feed the comparisons.
+
+A trace is ``{name: array[epochs, rows, cols]}`` with the names of
+``steps.NAMES``. Epochs are produced in chunks small enough for the memory
+budget; each port keeps its weights between chunks (R inside R), so a chunk
+costs one border crossing per mode, whatever its size.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import steps
+from .cases import Case
+from .compare import Comparison, ParityReport
+
+MODES = ("free", "lockstep")
+
+#: Bytes of trace held per chunk, per language. A chunk holds the Python
+#: trace, the R trace (free-running), R's lockstep trace and the comparison's
+#: temporaries (about 4 arrays of the same size): 64 MiB keeps a run's peak
+#: well under 1 GB whatever the case's size.
+CHUNK_BYTES = 64 * 2**20
+
+
+def epoch_bytes(case: Case) -> int:
+    """Bytes one epoch of a trace takes."""
+    return 8 * sum(int(np.prod(steps.shape_of(name, *case.dims))) for name in steps.NAMES)
+
+
+def chunks(epochs: int, per_epoch: int, budget: int = CHUNK_BYTES) -> list[int]:
+    size = max(1, min(epochs, budget // max(per_epoch, 1)))
+    full, rest = divmod(epochs, size)
+    return [size] * full + ([rest] if rest else [])
+
+
+class TraceWriter:
+    """Writes a trace chunk by chunk into an .npz, which appears only when complete."""
+
+    def __init__(self, path: Path, case: Case, epochs: int):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=".trace.", dir=self.path.parent))
+        self.arrays = {
+            name: np.lib.format.open_memmap(self.tmp / f"{name}.npy", mode="w+", shape=(epochs, *steps.shape_of(name, *case.dims)))
+            for name in steps.NAMES
+        }
+
+    def write(self, offset: int, trace: dict[str, np.ndarray]) -> None:
+        for name, array in self.arrays.items():
+            if name in trace and np.shape(trace[name])[1:] == array.shape[1:]:
+                array[offset : offset + len(trace[name])] = trace[name]
+
+    def close(self) -> None:
+        for array in self.arrays.values():
+            array.flush()
+        partial = self.tmp / "trace.npz"
+        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+            for name in self.arrays:
+                archive.write(self.tmp / f"{name}.npy", arcname=f"{name}.npy")
+        os.replace(partial, self.path)
+        self.abort()
+
+    def abort(self) -> None:
+        self.arrays = {}
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+@dataclass
+class Run:
+    """The outcome of one run: a report per mode asked for."""
+
+    case: Case
+    epochs: int
+    reports: dict[str, ParityReport]
+
+    @property
+    def passed(self) -> bool:
+        return all(report.passed for report in self.reports.values())
+
+
+def run(
+    case: Case,
+    python_port,
+    r_port,
+    epochs: int | None = None,
+    modes: tuple[str, ...] = MODES,
+    save_traces: Path | None = None,
+    progress: Callable[[int], None] | None = None,
+    chunk_bytes: int = CHUNK_BYTES,
+) -> Run:
+    """Train both ports on `case` and compare every step of every epoch."""
+    epochs = epochs or case.epochs
+    comparisons = {mode: Comparison(case, mode) for mode in modes}
+    python_port.start(case)
+    if "free" in modes:
+        r_port.start(case)
+    writers = {}
+    if save_traces is not None:
+        writers = {lang: TraceWriter(Path(save_traces) / f"{lang}.npz", case, epochs) for lang in ("python", "r")}
+    done = 0
+    try:
+        for size in chunks(epochs, epoch_bytes(case), chunk_bytes):
+            start = {name: python_port.state[name].copy() for name in steps.STATE}
+            python = python_port.advance(size)
+            if "free" in modes:
+                r = r_port.advance(size)
+                comparisons["free"].add(python, r, size, start)
+                if writers:
+                    writers["r"].write(done, r)
+            if "lockstep" in modes:
+                comparisons["lockstep"].add(python, r_port.lockstep(case, python, start), size, start)
+            if writers:
+                writers["python"].write(done, python)
+            done += size
+            if progress:
+                progress(size)
+    except BaseException:
+        for writer in writers.values():
+            writer.abort()
+        raise
+    for writer in writers.values():
+        writer.close()
+    return Run(case, epochs, {mode: c.report() for mode, c in comparisons.items()})
+
+
+def load_trace(path: Path | str) -> dict[str, np.ndarray]:
+    with np.load(path) as archive:
+        return {name: archive[name] for name in archive.files}
