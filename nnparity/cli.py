@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--r-impl", type=Path, metavar="PATH", help="an R file or folder to run in place of r_impl/")
     run.add_argument("--python-impl", type=Path, metavar="PATH", help="a Python file or package to run in place of python_impl/")
     run.add_argument("--json", action="store_true", help="print the result as JSON instead of tables")
+    run.set_defaults(handler=command_run)
+    # Further commands register here: each module adds its subparser and sets handler=function(args, console, err) -> exit code.
     return parser
 
 
@@ -72,9 +74,7 @@ def command_run(args, console: Console, err: Console) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console, err = Console(), Console(stderr=True)
-    if args.command == "run":
-        return command_run(args, console, err)
-    return BAD_INPUT
+    return args.handler(args, console, err)
 
 
 if __name__ == "__main__":

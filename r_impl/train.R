@@ -1,5 +1,5 @@
-# Full-batch gradient descent, as in the article. The Python twin is
-# python_impl/train.py.
+# Full-batch gradient descent, as in the article. Its Python twin is train.py
+# in python_impl.
 
 # One forward and backward pass; returns every matrix the article names.
 one_epoch <- function(X, y, wh, bh, wout, bout, lr) {

@@ -47,37 +47,38 @@ nnparity_advance <- function(state, epochs, record) {
 # name to the names of its inputs; `state_names` are the inputs that mean
 # "the value at the start of the epoch".
 nnparity_lockstep <- function(port, trace, start, X, y, lr, quantities, state_names) {
-  epochs <- dim(trace[[1]])[1]
-  at_epoch <- function(name, i) {
-    a <- trace[[name]]
-    matrix(a[i, , ], nrow = dim(a)[2], ncol = dim(a)[3])
-  }
+  data <- list(X = X, y = y, lr = lr)
   input_value <- function(input, i) {
-    if (input == "X") return(X)
-    if (input == "y") return(y)
-    if (input == "lr") return(lr)
-    if (input %in% state_names) {
-      return(if (i == 1) start[[input]] else at_epoch(input, i - 1))
-    }
-    at_epoch(input, i)
+    if (input %in% names(data)) return(data[[input]])
+    if (input %in% state_names && i == 1) return(start[[input]])
+    at_epoch(trace[[input]], if (input %in% state_names) i - 1 else i)
   }
   result <- list()
   for (name in names(quantities)) {
     step <- port$steps[[name]]
     if (is.null(step)) stop("steps has no function named ", name, call. = FALSE)
     out <- array(NA_real_, dim(trace[[name]]))
-    for (i in seq_len(epochs)) {
+    for (i in seq_len(dim(out)[1])) {
       value <- do.call(step, lapply(quantities[[name]], input_value, i = i))
-      if (!identical(dim(value), dim(out)[-1])) {
-        stop(
-          "steps$", name, " returned a ", paste(dim(value), collapse = " x "),
-          " matrix where the recorded one is ", paste(dim(out)[-1], collapse = " x "),
-          call. = FALSE
-        )
-      }
+      check_dim(name, value, dim(out)[-1])
       out[i, , ] <- value
     }
     result[[name]] <- out
   }
   result
+}
+
+# One epoch of a recorded array [epochs, rows, cols], as a rows x cols matrix.
+at_epoch <- function(a, i) {
+  matrix(a[i, , ], nrow = dim(a)[2], ncol = dim(a)[3])
+}
+
+check_dim <- function(name, value, expected) {
+  if (!identical(dim(value), as.integer(expected))) {
+    stop(
+      "steps$", name, " returned a ", paste(dim(value), collapse = " x "),
+      " matrix where the recorded one is ", paste(expected, collapse = " x "),
+      call. = FALSE
+    )
+  }
 }
