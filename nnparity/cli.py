@@ -15,7 +15,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from . import traces
+from . import explain, html_report, traces
 from .bridge import PortError, RPort, RUnavailable
 from .cases import CaseError, load_case, parse_epochs
 from .ports import PythonPort
@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the result as JSON instead of tables")
     run.set_defaults(handler=command_run)
     # Further commands register here: each module adds its subparser and sets handler=function(args, console, err) -> exit code.
+    explain.add_parser(sub)
+    html_report.add_parser(sub)
     return parser
 
 

@@ -1,0 +1,312 @@
+"""`nnparity explain`: the article's walkthrough, step by step, from both languages.
+
+For every step: the article's formula (from ``steps.QUANTITIES``), the Python
+and the R lines that compute it, read from the ports' own source through their
+``# step N`` markers (never a second copy), and the matrices both languages
+produced at one epoch, side by side, rounded as the article's spreadsheet
+prints them, with how closely they agree.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import re
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from rich import box
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+
+from . import steps
+from .bridge import R_IMPL, PortError, RPort, RUnavailable, call
+from .cases import Case, CaseError, load_case, parse_epochs
+from .compare import ulp_distance
+from .ports import PYTHON_IMPL, PythonPort
+
+OK, FAILS, BAD_INPUT = 0, 1, 2
+STEP_NUMBERS = tuple(sorted(steps.STEP_TITLES))
+#: Decimals when the article's walkthrough does not print a matrix (its spreadsheet's default).
+DEFAULT_DECIMALS = 2
+#: Narrower than this, the Python and R code are stacked rather than side by side.
+SIDE_BY_SIDE_WIDTH = 140
+MARKER = re.compile(r"#\s*step (\d+)\b")
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """Lines of a port's source that compute one step."""
+
+    step: int
+    name: str  # the matrix (a step function's name), or "" for a line of train
+    path: Path
+    start: int  # 1-based line number of the first line
+    code: str
+
+    @property
+    def where(self) -> str:
+        return f"{_short(self.path)}:{self.start}"
+
+
+def _short(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(PYTHON_IMPL.parent))
+    except ValueError:
+        return str(path)
+
+
+# ---- reading the ports' own source ------------------------------------------------------------
+
+
+def python_step_functions(path: Path = PYTHON_IMPL / "steps.py") -> list[Snippet]:
+    """Every function of python_impl/steps.py with a `# step N` comment line right above its `def`."""
+    lines = Path(path).read_text().splitlines()
+    found = []
+    for node in ast.parse("\n".join(lines)).body:
+        if isinstance(node, ast.FunctionDef):
+            above = lines[node.lineno - 2] if node.lineno >= 2 else ""
+            match = MARKER.match(above.strip())
+            if match:
+                code = "\n".join(lines[node.lineno - 1 : node.end_lineno])
+                found.append(Snippet(int(match.group(1)), node.name, Path(path), node.lineno, code))
+    return found
+
+
+def r_step_functions(path: Path = R_IMPL / "steps.R") -> list[Snippet]:
+    """Every `name = function(...) {...}` of r_impl/steps.R's `steps <- list(` with a `# step N` line right above it."""
+    lines = Path(path).read_text().splitlines()
+    head = re.compile(r"^\s*(\w+)\s*=\s*function\s*\(")
+    found = []
+    for i, line in enumerate(lines):
+        match = head.match(line)
+        marker = MARKER.match(lines[i - 1].strip()) if i > 0 else None
+        if not (match and marker):
+            continue
+        indent = len(line) - len(line.lstrip())
+        end = i + 1
+        while end < len(lines) and not re.match(rf"^\s{{{indent}}}\}}", lines[end]):
+            end += 1
+        found.append(Snippet(int(marker.group(1)), match.group(1), Path(path), i + 1, "\n".join(lines[i : end + 1]).rstrip(",")))
+    return found
+
+
+def train_lines(path: Path) -> list[Snippet]:
+    """Lines of train.py / train.R that end with a `# step N` comment."""
+    found = []
+    for i, line in enumerate(Path(path).read_text().splitlines(), start=1):
+        code, _, comment = line.partition("#")
+        match = MARKER.match("#" + comment) if comment else None
+        if match and code.strip():
+            found.append(Snippet(int(match.group(1)), "", Path(path), i, line.strip()))
+    return found
+
+
+def train_signature(path: Path) -> Snippet:
+    """Step 1 in code: the weights both ports start from are the arguments of `train`."""
+    lines = Path(path).read_text().splitlines()
+    pattern = re.compile(r"^\s*(def train\(|train <- function\()")
+    for i, line in enumerate(lines, start=1):
+        if pattern.match(line):
+            return Snippet(1, "train", Path(path), i, line.rstrip())
+    raise PortError(f"{path}: no train function")
+
+
+@dataclass
+class PortSource:
+    functions: list[Snippet]
+    train: list[Snippet]
+    signature: Snippet
+
+
+def python_source(folder: Path = PYTHON_IMPL) -> PortSource:
+    folder = Path(folder)
+    return PortSource(python_step_functions(folder / "steps.py"), train_lines(folder / "train.py"), train_signature(folder / "train.py"))
+
+
+def r_source(folder: Path = R_IMPL) -> PortSource:
+    folder = Path(folder)
+    return PortSource(r_step_functions(folder / "steps.R"), train_lines(folder / "train.R"), train_signature(folder / "train.R"))
+
+
+def marker_problems(source: PortSource, language: str) -> list[str]:
+    """What is missing for explain to show every step of a port: one line per problem."""
+    problems = []
+    by_name = {s.name: s for s in source.functions}
+    for q in steps.QUANTITIES:
+        function = by_name.get(q.name)
+        where = _short(source.functions[0].path) if source.functions else "steps"
+        if function is None:
+            problems.append(f"{language}: {where} has no function {q.name} marked `# step {q.step}` on the line above it")
+        elif function.step != q.step:
+            problems.append(f"{language}: {function.where} marks {q.name} as step {function.step}, the article says step {q.step}")
+    marked = {s.step for s in source.train}
+    for step in sorted({q.step for q in steps.QUANTITIES} - marked):
+        problems.append(f"{language}: {_short(source.signature.path)} has no line ending in `# step {step}`")
+    return problems
+
+
+# ---- the numbers ------------------------------------------------------------------------------
+
+
+def decimals_of(case: Case) -> dict[str, int]:
+    """Decimals per matrix as the article's walkthrough prints them (where the case has one)."""
+    walkthrough = (case.path or Path()) / "walkthrough-epoch1.csv"
+    found: dict[str, int] = {}
+    if walkthrough.is_file():
+        with walkthrough.open(newline="") as handle:
+            for row in csv.DictReader(handle):
+                found[row["matrix"]] = int(row["decimals"])
+    return found
+
+
+def step1_key(name: str) -> str:
+    """Step 1's matrices are the weights before training; keyed apart from steps 10-11's updates."""
+    return f"{name} (start)"
+
+
+def epoch_values(case: Case, epoch: int, python_port, r_port) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Every matrix of `epoch` as each language computed it, and the weights it started from."""
+    both = []
+    for port in (python_port, r_port):
+        port.start(case)
+        start = _start_weights(port)
+        trace = port.advance(epoch, record=True)
+        values = {name: np.asarray(trace[name][epoch - 1]) for name in steps.NAMES}
+        for name in steps.STATE:
+            values[step1_key(name)] = start[name] if epoch == 1 else np.asarray(trace[name][epoch - 2])
+        both.append(values)
+    return both[0], both[1]
+
+
+def _start_weights(port) -> dict[str, np.ndarray]:
+    """The weights as the port holds them before its first epoch (for R: read back out of R)."""
+    if isinstance(port, RPort):
+        return {name: np.asarray(call("get", name, envir=port.state), dtype=np.float64) for name in steps.STATE}
+    return {name: np.asarray(port.state[name]) for name in steps.STATE}
+
+
+def format_matrix(m: np.ndarray, decimals: int) -> str:
+    texts = [[_fmt(v, decimals) for v in row] for row in np.atleast_2d(m)]
+    width = max(len(t) for row in texts for t in row)
+    return "\n".join("  ".join(t.rjust(width) for t in row) for row in texts)
+
+
+def _fmt(v: float, decimals: int) -> str:
+    text = f"{v:.{decimals}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text  # no "-0.00"
+
+
+def agreement(a: np.ndarray, b: np.ndarray) -> str:
+    if a.shape != b.shape:
+        return f"shapes differ: {a.shape} and {b.shape}"
+    if np.array_equal(a.view(np.int64), b.view(np.int64)):
+        return "bitwise equal"
+    diff = float(np.max(np.abs(a - b)))
+    return f"max difference {diff:.2g}\n({ulp_distance(a, b).max():.0f} ULP)"
+
+
+# ---- rendering --------------------------------------------------------------------------------
+
+
+def step_panel(step: int, case: Case, epoch: int, py: PortSource, rs: PortSource, values, decimals: dict[str, int], side_by_side: bool = True) -> Panel:
+    python_values, r_values = values
+    if step == 1:
+        names = list(steps.STATE)
+        formulas = [f"{', '.join(steps.STATE)}: the weights and biases epoch {epoch} starts from"
+                    + (f" (the case's {', '.join(n + '.csv' for n in steps.STATE)})" if epoch == 1 else f" (epoch {epoch - 1}'s updates)")]
+        py_code, r_code = [py.signature], [rs.signature]
+        keys = [step1_key(n) for n in names]
+    else:
+        quantities = [q for q in steps.QUANTITIES if q.step == step]
+        names = [q.name for q in quantities]
+        formulas = [q.formula for q in quantities]
+        py_code, r_code = _code_for(py, quantities), _code_for(rs, quantities)
+        keys = names
+
+    code = Table(box=box.SIMPLE_HEAD, expand=True, show_edge=False)
+    if side_by_side:
+        code.add_column("Python")
+        code.add_column("R")
+        code.add_row(_code_group(py_code, "python"), _code_group(r_code, "r"))
+    else:  # a narrow terminal: Python above R, so neither wraps
+        code.add_column("Python, then R")
+        code.add_row(_code_group(py_code, "python"))
+        code.add_row(_code_group(r_code, "r"))
+
+    numbers = Table(box=box.SQUARE, title=f"epoch {epoch}, rounded as the article prints", title_justify="left")
+    numbers.add_column("matrix", no_wrap=True, min_width=max(len(n) for n in names))
+    numbers.add_column("Python", justify="right")
+    numbers.add_column("R", justify="right")
+    numbers.add_column("agreement")
+    for name, key in zip(names, keys, strict=True):
+        d = decimals.get(name, DEFAULT_DECIMALS)
+        a, b = python_values[key], r_values[key]
+        numbers.add_row(f"{name}\n{a.shape[0]} x {a.shape[1]}", format_matrix(a, d), format_matrix(b, d), agreement(a, b))
+
+    body = Group(Text("\n".join(formulas), style="bold"), code, numbers)
+    return Panel(body, title=f"Step {step}: {steps.STEP_TITLES[step]}", title_align="left", box=box.ROUNDED)
+
+
+def _code_for(source: PortSource, quantities) -> list[Snippet]:
+    """For each quantity: the line of train that calls its step function, then that function."""
+    found = []
+    for q in quantities:
+        found += [t for t in source.train if t.step == q.step and re.search(rf"steps[.$]{q.name}\(", t.code)]
+        found += [f for f in source.functions if f.name == q.name]
+    unmatched = [t for t in source.train if t.step == quantities[0].step and t not in found]
+    return unmatched + found
+
+
+def _code_group(snippets: list[Snippet], lexer: str) -> Group:
+    parts = []
+    for s in snippets:
+        parts.append(Text(s.where, style="dim"))
+        parts.append(Syntax(textwrap.dedent(s.code), lexer, theme="ansi_dark", background_color="default", word_wrap=True))
+    return Group(*parts)
+
+
+def explain(case: Case, epoch: int, only: int | None, console: Console, python_port=None, r_port=None) -> None:
+    py, rs = python_source(), r_source()
+    problems = marker_problems(py, "Python") + marker_problems(rs, "R")
+    if problems:
+        raise PortError("cannot show every step: " + "; ".join(problems))
+    python_port = python_port or PythonPort()
+    r_port = r_port or RPort()
+    values = epoch_values(case, epoch, python_port, r_port)
+    decimals = decimals_of(case)
+    console.print(Text(f"{case.name}: {case.description}" if case.description else case.name, style="bold"))
+    for step in STEP_NUMBERS if only is None else (only,):
+        console.print(step_panel(step, case, epoch, py, rs, values, decimals, side_by_side=console.width >= SIDE_BY_SIDE_WIDTH))
+
+
+# ---- the command ------------------------------------------------------------------------------
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("explain", help="walk through the article's steps: formula, Python and R lines, both languages' numbers")
+    p.add_argument("--case", default="article", help="a case name in fixtures/ or a path to a case folder (default: article)")
+    p.add_argument("--epoch", default="1", help="which epoch's numbers to show (default: 1, the article's walkthrough)")
+    p.add_argument("--step", type=int, choices=STEP_NUMBERS, metavar="N", help="show one step only (1-11)")
+    p.set_defaults(handler=command_explain)
+
+
+def command_explain(args, console: Console, err: Console) -> int:
+    try:
+        case = load_case(args.case)
+        epoch = parse_epochs("--epoch", args.epoch)
+        python_port, r_port = PythonPort(), RPort()
+    except (CaseError, RUnavailable, PortError, FileNotFoundError) as error:
+        err.print(f"nnparity: {error}", highlight=False, markup=False)
+        return BAD_INPUT
+    try:
+        explain(case, epoch, args.step, console, python_port, r_port)
+    except PortError as error:
+        err.print(f"nnparity: {error}", highlight=False, markup=False)
+        return FAILS
+    return OK

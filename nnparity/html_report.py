@@ -1,0 +1,175 @@
+"""`nnparity report`: one HTML page (index.html) with PNG plots of a run.
+
+The page appears whole or not at all: everything is written into a temporary
+folder beside the target, which is then renamed into place.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+
+from . import plots, traces
+from .bridge import PortError, RPort, RUnavailable
+from .cases import CaseError, load_case, parse_epochs
+from .compare import ParityReport
+from .ports import PythonPort
+from .report import MODE_TITLES, story, verdict
+
+OK, FAILS, BAD_INPUT = 0, 1, 2
+
+
+class LossRecorder:
+    """A port that also keeps the loss of every epoch it trains, and nothing else of the trace.
+
+    The loss is the article's E summed: sum((y - output)^2) / 2, where the
+    recorded matrix E is y - output. Everything else is the wrapped port's.
+    """
+
+    def __init__(self, port):
+        self.port = port
+        self.losses: list[np.ndarray] = []
+
+    def __getattr__(self, name):
+        return getattr(self.port, name)
+
+    def advance(self, epochs: int, record: bool = True) -> dict[str, np.ndarray]:
+        trace = self.port.advance(epochs, record)
+        if "E" in trace:
+            E = np.asarray(trace["E"], dtype=np.float64)
+            self.losses.append((E.reshape(len(E), -1) ** 2).sum(axis=1) / 2)
+        return trace
+
+    def loss(self) -> np.ndarray:
+        return np.concatenate(self.losses) if self.losses else np.zeros(0)
+
+
+def write_report(run: traces.Run, losses: dict[str, np.ndarray], out: Path | str) -> Path:
+    """Write index.html and its plots into `out`, atomically; returns the page's path."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "index.html").is_file())):
+        raise FileExistsError(f"{out}: exists and is not an nnparity report; give an empty or new folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        images = [("loss.png", "Training loss per epoch, Python and R overlaid", plots.loss_curves(losses, staging / "loss.png", run.case.name))]
+        for mode, report in run.reports.items():
+            images.append((f"max-diff-{mode}.png", f"Largest difference per step, {mode}", plots.max_difference(report, staging / f"max-diff-{mode}.png")))
+            images.append((f"ulp-map-{mode}.png", f"ULP differences, step x epoch, {mode}", plots.ulp_map(report, staging / f"ulp-map-{mode}.png")))
+        (staging / "index.html").write_text(page(run, losses, [(name, alt) for name, alt, _ in images]))
+        os.chmod(staging, 0o755)
+        _swap_into_place(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out / "index.html"
+
+
+def _swap_into_place(staging: Path, out: Path) -> None:
+    if not out.exists():
+        os.replace(staging, out)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+    os.replace(out, old / out.name)
+    os.replace(staging, out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 1000px; margin: 2em auto; padding: 0 1em; color: #222; }
+h1 { font-size: 1.6em; } h2 { margin-top: 2em; border-bottom: 1px solid #ddd; }
+.verdict { font-weight: bold; padding: 0.6em 1em; border-radius: 4px; }
+.pass { background: #e6f4ea; color: #1e6b34; } .fail { background: #fce8e6; color: #a50e0e; }
+table { border-collapse: collapse; font-size: 0.9em; } td, th { padding: 0.2em 0.7em; text-align: right; border-bottom: 1px solid #eee; }
+td.name, th.name { text-align: left; } pre { background: #f6f8fa; padding: 0.8em; white-space: pre-wrap; }
+img { max-width: 100%; display: block; margin: 1em 0; }
+"""
+
+# Sets the title once every image has loaded (naturalWidth > 0): the browser check reads it.
+CHECK_IMAGES = """
+window.addEventListener("load", function () {
+  var images = Array.from(document.images);
+  var loaded = images.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
+  document.body.setAttribute("data-images-loaded", loaded + "/" + images.length);
+});
+"""
+
+
+def page(run: traces.Run, losses: dict[str, np.ndarray], images: list[tuple[str, str]]) -> str:
+    e = html.escape
+    case = run.case
+    status = "pass" if run.passed else "fail"
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>nnparity report: {e(case.name)}</title><style>{STYLE}</style><script>{CHECK_IMAGES}</script></head><body>",
+        f"<h1>nnparity: {e(case.name)}, {run.epochs} epochs</h1>",
+        f"<p>{e(case.description)}</p>" if case.description else "",
+        f'<p class="verdict {status}">{e(verdict(run))}</p>',
+        "<h2>Training loss</h2>",
+        f"<p>Loss after epoch {run.epochs}: Python {losses['Python'][-1]:.6g}, R {losses['R'][-1]:.6g}.</p>" if len(losses["Python"]) else "",
+        _img(images[0]),
+    ]
+    by_mode = {name.split("-")[-1].removesuffix(".png"): [] for name, _ in images[1:]}
+    for image in images[1:]:
+        by_mode[image[0].split("-")[-1].removesuffix(".png")].append(image)
+    for mode, report in run.reports.items():
+        parts += [f"<h2>{e(MODE_TITLES[mode])}</h2>", f"<pre>{e(story(report))}</pre>", _table(report)]
+        parts += [_img(image) for image in by_mode.get(mode, [])]
+    parts.append("</body></html>")
+    return "\n".join(p for p in parts if p)
+
+
+def _img(image: tuple[str, str]) -> str:
+    name, alt = image
+    return f'<img src="{html.escape(name)}" alt="{html.escape(alt)}">'
+
+
+def _table(report: ParityReport) -> str:
+    rows = ["<table><tr><th>step</th><th class=name>matrix</th><th>cells</th><th>bitwise equal</th><th>max abs</th><th>max ULP</th><th>beyond bound</th></tr>"]
+    for s in report.stats:
+        if s.problem:
+            rows.append(f"<tr><td>{s.step}</td><td class=name>{html.escape(s.name)}</td><td colspan=5>{html.escape(s.problem)}</td></tr>")
+            continue
+        rows.append(
+            f"<tr><td>{s.step}</td><td class=name>{html.escape(s.name)}</td><td>{s.cells:,}</td><td>{100 * s.equal_share:.1f}%</td>"
+            f"<td>{s.max_abs:.2e}</td><td>{s.max_ulp:.0f}</td><td>{s.violations:,}</td></tr>"
+        )
+    rows.append("</table>")
+    rows.append(f"<p><small>bound: {html.escape(report.tolerance)}</small></p>")
+    return "\n".join(rows)
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("report", help="run both ports and write an HTML page with plots (loss, differences per step, ULP map)")
+    p.add_argument("--case", default="article", help="a case name in fixtures/ or a path to a case folder (default: article)")
+    p.add_argument("--epochs", help="epochs to train (default: the case's)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write index.html and the PNGs into (replaced whole)")
+    p.set_defaults(handler=command_report)
+
+
+def command_report(args, console: Console, err: Console) -> int:
+    try:
+        case = load_case(args.case)
+        epochs = parse_epochs("--epochs", args.epochs) if args.epochs is not None else case.epochs
+        python_port, r_port = LossRecorder(PythonPort()), LossRecorder(RPort())
+    except (CaseError, RUnavailable, PortError, FileNotFoundError) as error:
+        err.print(f"nnparity: {error}", highlight=False, markup=False)
+        return BAD_INPUT
+    try:
+        run = traces.run(case, python_port, r_port, epochs)
+        index = write_report(run, {"Python": python_port.loss(), "R": r_port.loss()}, args.out)
+    except PortError as error:
+        err.print(f"nnparity: {error}", highlight=False, markup=False)
+        return FAILS
+    except (FileExistsError, NotADirectoryError, PermissionError) as error:
+        err.print(f"nnparity: {error}", highlight=False, markup=False)
+        return BAD_INPUT
+    console.print(verdict(run), highlight=False, markup=False)
+    console.print(f"report written to {index}", highlight=False, markup=False)
+    return OK if run.passed else FAILS

@@ -1,0 +1,120 @@
+"""Plots for `nnparity report` (matplotlib, Agg backend: files only, no display).
+
+Each function draws one figure from a run's per-epoch numbers and writes a PNG.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.colors import LogNorm  # noqa: E402
+
+from . import steps  # noqa: E402
+from .compare import Cell, ParityReport  # noqa: E402
+
+DPI = 110
+COLOURS = {"Python": "#3572A5", "R": "#D2691E"}
+
+
+def _epochs(n: int) -> np.ndarray:
+    return np.arange(1, n + 1)
+
+
+def _save(fig, path: Path) -> Path:
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def loss_curves(losses: dict[str, np.ndarray], path: Path, case: str) -> Path:
+    """E = sum((y - output)^2) / 2 per epoch, both languages overlaid, and their difference below."""
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+    for language, style in (("Python", "-"), ("R", "--")):
+        loss = losses[language]
+        top.plot(_epochs(len(loss)), loss, style, color=COLOURS[language], label=language, linewidth=2 if language == "Python" else 1.5)
+    top.set_yscale("log")
+    top.set_ylabel("loss  sum((y - output)²) / 2")
+    top.set_title(f"{case}: training loss per epoch, both languages")
+    top.legend()
+    top.grid(True, which="both", alpha=0.3)
+    diff = np.abs(losses["Python"] - losses["R"])
+    x = _epochs(len(diff))
+    floor = _floor(diff)
+    bottom.plot(x, np.where(diff > 0, diff, floor), color="#555555", linewidth=1)
+    _mark_floor(bottom, floor)
+    bottom.set_yscale("log")
+    bottom.set_ylabel("|Python - R|")
+    bottom.set_xlabel("epoch")
+    bottom.grid(True, which="both", alpha=0.3)
+    return _save(fig, path)
+
+
+def _floor(values: np.ndarray) -> float:
+    """Where zero is drawn on a log axis: a decade below the smallest nonzero value."""
+    nonzero = values[(values > 0) & np.isfinite(values)]
+    return float(nonzero.min()) / 10 if nonzero.size else 1e-17
+
+
+def _mark_floor(ax, floor: float) -> None:
+    ax.axhline(floor, color="#999999", linestyle=":", linewidth=1)
+    ax.annotate("0 (bitwise equal)", (0, floor), xycoords=("axes fraction", "data"), xytext=(4, 3),
+                textcoords="offset points", fontsize=8, color="#666666")
+
+
+def _mark_first(ax, first: Cell | None, label: str, colour: str) -> None:
+    if first is not None:
+        ax.axvline(first.epoch, color=colour, linestyle="--", linewidth=1)
+        ax.annotate(f"{label}: epoch {first.epoch}, {first.name} [{first.row}, {first.col}]", (first.epoch, 1),
+                    xycoords=("data", "axes fraction"), xytext=(4, -12), textcoords="offset points", fontsize=8, color=colour)
+
+
+def max_difference(report: ParityReport, path: Path) -> Path:
+    """The largest absolute difference per step and epoch, log scale; bitwise-equal epochs sit on a marked floor."""
+    fig, ax = plt.subplots(figsize=(9, 5))
+    curves = {s.name: s.epoch_max_abs() for s in report.stats if not s.problem}
+    everything = np.concatenate(list(curves.values())) if curves else np.zeros(0)
+    floor = _floor(everything)
+    colours = plt.get_cmap("tab20")
+    for i, (name, curve) in enumerate(curves.items()):
+        ax.plot(_epochs(len(curve)), np.where(curve > 0, curve, floor), color=colours(i % 20), linewidth=1,
+                label=f"{steps.BY_NAME[name].step} {name}")
+    _mark_floor(ax, floor)
+    _mark_first(ax, report.first_difference, "first difference", "#444444")
+    _mark_first(ax, report.first_violation, "first cell beyond the bound", "#CC0000")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("max |Python - R| over the matrix")
+    ax.set_title(f"{report.case}, {report.mode}: largest difference per step")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    ax.grid(True, which="both", alpha=0.3)
+    return _save(fig, path)
+
+
+def ulp_map(report: ParityReport, path: Path) -> Path:
+    """Step x epoch map of the largest ULP difference; grey is bitwise equal."""
+    names = [s.name for s in report.stats if not s.problem]
+    grid = np.array([s.epoch_max_ulp() for s in report.stats if not s.problem]) if names else np.zeros((0, 0))
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    if grid.size:
+        masked = np.ma.masked_less_equal(np.where(np.isfinite(grid), grid, np.nanmax(grid[np.isfinite(grid)], initial=1)), 0)
+        cmap = plt.get_cmap("viridis").copy()
+        cmap.set_bad("#DDDDDD")
+        vmax = max(float(masked.max()) if masked.count() else 1.0, 2.0)
+        image = ax.imshow(masked, aspect="auto", interpolation="nearest", cmap=cmap, norm=LogNorm(vmin=1, vmax=vmax),
+                          extent=(0.5, grid.shape[1] + 0.5, len(names) - 0.5, -0.5))
+        fig.colorbar(image, ax=ax, label="max ULP difference (grey: bitwise equal)")
+        first = report.first_difference
+        if first is not None and first.name in names:
+            ax.plot(first.epoch, names.index(first.name), marker="o", markersize=10, markerfacecolor="none", markeredgecolor="red")
+            ax.annotate(f"first difference: epoch {first.epoch}", (first.epoch, names.index(first.name)), xytext=(8, -8),
+                        textcoords="offset points", color="red", fontsize=8)
+    ax.set_yticks(range(len(names)), [f"{steps.BY_NAME[n].step} {n}" for n in names], fontsize=8)
+    ax.set_xlabel("epoch")
+    ax.set_title(f"{report.case}, {report.mode}: ULP differences, step x epoch")
+    return _save(fig, path)
