@@ -45,6 +45,22 @@ def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(a) | np.isnan(b), np.where(np.isnan(a) & np.isnan(b), 0.0, np.inf), d)
 
 
+def finite_ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """ulp_distance for arrays without NaN or Inf, in fewer passes.
+
+    Where a and b share a sign, the distance is the difference of their bit
+    patterns read as integers; the few cells on opposite sides of zero go
+    through ulp_distance.
+    """
+    ia, ib = a.view(np.int64), b.view(np.int64)
+    with np.errstate(over="ignore"):
+        d = np.abs(ia - ib).astype(np.float64)
+    across = np.flatnonzero((ia ^ ib) < 0)
+    if across.size:
+        d.flat[across] = ulp_distance(a.flat[across], b.flat[across])
+    return d
+
+
 @dataclass
 class Cell:
     """One matrix cell at one epoch, 1-based as a reader counts."""
@@ -92,6 +108,45 @@ class Cell:
 
 
 @dataclass
+class NonFinite:
+    """The first NaN, NA or Inf one language produced in a run: where, and which."""
+
+    language: str  # "Python" or "R"
+    epoch: int
+    name: str
+    row: int
+    col: int
+    value: float
+
+    @property
+    def step(self) -> int:
+        return steps.BY_NAME[self.name].step
+
+    def where(self) -> str:
+        return f"epoch {self.epoch}, step {self.step} ({self.name}), cell [{self.row}, {self.col}]"
+
+    def describe(self) -> str:
+        return f"{self.language} first produced {describe_value(self.value)} at {self.where()}"
+
+
+@dataclass(frozen=True)
+class StepFailure:
+    """A step R could not compute in lockstep (it errored or returned the wrong shape).
+
+    ``RPort.lockstep`` puts one in place of the step's array; the comparison
+    reports it as that step's problem and checks every other step as usual.
+    ``epoch`` counts from the start of the chunk it came from, 1-based.
+    """
+
+    epoch: int
+    message: str
+
+
+#: Why a bias may be n x k in R where Python's is 1 x k.
+PER_SAMPLE_NOTE = "R holds this bias once per sample ({rows} x {cols}), Python once (1 x {cols}): each R row is compared with Python's row"
+
+
+@dataclass
 class StepStats:
     name: str
     cells: int = 0
@@ -102,6 +157,7 @@ class StepStats:
     violations: int = 0
     first_violation: Cell | None = None
     problem: str | None = None  # a structural problem: missing matrix, wrong shape
+    note: str | None = None  # how the shapes were matched, when they were not equal (per-sample bias)
     per_epoch_max_abs: list[np.ndarray] = field(default_factory=list, repr=False)
     per_epoch_max_ulp: list[np.ndarray] = field(default_factory=list, repr=False)
 
@@ -132,10 +188,12 @@ class ParityReport:
     stats: list[StepStats]
     first_difference: Cell | None
     tolerance: str
+    error: str | None = None  # a port failed while running in this mode
+    non_finite: dict[str, NonFinite] = field(default_factory=dict)  # language -> its first NaN, NA or Inf
 
     @property
     def passed(self) -> bool:
-        return all(s.passed for s in self.stats)
+        return self.error is None and all(s.passed for s in self.stats)
 
     @property
     def first_violation(self) -> Cell | None:
@@ -146,6 +204,10 @@ class ParityReport:
     @property
     def problems(self) -> list[str]:
         return [f"step {s.step} ({s.name}): {s.problem}" for s in self.stats if s.problem]
+
+    @property
+    def notes(self) -> list[str]:
+        return [f"step {s.step} ({s.name}): {s.note}" for s in self.stats if s.note]
 
 
 def inputs_of(case, trace: dict[str, np.ndarray], start: dict[str, np.ndarray]):
@@ -180,6 +242,12 @@ class Comparison:
         self.stats = {name: StepStats(name) for name in steps.NAMES}
         self.epochs = 0
         self.first_difference: Cell | None = None
+        self.error: str | None = None
+        self.non_finite: dict[str, NonFinite] = {}
+
+    def fail(self, error: str) -> None:
+        """A port failed while running: this mode cannot hold, and says why."""
+        self.error = error
 
     def bound(self, name: str, a: np.ndarray, b: np.ndarray, get) -> np.ndarray:
         if self.mode == "free":
@@ -191,7 +259,7 @@ class Comparison:
         try:
             return policy.lockstep_bound(name, a, b, get)
         except (KeyError, ValueError):  # an input is missing or misshapen: scale by the values alone
-            return policy.lockstep_bound(name, a, b, lambda _: np.maximum(np.abs(a), np.abs(b)))
+            return policy.lockstep_bound(name, a, b)
 
     def add(self, python: dict[str, np.ndarray], r: dict[str, np.ndarray], epochs: int, start: dict[str, np.ndarray]) -> None:
         """Compare one chunk; `start` holds the weights at the chunk's first epoch."""
@@ -202,25 +270,44 @@ class Comparison:
             stats = self.stats[name]
             if stats.problem:
                 continue
-            stats.problem = structural_problem(name, python.get(name), r.get(name), epochs)
+            stats.problem = structural_problem(name, python.get(name), r.get(name), epochs, offset, self.case.dims[0])
             if stats.problem:
                 continue
-            a, b = np.asarray(python[name], dtype=np.float64), np.asarray(r[name], dtype=np.float64)
+            a, b = self._pair(name, python, r)
             self._add_step(stats, offset, a, b, get)
         self._note_first_difference(python, r, offset, get)
 
+    def _pair(self, name: str, python, r) -> tuple[np.ndarray, np.ndarray]:
+        """The two arrays of one step, Python's broadcast over R's rows where R holds a bias per sample."""
+        a, b = np.asarray(python[name], dtype=np.float64), np.asarray(r[name], dtype=np.float64)
+        if a.shape != b.shape and is_per_sample_bias(name, a.shape, b.shape, self.case.dims[0]):
+            self.stats[name].note = PER_SAMPLE_NOTE.format(rows=b.shape[1], cols=b.shape[2])
+            a = np.ascontiguousarray(np.broadcast_to(a, b.shape))
+        return a, b
+
     def _add_step(self, stats: StepStats, offset: int, a: np.ndarray, b: np.ndarray, get) -> None:
-        same = (a.view(np.int64) == b.view(np.int64)) | (np.isnan(a) & np.isnan(b) & (is_r_na(a) == is_r_na(b)))
-        nan_mismatch = np.isnan(a) != np.isnan(b)
-        na_mismatch = np.isnan(a) & np.isnan(b) & (is_r_na(a) != is_r_na(b))
-        with np.errstate(invalid="ignore"):
-            diff = np.where(same, 0.0, np.abs(a - b))
-            diff = np.where(nan_mismatch | na_mismatch, np.inf, np.nan_to_num(diff, nan=0.0))
-            scale = np.maximum(np.abs(np.nan_to_num(a)), np.abs(np.nan_to_num(b)))
-            rel = np.where(diff == 0, 0.0, diff / np.where(scale == 0, 1.0, scale))
-        ulps = np.where(same, 0.0, ulp_distance(a, b))
+        with np.errstate(invalid="ignore", over="ignore"):
+            diff = np.abs(a - b)
+            finite = bool(np.isfinite(diff.sum()))  # a NaN or an Inf on either side makes the sum NaN or Inf
+        if finite:  # the common case, in as few passes over the chunk as possible (see bench/)
+            same = a.view(np.int64) == b.view(np.int64)
+            ulps = finite_ulp_distance(a, b)
+            scale = np.maximum(np.abs(a), np.abs(b))
+        else:  # NaN must meet NaN, NA must meet NA, Inf must meet the same Inf
+            self._note_non_finite(stats.name, offset, a, b)
+            nan_a, nan_b, na_a, na_b = np.isnan(a), np.isnan(b), is_r_na(a), is_r_na(b)
+            same = (a.view(np.int64) == b.view(np.int64)) | (nan_a & nan_b & (na_a == na_b))
+            mismatch = (nan_a != nan_b) | (nan_a & nan_b & (na_a != na_b))
+            with np.errstate(invalid="ignore"):
+                diff = np.where(mismatch, np.inf, np.nan_to_num(np.where(same, 0.0, diff), nan=0.0))
+                scale = np.maximum(np.abs(np.nan_to_num(a)), np.abs(np.nan_to_num(b)))
+            ulps = np.where(same, 0.0, ulp_distance(a, b))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rel = np.divide(diff, scale, out=np.zeros_like(diff), where=diff != 0)
         allowed = self.bound(stats.name, a, b, get)
-        bad = (diff > allowed) | nan_mismatch | na_mismatch
+        bad = diff > allowed
+        if not finite:
+            bad |= mismatch
 
         stats.cells += a.size
         stats.equal += int(same.sum())
@@ -238,6 +325,18 @@ class Comparison:
                 float(a[e, i, j]), float(b[e, i, j]), float(diff[e, i, j]), float(ulps[e, i, j]), float(allowed[e, i, j]),
             )
 
+    def _note_non_finite(self, name: str, offset: int, a: np.ndarray, b: np.ndarray) -> None:
+        """Keep, per language, the first cell (in epoch, then step order) that is NaN, NA or Inf."""
+        order = steps.NAMES.index(name)
+        for language, x in (("Python", a), ("R", b)):
+            cells = np.argwhere(~np.isfinite(x))
+            if not len(cells):
+                continue
+            e, i, j = (int(k) for k in cells[0])
+            seen = self.non_finite.get(language)
+            if seen is None or (offset + e + 1, order) < (seen.epoch, steps.NAMES.index(seen.name)):
+                self.non_finite[language] = NonFinite(language, offset + e + 1, name, i + 1, j + 1, float(x[e, i, j]))
+
     def _note_first_difference(self, python, r, offset, get) -> None:
         """The first cell, in epoch then step order, that is not bitwise equal."""
         if self.first_difference is not None:
@@ -246,8 +345,8 @@ class Comparison:
         for order, name in enumerate(steps.NAMES):
             if self.stats[name].problem:
                 continue
-            a, b = np.asarray(python[name], dtype=np.float64), np.asarray(r[name], dtype=np.float64)
-            differs = (a.view(np.int64) != b.view(np.int64)) & ~(np.isnan(a) & np.isnan(b))
+            a, b = self._pair(name, python, r)
+            differs = (a.view(np.int64) != b.view(np.int64)) & ~(np.isnan(a) & np.isnan(b) & (is_r_na(a) == is_r_na(b)))
             per_epoch = differs.reshape(len(a), -1).any(axis=1)
             if per_epoch.any():
                 e = int(np.argmax(per_epoch))
@@ -272,17 +371,40 @@ class Comparison:
 
     def report(self) -> ParityReport:
         tolerance = policy.describe(self.mode)
-        return ParityReport(self.case.name, self.mode, self.epochs, list(self.stats.values()), self.first_difference, tolerance)
+        return ParityReport(self.case.name, self.mode, self.epochs, list(self.stats.values()), self.first_difference, tolerance, self.error, dict(self.non_finite))
 
 
-def structural_problem(name: str, a, b, epochs: int) -> str | None:
+def is_per_sample_bias(name: str, a: tuple[int, ...], b: tuple[int, ...], n_samples: int | None) -> bool:
+    """Python holds a bias once (epochs x 1 x k), R once per sample (epochs x n x k), as the article's R does."""
+    return (
+        n_samples is not None
+        and name in steps.STATE
+        and steps.shape_of(name, 2, 2, 2, 2)[0] == 1  # bh and bout: one row whatever the dimensions
+        and len(a) == len(b) == 3
+        and (a[0], a[2]) == (b[0], b[2])
+        and a[1] == 1
+        and b[1] == n_samples
+    )
+
+
+def structural_problem(name: str, a, b, epochs: int, offset: int = 0, n_samples: int | None = None) -> str | None:
+    """Why two recorded arrays of one step cannot be compared cell by cell, or None.
+
+    ``offset`` is the number of epochs before this chunk (to name the epoch an
+    R step failed at); with ``n_samples``, an R bias held per sample is
+    comparable (see is_per_sample_bias).
+    """
     if a is None and b is None:
         return "neither trace has this matrix"
     if a is None:
         return "the Python trace does not record this matrix"
+    if isinstance(b, StepFailure):
+        return f"R's step function failed at epoch {offset + b.epoch}: {b.message}"
     if b is None:
         return "the R trace does not record this matrix"
     a, b = np.shape(a), np.shape(b)
+    if a != b and is_per_sample_bias(name, a, b, n_samples):
+        a = b
     if a != b:
         return f"shapes differ: Python {a[1:]} per epoch over {a[0]} epochs, R {b[1:]} over {b[0]}"
     if a[0] != epochs:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -21,39 +22,45 @@ def _num(x: float) -> str:
         return "0"
     if math.isinf(x):
         return "inf"
-    return f"{x:.2e}"
+    return f"{x:.1e}"
 
 
 def table(report: ParityReport) -> Table:
-    t = Table(title=f"{report.case}, {report.epochs} epochs, {MODE_TITLES[report.mode]}", title_justify="left")
+    """One row per recorded matrix; fits an 80-column terminal."""
+    t = Table(
+        title=f"{report.case}, {report.epochs} epochs, {MODE_TITLES[report.mode]}",
+        title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+    )
     t.add_column("step", justify="right")
-    t.add_column("matrix")
-    t.add_column("cells", justify="right")
-    t.add_column("bitwise equal", justify="right")
-    t.add_column("max abs", justify="right")
-    t.add_column("max rel", justify="right")
-    t.add_column("max ULP", justify="right")
-    t.add_column("beyond bound", justify="right")
-    t.add_column("")
+    t.add_column("matrix", no_wrap=True)
+    t.add_column("equal", justify="right", no_wrap=True)
+    for header in ("max abs", "max rel", "max ULP"):
+        t.add_column(header, justify="right", no_wrap=True, min_width=7)
+    t.add_column("over", justify="right", no_wrap=True)
+    t.add_column("", no_wrap=True)
     for s in report.stats:
         if s.problem:
-            t.add_row(str(s.step), s.name, "", "", "", "", "", "", f"[red]FAIL: {s.problem}[/red]")
+            t.add_row(str(s.step), s.name, "", "", "", "", "", "[red]FAIL[/red]")
             continue
         ok = "[green]ok[/green]" if s.passed else "[red]FAIL[/red]"
-        t.add_row(
-            str(s.step), s.name, f"{s.cells:,}", f"{100 * s.equal_share:.1f}%",
-            _num(s.max_abs), _num(s.max_rel), f"{s.max_ulp:.0f}" if math.isfinite(s.max_ulp) else "inf",
-            f"{s.violations:,}", ok,
-        )
-    t.caption = f"bound: {report.tolerance}"
+        ulp = f"{s.max_ulp:.0f}" if s.max_ulp < 1e6 else _num(s.max_ulp)
+        t.add_row(str(s.step), s.name, f"{100 * s.equal_share:.1f}%", _num(s.max_abs), _num(s.max_rel), ulp, f"{s.violations:,}", ok)
+    t.caption = (
+        f"equal: share of cells bitwise equal; over: cells beyond the bound.\nbound: {report.tolerance}"
+    )
+    t.caption_justify = "left"
     return t
 
 
 def story(report: ParityReport) -> str:
     """What a stranger needs to find the bug: where it starts, both values, what kind."""
     lines = [f"{report.case} ({report.mode}, {report.epochs} epochs): " + ("parity holds" if report.passed else "PARITY FAILS")]
+    if report.error:
+        lines.append(f"  a port failed while running {report.error}")
     for problem in report.problems:
         lines.append(f"  structural problem at {problem}")
+    for note in report.notes:
+        lines.append(f"  note at {note}")
     first = report.first_violation
     if first is not None:
         failing = [f"{s.step} ({s.name})" for s in report.stats if s.violations]
@@ -105,6 +112,7 @@ def as_json(run: Run) -> dict:
         first = report.first_difference
         out["modes"][mode] = {
             "passed": report.passed,
+            "error": report.error,
             "tolerance": report.tolerance,
             "first_violation": _cell(report.first_violation),
             "first_difference": _cell(first),

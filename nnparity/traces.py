@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from . import steps
+from .bridge import PortError
 from .cases import Case
 from .compare import Comparison, ParityReport
 
@@ -111,11 +112,15 @@ def run(
         for size in chunks(epochs, epoch_bytes(case), chunk_bytes):
             start = {name: python_port.state[name].copy() for name in steps.STATE}
             python = python_port.advance(size)
-            if "free" in modes:
-                r = r_port.advance(size)
-                comparisons["free"].add(python, r, size, start)
-                if writers:
-                    writers["r"].write(done, r)
+            if "free" in modes and comparisons["free"].error is None:
+                try:
+                    r = r_port.advance(size)
+                except PortError as error:  # lockstep, if asked for, can still say which step is wrong
+                    comparisons["free"].fail(f"after epoch {done}: {error}")
+                else:
+                    comparisons["free"].add(python, r, size, start)
+                    if writers:
+                        writers["r"].write(done, r)
             if "lockstep" in modes:
                 comparisons["lockstep"].add(python, r_port.lockstep(case, python, start), size, start)
             if writers:

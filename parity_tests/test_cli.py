@@ -1,0 +1,89 @@
+"""`nnparity run`: the table, the verdict, the exit codes, the traces, other people's ports."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from nnparity import steps
+from nnparity.cases import FIXTURES
+from nnparity.cli import main
+
+ROOT = FIXTURES.parent
+
+
+def run(capsys, *args):
+    code = main(["run", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_run_on_the_article_prints_every_step_and_exits_0(capsys):
+    code, out, err = run(capsys, "--epochs", "200")
+    assert code == 0, out + err
+    for name in steps.NAMES:
+        assert name in out or name[:20] in out, f"the table does not show {name}"
+    assert "PARITY HOLDS: article" in out
+
+
+def test_json_output_is_machine_readable(capsys):
+    code, out, _ = run(capsys, "--epochs", "20", "--json")
+    result = json.loads(out)
+    assert code == 0 and result["passed"] is True
+    assert [s["matrix"] for s in result["modes"]["free"]["steps"]] == list(steps.NAMES)
+
+
+def test_save_traces_writes_both_languages_with_the_article_names(capsys, tmp_path):
+    code, _, _ = run(capsys, "--epochs", "30", "--save-traces", str(tmp_path / "traces"))
+    assert code == 0
+    for language in ("python", "r"):
+        with np.load(tmp_path / "traces" / f"{language}.npz") as trace:
+            assert set(trace.files) == set(steps.NAMES)
+            assert trace["wh"].shape == (30, 4, 3) and trace["output"].shape == (30, 3, 1)
+    assert sorted(p.name for p in (tmp_path / "traces").iterdir()) == ["python.npz", "r.npz"], "temporary files were left behind"
+
+
+def copy_with(tmp_path, folder, file, old, new):
+    copy = tmp_path / folder
+    shutil.copytree(ROOT / folder, copy, ignore=shutil.ignore_patterns("__pycache__", "variants"))
+    text = (copy / file).read_text()
+    assert text.count(old) == 1, f"{folder}/{file} no longer contains {old!r} exactly once"
+    (copy / file).write_text(text.replace(old, new))
+    return copy
+
+
+@pytest.mark.parametrize(
+    "name, old, new",
+    [
+        ("bout", "bout + colSums(d_output) * lr", "bout + rowSums(d_output) * lr"),
+        ("bh", "bh + colSums(d_hiddenlayer) * lr", "bh + sum(d_hiddenlayer) * lr"),
+    ],
+)
+def test_an_r_port_summing_a_bias_over_the_wrong_axis_fails_and_names_the_step(capsys, tmp_path, name, old, new):
+    port = copy_with(tmp_path, "r_impl", "steps.R", old, new)
+    code, out, err = run(capsys, "--r-impl", str(port), "--epochs", "5")
+    assert code == 1, out + err
+    assert f"step 11 ({name})" in out, out
+
+
+@pytest.mark.parametrize(
+    "name, old, new",
+    [
+        ("bout", "np.sum(d_output, axis=0, keepdims=True)", "np.sum(d_output, axis=1, keepdims=True)"),
+        ("bh", "np.sum(d_hiddenlayer, axis=0, keepdims=True)", "np.sum(d_hiddenlayer, axis=1, keepdims=True)"),
+    ],
+)
+def test_a_python_port_summing_a_bias_over_the_wrong_axis_fails_and_names_the_step(capsys, tmp_path, name, old, new):
+    port = copy_with(tmp_path, "python_impl", "steps.py", old, new)
+    code, out, err = run(capsys, "--python-impl", str(port), "--epochs", "5")
+    assert code == 1, out + err
+    assert f"step 11 ({name})" in out, out
+
+
+def test_an_unknown_case_exits_2_with_one_line_naming_it(capsys):
+    code, out, err = run(capsys, "--case", "no_such_case")
+    assert code == 2
+    assert err.startswith("nnparity: no_such_case: no such case folder") and err.count("\n") == 1, err

@@ -1,0 +1,109 @@
+"""The comparison itself: it must catch one wrong cell anywhere and say exactly where."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import python_impl
+from nnparity import steps
+from nnparity.compare import Comparison, ulp_distance
+from nnparity.report import story
+
+
+@pytest.fixture(scope="module")
+def trace(article):
+    return python_impl.train(article.X, article.y, article.wh, article.bh, article.wout, article.bout, article.lr, 60, record=True)["trace"]
+
+
+def compare(case, a, b, mode="free", chunk=None):
+    comparison = Comparison(case, mode)
+    epochs = len(a["output"])
+    chunk = chunk or epochs
+    start = case.state()
+    for offset in range(0, epochs, chunk):
+        part_a = {k: v[offset : offset + chunk] for k, v in a.items()}
+        part_b = {k: v[offset : offset + chunk] for k, v in b.items()}
+        comparison.add(part_a, part_b, len(part_a["output"]), start)
+        start = {k: part_a[k][-1] for k in steps.STATE}
+    return comparison.report()
+
+
+def perturbed(trace, name, epoch, row, col, delta):
+    copy = {k: v.copy() for k, v in trace.items()}
+    copy[name][epoch - 1, row - 1, col - 1] += delta
+    return copy
+
+
+def test_identical_traces_pass_and_are_all_bitwise_equal(article, trace):
+    report = compare(article, trace, {k: v.copy() for k, v in trace.items()})
+    assert report.passed, story(report)
+    assert all(s.equal == s.cells for s in report.stats)
+    assert report.first_difference is None
+
+
+@pytest.mark.parametrize("mode", ["free", "lockstep"])
+@pytest.mark.parametrize(
+    "name, epoch, row, col",
+    [("d_output", 37, 2, 1), ("hidden_layer_input", 1, 3, 3), ("bh", 60, 1, 2), ("wh", 12, 4, 1)],
+)
+def test_one_perturbed_cell_fails_and_is_named_by_epoch_step_and_cell(article, trace, mode, name, epoch, row, col):
+    report = compare(article, trace, perturbed(trace, name, epoch, row, col, 1e-9), mode)
+    assert not report.passed, f"a 1e-9 change in {name} at epoch {epoch} went unnoticed in {mode} mode"
+    where = f"epoch {epoch}, step {steps.BY_NAME[name].step} ({name}), cell [{row}, {col}]"
+    assert report.first_violation.where() == where
+    assert where in story(report)
+    failing = [s.name for s in report.stats if not s.passed]
+    assert failing == [name], f"only {name} was changed, but these failed: {failing}"
+
+
+def test_the_story_carries_both_values_of_the_failing_cell(article, trace):
+    other = perturbed(trace, "output", 5, 1, 1, 1e-6)
+    text = story(compare(article, trace, other))
+    assert repr(float(trace["output"][4, 0, 0])) in text and repr(float(other["output"][4, 0, 0])) in text, text
+
+
+def test_a_difference_below_the_bound_passes_but_is_reported_as_the_first_difference(article, trace):
+    other = {k: v.copy() for k, v in trace.items()}
+    other["wout"][9, 0, 0] = np.nextafter(other["wout"][9, 0, 0], np.inf)
+    report = compare(article, trace, other)
+    assert report.passed, story(report)
+    assert report.first_difference.where() == "epoch 10, step 10 (wout), cell [1, 1]"
+    assert report.first_difference.ulps == 1
+    assert report.first_difference.is_rounding
+
+
+def test_a_large_first_difference_is_classified_as_a_port_error(article, trace):
+    report = compare(article, trace, perturbed(trace, "bout", 1, 1, 1, 1e-3))
+    assert not report.first_difference.is_rounding
+    assert "a port error" in report.first_difference.origin()
+
+
+def test_comparing_in_chunks_gives_the_same_report_as_comparing_whole(article, trace):
+    other = perturbed(trace, "E", 41, 3, 1, 1e-7)
+    whole, chunked = compare(article, trace, other), compare(article, trace, other, chunk=7)
+    for a, b in zip(whole.stats, chunked.stats, strict=True):
+        assert (a.cells, a.equal, a.max_abs, a.max_ulp, a.violations) == (b.cells, b.equal, b.max_abs, b.max_ulp, b.violations), a.name
+        np.testing.assert_array_equal(a.epoch_max_abs(), b.epoch_max_abs())
+    assert whole.first_violation.where() == chunked.first_violation.where()
+
+
+def test_a_matrix_missing_from_one_trace_is_a_named_failure(article, trace):
+    other = {k: v for k, v in trace.items() if k != "slope_hidden_layer"}
+    report = compare(article, trace, other)
+    assert not report.passed
+    assert report.problems == ["step 6 (slope_hidden_layer): the R trace does not record this matrix"]
+
+
+def test_a_transposed_matrix_is_a_named_shape_failure(article, trace):
+    other = dict(trace, wh=np.swapaxes(trace["wh"], 1, 2).copy())
+    report = compare(article, trace, other)
+    assert [p.split(":")[0] for p in report.problems] == ["step 10 (wh)"]
+
+
+@pytest.mark.parametrize(
+    "a, b, ulps",
+    [(1.0, np.nextafter(1.0, 2.0), 1), (0.0, -0.0, 0), (-0.0, 5e-324, 1), (-5e-324, 5e-324, 2), (1.0, 1.0, 0), (2.0, 1.0, 2**52)],
+)
+def test_ulp_distance_counts_the_doubles_between_two_values(a, b, ulps):
+    assert ulp_distance(np.array([a]), np.array([b]))[0] == ulps

@@ -1,0 +1,69 @@
+"""Both ports honour one contract: the article's names, in order, recorded every epoch."""
+
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+
+import python_impl
+from nnparity import steps
+from nnparity.cases import FIXTURES
+
+ROOT = FIXTURES.parent
+
+
+def test_python_port_records_exactly_the_article_names_in_step_order(article):
+    trace = python_impl.train(article.X, article.y, article.wh, article.bh, article.wout, article.bout, article.lr, 2, record=True)["trace"]
+    assert tuple(trace) == steps.NAMES
+
+
+def test_r_port_records_exactly_the_article_names_in_step_order(article, r_port):
+    r_port.start(article)
+    assert tuple(r_port.advance(2)) == steps.NAMES
+
+
+def test_both_ports_record_every_matrix_with_the_shape_the_step_list_gives(case, python_port, r_port):
+    for port in (python_port, r_port):
+        port.start(case)
+        trace = port.advance(3)
+        for name in steps.NAMES:
+            expected = (3, *steps.shape_of(name, *case.dims))
+            assert trace[name].shape == expected, f"{port.language} {case.name}: {name} has shape {trace[name].shape}, expected {expected}"
+
+
+def test_both_ports_define_one_step_function_per_recorded_matrix(r_port):
+    from nnparity.bridge import call
+
+    assert set(steps.NAMES) == {name for name in dir(python_impl.steps) if name in steps.NAMES}
+    r_names = set(np.asarray(call("names", call("get", "steps", envir=r_port.env))))
+    assert r_names == set(steps.NAMES), f"r_impl/steps.R defines {sorted(r_names)}"
+
+
+def test_training_in_chunks_equals_training_at_once(article, python_port, r_port):
+    for port in (python_port, r_port):
+        port.start(article)
+        whole = port.advance(10)
+        port.start(article)
+        parts = [port.advance(3), port.advance(7)]
+        for name in steps.NAMES:
+            joined = np.concatenate([p[name] for p in parts])
+            assert joined.tobytes() == whole[name].tobytes(), f"{port.language}: {name} differs when trained 3 + 7 epochs"
+
+
+def test_r_port_runs_on_its_own_with_rscript_and_prints_the_final_output(article, python_port):
+    result = subprocess.run(["Rscript", str(ROOT / "r_impl" / "main.R"), str(FIXTURES / "article"), "50"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    printed = [float(line.split()[-1]) for line in result.stdout.splitlines()[1:]]
+    python_port.start(article)
+    expected = python_port.advance(50)["output"][-1].ravel()
+    # print() shows 7 significant digits, so the printed values agree to about 5e-7 relative.
+    np.testing.assert_allclose(printed, expected, rtol=1e-6, err_msg=f"Rscript r_impl/main.R printed:\n{result.stdout}")
+
+
+def test_record_false_trains_the_same_weights_without_a_trace(article):
+    args = (article.X, article.y, article.wh, article.bh, article.wout, article.bout, article.lr, 20)
+    recorded, bare = python_impl.train(*args, record=True), python_impl.train(*args)
+    assert bare["trace"] == {}
+    for name in steps.STATE:
+        assert bare[name].tobytes() == recorded[name].tobytes()
