@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .compare import StepFailure
+
 HARNESS_R = Path(__file__).resolve().parent / "r" / "harness.R"
 R_IMPL = Path(__file__).resolve().parent.parent / "r_impl"
 FIX_R = "run `make setup` (it installs Debian's r-base-core and rpy2==3.5.17), or `apt-get install r-base-core`"
@@ -99,8 +101,12 @@ class RPort:
             raise PortError(f"the R port {self.path} failed: {error}") from None
         return {name: np.asarray(result[name], dtype=np.float64) for name in result.keys()}
 
-    def lockstep(self, case, trace: dict[str, np.ndarray], start: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """R's step functions applied to another trace's recorded inputs, all epochs in one call."""
+    def lockstep(self, case, trace: dict[str, np.ndarray], start: dict[str, np.ndarray]) -> dict[str, np.ndarray | StepFailure]:
+        """R's step functions applied to another trace's recorded inputs, all epochs in one call.
+
+        A step whose R function errors or returns the wrong shape maps to a
+        StepFailure (epoch within this chunk, R's message) instead of an array.
+        """
         from . import steps
 
         robjects, _ = r()
@@ -114,7 +120,14 @@ class RPort:
             )
         except PortError as error:
             raise PortError(f"the R port {self.path} failed in lockstep: {error}") from None
-        return {name: np.asarray(result[name], dtype=np.float64) for name in result.keys()}
+        # A step that failed in R is a finding about that step: it comes back
+        # as a StepFailure in place of its array (see harness.R).
+        values, problems = result["values"], result["problems"]
+        out: dict = {name: np.asarray(values[name], dtype=np.float64) for name in values.keys()}
+        for name in problems.keys():
+            failure = problems[name]
+            out[name] = StepFailure(int(np.ravel(failure["epoch"])[0]), str(np.ravel(failure["message"])[0]))
+        return out
 
 
 def _named_list(arrays: dict[str, np.ndarray]):

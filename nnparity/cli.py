@@ -16,12 +16,18 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import explain, html_report, traces
-from .bridge import PortError, RPort, RUnavailable
+from .bridge import R_IMPL, PortError, RPort, RUnavailable
 from .cases import CaseError, load_case, parse_epochs
 from .ports import PythonPort
 from .report import as_json, print_run
 
 OK, FAILS, BAD_INPUT = 0, 1, 2
+R_VARIANTS = R_IMPL / "variants"
+
+
+def r_variants() -> list[str]:
+    """The folders of r_impl/variants/: R ports kept beside r_impl, such as the article's own R."""
+    return sorted(p.name for p in R_VARIANTS.iterdir() if p.is_dir()) if R_VARIANTS.is_dir() else []
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--epochs", help="epochs to train (default: the case's)")
     run.add_argument("--mode", choices=("free", "lockstep", "both"), default="both", help="which comparison (default: both)")
     run.add_argument("--save-traces", type=Path, metavar="DIR", help="write python.npz and r.npz (matrix name -> array[epochs, rows, cols])")
-    run.add_argument("--r-impl", type=Path, metavar="PATH", help="an R file or folder to run in place of r_impl/")
+    r_port = run.add_mutually_exclusive_group()
+    r_port.add_argument("--r-impl", type=Path, metavar="PATH", help="an R file or folder to run in place of r_impl/")
+    r_port.add_argument(
+        "--r-variant", choices=r_variants(), metavar="NAME",
+        help=f"a variant of r_impl from r_impl/variants/ (one of: {', '.join(r_variants()) or 'none'}); "
+        "'article' is the article's own R, which must fail",
+    )
     run.add_argument("--python-impl", type=Path, metavar="PATH", help="a Python file or package to run in place of python_impl/")
     run.add_argument("--json", action="store_true", help="print the result as JSON instead of tables")
     run.set_defaults(handler=command_run)
@@ -47,7 +59,7 @@ def command_run(args, console: Console, err: Console) -> int:
         case = load_case(args.case)
         epochs = parse_epochs("--epochs", args.epochs) if args.epochs is not None else case.epochs
         python_port = PythonPort(args.python_impl)
-        r_port = RPort(args.r_impl)
+        r_port = RPort(R_VARIANTS / args.r_variant if args.r_variant else args.r_impl)
     except (CaseError, RUnavailable, PortError, FileNotFoundError) as error:
         err.print(f"nnparity: {error}", highlight=False, markup=False)
         return BAD_INPUT

@@ -46,6 +46,10 @@ nnparity_advance <- function(state, epochs, record) {
 # `start` the weights at the chunk's start; `quantities` maps each recorded
 # name to the names of its inputs; `state_names` are the inputs that mean
 # "the value at the start of the epoch".
+#
+# A step that errors, or returns a matrix of the wrong shape, is a finding
+# about that step only: it is caught here and returned in `problems` (the
+# epoch within the chunk and R's message), and the other steps still run.
 nnparity_lockstep <- function(port, trace, start, X, y, lr, quantities, state_names) {
   data <- list(X = X, y = y, lr = lr)
   input_value <- function(input, i) {
@@ -53,19 +57,49 @@ nnparity_lockstep <- function(port, trace, start, X, y, lr, quantities, state_na
     if (input %in% state_names && i == 1) return(start[[input]])
     at_epoch(trace[[input]], if (input %in% state_names) i - 1 else i)
   }
-  result <- list()
+  values <- list()
+  problems <- list()
   for (name in names(quantities)) {
-    step <- port$steps[[name]]
-    if (is.null(step)) stop("steps has no function named ", name, call. = FALSE)
-    out <- array(NA_real_, dim(trace[[name]]))
-    for (i in seq_len(dim(out)[1])) {
-      value <- do.call(step, lapply(quantities[[name]], input_value, i = i))
-      check_dim(name, value, dim(out)[-1])
-      out[i, , ] <- value
-    }
-    result[[name]] <- out
+    inputs <- function(i) lapply(quantities[[name]], input_value, i = i)
+    outcome <- lockstep_one(port$steps[[name]], name, inputs, dim(trace[[name]]))
+    if (is.null(outcome$problem)) values[[name]] <- outcome$value else problems[[name]] <- outcome$problem
   }
-  result
+  list(values = values, problems = problems)
+}
+
+# One step over every epoch of a chunk: list(value = array) or, when the step
+# errors or returns the wrong shape, list(problem = list(epoch, message)).
+lockstep_one <- function(step, name, inputs, shape) {
+  if (!is.function(step)) {
+    return(list(problem = list(epoch = 1L, message = paste0("steps has no function named ", name))))
+  }
+  out <- array(NA_real_, shape)
+  i <- 0L
+  warned <- character()
+  run_all <- function() {
+    for (epoch in seq_len(shape[1])) {
+      i <<- epoch
+      value <- do.call(step, inputs(epoch))
+      check_dim(name, value, shape[-1])
+      out[epoch, , ] <<- value
+    }
+  }
+  # R's warnings (recycling, say) explain a failure: keep them with it.
+  keep_warning <- function(w) {
+    warned <<- union(warned, gsub("\\s+", " ", trimws(conditionMessage(w))))
+    invokeRestart("muffleWarning")
+  }
+  problem <- tryCatch(
+    {
+      withCallingHandlers(run_all(), warning = keep_warning)
+      NULL
+    },
+    error = function(error) {
+      why <- if (length(warned) > 0) paste0(" (R warned: ", paste(warned, collapse = "; "), ")") else ""
+      list(epoch = as.integer(i), message = paste0(conditionMessage(error), why))
+    }
+  )
+  if (is.null(problem)) list(value = out) else list(problem = problem)
 }
 
 # One epoch of a recorded array [epochs, rows, cols], as a rows x cols matrix.
@@ -75,9 +109,14 @@ at_epoch <- function(a, i) {
 
 check_dim <- function(name, value, expected) {
   if (!identical(dim(value), as.integer(expected))) {
+    got <- if (is.null(dim(value))) {
+      paste("a vector of length", length(value))
+    } else {
+      paste("a", paste(dim(value), collapse = " x "), "matrix")
+    }
     stop(
-      "steps$", name, " returned a ", paste(dim(value), collapse = " x "),
-      " matrix where the recorded one is ", paste(expected, collapse = " x "),
+      "steps$", name, " returned ", got, " where the recorded one is ",
+      paste(expected, collapse = " x "),
       call. = FALSE
     )
   }
