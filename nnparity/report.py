@@ -29,22 +29,21 @@ def table(report: ParityReport) -> Table:
     """One row per recorded matrix; fits an 80-column terminal."""
     t = Table(
         title=f"{report.case}, {report.epochs} epochs, {MODE_TITLES[report.mode]}",
-        title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+        title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
     )
-    t.add_column("step", justify="right")
+    t.add_column("step", justify="right", no_wrap=True)
     t.add_column("matrix", no_wrap=True)
     t.add_column("equal", justify="right", no_wrap=True)
     for header in ("max abs", "max rel", "max ULP"):
         t.add_column(header, justify="right", no_wrap=True, min_width=7)
     t.add_column("over", justify="right", no_wrap=True)
-    t.add_column("", no_wrap=True)
     for s in report.stats:
         if s.problem:
-            t.add_row(str(s.step), s.name, "", "", "", "", "", "[red]FAIL[/red]")
+            t.add_row(str(s.step), s.name, "", "", "", "", "[red]FAIL[/red]")
             continue
-        ok = "[green]ok[/green]" if s.passed else "[red]FAIL[/red]"
+        over = "[green]0 ok[/green]" if s.passed else f"[red]{s.violations:,} FAIL[/red]"
         ulp = f"{s.max_ulp:.0f}" if s.max_ulp < 1e6 else _num(s.max_ulp)
-        t.add_row(str(s.step), s.name, f"{100 * s.equal_share:.1f}%", _num(s.max_abs), _num(s.max_rel), ulp, f"{s.violations:,}", ok)
+        t.add_row(str(s.step), s.name, f"{100 * s.equal_share:.1f}%", _num(s.max_abs), _num(s.max_rel), ulp, over)
     t.caption = (
         f"equal: share of cells bitwise equal; over: cells beyond the bound.\nbound: {report.tolerance}"
     )
