@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .compare import ParityReport
+from .fingerprint import fingerprint, one_line
 from .traces import Run
 
 MODE_TITLES = {
@@ -89,6 +90,8 @@ def print_run(run: Run, console: Console | None = None) -> None:
         console.print()
     style = "bold green" if run.passed else "bold red"
     console.print(verdict(run), style=style, highlight=False, markup=False)
+    if not run.passed:
+        console.print(f"environment: {one_line()}", highlight=False, markup=False)
 
 
 def _cell(cell) -> dict | None:
@@ -106,7 +109,7 @@ def _json_float(x: float):
 
 
 def as_json(run: Run) -> dict:
-    out = {"case": run.case.name, "epochs": run.epochs, "passed": run.passed, "verdict": verdict(run), "modes": {}}
+    out = {"case": run.case.name, "epochs": run.epochs, "passed": run.passed, "verdict": verdict(run), "environment": fingerprint(), "modes": {}}
     for mode, report in run.reports.items():
         first = report.first_difference
         out["modes"][mode] = {

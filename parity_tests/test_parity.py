@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from nnparity import steps, traces
+from nnparity.fingerprint import one_line
 from nnparity.report import story
 
 
@@ -18,7 +19,7 @@ def test_every_step_of_every_epoch_matches_on_every_case(case, python_port, r_po
     for name in steps.NAMES:
         expected = case.epochs * int(np.prod(steps.shape_of(name, *case.dims)))
         assert compared[name] == expected, f"{case.name}: {name} compared {compared[name]} cells, expected {expected}"
-    assert report.passed, "\n" + story(report)
+    assert report.passed, f"\n{story(report)}\nenvironment: {one_line()}"
 
 
 def test_article_traces_are_bitwise_equal_for_the_first_six_epochs(article, python_port, r_port):
