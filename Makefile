@@ -9,8 +9,9 @@ BIN := $(VENV)/bin
 
 setup: $(BIN)/nnparity
 
-$(BIN)/nnparity: pyproject.toml scripts/setup-r.sh
+$(BIN)/nnparity: pyproject.toml scripts/setup-r.sh scripts/setup-browser.sh
 	bash scripts/setup-r.sh
+	bash scripts/setup-browser.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]' 'tox>=4.11'

@@ -46,7 +46,7 @@ def loss_curves(losses: dict[str, np.ndarray], path: Path, case: str) -> Path:
     diff = np.abs(losses["Python"] - losses["R"])
     x = _epochs(len(diff))
     floor = _floor(diff)
-    bottom.plot(x, np.where(diff > 0, diff, floor), color="#555555", linewidth=1)
+    bottom.scatter(x, np.where(diff > 0, diff, floor), s=2, color="#555555", linewidths=0)
     _mark_floor(bottom, floor)
     bottom.set_yscale("log")
     bottom.set_ylabel("|Python - R|")
@@ -75,21 +75,26 @@ def _mark_first(ax, first: Cell | None, label: str, colour: str) -> None:
 
 
 def max_difference(report: ParityReport, path: Path) -> Path:
-    """The largest absolute difference per step and epoch, log scale; bitwise-equal epochs sit on a marked floor."""
+    """The largest absolute difference per step so far (running maximum over epochs), log scales.
+
+    Epochs where a step is still bitwise equal sit on a marked floor (zero has no place on a log axis).
+    """
     fig, ax = plt.subplots(figsize=(9, 5))
     curves = {s.name: s.epoch_max_abs() for s in report.stats if not s.problem}
     everything = np.concatenate(list(curves.values())) if curves else np.zeros(0)
     floor = _floor(everything)
     colours = plt.get_cmap("tab20")
     for i, (name, curve) in enumerate(curves.items()):
-        ax.plot(_epochs(len(curve)), np.where(curve > 0, curve, floor), color=colours(i % 20), linewidth=1,
+        so_far = np.maximum.accumulate(curve) if curve.size else curve
+        ax.plot(_epochs(len(curve)), np.where(so_far > 0, so_far, floor), color=colours(i % 20), linewidth=1.5,
                 label=f"{steps.BY_NAME[name].step} {name}")
     _mark_floor(ax, floor)
     _mark_first(ax, report.first_difference, "first difference", "#444444")
     _mark_first(ax, report.first_violation, "first cell beyond the bound", "#CC0000")
     ax.set_yscale("log")
+    ax.set_xscale("log")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("max |Python - R| over the matrix")
+    ax.set_ylabel("largest |Python - R| so far")
     ax.set_title(f"{report.case}, {report.mode}: largest difference per step")
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     ax.grid(True, which="both", alpha=0.3)
@@ -103,17 +108,18 @@ def ulp_map(report: ParityReport, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(9, 4.5))
     if grid.size:
         masked = np.ma.masked_less_equal(np.where(np.isfinite(grid), grid, np.nanmax(grid[np.isfinite(grid)], initial=1)), 0)
-        cmap = plt.get_cmap("viridis").copy()
-        cmap.set_bad("#DDDDDD")
+        cmap = plt.get_cmap("viridis").with_extremes(bad="#DDDDDD")
         vmax = max(float(masked.max()) if masked.count() else 1.0, 2.0)
-        image = ax.imshow(masked, aspect="auto", interpolation="nearest", cmap=cmap, norm=LogNorm(vmin=1, vmax=vmax),
-                          extent=(0.5, grid.shape[1] + 0.5, len(names) - 0.5, -0.5))
+        edges = np.arange(grid.shape[1] + 1) + 0.5
+        image = ax.pcolormesh(edges, np.arange(len(names) + 1) - 0.5, masked, cmap=cmap, norm=LogNorm(vmin=1, vmax=vmax), shading="flat")
+        ax.set_xscale("log")
+        ax.set_ylim(len(names) - 0.5, -0.5)
         fig.colorbar(image, ax=ax, label="max ULP difference (grey: bitwise equal)")
         first = report.first_difference
         if first is not None and first.name in names:
             ax.plot(first.epoch, names.index(first.name), marker="o", markersize=10, markerfacecolor="none", markeredgecolor="red")
-            ax.annotate(f"first difference: epoch {first.epoch}", (first.epoch, names.index(first.name)), xytext=(8, -8),
-                        textcoords="offset points", color="red", fontsize=8)
+            ax.annotate(f"first difference: epoch {first.epoch}", (first.epoch, names.index(first.name)), xytext=(10, -4),
+                        textcoords="offset points", color="red", fontsize=8, bbox=dict(boxstyle="round", fc="white", ec="red"))
     ax.set_yticks(range(len(names)), [f"{steps.BY_NAME[n].step} {n}" for n in names], fontsize=8)
     ax.set_xlabel("epoch")
     ax.set_title(f"{report.case}, {report.mode}: ULP differences, step x epoch")

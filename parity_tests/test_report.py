@@ -1,0 +1,112 @@
+"""`nnparity report`: an HTML page with plots, written whole or not at all."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+
+import matplotlib.image
+import numpy as np
+import pytest
+
+from nnparity import cli, html_report, plots, traces
+from nnparity.bridge import RPort
+from nnparity.cases import load_case
+from nnparity.ports import PythonPort
+
+#: The article's first difference is at epoch 7 (DESIGN.md); 30 epochs show it and stay quick.
+EPOCHS = 30
+
+
+@pytest.fixture(scope="module")
+def article_report(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("report") / "article"
+    code = cli.main(["report", "--case", "article", "--epochs", str(EPOCHS), "--out", str(out)])
+    assert code == 0, f"nnparity report exited {code} on the article case"
+    return out
+
+
+def referenced_images(index: Path) -> list[str]:
+    return re.findall(r'<img src="([^"]+)"', index.read_text())
+
+
+def test_report_page_references_a_png_for_every_plot(article_report):
+    images = referenced_images(article_report / "index.html")
+    assert images == ["loss.png", "max-diff-free.png", "ulp-map-free.png", "max-diff-lockstep.png", "ulp-map-lockstep.png"]
+    for name in images:
+        pixels = matplotlib.image.imread(article_report / name)
+        assert pixels.shape[0] > 200 and pixels.shape[1] > 300, f"{name} is too small: {pixels.shape}"
+        assert pixels[..., :3].std() > 0.05, f"{name} is blank"
+
+
+def test_report_marks_where_the_first_difference_is_born(article_report):
+    text = article_report.joinpath("index.html").read_text()
+    assert "first difference born at epoch 7, step 4 (output_layer_input)" in text
+    assert "PARITY HOLDS" in text
+
+
+def test_report_leaves_nothing_but_the_page_and_its_images(article_report):
+    written = sorted(p.name for p in article_report.iterdir())
+    assert written == sorted(["index.html", *referenced_images(article_report / "index.html")])
+    assert not [p for p in article_report.parent.iterdir() if p.name.startswith(".")], "a staging folder was left behind"
+
+
+def test_loss_per_epoch_is_half_the_summed_squared_error_of_each_epochs_output():
+    case = load_case("article")
+    recorder = html_report.LossRecorder(PythonPort())
+    recorder.start(case)
+    recorder.advance(2)
+    recorder.advance(3)  # two chunks, as traces.run feeds them
+    import python_impl
+
+    outputs = python_impl.train(case.X, case.y, case.wh, case.bh, case.wout, case.bout, case.lr, 5, record=True)["trace"]["output"]
+    expected = [0.5 * float(np.sum((case.y - outputs[i]) ** 2)) for i in range(5)]
+    np.testing.assert_allclose(recorder.loss(), expected, rtol=1e-15, err_msg="loss per epoch is not sum((y - output)^2) / 2")
+    # Epoch 1's output is the article's 0.79, 0.80, 0.79 against y = 1, 1, 0.
+    assert recorder.loss()[0] == pytest.approx(0.5 * (0.21**2 + 0.20**2 + 0.79**2), abs=0.01)
+
+
+def test_the_loss_of_both_languages_is_recorded_without_changing_the_run():
+    case = load_case("article")
+    python, r = html_report.LossRecorder(PythonPort()), html_report.LossRecorder(RPort())
+    run = traces.run(case, python, r, 10, chunk_bytes=traces.epoch_bytes(case) * 3)
+    assert run.passed
+    assert len(python.loss()) == len(r.loss()) == 10
+    np.testing.assert_allclose(python.loss(), r.loss(), rtol=1e-14, err_msg="the two languages' losses differ beyond rounding")
+
+
+def test_plots_of_a_run_with_no_difference_at_all_need_no_log_of_zero(tmp_path):
+    case = load_case("article")
+    run = traces.run(case, PythonPort(), RPort(), 3)  # bitwise equal for the first 6 epochs
+    report = run.reports["free"]
+    assert all(s.max_abs == 0 for s in report.stats)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for draw in (plots.max_difference, plots.ulp_map):
+            path = draw(report, tmp_path / f"{draw.__name__}.png")
+            assert matplotlib.image.imread(path)[..., :3].std() > 0.05, f"{draw.__name__} drew a blank image"
+
+
+def test_a_failed_report_leaves_the_previous_one_untouched(article_report, tmp_path, monkeypatch):
+    out = tmp_path / "report"
+    assert cli.main(["report", "--epochs", "3", "--out", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("plotting failed half way")
+
+    monkeypatch.setattr(plots, "ulp_map", broken)
+    with pytest.raises(RuntimeError, match="half way"):
+        cli.main(["report", "--epochs", "4", "--out", str(out)])
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before, "a failed report changed the previous one"
+    assert [p.name for p in tmp_path.iterdir()] == ["report"], "a half-written staging folder was left behind"
+
+
+def test_report_will_not_replace_a_folder_that_is_not_a_report(tmp_path, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    assert cli.main(["report", "--epochs", "2", "--out", str(out)]) == 2
+    assert (out / "notes.txt").read_text() == "keep me"
+    assert "not an nnparity report" in capsys.readouterr().err
