@@ -1,0 +1,206 @@
+"""Bad input: `nnparity run` on a broken case exits 2 with one line naming the file and the problem.
+
+Every case below is a copy of fixtures/article with one thing broken. The
+promise to a user is the same for each: exit code 2, a single line on stderr
+that names the file and says what is wrong, no traceback, nothing written.
+Ports that fail while they run are a different promise: exit code 1 and the
+language's own error message.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nnparity.bridge import PortError, RPort
+from nnparity.cases import FIXTURES
+from nnparity.cli import main
+from nnparity.ports import PythonPort
+
+ROOT = FIXTURES.parent
+ARTICLE = FIXTURES / "article"
+
+
+def replace(file: str, old: str, new: str):
+    """An edit of one file of the case: `old` (which must be there) becomes `new`."""
+
+    def edit(folder: Path) -> None:
+        text = (folder / file).read_text()
+        assert old in text, f"fixtures/article/{file} no longer contains {old!r}: update this test's edit"
+        (folder / file).write_text(text.replace(old, new, 1))
+
+    return edit
+
+
+def write(file: str, content: bytes):
+    def edit(folder: Path) -> None:
+        (folder / file).write_bytes(content)
+
+    return edit
+
+
+def delete(file: str):
+    def edit(folder: Path) -> None:
+        (folder / file).unlink()
+
+    return edit
+
+
+# (id, edit of the copy, the file the message must name, words the message must contain)
+BROKEN_CASES = [
+    ("missing-file", delete("wh.csv"), "wh.csv", "file is missing"),
+    ("non-numeric-cell", replace("X.csv", "1.0,0.0,1.0,0.0", "1.0,abc,1.0,0.0"), "X.csv", "row 1, column 2: 'abc' is not a number"),
+    ("ragged-rows", replace("X.csv", "1.0,0.0,1.0,1.0\n", "1.0,0.0,1.0\n"), "X.csv", "ragged rows: row 2 has 3 values"),
+    ("blank-row", replace("y.csv", "1.0\n1.0\n", "1.0\n\n1.0\n"), "y.csv", "row 2 is blank"),
+    ("X-vs-wh", replace("wh.csv", "0.92,0.11,0.52\n", ""), "wh.csv", "does not fit X"),
+    ("wh-vs-wout", replace("wout.csv", "0.23\n", ""), "wout.csv", "does not fit wh"),
+    ("y-vs-X", replace("y.csv", "0.0\n", ""), "y.csv", "does not fit X"),
+    ("bh-shape", replace("bh.csv", "0.08", "0.08,0.5"), "bh.csv", "bh must be 1 x 3"),
+    ("bout-shape", replace("bout.csv", "0.69", "0.69\n0.7"), "bout.csv", "bout must be 1 x 1"),
+    ("nan-cell", replace("wh.csv", "0.42", "nan"), "wh.csv", "row 1, column 1: nan is not a finite number"),
+    ("inf-cell", replace("X.csv", "0.0,1.0,0.0,1.0", "0.0,1.0,0.0,-inf"), "X.csv", "row 3, column 4: -inf is not a finite number"),
+    ("empty-matrix", write("bh.csv", b""), "bh.csv", "empty matrix"),
+    ("lr-zero", replace("config.csv", "lr,0.1", "lr,0"), "config.csv", "lr must be a positive number, got '0'"),
+    ("lr-negative", replace("config.csv", "lr,0.1", "lr,-0.1"), "config.csv", "lr must be a positive number, got '-0.1'"),
+    ("lr-not-a-number", replace("config.csv", "lr,0.1", "lr,fast"), "config.csv", "lr must be a positive number, got 'fast'"),
+    ("lr-missing", replace("config.csv", "lr,0.1\n", ""), "config.csv", "lr must be a positive number, got None"),
+    ("epochs-zero", replace("config.csv", "epochs,5000", "epochs,0"), "config.csv", "epochs must be a positive integer, got '0'"),
+    ("epochs-fraction", replace("config.csv", "epochs,5000", "epochs,2.5"), "config.csv", "epochs must be a positive integer, got '2.5'"),
+    ("epochs-not-a-number", replace("config.csv", "epochs,5000", "epochs,many"), "config.csv", "epochs must be a positive integer, got 'many'"),
+    ("config-bad-header", replace("config.csv", "key,value", "name,setting"), "config.csv", "the first line must be 'key,value'"),
+    ("config-wrong-field-count", replace("config.csv", "lr,0.1", "lr,0.1,0.2"), "config.csv", "line 2 has 3 fields"),
+    ("config-binary-garbage", write("config.csv", bytes(range(256)) * 4), "config.csv", "cannot be read"),
+    ("matrix-binary-garbage", write("X.csv", b"\xff\xfe\x00\x01" * 64), "X.csv", "cannot be read"),
+]
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(["run", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(err: str, *words: str) -> None:
+    assert "Traceback" not in err, f"a traceback reached the user:\n{err}"
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got {len(lines)}:\n{err}"
+    assert lines[0].startswith("nnparity: "), lines[0]
+    for word in words:
+        assert word in lines[0], f"the message does not say {word!r}: {lines[0]}"
+
+
+@pytest.fixture
+def broken_copy(tmp_path):
+    def make(edit) -> Path:
+        copy = tmp_path / "case"
+        shutil.copytree(ARTICLE, copy)
+        edit(copy)
+        return copy
+
+    return make
+
+
+@pytest.mark.parametrize("edit, file, problem", [c[1:] for c in BROKEN_CASES], ids=[c[0] for c in BROKEN_CASES])
+def test_a_broken_case_exits_2_with_one_line_naming_file_and_problem(capsys, tmp_path, broken_copy, edit, file, problem):
+    case = broken_copy(edit)
+    saved = tmp_path / "traces"
+    code, out, err = run_cli(capsys, "--case", str(case), "--save-traces", str(saved), "--epochs", "3")
+    assert code == 2, f"exit code {code}, expected 2 (bad input)\n{out}{err}"
+    assert_one_line_error(err, str(case / file), problem)
+    assert out == "", f"nothing but the error should be printed, got:\n{out}"
+    assert not saved.exists(), "a broken case must not leave traces behind"
+
+
+def test_a_missing_case_folder_exits_2_naming_the_folder(capsys, tmp_path):
+    missing = tmp_path / "no_such_case"
+    code, _, err = run_cli(capsys, "--case", str(missing), "--save-traces", str(tmp_path / "traces"))
+    assert code == 2
+    assert_one_line_error(err, str(missing), "no such case folder")
+    assert not (tmp_path / "traces").exists()
+
+
+@pytest.mark.parametrize("epochs", ["0", "-3", "ten", "2.5", ""], ids=["zero", "negative", "word", "fraction", "empty"])
+def test_epochs_on_the_command_line_must_be_a_positive_integer(capsys, tmp_path, epochs):
+    code, _, err = run_cli(capsys, "--epochs", epochs, "--save-traces", str(tmp_path / "traces"))
+    assert code == 2, err
+    assert_one_line_error(err, "--epochs", f"epochs must be a positive integer, got {epochs!r}")
+    assert not (tmp_path / "traces").exists()
+
+
+# --- no R, or an rpy2 that does not load: one sentence with the fix -------------------------
+
+def run_subprocess(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "nnparity", "run", "--epochs", "3", "--save-traces", str(tmp_path / "traces")],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_without_r_the_run_exits_2_with_the_command_that_installs_it(tmp_path):
+    empty_bin = tmp_path / "bin"
+    empty_bin.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("R_")}
+    env.update(PATH=str(empty_bin), R_HOME=str(tmp_path / "nowhere"))
+    result = run_subprocess(env, tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert_one_line_error(result.stderr, "R is not installed", "apt-get install r-base-core")
+    assert not (tmp_path / "traces").exists()
+
+
+def test_an_rpy2_that_does_not_load_exits_2_with_the_command_that_fixes_it(tmp_path):
+    fake = tmp_path / "site" / "rpy2"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('undefined symbol: R_getVar')\n")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path / "site"))
+    result = run_subprocess(env, tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert_one_line_error(result.stderr, "rpy2 does not load", "R_getVar", "pip install rpy2==3.5.17")
+
+
+# --- a port that fails while it runs: the language's own message ----------------------------
+
+def copy_port(tmp_path: Path, folder: str, file: str, old: str, new: str) -> Path:
+    copy = tmp_path / folder
+    shutil.copytree(ROOT / folder, copy, ignore=shutil.ignore_patterns("__pycache__", "variants"))
+    text = (copy / file).read_text()
+    assert text.count(old) == 1, f"{folder}/{file} no longer contains {old!r} exactly once: update this test"
+    (copy / file).write_text(text.replace(old, new))
+    return copy
+
+
+R_BOOM = ("r_impl", "steps.R", "    sigmoid(output_layer_input)\n", '    stop("boom in step 4")\n')
+PY_BOOM = ("python_impl", "steps.py", "    return hidden_layer_input1 + bh\n", '    raise ValueError("boom in step 2")\n')
+
+
+def test_an_error_inside_an_r_port_is_a_port_error_carrying_rs_message(tmp_path, r_available, article):
+    port = RPort(copy_port(tmp_path, *R_BOOM))
+    port.start(article)
+    with pytest.raises(PortError, match="boom in step 4"):
+        port.advance(2)
+
+
+def test_an_error_inside_an_r_port_exits_1_with_rs_message(capsys, tmp_path, r_available):
+    port = copy_port(tmp_path, *R_BOOM)
+    code, out, err = run_cli(capsys, "--r-impl", str(port), "--epochs", "3")
+    assert code == 1, f"exit code {code}, expected 1 (a port failed while running)\n{out}{err}"
+    assert "boom in step 4" in out + err, out + err
+    assert "Traceback" not in out + err
+
+
+def test_an_error_inside_a_python_port_is_a_port_error_carrying_its_message(tmp_path, article):
+    port = PythonPort(copy_port(tmp_path, *PY_BOOM))
+    port.start(article)
+    with pytest.raises(PortError, match="ValueError: boom in step 2"):
+        port.advance(2)
+
+
+def test_an_error_inside_a_python_port_exits_1_with_its_message(capsys, tmp_path, r_available):
+    port = copy_port(tmp_path, *PY_BOOM)
+    code, out, err = run_cli(capsys, "--python-impl", str(port), "--epochs", "3")
+    assert code == 1, f"exit code {code}, expected 1 (a port failed while running)\n{out}{err}"
+    assert_one_line_error(err, "the Python port", "ValueError: boom in step 2")
