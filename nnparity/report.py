@@ -8,7 +8,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from .compare import ParityReport
+from .compare import ParityReport, describe_value
 from .fingerprint import fingerprint, one_line
 from .traces import Run
 
@@ -52,6 +52,20 @@ def table(report: ParityReport) -> Table:
     return t
 
 
+NA_IS_NOT_NAN = (
+    "R's NA is not NaN: NA (NA_real_) marks a missing value, NaN an undefined result such as 0 * Inf; "
+    "parity needs the same one in the same cells"
+)
+
+
+def non_finite_origin(report: ParityReport) -> str:
+    """Where each language first produced a NaN, NA or Inf (epoch, step, cell)."""
+    return "; ".join(
+        report.non_finite[language].describe() if language in report.non_finite else f"{language} produced none"
+        for language in ("Python", "R")
+    )
+
+
 def story(report: ParityReport) -> str:
     """What a stranger needs to find the bug: where it starts, both values, what kind."""
     lines = [f"{report.case} ({report.mode}, {report.epochs} epochs): " + ("parity holds" if report.passed else "PARITY FAILS")]
@@ -66,6 +80,10 @@ def story(report: ParityReport) -> str:
         failing = [f"{s.step} ({s.name})" for s in report.stats if s.violations]
         lines.append(f"  first cell beyond the bound: {first.where()}: {first.values()}")
         lines.append(f"  steps with cells beyond the bound: {', '.join(failing)}")
+        if math.isnan(first.python) and math.isnan(first.r):  # both NaN, yet different: one is R's NA
+            lines.append(f"  {NA_IS_NOT_NAN}")
+    if report.non_finite:
+        lines.append(f"  NaN, NA or Inf first appeared: {non_finite_origin(report)}")
     if report.mode == "free" and report.first_difference is not None:
         lines.append(f"  first difference {report.first_difference.origin()}")
     elif report.mode == "free":
@@ -119,6 +137,13 @@ def as_json(run: Run) -> dict:
             "first_violation": _cell(report.first_violation),
             "first_difference": _cell(first),
             "first_difference_is_rounding": first.is_rounding if (first and mode == "free") else None,
+            "first_non_finite": {
+                language: (
+                    {"epoch": c.epoch, "step": c.step, "matrix": c.name, "row": c.row, "col": c.col, "value": describe_value(c.value)}
+                    if (c := report.non_finite.get(language)) else None
+                )
+                for language in ("Python", "R")
+            },
             "steps": [
                 {
                     "step": s.step, "matrix": s.name, "cells": s.cells, "bitwise_equal": s.equal,
