@@ -8,6 +8,7 @@ costs one border crossing per mode, whatever its size.
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import tempfile
@@ -26,10 +27,11 @@ from .compare import Comparison, ParityReport
 MODES = ("free", "lockstep")
 
 #: Bytes of trace held per chunk, per language. A chunk holds the Python
-#: trace, the R trace (free-running), R's lockstep trace and the comparison's
-#: temporaries (about 4 arrays of the same size): 64 MiB keeps a run's peak
-#: well under 1 GB whatever the case's size.
-CHUNK_BYTES = 64 * 2**20
+#: trace, the R trace (free-running), Python's trace copied into R, R's
+#: lockstep trace and the comparison's temporaries. Measured peak RSS on the
+#: 2000-sample, 64-hidden-unit case (docs/benchmarks.md): 0.56 GB with 64 MiB,
+#: 0.28 GB with 16 MiB, at the same speed; 32 MiB keeps a run well under 1 GB.
+CHUNK_BYTES = 32 * 2**20
 
 
 def epoch_bytes(case: Case) -> int:
@@ -126,6 +128,12 @@ def run(
             if writers:
                 writers["python"].write(done, python)
             done += size
+            # Let this chunk go before the next one is made. rpy2's wrappers of R's
+            # arrays sit in reference cycles, so R's memory is released only by
+            # Python's cycle collector; without this call the peak on a 2000 x 64
+            # case grew from 0.52 to 0.95 GB in 5 chunks (docs/benchmarks.md).
+            python = r = None
+            gc.collect()
             if progress:
                 progress(size)
     except BaseException:
