@@ -65,7 +65,11 @@ def call(function: str, *args, **kwargs):
 
 
 def port_files(path: Path | str | None) -> list[Path]:
-    """The .R files that make up a port: a file, or every .R file in a folder but main.R."""
+    """The .R files that make up a port: a file, or every .R file in a folder but main.R.
+
+    A folder inside a port's ``variants/`` is an overlay: the port's own files
+    are sourced first, then the variant's, which redefine only what differs.
+    """
     path = Path(path) if path is not None else R_IMPL
     if path.is_file():
         return [path]
@@ -74,6 +78,8 @@ def port_files(path: Path | str | None) -> list[Path]:
     files = sorted(p for p in path.glob("*.R") if p.name != "main.R")
     if not files:
         raise FileNotFoundError(f"{path}: no .R files in this folder")
+    if path.resolve().parent.name == "variants":
+        return port_files(path.resolve().parent.parent) + files
     return files
 
 

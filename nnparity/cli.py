@@ -87,7 +87,7 @@ def command_run(args, console: Console, err: Console) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    console, err = Console(), Console(stderr=True)
+    console, err = Console(), Console(stderr=True, soft_wrap=True)  # an error is one line, never wrapped
     return args.handler(args, console, err)
 
 
