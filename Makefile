@@ -9,9 +9,8 @@ BIN := $(VENV)/bin
 
 setup: $(BIN)/nnparity
 
-$(BIN)/nnparity: pyproject.toml scripts/setup-r.sh scripts/setup-browser.sh
-	bash scripts/setup-r.sh
-	bash scripts/setup-browser.sh
+$(BIN)/nnparity: pyproject.toml scripts/setup-system.sh
+	bash scripts/setup-system.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]' 'tox>=4.11'

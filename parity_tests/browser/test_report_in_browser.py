@@ -1,7 +1,7 @@
 """The report as a person sees it: headless Chromium loads the page with every image, and a screenshot is not blank.
 
 Runs in `tox -e browser` (which sets NNPARITY_BROWSER=1); Chromium comes from
-scripts/setup-browser.sh (Debian's package), which `make setup` runs.
+scripts/setup-system.sh (Debian's package), which `make setup` runs.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ FLAGS = [
 
 def chromium() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert found, "Chromium is not installed: run `bash scripts/setup-browser.sh` (Debian's chromium package)"
+    assert found, "Chromium is not installed: run `bash scripts/setup-system.sh` (Debian's chromium package)"
     return found
 
 
