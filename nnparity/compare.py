@@ -251,7 +251,10 @@ class Comparison:
 
     def bound(self, name: str, a: np.ndarray, b: np.ndarray, get) -> np.ndarray:
         if self.mode == "free":
-            return policy.free_running_bound(name, a, b)
+            try:
+                return policy.free_running_bound(name, a, b, get)
+            except (KeyError, ValueError):  # an input is missing or misshapen: scale by the values alone
+                return policy.free_running_bound(name, a, b)
         return self.rounding_bound(name, a, b, get)
 
     @staticmethod

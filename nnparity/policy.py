@@ -23,7 +23,7 @@ seen in any matrix at any epoch, per case:
 Relative differences are large only where a value crosses zero (1.2e-9 in
 hidden_layer_input), so the bound is absolute plus relative:
 
-    |python - r| <= FREE_ATOL + FREE_RTOL * max(|python|, |r|)
+    |python - r| <= FREE_ATOL + FREE_RTOL * max(|python|, |r|, magnitude)   (magnitude: steps that sum, below)
 
 with both set to 1e-12: about 100 times the largest difference measured, and
 still nine orders of magnitude below the smallest real port error we know of
@@ -31,6 +31,19 @@ still nine orders of magnitude below the smallest real port error we know of
 The difference grows with epochs, so this bound is calibrated for runs of up
 to a few thousand epochs; the lockstep check below does not grow and is the
 one that proves each step faithful.
+
+On the scale case (2000 samples, 50 features, 64 hidden units, lr 0.001,
+2000 epochs; parity_tests/test_scale.py) the differences are larger and peak
+around epoch 73, then shrink: 2.11e-12 in output_layer_input (a cell whose
+value is 0.082 but whose 65 terms add up, in absolute value, to about 15),
+2.7e-13 in hidden_layer_input, under 6e-13 everywhere else. A bound relative
+to the value failed there (2694 cells, from epoch 69): a sum that cancels
+carries its inputs' differences at the scale of its terms, as in lockstep.
+So for a step that sums, the relative part scales with the larger of |value|
+and ``magnitude()``: measured difference / magnitude on that case is at most
+1.4e-13 (output_layer_input; 2.4e-14 hidden_layer_input, 8.7e-13 wout, where
+FREE_ATOL dominates), so FREE_RTOL = 1e-12 keeps a margin of 7 there and
+about 100 on the small cases, where magnitude >= |value| only loosens it.
 
 Lockstep (R recomputes every step from Python's recorded inputs)
 ----------------------------------------------------------------
@@ -108,14 +121,23 @@ def terms(name: str, get) -> int:
     return 1
 
 
-def free_running_bound(name: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The largest difference allowed in each cell when both languages run free."""
+def free_running_bound(name: str, a: np.ndarray, b: np.ndarray, get=None) -> np.ndarray:
+    """The largest difference allowed in each cell when both languages run free.
+
+    With ``get`` (the step's inputs), the scale of a step that sums is at least
+    its magnitude (the sum of |terms|), as in lockstep: a sum that cancels to
+    near zero carries its inputs' differences at the scale of its terms.
+    """
     with np.errstate(invalid="ignore", over="ignore"):
         scale = np.maximum(np.abs(a), np.abs(b))
         finite = np.isfinite(scale.sum())
     if not finite:  # NaN or Inf somewhere: read them as 0 and the largest double
         with np.errstate(invalid="ignore"):
             scale = np.maximum(np.abs(np.nan_to_num(a)), np.abs(np.nan_to_num(b)))
+    if get is not None and name in SUMMING:
+        with np.errstate(invalid="ignore", over="ignore"):
+            terms_scale = np.nan_to_num(magnitude(name, a, get), nan=0.0, posinf=np.finfo(np.float64).max)
+        scale = np.maximum(scale, terms_scale)
     return FREE_ATOL + FREE_RTOL * scale
 
 
@@ -165,7 +187,7 @@ def lockstep_bound(name: str, a: np.ndarray, b: np.ndarray, get=None) -> np.ndar
 
 def describe(mode: str) -> str:
     if mode == "free":
-        return f"|Python - R| <= {FREE_ATOL:g} + {FREE_RTOL:g} * max(|Python|, |R|)"
+        return f"|Python - R| <= {FREE_ATOL:g} + {FREE_RTOL:g} * max(|Python|, |R|, sum of |terms| for a sum)"
     return (
         f"|Python - R| <= N * eps * magnitude, magnitude = |value| elementwise or the sum of |terms| "
         f"for a sum (N = {ELEMENTWISE_ULPS} elementwise, {SUMMING_ULPS} * sqrt(terms) for sums)"
