@@ -40,10 +40,11 @@ value is 0.082 but whose 65 terms add up, in absolute value, to about 15),
 to the value failed there (2694 cells, from epoch 69): a sum that cancels
 carries its inputs' differences at the scale of its terms, as in lockstep.
 So for a step that sums, the relative part scales with the larger of |value|
-and ``magnitude()``: measured difference / magnitude on that case is at most
-1.4e-13 (output_layer_input; 2.4e-14 hidden_layer_input, 8.7e-13 wout, where
-FREE_ATOL dominates), so FREE_RTOL = 1e-12 keeps a margin of 7 there and
-about 100 on the small cases, where magnitude >= |value| only loosens it.
+and ``magnitude()``. Only output_layer_input differs there by more than
+FREE_ATOL, and by at most 1.4e-13 of its magnitude, so FREE_RTOL = 1e-12
+keeps a margin of 7 there (every other difference is under FREE_ATOL / 1.6);
+on the small cases magnitude >= |value| only loosens the bound. Script:
+``python bench/measure_bounds.py [CASE]`` prints all of these numbers.
 
 Lockstep (R recomputes every step from Python's recorded inputs)
 ----------------------------------------------------------------
