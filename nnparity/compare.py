@@ -377,7 +377,8 @@ class Comparison:
             if self.stats[name].problem:
                 continue
             a, b = self._pair(name, python, r)
-            differs = (a.view(np.int64) != b.view(np.int64)) & ~(np.isnan(a) & np.isnan(b) & (is_r_na(a) == is_r_na(b)))
+            # -0.0 against 0.0 differs in its bits but in no value that follows from it: not a birth.
+            differs = (a.view(np.int64) != b.view(np.int64)) & (a != b) & ~(np.isnan(a) & np.isnan(b) & (is_r_na(a) == is_r_na(b)))
             per_epoch = differs.reshape(len(a), -1).any(axis=1)
             if per_epoch.any():
                 e = int(np.argmax(per_epoch))

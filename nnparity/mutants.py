@@ -123,17 +123,25 @@ def mutant_case(name: str) -> Case:
     return square_case() if name == "square" else load_case(name)
 
 
+def copy_with(port: Path, file: str, original: str, replacement: str, folder: Path) -> Path:
+    """A copy of a port folder at `folder`, with `original` in `file` replaced; it must occur exactly once."""
+    shutil.copytree(port, folder, ignore=shutil.ignore_patterns("__pycache__", "variants"))
+    path = Path(folder) / file
+    text = path.read_text()
+    count = text.count(original)
+    if count != 1:
+        raise StaleMutant(f"{port.name}/{file} contains {original!r} {count} times, expected exactly once")
+    path.write_text(text.replace(original, replacement))
+    return Path(folder)
+
+
 def apply(mutant: Mutant, workdir: Path) -> Path:
     """A copy of the mutant's port folder in `workdir`, with the one replacement applied."""
     folder = Path(workdir) / f"{mutant.language.lower()}_{mutant.id}"
-    shutil.copytree(PORTS[mutant.language], folder, ignore=shutil.ignore_patterns("__pycache__", "variants"))
-    path = folder / mutant.file
-    text = path.read_text()
-    count = text.count(mutant.original)
-    if count != 1:
-        raise StaleMutant(f"{mutant.id}: {mutant.language} port file {mutant.file} contains {mutant.original!r} {count} times, expected exactly once")
-    path.write_text(text.replace(mutant.original, mutant.replacement))
-    return folder
+    try:
+        return copy_with(PORTS[mutant.language], mutant.file, mutant.original, mutant.replacement, folder)
+    except StaleMutant as error:
+        raise StaleMutant(f"{mutant.id}: {error}") from None
 
 
 def first_failure(run: traces.Run) -> str | None:

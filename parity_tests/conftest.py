@@ -54,3 +54,14 @@ def article() -> cases.Case:
 settings.register_profile("ci", derandomize=True, max_examples=150, deadline=None, print_blob=True)
 settings.register_profile("dev", max_examples=150, deadline=None, print_blob=True)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+@pytest.fixture
+def port_copy(tmp_path):
+    """``port_copy("r_impl", "steps.R", old, new)``: a copy of one of our ports with one textual change."""
+    from nnparity.mutants import copy_with
+
+    def make(folder: str, file: str, old: str, new: str):
+        return copy_with(cases.FIXTURES.parent / folder, file, old, new, tmp_path / folder)
+
+    return make

@@ -164,43 +164,34 @@ def test_an_rpy2_that_does_not_load_exits_2_with_the_command_that_fixes_it(tmp_p
 
 # --- a port that fails while it runs: the language's own message ----------------------------
 
-def copy_port(tmp_path: Path, folder: str, file: str, old: str, new: str) -> Path:
-    copy = tmp_path / folder
-    shutil.copytree(ROOT / folder, copy, ignore=shutil.ignore_patterns("__pycache__", "variants"))
-    text = (copy / file).read_text()
-    assert text.count(old) == 1, f"{folder}/{file} no longer contains {old!r} exactly once: update this test"
-    (copy / file).write_text(text.replace(old, new))
-    return copy
-
-
 R_BOOM = ("r_impl", "steps.R", "    sigmoid(output_layer_input)\n", '    stop("boom in step 4")\n')
 PY_BOOM = ("python_impl", "steps.py", "    return hidden_layer_input1 + bh\n", '    raise ValueError("boom in step 2")\n')
 
 
-def test_an_error_inside_an_r_port_is_a_port_error_carrying_rs_message(tmp_path, r_available, article):
-    port = RPort(copy_port(tmp_path, *R_BOOM))
+def test_an_error_inside_an_r_port_is_a_port_error_carrying_rs_message(port_copy, r_available, article):
+    port = RPort(port_copy(*R_BOOM))
     port.start(article)
     with pytest.raises(PortError, match="boom in step 4"):
         port.advance(2)
 
 
-def test_an_error_inside_an_r_port_exits_1_with_rs_message(capsys, tmp_path, r_available):
-    port = copy_port(tmp_path, *R_BOOM)
+def test_an_error_inside_an_r_port_exits_1_with_rs_message(capsys, port_copy, r_available):
+    port = port_copy(*R_BOOM)
     code, out, err = run_cli(capsys, "--r-impl", str(port), "--epochs", "3")
     assert code == 1, f"exit code {code}, expected 1 (a port failed while running)\n{out}{err}"
     assert "boom in step 4" in out + err, out + err
     assert "Traceback" not in out + err
 
 
-def test_an_error_inside_a_python_port_is_a_port_error_carrying_its_message(tmp_path, article):
-    port = PythonPort(copy_port(tmp_path, *PY_BOOM))
+def test_an_error_inside_a_python_port_is_a_port_error_carrying_its_message(port_copy, article):
+    port = PythonPort(port_copy(*PY_BOOM))
     port.start(article)
     with pytest.raises(PortError, match="ValueError: boom in step 2"):
         port.advance(2)
 
 
-def test_an_error_inside_a_python_port_exits_1_with_its_message(capsys, tmp_path, r_available):
-    port = copy_port(tmp_path, *PY_BOOM)
+def test_an_error_inside_a_python_port_exits_1_with_its_message(capsys, port_copy, r_available):
+    port = port_copy(*PY_BOOM)
     code, out, err = run_cli(capsys, "--python-impl", str(port), "--epochs", "3")
     assert code == 1, f"exit code {code}, expected 1 (a port failed while running)\n{out}{err}"
     assert_one_line_error(err, "the Python port", "ValueError: boom in step 2")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pytest
@@ -46,39 +45,18 @@ def test_save_traces_writes_both_languages_with_the_article_names(capsys, tmp_pa
     assert sorted(p.name for p in (tmp_path / "traces").iterdir()) == ["python.npz", "r.npz"], "temporary files were left behind"
 
 
-def copy_with(tmp_path, folder, file, old, new):
-    copy = tmp_path / folder
-    shutil.copytree(ROOT / folder, copy, ignore=shutil.ignore_patterns("__pycache__", "variants"))
-    text = (copy / file).read_text()
-    assert text.count(old) == 1, f"{folder}/{file} no longer contains {old!r} exactly once"
-    (copy / file).write_text(text.replace(old, new))
-    return copy
-
-
 @pytest.mark.parametrize(
-    "name, old, new",
+    "option, folder, file, name, old, new",
     [
-        ("bout", "bout + colSums(d_output) * lr", "bout + rowSums(d_output) * lr"),
-        ("bh", "bh + colSums(d_hiddenlayer) * lr", "bh + sum(d_hiddenlayer) * lr"),
+        ("--r-impl", "r_impl", "steps.R", "bout", "bout + colSums(d_output) * lr", "bout + rowSums(d_output) * lr"),
+        ("--r-impl", "r_impl", "steps.R", "bh", "bh + colSums(d_hiddenlayer) * lr", "bh + sum(d_hiddenlayer) * lr"),
+        ("--python-impl", "python_impl", "steps.py", "bout", "np.sum(d_output, axis=0, keepdims=True)", "np.sum(d_output, axis=1, keepdims=True)"),
+        ("--python-impl", "python_impl", "steps.py", "bh", "np.sum(d_hiddenlayer, axis=0, keepdims=True)", "np.sum(d_hiddenlayer, axis=1, keepdims=True)"),
     ],
+    ids=["r-bout", "r-bh", "python-bout", "python-bh"],
 )
-def test_an_r_port_summing_a_bias_over_the_wrong_axis_fails_and_names_the_step(capsys, tmp_path, name, old, new):
-    port = copy_with(tmp_path, "r_impl", "steps.R", old, new)
-    code, out, err = run(capsys, "--r-impl", str(port), "--epochs", "5")
-    assert code == 1, out + err
-    assert f"step 11 ({name})" in out, out
-
-
-@pytest.mark.parametrize(
-    "name, old, new",
-    [
-        ("bout", "np.sum(d_output, axis=0, keepdims=True)", "np.sum(d_output, axis=1, keepdims=True)"),
-        ("bh", "np.sum(d_hiddenlayer, axis=0, keepdims=True)", "np.sum(d_hiddenlayer, axis=1, keepdims=True)"),
-    ],
-)
-def test_a_python_port_summing_a_bias_over_the_wrong_axis_fails_and_names_the_step(capsys, tmp_path, name, old, new):
-    port = copy_with(tmp_path, "python_impl", "steps.py", old, new)
-    code, out, err = run(capsys, "--python-impl", str(port), "--epochs", "5")
+def test_a_port_summing_a_bias_over_the_wrong_axis_fails_and_names_the_step(capsys, port_copy, option, folder, file, name, old, new):
+    code, out, err = run(capsys, option, str(port_copy(folder, file, old, new)), "--epochs", "5")
     assert code == 1, out + err
     assert f"step 11 ({name})" in out, out
 

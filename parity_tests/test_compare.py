@@ -107,3 +107,11 @@ def test_a_transposed_matrix_is_a_named_shape_failure(article, trace):
 )
 def test_ulp_distance_counts_the_doubles_between_two_values(a, b, ulps):
     assert ulp_distance(np.array([a]), np.array([b]))[0] == ulps
+
+
+def test_a_signed_zero_is_not_reported_as_the_birth_of_a_difference(article, trace):
+    other = {k: v.copy() for k, v in trace.items()}
+    other["E"][2, 0, 0], trace_e = -0.0, trace["E"].copy()
+    trace_e[2, 0, 0] = 0.0
+    report = compare(article, dict(trace, E=trace_e), other)
+    assert report.passed and report.first_difference is None, report.first_difference and report.first_difference.origin()
