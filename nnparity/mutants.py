@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -191,12 +192,21 @@ def run_catalogue(catalogue=CATALOGUE) -> list[Outcome]:
 
 
 def score_table(outcomes: list[Outcome]) -> Table:
-    table = Table(title="Mutation self-check: each row is one mistake in one port, on one case", title_justify="left")
-    for column in ("mutant", "port", "case", "mistake", "must name", "named", ""):
-        table.add_column(column, overflow="fold")
-    for o in outcomes:
-        verdict = "[green]caught[/green]" if o.ok else ("[red]SURVIVED[/red]" if not o.caught else "[red]MISNAMED[/red]")
-        table.add_row(o.mutant.id, o.mutant.language, o.case, o.mutant.mistake, o.mutant.step, o.named or "-", verdict)
+    """One row per mutant: the step it must be named at, what the cases said, the mistake in words."""
+    table = Table(title="Mutation self-check: one row per mistake in one port", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("mutant", no_wrap=True)
+    table.add_column("must name", no_wrap=True)
+    table.add_column("result", no_wrap=True)
+    table.add_column("mistake")
+    for mutant in dict.fromkeys(o.mutant for o in outcomes):
+        mine = [o for o in outcomes if o.mutant == mutant]
+        if all(o.ok for o in mine):
+            result = "[green]caught[/green]"
+        else:
+            result = "; ".join(
+                f"[red]{'SURVIVED' if not o.caught else 'MISNAMED ' + str(o.named)}[/red] ({o.case})" for o in mine if not o.ok
+            )
+        table.add_row(mutant.id, mutant.step, result, mutant.mistake)
     return table
 
 
