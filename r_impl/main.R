@@ -1,17 +1,30 @@
 # Train the network on one case folder and print the final output.
 #
-#   Rscript r_impl/main.R fixtures/article [epochs]
+#   Rscript r_impl/main.R fixtures/article [EPOCHS] [--trace DIR]
+#
+# With --trace, every matrix of every epoch is also written to DIR as .npy
+# files (write_trace.R), named as the article names them.
 
 script <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
 here <- dirname(script)
-for (file in c("activations.R", "steps.R", "train.R", "read_case.R")) {
+for (file in c("activations.R", "steps.R", "train.R", "read_case.R", "write_trace.R")) {
   source(file.path(here, file))
 }
 
 args <- commandArgs(trailingOnly = TRUE)
-if (length(args) < 1) stop("usage: Rscript r_impl/main.R CASE_FOLDER [EPOCHS]")
+trace_dir <- NULL
+at <- match("--trace", args)
+if (!is.na(at)) {
+  trace_dir <- args[at + 1]
+  args <- args[-c(at, at + 1)]
+}
+if (length(args) < 1 || (!is.null(trace_dir) && is.na(trace_dir))) {
+  stop("usage: Rscript r_impl/main.R CASE_FOLDER [EPOCHS] [--trace DIR]")
+}
 case <- read_case(args[1])
 epochs <- if (length(args) >= 2) as.integer(args[2]) else case$epochs
 
-result <- train(case$X, case$y, case$wh, case$bh, case$wout, case$bout, case$lr, epochs)
+record <- !is.null(trace_dir)
+result <- train(case$X, case$y, case$wh, case$bh, case$wout, case$bout, case$lr, epochs, record)
+if (record) write_trace(result$trace, trace_dir)
 print(result$output)
