@@ -105,7 +105,7 @@ class RPort:
             result = call("nnparity_advance", self.state, int(epochs), bool(record))
         except PortError as error:
             raise PortError(f"the R port {self.path} failed: {error}") from None
-        return {name: np.asarray(result[name], dtype=np.float64) for name in result.keys()}
+        return {name: np.ascontiguousarray(result[name], dtype=np.float64) for name in result.keys()}
 
     def lockstep(self, case, trace: dict[str, np.ndarray], start: dict[str, np.ndarray]) -> dict[str, np.ndarray | StepFailure]:
         """R's step functions applied to another trace's recorded inputs, all epochs in one call.
@@ -129,7 +129,7 @@ class RPort:
         # A step that failed in R is a finding about that step: it comes back
         # as a StepFailure in place of its array (see harness.R).
         values, problems = result["values"], result["problems"]
-        out: dict = {name: np.asarray(values[name], dtype=np.float64) for name in values.keys()}
+        out: dict = {name: np.ascontiguousarray(values[name], dtype=np.float64) for name in values.keys()}
         for name in problems.keys():
             failure = problems[name]
             out[name] = StepFailure(int(np.ravel(failure["epoch"])[0]), str(np.ravel(failure["message"])[0]))

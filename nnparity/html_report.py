@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from . import plots, traces
+from . import traces
 from .bridge import PortError, RPort, RUnavailable
 from .cases import CaseError, load_case, parse_epochs
 from .compare import ParityReport
@@ -52,6 +52,8 @@ class LossRecorder:
 
 def write_report(run: traces.Run, losses: dict[str, np.ndarray], out: Path | str) -> Path:
     """Write index.html and its plots into `out`, atomically; returns the page's path."""
+    from . import plots  # matplotlib takes about a second to import: only the report pays for it
+
     out = Path(out)
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "index.html").is_file())):
         raise FileExistsError(f"{out}: exists and is not an nnparity report; give an empty or new folder")
