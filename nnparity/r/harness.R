@@ -51,16 +51,21 @@ nnparity_advance <- function(state, epochs, record) {
 # about that step only: it is caught here and returned in `problems` (the
 # epoch within the chunk and R's message), and the other steps still run.
 nnparity_lockstep <- function(port, trace, start, X, y, lr, quantities, state_names) {
-  data <- list(X = X, y = y, lr = lr)
-  input_value <- function(input, i) {
-    if (input %in% names(data)) return(data[[input]])
-    if (input %in% state_names && i == 1) return(start[[input]])
-    at_epoch(trace[[input]], if (input %in% state_names) i - 1 else i)
+  epochs <- dim(trace[[1]])[1]
+  # Every recorded matrix of every epoch, sliced once: a list per name.
+  per_epoch <- lapply(trace, function(a) lapply(seq_len(epochs), function(i) at_epoch(a, i)))
+  constant <- list(X = X, y = y, lr = lr)
+  # One input of a step, as a list with its value at every epoch.
+  over_epochs <- function(input) {
+    if (input %in% names(constant)) return(rep(list(constant[[input]]), epochs))
+    if (input %in% state_names) return(c(list(start[[input]]), per_epoch[[input]][-epochs]))
+    per_epoch[[input]]
   }
   values <- list()
   problems <- list()
   for (name in names(quantities)) {
-    inputs <- function(i) lapply(quantities[[name]], input_value, i = i)
+    arguments <- lapply(quantities[[name]], over_epochs)
+    inputs <- function(i) lapply(arguments, `[[`, i)
     outcome <- lockstep_one(port$steps[[name]], name, inputs, dim(trace[[name]]))
     if (is.null(outcome$problem)) values[[name]] <- outcome$value else problems[[name]] <- outcome$problem
   }
