@@ -110,6 +110,8 @@ def print_run(run: Run, console: Console | None = None) -> None:
     console.print(verdict(run), style=style, highlight=False, markup=False)
     if not run.passed:
         console.print(f"environment: {one_line()}", highlight=False, markup=False)
+    for path in run.saved:
+        console.print(f"trace saved: {path}", highlight=False, markup=False, soft_wrap=True)
 
 
 def _cell(cell) -> dict | None:
@@ -127,7 +129,8 @@ def _json_float(x: float):
 
 
 def as_json(run: Run) -> dict:
-    out = {"case": run.case.name, "epochs": run.epochs, "passed": run.passed, "verdict": verdict(run), "environment": fingerprint(), "modes": {}}
+    out = {"case": run.case.name, "epochs": run.epochs, "passed": run.passed, "verdict": verdict(run), "environment": fingerprint(),
+           "saved_traces": [str(p) for p in run.saved], "modes": {}}
     for mode, report in run.reports.items():
         first = report.first_difference
         out["modes"][mode] = {

@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -46,21 +46,26 @@ def chunks(epochs: int, per_epoch: int, budget: int = CHUNK_BYTES) -> list[int]:
 
 
 class TraceWriter:
-    """Writes a trace chunk by chunk into an .npz, which appears only when complete."""
+    """Writes a trace chunk by chunk into an .npz, which appears only when complete.
 
-    def __init__(self, path: Path, case: Case, epochs: int):
+    Each matrix is stored with the shape the port recorded it in (a port with a
+    bug may record a wrong one; the file shows what it did).
+    """
+
+    def __init__(self, path: Path, epochs: int):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.epochs = epochs
         self.tmp = Path(tempfile.mkdtemp(prefix=".trace.", dir=self.path.parent))
-        self.arrays = {
-            name: np.lib.format.open_memmap(self.tmp / f"{name}.npy", mode="w+", shape=(epochs, *steps.shape_of(name, *case.dims)))
-            for name in steps.NAMES
-        }
+        self.arrays: dict[str, np.ndarray] = {}
 
     def write(self, offset: int, trace: dict[str, np.ndarray]) -> None:
-        for name, array in self.arrays.items():
-            if name in trace and np.shape(trace[name])[1:] == array.shape[1:]:
-                array[offset : offset + len(trace[name])] = trace[name]
+        for name, value in trace.items():
+            if not isinstance(value, np.ndarray):
+                continue
+            if name not in self.arrays:
+                self.arrays[name] = np.lib.format.open_memmap(self.tmp / f"{name}.npy", mode="w+", shape=(self.epochs, *value.shape[1:]))
+            if value.shape[1:] == self.arrays[name].shape[1:]:
+                self.arrays[name][offset : offset + len(value)] = value
 
     def close(self) -> None:
         for array in self.arrays.values():
@@ -84,6 +89,7 @@ class Run:
     case: Case
     epochs: int
     reports: dict[str, ParityReport]
+    saved: list[Path] = field(default_factory=list)  # trace files written (--save-traces)
 
     @property
     def passed(self) -> bool:
@@ -107,8 +113,11 @@ def run(
     if "free" in modes:
         r_port.start(case)
     writers = {}
+    made_folder = save_traces is not None and not Path(save_traces).exists()
     if save_traces is not None:
-        writers = {lang: TraceWriter(Path(save_traces) / f"{lang}.npz", case, epochs) for lang in ("python", "r")}
+        # python.npz, and r.npz when R trains on its own (free-running); lockstep's R values are not a training.
+        Path(save_traces).mkdir(parents=True, exist_ok=True)
+        writers = {lang: TraceWriter(Path(save_traces) / f"{lang}.npz", epochs) for lang in ("python", "r") if lang == "python" or "free" in modes}
     done = 0
     try:
         for size in chunks(epochs, epoch_bytes(case), chunk_bytes):
@@ -119,6 +128,8 @@ def run(
                     r = r_port.advance(size)
                 except PortError as error:  # lockstep, if asked for, can still say which step is wrong
                     comparisons["free"].fail(f"after epoch {done}: {error}")
+                    if "r" in writers:  # R's trace stops here: write none rather than half of one
+                        writers.pop("r").abort()
                 else:
                     comparisons["free"].add(python, r, size, start)
                     if writers:
@@ -139,10 +150,12 @@ def run(
     except BaseException:
         for writer in writers.values():
             writer.abort()
+        if made_folder:
+            shutil.rmtree(save_traces, ignore_errors=True)
         raise
     for writer in writers.values():
         writer.close()
-    return Run(case, epochs, {mode: c.report() for mode, c in comparisons.items()})
+    return Run(case, epochs, {mode: c.report() for mode, c in comparisons.items()}, [w.path for w in writers.values()])
 
 
 def load_trace(path: Path | str) -> dict[str, np.ndarray]:

@@ -65,3 +65,26 @@ def test_an_unknown_case_exits_2_with_one_line_naming_it(capsys):
     code, out, err = run(capsys, "--case", "no_such_case")
     assert code == 2
     assert err.startswith("nnparity: no_such_case: no such case folder") and err.count("\n") == 1, err
+
+
+def test_lockstep_only_saves_the_python_trace_and_no_r_trace(capsys, tmp_path):
+    code, out, _ = run(capsys, "--epochs", "10", "--mode", "lockstep", "--save-traces", str(tmp_path / "t"))
+    assert code == 0
+    assert sorted(p.name for p in (tmp_path / "t").iterdir()) == ["python.npz"], "lockstep has no R training to save"
+    assert f"trace saved: {tmp_path / 't' / 'python.npz'}" in out
+
+
+def test_an_r_port_that_fails_while_training_leaves_no_half_written_r_trace(capsys, tmp_path, port_copy):
+    port = port_copy("r_impl", "steps.R", "    sigmoid(output_layer_input)\n", '    stop("boom in step 4")\n')
+    code, _, _ = run(capsys, "--r-impl", str(port), "--epochs", "5", "--save-traces", str(tmp_path / "t"))
+    assert code == 1
+    assert sorted(p.name for p in (tmp_path / "t").iterdir()) == ["python.npz"], "r.npz must not exist when R did not finish"
+
+
+def test_a_trace_keeps_the_shape_a_buggy_port_recorded(capsys, tmp_path, port_copy):
+    port = port_copy("python_impl", "steps.py", "np.sum(d_output, axis=0, keepdims=True)", "np.sum(d_output, axis=1, keepdims=True)")
+    code, _, _ = run(capsys, "--python-impl", str(port), "--epochs", "4", "--save-traces", str(tmp_path / "t"))
+    assert code == 1
+    with np.load(tmp_path / "t" / "python.npz") as trace:
+        assert trace["bout"].shape == (4, 3, 1), "the file must show the (3 x 1) bout the port really made"
+        assert np.all(trace["bout"] != 0)
