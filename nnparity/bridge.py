@@ -97,6 +97,11 @@ class RPort:
             raise PortError(f"{self.path}: {error}") from None
         self.state = None
 
+    @property
+    def has_steps(self) -> bool:
+        """Whether the port defines `steps` (one function per recorded matrix), which lockstep needs."""
+        return bool(np.asarray(call("exists", "steps", envir=self.env, inherits=False))[0])
+
     def start(self, case) -> None:
         self.state = call("nnparity_start", self.env, case.X, case.y, case.wh, case.bh, case.wout, case.bout, float(case.lr))
 

@@ -188,7 +188,7 @@ class ParityReport:
     stats: list[StepStats]
     first_difference: Cell | None
     tolerance: str
-    error: str | None = None  # a port failed while running in this mode
+    error: str | None = None  # why this mode could not be completed (a port failed, or lacks steps)
     non_finite: dict[str, NonFinite] = field(default_factory=dict)  # language -> its first NaN, NA or Inf
 
     @property

@@ -2,8 +2,9 @@
 
 ``PythonPort`` runs a Python implementation in this process; ``bridge.RPort``
 runs an R one in the embedded R. Either can be ours or a user's: a Python file
-or package, an R file or folder, that defines ``train`` (and ``steps`` for the
-lockstep check) with the signatures of python_impl / r_impl.
+or package, an R file or folder, that defines ``train`` with the signature of
+python_impl / r_impl. The lockstep check also needs the R port's ``steps``
+(one function per recorded matrix, as r_impl/steps.R).
 """
 
 from __future__ import annotations
@@ -41,9 +42,8 @@ def load_python_module(path: Path | str | None):
     except Exception as error:
         del sys.modules[name]
         raise PortError(f"{path}: cannot be imported ({type(error).__name__}: {error})") from None
-    missing = [f for f in ("train", "steps") if not hasattr(module, f)]
-    if missing:
-        raise PortError(f"{path}: does not define {' and '.join(missing)}")
+    if not callable(getattr(module, "train", None)):
+        raise PortError(f"{path}: does not define train(X, y, wh, bh, wout, bout, lr, epochs, record)")
     return module
 
 

@@ -70,7 +70,7 @@ def story(report: ParityReport) -> str:
     """What a stranger needs to find the bug: where it starts, both values, what kind."""
     lines = [f"{report.case} ({report.mode}, {report.epochs} epochs): " + ("parity holds" if report.passed else "PARITY FAILS")]
     if report.error:
-        lines.append(f"  a port failed while running {report.error}")
+        lines.append(f"  this comparison could not be completed: {report.error}")
     for problem in report.problems:
         lines.append(f"  structural problem at {problem}")
     for note in report.notes:
@@ -86,7 +86,7 @@ def story(report: ParityReport) -> str:
         lines.append(f"  NaN, NA or Inf first appeared: {non_finite_origin(report)}")
     if report.mode == "free" and report.first_difference is not None:
         lines.append(f"  first difference {report.first_difference.origin()}")
-    elif report.mode == "free":
+    elif report.mode == "free" and report.epochs and not report.error:
         lines.append("  the two traces are bitwise equal")
     return "\n".join(lines)
 

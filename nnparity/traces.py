@@ -112,6 +112,11 @@ def run(
     python_port.start(case)
     if "free" in modes:
         r_port.start(case)
+    if "lockstep" in modes and not r_port.has_steps:
+        comparisons["lockstep"].fail(
+            f"the R port {r_port.path} defines no `steps` list: lockstep recomputes each step with "
+            "steps$<matrix name>(inputs), as r_impl/steps.R defines them; `--mode free` checks the training alone"
+        )
     writers = {}
     made_folder = save_traces is not None and not Path(save_traces).exists()
     if save_traces is not None:
@@ -134,7 +139,7 @@ def run(
                     comparisons["free"].add(python, r, size, start)
                     if writers:
                         writers["r"].write(done, r)
-            if "lockstep" in modes:
+            if "lockstep" in modes and comparisons["lockstep"].error is None:
                 comparisons["lockstep"].add(python, r_port.lockstep(case, python, start), size, start)
             if writers:
                 writers["python"].write(done, python)

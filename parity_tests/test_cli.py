@@ -88,3 +88,18 @@ def test_a_trace_keeps_the_shape_a_buggy_port_recorded(capsys, tmp_path, port_co
     with np.load(tmp_path / "t" / "python.npz") as trace:
         assert trace["bout"].shape == (4, 3, 1), "the file must show the (3 x 1) bout the port really made"
         assert np.all(trace["bout"] != 0)
+
+
+def test_a_users_ports_need_only_train_for_the_free_running_check(capsys, tmp_path):
+    python_file = tmp_path / "my_port.py"
+    python_file.write_text("from python_impl import train  # a user's single-file port\n")
+    r_file = tmp_path / "my_port.R"
+    r_code = "".join((ROOT / "r_impl" / f).read_text() for f in ("activations.R", "steps.R", "train.R"))
+    r_file.write_text(r_code.replace("steps", "my_steps"))  # a user's R port, its step functions named otherwise
+    code, out, err = run(capsys, "--python-impl", str(python_file), "--r-impl", str(r_file), "--epochs", "20")
+    assert code == 1, out + err
+    free, lockstep = out.split("lockstep: R recomputes")
+    assert "article (free, 20 epochs): parity holds" in free
+    assert "defines no `steps` list" in lockstep and "--mode free" in lockstep
+    code, out, err = run(capsys, "--python-impl", str(python_file), "--r-impl", str(r_file), "--epochs", "20", "--mode", "free")
+    assert code == 0, out + err

@@ -6,9 +6,8 @@
 nnparity_load_port <- function(files) {
   port <- new.env(parent = globalenv())
   for (file in files) sys.source(file, envir = port, keep.source = FALSE)
-  missing <- setdiff(c("train", "steps"), ls(port))
-  if (length(missing) > 0) {
-    stop("does not define ", paste(missing, collapse = " and "), call. = FALSE)
+  if (!is.function(port$train)) {
+    stop("does not define train(X, y, wh, bh, wout, bout, lr, epochs, record)", call. = FALSE)
   }
   port
 }
