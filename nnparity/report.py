@@ -104,12 +104,12 @@ def print_run(run: Run, console: Console | None = None) -> None:
     console = console or Console()
     for report in run.reports.values():
         console.print(table(report))
-        console.print(story(report), highlight=False, markup=False)
+        console.print(story(report), highlight=False, markup=False, soft_wrap=True)  # long lines wrap in the terminal, not mid-message
         console.print()
     style = "bold green" if run.passed else "bold red"
-    console.print(verdict(run), style=style, highlight=False, markup=False)
+    console.print(verdict(run), style=style, highlight=False, markup=False, soft_wrap=True)
     if not run.passed:
-        console.print(f"environment: {one_line()}", highlight=False, markup=False)
+        console.print(f"environment: {one_line()}", highlight=False, markup=False, soft_wrap=True)
     for path in run.saved:
         console.print(f"trace saved: {path}", highlight=False, markup=False, soft_wrap=True)
 
