@@ -16,12 +16,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import explain, html_report, traces
-from .bridge import R_IMPL, PortError, RPort, RUnavailable
-from .cases import CaseError, load_case, parse_epochs
+from .bridge import R_IMPL, PortError, RPort
+from .cases import load_case, parse_epochs
+from .command import BAD_INPUT, FAILS, OK, BadInput, add_case_option, bad_input
 from .ports import PythonPort
 from .report import as_json, print_run
 
-OK, FAILS, BAD_INPUT = 0, 1, 2
 R_VARIANTS = R_IMPL / "variants"
 
 
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nnparity", description="Prove that a Python and an R network compute the same thing, step by step.")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="train both ports on a case and compare every step of every epoch")
-    run.add_argument("--case", default="article", help="a case name in fixtures/ or a path to a case folder (default: article)")
+    add_case_option(run)
     run.add_argument("--epochs", help="epochs to train (default: the case's)")
     run.add_argument("--mode", choices=("free", "lockstep", "both"), default="both", help="which comparison (default: both)")
     run.add_argument("--save-traces", type=Path, metavar="DIR", help="write python.npz and r.npz (matrix name -> array[epochs, rows, cols])")
@@ -55,29 +55,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def command_run(args, console: Console, err: Console) -> int:
-    try:
+    with bad_input():
         case = load_case(args.case)
         epochs = parse_epochs("--epochs", args.epochs) if args.epochs is not None else case.epochs
         python_port = PythonPort(args.python_impl)
         r_port = RPort(R_VARIANTS / args.r_variant if args.r_variant else args.r_impl)
-    except (CaseError, RUnavailable, PortError, FileNotFoundError) as error:
-        err.print(f"nnparity: {error}", highlight=False, markup=False)
-        return BAD_INPUT
     modes = traces.MODES if args.mode == "both" else (args.mode,)
     progress = Progress(
         TextColumn(f"{case.name}"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"), TimeElapsedColumn(),
         console=err, transient=True, disable=args.json or not err.is_terminal,
     )
-    try:
-        with progress:
-            task = progress.add_task("run", total=epochs)
-            result = traces.run(
-                case, python_port, r_port, epochs, modes, args.save_traces,
-                progress=lambda n: progress.advance(task, n),
-            )
-    except PortError as error:
-        err.print(f"nnparity: {error}", highlight=False, markup=False)
-        return FAILS
+    with progress:
+        task = progress.add_task("run", total=epochs)
+        result = traces.run(case, python_port, r_port, epochs, modes, args.save_traces, progress=lambda n: progress.advance(task, n))
     if args.json:
         console.print_json(json.dumps(as_json(result)))
     else:
@@ -88,7 +78,14 @@ def command_run(args, console: Console, err: Console) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console, err = Console(), Console(stderr=True, soft_wrap=True)  # an error is one line, never wrapped
-    return args.handler(args, console, err)
+    try:
+        return args.handler(args, console, err)
+    except BadInput as error:
+        err.print(f"nnparity: {error}", highlight=False, markup=False)
+        return BAD_INPUT
+    except PortError as error:  # a port failed while it ran
+        err.print(f"nnparity: {error}", highlight=False, markup=False)
+        return FAILS
 
 
 if __name__ == "__main__":

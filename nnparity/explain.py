@@ -25,12 +25,12 @@ from rich.table import Table
 from rich.text import Text
 
 from . import steps
-from .bridge import R_IMPL, PortError, RPort, RUnavailable, call
-from .cases import Case, CaseError, load_case, parse_epochs
+from .bridge import R_IMPL, PortError, RPort, call
+from .cases import Case, load_case, parse_epochs
+from .command import OK, add_case_option, bad_input
 from .compare import ulp_distance
 from .ports import PYTHON_IMPL, PythonPort
 
-OK, FAILS, BAD_INPUT = 0, 1, 2
 STEP_NUMBERS = tuple(sorted(steps.STEP_TITLES))
 #: Decimals when the article's walkthrough does not print a matrix (its spreadsheet's default).
 DEFAULT_DECIMALS = 2
@@ -290,23 +290,16 @@ def explain(case: Case, epoch: int, only: int | None, console: Console, python_p
 
 def add_parser(sub) -> None:
     p = sub.add_parser("explain", help="walk through the article's steps: formula, Python and R lines, both languages' numbers")
-    p.add_argument("--case", default="article", help="a case name in fixtures/ or a path to a case folder (default: article)")
+    add_case_option(p)
     p.add_argument("--epoch", default="1", help="which epoch's numbers to show (default: 1, the article's walkthrough)")
     p.add_argument("--step", type=int, choices=STEP_NUMBERS, metavar="N", help="show one step only (1-11)")
     p.set_defaults(handler=command_explain)
 
 
 def command_explain(args, console: Console, err: Console) -> int:
-    try:
+    with bad_input():
         case = load_case(args.case)
         epoch = parse_epochs("--epoch", args.epoch)
         python_port, r_port = PythonPort(), RPort()
-    except (CaseError, RUnavailable, PortError, FileNotFoundError) as error:
-        err.print(f"nnparity: {error}", highlight=False, markup=False)
-        return BAD_INPUT
-    try:
-        explain(case, epoch, args.step, console, python_port, r_port)
-    except PortError as error:
-        err.print(f"nnparity: {error}", highlight=False, markup=False)
-        return FAILS
+    explain(case, epoch, args.step, console, python_port, r_port)
     return OK

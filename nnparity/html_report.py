@@ -16,13 +16,12 @@ import numpy as np
 from rich.console import Console
 
 from . import traces
-from .bridge import PortError, RPort, RUnavailable
-from .cases import CaseError, load_case, parse_epochs
+from .bridge import RPort
+from .cases import load_case, parse_epochs
+from .command import FAILS, OK, add_case_option, bad_input
 from .compare import ParityReport
 from .ports import PythonPort
 from .report import MODE_TITLES, story, verdict
-
-OK, FAILS, BAD_INPUT = 0, 1, 2
 
 
 class LossRecorder:
@@ -149,29 +148,20 @@ def _table(report: ParityReport) -> str:
 
 def add_parser(sub) -> None:
     p = sub.add_parser("report", help="run both ports and write an HTML page with plots (loss, differences per step, ULP map)")
-    p.add_argument("--case", default="article", help="a case name in fixtures/ or a path to a case folder (default: article)")
+    add_case_option(p)
     p.add_argument("--epochs", help="epochs to train (default: the case's)")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write index.html and the PNGs into (replaced whole)")
     p.set_defaults(handler=command_report)
 
 
 def command_report(args, console: Console, err: Console) -> int:
-    try:
+    with bad_input():
         case = load_case(args.case)
         epochs = parse_epochs("--epochs", args.epochs) if args.epochs is not None else case.epochs
         python_port, r_port = LossRecorder(PythonPort()), LossRecorder(RPort())
-    except (CaseError, RUnavailable, PortError, FileNotFoundError) as error:
-        err.print(f"nnparity: {error}", highlight=False, markup=False)
-        return BAD_INPUT
-    try:
-        run = traces.run(case, python_port, r_port, epochs)
+    run = traces.run(case, python_port, r_port, epochs)
+    with bad_input():  # an --out that exists and is not an earlier report, or cannot be written
         index = write_report(run, {"Python": python_port.loss(), "R": r_port.loss()}, args.out)
-    except PortError as error:
-        err.print(f"nnparity: {error}", highlight=False, markup=False)
-        return FAILS
-    except (FileExistsError, NotADirectoryError, PermissionError) as error:
-        err.print(f"nnparity: {error}", highlight=False, markup=False)
-        return BAD_INPUT
     console.print(verdict(run), highlight=False, markup=False)
     console.print(f"report written to {index}", highlight=False, markup=False)
     return OK if run.passed else FAILS
