@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import steps
 from .compare import StepFailure
 
 HARNESS_R = Path(__file__).resolve().parent / "r" / "harness.R"
@@ -96,6 +97,9 @@ class RPort:
         except PortError as error:
             raise PortError(f"{self.path}: {error}") from None
         self.state = None
+        # For lockstep: each recorded matrix's inputs, as the step list gives them.
+        robjects, _ = r()
+        self.quantities = robjects.ListVector({q.name: robjects.StrVector(q.inputs) for q in steps.QUANTITIES})
 
     @property
     def has_steps(self) -> bool:
@@ -118,16 +122,12 @@ class RPort:
         A step whose R function errors or returns the wrong shape maps to a
         StepFailure (epoch within this chunk, R's message) instead of an array.
         """
-        from . import steps
-
-        robjects, _ = r()
-        quantities = robjects.ListVector({q.name: robjects.StrVector([i for i in q.inputs]) for q in steps.QUANTITIES})
         with_trace = _named_list({name: trace[name] for name in steps.NAMES})
         with_start = _named_list(start)
         try:
             result = call(
                 "nnparity_lockstep", self.env, with_trace, with_start, case.X, case.y, float(case.lr),
-                quantities, np.array(steps.STATE),
+                self.quantities, np.array(steps.STATE),
             )
         except PortError as error:
             raise PortError(f"the R port {self.path} failed in lockstep: {error}") from None

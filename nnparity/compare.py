@@ -210,6 +210,16 @@ class ParityReport:
         return [f"step {s.step} ({s.name}): {s.note}" for s in self.stats if s.note]
 
 
+def at_epochs(get, epochs):
+    """The same getter, restricted to some epochs of the chunk (a slice or an index array)."""
+
+    def get_at(name: str):
+        value = get(name)
+        return value[epochs] if np.ndim(value) == 3 else value
+
+    return get_at
+
+
 def inputs_of(case, trace: dict[str, np.ndarray], start: dict[str, np.ndarray]):
     """A getter for any step input over a chunk: ``get(name) -> array[epochs, rows, cols]``.
 
@@ -250,19 +260,19 @@ class Comparison:
         self.error = error
 
     def bound(self, name: str, a: np.ndarray, b: np.ndarray, get) -> np.ndarray:
-        if self.mode == "free":
-            try:
-                return policy.free_running_bound(name, a, b, get)
-            except (KeyError, ValueError):  # an input is missing or misshapen: scale by the values alone
-                return policy.free_running_bound(name, a, b)
-        return self.rounding_bound(name, a, b, get)
+        return self.scaled(policy.free_running_bound if self.mode == "free" else policy.lockstep_bound, name, a, b, get)
+
+    @classmethod
+    def rounding_bound(cls, name: str, a: np.ndarray, b: np.ndarray, get) -> np.ndarray:
+        return cls.scaled(policy.lockstep_bound, name, a, b, get)
 
     @staticmethod
-    def rounding_bound(name: str, a: np.ndarray, b: np.ndarray, get) -> np.ndarray:
+    def scaled(bound, name: str, a: np.ndarray, b: np.ndarray, get) -> np.ndarray:
+        """A policy bound from the step's inputs, or from the values alone when an input is missing or misshapen."""
         try:
-            return policy.lockstep_bound(name, a, b, get)
-        except (KeyError, ValueError):  # an input is missing or misshapen: scale by the values alone
-            return policy.lockstep_bound(name, a, b)
+            return bound(name, a, b, get)
+        except (KeyError, ValueError):
+            return bound(name, a, b)
 
     def add(self, python: dict[str, np.ndarray], r: dict[str, np.ndarray], epochs: int, start: dict[str, np.ndarray]) -> None:
         """Compare one chunk; `start` holds the weights at the chunk's first epoch."""
@@ -348,12 +358,7 @@ class Comparison:
             return self.bound(name, a, b, get)
         if need.any():
             epochs = np.flatnonzero(need)
-
-            def get_at(input_name):
-                value = get(input_name)
-                return value[epochs] if np.ndim(value) == 3 else value
-
-            cheap[epochs] = self.bound(name, a[epochs], b[epochs], get_at)
+            cheap[epochs] = self.bound(name, a[epochs], b[epochs], at_epochs(get, epochs))
         return cheap
 
     def _note_non_finite(self, name: str, offset: int, a: np.ndarray, b: np.ndarray) -> None:
@@ -389,11 +394,7 @@ class Comparison:
         e, _, name, a, b, differs = best
         i, j = np.argwhere(differs[e])[0]
         x, y = a[e : e + 1, i : i + 1, j : j + 1], b[e : e + 1, i : i + 1, j : j + 1]
-
-        def at_epoch(input_name):
-            value = get(input_name)
-            return value[e : e + 1] if np.ndim(value) == 3 else value
-
+        at_epoch = at_epochs(get, slice(e, e + 1))
         self.first_difference = Cell(
             offset + e + 1, name, int(i) + 1, int(j) + 1, float(x.item()), float(y.item()),
             float(abs(x.item() - y.item())), float(ulp_distance(x, y).item()),
