@@ -77,9 +77,9 @@ def make_case(name: str, folder: Path, epochs: int | None) -> Path:
 def worker(kind: str, case_dir: Path) -> dict:
     import python_impl
     from nnparity import traces
-    from nnparity.bridge import RPort, r
+    from nnparity.bridge import r
     from nnparity.cases import load_case
-    from nnparity.ports import PythonPort
+    from nnparity.ports import PythonPort, RPort
 
     case = load_case(case_dir)
     r_start = 0.0

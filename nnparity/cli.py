@@ -9,17 +9,27 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from . import explain, html_report, traces
-from .bridge import R_IMPL, PortError, RPort
+from . import explain, html_report, supervise, traces
+from .atomic import OutputError
 from .cases import load_case, parse_epochs
-from .command import BAD_INPUT, FAILS, OK, BadInput, add_case_option, bad_input
-from .ports import PythonPort
+from .command import (
+    BAD_INPUT,
+    FAILS,
+    OK,
+    BadInput,
+    add_case_option,
+    add_timeout_option,
+    bad_input,
+    parse_timeout,
+    write_out,
+)
+from .port import PortError
+from .ports import R_IMPL
 from .report import as_json, print_run
 
 R_VARIANTS = R_IMPL / "variants"
@@ -47,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--python-impl", type=Path, metavar="PATH", help="a Python file or package to run in place of python_impl/")
     run.add_argument("--json", action="store_true", help="print the result as JSON instead of tables")
+    add_timeout_option(run)
     run.set_defaults(handler=command_run)
     # Further commands register here: each module adds its subparser and sets handler=function(args, console, err) -> exit code.
     explain.add_parser(sub)
@@ -55,38 +66,61 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def command_run(args, console: Console, err: Console) -> int:
-    with bad_input():
+    modes = traces.MODES if args.mode == "both" else (args.mode,)
+    with bad_input():  # everything the run needs is checked before any port starts
         case = load_case(args.case)
         epochs = parse_epochs("--epochs", args.epochs) if args.epochs is not None else case.epochs
-        python_port = PythonPort(args.python_impl)
-        r_port = RPort(R_VARIANTS / args.r_variant if args.r_variant else args.r_impl)
-    modes = traces.MODES if args.mode == "both" else (args.mode,)
-    progress = Progress(
-        TextColumn(f"{case.name}"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"), TimeElapsedColumn(),
-        console=err, transient=True, disable=args.json or not err.is_terminal,
-    )
-    with progress:
-        task = progress.add_task("run", total=epochs)
-        result = traces.run(case, python_port, r_port, epochs, modes, args.save_traces, progress=lambda n: progress.advance(task, n))
+        deadline = supervise.Deadline(parse_timeout(args.timeout))
+        folder = None
+        if args.save_traces is not None:
+            languages = ("python", "r") if "free" in modes else ("python",)
+            folder = traces.TraceFolder(args.save_traces, case, epochs, languages)
+    with supervise.Supervisor(deadline) as ports:
+        python_port = ports.port("python", args.python_impl)
+        r_port = ports.port("r", R_VARIANTS / args.r_variant if args.r_variant else args.r_impl)
+        with bad_input():
+            python_port.wait_loaded()
+            r_port.wait_loaded()
+        progress = Progress(
+            TextColumn(f"{case.name}"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"), TimeElapsedColumn(),
+            console=err, transient=True, disable=args.json or not err.is_terminal,
+        )
+        with progress:
+            task = progress.add_task("run", total=epochs)
+            result = traces.run(
+                case, python_port, r_port, epochs, modes, folder,
+                progress=lambda n: progress.advance(task, n), environment=r_port.environment,
+            )
+    verdict = OK if result.passed else FAILS
     if args.json:
-        console.print_json(json.dumps(as_json(result)))
+        write_out(console, err, lambda: console.print_json(json.dumps(as_json(result))))
     else:
-        print_run(result, console)
-    return OK if result.passed else FAILS
+        write_out(console, err, lambda: print_run(result, console))
+    return verdict
 
 
 def main(argv: list[str] | None = None) -> int:
+    supervise.catch_signals()
     args = build_parser().parse_args(argv)
     console, err = Console(), Console(stderr=True, soft_wrap=True)  # an error is one line, never wrapped
+
+    def say(message: str) -> None:
+        try:
+            err.print(f"nnparity: {message}", highlight=False, markup=False)
+        except OSError:
+            pass
+
     try:
         return args.handler(args, console, err)
-    except BadInput as error:
-        err.print(f"nnparity: {error}", highlight=False, markup=False)
+    except (BadInput, OutputError) as error:
+        say(str(error))
         return BAD_INPUT
-    except PortError as error:  # a port failed while it ran
-        err.print(f"nnparity: {error}", highlight=False, markup=False)
+    except (PortError, supervise.RunTimeout) as error:  # a port failed, ended or hung while it ran
+        say(str(error))
         return FAILS
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    except KeyboardInterrupt:
+        say("interrupted (Ctrl-C): the ports were stopped and nothing was left half-written")
+        return 130
+    except supervise.Interrupted as signal:
+        say(f"stopped by {supervise._signal_name(signal.number)}: the ports were stopped and nothing was left half-written")
+        return 128 + signal.number

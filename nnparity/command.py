@@ -9,10 +9,15 @@ mapping, once for every command.
 
 from __future__ import annotations
 
+import errno
+import math
+import os
+import sys
 from contextlib import contextmanager
 
-from .bridge import PortError, RUnavailable
+from .bridge import RUnavailable
 from .cases import CaseError
+from .port import PortError
 
 OK, FAILS, BAD_INPUT = 0, 1, 2
 
@@ -32,3 +37,45 @@ def bad_input():
 
 def add_case_option(parser) -> None:
     parser.add_argument("--case", default="article", help="a case name in fixtures/ or a path to a case folder (default: article)")
+
+
+def add_timeout_option(parser) -> None:
+    parser.add_argument(
+        "--timeout", metavar="SECONDS",
+        help="end the run, with exit code 1, when it takes longer (a port that hangs); default: no limit",
+    )
+
+
+def parse_timeout(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise BadInput(f"--timeout: {text!r} is not a number of seconds") from None
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise BadInput(f"--timeout: must be a positive number of seconds, got {text!r}")
+    return seconds
+
+
+def write_out(console, err, write) -> None:
+    """Write the result to stdout; a closed or full stdout gets one line on stderr, never a traceback.
+
+    The exit code still follows the verdict: a reader that stops early (``| head``)
+    does not turn a run whose parity held into a failure.
+    """
+    try:
+        write()
+        sys.stdout.flush()
+    except OSError as error:
+        try:  # nothing more can reach this stdout, including Python's flush at exit
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        if error.errno != errno.EPIPE:  # a reader that stopped reading is no error
+            try:
+                err.print(f"nnparity: cannot write the result to standard output ({error.strerror or error})",
+                          highlight=False, markup=False)
+            except OSError:
+                pass

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import policy, steps
+from .port import StepFailure
 
 
 def is_r_na(x: np.ndarray) -> np.ndarray:
@@ -127,19 +128,6 @@ class NonFinite:
 
     def describe(self) -> str:
         return f"{self.language} first produced {describe_value(self.value)} at {self.where()}"
-
-
-@dataclass(frozen=True)
-class StepFailure:
-    """A step R could not compute in lockstep (it errored or returned the wrong shape).
-
-    ``RPort.lockstep`` puts one in place of the step's array; the comparison
-    reports it as that step's problem and checks every other step as usual.
-    ``epoch`` counts from the start of the chunk it came from, 1-based.
-    """
-
-    epoch: int
-    message: str
 
 
 #: Why a bias may be n x k in R where Python's is 1 x k.

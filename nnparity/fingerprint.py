@@ -2,6 +2,7 @@
 
 Rounding differences depend on the BLAS each language uses, so a failure
 message that does not say which BLAS ran cannot be reproduced by a stranger.
+The R side is read in the process R runs in (a worker, for `nnparity run`).
 """
 
 from __future__ import annotations
@@ -12,30 +13,46 @@ from functools import lru_cache
 import numpy as np
 
 
-@lru_cache(maxsize=1)
-def fingerprint() -> dict[str, str]:
-    from . import bridge
-
+def python_side() -> dict[str, str]:
     config = np.show_config(mode="dicts")
     blas = config.get("Build Dependencies", {}).get("blas", {})
-    info = {
+    return {
         "python": platform.python_version(),
         "numpy": np.__version__,
         "numpy BLAS": blas.get("openblas configuration") or f"{blas.get('name', '?')} {blas.get('version', '')}".strip(),
         "machine": f"{platform.system()} {platform.machine()}",
     }
+
+
+def r_side() -> dict[str, str]:
+    """R's version and libraries, read from the embedded R of this process."""
+    from . import bridge
+
     try:
         import rpy2
 
         robjects, _ = bridge.r()
-        info["rpy2"] = rpy2.__version__
-        info["R"] = str(robjects.r("R.version.string")[0])
-        info["R BLAS"] = str(robjects.r('extSoftVersion()[["BLAS"]]')[0])
-        info["R LAPACK"] = str(robjects.r("La_library()")[0])
+        return {
+            "rpy2": rpy2.__version__,
+            "R": str(robjects.r("R.version.string")[0]),
+            "R BLAS": str(robjects.r('extSoftVersion()[["BLAS"]]')[0]),
+            "R LAPACK": str(robjects.r("La_library()")[0]),
+        }
     except Exception as error:  # the fingerprint must never hide the verdict it accompanies
-        info["R"] = f"unavailable ({type(error).__name__})"
-    return info
+        return {"R": f"unavailable ({type(error).__name__})"}
 
 
-def one_line() -> str:
-    return "; ".join(f"{key} {value}" for key, value in fingerprint().items())
+@lru_cache(maxsize=1)
+def _in_process() -> dict[str, str]:
+    return {**python_side(), **r_side()}
+
+
+def fingerprint(r_info: dict[str, str] | None = None) -> dict[str, str]:
+    """Python's side read here; R's from ``r_info`` (a worker's r_side()) or from this process's R."""
+    if r_info is None:
+        return _in_process()
+    return {**python_side(), **r_info}
+
+
+def one_line(info: dict[str, str] | None = None) -> str:
+    return "; ".join(f"{key} {value}" for key, value in (info or fingerprint()).items())

@@ -16,11 +16,10 @@ import numpy as np
 from rich.console import Console
 
 from . import traces
-from .bridge import RPort
 from .cases import load_case, parse_epochs
 from .command import FAILS, OK, add_case_option, bad_input
 from .compare import ParityReport
-from .ports import PythonPort
+from .ports import PythonPort, RPort
 from .report import MODE_TITLES, story, verdict
 
 

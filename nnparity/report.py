@@ -109,7 +109,7 @@ def print_run(run: Run, console: Console | None = None) -> None:
     style = "bold green" if run.passed else "bold red"
     console.print(verdict(run), style=style, highlight=False, markup=False, soft_wrap=True)
     if not run.passed:
-        console.print(f"environment: {one_line()}", highlight=False, markup=False, soft_wrap=True)
+        console.print(f"environment: {one_line(fingerprint(run.environment))}", highlight=False, markup=False, soft_wrap=True)
     for path in run.saved:
         console.print(f"trace saved: {path}", highlight=False, markup=False, soft_wrap=True)
 
@@ -129,7 +129,7 @@ def _json_float(x: float):
 
 
 def as_json(run: Run) -> dict:
-    out = {"case": run.case.name, "epochs": run.epochs, "passed": run.passed, "verdict": verdict(run), "environment": fingerprint(),
+    out = {"case": run.case.name, "epochs": run.epochs, "passed": run.passed, "verdict": verdict(run), "environment": fingerprint(run.environment),
            "saved_traces": [str(p) for p in run.saved], "modes": {}}
     for mode, report in run.reports.items():
         first = report.first_difference

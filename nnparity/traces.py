@@ -2,16 +2,18 @@
 
 A trace is ``{name: array[epochs, rows, cols]}`` with the names of
 ``steps.NAMES``. Epochs are produced in chunks small enough for the memory
-budget; each port keeps its weights between chunks (R inside R), so a chunk
-costs one border crossing per mode, whatever its size.
+budget; each port keeps its weights between chunks, so a chunk costs one
+border crossing per mode, whatever its size.
+
+The ports may be in-process (port.py) or in worker processes
+(supervise.WorkerPort); with workers, both train at the same time and the
+comparison of one chunk runs while the next one trains.
 """
 
 from __future__ import annotations
 
 import gc
-import os
-import shutil
-import tempfile
+import json
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,9 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from . import steps
-from .bridge import PortError
+from .atomic import OutputError, StagedFolder, _reason
 from .cases import Case
 from .compare import Comparison, ParityReport
+from .port import PortError
 
 MODES = ("free", "lockstep")
 
@@ -32,6 +35,9 @@ MODES = ("free", "lockstep")
 #: 2000-sample, 64-hidden-unit case (docs/benchmarks.md): 0.56 GB with 64 MiB,
 #: 0.28 GB with 16 MiB, at the same speed; 32 MiB keeps a run well under 1 GB.
 CHUNK_BYTES = 32 * 2**20
+
+#: What nnparity writes into a --save-traces folder (anything else there is the user's).
+TRACE_FILES = ("python.npz", "r.npz", "manifest.json")
 
 
 def epoch_bytes(case: Case) -> int:
@@ -46,40 +52,122 @@ def chunks(epochs: int, per_epoch: int, budget: int = CHUNK_BYTES) -> list[int]:
 
 
 class TraceWriter:
-    """Writes a trace chunk by chunk into an .npz, which appears only when complete.
+    """Writes one language's trace chunk by chunk: a .npy per matrix, zipped into an .npz at the end.
 
-    Each matrix is stored with the shape the port recorded it in (a port with a
-    bug may record a wrong one; the file shows what it did).
+    Plain appends to ordinary files, never a memory map: a full disk is an
+    OSError naming the file, not a SIGBUS. Each matrix is stored with the
+    shape the port recorded it in; a matrix whose chunks disagree in shape
+    (a port bug the comparison names) is left out.
     """
 
-    def __init__(self, path: Path, epochs: int):
-        self.path = Path(path)
-        self.epochs = epochs
-        self.tmp = Path(tempfile.mkdtemp(prefix=".trace.", dir=self.path.parent))
-        self.arrays: dict[str, np.ndarray] = {}
+    def __init__(self, folder: Path, language: str, epochs: int):
+        self.folder, self.language, self.epochs = folder, language, epochs
+        self.path = folder / f"{language}.npz"
+        self.files: dict[str, object] = {}
+        self.shapes: dict[str, tuple[int, ...]] = {}
+        self.written: dict[str, int] = {}
 
-    def write(self, offset: int, trace: dict[str, np.ndarray]) -> None:
+    def write(self, trace: dict[str, np.ndarray]) -> None:
         for name, value in trace.items():
-            if not isinstance(value, np.ndarray):
+            if not isinstance(value, np.ndarray) or value.ndim < 1:
                 continue
-            if name not in self.arrays:
-                self.arrays[name] = np.lib.format.open_memmap(self.tmp / f"{name}.npy", mode="w+", shape=(self.epochs, *value.shape[1:]))
-            if value.shape[1:] == self.arrays[name].shape[1:]:
-                self.arrays[name][offset : offset + len(value)] = value
+            if name not in self.files:
+                self.shapes[name] = (self.epochs, *value.shape[1:])
+                handle = open(self.folder / f".{self.language}.{name}.npy", "wb")  # noqa: SIM115
+                header = {"descr": "<f8", "fortran_order": False, "shape": self.shapes[name]}
+                np.lib.format.write_array_header_2_0(handle, header)
+                self.files[name], self.written[name] = handle, 0
+            handle = self.files[name]
+            if handle is None or value.shape[1:] != self.shapes[name][1:]:
+                self._drop(name)
+                continue
+            handle.write(np.ascontiguousarray(value, dtype="<f8").tobytes())
+            self.written[name] += len(value)
 
-    def close(self) -> None:
-        for array in self.arrays.values():
-            array.flush()
-        partial = self.tmp / "trace.npz"
-        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
-            for name in self.arrays:
-                archive.write(self.tmp / f"{name}.npy", arcname=f"{name}.npy")
-        os.replace(partial, self.path)
-        self.abort()
+    def _drop(self, name: str) -> None:
+        if self.files.get(name) is not None:
+            self.files[name].close()
+            (self.folder / f".{self.language}.{name}.npy").unlink(missing_ok=True)
+        self.files[name] = None
+
+    def close(self) -> Path:
+        """Zip the complete matrices into ``<language>.npz`` (each .npy removed once stored)."""
+        with zipfile.ZipFile(self.path, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+            for name, handle in self.files.items():
+                if handle is None:
+                    continue
+                handle.close()
+                npy = self.folder / f".{self.language}.{name}.npy"
+                if self.written[name] == self.epochs:
+                    archive.write(npy, arcname=f"{name}.npy")
+                npy.unlink()
+        return self.path
 
     def abort(self) -> None:
-        self.arrays = {}
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        for name in list(self.files):
+            self._drop(name)
+
+
+class TraceFolder:
+    """--save-traces: checked before any port runs, written in a staging folder, moved into place whole."""
+
+    def __init__(self, target: Path | str, case: Case, epochs: int, languages: tuple[str, ...]):
+        self.output = StagedFolder(target, TRACE_FILES, "traces")
+        self.case, self.epochs, self.languages = case, epochs, languages
+        self.check_space()
+        self.writers: dict[str, TraceWriter] = {}
+
+    def needed_bytes(self) -> int:
+        """The largest the staging folder gets: every trace, plus one matrix twice while it is zipped."""
+        per_language = self.epochs * epoch_bytes(self.case)
+        largest = self.epochs * 8 * max(int(np.prod(steps.shape_of(n, *self.case.dims))) for n in steps.NAMES)
+        return len(self.languages) * per_language + largest
+
+    def check_space(self) -> None:
+        import shutil
+
+        parent = self.output._existing_parent()
+        free = shutil.disk_usage(parent).free
+        need = self.needed_bytes()
+        if need > free:
+            raise OutputError(
+                f"{self.output.target}: the traces need {need / 1e9:.3g} GB and {parent} has "
+                f"{free / 1e9:.3g} GB free; save fewer epochs (--epochs) or elsewhere"
+            )
+
+    def open(self) -> None:
+        staging = self.output.open()
+        self.writers = {lang: TraceWriter(staging, lang, self.epochs) for lang in self.languages}
+
+    def write(self, language: str, trace: dict[str, np.ndarray]) -> None:
+        if language in self.writers:
+            try:
+                self.writers[language].write(trace)
+            except OSError as error:
+                raise OutputError(f"{self.output.target}: cannot be written ({_reason(error)})") from None
+
+    def drop(self, language: str) -> None:
+        """This language's trace stops here: write none rather than half of one."""
+        writer = self.writers.pop(language, None)
+        if writer is not None:
+            writer.abort()
+
+    def commit(self, environment: dict | None = None) -> list[Path]:
+        try:
+            names = [writer.close().name for writer in self.writers.values()]
+            manifest = {"case": self.case.name, "epochs": self.epochs, "files": names,
+                        "environment": environment or {}}
+            (self.output.staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+            target = self.output.commit()
+        except OSError as error:
+            self.abort()
+            raise OutputError(f"{self.output.target}: cannot be written ({_reason(error)})") from None
+        return [target / name for name in names]
+
+    def abort(self) -> None:
+        for writer in self.writers.values():
+            writer.abort()
+        self.output.abort()
 
 
 @dataclass
@@ -90,10 +178,39 @@ class Run:
     epochs: int
     reports: dict[str, ParityReport]
     saved: list[Path] = field(default_factory=list)  # trace files written (--save-traces)
+    environment: dict[str, str] | None = None  # the fingerprint (None: read it in this process)
 
     @property
     def passed(self) -> bool:
         return all(report.passed for report in self.reports.values())
+
+
+class _Done:
+    """An in-process port's answer, in the shape of a worker's pending reply."""
+
+    def __init__(self, call):
+        try:
+            self.value, self.error = call(), None
+        except PortError as error:
+            self.value, self.error = None, error
+
+    def result(self):
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+def submit(port, operation: str, *args):
+    """Ask a port for something; a worker starts on it at once, an in-process port answers now."""
+    if hasattr(port, "submit"):
+        return port.submit(operation, *args)
+    if operation == "advance":
+        return _Done(lambda: {"trace": port.advance(*args), "weights": port.weights()})
+    return _Done(lambda: getattr(port, operation)(*args))
+
+
+def can_lockstep(port) -> bool:
+    return bool(getattr(port, "can_lockstep", False))
 
 
 def run(
@@ -105,64 +222,87 @@ def run(
     save_traces: Path | None = None,
     progress: Callable[[int], None] | None = None,
     chunk_bytes: int = CHUNK_BYTES,
+    observe: Callable[[str, dict[str, np.ndarray]], None] | None = None,
+    environment: Callable[[], dict] | None = None,
 ) -> Run:
-    """Train both ports on `case` and compare every step of every epoch."""
+    """Train both ports on `case` and compare every step of every epoch.
+
+    ``observe(language, trace)`` sees every chunk of both free-running traces
+    (the report keeps the loss from it); ``environment()`` is saved with traces.
+    """
     epochs = epochs or case.epochs
     comparisons = {mode: Comparison(case, mode) for mode in modes}
-    python_port.start(case)
-    if "free" in modes:
-        r_port.start(case)
-    if "lockstep" in modes and not r_port.has_steps:
+    free, lockstep = "free" in modes, "lockstep" in modes
+    if lockstep and not can_lockstep(r_port):
+        lockstep = False
         comparisons["lockstep"].fail(
             f"the R port {r_port.path} defines no `steps` list: lockstep recomputes each step with "
             "steps$<matrix name>(inputs), as r_impl/steps.R defines them; `--mode free` checks the training alone"
         )
-    writers = {}
-    made_folder = save_traces is not None and not Path(save_traces).exists()
-    if save_traces is not None:
-        # python.npz, and r.npz when R trains on its own (free-running); lockstep's R values are not a training.
-        Path(save_traces).mkdir(parents=True, exist_ok=True)
-        writers = {lang: TraceWriter(Path(save_traces) / f"{lang}.npz", epochs) for lang in ("python", "r") if lang == "python" or "free" in modes}
-    done = 0
+    # python.npz, and r.npz when R trains on its own (free-running); lockstep's R values are not a training.
+    languages = ("python", "r") if free else ("python",)
+    folder = save_traces
+    if save_traces is not None and not isinstance(save_traces, TraceFolder):
+        folder = TraceFolder(save_traces, case, epochs, languages)
+    sizes = chunks(epochs, epoch_bytes(case), chunk_bytes)
     try:
-        for size in chunks(epochs, epoch_bytes(case), chunk_bytes):
-            start = {name: python_port.state[name].copy() for name in steps.STATE}
-            python = python_port.advance(size)
-            if "free" in modes and comparisons["free"].error is None:
+        if folder:
+            folder.open()
+        started = [submit(python_port, "start", case)] + ([submit(r_port, "start", case)] if free else [])
+        for pending in started:
+            pending.result()
+        start = {name: value.copy() for name, value in case.state().items()}
+        python_next = submit(python_port, "advance", sizes[0])
+        r_next = submit(r_port, "advance", sizes[0]) if free else None
+        done = 0
+        for k, size in enumerate(sizes):
+            python = python_next.result()
+            python_trace = python["trace"]
+            lockstep_next = submit(r_port, "lockstep", case, python_trace, start) if lockstep else None
+            if k + 1 < len(sizes):
+                python_next = submit(python_port, "advance", sizes[k + 1])
+            if r_next is not None:
                 try:
-                    r = r_port.advance(size)
-                except PortError as error:  # lockstep, if asked for, can still say which step is wrong
+                    r_trace = r_next.result()["trace"]
+                except PortError as error:
+                    if type(error) is not PortError:  # the worker ended, or the run timed out
+                        raise
+                    # lockstep, if asked for, can still say which step is wrong
                     comparisons["free"].fail(f"after epoch {done}: {error}")
-                    if "r" in writers:  # R's trace stops here: write none rather than half of one
-                        writers.pop("r").abort()
+                    r_next = None
+                    if folder:
+                        folder.drop("r")
                 else:
-                    comparisons["free"].add(python, r, size, start)
-                    if writers:
-                        writers["r"].write(done, r)
-            if "lockstep" in modes and comparisons["lockstep"].error is None:
-                comparisons["lockstep"].add(python, r_port.lockstep(case, python, start), size, start)
-            if writers:
-                writers["python"].write(done, python)
+                    r_next = submit(r_port, "advance", sizes[k + 1]) if k + 1 < len(sizes) else None
+                    comparisons["free"].add(python_trace, r_trace, size, start)
+                    if folder:
+                        folder.write("r", r_trace)
+                    if observe:
+                        observe("R", r_trace)
+                    r_trace = None
+            if lockstep_next is not None:
+                comparisons["lockstep"].add(python_trace, lockstep_next.result(), size, start)
+            if folder:
+                folder.write("python", python_trace)
+            if observe:
+                observe("Python", python_trace)
+            start = python["weights"]
             done += size
-            # Let this chunk go before the next one is made. rpy2's wrappers of R's
-            # arrays sit in reference cycles, so R's memory is released only by
-            # Python's cycle collector; without this call the peak on a 2000 x 64
-            # case grew from 0.52 to 0.95 GB in 5 chunks (docs/benchmarks.md).
-            python = r = None
+            for port in (python_port, r_port):
+                if hasattr(port, "epochs_done"):
+                    port.epochs_done, port.epochs_total = done, epochs
+            # Let this chunk go before the next one is compared. rpy2's wrappers of
+            # R's arrays sit in reference cycles (in-process ports), so R's memory
+            # is released only by the cycle collector: without this call the peak
+            # on a 2000 x 64 case grew from 0.52 to 0.95 GB in 5 chunks.
+            python = python_trace = None
             gc.collect()
             if progress:
                 progress(size)
+        info = environment() if environment else None
+        saved = folder.commit(info) if folder else []
     except BaseException:
-        for writer in writers.values():
-            writer.abort()
-        if made_folder:
-            shutil.rmtree(save_traces, ignore_errors=True)
+        if folder:
+            folder.abort()
         raise
-    for writer in writers.values():
-        writer.close()
-    return Run(case, epochs, {mode: c.report() for mode, c in comparisons.items()}, [w.path for w in writers.values()])
-
-
-def load_trace(path: Path | str) -> dict[str, np.ndarray]:
-    with np.load(path) as archive:
-        return {name: archive[name] for name in archive.files}
+    return Run(case, epochs, {mode: c.report() for mode, c in comparisons.items()}, saved, info)

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import settings
 
 from nnparity import cases
-from nnparity.bridge import RPort, RUnavailable
-from nnparity.ports import PythonPort
+from nnparity.bridge import RUnavailable
+from nnparity.ports import PythonPort, RPort
 
 CASE_NAMES = cases.names()
 

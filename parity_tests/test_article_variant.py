@@ -12,10 +12,9 @@ import numpy as np
 import pytest
 
 from nnparity import steps, traces
-from nnparity.bridge import R_IMPL, RPort
 from nnparity.cli import main
 from nnparity.compare import Comparison
-from nnparity.ports import PythonPort
+from nnparity.ports import R_IMPL, PythonPort, RPort
 from nnparity.report import story
 
 ARTICLE_R = R_IMPL / "variants" / "article"

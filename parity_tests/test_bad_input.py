@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from nnparity.bridge import PortError, RPort
 from nnparity.cases import FIXTURES
 from nnparity.cli import main
-from nnparity.ports import PythonPort
+from nnparity.port import PortError
+from nnparity.ports import PythonPort, RPort
 
 ROOT = FIXTURES.parent
 ARTICLE = FIXTURES / "article"

@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 
 from nnparity import explain, steps
-from nnparity.bridge import R_IMPL
 from nnparity.cases import FIXTURES
-from nnparity.ports import PYTHON_IMPL
+from nnparity.ports import PYTHON_IMPL, R_IMPL
 
 WALKTHROUGH = FIXTURES / "article" / "walkthrough-epoch1.csv"
 STEPS_WITH_CODE = sorted({q.step for q in steps.QUANTITIES})  # 2..11

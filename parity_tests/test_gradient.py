@@ -28,8 +28,7 @@ import numpy as np
 import pytest
 
 from nnparity import cases, steps
-from nnparity.bridge import R_IMPL, RPort
-from nnparity.ports import PythonPort
+from nnparity.ports import R_IMPL, PythonPort, RPort
 
 H = 1e-5
 RTOL = 1e-7

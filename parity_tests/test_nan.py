@@ -17,10 +17,9 @@ import pytest
 
 import python_impl
 from nnparity import traces
-from nnparity.bridge import RPort
 from nnparity.cases import FIXTURES, load_case, write_case
 from nnparity.compare import Comparison, describe_value, is_r_na
-from nnparity.ports import PythonPort
+from nnparity.ports import PythonPort, RPort
 from nnparity.report import NA_IS_NOT_NAN, as_json, story
 
 sys.path.insert(0, str(FIXTURES))

@@ -23,8 +23,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from nnparity import cases, traces
-from nnparity.bridge import R_IMPL, RPort
-from nnparity.ports import PythonPort
+from nnparity.ports import R_IMPL, PythonPort, RPort
 from nnparity.report import story
 
 VALUES = st.floats(-3, 3, allow_nan=False, allow_subnormal=False)

@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 
 from nnparity import cli, html_report, plots, traces
-from nnparity.bridge import RPort
 from nnparity.cases import load_case
-from nnparity.ports import PythonPort
+from nnparity.ports import PythonPort, RPort
 
 #: The article's first difference is at epoch 7 (DESIGN.md); 30 epochs show it and stay quick.
 EPOCHS = 30

@@ -12,8 +12,7 @@ WALKTHROUGH = pd.read_csv(FIXTURES / "article" / "walkthrough-epoch1.csv")
 
 @pytest.fixture(scope="module")
 def epoch_one(article):
-    from nnparity.bridge import RPort
-    from nnparity.ports import PythonPort
+    from nnparity.ports import PythonPort, RPort
 
     produced = {}
     for port in (PythonPort(), RPort()):

@@ -32,11 +32,59 @@ nnparity_advance <- function(state, epochs, record) {
     state$X, state$y, state$wh, state$bh, state$wout, state$bout, state$lr,
     epochs, record
   )
+  check_result(result, record)
   state$wh <- result$wh
   state$bh <- result$bh
   state$wout <- result$wout
   state$bout <- result$bout
-  if (record) result$trace else list(output = result$output)
+  if (record) result$trace else NULL
+}
+
+nnparity_weights <- function(state) {
+  list(wh = state$wh, bh = state$bh, wout = state$wout, bout = state$bout)
+}
+
+# What train() returned, checked where it crosses into the harness. An error
+# that starts with "nnparity: " is the port's, in one line; the Python side
+# names the port in front of it.
+check_result <- function(result, record) {
+  expected <- "list(wh, bh, wout, bout, output, trace)"
+  if (!is.list(result) || is.data.frame(result)) {
+    stop("nnparity: returned ", describe_value(result), " from train; expected ",
+         expected, call. = FALSE)
+  }
+  for (name in c("wh", "bh", "wout", "bout")) {
+    if (!is.double(result[[name]]) || !is.matrix(result[[name]])) {
+      stop("nnparity: returned ", describe_value(result[[name]]), " as ", name,
+           " from train; expected a matrix of doubles", call. = FALSE)
+    }
+  }
+  if (record) check_trace(result$trace)
+}
+
+check_trace <- function(trace) {
+  expected <- "a named list of double arrays [epochs, rows, cols]"
+  if (!is.list(trace) || is.data.frame(trace) || length(trace) == 0) {
+    stop("nnparity: returned ", describe_value(trace), " as its trace; expected ",
+         expected, call. = FALSE)
+  }
+  if (is.null(names(trace)) || any(names(trace) == "")) {
+    stop("nnparity: returned a trace with unnamed entries; expected ", expected,
+         call. = FALSE)
+  }
+  for (name in names(trace)) {
+    if (!is.double(trace[[name]])) {
+      stop("nnparity: returned ", describe_value(trace[[name]]), " for ", name,
+           " in its trace; expected doubles", call. = FALSE)
+    }
+  }
+}
+
+describe_value <- function(value) {
+  if (is.null(value)) return("NULL")
+  if (is.data.frame(value)) return("a data.frame")
+  if (is.list(value)) return(if (length(value) == 0) "an empty list" else "a list")
+  paste0(typeof(value), if (is.matrix(value) || is.array(value)) " array" else " values")
 }
 
 # Lockstep: recompute every recorded matrix of every epoch with the port's

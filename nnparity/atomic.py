@@ -1,0 +1,145 @@
+"""Outputs that are whole or absent: every file and folder nnparity writes goes through here.
+
+An output is written beside its target (same folder, so the final rename
+cannot cross file systems) and renamed into place only when complete; on any
+failure, or a signal, the staging copy is removed and the target is as it was.
+A folder target is replaced whole, so it holds exactly what one run wrote,
+and only if everything in it was written by nnparity: a folder holding
+anything else is refused, never emptied.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+class OutputError(OSError):
+    """An output that cannot be written where asked: one line naming the path and the reason."""
+
+
+def _reason(error: OSError) -> str:
+    return error.strerror or str(error)
+
+
+@contextmanager
+def staged_file(target: Path | str) -> Iterator[Path]:
+    """``with staged_file(path) as tmp:`` write tmp; it becomes ``path`` when the block ends well."""
+    target = Path(target).absolute()
+    try:
+        handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+        os.close(handle)
+    except OSError as error:
+        raise OutputError(f"{target}: cannot be written ({_reason(error)})") from None
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+class StagedFolder:
+    """A folder output: checked now, written into ``staging``, moved into place by ``commit``.
+
+    ``ours`` are glob patterns of the names nnparity writes into such a folder;
+    an existing target holding anything else is refused. Check before the work
+    starts (the constructor does), so a run that cannot save its output does
+    not run at all.
+    """
+
+    def __init__(self, target: Path | str, ours: tuple[str, ...], what: str):
+        self.target = Path(target).absolute()  # resolved now: a port's setwd() cannot move it
+        self.ours, self.what = ours, what
+        self.staging: Path | None = None
+        self._made: list[Path] = []
+        self.check()
+
+    def check(self) -> None:
+        t = self.target
+        if t.is_symlink() and not t.exists():
+            raise OutputError(f"{t}: is a dangling symbolic link; give a folder to write {self.what} into")
+        if t.exists():
+            if not t.is_dir():
+                raise OutputError(f"{t}: exists and is not a folder; give a new or empty folder for {self.what}")
+            try:
+                foreign = sorted(p.name for p in t.iterdir() if not self.is_ours(p))
+            except OSError as error:
+                raise OutputError(f"{t}: cannot be read ({_reason(error)})") from None
+            if foreign:
+                shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+                raise OutputError(
+                    f"{t}: holds files nnparity did not write ({shown}); give a new or empty folder "
+                    f"for {self.what} (nothing was changed)"
+                )
+        parent = self._existing_parent()
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise OutputError(f"{t}: cannot be written (no write permission in {parent})")
+
+    def is_ours(self, path: Path) -> bool:
+        return any(fnmatch.fnmatchcase(path.name, pattern) for pattern in self.ours) and not path.is_symlink()
+
+    def _existing_parent(self) -> Path:
+        parent = self.target.parent
+        while not parent.exists():
+            parent = parent.parent
+        return parent
+
+    def open(self) -> Path:
+        """Make the staging folder (and any missing parent of the target) and return it."""
+        try:
+            missing = []
+            parent = self.target.parent
+            while not parent.exists():
+                missing.append(parent)
+                parent = parent.parent
+            for folder in reversed(missing):
+                folder.mkdir()
+                self._made.append(folder)
+            self.staging = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.", suffix=".partial", dir=self.target.parent))
+        except OSError as error:
+            self.abort()
+            raise OutputError(f"{self.target}: cannot be written ({_reason(error)})") from None
+        return self.staging
+
+    def commit(self) -> Path:
+        """Move the staging folder into place, replacing an earlier output of nnparity whole."""
+        os.chmod(self.staging, 0o755)
+        if self.target.exists():
+            self.check()  # still ours: nothing was added to it meanwhile
+            old = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.", suffix=".old", dir=self.target.parent))
+            os.replace(self.target, old / "old")
+            os.replace(self.staging, self.target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(self.staging, self.target)
+        self.staging, self._made = None, []
+        return self.target
+
+    def abort(self) -> None:
+        """Remove everything this output made: the staging folder and any parent folder it created."""
+        if self.staging is not None:
+            shutil.rmtree(self.staging, ignore_errors=True)
+            self.staging = None
+        for folder in reversed(self._made):
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+        self._made = []
+
+    def __enter__(self) -> Path:
+        return self.open()
+
+    def __exit__(self, kind, error, tb) -> None:
+        if kind is None:
+            self.commit()
+        else:
+            self.abort()

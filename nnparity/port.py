@@ -1,0 +1,112 @@
+"""The port interface: what every implementation of the article's network offers.
+
+A port is one implementation (ours or a user's) in one language. The harness
+asks it to ``start`` from a case's weights, to ``advance`` some epochs (and
+record every matrix of each), and, when it can, to recompute each step in
+``lockstep`` from another trace's inputs. Capability flags say what a kind of
+port can do, as in Arrow's integration testers: the runner asks the flag, never
+the class.
+
+Ports normally run in a worker process of their own (nnparity/supervise.py);
+the same objects run in-process for the teaching commands and the tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import steps
+
+
+class PortError(RuntimeError):
+    """An implementation failed while it ran; the message carries the language's own error."""
+
+
+@dataclass(frozen=True)
+class StepFailure:
+    """A step a port could not compute in lockstep (it errored or returned the wrong shape).
+
+    It stands in place of the step's array; the comparison reports it as that
+    step's problem and checks every other step as usual. ``epoch`` counts from
+    the start of the chunk it came from, 1-based.
+    """
+
+    epoch: int
+    message: str
+
+
+class Port:
+    """One implementation of the network, trained chunk by chunk."""
+
+    language = "?"  # "Python" or "R": how reports name this side
+    can_lockstep = False  # recomputes single steps from given inputs (lockstep mode)
+    can_chunk = True  # keeps its weights between calls to advance
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+
+    def describe(self) -> str:
+        return f"the {self.language} port {self.path}"
+
+    def start(self, case) -> None:
+        raise NotImplementedError
+
+    def advance(self, epochs: int, record: bool = True) -> dict[str, np.ndarray]:
+        """Train ``epochs`` more epochs; with ``record``, return the trace of every recorded matrix."""
+        raise NotImplementedError
+
+    def weights(self) -> dict[str, np.ndarray]:
+        """The weights and biases the next epoch starts from (steps.STATE)."""
+        raise NotImplementedError
+
+    def lockstep(self, case, trace: dict[str, np.ndarray], start: dict[str, np.ndarray]) -> dict:
+        raise PortError(f"{self.describe()} cannot recompute single steps")
+
+
+def check_trace(port: Port, trace, epochs: int) -> dict[str, np.ndarray]:
+    """What a port's train returned, checked where it crosses into the harness.
+
+    A trace is a mapping from the article's names to arrays of doubles
+    [epochs, rows, cols]. Anything else is the port's failure, named in one line:
+    "the R port r_impl returned ...; expected ...". A missing matrix or a wrong
+    shape is left to the comparison, which names the step it belongs to.
+    """
+    expected = "a named trace: matrix name -> array of doubles [epochs, rows, cols]"
+    if not hasattr(trace, "items"):
+        raise PortError(f"{port.describe()} returned {_kind(trace)} as its trace; expected {expected}")
+    if len(trace) == 0 and epochs > 0:
+        raise PortError(f"{port.describe()} returned an empty trace; expected {expected}")
+    checked = {}
+    for name, value in trace.items():
+        if not isinstance(name, str) or not name:
+            raise PortError(f"{port.describe()} returned a trace with an unnamed entry; expected {expected}")
+        if not isinstance(value, np.ndarray):
+            raise PortError(f"{port.describe()} returned {_kind(value)} for {name}; expected {expected}")
+        if value.dtype != np.float64:
+            what = {"i": "integers", "u": "integers", "b": "logicals", "U": "strings", "S": "strings",
+                    "O": "objects", "f": f"{value.dtype} numbers", "c": "complex numbers"}
+            raise PortError(
+                f"{port.describe()} returned {what.get(value.dtype.kind, str(value.dtype))} for {name}; "
+                f"expected doubles (float64)"
+            )
+        checked[name] = value
+    unknown = sorted(set(checked) - set(steps.NAMES))
+    if unknown and not set(checked) & set(steps.NAMES):
+        raise PortError(
+            f"{port.describe()} returned a trace with none of the article's names ({', '.join(unknown[:4])}); "
+            f"expected {', '.join(steps.NAMES[:3])}, ..."
+        )
+    return checked
+
+
+def _kind(value) -> str:
+    if value is None:
+        return "nothing (None/NULL)"
+    if isinstance(value, (list, tuple)):
+        return f"a {type(value).__name__}"
+    if isinstance(value, str):
+        return "a string"
+    return f"a {type(value).__name__}"

@@ -1,0 +1,114 @@
+"""An R implementation of the article's network (ours, r_impl/, or a user's), in the embedded R.
+
+R code is sourced once per port; a training session keeps the case and the
+weights inside R, and each chunk of epochs crosses the border once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from . import steps
+from .bridge import call, named_list, r
+from .port import Port, PortError, StepFailure, check_trace
+
+R_IMPL = Path(__file__).resolve().parent.parent / "r_impl"
+
+
+def port_files(path: Path | str | None) -> list[Path]:
+    """The .R files that make up a port: a file, or every .R file in a folder but main.R.
+
+    A folder inside a port's ``variants/`` is an overlay: the port's own files
+    are sourced first, then the variant's, which redefine only what differs.
+    """
+    path = Path(path) if path is not None else R_IMPL
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path}: no such R file or folder")
+    files = sorted(p for p in path.glob("*.R") if p.name != "main.R")
+    if not files:
+        raise FileNotFoundError(f"{path}: no .R files in this folder")
+    if path.resolve().parent.name == "variants":
+        return port_files(path.resolve().parent.parent) + files
+    return files
+
+
+def _as_dict(value) -> dict | None:
+    """A named R list as a dict (rpy2 3.5 gives an OrdDict, 3.6 a NamedList); None for anything else."""
+    keys = getattr(value, "keys", None)
+    if keys is None:
+        return None
+    return {name: value[name] for name in keys()}
+
+
+class RPort(Port):
+    """An R implementation of the article's network, loaded into the embedded R."""
+
+    language = "R"
+
+    def __init__(self, path: Path | str | None = None):
+        super().__init__(path if path is not None else R_IMPL)
+        files = [str(f) for f in port_files(self.path)]
+        try:
+            self.env = call("nnparity_load_port", np.array(files))
+        except PortError as error:
+            raise PortError(f"{self.path}: {error}") from None
+        self.state = None
+        # For lockstep: each recorded matrix's inputs, as the step list gives them.
+        robjects, _ = r()
+        self.quantities = robjects.ListVector({q.name: robjects.StrVector(q.inputs) for q in steps.QUANTITIES})
+
+    @property
+    def can_lockstep(self) -> bool:
+        """Whether the port defines `steps` (one function per recorded matrix), which lockstep needs."""
+        return bool(np.asarray(call("exists", "steps", envir=self.env, inherits=False))[0])
+
+    has_steps = can_lockstep
+
+    def start(self, case) -> None:
+        self.state = call("nnparity_start", self.env, case.X, case.y, *(getattr(case, k) for k in steps.STATE), float(case.lr))
+
+    def advance(self, epochs: int, record: bool = True) -> dict[str, np.ndarray]:
+        try:
+            result = call("nnparity_advance", self.state, int(epochs), bool(record))
+        except PortError as error:
+            raise self.failed(error) from None
+        trace = _as_dict(result)
+        if trace is None and not record:
+            return {}
+        trace = check_trace(self, trace if trace is not None else result, epochs)
+        return {name: np.ascontiguousarray(value) for name, value in trace.items()}
+
+    def failed(self, error: PortError) -> PortError:
+        """The port's error, named: a check of what train returned reads "the R port P returned ..."."""
+        text = str(error)
+        if text.startswith("nnparity: "):
+            return PortError(f"{self.describe()} {text.removeprefix('nnparity: ')}")
+        return PortError(f"{self.describe()} failed: {text}")
+
+    def weights(self) -> dict[str, np.ndarray]:
+        state = _as_dict(call("nnparity_weights", self.state))
+        return {name: np.array(state[name], dtype=np.float64) for name in steps.STATE}
+
+    def lockstep(self, case, trace: dict[str, np.ndarray], start: dict[str, np.ndarray]) -> dict[str, np.ndarray | StepFailure]:
+        """R's step functions applied to another trace's recorded inputs, all epochs in one call.
+
+        A step whose R function errors or returns the wrong shape maps to a
+        StepFailure (epoch within this chunk, R's message) instead of an array.
+        """
+        try:
+            result = call(
+                "nnparity_lockstep", self.env, named_list({name: trace[name] for name in steps.NAMES}), named_list(start),
+                case.X, case.y, float(case.lr), self.quantities, np.array(steps.STATE),
+            )
+        except PortError as error:
+            raise PortError(f"{self.describe()} failed in lockstep: {error}") from None
+        values, problems = result["values"], result["problems"]
+        out: dict = {name: np.ascontiguousarray(values[name], dtype=np.float64) for name in values.keys()}
+        for name in problems.keys():
+            failure = problems[name]
+            out[name] = StepFailure(int(np.ravel(failure["epoch"])[0]), str(np.ravel(failure["message"])[0]))
+        return out

@@ -1,0 +1,289 @@
+"""Supervised ports: each port in a worker process, the verdict in this one.
+
+The process that compares owns the terminal, the signals, the temporary files
+and the exit code; the ports run in workers (``python -m nnparity.worker``),
+one per port, each in a session of its own so that Ctrl-C reaches only the
+supervisor, which then kills them. A worker that ends early for any reason
+(quit(), sys.exit(), os._exit(), a segfault, the kernel's OOM killer) is seen
+as the end of its socket and named in one line: which port, how far it got,
+and its exit status or signal. Whatever a port prints is passed on to stderr.
+
+``WorkerPort`` has the interface of an in-process port (port.py), plus
+``submit``, which lets the runner keep both workers busy at once.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from .port import Port, PortError
+
+
+class LoadError(PortError):
+    """A port could not be loaded (bad path, syntax error, no R): the user's input, exit code 2."""
+
+
+class WorkerEnded(PortError):
+    """A port's process ended while it owed a reply (quit, exit, crash, killed): exit code 1."""
+
+
+class RunTimeout(Exception):
+    """The run took longer than --timeout allowed: exit code 1."""
+
+
+class Deadline:
+    """When a run must end (None: never)."""
+
+    def __init__(self, seconds: float | None):
+        self.seconds = seconds
+        self.at = None if seconds is None else time.monotonic() + seconds
+
+    def left(self) -> float | None:
+        return None if self.at is None else self.at - time.monotonic()
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+class Pending:
+    """A reply the worker owes, in request order."""
+
+    def __init__(self, worker: WorkerPort, what: str):
+        self.worker, self.what = worker, what
+        self.done, self.value = False, None
+
+    def result(self):
+        if not self.done:
+            self.worker._collect(self)
+        return self.value
+
+
+class WorkerPort(Port):
+    """A port living in a worker process, used as if it were here."""
+
+    def __init__(self, kind: str, path: Path | str | None, label: str, deadline: Deadline | None = None):
+        self.kind, self.label = kind, label
+        self.language = {"python": "Python", "r": "R"}.get(kind, kind)
+        self.deadline = deadline or Deadline(None)
+        self.epochs_done, self.epochs_total = 0, None
+        self.loaded = False
+        self._pending: collections.deque[Pending] = collections.deque()
+        self._outbox: queue.Queue = queue.Queue()
+        self._tail: collections.deque[str] = collections.deque(maxlen=20)
+        self._relay = threading.Event()  # once loaded, what the port prints goes straight to stderr
+        self._held: list[bytes] = []
+        parent, child = socket.socketpair()
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "nnparity.worker", str(child.fileno())],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            pass_fds=(child.fileno(),), start_new_session=True, env=env,
+        )
+        child.close()
+        self.connection = Connection(parent.detach())
+        threading.Thread(target=self._send_loop, daemon=True).start()
+        threading.Thread(target=self._read_output, daemon=True).start()
+        self.path = Path(path) if path is not None else None
+        self._load = self.submit("load", kind, None if path is None else str(path))
+
+    # -- the port interface ------------------------------------------------------------
+
+    def wait_loaded(self) -> None:
+        info = self._load.result()
+        self.path, self.language = Path(info["path"]), info["language"]
+        self.can_lockstep, self.can_chunk = info["can_lockstep"], info["can_chunk"]
+        self.loaded = True
+        for chunk in self._held:
+            sys.stderr.buffer.write(chunk)
+        sys.stderr.flush()
+        self._relay.set()
+
+    def start(self, case) -> None:
+        self.submit("start", case).result()
+
+    def advance(self, epochs: int, record: bool = True):
+        return self.submit("advance", epochs, record).result()["trace"]
+
+    def lockstep(self, case, trace, start):
+        return self.submit("lockstep", case, trace, start).result()
+
+    def environment(self) -> dict:
+        return self.submit("environment").result()
+
+    # -- requests and replies ------------------------------------------------------------
+
+    def submit(self, operation: str, *args) -> Pending:
+        pending = Pending(self, operation)
+        self._pending.append(pending)
+        self._outbox.put((operation, args))
+        return pending
+
+    def _send_loop(self) -> None:
+        # Sending from a thread: a large request (a chunk of trace for lockstep)
+        # never blocks the main thread while the worker is sending a reply.
+        while True:
+            message = self._outbox.get()
+            if message is None:
+                return
+            try:
+                self.connection.send(message)
+            except (OSError, ValueError):
+                return  # the worker is gone; the main thread sees the end of the socket
+
+    def _read_output(self) -> None:
+        for line in iter(self.process.stdout.readline, b""):
+            self._tail.append(line.decode(errors="replace").rstrip())
+            if self._relay.is_set():
+                try:
+                    sys.stderr.buffer.write(line)
+                    sys.stderr.flush()
+                except (OSError, ValueError):
+                    pass
+            else:
+                self._held.append(line)
+
+    def _collect(self, target: Pending) -> None:
+        while not target.done:
+            pending = self._pending[0]
+            status, value = self._receive(pending.what)
+            self._pending.popleft()
+            pending.done = True
+            if status != "ok":
+                raise self._failure(value)
+            pending.value = value
+
+    def _receive(self, what: str):
+        while True:
+            left = self.deadline.left()
+            if left is not None and left <= 0:
+                self.kill()
+                raise RunTimeout(
+                    f"timed out after {self.deadline.seconds:g} s (--timeout): {self.describe()} "
+                    f"had not finished {self._doing(what)}"
+                )
+            try:
+                ready = self.connection.poll(0.2 if left is None else min(0.2, max(left, 0.0)))
+                if ready:
+                    return self.connection.recv()
+            except (EOFError, OSError):
+                raise self._ended(what) from None
+
+    def _failure(self, message: str) -> PortError:
+        return PortError(message) if self.loaded else LoadError(message)
+
+    def _doing(self, what: str) -> str:
+        if what == "load":
+            return "loading"
+        total = f" of {self.epochs_total}" if self.epochs_total else ""
+        return f"training (epoch {self.epochs_done}{total} done)" if what == "advance" else f"its {what} request"
+
+    def _ended(self, what: str) -> PortError:
+        """The worker's process ended while it owed a reply: say how, and how far it got."""
+        try:
+            code = self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            code = self.process.wait()
+        how = f"killed by {_signal_name(-code)}" if code < 0 else f"exited with status {code}"
+        if code < 0 and -code == signal.SIGKILL:
+            how += " (out of memory, or killed from outside)"
+        elif code >= 0:
+            how += " (a port must return from train; quit(), q(), sys.exit() and os._exit() end the process)"
+        last = next((line for line in reversed(self._tail) if line.strip()), "")
+        said = f"; its last words: {last.strip()}" if last else ""
+        where = "while loading" if not self.loaded else f"during {self._doing(what)}"
+        message = f"{self.describe()} ended its process {where}: {how}{said}"
+        return WorkerEnded(message) if self.loaded else LoadError(message)
+
+    def describe(self) -> str:
+        path = self.path if self.path is not None else "(ours)"
+        return f"the {self.language} port {path}"
+
+    # -- the end ------------------------------------------------------------------------
+
+    def kill(self) -> None:
+        """End the worker at once (its whole session: R may have started children)."""
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        self._outbox.put(None)
+
+    def close(self) -> None:
+        """Let the worker go: it ends when its socket closes; kill it if it does not."""
+        self._outbox.put(None)
+        try:
+            self.connection.close()
+        except OSError:
+            pass
+        try:
+            self.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            self.process.wait()
+
+
+class Supervisor:
+    """The ports of one run, in workers; ``with Supervisor(...) as s:`` kills whatever is left at the end.
+
+    Interrupts (Ctrl-C, SIGTERM, SIGHUP) arrive in this process only: the
+    workers live in sessions of their own, so the terminal's signals do not
+    reach them, and leaving the block (for any reason) kills them.
+    """
+
+    def __init__(self, deadline: Deadline | None = None):
+        self.deadline = deadline or Deadline(None)
+        self.ports: list[WorkerPort] = []
+
+    def port(self, kind: str, path=None) -> WorkerPort:
+        worker = WorkerPort(kind, path, kind, self.deadline)
+        self.ports.append(worker)
+        return worker
+
+    def __enter__(self) -> Supervisor:
+        return self
+
+    def __exit__(self, kind, error, tb) -> None:
+        for worker in self.ports:
+            if kind is None:
+                worker.close()
+            else:
+                worker.kill()
+
+
+class Interrupted(BaseException):
+    """SIGTERM or SIGHUP: stop as Ctrl-C does, and exit with 128 + the signal's number."""
+
+    def __init__(self, number: int):
+        super().__init__(number)
+        self.number = number
+
+
+def on_signal(number, frame) -> None:
+    """The first SIGINT, SIGTERM or SIGHUP stops the run; later ones are ignored while it cleans up."""
+    for each in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(each, signal.SIG_IGN)
+    if number == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise Interrupted(number)
+
+
+def catch_signals() -> None:
+    for each in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(each) is not signal.SIG_IGN:  # nohup's ignored SIGHUP stays ignored
+            signal.signal(each, on_signal)

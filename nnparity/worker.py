@@ -1,0 +1,99 @@
+"""A worker process: one port, driven by the supervisor over a socket.
+
+    python -m nnparity.worker FD
+
+The supervisor (supervise.py) starts one worker per port, in a session of its
+own, so that nothing a port does (quit(), sys.exit(), os._exit(), a crash, a
+loop that never ends, a print) can end or corrupt the process that decides the
+verdict. Requests and replies are pickled over the socket ``FD``; the worker
+answers each request in order with ``("ok", value)`` or ``(kind, message)``
+where kind is "port" (the port failed) or "unavailable" (no R to run it in).
+
+Everything the port writes goes to stderr: the worker's stdout is its stderr.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+from multiprocessing.connection import Connection
+
+
+def die_with_parent() -> None:
+    """Ask Linux to kill this process when its parent dies (a supervisor killed with SIGKILL)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the socket's EOF ends an idle worker
+        pass
+
+
+def open_port(kind: str, path: str | None):
+    from . import ports
+
+    return ports.open_port(kind, path)
+
+
+class Worker:
+    def __init__(self):
+        self.port = None
+
+    def load(self, kind: str, path: str | None) -> dict:
+        self.port = open_port(kind, path)
+        return {"path": str(self.port.path), "can_lockstep": bool(self.port.can_lockstep),
+                "can_chunk": bool(self.port.can_chunk), "language": self.port.language}
+
+    def start(self, case) -> None:
+        self.port.start(case)
+
+    def advance(self, epochs: int, record: bool = True) -> dict:
+        trace = self.port.advance(epochs, record)
+        return {"trace": trace, "weights": self.port.weights()}
+
+    def lockstep(self, case, trace, start) -> dict:
+        return self.port.lockstep(case, trace, start)
+
+    def environment(self) -> dict:
+        from .fingerprint import r_side
+
+        return r_side() if self.port.language == "R" else {}
+
+
+def serve(connection: Connection) -> int:
+    from .bridge import RUnavailable
+    from .port import PortError
+
+    worker = Worker()
+    while True:
+        try:
+            operation, args = connection.recv()
+        except (EOFError, OSError):  # the supervisor is gone: nothing left to do
+            return 0
+        try:
+            reply = ("ok", getattr(worker, operation)(*args))
+        except RUnavailable as error:
+            reply = ("unavailable", str(error))
+        except PortError as error:
+            reply = ("port", str(error))
+        except OSError as error:  # a port's path that cannot be read
+            reply = ("unavailable", str(error))
+        except BaseException as error:  # noqa: BLE001 - whatever a port raises is its failure
+            reply = ("port", f"{type(error).__name__}: {error}")
+        try:
+            connection.send(reply)
+        except (OSError, ValueError):
+            return 0
+
+
+def main() -> int:
+    die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when a run stops
+    os.dup2(2, 1)  # whatever the port prints goes to stderr, never into the supervisor's stdout
+    sys.stdout = sys.stderr
+    return serve(Connection(int(sys.argv[1])))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
