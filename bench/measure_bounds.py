@@ -26,10 +26,7 @@ sys.path.insert(0, str(ROOT / "fixtures"))
 from nnparity import policy, steps, traces  # noqa: E402
 from nnparity.cases import load_case  # noqa: E402
 from nnparity.compare import inputs_of  # noqa: E402
-from nnparity.ports import (
-    PythonPort,  # noqa: E402
-    RPort,  # noqa: E402
-)
+from nnparity.ports import PythonPort, RPort  # noqa: E402
 
 
 def scale_case(epochs: int):

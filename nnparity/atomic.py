@@ -80,11 +80,16 @@ class StagedFolder:
                     f"for {self.what} (nothing was changed)"
                 )
         parent = self._existing_parent()
-        if not os.access(parent, os.W_OK | os.X_OK):
-            raise OutputError(f"{t}: cannot be written (no write permission in {parent})")
+        try:  # the one sure test that a folder can be written: write in it
+            probe = Path(tempfile.mkdtemp(prefix=".nnparity-probe.", dir=parent))
+            probe.rmdir()
+        except OSError as error:
+            raise OutputError(f"{t}: cannot be written ({_reason(error)} in {parent})") from None
 
     def is_ours(self, path: Path) -> bool:
-        return any(fnmatch.fnmatchcase(path.name, pattern) for pattern in self.ours) and not path.is_symlink()
+        """A plain file with a name nnparity gives (a folder or a link of that name is the user's)."""
+        named = any(fnmatch.fnmatchcase(path.name, pattern) for pattern in self.ours)
+        return named and path.is_file() and not path.is_symlink()
 
     def _existing_parent(self) -> Path:
         parent = self.target.parent
@@ -143,3 +148,12 @@ class StagedFolder:
             self.commit()
         else:
             self.abort()
+
+
+def size_text(n: float) -> str:
+    """Bytes for a person: 68 kB, 1.4 GB."""
+    for unit in ("bytes", "kB", "MB", "GB", "TB", "PB"):
+        if n < 1000 or unit == "PB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.3g} {unit}"
+        n /= 1000
+    return f"{n:.3g} PB"

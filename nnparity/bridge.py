@@ -29,15 +29,17 @@ class RUnavailable(RuntimeError):
 def r():
     """The embedded R, started once per process, with harness.R sourced."""
     home = os.environ.get("R_HOME")
-    if home and not (Path(home) / "bin" / "R").exists():
+    home_has_r = bool(home) and (Path(home) / "bin" / "R").exists()
+    if shutil.which("R") is None and not home_has_r:
+        where = f" and R_HOME={home} holds no bin/R" if home else " and no R_HOME"
+        raise RUnavailable(f"R is not installed (no `R` on PATH{where}): {FIX_R}.")
+    if home and not home_has_r:
         # rpy2 would start R there anyway, and R would end the process with
         # "Fatal error: unable to open the base package".
         raise RUnavailable(
             f"R_HOME={home} holds no R (no {Path(home) / 'bin' / 'R'}): unset R_HOME, "
             "or set it to what `R RHOME` prints."
         )
-    if shutil.which("R") is None and not home:
-        raise RUnavailable(f"R is not installed (no `R` on PATH and no R_HOME): {FIX_R}.")
     try:
         import rpy2.robjects as robjects
         from rpy2.rinterface_lib import callbacks
@@ -72,7 +74,7 @@ def call(function: str, *args, **kwargs):
             value = robjects.r[function](*args, **kwargs)
         except RRuntimeError as error:
             _held.clear()
-            raise PortError(" ".join(str(error).split())) from None
+            raise PortError(r_error_text(str(error))) from None
     if _held:
         sys.stderr.write("".join(_held))
         _held.clear()
@@ -87,3 +89,14 @@ def named_list(arrays: dict[str, np.ndarray]):
     with converter.context():
         convert = robjects.conversion.get_conversion().py2rpy
         return robjects.ListVector({k: convert(np.asarray(v, dtype=np.float64)) for k, v in arrays.items()})
+
+
+def r_error_text(text: str) -> str:
+    """R's error as one line: "Error in f(x) : message" reads "message (in f(x))"."""
+    text = " ".join(text.split())
+    if text.startswith("Error: "):
+        return text.removeprefix("Error: ")
+    if text.startswith("Error in ") and " : " in text:
+        where, message = text.removeprefix("Error in ").split(" : ", 1)
+        return f"{message} (in {where})"
+    return text

@@ -8,6 +8,13 @@ description of the format; this module is its only reader and writer.
 Cells are parsed with Python's ``float``, which is correctly rounded, so a value
 written with ``repr`` reads back bit for bit. (pandas' default C parser is not
 round-trip exact, and its errors do not name the cell.)
+
+One number grammar for both languages: a cell must read as the same double in
+R's ``read.csv`` and here. Python's ``float`` also takes ``1_0``, Arabic-Indic
+digits, ``infinity`` and ``nan``; R's takes hexadecimal and ``NA``. A case
+holds only what both read alike: an optional sign, ASCII digits with at most
+one decimal point, an optional exponent (``NUMBER`` below), spaces around it
+allowed; anything else is refused with its row and column.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -27,7 +35,11 @@ from . import steps
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 MATRICES = steps.DATA + steps.STATE  # X, y, wh, bh, wout, bout
 CONFIG = "config.csv"
+#: The config keys a case may have; lr and epochs are required.
 CONFIG_KEYS = ("lr", "epochs", "description", "source", "seed")
+NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+INTEGER = re.compile(r"[0-9]+")
+BOM = "\ufeff"
 
 
 class CaseError(ValueError):
@@ -84,14 +96,29 @@ def names() -> list[str]:
     return sorted(p.name for p in FIXTURES.iterdir() if (p / CONFIG).is_file())
 
 
-def read_matrix(path: Path) -> np.ndarray:
+NUMBER_RULE = "a number here is digits with an optional sign, decimal point and exponent, such as -0.25 or 1e-3"
+
+
+def read_rows(path: Path) -> list[list[str]]:
+    """The CSV rows of a case file; a file R would read differently is refused."""
     if not path.is_file():
         raise CaseError(path, "file is missing")
     try:
-        with path.open(newline="") as handle:
-            rows = [row for row in csv.reader(handle)]
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        with path.open(newline="", encoding="utf-8") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as error:
         raise CaseError(path, f"cannot be read ({error})") from None
+    if text.startswith(BOM):
+        raise CaseError(path, "starts with a byte-order mark (BOM), which R's read.csv reads as part of the first "
+                              "value: save the file as UTF-8 without BOM")
+    try:
+        return list(csv.reader(text.splitlines()))
+    except csv.Error as error:
+        raise CaseError(path, f"cannot be read ({error})") from None
+
+
+def read_matrix(path: Path) -> np.ndarray:
+    rows = read_rows(path)
     if not rows or all(not row for row in rows):
         raise CaseError(path, "empty matrix: the file has no numbers")
     values = []
@@ -102,11 +129,12 @@ def read_matrix(path: Path) -> np.ndarray:
             raise CaseError(path, f"ragged rows: row {i} has {len(row)} values, row 1 has {len(rows[0])}")
         parsed = []
         for j, cell in enumerate(row, start=1):
-            try:
-                value = float(cell)
-            except ValueError:
-                raise CaseError(path, f"row {i}, column {j}: {cell!r} is not a number") from None
-            if not math.isfinite(value):
+            if cell.strip().lower().lstrip("+-") in ("nan", "inf", "infinity", "na"):
+                raise CaseError(path, f"row {i}, column {j}: {cell.strip()} is not a finite number")
+            if not NUMBER.fullmatch(cell.strip()):
+                raise CaseError(path, f"row {i}, column {j}: {cell!r} is not a number ({NUMBER_RULE})")
+            value = float(cell)
+            if not math.isfinite(value):  # 1e999
                 raise CaseError(path, f"row {i}, column {j}: {cell.strip()} is not a finite number")
             parsed.append(value)
         values.append(parsed)
@@ -114,38 +142,36 @@ def read_matrix(path: Path) -> np.ndarray:
 
 
 def read_config(path: Path) -> dict[str, str]:
-    if not path.is_file():
-        raise CaseError(path, "file is missing")
-    try:
-        with path.open(newline="") as handle:
-            rows = list(csv.reader(handle))
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise CaseError(path, f"cannot be read ({error})") from None
+    rows = read_rows(path)
     if not rows or [c.strip() for c in rows[0]] != ["key", "value"]:
         raise CaseError(path, "unreadable config: the first line must be 'key,value'")
-    config = {}
+    config: dict[str, str] = {}
     for i, row in enumerate(rows[1:], start=2):
         if len(row) != 2:
             raise CaseError(path, f"unreadable config: line {i} has {len(row)} fields, expected key,value")
-        config[row[0].strip()] = row[1].strip()
+        key = row[0].strip()
+        if key not in CONFIG_KEYS:
+            raise CaseError(path, f"line {i}: unknown key {key!r} (a config has {', '.join(CONFIG_KEYS)})")
+        if key in config:
+            raise CaseError(path, f"line {i}: key {key!r} appears twice (R and Python would not agree on which "
+                                  "one counts)")
+        config[key] = row[1].strip()
     return config
 
 
 def parse_lr(path: Path, text: str | None) -> float:
-    try:
-        lr = float(text)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise CaseError(path, f"lr must be a positive number, got {text!r}") from None
+    if text is None or not NUMBER.fullmatch(text.strip()):
+        raise CaseError(path, f"lr must be a positive number, got {text!r}")
+    lr = float(text)
     if not (math.isfinite(lr) and lr > 0):
         raise CaseError(path, f"lr must be a positive number, got {text!r}")
     return lr
 
 
 def parse_epochs(path: Path | str, text: str | int | None) -> int:
-    try:
-        epochs = int(str(text).strip())
-    except ValueError:
-        raise CaseError(path, f"epochs must be a positive integer, got {text!r}") from None
+    if text is None or not INTEGER.fullmatch(str(text).strip()):
+        raise CaseError(path, f"epochs must be a positive integer, got {text!r}")
+    epochs = int(str(text).strip())
     if epochs < 1:
         raise CaseError(path, f"epochs must be a positive integer, got {text!r}")
     return epochs

@@ -64,9 +64,14 @@ def write_out(console, err, write) -> None:
     The exit code still follows the verdict: a reader that stops early (``| head``)
     does not turn a run whose parity held into a failure.
     """
+    if sys.stdout is None:  # started with stdout closed (>&-)
+        _say(err, "cannot write the result: standard output is closed")
+        return
     try:
         write()
         sys.stdout.flush()
+    except SystemExit:  # rich's answer to a broken pipe (it has already sent stdout to devnull)
+        return
     except OSError as error:
         try:  # nothing more can reach this stdout, including Python's flush at exit
             devnull = os.open(os.devnull, os.O_WRONLY)
@@ -74,8 +79,11 @@ def write_out(console, err, write) -> None:
         except (OSError, ValueError):
             pass
         if error.errno != errno.EPIPE:  # a reader that stopped reading is no error
-            try:
-                err.print(f"nnparity: cannot write the result to standard output ({error.strerror or error})",
-                          highlight=False, markup=False)
-            except OSError:
-                pass
+            _say(err, f"cannot write the result to standard output ({error.strerror or error})")
+
+
+def _say(err, message: str) -> None:
+    try:
+        err.print(f"nnparity: {message}", highlight=False, markup=False)
+    except OSError:
+        pass

@@ -7,78 +7,66 @@ folder beside the target, which is then renamed into place.
 from __future__ import annotations
 
 import html
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from rich.console import Console
 
-from . import traces
+from . import supervise, traces
+from .atomic import StagedFolder
 from .cases import load_case, parse_epochs
-from .command import FAILS, OK, add_case_option, bad_input
+from .command import FAILS, OK, add_case_option, add_timeout_option, bad_input, parse_timeout, write_out
 from .compare import ParityReport
-from .ports import PythonPort, RPort
 from .report import MODE_TITLES, story, verdict
+
+#: What nnparity writes into a report folder (anything else there is the user's).
+REPORT_FILES = ("index.html", "loss.png", "max-diff-*.png", "ulp-map-*.png")
 
 
 class LossRecorder:
-    """A port that also keeps the loss of every epoch it trains, and nothing else of the trace.
+    """Keeps the loss of every epoch each language trains, from the chunks of the run.
 
     The loss is the article's E summed: sum((y - output)^2) / 2, where the
-    recorded matrix E is y - output. Everything else is the wrapped port's.
+    recorded matrix E is y - output.
     """
 
-    def __init__(self, port):
-        self.port = port
-        self.losses: list[np.ndarray] = []
+    def __init__(self):
+        self.losses: dict[str, list[np.ndarray]] = {"Python": [], "R": []}
 
-    def __getattr__(self, name):
-        return getattr(self.port, name)
-
-    def advance(self, epochs: int, record: bool = True) -> dict[str, np.ndarray]:
-        trace = self.port.advance(epochs, record)
+    def __call__(self, language: str, trace: dict[str, np.ndarray]) -> None:
         if "E" in trace:
             E = np.asarray(trace["E"], dtype=np.float64)
-            self.losses.append((E.reshape(len(E), -1) ** 2).sum(axis=1) / 2)
-        return trace
+            self.losses[language].append((E.reshape(len(E), -1) ** 2).sum(axis=1) / 2)
 
-    def loss(self) -> np.ndarray:
-        return np.concatenate(self.losses) if self.losses else np.zeros(0)
+    def loss(self) -> dict[str, np.ndarray]:
+        return {language: np.concatenate(parts) if parts else np.zeros(0) for language, parts in self.losses.items()}
 
 
-def write_report(run: traces.Run, losses: dict[str, np.ndarray], out: Path | str) -> Path:
+def report_folder(out: Path | str) -> StagedFolder:
+    """The report's folder, checked before the run: new, empty, or an earlier report."""
+    return StagedFolder(out, REPORT_FILES, "the report")
+
+
+def write_report(run: traces.Run, losses: dict[str, np.ndarray], out: Path | str | StagedFolder) -> Path:
     """Write index.html and its plots into `out`, atomically; returns the page's path."""
     from . import plots  # matplotlib takes about a second to import: only the report pays for it
 
-    out = Path(out)
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "index.html").is_file())):
-        raise FileExistsError(f"{out}: exists and is not an nnparity report; give an empty or new folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    folder = out if isinstance(out, StagedFolder) else report_folder(out)
+    staging = folder.open()
     try:
-        images = [("loss.png", "Training loss per epoch, Python and R overlaid", plots.loss_curves(losses, staging / "loss.png", run.case.name))]
+        images = [("loss.png", "Training loss per epoch, Python and R overlaid",
+                   plots.loss_curves(losses, staging / "loss.png", run.case.name))]
         for mode, report in run.reports.items():
-            images.append((f"max-diff-{mode}.png", f"Largest difference per step, {mode}", plots.max_difference(report, staging / f"max-diff-{mode}.png")))
-            images.append((f"ulp-map-{mode}.png", f"ULP differences, step x epoch, {mode}", plots.ulp_map(report, staging / f"ulp-map-{mode}.png")))
+            images.append((f"max-diff-{mode}.png", f"Largest difference per step, {mode}",
+                           plots.max_difference(report, staging / f"max-diff-{mode}.png")))
+            images.append((f"ulp-map-{mode}.png", f"ULP differences, step x epoch, {mode}",
+                           plots.ulp_map(report, staging / f"ulp-map-{mode}.png")))
         (staging / "index.html").write_text(page(run, losses, [(name, alt) for name, alt, _ in images]))
-        os.chmod(staging, 0o755)
-        _swap_into_place(staging, out)
+        target = folder.commit()
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        folder.abort()
         raise
-    return out / "index.html"
-
-
-def _swap_into_place(staging: Path, out: Path) -> None:
-    if not out.exists():
-        os.replace(staging, out)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-    os.replace(out, old / out.name)
-    os.replace(staging, out)
-    shutil.rmtree(old, ignore_errors=True)
+    return target / "index.html"
 
 
 STYLE = """
@@ -149,18 +137,28 @@ def add_parser(sub) -> None:
     p = sub.add_parser("report", help="run both ports and write an HTML page with plots (loss, differences per step, ULP map)")
     add_case_option(p)
     p.add_argument("--epochs", help="epochs to train (default: the case's)")
-    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write index.html and the PNGs into (replaced whole)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="folder to write index.html and the PNGs into (new, empty, or an earlier report: replaced whole)")
+    add_timeout_option(p)
     p.set_defaults(handler=command_report)
 
 
 def command_report(args, console: Console, err: Console) -> int:
-    with bad_input():
+    with bad_input():  # the case, and an --out that is not new, empty or an earlier report, before any port runs
         case = load_case(args.case)
         epochs = parse_epochs("--epochs", args.epochs) if args.epochs is not None else case.epochs
-        python_port, r_port = LossRecorder(PythonPort()), LossRecorder(RPort())
-    run = traces.run(case, python_port, r_port, epochs)
-    with bad_input():  # an --out that exists and is not an earlier report, or cannot be written
-        index = write_report(run, {"Python": python_port.loss(), "R": r_port.loss()}, args.out)
-    console.print(verdict(run), highlight=False, markup=False)
-    console.print(f"report written to {index}", highlight=False, markup=False)
+        deadline = supervise.Deadline(parse_timeout(args.timeout))
+        folder = report_folder(args.out)
+    losses = LossRecorder()
+    with supervise.Supervisor(deadline) as ports:
+        python_port, r_port = ports.port("python"), ports.port("r")
+        with bad_input():
+            python_port.wait_loaded()
+            r_port.wait_loaded()
+        run = traces.run(case, python_port, r_port, epochs, observe=losses, environment=r_port.environment)
+    index = write_report(run, losses.loss(), folder)
+    write_out(console, err, lambda: (
+        console.print(verdict(run), highlight=False, markup=False),
+        console.print(f"report written to {index}", highlight=False, markup=False),
+    ))
     return OK if run.passed else FAILS

@@ -25,6 +25,10 @@ class PortError(RuntimeError):
     """An implementation failed while it ran; the message carries the language's own error."""
 
 
+class BorderError(PortError):
+    """What a port returned is not a trace (wrong type, unnamed, not doubles): the run stops, exit code 1."""
+
+
 @dataclass(frozen=True)
 class StepFailure:
     """A step a port could not compute in lockstep (it errored or returned the wrong shape).
@@ -76,26 +80,26 @@ def check_trace(port: Port, trace, epochs: int) -> dict[str, np.ndarray]:
     """
     expected = "a named trace: matrix name -> array of doubles [epochs, rows, cols]"
     if not hasattr(trace, "items"):
-        raise PortError(f"{port.describe()} returned {_kind(trace)} as its trace; expected {expected}")
+        raise BorderError(f"{port.describe()} returned {_kind(trace)} as its trace; expected {expected}")
     if len(trace) == 0 and epochs > 0:
-        raise PortError(f"{port.describe()} returned an empty trace; expected {expected}")
+        raise BorderError(f"{port.describe()} returned an empty trace; expected {expected}")
     checked = {}
     for name, value in trace.items():
         if not isinstance(name, str) or not name:
-            raise PortError(f"{port.describe()} returned a trace with an unnamed entry; expected {expected}")
+            raise BorderError(f"{port.describe()} returned a trace with an unnamed entry; expected {expected}")
         if not isinstance(value, np.ndarray):
-            raise PortError(f"{port.describe()} returned {_kind(value)} for {name}; expected {expected}")
+            raise BorderError(f"{port.describe()} returned {_kind(value)} for {name}; expected {expected}")
         if value.dtype != np.float64:
             what = {"i": "integers", "u": "integers", "b": "logicals", "U": "strings", "S": "strings",
                     "O": "objects", "f": f"{value.dtype} numbers", "c": "complex numbers"}
-            raise PortError(
+            raise BorderError(
                 f"{port.describe()} returned {what.get(value.dtype.kind, str(value.dtype))} for {name}; "
                 f"expected doubles (float64)"
             )
         checked[name] = value
     unknown = sorted(set(checked) - set(steps.NAMES))
     if unknown and not set(checked) & set(steps.NAMES):
-        raise PortError(
+        raise BorderError(
             f"{port.describe()} returned a trace with none of the article's names ({', '.join(unknown[:4])}); "
             f"expected {', '.join(steps.NAMES[:3])}, ..."
         )

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from . import steps
-from .port import Port, PortError, check_trace
+from .port import BorderError, Port, PortError, check_trace
 
 PYTHON_IMPL = Path(__file__).resolve().parent.parent / "python_impl"
 _loaded = itertools.count()
@@ -43,6 +43,7 @@ def describe_exception(error: BaseException, path: Path) -> str:
     text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
     if isinstance(error, SystemExit):
         text = f"it called sys.exit({error.code!r}); a port must return from train, not end the process"
+    path = Path(path).resolve()
     root = str(path.parent if path.is_file() else path)
     frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith(root)]
     if frames:
@@ -73,12 +74,12 @@ class PythonPort(Port):
         except BaseException as error:  # a port's SystemExit or KeyboardInterrupt is its failure, not ours
             raise PortError(f"{self.describe()} failed: {describe_exception(error, self.path)}") from None
         if not hasattr(result, "get"):
-            raise PortError(f"{self.describe()} returned {type(result).__name__} from train; expected a dict with "
+            raise BorderError(f"{self.describe()} returned {type(result).__name__} from train; expected a dict with "
                             f"{', '.join(steps.STATE)}, output and trace")
         for name in steps.STATE:
             value = result.get(name)
             if not isinstance(value, np.ndarray) or value.dtype != np.float64:
-                raise PortError(f"{self.describe()} returned {type(value).__name__} as {name} from train; "
+                raise BorderError(f"{self.describe()} returned {type(value).__name__} as {name} from train; "
                                 "expected an array of doubles")
             s[name] = value
         if not record:

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import steps
 from .bridge import call, named_list, r
-from .port import Port, PortError, StepFailure, check_trace
+from .port import BorderError, Port, PortError, StepFailure, check_trace
 
 R_IMPL = Path(__file__).resolve().parent.parent / "r_impl"
 
@@ -85,8 +85,8 @@ class RPort(Port):
     def failed(self, error: PortError) -> PortError:
         """The port's error, named: a check of what train returned reads "the R port P returned ..."."""
         text = str(error)
-        if text.startswith("nnparity: "):
-            return PortError(f"{self.describe()} {text.removeprefix('nnparity: ')}")
+        if "nnparity: " in text:  # R's "Error: " prefix, then the harness's check
+            return BorderError(f"{self.describe()} {text.split('nnparity: ', 1)[1]}")
         return PortError(f"{self.describe()} failed: {text}")
 
     def weights(self) -> dict[str, np.ndarray]:

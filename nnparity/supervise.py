@@ -26,7 +26,7 @@ import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from .port import Port, PortError
+from .port import BorderError, Port, PortError
 
 
 class LoadError(PortError):
@@ -62,8 +62,8 @@ def _signal_name(number: int) -> str:
 class Pending:
     """A reply the worker owes, in request order."""
 
-    def __init__(self, worker: WorkerPort, what: str):
-        self.worker, self.what = worker, what
+    def __init__(self, worker: WorkerPort, what: str, epochs: tuple[int, int] | None = None):
+        self.worker, self.what, self.epochs = worker, what, epochs  # epochs: (first, last) it trains
         self.done, self.value = False, None
 
     def result(self):
@@ -79,7 +79,8 @@ class WorkerPort(Port):
         self.kind, self.label = kind, label
         self.language = {"python": "Python", "r": "R"}.get(kind, kind)
         self.deadline = deadline or Deadline(None)
-        self.epochs_done, self.epochs_total = 0, None
+        self.epochs_total = None  # set by the runner, for messages
+        self._requested = 0  # epochs asked for so far
         self.loaded = False
         self._pending: collections.deque[Pending] = collections.deque()
         self._outbox: queue.Queue = queue.Queue()
@@ -127,7 +128,11 @@ class WorkerPort(Port):
     # -- requests and replies ------------------------------------------------------------
 
     def submit(self, operation: str, *args) -> Pending:
-        pending = Pending(self, operation)
+        epochs = None
+        if operation == "advance":
+            epochs = (self._requested + 1, self._requested + args[0])
+            self._requested += args[0]
+        pending = Pending(self, operation, epochs)
         self._pending.append(pending)
         self._outbox.put((operation, args))
         return pending
@@ -159,39 +164,44 @@ class WorkerPort(Port):
     def _collect(self, target: Pending) -> None:
         while not target.done:
             pending = self._pending[0]
-            status, value = self._receive(pending.what)
+            status, value = self._receive(pending)
             self._pending.popleft()
             pending.done = True
+            if status == "BorderError" and self.loaded:
+                raise BorderError(value)
             if status != "ok":
                 raise self._failure(value)
             pending.value = value
 
-    def _receive(self, what: str):
+    def _receive(self, pending: Pending):
         while True:
             left = self.deadline.left()
             if left is not None and left <= 0:
                 self.kill()
                 raise RunTimeout(
                     f"timed out after {self.deadline.seconds:g} s (--timeout): {self.describe()} "
-                    f"had not finished {self._doing(what)}"
+                    f"had not finished {self._doing(pending)}"
                 )
             try:
                 ready = self.connection.poll(0.2 if left is None else min(0.2, max(left, 0.0)))
                 if ready:
                     return self.connection.recv()
             except (EOFError, OSError):
-                raise self._ended(what) from None
+                raise self._ended(pending) from None
 
     def _failure(self, message: str) -> PortError:
         return PortError(message) if self.loaded else LoadError(message)
 
-    def _doing(self, what: str) -> str:
-        if what == "load":
+    def _doing(self, pending: Pending) -> str:
+        if pending.what == "load":
             return "loading"
-        total = f" of {self.epochs_total}" if self.epochs_total else ""
-        return f"training (epoch {self.epochs_done}{total} done)" if what == "advance" else f"its {what} request"
+        if pending.epochs is not None:
+            first, last = pending.epochs
+            total = f" of {self.epochs_total}" if self.epochs_total else ""
+            return f"training epochs {first}-{last}{total}"
+        return {"lockstep": "recomputing the steps (lockstep)", "start": "starting"}.get(pending.what, pending.what)
 
-    def _ended(self, what: str) -> PortError:
+    def _ended(self, pending: Pending) -> PortError:
         """The worker's process ended while it owed a reply: say how, and how far it got."""
         try:
             code = self.process.wait(timeout=5)
@@ -202,10 +212,10 @@ class WorkerPort(Port):
         if code < 0 and -code == signal.SIGKILL:
             how += " (out of memory, or killed from outside)"
         elif code >= 0:
-            how += " (a port must return from train; quit(), q(), sys.exit() and os._exit() end the process)"
+            how += " (R's quit() and q(), Python's sys.exit() and os._exit() end the process a port runs in)"
         last = next((line for line in reversed(self._tail) if line.strip()), "")
         said = f"; its last words: {last.strip()}" if last else ""
-        where = "while loading" if not self.loaded else f"during {self._doing(what)}"
+        where = "while loading" if not self.loaded else f"while {self._doing(pending)}"
         message = f"{self.describe()} ended its process {where}: {how}{said}"
         return WorkerEnded(message) if self.loaded else LoadError(message)
 

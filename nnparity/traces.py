@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from . import steps
-from .atomic import OutputError, StagedFolder, _reason
+from .atomic import OutputError, StagedFolder, _reason, size_text
 from .cases import Case
 from .compare import Comparison, ParityReport
 from .port import PortError
@@ -131,8 +131,8 @@ class TraceFolder:
         need = self.needed_bytes()
         if need > free:
             raise OutputError(
-                f"{self.output.target}: the traces need {need / 1e9:.3g} GB and {parent} has "
-                f"{free / 1e9:.3g} GB free; save fewer epochs (--epochs) or elsewhere"
+                f"{self.output.target}: the traces need {size_text(need)} and {parent} has "
+                f"{size_text(free)} free; save fewer epochs (--epochs) or elsewhere"
             )
 
     def open(self) -> None:
@@ -245,6 +245,9 @@ def run(
     if save_traces is not None and not isinstance(save_traces, TraceFolder):
         folder = TraceFolder(save_traces, case, epochs, languages)
     sizes = chunks(epochs, epoch_bytes(case), chunk_bytes)
+    for port in (python_port, r_port):
+        if hasattr(port, "epochs_total"):
+            port.epochs_total = epochs
     try:
         if folder:
             folder.open()
@@ -288,9 +291,6 @@ def run(
                 observe("Python", python_trace)
             start = python["weights"]
             done += size
-            for port in (python_port, r_port):
-                if hasattr(port, "epochs_done"):
-                    port.epochs_done, port.epochs_total = done, epochs
             # Let this chunk go before the next one is compared. rpy2's wrappers of
             # R's arrays sit in reference cycles (in-process ports), so R's memory
             # is released only by the cycle collector: without this call the peak

@@ -75,8 +75,8 @@ def serve(connection: Connection) -> int:
             reply = ("ok", getattr(worker, operation)(*args))
         except RUnavailable as error:
             reply = ("unavailable", str(error))
-        except PortError as error:
-            reply = ("port", str(error))
+        except PortError as error:  # PortError or BorderError: the supervisor raises the same kind
+            reply = (type(error).__name__, str(error))
         except OSError as error:  # a port's path that cannot be read
             reply = ("unavailable", str(error))
         except BaseException as error:  # noqa: BLE001 - whatever a port raises is its failure

@@ -53,26 +53,29 @@ def test_report_leaves_nothing_but_the_page_and_its_images(article_report):
 
 def test_loss_per_epoch_is_half_the_summed_squared_error_of_each_epochs_output():
     case = load_case("article")
-    recorder = html_report.LossRecorder(PythonPort())
-    recorder.start(case)
-    recorder.advance(2)
-    recorder.advance(3)  # two chunks, as traces.run feeds them
+    recorder = html_report.LossRecorder()
+    port = PythonPort()
+    port.start(case)
+    recorder("Python", port.advance(2))
+    recorder("Python", port.advance(3))  # two chunks, as traces.run feeds them
     import python_impl
 
     outputs = python_impl.train(case.X, case.y, case.wh, case.bh, case.wout, case.bout, case.lr, 5, record=True)["trace"]["output"]
     expected = [0.5 * float(np.sum((case.y - outputs[i]) ** 2)) for i in range(5)]
-    np.testing.assert_allclose(recorder.loss(), expected, rtol=1e-15, err_msg="loss per epoch is not sum((y - output)^2) / 2")
+    loss = recorder.loss()["Python"]
+    np.testing.assert_allclose(loss, expected, rtol=1e-15, err_msg="loss per epoch is not sum((y - output)^2) / 2")
     # Epoch 1's output is the article's 0.79, 0.80, 0.79 against y = 1, 1, 0.
-    assert recorder.loss()[0] == pytest.approx(0.5 * (0.21**2 + 0.20**2 + 0.79**2), abs=0.01)
+    assert loss[0] == pytest.approx(0.5 * (0.21**2 + 0.20**2 + 0.79**2), abs=0.01)
 
 
 def test_the_loss_of_both_languages_is_recorded_without_changing_the_run():
     case = load_case("article")
-    python, r = html_report.LossRecorder(PythonPort()), html_report.LossRecorder(RPort())
-    run = traces.run(case, python, r, 10, chunk_bytes=traces.epoch_bytes(case) * 3)
+    recorder = html_report.LossRecorder()
+    run = traces.run(case, PythonPort(), RPort(), 10, chunk_bytes=traces.epoch_bytes(case) * 3, observe=recorder)
     assert run.passed
-    assert len(python.loss()) == len(r.loss()) == 10
-    np.testing.assert_allclose(python.loss(), r.loss(), rtol=1e-14, err_msg="the two languages' losses differ beyond rounding")
+    loss = recorder.loss()
+    assert len(loss["Python"]) == len(loss["R"]) == 10
+    np.testing.assert_allclose(loss["Python"], loss["R"], rtol=1e-14, err_msg="the two languages' losses differ beyond rounding")
 
 
 def test_plots_of_a_run_with_no_difference_at_all_need_no_log_of_zero(tmp_path):
@@ -108,4 +111,4 @@ def test_report_will_not_replace_a_folder_that_is_not_a_report(tmp_path, capsys)
     (out / "notes.txt").write_text("keep me")
     assert cli.main(["report", "--epochs", "2", "--out", str(out)]) == 2
     assert (out / "notes.txt").read_text() == "keep me"
-    assert "not an nnparity report" in capsys.readouterr().err
+    assert "holds files nnparity did not write (notes.txt)" in capsys.readouterr().err

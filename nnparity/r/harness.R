@@ -5,7 +5,14 @@
 # a fresh environment, so that several ports can live in one R session.
 nnparity_load_port <- function(files) {
   port <- new.env(parent = globalenv())
-  for (file in files) sys.source(file, envir = port, keep.source = FALSE)
+  for (file in files) {
+    tryCatch(
+      sys.source(file, envir = port, keep.source = FALSE),
+      error = function(error) {
+        stop(basename(file), ": ", conditionMessage(error), call. = FALSE)
+      }
+    )
+  }
   if (!is.function(port$train)) {
     stop("does not define train(X, y, wh, bh, wout, bout, lr, epochs, record)", call. = FALSE)
   }
@@ -84,7 +91,11 @@ describe_value <- function(value) {
   if (is.null(value)) return("NULL")
   if (is.data.frame(value)) return("a data.frame")
   if (is.list(value)) return(if (length(value) == 0) "an empty list" else "a list")
-  paste0(typeof(value), if (is.matrix(value) || is.array(value)) " array" else " values")
+  if (is.array(value)) {
+    article <- if (typeof(value) %in% c("integer", "logical")) "an " else "a "
+    return(paste0(article, typeof(value), " array"))
+  }
+  paste(typeof(value), "values")
 }
 
 # Lockstep: recompute every recorded matrix of every epoch with the port's
