@@ -15,9 +15,8 @@ import numpy as np
 
 from . import steps
 from .compare import StepFailure
+from .paths import HARNESS_R, R_IMPL
 
-HARNESS_R = Path(__file__).resolve().parent / "r" / "harness.R"
-R_IMPL = Path(__file__).resolve().parent.parent / "r_impl"
 FIX_R = "run `make setup` (it installs Debian's r-base-core and rpy2==3.5.17), or `apt-get install r-base-core`"
 
 

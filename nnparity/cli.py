@@ -16,13 +16,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import explain, html_report, traces
-from .bridge import R_IMPL, PortError, RPort
+from .bridge import PortError, RPort
 from .cases import load_case, parse_epochs
 from .command import BAD_INPUT, FAILS, OK, BadInput, add_case_option, bad_input
+from .paths import R_VARIANTS
 from .ports import PythonPort
 from .report import as_json, print_run
-
-R_VARIANTS = R_IMPL / "variants"
 
 
 def r_variants() -> list[str]:

@@ -25,11 +25,12 @@ from rich.table import Table
 from rich.text import Text
 
 from . import steps
-from .bridge import R_IMPL, PortError, RPort, call
+from .bridge import PortError, RPort, call
 from .cases import Case, load_case, parse_epochs
 from .command import OK, add_case_option, bad_input
 from .compare import ulp_distance
-from .ports import PYTHON_IMPL, PythonPort
+from .paths import PYTHON_IMPL, R_IMPL
+from .ports import PythonPort
 
 STEP_NUMBERS = tuple(sorted(steps.STEP_TITLES))
 #: Decimals when the article's walkthrough does not print a matrix (its spreadsheet's default).

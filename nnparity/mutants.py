@@ -25,9 +25,10 @@ from rich.console import Console
 from rich.table import Table
 
 from . import steps, traces
-from .bridge import R_IMPL, PortError, RPort
+from .bridge import PortError, RPort
 from .cases import Case, load_case
-from .ports import PYTHON_IMPL, PythonPort
+from .paths import PYTHON_IMPL, R_IMPL
+from .ports import PythonPort
 
 #: Epochs per run: every mutant below shows in epoch 1; 3 epochs also exercise
 #: the weights carried from one epoch to the next.

@@ -17,17 +17,15 @@ from pathlib import Path
 import numpy as np
 
 from .bridge import PortError
+from .paths import PYTHON_IMPL, python_impl
 
-PYTHON_IMPL = Path(__file__).resolve().parent.parent / "python_impl"
 _loaded = itertools.count()
 
 
 def load_python_module(path: Path | str | None):
     """Import a Python implementation from a file or package folder, under a private name."""
     if path is None:
-        import python_impl
-
-        return python_impl
+        return python_impl()
     path = Path(path).resolve()
     init = path / "__init__.py" if path.is_dir() else path
     if not init.is_file():

@@ -7,7 +7,7 @@ import os
 import pytest
 from hypothesis import settings
 
-from nnparity import cases
+from nnparity import cases, paths
 from nnparity.bridge import RPort, RUnavailable
 from nnparity.ports import PythonPort
 
@@ -62,6 +62,6 @@ def port_copy(tmp_path):
     from nnparity.mutants import copy_with
 
     def make(folder: str, file: str, old: str, new: str):
-        return copy_with(cases.FIXTURES.parent / folder, file, old, new, tmp_path / folder)
+        return copy_with(paths.BASE / folder, file, old, new, tmp_path / folder)
 
     return make

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from nnparity import steps, traces
-from nnparity.bridge import R_IMPL, RPort
+from nnparity.bridge import RPort
 from nnparity.cli import main
 from nnparity.compare import Comparison
+from nnparity.paths import R_IMPL
 from nnparity.ports import PythonPort
 from nnparity.report import story
 

@@ -17,12 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from nnparity import paths
 from nnparity.bridge import PortError, RPort
-from nnparity.cases import FIXTURES
 from nnparity.cli import main
+from nnparity.paths import FIXTURES
 from nnparity.ports import PythonPort
 
-ROOT = FIXTURES.parent
+ROOT = paths.BASE
 ARTICLE = FIXTURES / "article"
 
 

@@ -7,11 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from nnparity import steps
-from nnparity.cases import FIXTURES
+from nnparity import paths, steps
 from nnparity.cli import main
 
-ROOT = FIXTURES.parent
+ROOT = paths.BASE
 
 
 def run(capsys, *args):
@@ -92,7 +91,8 @@ def test_a_trace_keeps_the_shape_a_buggy_port_recorded(capsys, tmp_path, port_co
 
 def test_a_users_ports_need_only_train_for_the_free_running_check(capsys, tmp_path):
     python_file = tmp_path / "my_port.py"
-    python_file.write_text("from python_impl import train  # a user's single-file port\n")
+    # a user's single-file port
+    python_file.write_text("from nnparity.paths import python_impl\n\ntrain = python_impl().train\n")
     r_file = tmp_path / "my_port.R"
     r_code = "".join((ROOT / "r_impl" / f).read_text() for f in ("activations.R", "steps.R", "train.R"))
     r_file.write_text(r_code.replace("steps", "my_steps"))  # a user's R port, its step functions named otherwise

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import python_impl
-from nnparity import steps
+from nnparity import paths, steps
 from nnparity.compare import Comparison, ulp_distance
 from nnparity.report import story
+
+python_impl = paths.python_impl()  # our Python port, python_impl/
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from nnparity import explain, steps
-from nnparity.bridge import R_IMPL
-from nnparity.cases import FIXTURES
+from nnparity.paths import FIXTURES, R_IMPL
 from nnparity.ports import PYTHON_IMPL
 
 WALKTHROUGH = FIXTURES / "article" / "walkthrough-epoch1.csv"

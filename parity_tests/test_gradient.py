@@ -28,7 +28,8 @@ import numpy as np
 import pytest
 
 from nnparity import cases, steps
-from nnparity.bridge import R_IMPL, RPort
+from nnparity.bridge import RPort
+from nnparity.paths import R_IMPL
 from nnparity.ports import PythonPort
 
 H = 1e-5

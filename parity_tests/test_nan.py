@@ -15,15 +15,16 @@ import warnings
 import numpy as np
 import pytest
 
-import python_impl
-from nnparity import traces
+from nnparity import paths, traces
 from nnparity.bridge import RPort
-from nnparity.cases import FIXTURES, load_case, write_case
+from nnparity.cases import load_case, write_case
 from nnparity.compare import Comparison, describe_value, is_r_na
 from nnparity.ports import PythonPort
 from nnparity.report import NA_IS_NOT_NAN, as_json, story
 
-sys.path.insert(0, str(FIXTURES))
+python_impl = paths.python_impl()  # our Python port, python_impl/
+
+sys.path.insert(0, str(paths.FIXTURES))
 from generate import generated  # noqa: E402
 
 EPOCHS = 6
@@ -72,7 +73,7 @@ def test_the_report_says_where_each_language_first_produced_inf(overflowing, r_a
 
 def test_an_r_port_that_turns_nan_into_na_fails_and_says_na_is_not_nan(overflowing, r_available, tmp_path):
     port = tmp_path / "r_impl"
-    shutil.copytree(FIXTURES.parent / "r_impl", port, ignore=shutil.ignore_patterns("variants"))
+    shutil.copytree(paths.R_IMPL, port, ignore=shutil.ignore_patterns("variants"))
     text = (port / "steps.R").read_text()
     old = "    d_output %*% t(wout)\n"
     assert text.count(old) == 1, "r_impl/steps.R changed its Error_at_hidden_layer line: update this test"

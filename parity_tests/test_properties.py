@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from nnparity import cases, traces
-from nnparity.bridge import R_IMPL, RPort
+from nnparity.bridge import RPort
+from nnparity.paths import R_IMPL
 from nnparity.ports import PythonPort
 from nnparity.report import story
 

@@ -10,7 +10,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from nnparity import cli, html_report, plots, traces
+from nnparity import cli, html_report, paths, plots, traces
 from nnparity.bridge import RPort
 from nnparity.cases import load_case
 from nnparity.ports import PythonPort
@@ -58,9 +58,9 @@ def test_loss_per_epoch_is_half_the_summed_squared_error_of_each_epochs_output()
     recorder.start(case)
     recorder.advance(2)
     recorder.advance(3)  # two chunks, as traces.run feeds them
-    import python_impl
-
-    outputs = python_impl.train(case.X, case.y, case.wh, case.bh, case.wout, case.bout, case.lr, 5, record=True)["trace"]["output"]
+    train = paths.python_impl().train
+    outputs = train(case.X, case.y, case.wh, case.bh, case.wout, case.bout, case.lr, 5, record=True)
+    outputs = outputs["trace"]["output"]
     expected = [0.5 * float(np.sum((case.y - outputs[i]) ** 2)) for i in range(5)]
     np.testing.assert_allclose(recorder.loss(), expected, rtol=1e-15, err_msg="loss per epoch is not sum((y - output)^2) / 2")
     # Epoch 1's output is the article's 0.79, 0.80, 0.79 against y = 1, 1, 0.
