@@ -15,7 +15,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from . import explain, html_report, traces
+from . import compare_folders, explain, html_report, traces
 from .bridge import PortError, RPort
 from .cases import load_case, parse_epochs
 from .command import BAD_INPUT, FAILS, OK, BadInput, add_case_option, bad_input
@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Further commands register here: each module adds its subparser and sets handler=function(args, console, err) -> exit code.
     explain.add_parser(sub)
     html_report.add_parser(sub)
+    compare_folders.add_parser(sub)
     return parser
 
 

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import steps
+from . import steps, tracefolder
 from .bridge import PortError
 from .cases import Case
 from .compare import Comparison, ParityReport
+from .fingerprint import fingerprint
 
 MODES = ("free", "lockstep")
 
@@ -160,7 +161,10 @@ def run(
         raise
     for writer in writers.values():
         writer.close()
-    return Run(case, epochs, {mode: c.report() for mode, c in comparisons.items()}, [w.path for w in writers.values()])
+    saved = [w.path for w in writers.values()]
+    if save_traces is not None:  # beside each .npz its .rds for R; the case and trace.json (environment)
+        saved += tracefolder.complete(save_traces, saved, case, epochs, modes, fingerprint())
+    return Run(case, epochs, {mode: c.report() for mode, c in comparisons.items()}, saved)
 
 
 def load_trace(path: Path | str) -> dict[str, np.ndarray]:
