@@ -29,7 +29,7 @@ MODE = "free"  # two trainings, each on its own: the free-running bound
 
 
 def check_comparable(a: TraceFolder, b: TraceFolder) -> list[str]:
-    """The languages both folders hold; TraceFolderError when the two cannot be compared cell by cell."""
+    """The languages both folders hold; TraceFolderError when they cannot be compared."""
     if not np.array_equal(_case_key(a), _case_key(b)) or a.case.lr != b.case.lr:
         raise TraceFolderError(
             f"{a.path} ({a.case.name}) and {b.path} ({b.case.name}) start from different cases: "
@@ -37,25 +37,31 @@ def check_comparable(a: TraceFolder, b: TraceFolder) -> list[str]:
         )
     common = [language for language in a.languages if language in b.languages]
     if not common:
-        raise TraceFolderError(f"{a.path} holds {_files(a)}, {b.path} holds {_files(b)}: no trace in common")
+        raise TraceFolderError(
+            f"{a.path} holds {_files(a)}, {b.path} holds {_files(b)}: no trace in common"
+        )
     for language in common:
         x, y = a.arrays(language), b.arrays(language)
         if sorted(x) != sorted(y):
             only_a, only_b = sorted(set(x) - set(y)), sorted(set(y) - set(x))
             raise TraceFolderError(
-                f"{language}.npz: the matrices differ: only in {a.path}: {', '.join(only_a) or 'none'}; "
+                f"{language}.npz: the matrices differ: "
+                f"only in {a.path}: {', '.join(only_a) or 'none'}; "
                 f"only in {b.path}: {', '.join(only_b) or 'none'}"
             )
         for name in x:
             if x[name].shape != y[name].shape:
                 raise TraceFolderError(
-                    f"{language}.npz: {name} is {_shape(x[name])} in {a.path} and {_shape(y[name])} in {b.path}"
+                    f"{language}.npz: {name} is {_shape(x[name])} in {a.path} "
+                    f"and {_shape(y[name])} in {b.path}"
                 )
     return common
 
 
 def _case_key(folder: TraceFolder) -> np.ndarray:
-    return np.concatenate([m.ravel() for m in folder.case.matrices().values()] + [np.array(folder.case.dims, float)])
+    return np.concatenate(
+        [m.ravel() for m in folder.case.matrices().values()] + [np.array(folder.case.dims, float)]
+    )
 
 
 def _files(folder: TraceFolder) -> str:
@@ -66,7 +72,9 @@ def _shape(array: np.ndarray) -> str:
     return " x ".join(str(n) for n in array.shape)
 
 
-def compare(a: TraceFolder, b: TraceFolder, language: str, chunk_bytes: int = traces.CHUNK_BYTES) -> ParityReport:
+def compare(
+    a: TraceFolder, b: TraceFolder, language: str, chunk_bytes: int = traces.CHUNK_BYTES
+) -> ParityReport:
     """Compare one language's trace in A with the same in B, chunk by chunk of epochs.
 
     The weights a step starts from (its inputs, for the bound) are A's: the
@@ -79,7 +87,11 @@ def compare(a: TraceFolder, b: TraceFolder, language: str, chunk_bytes: int = tr
     done = 0
     for size in traces.chunks(epochs, per_epoch, chunk_bytes):
         window = slice(done, done + size)
-        start = a.case.state() if done == 0 else {name: np.asarray(x[name][done - 1]) for name in steps.STATE if name in x}
+        start = (
+            a.case.state()
+            if done == 0
+            else {name: np.asarray(x[name][done - 1]) for name in steps.STATE if name in x}
+        )
         comparison.add(
             {name: np.asarray(v[window]) for name, v in x.items()},
             {name: np.asarray(v[window]) for name, v in y.items()},
@@ -93,7 +105,11 @@ def compare(a: TraceFolder, b: TraceFolder, language: str, chunk_bytes: int = tr
 def environment_differences(a: dict, b: dict) -> list[str]:
     """Each fingerprint entry whose value differs between A and B, with both values."""
     keys = list(a) + [key for key in b if key not in a]
-    return [f"{key} (A: {a.get(key, 'not recorded')}; B: {b.get(key, 'not recorded')})" for key in keys if a.get(key) != b.get(key)]
+    return [
+        f"{key} (A: {a.get(key, 'not recorded')}; B: {b.get(key, 'not recorded')})"
+        for key in keys
+        if a.get(key) != b.get(key)
+    ]
 
 
 def describe_cell(cell: Cell) -> str:
@@ -118,17 +134,27 @@ def summary(language: str, report: ParityReport) -> list[str]:
     return lines
 
 
-def print_comparison(a: TraceFolder, b: TraceFolder, reports: dict[str, ParityReport], console: Console) -> None:
+def print_comparison(
+    a: TraceFolder, b: TraceFolder, reports: dict[str, ParityReport], console: Console
+) -> None:
     from .report import table  # rich tables, as `nnparity run` prints them
 
     def say(text: str, **style) -> None:
         console.print(text, highlight=False, markup=False, soft_wrap=True, **style)
 
     for label, folder in (("A", a), ("B", b)):
-        environment = "; ".join(f"{key} {value}" for key, value in folder.environment.items()) or "not recorded"
-        say(f"{label}: {folder.path} ({folder.case.name}, {folder.info.get('epochs', '?')} epochs), made by: {environment}")
+        epochs = folder.info.get("epochs", "?")
+        environment = (
+            "; ".join(f"{key} {value}" for key, value in folder.environment.items())
+            or "not recorded"
+        )
+        say(f"{label}: {folder.path} ({folder.case.name}, {epochs} epochs), made by: {environment}")
     differences = environment_differences(a.environment, b.environment)
-    say("the environments differ in: " + "; ".join(differences) if differences else "the environments are the same")
+    say(
+        "the environments differ in: " + "; ".join(differences)
+        if differences
+        else "the environments are the same"
+    )
     console.print()
     for language, report in reports.items():
         t = table(report)
@@ -141,19 +167,35 @@ def print_comparison(a: TraceFolder, b: TraceFolder, reports: dict[str, ParityRe
         say("\n".join(summary(language, report)))
         console.print()
     passed = all(report.passed for report in reports.values())
-    equal = [language for language, report in reports.items() if report.first_difference is None and report.passed]
+    equal = [
+        language
+        for language, report in reports.items()
+        if report.first_difference is None and report.passed
+    ]
     verdict = "A AND B AGREE within the bound" if passed else "A AND B DIFFER beyond the bound"
-    detail = ", ".join(f"{language}.npz {'bitwise equal' if language in equal else 'within' if r.passed else 'beyond'}"
-                       for language, r in reports.items())
+    detail = ", ".join(
+        f"{language}.npz "
+        + ("bitwise equal" if language in equal else "within" if r.passed else "beyond")
+        for language, r in reports.items()
+    )
     say(f"{verdict}: {detail}", style="bold green" if passed else "bold red")
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
-        "compare", help="compare two saved trace folders (--save-traces) under the free-running bound, without running any port"
+        "compare",
+        help="compare two saved trace folders (--save-traces) under the free-running bound, "
+        "without running any port",
     )
-    p.add_argument("a", type=Path, metavar="A", help="a folder written by `nnparity run --save-traces` (the reference)")
-    p.add_argument("b", type=Path, metavar="B", help="another such folder, of the same case and epochs")
+    p.add_argument(
+        "a",
+        type=Path,
+        metavar="A",
+        help="a folder written by `nnparity run --save-traces` (the reference)",
+    )
+    p.add_argument(
+        "b", type=Path, metavar="B", help="another such folder, of the same case and epochs"
+    )
     p.set_defaults(handler=command_compare)
 
 
@@ -166,4 +208,3 @@ def command_compare(args, console: Console, err: Console) -> int:
     reports = {language: compare(a, b, language) for language in languages}
     print_comparison(a, b, reports, console)
     return OK if all(report.passed for report in reports.values()) else FAILS
-

@@ -123,7 +123,9 @@ class _Writer:
         if transposed.ndim <= 1:
             self.out.write(np.ascontiguousarray(transposed, dtype=">f8").tobytes())
         else:
-            for block in transposed:  # one slice of the last axis at a time: a trace is never copied whole
+            for (
+                block
+            ) in transposed:  # one slice of the last axis at a time: a trace is never copied whole
                 self.out.write(np.ascontiguousarray(block, dtype=">f8").tobytes())
         if has_dim:
             self.attribute("dim", lambda: self.integers(array.shape or (1,)))
@@ -141,7 +143,9 @@ def write_rds(arrays: Mapping[str, np.ndarray], path: Path | str, compress: bool
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as raw:
-            out = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) if compress else raw
+            out = (
+                gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) if compress else raw
+            )
             buffered = io.BufferedWriter(out, buffer_size=1 << 20) if compress else out
             writer = _Writer(buffered)
             writer.header()
@@ -152,7 +156,9 @@ def write_rds(arrays: Mapping[str, np.ndarray], path: Path | str, compress: bool
             buffered.flush()
             if compress:
                 out.close()
-        os.chmod(tmp, 0o666 & ~current_umask())  # as open() would have made it (mkstemp makes it private)
+        os.chmod(
+            tmp, 0o666 & ~current_umask()
+        )  # as open() would have made it (mkstemp makes it private)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -231,9 +237,16 @@ class _Reader:
                 tag = self.item() if has_tag else str(len(cells))
                 cells[tag] = self.item()
                 flags = self.int()
-                kind, has_attr, has_tag = flags & 0xFF, bool(flags & HAS_ATTR), bool(flags & HAS_TAG)
+                kind, has_attr, has_tag = (
+                    flags & 0xFF,
+                    bool(flags & HAS_ATTR),
+                    bool(flags & HAS_TAG),
+                )
             if kind != NILVALUE_SXP:
-                raise RdsError(f"{self.source}: a pairlist ends with type {kind}; this reader knows only plain pairlists")
+                raise RdsError(
+                    f"{self.source}: a pairlist ends with type {kind}; "
+                    "this reader knows only plain pairlists"
+                )
             return cells
         if kind in (REALSXP, INTSXP, STRSXP, VECSXP):
             n = self.length()
@@ -245,7 +258,10 @@ class _Reader:
                 value = [self.item() for _ in range(n)]
             attributes = self.item() if has_attr else {}
             return _with_attributes(value, attributes or {})
-        raise RdsError(f"{self.source}: holds an R object of type {kind}; this reader knows lists and vectors only")
+        raise RdsError(
+            f"{self.source}: holds an R object of type {kind}; "
+            "this reader knows lists and vectors only"
+        )
 
 
 def _with_attributes(value, attributes: dict):
@@ -274,7 +290,9 @@ def read_rds(path: Path | str):
     reader.take(2)
     version = reader.int()
     if version not in (2, 3):
-        raise RdsError(f"{path}: serialization version {version}; this reader knows versions 2 and 3")
+        raise RdsError(
+            f"{path}: serialization version {version}; this reader knows versions 2 and 3"
+        )
     reader.int()
     reader.int()
     if version == 3:

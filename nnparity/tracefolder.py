@@ -44,9 +44,15 @@ class TraceFolderError(ValueError):
 
 
 def complete(
-    folder: Path | str, npz: list[Path], case: Case, epochs: int, modes: tuple[str, ...], environment: dict
+    folder: Path | str,
+    npz: list[Path],
+    case: Case,
+    epochs: int,
+    modes: tuple[str, ...],
+    environment: dict,
 ) -> list[Path]:
-    """Beside each of the run's ``.npz`` files (``npz``), its ``.rds``; then ``case/`` and ``trace.json``.
+    """Beside each of the run's ``.npz`` files (``npz``), its ``.rds``; then ``case/``
+    and ``trace.json``.
 
     Returns the files written. Each file appears whole (written beside, then
     renamed); ``trace.json`` is written last, so a folder with one is complete.
@@ -103,21 +109,31 @@ class TraceFolder:
 
 
 def open_folder(path: Path | str) -> TraceFolder:
-    """Read a trace folder's description and case; TraceFolderError (one line) when it is not one."""
+    """A trace folder's description and case; TraceFolderError (one line) when it is not one."""
     path = Path(path)
     if not path.is_dir():
-        raise TraceFolderError(f"{path}: no such folder (give a folder written by `nnparity run --save-traces`)")
+        raise TraceFolderError(
+            f"{path}: no such folder (give a folder written by `nnparity run --save-traces`)"
+        )
     info_path = path / TRACE_JSON
     if not info_path.is_file():
         has_npz = any((path / f"{language}.npz").is_file() for language in LANGUAGES)
-        why = "saved by an nnparity without trace.json; save it again" if has_npz else "not a trace folder"
-        raise TraceFolderError(f"{path}: no {TRACE_JSON} ({why}: `nnparity run --save-traces DIR` writes one)")
+        why = (
+            "saved by an nnparity without trace.json; save it again"
+            if has_npz
+            else "not a trace folder"
+        )
+        raise TraceFolderError(
+            f"{path}: no {TRACE_JSON} ({why}: `nnparity run --save-traces DIR` writes one)"
+        )
     try:
         info = json.loads(info_path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise TraceFolderError(f"{info_path}: cannot be read as JSON ({error})") from None
     if not isinstance(info, dict) or info.get("format") != FORMAT:
-        raise TraceFolderError(f"{info_path}: not an nnparity trace description (no \"format\": \"{FORMAT}\")")
+        raise TraceFolderError(
+            f'{info_path}: not an nnparity trace description (no "format": "{FORMAT}")'
+        )
     try:
         case = load_case(path / CASE_DIR)
     except CaseError as error:
@@ -130,7 +146,8 @@ def open_folder(path: Path | str) -> TraceFolder:
 
 
 def npz_arrays(path: Path | str) -> dict[str, np.ndarray]:
-    """``{name: array}`` of an .npz; members stored uncompressed (as nnparity writes them) are memory-mapped.
+    """``{name: array}`` of an .npz; members stored uncompressed (as nnparity writes
+    them) are memory-mapped.
 
     A trace can be larger than memory: mapping reads only the epochs used.
     Compressed members are read whole. TraceFolderError when the file is not
@@ -157,9 +174,22 @@ def npz_arrays(path: Path | str) -> dict[str, np.ndarray]:
                 name_length, extra_length = struct.unpack("<HH", handle.read(4))
                 handle.seek(member.header_offset + 30 + name_length + extra_length)
                 version = np.lib.format.read_magic(handle)
-                read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                read_header = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
+                )
                 shape, fortran, dtype = read_header(handle)
-                arrays[name] = np.memmap(path, dtype=dtype, mode="r", offset=handle.tell(), shape=shape, order="F" if fortran else "C")
+                arrays[name] = np.memmap(
+                    path,
+                    dtype=dtype,
+                    mode="r",
+                    offset=handle.tell(),
+                    shape=shape,
+                    order="F" if fortran else "C",
+                )
     except (OSError, ValueError, struct.error) as error:
-        raise TraceFolderError(f"{path}: a member cannot be read as a numpy array ({error})") from None
+        raise TraceFolderError(
+            f"{path}: a member cannot be read as a numpy array ({error})"
+        ) from None
     return arrays

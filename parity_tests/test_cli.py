@@ -41,7 +41,9 @@ def test_save_traces_writes_both_languages_with_the_article_names(capsys, tmp_pa
         with np.load(tmp_path / "traces" / f"{language}.npz") as trace:
             assert set(trace.files) == set(steps.NAMES)
             assert trace["wh"].shape == (30, 4, 3) and trace["output"].shape == (30, 3, 1)
-    assert sorted(p.name for p in (tmp_path / "traces").iterdir()) == ["python.npz", "r.npz"], "temporary files were left behind"
+    written = sorted(p.name for p in (tmp_path / "traces").iterdir())
+    expected = ["case", "python.npz", "python.rds", "r.npz", "r.rds", "trace.json"]
+    assert written == expected, f"temporary files left behind, or a part missing: {written}"
 
 
 @pytest.mark.parametrize(
@@ -69,7 +71,8 @@ def test_an_unknown_case_exits_2_with_one_line_naming_it(capsys):
 def test_lockstep_only_saves_the_python_trace_and_no_r_trace(capsys, tmp_path):
     code, out, _ = run(capsys, "--epochs", "10", "--mode", "lockstep", "--save-traces", str(tmp_path / "t"))
     assert code == 0
-    assert sorted(p.name for p in (tmp_path / "t").iterdir()) == ["python.npz"], "lockstep has no R training to save"
+    python_only = ["case", "python.npz", "python.rds", "trace.json"]
+    assert sorted(p.name for p in (tmp_path / "t").iterdir()) == python_only, "lockstep has no R training to save"
     assert f"trace saved: {tmp_path / 't' / 'python.npz'}" in out
 
 
@@ -77,7 +80,8 @@ def test_an_r_port_that_fails_while_training_leaves_no_half_written_r_trace(caps
     port = port_copy("r_impl", "steps.R", "    sigmoid(output_layer_input)\n", '    stop("boom in step 4")\n')
     code, _, _ = run(capsys, "--r-impl", str(port), "--epochs", "5", "--save-traces", str(tmp_path / "t"))
     assert code == 1
-    assert sorted(p.name for p in (tmp_path / "t").iterdir()) == ["python.npz"], "r.npz must not exist when R did not finish"
+    python_only = ["case", "python.npz", "python.rds", "trace.json"]
+    assert sorted(p.name for p in (tmp_path / "t").iterdir()) == python_only, "r.npz must not exist when R did not finish"
 
 
 def test_a_trace_keeps_the_shape_a_buggy_port_recorded(capsys, tmp_path, port_copy):
