@@ -15,7 +15,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from . import compare_folders, explain, html_report, traces
+from . import compare_folders, explain, html_report, scripts, traces
 from .bridge import PortError, RPort
 from .cases import load_case, parse_epochs
 from .command import BAD_INPUT, FAILS, OK, BadInput, add_case_option, bad_input
@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--python-impl", type=Path, metavar="PATH", help="a Python file or package to run in place of python_impl/")
     run.add_argument("--json", action="store_true", help="print the result as JSON instead of tables")
+    scripts.add_run_options(run, r_port)  # --r-script, --python-script, --names
     run.set_defaults(handler=command_run)
     # Further commands register here: each module adds its subparser and sets handler=function(args, console, err) -> exit code.
     explain.add_parser(sub)
@@ -55,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def command_run(args, console: Console, err: Console) -> int:
+    if scripts.wanted(args):  # a learner's script on either side: free-running, one chunk
+        return scripts.command_run(args, console, err)
     with bad_input():
         case = load_case(args.case)
         epochs = parse_epochs("--epochs", args.epochs) if args.epochs is not None else case.epochs

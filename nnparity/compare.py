@@ -142,6 +142,18 @@ class StepFailure:
     message: str
 
 
+@dataclass(frozen=True)
+class NotComputed:
+    """In a trace, in place of a matrix the implementation never computes (a learner's script
+    that skips an intermediate): reported as not computed, not as a difference."""
+
+    who: str  # "the R script it.R"
+    reason: str
+
+    def describe(self) -> str:
+        return f"not computed by {self.who}: {self.reason}"
+
+
 #: Why a bias may be n x k in R where Python's is 1 x k.
 PER_SAMPLE_NOTE = "R holds this bias once per sample ({rows} x {cols}), Python once (1 x {cols}): each R row is compared with Python's row"
 
@@ -158,6 +170,7 @@ class StepStats:
     first_violation: Cell | None = None
     problem: str | None = None  # a structural problem: missing matrix, wrong shape
     note: str | None = None  # how the shapes were matched, when they were not equal (per-sample bias)
+    not_computed: str | None = None  # a script never computes this matrix: nothing to compare
     per_epoch_max_abs: list[np.ndarray] = field(default_factory=list, repr=False)
     per_epoch_max_ulp: list[np.ndarray] = field(default_factory=list, repr=False)
 
@@ -190,6 +203,7 @@ class ParityReport:
     tolerance: str
     error: str | None = None  # why this mode could not be completed (a port failed, or lacks steps)
     non_finite: dict[str, NonFinite] = field(default_factory=dict)  # language -> its first NaN, NA or Inf
+    remarks: list[str] = field(default_factory=list)  # said with the story (a script: free-running only)
 
     @property
     def passed(self) -> bool:
@@ -204,6 +218,10 @@ class ParityReport:
     @property
     def problems(self) -> list[str]:
         return [f"step {s.step} ({s.name}): {s.problem}" for s in self.stats if s.problem]
+
+    @property
+    def not_computed(self) -> list[str]:
+        return [f"step {s.step} ({s.name}): {s.not_computed}" for s in self.stats if s.not_computed]
 
     @property
     def notes(self) -> list[str]:
@@ -281,7 +299,11 @@ class Comparison:
         get = inputs_of(self.case, python, start)
         for name in steps.NAMES:
             stats = self.stats[name]
-            if stats.problem:
+            if stats.problem or stats.not_computed:
+                continue
+            missing = [x for x in (python.get(name), r.get(name)) if isinstance(x, NotComputed)]
+            if missing:
+                stats.not_computed = "; ".join(m.describe() for m in missing)
                 continue
             stats.problem = structural_problem(name, python.get(name), r.get(name), epochs, offset, self.case.dims[0])
             if stats.problem:
@@ -379,7 +401,7 @@ class Comparison:
             return
         best = None
         for order, name in enumerate(steps.NAMES):
-            if self.stats[name].problem:
+            if self.stats[name].problem or self.stats[name].not_computed:
                 continue
             a, b = self._pair(name, python, r)
             # -0.0 against 0.0 differs in its bits but in no value that follows from it: not a birth.

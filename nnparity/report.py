@@ -8,6 +8,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from . import steps
 from .compare import ParityReport, describe_value
 from .fingerprint import fingerprint, one_line
 from .traces import Run
@@ -42,6 +43,9 @@ def table(report: ParityReport) -> Table:
         if s.problem:
             t.add_row(str(s.step), s.name, "", "", "", "", "[red]FAIL[/red]")
             continue
+        if s.not_computed:
+            t.add_row(str(s.step), s.name, "", "", "", "", "not computed")
+            continue
         over = "[green]0 ok[/green]" if s.passed else f"[red]{s.violations:,} FAIL[/red]"
         ulp = f"{s.max_ulp:.0f}" if s.max_ulp < 1e6 else _num(s.max_ulp)
         t.add_row(str(s.step), s.name, f"{100 * s.equal_share:.1f}%", _num(s.max_abs), _num(s.max_rel), ulp, over)
@@ -75,6 +79,8 @@ def story(report: ParityReport) -> str:
         lines.append(f"  structural problem at {problem}")
     for note in report.notes:
         lines.append(f"  note at {note}")
+    for missing in report.not_computed:
+        lines.append(f"  {missing}")
     first = report.first_violation
     if first is not None:
         failing = [f"{s.step} ({s.name})" for s in report.stats if s.violations]
@@ -88,12 +94,15 @@ def story(report: ParityReport) -> str:
         lines.append(f"  first difference {report.first_difference.origin()}")
     elif report.mode == "free" and report.epochs and not report.error:
         lines.append("  the two traces are bitwise equal")
+    lines += [f"  {remark}" for remark in report.remarks]
     return "\n".join(lines)
 
 
 def verdict(run: Run) -> str:
     if run.passed:
-        return f"PARITY HOLDS: {run.case.name}, every step of every epoch ({run.epochs}), modes: {', '.join(run.reports)}"
+        skipped = sorted({s.name for r in run.reports.values() for s in r.stats if s.not_computed}, key=steps.NAMES.index)
+        which = f"every step computed on both sides (not computed: {', '.join(skipped)})" if skipped else "every step"
+        return f"PARITY HOLDS: {run.case.name}, {which} of every epoch ({run.epochs}), modes: {', '.join(run.reports)}"
     failing = [mode for mode, report in run.reports.items() if not report.passed]
     first = [r.first_violation for r in run.reports.values() if r.first_violation is not None]
     where = f" First: {first[0].where()}." if first else ""
@@ -136,6 +145,7 @@ def as_json(run: Run) -> dict:
         out["modes"][mode] = {
             "passed": report.passed,
             "error": report.error,
+            "remarks": report.remarks,
             "tolerance": report.tolerance,
             "first_violation": _cell(report.first_violation),
             "first_difference": _cell(first),
@@ -152,6 +162,7 @@ def as_json(run: Run) -> dict:
                     "step": s.step, "matrix": s.name, "cells": s.cells, "bitwise_equal": s.equal,
                     "max_abs": _json_float(s.max_abs), "max_rel": _json_float(s.max_rel), "max_ulp": _json_float(s.max_ulp),
                     "beyond_bound": s.violations, "passed": s.passed, "problem": s.problem,
+                    "not_computed": s.not_computed,
                 }
                 for s in report.stats
             ],
