@@ -60,12 +60,15 @@ INPUTS: tuple[str, ...] = (*steps.DATA, *steps.STATE, "lr")
 #: Every name --names may map to.
 ARTICLE_NAMES: tuple[str, ...] = (*steps.NAMES, *INPUTS, "epochs")
 
-#: How to get the lockstep check for a script (the story prints it).
+#: How to get the lockstep check for a script (the story prints it; --mode lockstep says it).
+TO_LOCKSTEP = (
+    "For the lockstep check, turn the loop body into steps (one function per matrix, as "
+    "python_impl/steps.py and r_impl/steps.R) and a train() that calls them, and run it with "
+    "--python-impl / --r-impl"
+)
 FREE_ONLY = (
     "{which} free-running only: a script has no step functions, so nnparity cannot hand "
-    "one step the other language's inputs. For the lockstep check, turn the loop body "
-    "into steps (one function per matrix, as python_impl/steps.py and r_impl/steps.R) "
-    "and a train() that calls them, and run it with --python-impl / --r-impl"
+    "one step the other language's inputs. " + TO_LOCKSTEP
 )
 
 PYTHON2_PRINT = "Missing parentheses in call to 'print'"
@@ -154,11 +157,18 @@ class _Script:
                 f"{self.where(line)}: the script stopped inside its training loop at epoch "
                 f"{epoch}: {error}"
             )
-        return ScriptRefused(f"{self.where(line)}: the script stopped before its training loop: {error}")
-
-    def missing_file(self, line: int | None, name: str) -> ScriptRefused:
         return ScriptRefused(
-            f"{self.where(line)}: the script reads {name}, which is not there (relative paths "
+            f"{self.where(line)}: the script stopped before its training loop: {error}"
+        )
+
+    def missing_file(self, line: int | None, name: str | None, error: str = "") -> ScriptRefused:
+        what = (
+            f"reads {name}, which is not there"
+            if name
+            else f"needs a file that is not there ({error})"
+        )
+        return ScriptRefused(
+            f"{self.where(line)}: the script {what} (relative paths "
             f"are read from {Path.cwd()}): put the file there, or run nnparity from the "
             "folder the script expects"
         )
@@ -252,6 +262,9 @@ class _Hooks:
         self.phase = "before"
         self.count = 0
         self.trace: dict[str, list[np.ndarray]] = {name: [] for name in recorded}
+        self.resized: list[
+            str
+        ] = []  # the case's matrices whose shape differs from the script's own
 
     def enter(self) -> None:
         self.phase = "inside"
@@ -271,6 +284,12 @@ class _Hooks:
             rows = np.shape(own_x)[0] if np.ndim(own_x) >= 1 else None
             if own.ndim == 2 and own.shape[0] > 1 and own.shape[0] == rows:
                 value = np.repeat(value, self.inputs["X"].shape[0], axis=0)
+        own = self._own(name, scopes)
+        if name != "lr" and np.ndim(own) == 2 and np.shape(own) != value.shape:
+            self.resized.append(
+                f"{name} {' x '.join(map(str, value.shape))} (the script's "
+                f"{' x '.join(map(str, np.shape(own)))})"
+            )
         return value
 
     def record(self, *scopes) -> None:
@@ -358,10 +377,12 @@ class PythonScript(_Script):
         return found
 
     def _run(self, epochs: int) -> dict[str, np.ndarray]:
-        # A fresh tree each run (the rewrite changes it in place); its loop is the one at the same place.
+        # A fresh tree each run (the rewrite changes it in place); its loop is at the same place.
         tree = ast.parse(self.source, filename=str(self.path))
         at = (self.loop.lineno, self.loop.col_offset)
-        loop = next(n for n in ast.walk(tree) if isinstance(n, ast.For) and (n.lineno, n.col_offset) == at)
+        loop = next(
+            n for n in ast.walk(tree) if isinstance(n, ast.For) and (n.lineno, n.col_offset) == at
+        )
         tree = _Rewrite(loop, self.targets).visit(tree)
         code = compile(tree, str(self.path), "exec")
         hooks = _Hooks(case_inputs(self.case), epochs, self.recorded, self.names)
@@ -388,13 +409,17 @@ class PythonScript(_Script):
         return {name: np.stack(values) for name, values in hooks.trace.items() if values}
 
     def _error(self, error: BaseException, hooks: _Hooks) -> Exception:
-        frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == str(self.path)]
+        frames = [
+            f for f in traceback.extract_tb(error.__traceback__) if f.filename == str(self.path)
+        ]
         line = frames[-1].lineno if frames else None
         if hooks.phase == "before" and isinstance(error, FileNotFoundError):
-            return self.missing_file(line, error.filename or str(error))
+            return self.missing_file(line, error.filename, f"{type(error).__name__}: {error}")
         text = f"{type(error).__name__}: {error}"
         if isinstance(error, NameError) and getattr(error, "name", "") == "xrange":
             text += " (Python 2's xrange is range in Python 3)"
+        if hooks.phase == "inside" and hooks.resized:
+            text += f"; note: the case's sizes differ from the script's: {', '.join(hooks.resized)}"
         return self.stopped(hooks.phase, line, text, hooks.count + 1)
 
 
@@ -452,7 +477,9 @@ class RScript(_Script):
 
     def __init__(self, path: Path | str, names: dict[str, str] | None = None):
         super().__init__(path, names)
-        self.plan = _r_call("nnparity_script_plan", str(self.path), *self._map(), np.array(steps.NAMES))
+        self.plan = _r_call(
+            "nnparity_script_plan", str(self.path), *self._map(), np.array(steps.NAMES)
+        )
         if "problem" in self.plan.keys():
             raise ScriptRefused(f"{self.path}: {_scalar(self.plan['problem'])}")
 
@@ -474,7 +501,12 @@ class RScript(_Script):
         arrays = _named_list({k: np.asarray(v, dtype=np.float64) for k, v in inputs.items()})
         arrays.rx2["lr"] = lr
         outcome = _r_call(
-            "nnparity_script_run", str(self.path), *self._map(), np.array(steps.NAMES), arrays, int(epochs)
+            "nnparity_script_run",
+            str(self.path),
+            *self._map(),
+            np.array(steps.NAMES),
+            arrays,
+            int(epochs),
         )
         status = str(_scalar(outcome["status"]))
         if status != "done":
@@ -505,15 +537,22 @@ def script_port(language: str, path: Path | str, names: dict[str, str] | None = 
 def add_run_options(run, r_group) -> None:
     """The script options of `nnparity run` (r_group: the R side's mutually exclusive group)."""
     r_group.add_argument(
-        "--r-script", type=Path, metavar="FILE",
+        "--r-script",
+        type=Path,
+        metavar="FILE",
         help="a learner's R script, run as written (its training loop found and recorded)",
     )
     run.add_argument(
-        "--python-script", type=Path, metavar="FILE",
+        "--python-script",
+        type=Path,
+        metavar="FILE",
         help="a learner's Python 3 script, run as written, in place of python_impl/",
     )
     run.add_argument(
-        "--names", action="append", metavar="THEIRS=ARTICLE", default=[],
+        "--names",
+        action="append",
+        metavar="THEIRS=ARTICLE",
+        default=[],
         help="a script's name for one of the article's (repeatable), e.g. --names W1=wh",
     )
 
@@ -556,14 +595,17 @@ def command_run(args, console, err) -> int:
         epochs = parse_epochs("--epochs", args.epochs) if args.epochs is not None else case.epochs
         if args.mode == "lockstep":
             raise BadInput(
-                "--mode lockstep: a script has no step functions to drive; "
-                + FREE_ONLY.format(which="it is checked").split("; ", 1)[0].split(": ", 1)[-1]
+                f"--mode lockstep: a script has no step functions to drive; it is checked "
+                f"free-running (--mode free). {TO_LOCKSTEP}"
             )
         python_port, r_port = ports(args)
     # A script runs its loop once for every epoch: one chunk, whatever its size.
-    result = traces.run(case, python_port, r_port, epochs, ("free",), args.save_traces, chunk_bytes=2**62)
-    which = " and ".join(p.describe() for p in (python_port, r_port) if isinstance(p, _Script))
-    result.reports["free"].remarks.append(FREE_ONLY.format(which=f"{which} is checked"))
+    result = traces.run(
+        case, python_port, r_port, epochs, ("free",), args.save_traces, chunk_bytes=2**62
+    )
+    sides = [p.describe() for p in (python_port, r_port) if isinstance(p, _Script)]
+    which = f"{' and '.join(sides)} {'are' if len(sides) > 1 else 'is'} checked"
+    result.reports["free"].remarks.append(FREE_ONLY.format(which=which))
     if args.json:
         console.print_json(json.dumps(as_json(result)))
     else:

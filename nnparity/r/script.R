@@ -24,23 +24,22 @@ script_target <- function(lhs) {
 # Every name assigned anywhere in an expression (function bodies excluded:
 # defining a function assigns nothing when it runs).
 script_assigned <- function(expr) {
-  if (!is.call(expr)) {
+  if (!is.call(expr) || identical(expr[[1]], as.name("function"))) {
     return(character())
   }
-  head <- expr[[1]]
-  if (is.name(head) && as.character(head) == "function") {
-    return(character())
-  }
-  found <- character()
-  if (is.name(head) && as.character(head) %in% script_assign_ops &&
-        length(expr) == 3) {
-    found <- script_target(expr[[2]])
-  }
-  parts <- as.list(expr)[-1]
-  for (part in parts) {
+  found <- script_assignment_target(expr)
+  for (part in as.list(expr)[-1]) {
     if (!missing(part)) found <- c(found, script_assigned(part))
   }
   unique(found[!is.na(found)])
+}
+
+# The name an assignment call assigns, or nothing for any other call.
+script_assignment_target <- function(expr) {
+  head <- expr[[1]]
+  is_assignment <- is.name(head) && length(expr) == 3 &&
+    as.character(head) %in% script_assign_ops
+  if (is_assignment) script_target(expr[[2]]) else character()
 }
 
 # The article's name of each script name (the map comes from Python).
@@ -210,10 +209,13 @@ script_recorder <- function(inputs, epochs, from, to, assigned, article) {
   )
   recorded <- recorded[names(recorded) %in% article]
   rec$recorded <- recorded
+  rec$resized <- character()
   rec$inject <- function(env) {
-    script_inject(env, inputs, map)
+    rec$resized <- script_inject(env, inputs, map)
     rec$phase <- "inside"
   }
+  rec$line <- NA_integer_
+  rec$at <- function(line) rec$line <- line
   rec$record <- function(env) {
     rec$count <- rec$count + 1L
     for (name in names(recorded)) {
@@ -231,24 +233,35 @@ script_recorder <- function(inputs, epochs, from, to, assigned, article) {
 }
 
 # Put the case's matrices in place of the script's own, under the script's
-# names. A bias the script holds once per sample (nrow(X) rows, as the
-# article's R does) gets the case's bias in that layout: every row the same.
+# names. Returns, for the error message of a script written for other sizes,
+# each matrix whose shape the case changes.
 script_inject <- function(env, inputs, map) {
   own_x <- script_own_value(env, "X", map)
+  resized <- character()
   for (name in names(inputs)) {
-    value <- inputs[[name]]
     own <- script_own_value(env, name, map)
-    if (name %in% c("bh", "bout") && is.matrix(own) && nrow(own) > 1 &&
-          !is.null(own_x) && NROW(own_x) == nrow(own)) {
-      n <- nrow(inputs$X)
-      value <- matrix(rep(value, each = n), nrow = n)
-    }
+    value <- script_layout(name, inputs[[name]], own, own_x, nrow(inputs$X))
     targets <- c(names(map)[map == name], name)
     used <- targets[vapply(targets, exists, logical(1), envir = env)]
     for (target in if (length(used)) used else name) {
       assign(target, value, envir = env)
     }
+    if (is.matrix(own) && !identical(dim(own), dim(as.matrix(value)))) {
+      resized <- c(resized, paste0(
+        name, " ", paste(dim(value), collapse = " x "), " (the script's ",
+        paste(dim(own), collapse = " x "), ")"
+      ))
+    }
   }
+  resized
+}
+
+# A bias the script holds once per sample (nrow(X) rows, as the article's R
+# does) gets the case's bias in that layout: n rows, every row the same.
+script_layout <- function(name, value, own, own_x, n) {
+  per_sample <- name %in% c("bh", "bout") && is.matrix(own) &&
+    nrow(own) > 1 && !is.null(own_x) && NROW(own_x) == nrow(own)
+  if (per_sample) matrix(rep(value, each = n), nrow = n) else value
 }
 
 # The script's current value of an article name (under any of its names).
@@ -286,9 +299,20 @@ script_record_one <- function(rec, name, target, env, epochs) {
 }
 
 # The training loop, rewritten: inject, the body then a record, and stop.
+# Each statement of the body is preceded by a note of its line, so that an
+# error inside the loop names the line it stopped at.
 script_rewrite_loop <- function(loop, rec, epochs) {
   body <- loop[[4]]
   record <- as.call(list(rec$record, quote(environment())))
+  refs <- attr(body, "srcref")
+  if (is.call(body) && identical(body[[1]], as.name("{")) && !is.null(refs)) {
+    statements <- list()
+    for (i in seq_along(body)[-1]) {
+      line <- as.integer(refs[[i]])[1]
+      statements <- c(statements, as.call(list(rec$at, line)), body[[i]])
+    }
+    body <- as.call(c(as.name("{"), statements))
+  }
   new_body <- as.call(list(as.name("{"), body, record))
   new_loop <- as.call(list(
     as.name("for"), loop[[2]], as.call(list(as.name("seq_len"), epochs)),
@@ -346,10 +370,20 @@ nnparity_script_run <- function(file, from, to, article, inputs, epochs) {
     error = function(error) {
       list(
         status = rec$phase, message = script_error_text(error, warned),
-        line = script_line(exprs, current)
+        line = if (rec$phase == "inside" && !is.na(rec$line)) {
+          rec$line
+        } else {
+          script_line(exprs, current)
+        }
       )
     }
   ))
+  if (identical(outcome$status, "inside") && length(rec$resized)) {
+    outcome$message <- paste0(
+      outcome$message, "; note: the case's sizes differ from the script's: ",
+      paste(rec$resized, collapse = ", ")
+    )
+  }
   outcome$count <- rec$count
   outcome$trace <- mget(ls(rec$trace), envir = rec$trace)
   outcome$recorded <- names(rec$recorded)
