@@ -294,10 +294,17 @@ def add_parser(sub) -> None:
     add_case_option(p)
     p.add_argument("--epoch", default="1", help="which epoch's numbers to show (default: 1, the article's walkthrough)")
     p.add_argument("--step", type=int, choices=STEP_NUMBERS, metavar="N", help="show one step only (1-11)")
+    from . import explain_script  # --r-script / --python-script: a learner's own lines beside ours
+
+    explain_script.add_options(p)
     p.set_defaults(handler=command_explain)
 
 
 def command_explain(args, console: Console, err: Console) -> int:
+    from . import explain_script
+
+    if explain_script.wanted(args):
+        return explain_script.command(args, console, err)
     with bad_input():
         case = load_case(args.case)
         epoch = parse_epochs("--epoch", args.epoch)

@@ -488,9 +488,11 @@ class RScript(_Script):
 
     def body_lines(self) -> dict[str, tuple[int, int]]:
         found: dict[str, tuple[int, int]] = {}
-        for row in self.plan["body_lines"].values():
-            name = str(_scalar(row["name"]))
-            found.setdefault(name, (int(_scalar(row["first"])), int(_scalar(row["last"]))))
+        rows = self.plan["body_lines"]
+        for name, first, last in zip(
+            np.ravel(rows["name"]), np.ravel(rows["first"]), np.ravel(rows["last"]), strict=True
+        ):
+            found.setdefault(str(name), (int(first), int(last)))
         return found
 
     def _run(self, epochs: int) -> dict[str, np.ndarray]:

@@ -335,3 +335,39 @@ def test_a_script_written_for_other_sizes_says_which_matrices_the_case_resized(r
 def test_refusals_are_raised_as_bad_input_when_the_port_is_built(r_available):
     with pytest.raises(ScriptRefused, match="no training loop found"):
         RScript(script("no_loop.R"))
+
+
+# ---- nnparity explain --r-script / --python-script ---------------------------------------------
+
+
+def test_explain_shows_the_learners_own_lines_for_every_step_beside_ours(r_available):
+    code, out, err = nnparity("explain", "--r-script", script("faithful.R"))
+    assert code == 0, err
+    lines = (SCRIPTS / "faithful.R").read_text().splitlines()
+    body = {i: line.strip() for i, line in enumerate(lines, start=1) if 27 <= i <= 45}
+    for number, line in body.items():
+        if line and not line.startswith("#") and line != "byrow = TRUE) * lr":
+            assert f"faithful.R:{number}" in out and line in out, (
+                f"line {number} ({line}) not shown"
+            )
+    for step in range(1, 12):
+        assert f"Step {step}:" in out, f"step {step} missing from explain"
+    assert "python_impl/steps.py" in out and "r_impl/steps.R" in out, "our code is not shown beside"
+
+
+def test_explain_puts_the_learners_numbers_at_epoch_1_next_to_ours(r_available):
+    code, out, _ = nnparity("explain", "--r-script", script("rowsums.R"), "--step", "11")
+    assert code == 0
+    assert "your R" in out and "our Python" in out
+    assert "max difference 0.0099" in out, f"bout's gap at epoch 1 (0.00987) is not shown\n{out}"
+    code, out, _ = nnparity("explain", "--r-script", script("rowsums.R"), "--step", "2")
+    assert "bitwise equal" in out, (
+        f"step 2 at epoch 1 is bitwise equal in rowsums.R and ours\n{out}"
+    )
+
+
+def test_explain_says_which_matrices_a_script_does_not_compute(r_available):
+    code, out, _ = nnparity("explain", "--python-script", script("fused.py"), "--step", "4")
+    assert code == 0
+    assert "fused.py:23" in out and "output = sigmoid(hiddenlayer_activations @ wout + bout)" in out
+    assert "not computed" in out and "our R" in out, out

@@ -162,7 +162,8 @@ script_no_article_names <- function(loops) {
 }
 
 # For each statement of the loop body that assigns an article matrix: the
-# article name, its first and last line (for `nnparity explain`).
+# article name, its first and last line (for `nnparity explain`), as three
+# vectors of one length.
 script_body_lines <- function(exprs, loop, map, article) {
   expr <- exprs[[loop$top]]
   for (i in loop$path) expr <- expr[[i]]
@@ -173,16 +174,15 @@ script_body_lines <- function(exprs, loop, map, article) {
   } else {
     integer()
   }
-  rows <- list()
+  rows <- list(name = character(), first = integer(), last = integer())
   for (i in statements) {
     names <- script_article_names(script_assigned(body[[i]]), map)
     names <- intersect(names, article)
     if (length(names) == 0 || is.null(refs)) next
     lines <- as.integer(refs[[i]])[c(1, 3)]
-    for (name in names) {
-      rows <- c(rows, list(list(name = name, first = lines[1],
-                                last = lines[2])))
-    }
+    rows$name <- c(rows$name, names)
+    rows$first <- c(rows$first, rep(lines[1], length(names)))
+    rows$last <- c(rows$last, rep(lines[2], length(names)))
   }
   rows
 }
