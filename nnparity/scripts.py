@@ -72,6 +72,11 @@ FREE_ONLY = (
 )
 
 PYTHON2_PRINT = "Missing parentheses in call to 'print'"
+#: What `%%` and `**` in a loop body probably are (the article's page lost `%*%`'s `*`).
+DAMAGE = (
+    "the article's web page lost the * of %*% (its R reads X%%wh and d_output**t(wout)); "
+    "a matrix product is %*% in R, and this loop has"
+)
 MISSING_FILE_R = re.compile(r"cannot open file '([^']*)': No such file or directory")
 
 
@@ -221,24 +226,53 @@ def _loops(tree: ast.AST, depth: int = 0):
             yield from _loops(child, depth)
 
 
+def _function_locals(tree: ast.Module, loop: ast.For) -> set[str] | None:
+    """The local names of the function the loop is in (None when it is at module level)."""
+    inside = None
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if any(child is loop for child in ast.walk(node)):
+                inside = node  # ast.walk goes outside in: the last match is the innermost
+    if inside is None:
+        return None
+    arguments = inside.args
+    every = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
+    every += [a for a in (arguments.vararg, arguments.kwarg) if a is not None]
+    declared = {
+        n
+        for node in ast.walk(inside)
+        if isinstance(node, (ast.Global, ast.Nonlocal))
+        for n in node.names
+    }
+    assigned = {n for _, names in _assignments(inside) for n in names}
+    return ({a.arg for a in every} | assigned) - declared
+
+
 class _Rewrite(ast.NodeTransformer):
     """The training loop becomes: the case's inputs assigned, the loop over the case's
     epochs with a record at the end of every pass, then a stop."""
 
-    def __init__(self, loop: ast.For, targets: dict[str, list[str]]):
+    def __init__(self, loop: ast.For, targets: dict[str, list[str]], local: set[str] | None):
         self.loop = loop
         self.targets = targets
+        self.local = local  # inside a function: the names local to it; None at module level
 
     def visit_For(self, node: ast.For):
         self.generic_visit(node)
         if node is not self.loop:
             return node
         lookup = "locals(), globals()"
-        inject = [
-            f"{target} = __nnparity__.value({name!r}, {target!r}, {lookup})"
-            for name, targets in self.targets.items()
-            for target in targets
-        ]
+        inject = []
+        for name, targets in self.targets.items():
+            for target in targets:
+                # A global read inside a function stays global: assigning it there
+                # would make it local to the whole function.
+                bound = (
+                    target
+                    if self.local is None or target in self.local
+                    else f"globals()[{target!r}]"
+                )
+                inject.append(f"{bound} = __nnparity__.value({name!r}, {target!r}, {lookup})")
         before = [ast.parse(line).body[0] for line in ["__nnparity__.enter()", *inject]]
         record = ast.parse(f"__nnparity__.record({lookup})").body[0]
         node.iter = ast.parse("range(__nnparity__.epochs)", mode="eval").body
@@ -326,6 +360,7 @@ class PythonScript(_Script):
         except SyntaxError as error:
             raise self._syntax(error) from None
         self.loop, self.recorded = self._find_loop()
+        self.local = _function_locals(self.tree, self.loop)
         used = {n.id for n in ast.walk(self.tree) if isinstance(n, ast.Name)}
         self.targets = {}
         for name in INPUTS:
@@ -383,7 +418,7 @@ class PythonScript(_Script):
         loop = next(
             n for n in ast.walk(tree) if isinstance(n, ast.For) and (n.lineno, n.col_offset) == at
         )
-        tree = _Rewrite(loop, self.targets).visit(tree)
+        tree = _Rewrite(loop, self.targets, self.local).visit(tree)
         code = compile(tree, str(self.path), "exec")
         hooks = _Hooks(case_inputs(self.case), epochs, self.recorded, self.names)
         namespace = {"__name__": "__main__", "__file__": str(self.path), "__builtins__": builtins}
@@ -482,6 +517,8 @@ class RScript(_Script):
         )
         if "problem" in self.plan.keys():
             raise ScriptRefused(f"{self.path}: {_scalar(self.plan['problem'])}")
+        #: Calls that look like the article's scraped `%*%` (`%%`, or `**` read as a power).
+        self.damage = [str(d) for d in np.ravel(self.plan["damage"])]
 
     def _map(self) -> tuple[np.ndarray, np.ndarray]:
         return np.array(list(self.names), dtype=str), np.array(list(self.names.values()), dtype=str)
@@ -517,6 +554,8 @@ class RScript(_Script):
             missing = MISSING_FILE_R.search(message)
             if status == "before" and missing:
                 raise self.missing_file(line, missing.group(1))
+            if status == "inside" and self.damage:
+                message += f"; {DAMAGE}: {'; '.join(self.damage)}"
             raise self.stopped(status, line, message, int(_scalar(outcome["count"], 0)) + 1)
         count = int(_scalar(outcome["count"], 0))
         if count != epochs:

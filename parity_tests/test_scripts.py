@@ -273,6 +273,12 @@ REFUSALS = [
         ["stops_inside.py:18", "stopped inside its training loop at epoch 1", "not aligned"],
     ),
     (
+        "r-calls-quit",
+        ["--r-script", script("quits.R")],
+        2,
+        ["quits.R:17", "the script calls quit(), which would end nnparity's R"],
+    ),
+    (
         "missing-script",
         ["--r-script", script("not_written_yet.R")],
         2,
@@ -371,3 +377,18 @@ def test_explain_says_which_matrices_a_script_does_not_compute(r_available):
     assert code == 0
     assert "fused.py:23" in out and "output = sigmoid(hiddenlayer_activations @ wout + bout)" in out
     assert "not computed" in out and "our R" in out, out
+
+
+def test_a_loop_inside_a_function_reading_global_data_is_run(r_available):
+    """in_function.py's loop is in train(), which reads the global X: X must stay global."""
+    code, out, err = nnparity("run", "--epochs", "200", "--python-script", script("in_function.py"))
+    assert code == 0, f"in_function.py computes what r_impl computes, yet exit {code}\n{out}{err}"
+
+
+def test_the_articles_scraped_matrix_products_are_named_when_r_stops_on_them(r_available):
+    """scraped.R keeps the web page's `X %% wh` and `d_output ** t(wout)`: R stops at epoch 1."""
+    code, out, err = nnparity("run", "--epochs", "5", "--r-script", script("scraped.R"))
+    assert code == 1, f"scraped.R cannot multiply matrices; exit {code}\n{out}{err}"
+    assert "scraped.R:28: the script stopped inside its training loop at epoch 1" in out, out
+    assert "the article's web page lost the * of %*%" in out, out
+    assert "line 28: X%%wh; line 38: d_output^t(wout)" in out, out

@@ -135,6 +135,7 @@ nnparity_script_plan <- function(file, from, to, article) {
     )))
   }
   best$body_lines <- script_body_lines(exprs, best, map, article)
+  best$damage <- script_damage(exprs, best)
   best$problem <- NULL
   best
 }
@@ -185,6 +186,45 @@ script_body_lines <- function(exprs, loop, map, article) {
     rows$last <- c(rows$last, rep(lines[2], length(names)))
   }
   rows
+}
+
+# The article's web page lost the `*` of `%*%`: its R reads `X%%wh` (the
+# remainder) and `d_output**t(wout)` (which R reads as a power). Each such
+# call in the loop body, as "line N: code", for the error message.
+script_damage <- function(exprs, loop) {
+  expr <- exprs[[loop$top]]
+  for (i in loop$path) expr <- expr[[i]]
+  body <- expr[[4]]
+  refs <- attr(body, "srcref")
+  if (is.null(refs) || !identical(body[[1]], as.name("{"))) {
+    return(character())
+  }
+  found <- character()
+  for (i in seq_along(body)[-1]) {
+    for (call in script_damaged_calls(body[[i]])) {
+      found <- c(found, paste0(
+        "line ", as.integer(refs[[i]])[1], ": ",
+        paste(deparse(call, nlines = 1), collapse = "")
+      ))
+    }
+  }
+  found
+}
+
+script_damaged_calls <- function(expr) {
+  if (!is.call(expr)) {
+    return(list())
+  }
+  head <- expr[[1]]
+  damaged <- is.name(head) && length(expr) == 3 && (
+    identical(head, as.name("%%")) ||
+      (identical(head, as.name("^")) && !is.numeric(expr[[3]]))
+  )
+  found <- if (damaged) list(expr) else list()
+  for (part in as.list(expr)[-1]) {
+    if (!missing(part)) found <- c(found, script_damaged_calls(part))
+  }
+  found
 }
 
 # Replace the sub-expression at `path` of `expr` by `value`.
@@ -342,7 +382,7 @@ nnparity_script_run <- function(file, from, to, article, inputs, epochs) {
   rewritten <- script_replace(
     top, plan$path, script_rewrite_loop(loop, rec, as.integer(epochs))
   )
-  env <- new.env(parent = globalenv())
+  env <- new.env(parent = script_guard())
   current <- 0L
   warned <- character()
   keep_warning <- function(w) {
@@ -388,6 +428,18 @@ nnparity_script_run <- function(file, from, to, article, inputs, epochs) {
   outcome$trace <- mget(ls(rec$trace), envir = rec$trace)
   outcome$recorded <- names(rec$recorded)
   outcome
+}
+
+# The script's enclosure: quit() and q() in an embedded R would end the whole
+# process nnparity runs in; here they stop the script with an error instead.
+script_guard <- function() {
+  guard <- new.env(parent = globalenv())
+  guard$quit <- function(...) {
+    stop("the script calls quit(), which would end nnparity's R: remove it",
+         call. = FALSE)
+  }
+  guard$q <- guard$quit
+  guard
 }
 
 script_error_text <- function(error, warned) {
