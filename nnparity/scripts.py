@@ -33,6 +33,7 @@ import contextlib
 import io
 import re
 import traceback
+import warnings
 from functools import cache
 from pathlib import Path
 
@@ -423,13 +424,21 @@ class PythonScript(_Script):
         hooks = _Hooks(case_inputs(self.case), epochs, self.recorded, self.names)
         namespace = {"__name__": "__main__", "__file__": str(self.path), "__builtins__": builtins}
         namespace["__nnparity__"] = hooks
+        # What the script prints is its own business, not nnparity's output; its warnings
+        # (numpy's overflow, say) are kept to explain an error.
+        printed = io.StringIO()
         try:
-            with contextlib.redirect_stdout(io.StringIO()):
+            with (
+                contextlib.redirect_stdout(printed),
+                contextlib.redirect_stderr(printed),
+                warnings.catch_warnings(record=True) as warned,
+            ):
+                warnings.simplefilter("always")
                 exec(code, namespace)
         except _LoopDone:
             pass
         except (Exception, SystemExit) as error:
-            raise self._error(error, hooks) from None
+            raise self._error(error, hooks, warned) from None
         else:
             line = self.loop.lineno
             raise ScriptRefused(
@@ -443,7 +452,7 @@ class PythonScript(_Script):
             )
         return {name: np.stack(values) for name, values in hooks.trace.items() if values}
 
-    def _error(self, error: BaseException, hooks: _Hooks) -> Exception:
+    def _error(self, error: BaseException, hooks: _Hooks, warned=()) -> Exception:
         frames = [
             f for f in traceback.extract_tb(error.__traceback__) if f.filename == str(self.path)
         ]
@@ -453,6 +462,9 @@ class PythonScript(_Script):
         text = f"{type(error).__name__}: {error}"
         if isinstance(error, NameError) and getattr(error, "name", "") == "xrange":
             text += " (Python 2's xrange is range in Python 3)"
+        said = list(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in warned))
+        if said:
+            text += f" (Python warned: {'; '.join(said)})"
         if hooks.phase == "inside" and hooks.resized:
             text += f"; note: the case's sizes differ from the script's: {', '.join(hooks.resized)}"
         return self.stopped(hooks.phase, line, text, hooks.count + 1)

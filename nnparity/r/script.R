@@ -382,6 +382,15 @@ nnparity_script_run <- function(file, from, to, article, inputs, epochs) {
   rewritten <- script_replace(
     top, plan$path, script_rewrite_loop(loop, rec, as.integer(epochs))
   )
+  # A plot before the loop draws on no device (Rscript would write Rplots.pdf).
+  devices <- grDevices::dev.list()
+  old <- options(device = function(...) grDevices::pdf(NULL))
+  on.exit({
+    options(old)
+    for (device in setdiff(grDevices::dev.list(), devices)) {
+      grDevices::dev.off(device)
+    }
+  })
   env <- new.env(parent = script_guard())
   current <- 0L
   warned <- character()
