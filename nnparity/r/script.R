@@ -379,54 +379,10 @@ nnparity_script_run <- function(file, from, to, article, inputs, epochs) {
   top <- exprs[[plan$top]]
   loop <- top
   for (i in plan$path) loop <- loop[[i]]
-  rewritten <- script_replace(
+  exprs[[plan$top]] <- script_replace(
     top, plan$path, script_rewrite_loop(loop, rec, as.integer(epochs))
   )
-  # A plot before the loop draws on no device (Rscript would write Rplots.pdf).
-  devices <- grDevices::dev.list()
-  old <- options(device = function(...) grDevices::pdf(NULL))
-  on.exit({
-    options(old)
-    for (device in setdiff(grDevices::dev.list(), devices)) {
-      grDevices::dev.off(device)
-    }
-  })
-  env <- new.env(parent = script_guard())
-  current <- 0L
-  warned <- character()
-  keep_warning <- function(w) {
-    warned <<- union(warned, gsub("\\s+", " ", trimws(conditionMessage(w))))
-    invokeRestart("muffleWarning")
-  }
-  run_all <- function() {
-    for (i in seq_along(exprs)) {
-      current <<- i
-      expr <- if (i == plan$top) rewritten else exprs[[i]]
-      eval(expr, env)
-    }
-    stop("the training loop was not reached", call. = FALSE)
-  }
-  outcome <- NULL
-  utils::capture.output(outcome <- tryCatch(
-    {
-      withCallingHandlers(
-        run_all(),
-        warning = keep_warning,
-        message = function(m) invokeRestart("muffleMessage")
-      )
-    },
-    nnparity_loop_done = function(done) list(status = "done"),
-    error = function(error) {
-      list(
-        status = rec$phase, message = script_error_text(error, warned),
-        line = if (rec$phase == "inside" && !is.na(rec$line)) {
-          rec$line
-        } else {
-          script_line(exprs, current)
-        }
-      )
-    }
-  ))
+  outcome <- script_without_devices(script_eval(exprs, rec))
   if (identical(outcome$status, "inside") && length(rec$resized)) {
     outcome$message <- paste0(
       outcome$message, "; note: the case's sizes differ from the script's: ",
@@ -437,6 +393,57 @@ nnparity_script_run <- function(file, from, to, article, inputs, epochs) {
   outcome$trace <- mget(ls(rec$trace), envir = rec$trace)
   outcome$recorded <- names(rec$recorded)
   outcome
+}
+
+# Evaluate the (rewritten) script's expressions in a fresh environment, what
+# they print captured, their warnings kept to explain an error.
+script_eval <- function(exprs, rec) {
+  env <- new.env(parent = script_guard())
+  current <- 0L
+  warned <- character()
+  keep_warning <- function(w) {
+    warned <<- union(warned, gsub("\\s+", " ", trimws(conditionMessage(w))))
+    invokeRestart("muffleWarning")
+  }
+  run_all <- function() {
+    for (i in seq_along(exprs)) {
+      current <<- i
+      eval(exprs[[i]], env)
+    }
+    stop("the training loop was not reached", call. = FALSE)
+  }
+  failed <- function(error) {
+    inside <- rec$phase == "inside" && !is.na(rec$line)
+    list(
+      status = rec$phase, message = script_error_text(error, warned),
+      line = if (inside) rec$line else script_line(exprs, current)
+    )
+  }
+  outcome <- NULL
+  utils::capture.output(outcome <- tryCatch(
+    withCallingHandlers(
+      run_all(),
+      warning = keep_warning,
+      message = function(m) invokeRestart("muffleMessage")
+    ),
+    nnparity_loop_done = function(done) list(status = "done"),
+    error = failed
+  ))
+  outcome
+}
+
+# Evaluate `expr` with plots drawn on no device (Rscript would write
+# Rplots.pdf into the user's folder); devices it opens are closed.
+script_without_devices <- function(expr) {
+  devices <- grDevices::dev.list()
+  old <- options(device = function(...) grDevices::pdf(NULL))
+  on.exit({
+    options(old)
+    for (device in setdiff(grDevices::dev.list(), devices)) {
+      grDevices::dev.off(device)
+    }
+  })
+  expr
 }
 
 # The script's enclosure: quit() and q() in an embedded R would end the whole
