@@ -392,3 +392,15 @@ def test_the_articles_scraped_matrix_products_are_named_when_r_stops_on_them(r_a
     assert "scraped.R:28: the script stopped inside its training loop at epoch 1" in out, out
     assert "the article's web page lost the * of %*%" in out, out
     assert "line 28: X%%wh; line 38: d_output^t(wout)" in out, out
+
+
+def test_a_script_leaves_no_file_behind_and_prints_nothing_into_the_report(
+    r_available, tmp_path, monkeypatch
+):
+    """plots_first.R plots before its loop (Rscript would write Rplots.pdf); fused.py prints."""
+    monkeypatch.chdir(tmp_path)
+    code, out, err = nnparity("run", "--epochs", "5", "--r-script", script("plots_first.R"))
+    assert code == 0, f"plots_first.R is faithful.R with a plot; exit {code}\n{out}{err}"
+    assert list(tmp_path.iterdir()) == [], f"the script left {list(tmp_path.iterdir())} behind"
+    code, out, err = nnparity("run", "--epochs", "5", "--python-script", script("fused.py"))
+    assert "loss" not in out + err, f"fused.py's own prints reached nnparity's output\n{out}{err}"
