@@ -21,7 +21,7 @@ from . import explain, steps
 from .bridge import RPort
 from .cases import Case, load_case, parse_epochs
 from .command import OK, bad_input
-from .compare import NotComputed, is_per_sample_bias
+from .compare import NotComputed, is_bias_copied_per_sample
 from .ports import PythonPort
 from .scripts import PythonScript, RScript, parse_names
 
@@ -89,7 +89,7 @@ def compare_cell(name: str, mine, ours: np.ndarray, n_samples: int) -> str:
     """How the script's matrix agrees with ours (a per-sample bias row by row)."""
     if isinstance(mine, NotComputed):
         return "not computed\nby your script"
-    if is_per_sample_bias(name, (1, *ours.shape), (1, *mine.shape), n_samples):
+    if is_bias_copied_per_sample(name, (1, *ours.shape), (1, *mine.shape), n_samples):
         return explain.agreement(mine, np.broadcast_to(ours, mine.shape)) + "\n(every row vs ours)"
     return explain.agreement(mine, ours)
 

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import steps
-from .compare import ParityReport, describe_value
+from .compare import ParityReport, describe_value, first_failure
 from .fingerprint import fingerprint, one_line
 from .traces import Run
 
@@ -92,7 +92,7 @@ def story(report: ParityReport) -> str:
         lines.append(f"  NaN, NA or Inf first appeared: {non_finite_origin(report)}")
     if report.mode == "free" and report.first_difference is not None:
         lines.append(f"  first difference {report.first_difference.origin()}")
-    elif report.mode == "free" and report.epochs and not report.error:
+    elif report.mode == "free" and report.epochs and not report.error and not report.problems:
         lines.append("  the two traces are bitwise equal")
     lines += [f"  {remark}" for remark in report.remarks]
     return "\n".join(lines)
@@ -107,8 +107,8 @@ def verdict(run: Run) -> str:
             which = f"every step computed on both sides (not computed: {', '.join(skipped)})"
         return f"PARITY HOLDS: {run.case.name}, {which} of every epoch ({run.epochs}), modes: {', '.join(run.reports)}"
     failing = [mode for mode, report in run.reports.items() if not report.passed]
-    first = [r.first_violation for r in run.reports.values() if r.first_violation is not None]
-    where = f" First: {first[0].where()}." if first else ""
+    first = first_failure(run.reports.values(), structural=False)  # problems: in each story
+    where = f" First: {first.where()}." if first else ""
     return f"PARITY FAILS: {run.case.name}, {', '.join(failing)}.{where}"
 
 

@@ -59,7 +59,7 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 @pytest.fixture
 def port_copy(tmp_path):
     """``port_copy("r_impl", "steps.R", old, new)``: a copy of one of our ports with one textual change."""
-    from nnparity.mutants import copy_with
+    from tools.port_copy import copy_with
 
     def make(folder: str, file: str, old: str, new: str):
         return copy_with(paths.BASE / folder, file, old, new, tmp_path / folder)

@@ -8,12 +8,11 @@ comparisons (free-running and lockstep) on small cases for a few epochs, and
 checks that parity fails AND that the first failure (earliest epoch, then the
 article's step order, over both modes) is the catalogue's step.
 
-    python -m nnparity.mutants        (tox -e mutants) prints the score; exit 1 if any mutant survives or is misnamed
+    python -m tools.mutants        (tox -e mutants) prints the score; exit 1 if any mutant survives or is misnamed
 """
 
 from __future__ import annotations
 
-import shutil
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -24,11 +23,13 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from . import steps, traces
-from .bridge import PortError, RPort
-from .cases import Case, load_case
-from .paths import PYTHON_IMPL, R_IMPL
-from .ports import PythonPort
+from nnparity import traces, verdict
+from nnparity.bridge import PortError, RPort
+from nnparity.cases import Case, load_case
+from nnparity.paths import PYTHON_IMPL, R_IMPL
+from nnparity.ports import PythonPort
+
+from .port_copy import NotExactlyOnce, copy_with
 
 #: Epochs per run: every mutant below shows in epoch 1; 3 epochs also exercise
 #: the weights carried from one epoch to the next.
@@ -103,7 +104,7 @@ CATALOGUE: tuple[Mutant, ...] = (
 PORTS = {"Python": PYTHON_IMPL, "R": R_IMPL}
 
 
-class StaleMutant(ValueError):
+class StaleMutant(NotExactlyOnce):
     """A catalogue entry whose original text no longer occurs exactly once in its file."""
 
 
@@ -125,38 +126,19 @@ def mutant_case(name: str) -> Case:
     return square_case() if name == "square" else load_case(name)
 
 
-def copy_with(port: Path, file: str, original: str, replacement: str, folder: Path) -> Path:
-    """A copy of a port folder at `folder`, with `original` in `file` replaced; it must occur exactly once."""
-    shutil.copytree(port, folder, ignore=shutil.ignore_patterns("__pycache__", "variants"))
-    path = Path(folder) / file
-    text = path.read_text()
-    count = text.count(original)
-    if count != 1:
-        raise StaleMutant(f"{port.name}/{file} contains {original!r} {count} times, expected exactly once")
-    path.write_text(text.replace(original, replacement))
-    return Path(folder)
-
-
 def apply(mutant: Mutant, workdir: Path) -> Path:
     """A copy of the mutant's port folder in `workdir`, with the one replacement applied."""
     folder = Path(workdir) / f"{mutant.language.lower()}_{mutant.id}"
     try:
         return copy_with(PORTS[mutant.language], mutant.file, mutant.original, mutant.replacement, folder)
-    except StaleMutant as error:
+    except NotExactlyOnce as error:
         raise StaleMutant(f"{mutant.id}: {error}") from None
 
 
 def first_failure(run: traces.Run) -> str | None:
-    """The matrix of the earliest failure over both modes: (epoch, step order); a structural problem counts at epoch 1."""
-    order = {name: i for i, name in enumerate(steps.NAMES)}
-    found = []
-    for report in run.reports.values():
-        for s in report.stats:
-            if s.problem:
-                found.append((1, order[s.name]))
-            elif s.first_violation is not None:
-                found.append((s.first_violation.epoch, order[s.name]))
-    return steps.NAMES[min(found)[1]] if found else None
+    """The matrix of the earliest failure over both modes (see verdict.first_failure)."""
+    first = verdict.first_failure(run.reports.values())
+    return first.name if first else None
 
 
 @dataclass
