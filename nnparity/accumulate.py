@@ -89,7 +89,8 @@ class StepStats:
     def epoch_max_ulp(self) -> np.ndarray:
         return np.concatenate(self.per_epoch_max_ulp) if self.per_epoch_max_ulp else np.zeros(0)
 
-    def add(self, offset: int, a: np.ndarray, b: np.ndarray, d: Differences, allowed: np.ndarray) -> None:
+    def add(self, offset: int, a: np.ndarray, b: np.ndarray, d: Differences,
+            allowed: np.ndarray) -> None:
         """Fold one chunk (its first epoch is ``offset + 1``) into the statistics."""
         bad = d.diff > allowed
         if not d.finite:

@@ -18,7 +18,7 @@ _SIGN = np.int64(-(2**63))
 
 
 def bitwise_equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per cell, whether two float64 arrays hold the very same bits (NaN meets only its own bits)."""
+    """Per cell, whether two float64 arrays hold the very same bits (a NaN meets only its own)."""
     return a.view(np.int64) == b.view(np.int64)
 
 

@@ -32,7 +32,8 @@ seen in any matrix at any epoch, per case:
 Relative differences are large only where a value crosses zero (1.2e-9 in
 hidden_layer_input), so the bound is absolute plus relative:
 
-    |python - r| <= FREE_ATOL + FREE_RTOL * max(|python|, |r|, magnitude)   (magnitude: steps that sum, below)
+    |python - r| <= FREE_ATOL + FREE_RTOL * max(|python|, |r|, magnitude)
+                                         (magnitude: for steps that sum, below)
 
 with both set to 1e-12: about 100 times the largest difference measured, and
 still nine orders of magnitude below the smallest real port error we know of
@@ -114,6 +115,8 @@ FREE_RTOL = 1e-12
 ELEMENTWISE_ULPS = 4
 SUMMING_ULPS = 4  # per square root of the number of terms summed
 
+_LARGEST = np.finfo(np.float64).max
+
 #: The steps that sum (steps.csv's ``operation`` column).
 SUMMING: frozenset[str] = frozenset(q.name for q in steps.QUANTITIES if q.sums)
 
@@ -163,7 +166,7 @@ def free_running_bound(name: str, a: np.ndarray, b: np.ndarray, get=None) -> np.
             scale = np.maximum(np.abs(np.nan_to_num(a)), np.abs(np.nan_to_num(b)))
     if get is not None and name in SUMMING:
         with np.errstate(invalid="ignore", over="ignore"):
-            terms_scale = np.nan_to_num(magnitude(name, a, get), nan=0.0, posinf=np.finfo(np.float64).max)
+            terms_scale = np.nan_to_num(magnitude(name, a, get), nan=0.0, posinf=_LARGEST)
         scale = np.maximum(scale, terms_scale)
     return FREE_ATOL + FREE_RTOL * scale
 
@@ -221,17 +224,22 @@ def lockstep_bound(name: str, a: np.ndarray, b: np.ndarray, get=None) -> np.ndar
         if get is None:
             scale = np.maximum(np.abs(a), np.abs(b))
         else:
-            scale = magnitude(name, a, get) * (np.sqrt(terms(name, get)) if name in SUMMING else 1.0)
+            root = np.sqrt(terms(name, get)) if name in SUMMING else 1.0
+            scale = magnitude(name, a, get) * root
         # A magnitude that overflows is at least the largest double: bounding with that
         # is never looser than the truth (a case whose weights overflow: test_nan.py).
-        scale = np.nan_to_num(scale, nan=0.0, posinf=np.finfo(np.float64).max)
+        scale = np.nan_to_num(scale, nan=0.0, posinf=_LARGEST)
     return np.broadcast_to(lockstep_ulps(name) * np.finfo(np.float64).eps * scale, a.shape)
 
 
 def describe(mode: str) -> str:
     if mode == "free":
-        return f"|Python - R| <= {FREE_ATOL:g} + {FREE_RTOL:g} * max(|Python|, |R|, sum of |terms| for a sum)"
+        return (
+            f"|Python - R| <= {FREE_ATOL:g} + {FREE_RTOL:g} * "
+            "max(|Python|, |R|, sum of |terms| for a sum)"
+        )
     return (
-        f"|Python - R| <= N * eps * magnitude, magnitude = |value| elementwise or the sum of |terms| "
+        "|Python - R| <= N * eps * magnitude, magnitude = |value| elementwise "
+        "or the sum of |terms| "
         f"for a sum (N = {ELEMENTWISE_ULPS} elementwise, {SUMMING_ULPS} * sqrt(terms) for sums)"
     )

@@ -20,7 +20,7 @@ from .cells import Cell, NonFinite
 
 @dataclass(frozen=True)
 class Failure:
-    """The first thing that broke parity: a cell beyond the bound, or a step's structural problem."""
+    """What broke parity first: a cell beyond the bound, or a step's structural problem."""
 
     mode: str
     name: str
