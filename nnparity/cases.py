@@ -27,7 +27,6 @@ from .paths import FIXTURES
 
 MATRICES = steps.DATA + steps.STATE  # X, y, wh, bh, wout, bout
 CONFIG = "config.csv"
-CONFIG_KEYS = ("lr", "epochs", "description", "source", "seed")
 
 
 class CaseError(ValueError):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -90,6 +89,3 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"nnparity: {error}", highlight=False, markup=False)
         return FAILS
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -19,7 +19,7 @@ per_sample <- function(bias, n) {
 r_impl_train <- train
 
 train <- function(X, y, wh, bh, wout, bout, lr, epochs, record = FALSE) {
-  bh <- per_sample(bh, nrow(X))
-  bout <- per_sample(bout, nrow(X))
+  bh <- copies_per_sample(bh, nrow(X))
+  bout <- copies_per_sample(bout, nrow(X))
   r_impl_train(X, y, wh, bh, wout, bout, lr, epochs, record)
 }
