@@ -9,7 +9,7 @@
 # article's 3 x 3): every sample would start with a different, transposed
 # bias. byrow = TRUE gives what the article means, and starts both languages
 # from the same network (docs/errata.md has the measured difference).
-per_sample <- function(bias, n) {
+copies_per_sample <- function(bias, n) {
   if (nrow(bias) == n) {
     return(bias)
   }
