@@ -3,7 +3,9 @@
 ``differences`` measures two arrays of one step cell by cell (absolute,
 relative, ULP, bitwise equality; NaN and NA matched by kind), and
 ``StepStats.add`` folds one chunk's measurements into the step's running
-statistics, keeping the first cell beyond the bound.
+statistics, keeping the first cell beyond the bound. The figures are kept per
+epoch (``EPOCH_FIGURES``): they are the rows of the statistics table
+(``nnparity.stats``), and the totals over all epochs follow from them.
 """
 
 from __future__ import annotations
@@ -55,6 +57,14 @@ def differences(a: np.ndarray, b: np.ndarray) -> Differences:
     return Differences(diff, same, ulps, rel, mismatch)
 
 
+#: The figures kept per epoch for every step: columns of the statistics table (nnparity.stats).
+EPOCH_FIGURES = ("equal", "max_abs", "max_rel", "max_ulp", "over", "bound")
+
+
+def _per_epoch(x: np.ndarray, how) -> np.ndarray:
+    return how(x.reshape(len(x), -1), axis=1)
+
+
 @dataclass
 class StepStats:
     name: str
@@ -68,8 +78,10 @@ class StepStats:
     problem: str | None = None  # a structural problem: missing matrix, wrong shape
     note: str | None = None  # how unequal shapes were matched (a bias R holds per sample)
     not_computed: str | None = None  # a script never computes this matrix: nothing to compare
-    per_epoch_max_abs: list[np.ndarray] = field(default_factory=list, repr=False)
-    per_epoch_max_ulp: list[np.ndarray] = field(default_factory=list, repr=False)
+    # figure -> one array per chunk, one value per epoch (EPOCH_FIGURES)
+    per_epoch: dict[str, list[np.ndarray]] = field(
+        default_factory=lambda: {k: [] for k in EPOCH_FIGURES}, repr=False
+    )
 
     @property
     def step(self) -> int:
@@ -83,26 +95,47 @@ class StepStats:
     def equal_share(self) -> float:
         return self.equal / self.cells if self.cells else 0.0
 
+    def figures(self) -> dict[str, np.ndarray]:
+        """Every per-epoch figure (EPOCH_FIGURES) over all epochs compared so far."""
+        return {k: np.concatenate(v) if v else np.zeros(0) for k, v in self.per_epoch.items()}
+
     def epoch_max_abs(self) -> np.ndarray:
-        return np.concatenate(self.per_epoch_max_abs) if self.per_epoch_max_abs else np.zeros(0)
+        return self.figures()["max_abs"]
 
     def epoch_max_ulp(self) -> np.ndarray:
-        return np.concatenate(self.per_epoch_max_ulp) if self.per_epoch_max_ulp else np.zeros(0)
+        return self.figures()["max_ulp"]
 
     def add(self, offset: int, a: np.ndarray, b: np.ndarray, d: Differences,
-            allowed: np.ndarray) -> None:
-        """Fold one chunk (its first epoch is ``offset + 1``) into the statistics."""
+            allowed: np.ndarray, full: np.ndarray | None = None) -> None:
+        """Fold one chunk (its first epoch is ``offset + 1``) into the statistics.
+
+        ``full`` tells, per epoch, whether ``allowed`` is the full bound there (not
+        a cheaper one that settled every cell); the bound is kept only there.
+        """
         bad = d.diff > allowed
         if not d.finite:
             bad |= d.mismatch
+        n = len(a)
+        full = np.ones(n, dtype=bool) if full is None else full
+        bound = np.full(n, np.nan)
+        if full.any():
+            bound[full] = _per_epoch(allowed[full], np.max)
+        figures = {  # count_nonzero: a bool sum per row is 80x slower on a small matrix
+            "equal": _per_epoch(d.same, np.count_nonzero),
+            "max_abs": _per_epoch(d.diff, np.max),
+            "max_rel": _per_epoch(d.rel, np.max),
+            "max_ulp": _per_epoch(d.ulps, np.max),
+            "over": _per_epoch(bad, np.count_nonzero),
+            "bound": bound,
+        }
+        for key, value in figures.items():
+            self.per_epoch[key].append(value)
         self.cells += a.size
-        self.equal += int(d.same.sum())
-        self.max_abs = max(self.max_abs, float(d.diff.max(initial=0.0)))
-        self.max_rel = max(self.max_rel, float(d.rel.max(initial=0.0)))
-        self.max_ulp = max(self.max_ulp, float(d.ulps.max(initial=0.0)))
-        self.per_epoch_max_abs.append(d.diff.reshape(len(a), -1).max(axis=1))
-        self.per_epoch_max_ulp.append(d.ulps.reshape(len(a), -1).max(axis=1))
-        n_bad = int(bad.sum())
+        self.equal += int(figures["equal"].sum())
+        self.max_abs = max(self.max_abs, float(figures["max_abs"].max(initial=0.0)))
+        self.max_rel = max(self.max_rel, float(figures["max_rel"].max(initial=0.0)))
+        self.max_ulp = max(self.max_ulp, float(figures["max_ulp"].max(initial=0.0)))
+        n_bad = int(figures["over"].sum())
         self.violations += n_bad
         if n_bad and self.first_violation is None:
             e, i, j = (int(k) for k in np.argwhere(bad)[0])

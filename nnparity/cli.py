@@ -8,19 +8,18 @@ no R).
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from . import compare_folders, explain, html_report, scripts, traces
+from . import compare_folders, explain, html_report, scripts, stats, traces
 from .bridge import PortError, RPort
 from .cases import load_case, parse_epochs
 from .command import BAD_INPUT, FAILS, OK, BadInput, add_case_option, bad_input
 from .paths import R_VARIANTS
 from .ports import PythonPort
-from .report import as_json, print_run
+from .report import show_run
 
 
 def r_variants() -> list[str]:
@@ -46,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--python-impl", type=Path, metavar="PATH", help="a Python file or package to run in place of python_impl/")
     run.add_argument("--json", action="store_true", help="print the result as JSON instead of tables")
     scripts.add_run_options(run, r_port)  # --r-script, --python-script, --names
+    run.add_argument(
+        "--save-stats", type=Path, metavar="FILE",
+        help="write the statistics, one row per mode, epoch and matrix: CSV, or Parquet for a name ending in .parquet",
+    )
     run.set_defaults(handler=command_run)
     # Further commands register here: each module adds its subparser and sets handler=function(args, console, err) -> exit code.
     explain.add_parser(sub)
@@ -62,6 +65,8 @@ def command_run(args, console: Console, err: Console) -> int:
         epochs = parse_epochs("--epochs", args.epochs) if args.epochs is not None else case.epochs
         python_port = PythonPort(args.python_impl)
         r_port = RPort(R_VARIANTS / args.r_variant if args.r_variant else args.r_impl)
+        if args.save_stats is not None:  # before the run, not after it: a bad name costs nothing
+            stats.check_target(args.save_stats)
     modes = traces.MODES if args.mode == "both" else (args.mode,)
     progress = Progress(
         TextColumn(f"{case.name}"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"), TimeElapsedColumn(),
@@ -70,10 +75,7 @@ def command_run(args, console: Console, err: Console) -> int:
     with progress:
         task = progress.add_task("run", total=epochs)
         result = traces.run(case, python_port, r_port, epochs, modes, args.save_traces, progress=lambda n: progress.advance(task, n))
-    if args.json:
-        console.print_json(json.dumps(as_json(result)))
-    else:
-        print_run(result, console)
+    show_run(result, console, args.json, args.save_stats)
     return OK if result.passed else FAILS
 
 

@@ -120,7 +120,7 @@ class Comparison:
             d = differences(a, b)
             if not d.finite:
                 self._note_non_finite(name, offset, a, b)
-            stats.add(offset, a, b, d, self._allowed(name, a, b, d.diff, get))
+            stats.add(offset, a, b, d, *self._allowed(name, a, b, d.diff, get))
         self._note_first_difference(python, r, offset, get)
 
     def _pair(self, name: str, python, r) -> tuple[np.ndarray, np.ndarray]:
@@ -135,8 +135,9 @@ class Comparison:
         return a, b
 
     def _allowed(self, name: str, a: np.ndarray, b: np.ndarray, diff: np.ndarray,
-                 get) -> np.ndarray:
-        """The bound, computed in full only in the epochs where it can matter.
+                 get) -> tuple[np.ndarray, np.ndarray]:
+        """The bound, computed in full only in the epochs where it can matter; and, per
+        epoch, whether it was (the statistics table shows the bound only there).
 
         The magnitude of a sum costs a matrix product per epoch (half the
         comparison's time on the scale case), so it is computed only for epochs
@@ -147,16 +148,16 @@ class Comparison:
         if self.mode == "free":
             cheap = policy.free_running_bound(name, a, b)
             if not steps.BY_NAME[name].sums:
-                return cheap
+                return cheap, np.ones(len(diff), dtype=bool)
         else:
             cheap = np.zeros_like(diff)
         need = (diff > cheap).reshape(len(diff), -1).any(axis=1)
         if need.all():
-            return self.bound(name, a, b, get)
+            return self.bound(name, a, b, get), need
         if need.any():
             epochs = np.flatnonzero(need)
             cheap[epochs] = self.bound(name, a[epochs], b[epochs], at_epochs(get, epochs))
-        return cheap
+        return cheap, need
 
     def _note_non_finite(self, name: str, offset: int, a: np.ndarray, b: np.ndarray) -> None:
         """Keep, per language, the first cell (in epoch, then step order) that is NaN, NA or Inf."""

@@ -8,6 +8,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from . import stats as tidy
 from . import steps
 from .compare import ParityReport, describe_value, first_failure
 from .fingerprint import fingerprint, one_line
@@ -27,8 +28,14 @@ def _num(x: float) -> str:
     return f"{x:.1e}"
 
 
-def table(report: ParityReport) -> Table:
-    """One row per recorded matrix; fits an 80-column terminal."""
+def table(report: ParityReport, summary=None) -> Table:
+    """One row per recorded matrix; fits an 80-column terminal.
+
+    The figures come from ``summary`` (``nnparity.stats.summary`` of the run's
+    statistics table; made from the report when not given).
+    """
+    if summary is None:
+        summary = tidy.summary(tidy.table({report.mode: report}), report.mode)
     t = Table(
         title=f"{report.case}, {report.epochs} epochs, {MODE_TITLES[report.mode]}",
         title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
@@ -46,9 +53,12 @@ def table(report: ParityReport) -> Table:
         if s.not_computed:
             t.add_row(str(s.step), s.name, "", "", "", "", "not computed")
             continue
-        over = "[green]0 ok[/green]" if s.passed else f"[red]{s.violations:,} FAIL[/red]"
-        ulp = f"{s.max_ulp:.0f}" if s.max_ulp < 1e6 else _num(s.max_ulp)
-        t.add_row(str(s.step), s.name, f"{100 * s.equal_share:.1f}%", _num(s.max_abs), _num(s.max_rel), ulp, over)
+        f = summary.loc[s.name]
+        over = "[green]0 ok[/green]" if f["over"] == 0 else f"[red]{f['over']:,} FAIL[/red]"
+        ulp = f"{f['max_ulp']:.0f}" if f["max_ulp"] < 1e6 else _num(f["max_ulp"])
+        t.add_row(
+            str(s.step), s.name, f"{100 * f['equal_share']:.1f}%", _num(f["max_abs"]), _num(f["max_rel"]), ulp, over
+        )
     t.caption = (
         f"equal: share of cells bitwise equal; over: cells beyond the bound.\nbound: {report.tolerance}"
     )
@@ -112,10 +122,12 @@ def verdict(run: Run) -> str:
     return f"PARITY FAILS: {run.case.name}, {', '.join(failing)}.{where}"
 
 
-def print_run(run: Run, console: Console | None = None) -> None:
+def print_run(run: Run, console: Console | None = None, stats=None) -> None:
+    """The tables, stories and verdict; figures from ``stats``, the run's statistics table."""
     console = console or Console()
-    for report in run.reports.values():
-        console.print(table(report))
+    stats = tidy.table(run.reports) if stats is None else stats
+    for mode, report in run.reports.items():
+        console.print(table(report, tidy.summary(stats, mode)))
         console.print(story(report), highlight=False, markup=False, soft_wrap=True)  # long lines wrap in the terminal, not mid-message
         console.print()
     style = "bold green" if run.passed else "bold red"
@@ -136,15 +148,48 @@ def _cell(cell) -> dict | None:
     }
 
 
+def show_run(run: Run, console: Console, as_json_output: bool = False, save_stats=None) -> None:
+    """What `nnparity run` prints (tables or JSON) and --save-stats writes: one statistics table."""
+    import json
+
+    from .command import bad_input
+
+    stats = tidy.table(run.reports)
+    if save_stats is not None:
+        with bad_input():
+            tidy.write(stats, save_stats)
+    if as_json_output:
+        saved = {"saved_stats": str(save_stats) if save_stats is not None else None}
+        console.print_json(json.dumps(as_json(run, stats) | saved))
+        return
+    print_run(run, console, stats)
+    if save_stats is not None:
+        console.print(f"statistics saved: {save_stats}", highlight=False, markup=False, soft_wrap=True)
+
+
+def _step_json(s, f) -> dict:
+    """One step's figures (a row of the statistics summary) and verdict."""
+    return {
+        "step": s.step, "matrix": s.name, "cells": int(f["cells"]), "bitwise_equal": int(f["equal"]),
+        "max_abs": _json_float(f["max_abs"]), "max_rel": _json_float(f["max_rel"]),
+        "max_ulp": _json_float(f["max_ulp"]), "beyond_bound": int(f["over"]),
+        "passed": s.passed, "problem": s.problem, "not_computed": s.not_computed,
+    }
+
+
 def _json_float(x: float):
+    x = float(x)
     return x if math.isfinite(x) else str(x)
 
 
-def as_json(run: Run) -> dict:
+def as_json(run: Run, stats=None) -> dict:
+    """The run for machines; per-step figures from ``stats``, the run's statistics table."""
+    stats = tidy.table(run.reports) if stats is None else stats
     out = {"case": run.case.name, "epochs": run.epochs, "passed": run.passed, "verdict": verdict(run), "environment": fingerprint(),
            "saved_traces": [str(p) for p in run.saved], "modes": {}}
     for mode, report in run.reports.items():
         first = report.first_difference
+        figures = tidy.summary(stats, mode)
         out["modes"][mode] = {
             "passed": report.passed,
             "error": report.error,
@@ -160,15 +205,7 @@ def as_json(run: Run) -> dict:
                 )
                 for language in ("Python", "R")
             },
-            "steps": [
-                {
-                    "step": s.step, "matrix": s.name, "cells": s.cells, "bitwise_equal": s.equal,
-                    "max_abs": _json_float(s.max_abs), "max_rel": _json_float(s.max_rel), "max_ulp": _json_float(s.max_ulp),
-                    "beyond_bound": s.violations, "passed": s.passed, "problem": s.problem,
-                    "not_computed": s.not_computed,
-                }
-                for s in report.stats
-            ],
+            "steps": [_step_json(s, figures.loc[s.name]) for s in report.stats],
         }
     return out
 

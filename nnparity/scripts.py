@@ -636,12 +636,12 @@ def ports(args):
 
 def command_run(args, console, err) -> int:
     """`nnparity run` with a script on one side or both: free-running, in one chunk."""
-    import json
 
     from . import traces
     from .cases import load_case, parse_epochs
     from .command import FAILS, OK, bad_input
-    from .report import as_json, print_run
+    from .report import show_run
+    from .stats import check_target
 
     with bad_input():
         case = load_case(args.case)
@@ -652,6 +652,8 @@ def command_run(args, console, err) -> int:
                 f"free-running (--mode free). {TO_LOCKSTEP}"
             )
         python_port, r_port = ports(args)
+        if args.save_stats is not None:
+            check_target(args.save_stats)
     # A script runs its loop once for every epoch: one chunk, whatever its size.
     result = traces.run(
         case, python_port, r_port, epochs, ("free",), args.save_traces, chunk_bytes=2**62
@@ -659,8 +661,5 @@ def command_run(args, console, err) -> int:
     sides = [p.describe() for p in (python_port, r_port) if isinstance(p, _Script)]
     which = f"{' and '.join(sides)} {'are' if len(sides) > 1 else 'is'} checked"
     result.reports["free"].remarks.append(FREE_ONLY.format(which=which))
-    if args.json:
-        console.print_json(json.dumps(as_json(result)))
-    else:
-        print_run(result, console)
+    show_run(result, console, args.json, args.save_stats)
     return OK if result.passed else FAILS
