@@ -80,6 +80,11 @@ SUMMARY = {
 }
 
 
+#: pandas before 3 parses decimals with its fast parser unless asked, which can miss the
+#: last bit; pandas 3 parses them exactly by default (and deprecates the option).
+ROUND_TRIP = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
+
+
 class StatsError(OSError):
     """A statistics file that cannot be written or read; the message names the file."""
 
@@ -179,8 +184,8 @@ def check_target(path: Path | str) -> None:
 def write(frame: pd.DataFrame, path: Path | str) -> Path:
     """Write the table atomically: CSV, or Parquet when the name ends in .parquet.
 
-    CSV floats are written with 17 significant digits, so they read back to
-    the same doubles (``read``).
+    CSV floats are written as Python's repr writes them (the shortest decimal
+    that reads back to the same double), so ``read`` gives the same doubles.
     """
     path = Path(path)
     check_target(path)
@@ -190,7 +195,7 @@ def write(frame: pd.DataFrame, path: Path | str) -> Path:
         if is_parquet(path):
             frame.to_parquet(tmp, index=False)
         else:
-            frame.to_csv(tmp, index=False, float_format="%.17g")
+            frame.to_csv(tmp, index=False)
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
@@ -215,9 +220,7 @@ def read(path: Path | str) -> pd.DataFrame:
             frame = pd.read_parquet(path)
         else:
             frame = pd.read_csv(
-                path,
-                dtype={c: d for c, d in SCHEMA.items() if d != "bool"},
-                float_precision="round_trip",
+                path, dtype={c: d for c, d in SCHEMA.items() if d != "bool"}, **ROUND_TRIP
             )
     except (OSError, ValueError) as error:
         raise StatsError(f"{path}: cannot be read as nnparity statistics ({error})") from None
