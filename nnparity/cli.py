@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     scripts.add_run_options(run, r_port)  # --r-script, --python-script, --names
     run.add_argument(
         "--save-stats", type=Path, metavar="FILE",
-        help="write the statistics, one row per mode, epoch and matrix: CSV, or Parquet for a name ending in .parquet",
+        help="write the statistics, one row per mode, epoch and matrix: CSV, "
+        "or Parquet for a name ending in .parquet",
     )
     run.set_defaults(handler=command_run)
     # Further commands register here: each module adds its subparser and sets handler=function(args, console, err) -> exit code.

@@ -50,7 +50,9 @@ class LossRecorder:
         return np.concatenate(self.losses) if self.losses else np.zeros(0)
 
 
-def write_report(run: traces.Run, losses: dict[str, np.ndarray], out: Path | str, stats=None) -> Path:
+def write_report(
+    run: traces.Run, losses: dict[str, np.ndarray], out: Path | str, stats=None
+) -> Path:
     """Write index.html and its plots into `out`, atomically; returns the page's path.
 
     The figures come from ``stats``, the run's statistics table (``nnparity.stats``;
@@ -69,9 +71,13 @@ def write_report(run: traces.Run, losses: dict[str, np.ndarray], out: Path | str
         images = [("loss.png", "Training loss per epoch, Python and R overlaid", plots.loss_curves(losses, staging / "loss.png", run.case.name))]
         for mode in run.reports:
             name = run.case.name
-            images.append((f"max-diff-{mode}.png", f"Largest difference per step, {mode}", plots.max_difference(stats, mode, name, staging / f"max-diff-{mode}.png")))
-            images.append((f"ulp-map-{mode}.png", f"ULP differences, step x epoch, {mode}", plots.ulp_map(stats, mode, name, staging / f"ulp-map-{mode}.png")))
-        (staging / "index.html").write_text(page(run, losses, [(name, alt) for name, alt, _ in images], stats))
+            diff, ulps = f"max-diff-{mode}.png", f"ulp-map-{mode}.png"
+            images.append((diff, f"Largest difference per step, {mode}",
+                           plots.max_difference(stats, mode, name, staging / diff)))
+            images.append((ulps, f"ULP differences, step x epoch, {mode}",
+                           plots.ulp_map(stats, mode, name, staging / ulps)))
+        listed = [(name, alt) for name, alt, _ in images]
+        (staging / "index.html").write_text(page(run, losses, listed, stats))
         os.chmod(staging, 0o755)
         _swap_into_place(staging, out)
     except BaseException:
@@ -110,7 +116,8 @@ window.addEventListener("load", function () {
 """
 
 
-def page(run: traces.Run, losses: dict[str, np.ndarray], images: list[tuple[str, str]], stats) -> str:
+def page(run: traces.Run, losses: dict[str, np.ndarray], images: list[tuple[str, str]],
+         stats) -> str:
     e = html.escape
     case = run.case
     status = "pass" if run.passed else "fail"
@@ -128,7 +135,9 @@ def page(run: traces.Run, losses: dict[str, np.ndarray], images: list[tuple[str,
     for image in images[1:]:
         by_mode[image[0].split("-")[-1].removesuffix(".png")].append(image)
     for mode, report in run.reports.items():
-        parts += [f"<h2>{e(MODE_TITLES[mode])}</h2>", f"<pre>{e(story(report))}</pre>", _table(report, tidy.summary(stats, mode))]
+        figures = tidy.summary(stats, mode)
+        parts += [f"<h2>{e(MODE_TITLES[mode])}</h2>", f"<pre>{e(story(report))}</pre>",
+                  _table(report, figures)]
         parts += [_img(image) for image in by_mode.get(mode, [])]
     parts.append("</body></html>")
     return "\n".join(p for p in parts if p)
@@ -147,7 +156,8 @@ def _table(report: ParityReport, summary) -> str:
             continue
         f = summary.loc[s.name]
         rows.append(
-            f"<tr><td>{s.step}</td><td class=name>{html.escape(s.name)}</td><td>{f['cells']:,}</td><td>{100 * f['equal_share']:.1f}%</td>"
+            f"<tr><td>{s.step}</td><td class=name>{html.escape(s.name)}</td>"
+            f"<td>{f['cells']:,}</td><td>{100 * f['equal_share']:.1f}%</td>"
             f"<td>{f['max_abs']:.2e}</td><td>{f['max_ulp']:.0f}</td><td>{f['over']:,}</td></tr>"
         )
     rows.append("</table>")

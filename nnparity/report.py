@@ -56,9 +56,8 @@ def table(report: ParityReport, summary=None) -> Table:
         f = summary.loc[s.name]
         over = "[green]0 ok[/green]" if f["over"] == 0 else f"[red]{f['over']:,} FAIL[/red]"
         ulp = f"{f['max_ulp']:.0f}" if f["max_ulp"] < 1e6 else _num(f["max_ulp"])
-        t.add_row(
-            str(s.step), s.name, f"{100 * f['equal_share']:.1f}%", _num(f["max_abs"]), _num(f["max_rel"]), ulp, over
-        )
+        share = f"{100 * f['equal_share']:.1f}%"
+        t.add_row(str(s.step), s.name, share, _num(f["max_abs"]), _num(f["max_rel"]), ulp, over)
     t.caption = (
         f"equal: share of cells bitwise equal; over: cells beyond the bound.\nbound: {report.tolerance}"
     )
@@ -164,13 +163,15 @@ def show_run(run: Run, console: Console, as_json_output: bool = False, save_stat
         return
     print_run(run, console, stats)
     if save_stats is not None:
-        console.print(f"statistics saved: {save_stats}", highlight=False, markup=False, soft_wrap=True)
+        console.print(f"statistics saved: {save_stats}", highlight=False, markup=False,
+                      soft_wrap=True)
 
 
 def _step_json(s, f) -> dict:
     """One step's figures (a row of the statistics summary) and verdict."""
     return {
-        "step": s.step, "matrix": s.name, "cells": int(f["cells"]), "bitwise_equal": int(f["equal"]),
+        "step": s.step, "matrix": s.name,
+        "cells": int(f["cells"]), "bitwise_equal": int(f["equal"]),
         "max_abs": _json_float(f["max_abs"]), "max_rel": _json_float(f["max_rel"]),
         "max_ulp": _json_float(f["max_ulp"]), "beyond_bound": int(f["over"]),
         "passed": s.passed, "problem": s.problem, "not_computed": s.not_computed,

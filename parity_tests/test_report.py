@@ -84,7 +84,8 @@ def test_plots_of_a_run_with_no_difference_at_all_need_no_log_of_zero(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for draw in (plots.max_difference, plots.ulp_map):
-            path = draw(stats.table(run.reports), "free", case.name, tmp_path / f"{draw.__name__}.png")
+            table = stats.table(run.reports)
+            path = draw(table, "free", case.name, tmp_path / f"{draw.__name__}.png")
             assert matplotlib.image.imread(path)[..., :3].std() > 0.05, f"{draw.__name__} drew a blank image"
 
 
