@@ -87,9 +87,15 @@ class StagedFolder:
             raise OutputError(f"{t}: cannot be written ({_reason(error)} in {parent})") from None
 
     def is_ours(self, path: Path) -> bool:
-        """A plain file with a name nnparity gives (a folder or a link of that name is the user's)."""
-        named = any(fnmatch.fnmatchcase(path.name, pattern) for pattern in self.ours)
-        return named and path.is_file() and not path.is_symlink()
+        """A plain file with a name nnparity gives, or a folder of plain files for a pattern ending in "/"."""
+        if path.is_symlink():
+            return False
+        for pattern in self.ours:
+            if pattern.endswith("/") and fnmatch.fnmatchcase(path.name, pattern[:-1]):
+                return path.is_dir() and all(p.is_file() and not p.is_symlink() for p in path.iterdir())
+            if fnmatch.fnmatchcase(path.name, pattern):
+                return path.is_file()
+        return False
 
     def _existing_parent(self) -> Path:
         parent = self.target.parent

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .paths import HARNESS_R
 from .port import PortError
 
-HARNESS_R = Path(__file__).resolve().parent / "r" / "harness.R"
 FIX_R = "run `make setup` (it installs Debian's r-base-core and rpy2==3.5.17), or `apt-get install r-base-core`"
 
 

@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from . import steps
+from .paths import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 MATRICES = steps.DATA + steps.STATE  # X, y, wh, bh, wout, bout
 CONFIG = "config.csv"
 #: The config keys a case may have; lr and epochs are required.

@@ -8,13 +8,12 @@ no R).
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from . import explain, html_report, supervise, traces
+from . import compare_folders, explain, html_report, scripts, stats, supervise, traces
 from .atomic import OutputError
 from .cases import load_case, parse_epochs
 from .command import (
@@ -28,11 +27,9 @@ from .command import (
     parse_timeout,
     write_out,
 )
+from .paths import R_VARIANTS
 from .port import PortError
-from .ports import R_IMPL
-from .report import as_json, print_run
-
-R_VARIANTS = R_IMPL / "variants"
+from .report import show_run
 
 
 def r_variants() -> list[str]:
@@ -57,27 +54,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--python-impl", type=Path, metavar="PATH", help="a Python file or package to run in place of python_impl/")
     run.add_argument("--json", action="store_true", help="print the result as JSON instead of tables")
+    scripts.add_run_options(run, r_port)  # --r-script, --python-script, --names
     add_timeout_option(run)
+    run.add_argument(
+        "--save-stats", type=Path, metavar="FILE",
+        help="write the statistics, one row per mode, epoch and matrix: CSV, "
+        "or Parquet for a name ending in .parquet",
+    )
     run.set_defaults(handler=command_run)
     # Further commands register here: each module adds its subparser and sets handler=function(args, console, err) -> exit code.
     explain.add_parser(sub)
     html_report.add_parser(sub)
+    compare_folders.add_parser(sub)
     return parser
 
 
 def command_run(args, console: Console, err: Console) -> int:
-    modes = traces.MODES if args.mode == "both" else (args.mode,)
+    script = scripts.wanted(args)  # a learner's script on either side: free-running, one chunk
+    modes = ("free",) if script else traces.MODES if args.mode == "both" else (args.mode,)
     with bad_input():  # everything the run needs is checked before any port starts
+        python_side, r_side = scripts.sides(args)
         case = load_case(args.case)
         epochs = parse_epochs("--epochs", args.epochs) if args.epochs is not None else case.epochs
         deadline = supervise.Deadline(parse_timeout(args.timeout))
-        folder = None
-        if args.save_traces is not None:
-            languages = ("python", "r") if "free" in modes else ("python",)
-            folder = traces.TraceFolder(args.save_traces, case, epochs, languages)
+        folder = traces.TraceOutput(args.save_traces, case, epochs, modes) if args.save_traces else None
+        if args.save_stats is not None:  # before the run, not after it: a bad name costs nothing
+            stats.check_target(args.save_stats)
     with supervise.Supervisor(deadline) as ports:
-        python_port = ports.port("python", args.python_impl)
-        r_port = ports.port("r", R_VARIANTS / args.r_variant if args.r_variant else args.r_impl)
+        python_port, r_port = ports.port(*python_side), ports.port(*r_side)
         with bad_input():
             python_port.wait_loaded()
             r_port.wait_loaded()
@@ -90,13 +94,12 @@ def command_run(args, console: Console, err: Console) -> int:
             result = traces.run(
                 case, python_port, r_port, epochs, modes, folder,
                 progress=lambda n: progress.advance(task, n), environment=r_port.environment,
+                chunk_bytes=2**62 if script else traces.CHUNK_BYTES,  # a script's loop runs once
             )
-    verdict = OK if result.passed else FAILS
-    if args.json:
-        write_out(console, err, lambda: console.print_json(json.dumps(as_json(result))))
-    else:
-        write_out(console, err, lambda: print_run(result, console))
-    return verdict
+    if script:
+        scripts.remark(result, python_port, r_port)
+    write_out(console, err, lambda: show_run(result, console, args.json, args.save_stats))
+    return OK if result.passed else FAILS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,6 +124,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         say("interrupted (Ctrl-C): the ports were stopped and nothing was left half-written")
         return 130
-    except supervise.Interrupted as signal:
-        say(f"stopped by {supervise._signal_name(signal.number)}: the ports were stopped and nothing was left half-written")
-        return 128 + signal.number
+    except supervise.Interrupted as stop:
+        say(f"stopped by {supervise.signal_name(stop.number)}: the ports were stopped and nothing was left half-written")
+        return 128 + stop.number

@@ -29,8 +29,9 @@ from .bridge import call
 from .cases import Case, load_case, parse_epochs
 from .command import OK, add_case_option, bad_input
 from .compare import ulp_distance
+from .paths import PYTHON_IMPL, R_IMPL
 from .port import PortError
-from .ports import PYTHON_IMPL, R_IMPL, PythonPort, RPort
+from .ports import PythonPort, RPort
 
 STEP_NUMBERS = tuple(sorted(steps.STEP_TITLES))
 #: Decimals when the article's walkthrough does not print a matrix (its spreadsheet's default).
@@ -294,10 +295,17 @@ def add_parser(sub) -> None:
     add_case_option(p)
     p.add_argument("--epoch", default="1", help="which epoch's numbers to show (default: 1, the article's walkthrough)")
     p.add_argument("--step", type=int, choices=STEP_NUMBERS, metavar="N", help="show one step only (1-11)")
+    from . import explain_script  # --r-script / --python-script: a learner's own lines beside ours
+
+    explain_script.add_options(p)
     p.set_defaults(handler=command_explain)
 
 
 def command_explain(args, console: Console, err: Console) -> int:
+    from . import explain_script
+
+    if explain_script.wanted(args):
+        return explain_script.command(args, console, err)
     with bad_input():
         case = load_case(args.case)
         epoch = parse_epochs("--epoch", args.epoch)

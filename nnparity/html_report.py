@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
+from . import stats as tidy
 from . import supervise, traces
 from .atomic import StagedFolder
 from .cases import load_case, parse_epochs
@@ -47,21 +48,31 @@ def report_folder(out: Path | str) -> StagedFolder:
     return StagedFolder(out, REPORT_FILES, "the report")
 
 
-def write_report(run: traces.Run, losses: dict[str, np.ndarray], out: Path | str | StagedFolder) -> Path:
-    """Write index.html and its plots into `out`, atomically; returns the page's path."""
+def write_report(
+    run: traces.Run, losses: dict[str, np.ndarray], out: Path | str | StagedFolder, stats=None
+) -> Path:
+    """Write index.html and its plots into `out`, atomically; returns the page's path.
+
+    The figures come from ``stats``, the run's statistics table (``nnparity.stats``;
+    made from the run when not given): a page made from a saved table is the same page.
+    """
     from . import plots  # matplotlib takes about a second to import: only the report pays for it
 
+    stats = tidy.table(run.reports) if stats is None else stats
     folder = out if isinstance(out, StagedFolder) else report_folder(out)
     staging = folder.open()
     try:
         images = [("loss.png", "Training loss per epoch, Python and R overlaid",
                    plots.loss_curves(losses, staging / "loss.png", run.case.name))]
-        for mode, report in run.reports.items():
-            images.append((f"max-diff-{mode}.png", f"Largest difference per step, {mode}",
-                           plots.max_difference(report, staging / f"max-diff-{mode}.png")))
-            images.append((f"ulp-map-{mode}.png", f"ULP differences, step x epoch, {mode}",
-                           plots.ulp_map(report, staging / f"ulp-map-{mode}.png")))
-        (staging / "index.html").write_text(page(run, losses, [(name, alt) for name, alt, _ in images]))
+        for mode in run.reports:
+            name = run.case.name
+            diff, ulps = f"max-diff-{mode}.png", f"ulp-map-{mode}.png"
+            images.append((diff, f"Largest difference per step, {mode}",
+                           plots.max_difference(stats, mode, name, staging / diff)))
+            images.append((ulps, f"ULP differences, step x epoch, {mode}",
+                           plots.ulp_map(stats, mode, name, staging / ulps)))
+        listed = [(name, alt) for name, alt, _ in images]
+        (staging / "index.html").write_text(page(run, losses, listed, stats))
         target = folder.commit()
     except BaseException:
         folder.abort()
@@ -89,7 +100,8 @@ window.addEventListener("load", function () {
 """
 
 
-def page(run: traces.Run, losses: dict[str, np.ndarray], images: list[tuple[str, str]]) -> str:
+def page(run: traces.Run, losses: dict[str, np.ndarray], images: list[tuple[str, str]],
+         stats) -> str:
     e = html.escape
     case = run.case
     status = "pass" if run.passed else "fail"
@@ -107,7 +119,9 @@ def page(run: traces.Run, losses: dict[str, np.ndarray], images: list[tuple[str,
     for image in images[1:]:
         by_mode[image[0].split("-")[-1].removesuffix(".png")].append(image)
     for mode, report in run.reports.items():
-        parts += [f"<h2>{e(MODE_TITLES[mode])}</h2>", f"<pre>{e(story(report))}</pre>", _table(report)]
+        figures = tidy.summary(stats, mode)
+        parts += [f"<h2>{e(MODE_TITLES[mode])}</h2>", f"<pre>{e(story(report))}</pre>",
+                  _table(report, figures)]
         parts += [_img(image) for image in by_mode.get(mode, [])]
     parts.append("</body></html>")
     return "\n".join(p for p in parts if p)
@@ -118,15 +132,17 @@ def _img(image: tuple[str, str]) -> str:
     return f'<img src="{html.escape(name)}" alt="{html.escape(alt)}">'
 
 
-def _table(report: ParityReport) -> str:
+def _table(report: ParityReport, summary) -> str:
     rows = ["<table><tr><th>step</th><th class=name>matrix</th><th>cells</th><th>bitwise equal</th><th>max abs</th><th>max ULP</th><th>beyond bound</th></tr>"]
     for s in report.stats:
         if s.problem:
             rows.append(f"<tr><td>{s.step}</td><td class=name>{html.escape(s.name)}</td><td colspan=5>{html.escape(s.problem)}</td></tr>")
             continue
+        f = summary.loc[s.name]
         rows.append(
-            f"<tr><td>{s.step}</td><td class=name>{html.escape(s.name)}</td><td>{s.cells:,}</td><td>{100 * s.equal_share:.1f}%</td>"
-            f"<td>{s.max_abs:.2e}</td><td>{s.max_ulp:.0f}</td><td>{s.violations:,}</td></tr>"
+            f"<tr><td>{s.step}</td><td class=name>{html.escape(s.name)}</td>"
+            f"<td>{f['cells']:,}</td><td>{100 * f['equal_share']:.1f}%</td>"
+            f"<td>{f['max_abs']:.2e}</td><td>{f['max_ulp']:.0f}</td><td>{f['over']:,}</td></tr>"
         )
     rows.append("</table>")
     rows.append(f"<p><small>bound: {html.escape(report.tolerance)}</small></p>")

@@ -1,6 +1,8 @@
 """Plots for `nnparity report` (matplotlib, Agg backend: files only, no display).
 
-Each function draws one figure from a run's per-epoch numbers and writes a PNG.
+Each function draws one figure and writes a PNG. The comparison's figures come
+from the statistics table (``nnparity.stats``), the same one ``--save-stats``
+writes: a plot made from the file is the plot of the run.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import numpy as np  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 
 from . import steps  # noqa: E402
-from .compare import Cell, ParityReport  # noqa: E402
 
 DPI = 110
 COLOURS = {"Python": "#3572A5", "R": "#D2691E"}
@@ -33,11 +34,20 @@ def _save(fig, path: Path) -> Path:
 
 
 def loss_curves(losses: dict[str, np.ndarray], path: Path, case: str) -> Path:
-    """E = sum((y - output)^2) / 2 per epoch, both languages overlaid, and their difference below."""
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+    """E = sum((y - output)^2) / 2 per epoch, both languages overlaid, their difference below."""
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(8, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 2]}
+    )
     for language, style in (("Python", "-"), ("R", "--")):
         loss = losses[language]
-        top.plot(_epochs(len(loss)), loss, style, color=COLOURS[language], label=language, linewidth=2 if language == "Python" else 1.5)
+        top.plot(
+            _epochs(len(loss)),
+            loss,
+            style,
+            color=COLOURS[language],
+            label=language,
+            linewidth=2 if language == "Python" else 1.5,
+        )
     top.set_yscale("log")
     top.set_ylabel("loss  sum((y - output)²) / 2")
     top.set_title(f"{case}: training loss per epoch, both languages")
@@ -63,64 +73,132 @@ def _floor(values: np.ndarray) -> float:
 
 def _mark_floor(ax, floor: float) -> None:
     ax.axhline(floor, color="#999999", linestyle=":", linewidth=1)
-    ax.annotate("0 (bitwise equal)", (0, floor), xycoords=("axes fraction", "data"), xytext=(4, 3),
-                textcoords="offset points", fontsize=8, color="#666666")
+    ax.annotate(
+        "0 (bitwise equal)",
+        (0, floor),
+        xycoords=("axes fraction", "data"),
+        xytext=(4, 3),
+        textcoords="offset points",
+        fontsize=8,
+        color="#666666",
+    )
 
 
-def _mark_first(ax, first: Cell | None, label: str, colour: str) -> None:
+def _mark_first(ax, first: tuple[int, str] | None, label: str, colour: str) -> None:
     if first is not None:
-        ax.axvline(first.epoch, color=colour, linestyle="--", linewidth=1)
-        ax.annotate(f"{label}: epoch {first.epoch}, {first.name} [{first.row}, {first.col}]", (first.epoch, 1),
-                    xycoords=("data", "axes fraction"), xytext=(4, -12), textcoords="offset points", fontsize=8, color=colour)
+        epoch, name = first
+        ax.axvline(epoch, color=colour, linestyle="--", linewidth=1)
+        ax.annotate(
+            f"{label}: epoch {epoch}, {name}",
+            (epoch, 1),
+            xycoords=("data", "axes fraction"),
+            xytext=(4, -12),
+            textcoords="offset points",
+            fontsize=8,
+            color=colour,
+        )
 
 
-def max_difference(report: ParityReport, path: Path) -> Path:
+def _flagged(rows, column: str) -> tuple[int, str] | None:
+    """The first (epoch, matrix) whose row carries a flag of the statistics table."""
+    flagged = rows[rows[column]]
+    if flagged.empty:
+        return None
+    first = flagged.sort_values(["epoch", "step"], kind="stable").iloc[0]
+    return int(first["epoch"]), str(first["matrix"])
+
+
+def _per_epoch(rows, column: str) -> dict[str, np.ndarray]:
+    """matrix -> one figure per epoch, in the article's order, from one mode's rows of the table."""
+    ordered = rows.sort_values(["epoch"], kind="stable")
+    return {
+        name: ordered.loc[ordered["matrix"] == name, column].to_numpy(dtype=np.float64)
+        for name in steps.NAMES
+        if (rows["matrix"] == name).any()
+    }
+
+
+def max_difference(stats, mode: str, case: str, path: Path) -> Path:
     """The largest absolute difference per step so far (running maximum over epochs), log scales.
 
-    Epochs where a step is still bitwise equal sit on a marked floor (zero has no place on a log axis).
+    Drawn from the statistics table (``nnparity.stats``: column ``max_abs``).
+    Epochs where a step is still bitwise equal sit on a marked floor (zero has
+    no place on a log axis).
     """
+    rows = stats[stats["mode"] == mode]
     fig, ax = plt.subplots(figsize=(9, 5))
-    curves = {s.name: s.epoch_max_abs() for s in report.stats if not s.problem}
+    curves = _per_epoch(rows, "max_abs")
     everything = np.concatenate(list(curves.values())) if curves else np.zeros(0)
     floor = _floor(everything)
     colours = plt.get_cmap("tab20")
     for i, (name, curve) in enumerate(curves.items()):
         so_far = np.maximum.accumulate(curve) if curve.size else curve
-        ax.plot(_epochs(len(curve)), np.where(so_far > 0, so_far, floor), color=colours(i % 20), linewidth=1.5,
-                label=f"{steps.BY_NAME[name].step} {name}")
+        ax.plot(
+            _epochs(len(curve)),
+            np.where(so_far > 0, so_far, floor),
+            color=colours(i % 20),
+            linewidth=1.5,
+            label=f"{steps.BY_NAME[name].step} {name}",
+        )
     _mark_floor(ax, floor)
-    _mark_first(ax, report.first_difference, "first difference", "#444444")
-    _mark_first(ax, report.first_violation, "first cell beyond the bound", "#CC0000")
+    _mark_first(ax, _flagged(rows, "first_difference"), "first difference", "#444444")
+    _mark_first(ax, _flagged(rows, "first_over"), "first cell beyond the bound", "#CC0000")
     ax.set_yscale("log")
     ax.set_xscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("largest |Python - R| so far")
-    ax.set_title(f"{report.case}, {report.mode}: largest difference per step")
+    ax.set_title(f"{case}, {mode}: largest difference per step")
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     ax.grid(True, which="both", alpha=0.3)
     return _save(fig, path)
 
 
-def ulp_map(report: ParityReport, path: Path) -> Path:
-    """Step x epoch map of the largest ULP difference; grey is bitwise equal."""
-    names = [s.name for s in report.stats if not s.problem]
-    grid = np.array([s.epoch_max_ulp() for s in report.stats if not s.problem]) if names else np.zeros((0, 0))
+def ulp_map(stats, mode: str, case: str, path: Path) -> Path:
+    """Step x epoch map of the largest ULP difference (column ``max_ulp``); grey: bitwise equal."""
+    rows = stats[stats["mode"] == mode]
+    curves = _per_epoch(rows, "max_ulp")
+    names = list(curves)
+    grid = np.array(list(curves.values())) if names else np.zeros((0, 0))
     fig, ax = plt.subplots(figsize=(9, 4.5))
     if grid.size:
-        masked = np.ma.masked_less_equal(np.where(np.isfinite(grid), grid, np.nanmax(grid[np.isfinite(grid)], initial=1)), 0)
+        masked = np.ma.masked_less_equal(
+            np.where(np.isfinite(grid), grid, np.nanmax(grid[np.isfinite(grid)], initial=1)), 0
+        )
         cmap = plt.get_cmap("viridis").with_extremes(bad="#DDDDDD")
         vmax = max(float(masked.max()) if masked.count() else 1.0, 2.0)
         edges = np.arange(grid.shape[1] + 1) + 0.5
-        image = ax.pcolormesh(edges, np.arange(len(names) + 1) - 0.5, masked, cmap=cmap, norm=LogNorm(vmin=1, vmax=vmax), shading="flat")
+        image = ax.pcolormesh(
+            edges,
+            np.arange(len(names) + 1) - 0.5,
+            masked,
+            cmap=cmap,
+            norm=LogNorm(vmin=1, vmax=vmax),
+            shading="flat",
+        )
         ax.set_xscale("log")
         ax.set_ylim(len(names) - 0.5, -0.5)
         fig.colorbar(image, ax=ax, label="max ULP difference (grey: bitwise equal)")
-        first = report.first_difference
-        if first is not None and first.name in names:
-            ax.plot(first.epoch, names.index(first.name), marker="o", markersize=10, markerfacecolor="none", markeredgecolor="red")
-            ax.annotate(f"first difference: epoch {first.epoch}", (first.epoch, names.index(first.name)), xytext=(10, -4),
-                        textcoords="offset points", color="red", fontsize=8, bbox=dict(boxstyle="round", fc="white", ec="red"))
+        first = _flagged(rows, "first_difference")
+        if first is not None and first[1] in names:
+            epoch, name = first
+            ax.plot(
+                epoch,
+                names.index(name),
+                marker="o",
+                markersize=10,
+                markerfacecolor="none",
+                markeredgecolor="red",
+            )
+            ax.annotate(
+                f"first difference: epoch {epoch}",
+                (epoch, names.index(name)),
+                xytext=(10, -4),
+                textcoords="offset points",
+                color="red",
+                fontsize=8,
+                bbox=dict(boxstyle="round", fc="white", ec="red"),
+            )
     ax.set_yticks(range(len(names)), [f"{steps.BY_NAME[n].step} {n}" for n in names], fontsize=8)
     ax.set_xlabel("epoch")
-    ax.set_title(f"{report.case}, {report.mode}: ULP differences, step x epoch")
+    ax.set_title(f"{case}, {mode}: ULP differences, step x epoch")
     return _save(fig, path)

@@ -1,10 +1,19 @@
 """The tolerance policy: how far Python and R may differ, and why.
 
 Both bounds are decisions backed by measurement. The measurements below were
-made on Debian bookworm, R 4.2.2 with its reference BLAS, numpy 2.4 with
-OpenBLAS, rpy2 3.5.17, over every case in fixtures/ at its full epoch count
-(scripts: ``nnparity run --case NAME --json`` prints the same statistics).
-Re-measure and update this page before changing a number.
+made over every case in fixtures/ at its full epoch count (scripts:
+``nnparity run --case NAME --json`` prints the same statistics, and
+``python bench/measure_bounds.py [CASE]`` the ratios below), in this
+environment (``nnparity.fingerprint``, which every failing run prints):
+
+    Debian bookworm, Linux x86_64, Python 3.11.7
+    numpy 2.4.6 on OpenBLAS 0.3.31 (DYNAMIC_ARCH, Haswell kernels)
+    R 4.2.2 Patched (2022-11-10 r83330) on Debian's reference BLAS and LAPACK
+    (/usr/lib/x86_64-linux-gnu/blas/libblas.so.3.11.0), rpy2 3.5.17
+
+Another numpy build, another libm or another BLAS rounds differently (see
+"Lockstep" below for one measured case). Re-measure and update this page
+before changing a number.
 
 Free-running (each language trains on its own from the same start)
 --------------------------------------------------------------------
@@ -23,7 +32,8 @@ seen in any matrix at any epoch, per case:
 Relative differences are large only where a value crosses zero (1.2e-9 in
 hidden_layer_input), so the bound is absolute plus relative:
 
-    |python - r| <= FREE_ATOL + FREE_RTOL * max(|python|, |r|, magnitude)   (magnitude: steps that sum, below)
+    |python - r| <= FREE_ATOL + FREE_RTOL * max(|python|, |r|, magnitude)
+                                         (magnitude: for steps that sum, below)
 
 with both set to 1e-12: about 100 times the largest difference measured, and
 still nine orders of magnitude below the smallest real port error we know of
@@ -48,8 +58,12 @@ on the small cases magnitude >= |value| only loosens the bound. Script:
 
 Lockstep (R recomputes every step from Python's recorded inputs)
 ----------------------------------------------------------------
-Every elementwise step (sigmoid, E, the slopes, d_output, d_hiddenlayer) was
-bitwise equal in every cell of every epoch of every case. Steps that sum
+In the environment above, every elementwise step (sigmoid, E, the slopes,
+d_output, d_hiddenlayer) was bitwise equal in every cell of every epoch of
+every case. That is a fact of this numpy and this libm, not a law: on another
+numpy build, hiddenlayer_activations (the sigmoid, where numpy's exp and R's
+exp may round differently) was bitwise equal in 98.8% of its cells and at
+most 2 ULP apart, within the elementwise bound below. Steps that sum
 (matrix products, bias updates) differ because OpenBLAS and R's reference BLAS
 (and R's colSums, which sums in long double) add in a different order. Per
 cell the difference in ULPs of the result is unbounded where a sum cancels to
@@ -85,41 +99,56 @@ Divided by sqrt(terms), every measurement above, on every case, is at most
 article's 5-term hidden_layer_input, close to the flat 8 it replaces; 179 for
 2001 terms, 4e-14 relative, still 10 orders of magnitude below a real port error), where
 ``terms`` is the length of the sum (``terms()`` below). An elementwise step
-gets ``ELEMENTWISE_ULPS * eps * |value|`` with 4 (measured 0, but exp differs
-between libm builds; DESIGN.md saw 2 ULP in the sigmoid elsewhere).
+gets ``ELEMENTWISE_ULPS * eps * |value|`` with 4 (measured 0 here; 2 ULP in the
+sigmoid on the other numpy build above, so 4 leaves a margin of 2).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from . import steps
+
 FREE_ATOL = 1e-12
 FREE_RTOL = 1e-12
 
 ELEMENTWISE_ULPS = 4
 SUMMING_ULPS = 4  # per square root of the number of terms summed
-SUMMING = {"hidden_layer_input", "output_layer_input", "Error_at_hidden_layer", "wout", "wh", "bout", "bh"}
+
+_LARGEST = np.finfo(np.float64).max
+
+#: The steps that sum (steps.csv's ``operation`` column).
+SUMMING: frozenset[str] = frozenset(q.name for q in steps.QUANTITIES if q.sums)
 
 
 def lockstep_ulps(name: str) -> int:
     return SUMMING_ULPS if name in SUMMING else ELEMENTWISE_ULPS
 
 
+def dims_of(get):
+    """The case's dimensions, read off a step's inputs when asked (``dims["samples"]``).
+
+    Lazily: a dimension is read from the one input that carries it (X for
+    samples and features, wout for hidden and outputs), only when a count
+    needs it.
+    """
+
+    class Dims:
+        def __getitem__(self, name: str) -> int:
+            if name in ("samples", "features"):
+                return np.shape(get("X"))[-2 if name == "samples" else -1]
+            return np.shape(get("wout"))[-2 if name == "hidden" else -1]
+
+    return Dims()
+
+
 def terms(name: str, get) -> int:
     """How many terms one cell of a summing step adds (1 for an elementwise step).
 
-    A matrix product adds one product per inner index, plus the bias or the old
-    weight it is added to.
+    steps.csv's ``terms`` column: a matrix product adds one product per inner
+    index, plus the bias or the old weight it is added to.
     """
-    if name == "hidden_layer_input":
-        return np.shape(get("X"))[-1] + 1
-    if name == "output_layer_input":
-        return np.shape(get("wout"))[-2] + 1
-    if name == "Error_at_hidden_layer":
-        return np.shape(get("wout"))[-1]
-    if name in ("wout", "wh", "bout", "bh"):
-        return np.shape(get("X"))[0] + 1
-    return 1
+    return steps.BY_NAME[name].term_count(dims_of(get))
 
 
 def free_running_bound(name: str, a: np.ndarray, b: np.ndarray, get=None) -> np.ndarray:
@@ -137,9 +166,38 @@ def free_running_bound(name: str, a: np.ndarray, b: np.ndarray, get=None) -> np.
             scale = np.maximum(np.abs(np.nan_to_num(a)), np.abs(np.nan_to_num(b)))
     if get is not None and name in SUMMING:
         with np.errstate(invalid="ignore", over="ignore"):
-            terms_scale = np.nan_to_num(magnitude(name, a, get), nan=0.0, posinf=np.finfo(np.float64).max)
+            terms_scale = np.nan_to_num(magnitude(name, a, get), nan=0.0, posinf=_LARGEST)
         scale = np.maximum(scale, terms_scale)
     return FREE_ATOL + FREE_RTOL * scale
+
+
+def _abs(x):
+    return np.abs(x)
+
+
+def _t(x):
+    return np.swapaxes(x, -1, -2)
+
+
+def _colsum(x):
+    return x.sum(axis=-2, keepdims=True)
+
+
+#: For each step that sums, the sum of the absolute values of its terms (see magnitude).
+#: steps.csv says which steps sum; a test keeps these keys equal to SUMMING.
+SUM_MAGNITUDES = {
+    "hidden_layer_input": lambda get: _abs(get("X")) @ _abs(get("wh")) + _abs(get("bh")),
+    "output_layer_input": lambda get: (
+        _abs(get("hiddenlayer_activations")) @ _abs(get("wout")) + _abs(get("bout"))
+    ),
+    "Error_at_hidden_layer": lambda get: _abs(get("d_output")) @ _t(_abs(get("wout"))),
+    "wout": lambda get: _abs(get("wout")) + get("lr") * (
+        _t(_abs(get("hiddenlayer_activations"))) @ _abs(get("d_output"))
+    ),
+    "wh": lambda get: _abs(get("wh")) + get("lr") * (_abs(get("X")).T @ _abs(get("d_hiddenlayer"))),
+    "bout": lambda get: _abs(get("bout")) + get("lr") * _colsum(_abs(get("d_output"))),
+    "bh": lambda get: _abs(get("bh")) + get("lr") * _colsum(_abs(get("d_hiddenlayer"))),
+}
 
 
 def magnitude(name: str, value, get) -> np.ndarray:
@@ -149,24 +207,11 @@ def magnitude(name: str, value, get) -> np.ndarray:
     absolute values of its terms, not to the result (which may cancel to near
     zero): for C = A @ B that is |A| @ |B|. ``get(input)`` returns an input of
     the step as recorded (arrays [epochs, rows, cols]; X and y as matrices; lr
-    as a number).
+    as a number). An elementwise step's scale is its value.
     """
-    mag = np.abs
-    if name == "hidden_layer_input":
-        return mag(get("X")) @ mag(get("wh")) + mag(get("bh"))
-    if name == "output_layer_input":
-        return mag(get("hiddenlayer_activations")) @ mag(get("wout")) + mag(get("bout"))
-    if name == "Error_at_hidden_layer":
-        return mag(get("d_output")) @ np.swapaxes(mag(get("wout")), -1, -2)
-    if name == "wout":
-        return mag(get("wout")) + get("lr") * (np.swapaxes(mag(get("hiddenlayer_activations")), -1, -2) @ mag(get("d_output")))
-    if name == "wh":
-        return mag(get("wh")) + get("lr") * (mag(get("X")).T @ mag(get("d_hiddenlayer")))
-    if name == "bout":
-        return mag(get("bout")) + get("lr") * mag(get("d_output")).sum(axis=-2, keepdims=True)
-    if name == "bh":
-        return mag(get("bh")) + get("lr") * mag(get("d_hiddenlayer")).sum(axis=-2, keepdims=True)
-    return mag(value)
+    if name in SUMMING:
+        return SUM_MAGNITUDES[name](get)
+    return np.abs(value)
 
 
 def lockstep_bound(name: str, a: np.ndarray, b: np.ndarray, get=None) -> np.ndarray:
@@ -179,17 +224,22 @@ def lockstep_bound(name: str, a: np.ndarray, b: np.ndarray, get=None) -> np.ndar
         if get is None:
             scale = np.maximum(np.abs(a), np.abs(b))
         else:
-            scale = magnitude(name, a, get) * (np.sqrt(terms(name, get)) if name in SUMMING else 1.0)
+            root = np.sqrt(terms(name, get)) if name in SUMMING else 1.0
+            scale = magnitude(name, a, get) * root
         # A magnitude that overflows is at least the largest double: bounding with that
         # is never looser than the truth (a case whose weights overflow: test_nan.py).
-        scale = np.nan_to_num(scale, nan=0.0, posinf=np.finfo(np.float64).max)
+        scale = np.nan_to_num(scale, nan=0.0, posinf=_LARGEST)
     return np.broadcast_to(lockstep_ulps(name) * np.finfo(np.float64).eps * scale, a.shape)
 
 
 def describe(mode: str) -> str:
     if mode == "free":
-        return f"|Python - R| <= {FREE_ATOL:g} + {FREE_RTOL:g} * max(|Python|, |R|, sum of |terms| for a sum)"
+        return (
+            f"|Python - R| <= {FREE_ATOL:g} + {FREE_RTOL:g} * "
+            "max(|Python|, |R|, sum of |terms| for a sum)"
+        )
     return (
-        f"|Python - R| <= N * eps * magnitude, magnitude = |value| elementwise or the sum of |terms| "
+        "|Python - R| <= N * eps * magnitude, magnitude = |value| elementwise "
+        "or the sum of |terms| "
         f"for a sum (N = {ELEMENTWISE_ULPS} elementwise, {SUMMING_ULPS} * sqrt(terms) for sums)"
     )

@@ -13,12 +13,12 @@ the same objects run in-process for the teaching commands and the tests.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from . import steps
+from .cells import StepFailure  # noqa: F401 - what lockstep returns for a step that failed
 
 
 class PortError(RuntimeError):
@@ -27,19 +27,6 @@ class PortError(RuntimeError):
 
 class BorderError(PortError):
     """What a port returned is not a trace (wrong type, unnamed, not doubles): the run stops, exit code 1."""
-
-
-@dataclass(frozen=True)
-class StepFailure:
-    """A step a port could not compute in lockstep (it errored or returned the wrong shape).
-
-    It stands in place of the step's array; the comparison reports it as that
-    step's problem and checks every other step as usual. ``epoch`` counts from
-    the start of the chunk it came from, 1-based.
-    """
-
-    epoch: int
-    message: str
 
 
 class Port:

@@ -9,15 +9,17 @@ from __future__ import annotations
 import importlib
 
 from .port import Port
-from .python_port import PYTHON_IMPL, PythonPort  # noqa: F401 - the kinds, importable from here
-from .r_port import R_IMPL, RPort  # noqa: F401
+from .python_port import PythonPort  # noqa: F401 - the kinds, importable from here
+from .r_port import RPort  # noqa: F401
 
 KINDS: dict[str, str] = {
     "python": "nnparity.python_port:PythonPort",
     "r": "nnparity.r_port:RPort",
+    "python-script": "nnparity.scripts:PythonScript",  # a learner's script, run as written
+    "r-script": "nnparity.scripts:RScript",
 }
 
 
-def open_port(kind: str, path=None) -> Port:
+def open_port(kind: str, path=None, **options) -> Port:
     module, name = KINDS[kind].split(":")
-    return getattr(importlib.import_module(module), name)(path)
+    return getattr(importlib.import_module(module), name)(path, **options)

@@ -11,15 +11,17 @@ from pathlib import Path
 import numpy as np
 
 from . import steps
+from .paths import PYTHON_IMPL, python_impl
 from .port import BorderError, Port, PortError, check_trace
 
-PYTHON_IMPL = Path(__file__).resolve().parent.parent / "python_impl"
 _loaded = itertools.count()
 
 
 def load_python_module(path: Path | str | None):
-    """Import a Python implementation from a file or package folder, under a private name."""
-    path = Path(path).resolve() if path is not None else PYTHON_IMPL
+    """Import a Python implementation from a file or package folder, under a private name (ours: nnparity.python_impl)."""
+    if path is None or Path(path).resolve() == PYTHON_IMPL.resolve():
+        return python_impl()
+    path = Path(path).resolve()
     init = path / "__init__.py" if path.is_dir() else path
     if not init.is_file():
         raise FileNotFoundError(f"{path}: no such Python file, or a folder without __init__.py")

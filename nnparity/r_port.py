@@ -12,9 +12,8 @@ import numpy as np
 
 from . import steps
 from .bridge import call, named_list, r
+from .paths import R_IMPL
 from .port import BorderError, Port, PortError, StepFailure, check_trace
-
-R_IMPL = Path(__file__).resolve().parent.parent / "r_impl"
 
 
 def port_files(path: Path | str | None) -> list[Path]:

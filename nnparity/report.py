@@ -8,7 +8,9 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from .compare import ParityReport, describe_value
+from . import stats as tidy
+from . import steps
+from .compare import ParityReport, describe_value, first_failure
 from .fingerprint import fingerprint, one_line
 from .traces import Run
 
@@ -26,8 +28,14 @@ def _num(x: float) -> str:
     return f"{x:.1e}"
 
 
-def table(report: ParityReport) -> Table:
-    """One row per recorded matrix; fits an 80-column terminal."""
+def table(report: ParityReport, summary=None) -> Table:
+    """One row per recorded matrix; fits an 80-column terminal.
+
+    The figures come from ``summary`` (``nnparity.stats.summary`` of the run's
+    statistics table; made from the report when not given).
+    """
+    if summary is None:
+        summary = tidy.summary(tidy.table({report.mode: report}), report.mode)
     t = Table(
         title=f"{report.case}, {report.epochs} epochs, {MODE_TITLES[report.mode]}",
         title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
@@ -42,9 +50,14 @@ def table(report: ParityReport) -> Table:
         if s.problem:
             t.add_row(str(s.step), s.name, "", "", "", "", "[red]FAIL[/red]")
             continue
-        over = "[green]0 ok[/green]" if s.passed else f"[red]{s.violations:,} FAIL[/red]"
-        ulp = f"{s.max_ulp:.0f}" if s.max_ulp < 1e6 else _num(s.max_ulp)
-        t.add_row(str(s.step), s.name, f"{100 * s.equal_share:.1f}%", _num(s.max_abs), _num(s.max_rel), ulp, over)
+        if s.not_computed:
+            t.add_row(str(s.step), s.name, "", "", "", "", "not computed")
+            continue
+        f = summary.loc[s.name]
+        over = "[green]0 ok[/green]" if f["over"] == 0 else f"[red]{f['over']:,} FAIL[/red]"
+        ulp = f"{f['max_ulp']:.0f}" if f["max_ulp"] < 1e6 else _num(f["max_ulp"])
+        share = f"{100 * f['equal_share']:.1f}%"
+        t.add_row(str(s.step), s.name, share, _num(f["max_abs"]), _num(f["max_rel"]), ulp, over)
     t.caption = (
         f"equal: share of cells bitwise equal; over: cells beyond the bound.\nbound: {report.tolerance}"
     )
@@ -75,6 +88,8 @@ def story(report: ParityReport) -> str:
         lines.append(f"  structural problem at {problem}")
     for note in report.notes:
         lines.append(f"  note at {note}")
+    for missing in report.not_computed:
+        lines.append(f"  {missing}")
     first = report.first_violation
     if first is not None:
         failing = [f"{s.step} ({s.name})" for s in report.stats if s.violations]
@@ -86,24 +101,32 @@ def story(report: ParityReport) -> str:
         lines.append(f"  NaN, NA or Inf first appeared: {non_finite_origin(report)}")
     if report.mode == "free" and report.first_difference is not None:
         lines.append(f"  first difference {report.first_difference.origin()}")
-    elif report.mode == "free" and report.epochs and not report.error:
+    elif report.mode == "free" and report.epochs and not report.error and not report.problems:
         lines.append("  the two traces are bitwise equal")
+    lines += [f"  {remark}" for remark in report.remarks]
     return "\n".join(lines)
 
 
 def verdict(run: Run) -> str:
     if run.passed:
-        return f"PARITY HOLDS: {run.case.name}, every step of every epoch ({run.epochs}), modes: {', '.join(run.reports)}"
+        stats = [s for report in run.reports.values() for s in report.stats]
+        skipped = [n for n in steps.NAMES if any(s.name == n and s.not_computed for s in stats)]
+        which = "every step"
+        if skipped:  # a learner's script that never computes some matrices
+            which = f"every step computed on both sides (not computed: {', '.join(skipped)})"
+        return f"PARITY HOLDS: {run.case.name}, {which} of every epoch ({run.epochs}), modes: {', '.join(run.reports)}"
     failing = [mode for mode, report in run.reports.items() if not report.passed]
-    first = [r.first_violation for r in run.reports.values() if r.first_violation is not None]
-    where = f" First: {first[0].where()}." if first else ""
+    first = first_failure(run.reports.values(), structural=False)  # problems: in each story
+    where = f" First: {first.where()}." if first else ""
     return f"PARITY FAILS: {run.case.name}, {', '.join(failing)}.{where}"
 
 
-def print_run(run: Run, console: Console | None = None) -> None:
+def print_run(run: Run, console: Console | None = None, stats=None) -> None:
+    """The tables, stories and verdict; figures from ``stats``, the run's statistics table."""
     console = console or Console()
-    for report in run.reports.values():
-        console.print(table(report))
+    stats = tidy.table(run.reports) if stats is None else stats
+    for mode, report in run.reports.items():
+        console.print(table(report, tidy.summary(stats, mode)))
         console.print(story(report), highlight=False, markup=False, soft_wrap=True)  # long lines wrap in the terminal, not mid-message
         console.print()
     style = "bold green" if run.passed else "bold red"
@@ -124,18 +147,55 @@ def _cell(cell) -> dict | None:
     }
 
 
+def show_run(run: Run, console: Console, as_json_output: bool = False, save_stats=None) -> None:
+    """What `nnparity run` prints (tables or JSON) and --save-stats writes: one statistics table."""
+    import json
+
+    from .command import bad_input
+
+    stats = tidy.table(run.reports)
+    if save_stats is not None:
+        with bad_input():
+            tidy.write(stats, save_stats)
+    if as_json_output:
+        saved = {"saved_stats": str(save_stats) if save_stats is not None else None}
+        console.print_json(json.dumps(as_json(run, stats) | saved))
+        return
+    print_run(run, console, stats)
+    if save_stats is not None:
+        console.print(f"statistics saved: {save_stats}", highlight=False, markup=False,
+                      soft_wrap=True)
+
+
+def _step_json(s, f) -> dict:
+    """One step's figures (a row of the statistics summary) and verdict."""
+    return {
+        "step": s.step, "matrix": s.name,
+        "cells": int(f["cells"]), "bitwise_equal": int(f["equal"]),
+        "max_abs": _json_float(f["max_abs"]), "max_rel": _json_float(f["max_rel"]),
+        "max_ulp": _json_float(f["max_ulp"]), "beyond_bound": int(f["over"]),
+        "passed": s.passed, "problem": s.problem, "not_computed": s.not_computed,
+    }
+
+
 def _json_float(x: float):
+    x = float(x)
     return x if math.isfinite(x) else str(x)
 
 
-def as_json(run: Run) -> dict:
-    out = {"case": run.case.name, "epochs": run.epochs, "passed": run.passed, "verdict": verdict(run), "environment": fingerprint(run.environment),
+def as_json(run: Run, stats=None) -> dict:
+    """The run for machines; per-step figures from ``stats``, the run's statistics table."""
+    stats = tidy.table(run.reports) if stats is None else stats
+    out = {"case": run.case.name, "epochs": run.epochs, "passed": run.passed, "verdict": verdict(run),
+           "environment": fingerprint(run.environment),
            "saved_traces": [str(p) for p in run.saved], "modes": {}}
     for mode, report in run.reports.items():
         first = report.first_difference
+        figures = tidy.summary(stats, mode)
         out["modes"][mode] = {
             "passed": report.passed,
             "error": report.error,
+            "remarks": report.remarks,
             "tolerance": report.tolerance,
             "first_violation": _cell(report.first_violation),
             "first_difference": _cell(first),
@@ -147,14 +207,7 @@ def as_json(run: Run) -> dict:
                 )
                 for language in ("Python", "R")
             },
-            "steps": [
-                {
-                    "step": s.step, "matrix": s.name, "cells": s.cells, "bitwise_equal": s.equal,
-                    "max_abs": _json_float(s.max_abs), "max_rel": _json_float(s.max_rel), "max_ulp": _json_float(s.max_ulp),
-                    "beyond_bound": s.violations, "passed": s.passed, "problem": s.problem,
-                }
-                for s in report.stats
-            ],
+            "steps": [_step_json(s, figures.loc[s.name]) for s in report.stats],
         }
     return out
 

@@ -1,58 +1,116 @@
-"""The article's steps, defined once.
+"""The article's steps, defined once, as data: ``steps.csv`` next to this file.
 
-Every other part of nnparity (the bridge, the comparison, the reports, the
-tests, the explain command) reads this list; neither port repeats it. Both
-ports must record exactly these names, in this order, once per epoch.
+Every other part of nnparity (the bridge, the comparison, the policy, the
+reports, the explain command) reads this module, and r_impl's own tests
+(r_tests/testthat) read the same file with ``read.csv``; neither port repeats
+it. Both ports must record exactly the per-epoch names, in this order.
 
-A *recorded quantity* is one matrix the article names. Its ``inputs`` are the
-matrices (and ``lr``) its one line of code reads. Inputs listed in ``STATE``
-mean "the value at the start of the epoch" (the weights before this epoch's
-update); any other input means "this epoch's value", except ``X``, ``y`` and
-``lr``, which come from the case.
+One row per matrix the article names. Columns:
+
+    step       the article's step number (0: the case's data, 1: the starting
+               weights, 2 ... 11: one epoch)
+    name       the article's variable name, the same in both ports
+    recorded   ``per_epoch``: recorded once per epoch (the keys of every
+               trace); ``no``: given by the case, not recorded. ``once`` is
+               the word for a quantity recorded once per run. A name may
+               appear twice (wh is a starting weight and an update); the
+               ``per_epoch`` row is the recorded one.
+    formula    the article's formula, for reports and ``nnparity explain``
+    inputs     the matrices (and ``lr``) its one line of code reads, separated
+               by spaces. An input in ``STATE`` means "the value at the start
+               of the epoch" (the weights before this epoch's update); any
+               other input means "this epoch's value", except ``X``, ``y`` and
+               ``lr``, which come from the case.
+    rows, cols its shape in one epoch, in the case's dimensions: samples,
+               features, hidden, outputs, or 1
+    operation  ``sum`` (a matrix product or a column sum: its rounding depends
+               on the order of the sum) or ``elementwise``
+    terms      how many terms one cell of a sum adds, as a sum of dimensions
+               and integers (``features + 1``: one product per feature, plus
+               the bias); 1 for an elementwise step
+    bias       TRUE for the biases (one row, whatever the dimensions)
 """
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
+from pathlib import Path
+
+#: The step list's file, read by Python (here) and by R (r_tests/testthat).
+CSV = Path(__file__).with_name("steps.csv")
+
+#: The case's dimensions, in the order of ``Case.dims``.
+DIMENSIONS: tuple[str, ...] = ("samples", "features", "hidden", "outputs")
 
 
 @dataclass(frozen=True)
 class Quantity:
-    step: int  # the article's step number (1 init ... 11 bias update)
+    step: int  # the article's step number (0 data, 1 init ... 11 bias update)
     name: str  # the article's variable name, the same in both ports
     formula: str  # the article's formula, for reports and `nnparity explain`
     inputs: tuple[str, ...]
+    recorded: str = "per_epoch"  # "per_epoch", "once" or "no"
+    rows: str = "1"  # in DIMENSIONS, or a number
+    cols: str = "1"
+    sums: bool = False  # a sum (matrix product, column sum) rather than elementwise
+    terms: str = "1"  # terms one cell of a sum adds, as a sum of dimensions and integers
+    bias: bool = False
 
+    def shape(self, dims: dict[str, int]) -> tuple[int, int]:
+        """Its shape in one epoch, for the case's dimensions (``{"samples": n, ...}``)."""
+        return (count(self.rows, dims), count(self.cols, dims))
+
+    def term_count(self, dims) -> int:
+        """How many terms one cell adds (1 elementwise); ``dims[name]`` gives a dimension."""
+        return count(self.terms, dims)
+
+
+def count(expression: str, dims) -> int:
+    """The value of a sum of dimension names and integers: ``"samples + 1"``."""
+    total = 0
+    for term in expression.split("+"):
+        term = term.strip()
+        total += int(term) if term.isdigit() else int(dims[term])
+    return total
+
+
+def _read(path: Path) -> tuple[Quantity, ...]:
+    with path.open(newline="") as f:
+        return tuple(
+            Quantity(
+                step=int(row["step"]), name=row["name"], formula=row["formula"],
+                inputs=tuple(row["inputs"].split()), recorded=row["recorded"],
+                rows=row["rows"], cols=row["cols"], sums=row["operation"] == "sum",
+                terms=row["terms"], bias=row["bias"] == "TRUE",
+            )
+            for row in csv.DictReader(f)
+        )
+
+
+#: Every row of steps.csv, in its order.
+ALL: tuple[Quantity, ...] = _read(CSV)
+
+#: The matrices recorded once per epoch, in recording order.
+QUANTITIES: tuple[Quantity, ...] = tuple(q for q in ALL if q.recorded == "per_epoch")
 
 #: Step 1: what a case provides and what every epoch carries to the next.
-STATE: tuple[str, ...] = ("wh", "bh", "wout", "bout")
+STATE: tuple[str, ...] = tuple(q.name for q in ALL if q.step == 1)
 
-#: The case's constant inputs.
-DATA: tuple[str, ...] = ("X", "y")
-
-QUANTITIES: tuple[Quantity, ...] = (
-    Quantity(2, "hidden_layer_input", "hidden_layer_input = matrix_dot_product(X, wh) + bh", ("X", "wh", "bh")),
-    Quantity(3, "hiddenlayer_activations", "hiddenlayer_activations = sigmoid(hidden_layer_input)", ("hidden_layer_input",)),
-    Quantity(4, "output_layer_input", "output_layer_input = matrix_dot_product(hiddenlayer_activations, wout) + bout", ("hiddenlayer_activations", "wout", "bout")),
-    Quantity(4, "output", "output = sigmoid(output_layer_input)", ("output_layer_input",)),
-    Quantity(5, "E", "E = y - output", ("y", "output")),
-    Quantity(6, "slope_output_layer", "slope_output_layer = derivatives_sigmoid(output)", ("output",)),
-    Quantity(6, "slope_hidden_layer", "slope_hidden_layer = derivatives_sigmoid(hiddenlayer_activations)", ("hiddenlayer_activations",)),
-    Quantity(7, "d_output", "d_output = E * slope_output_layer", ("E", "slope_output_layer")),
-    Quantity(8, "Error_at_hidden_layer", "Error_at_hidden_layer = matrix_dot_product(d_output, wout.T)", ("d_output", "wout")),
-    Quantity(9, "d_hiddenlayer", "d_hiddenlayer = Error_at_hidden_layer * slope_hidden_layer", ("Error_at_hidden_layer", "slope_hidden_layer")),
-    Quantity(10, "wout", "wout = wout + matrix_dot_product(hiddenlayer_activations.T, d_output) * lr", ("wout", "hiddenlayer_activations", "d_output", "lr")),
-    Quantity(10, "wh", "wh = wh + matrix_dot_product(X.T, d_hiddenlayer) * lr", ("wh", "X", "d_hiddenlayer", "lr")),
-    Quantity(11, "bout", "bout = bout + sum(d_output, axis=0) * lr", ("bout", "d_output", "lr")),
-    Quantity(11, "bh", "bh = bh + sum(d_hiddenlayer, axis=0) * lr", ("bh", "d_hiddenlayer", "lr")),
-)
+#: Step 0: the case's constant inputs.
+DATA: tuple[str, ...] = tuple(q.name for q in ALL if q.step == 0)
 
 #: Recorded names in recording order: the keys of every trace.
 NAMES: tuple[str, ...] = tuple(q.name for q in QUANTITIES)
 
 BY_NAME: dict[str, Quantity] = {q.name: q for q in QUANTITIES}
 
-#: Step 1 and the article's headings, for reports.
+#: Every name's shape rule: the recorded quantities, then the case's data.
+_SHAPES: dict[str, Quantity] = {**{q.name: q for q in ALL}, **BY_NAME}
+
+_POSITION: dict[str, int] = {name: i for i, name in enumerate(NAMES)}
+
+#: The article's headings, for reports.
 STEP_TITLES: dict[int, str] = {
     1: "initialise weights and biases",
     2: "hidden layer input",
@@ -68,20 +126,13 @@ STEP_TITLES: dict[int, str] = {
 }
 
 
-def shape_of(name: str, n_samples: int, n_features: int, n_hidden: int, n_outputs: int) -> tuple[int, int]:
+def position(name: str) -> int:
+    """Where a recorded name comes in one epoch (0 first): the order of every report."""
+    return _POSITION[name]
+
+
+def shape_of(name: str, n_samples: int, n_features: int, n_hidden: int,
+             n_outputs: int) -> tuple[int, int]:
     """The shape one epoch of ``name`` must have, from the case's dimensions."""
-    per_sample = {"hidden_layer_input", "hiddenlayer_activations", "slope_hidden_layer", "Error_at_hidden_layer", "d_hiddenlayer"}
-    per_output = {"output_layer_input", "output", "E", "slope_output_layer", "d_output"}
-    fixed = {
-        "wh": (n_features, n_hidden),
-        "bh": (1, n_hidden),
-        "wout": (n_hidden, n_outputs),
-        "bout": (1, n_outputs),
-        "X": (n_samples, n_features),
-        "y": (n_samples, n_outputs),
-    }
-    if name in per_sample:
-        return (n_samples, n_hidden)
-    if name in per_output:
-        return (n_samples, n_outputs)
-    return fixed[name]
+    dims = dict(zip(DIMENSIONS, (n_samples, n_features, n_hidden, n_outputs), strict=True))
+    return _SHAPES[name].shape(dims)

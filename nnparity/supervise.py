@@ -52,7 +52,7 @@ class Deadline:
         return None if self.at is None else self.at - time.monotonic()
 
 
-def _signal_name(number: int) -> str:
+def signal_name(number: int) -> str:
     try:
         return signal.Signals(number).name
     except ValueError:
@@ -75,9 +75,10 @@ class Pending:
 class WorkerPort(Port):
     """A port living in a worker process, used as if it were here."""
 
-    def __init__(self, kind: str, path: Path | str | None, label: str, deadline: Deadline | None = None):
+    def __init__(self, kind: str, path: Path | str | None, label: str, deadline: Deadline | None = None,
+                 options: dict | None = None):
         self.kind, self.label = kind, label
-        self.language = {"python": "Python", "r": "R"}.get(kind, kind)
+        self.language = "R" if kind.startswith("r") else "Python"
         self.deadline = deadline or Deadline(None)
         self.epochs_total = None  # set by the runner, for messages
         self._requested = 0  # epochs asked for so far
@@ -99,7 +100,7 @@ class WorkerPort(Port):
         threading.Thread(target=self._send_loop, daemon=True).start()
         threading.Thread(target=self._read_output, daemon=True).start()
         self.path = Path(path) if path is not None else None
-        self._load = self.submit("load", kind, None if path is None else str(path))
+        self._load = self.submit("load", kind, None if path is None else str(path), options or {})
 
     # -- the port interface ------------------------------------------------------------
 
@@ -107,6 +108,7 @@ class WorkerPort(Port):
         info = self._load.result()
         self.path, self.language = Path(info["path"]), info["language"]
         self.can_lockstep, self.can_chunk = info["can_lockstep"], info["can_chunk"]
+        self.description = info["describe"]
         self.loaded = True
         for chunk in self._held:
             sys.stderr.buffer.write(chunk)
@@ -169,6 +171,10 @@ class WorkerPort(Port):
             pending.done = True
             if status == "BorderError" and self.loaded:
                 raise BorderError(value)
+            if status == "BadInput":
+                from .command import BadInput
+
+                raise BadInput(value)
             if status != "ok":
                 raise self._failure(value)
             pending.value = value
@@ -208,7 +214,7 @@ class WorkerPort(Port):
         except subprocess.TimeoutExpired:
             self.kill()
             code = self.process.wait()
-        how = f"killed by {_signal_name(-code)}" if code < 0 else f"exited with status {code}"
+        how = f"killed by {signal_name(-code)}" if code < 0 else f"exited with status {code}"
         if code < 0 and -code == signal.SIGKILL:
             how += " (out of memory, or killed from outside)"
         elif code >= 0:
@@ -220,6 +226,8 @@ class WorkerPort(Port):
         return WorkerEnded(message) if self.loaded else LoadError(message)
 
     def describe(self) -> str:
+        if getattr(self, "description", None):
+            return self.description
         path = self.path if self.path is not None else "(ours)"
         return f"the {self.language} port {path}"
 
@@ -260,8 +268,8 @@ class Supervisor:
         self.deadline = deadline or Deadline(None)
         self.ports: list[WorkerPort] = []
 
-    def port(self, kind: str, path=None) -> WorkerPort:
-        worker = WorkerPort(kind, path, kind, self.deadline)
+    def port(self, kind: str, path=None, options: dict | None = None) -> WorkerPort:
+        worker = WorkerPort(kind, path, kind, self.deadline, options)
         self.ports.append(worker)
         return worker
 

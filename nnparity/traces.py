@@ -13,7 +13,6 @@ comparison of one chunk runs while the next one trains.
 from __future__ import annotations
 
 import gc
-import json
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,10 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import steps
+from . import steps, tracefolder
 from .atomic import OutputError, StagedFolder, _reason, size_text
 from .cases import Case
 from .compare import Comparison, ParityReport
+from .fingerprint import fingerprint
 from .port import PortError
 
 MODES = ("free", "lockstep")
@@ -36,8 +36,8 @@ MODES = ("free", "lockstep")
 #: 0.28 GB with 16 MiB, at the same speed; 32 MiB keeps a run well under 1 GB.
 CHUNK_BYTES = 32 * 2**20
 
-#: What nnparity writes into a --save-traces folder (anything else there is the user's).
-TRACE_FILES = ("python.npz", "r.npz", "manifest.json")
+#: What nnparity writes into a --save-traces folder (tracefolder.py; anything else there is the user's).
+TRACE_FILES = ("python.npz", "r.npz", "python.rds", "r.rds", tracefolder.TRACE_JSON, f"{tracefolder.CASE_DIR}/")
 
 
 def epoch_bytes(case: Case) -> int:
@@ -108,20 +108,22 @@ class TraceWriter:
             self._drop(name)
 
 
-class TraceFolder:
+class TraceOutput:
     """--save-traces: checked before any port runs, written in a staging folder, moved into place whole."""
 
-    def __init__(self, target: Path | str, case: Case, epochs: int, languages: tuple[str, ...]):
+    def __init__(self, target: Path | str, case: Case, epochs: int, modes: tuple[str, ...]):
         self.output = StagedFolder(target, TRACE_FILES, "traces")
-        self.case, self.epochs, self.languages = case, epochs, languages
+        self.case, self.epochs, self.modes = case, epochs, modes
+        # python.npz, and r.npz when R trains on its own (free-running); lockstep's R values are not a training.
+        self.languages = ("python", "r") if "free" in modes else ("python",)
         self.check_space()
         self.writers: dict[str, TraceWriter] = {}
 
     def needed_bytes(self) -> int:
-        """The largest the staging folder gets: every trace, plus one matrix twice while it is zipped."""
+        """The largest the staging folder gets: every trace twice (.npz and .rds), plus one matrix while zipped."""
         per_language = self.epochs * epoch_bytes(self.case)
         largest = self.epochs * 8 * max(int(np.prod(steps.shape_of(n, *self.case.dims))) for n in steps.NAMES)
-        return len(self.languages) * per_language + largest
+        return 2 * len(self.languages) * per_language + largest
 
     def check_space(self) -> None:
         import shutil
@@ -153,16 +155,15 @@ class TraceFolder:
             writer.abort()
 
     def commit(self, environment: dict | None = None) -> list[Path]:
+        """Complete the folder (tracefolder.complete: .rds, case/, trace.json) and move it into place."""
         try:
-            names = [writer.close().name for writer in self.writers.values()]
-            manifest = {"case": self.case.name, "epochs": self.epochs, "files": names,
-                        "environment": environment or {}}
-            (self.output.staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+            npz = [writer.close() for writer in self.writers.values()]
+            more = tracefolder.complete(self.output.staging, npz, self.case, self.epochs, self.modes, environment or {})
             target = self.output.commit()
         except OSError as error:
             self.abort()
             raise OutputError(f"{self.output.target}: cannot be written ({_reason(error)})") from None
-        return [target / name for name in names]
+        return [target / path.name for path in npz + more]
 
     def abort(self) -> None:
         for writer in self.writers.values():
@@ -205,7 +206,8 @@ def submit(port, operation: str, *args):
     if hasattr(port, "submit"):
         return port.submit(operation, *args)
     if operation == "advance":
-        return _Done(lambda: {"trace": port.advance(*args), "weights": port.weights()})
+        weights = getattr(port, "weights", lambda: None)  # a script trains once: no weights to carry on
+        return _Done(lambda: {"trace": port.advance(*args), "weights": weights()})
     return _Done(lambda: getattr(port, operation)(*args))
 
 
@@ -239,11 +241,9 @@ def run(
             f"the R port {r_port.path} defines no `steps` list: lockstep recomputes each step with "
             "steps$<matrix name>(inputs), as r_impl/steps.R defines them; `--mode free` checks the training alone"
         )
-    # python.npz, and r.npz when R trains on its own (free-running); lockstep's R values are not a training.
-    languages = ("python", "r") if free else ("python",)
     folder = save_traces
-    if save_traces is not None and not isinstance(save_traces, TraceFolder):
-        folder = TraceFolder(save_traces, case, epochs, languages)
+    if save_traces is not None and not isinstance(save_traces, TraceOutput):
+        folder = TraceOutput(save_traces, case, epochs, modes)
     sizes = chunks(epochs, epoch_bytes(case), chunk_bytes)
     for port in (python_port, r_port):
         if hasattr(port, "epochs_total"):
@@ -289,7 +289,7 @@ def run(
                 folder.write("python", python_trace)
             if observe:
                 observe("Python", python_trace)
-            start = python["weights"]
+            start = python["weights"] if python["weights"] is not None else start
             done += size
             # Let this chunk go before the next one is compared. rpy2's wrappers of
             # R's arrays sit in reference cycles (in-process ports), so R's memory
@@ -300,7 +300,7 @@ def run(
             if progress:
                 progress(size)
         info = environment() if environment else None
-        saved = folder.commit(info) if folder else []
+        saved = folder.commit(fingerprint(info)) if folder else []
     except BaseException:
         if folder:
             folder.abort()

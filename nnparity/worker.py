@@ -30,20 +30,21 @@ def die_with_parent() -> None:
         pass
 
 
-def open_port(kind: str, path: str | None):
+def open_port(kind: str, path: str | None, options: dict):
     from . import ports
 
-    return ports.open_port(kind, path)
+    return ports.open_port(kind, path, **options)
 
 
 class Worker:
     def __init__(self):
         self.port = None
 
-    def load(self, kind: str, path: str | None) -> dict:
-        self.port = open_port(kind, path)
+    def load(self, kind: str, path: str | None, options: dict) -> dict:
+        self.port = open_port(kind, path, options)
         return {"path": str(self.port.path), "can_lockstep": bool(self.port.can_lockstep),
-                "can_chunk": bool(self.port.can_chunk), "language": self.port.language}
+                "can_chunk": bool(getattr(self.port, "can_chunk", True)), "language": self.port.language,
+                "describe": self.port.describe()}
 
     def start(self, case) -> None:
         self.port.start(case)
@@ -63,6 +64,7 @@ class Worker:
 
 def serve(connection: Connection) -> int:
     from .bridge import RUnavailable
+    from .command import BadInput
     from .port import PortError
 
     worker = Worker()
@@ -73,8 +75,8 @@ def serve(connection: Connection) -> int:
             return 0
         try:
             reply = ("ok", getattr(worker, operation)(*args))
-        except RUnavailable as error:
-            reply = ("unavailable", str(error))
+        except (RUnavailable, BadInput) as error:  # the user's input: exit code 2 wherever it shows
+            reply = ("BadInput", str(error))
         except PortError as error:  # PortError or BorderError: the supervisor raises the same kind
             reply = (type(error).__name__, str(error))
         except OSError as error:  # a port's path that cannot be read

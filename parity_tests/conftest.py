@@ -7,7 +7,7 @@ import os
 import pytest
 from hypothesis import settings
 
-from nnparity import cases
+from nnparity import cases, paths
 from nnparity.bridge import RUnavailable
 from nnparity.ports import PythonPort, RPort
 
@@ -59,9 +59,9 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 @pytest.fixture
 def port_copy(tmp_path):
     """``port_copy("r_impl", "steps.R", old, new)``: a copy of one of our ports with one textual change."""
-    from nnparity.mutants import copy_with
+    from tools.port_copy import copy_with
 
     def make(folder: str, file: str, old: str, new: str):
-        return copy_with(cases.FIXTURES.parent / folder, file, old, new, tmp_path / folder)
+        return copy_with(paths.BASE / folder, file, old, new, tmp_path / folder)
 
     return make

@@ -14,7 +14,8 @@ import pytest
 from nnparity import steps, traces
 from nnparity.cli import main
 from nnparity.compare import Comparison
-from nnparity.ports import R_IMPL, PythonPort, RPort
+from nnparity.paths import R_IMPL
+from nnparity.ports import PythonPort, RPort
 from nnparity.report import story
 
 ARTICLE_R = R_IMPL / "variants" / "article"

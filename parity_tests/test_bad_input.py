@@ -17,12 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from nnparity.cases import FIXTURES
+from nnparity import paths
 from nnparity.cli import main
+from nnparity.paths import FIXTURES
 from nnparity.port import PortError
 from nnparity.ports import PythonPort, RPort
 
-ROOT = FIXTURES.parent
+ROOT = paths.BASE
 ARTICLE = FIXTURES / "article"
 
 

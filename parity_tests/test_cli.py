@@ -7,11 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from nnparity import steps
-from nnparity.cases import FIXTURES
+from nnparity import paths, steps
 from nnparity.cli import main
 
-ROOT = FIXTURES.parent
+ROOT = paths.BASE
 
 
 def run(capsys, *args):
@@ -42,7 +41,9 @@ def test_save_traces_writes_both_languages_with_the_article_names(capsys, tmp_pa
         with np.load(tmp_path / "traces" / f"{language}.npz") as trace:
             assert set(trace.files) == set(steps.NAMES)
             assert trace["wh"].shape == (30, 4, 3) and trace["output"].shape == (30, 3, 1)
-    assert sorted(p.name for p in (tmp_path / "traces").iterdir()) == ["manifest.json", "python.npz", "r.npz"], "temporary files were left behind"
+    written = sorted(p.name for p in (tmp_path / "traces").iterdir())
+    expected = ["case", "python.npz", "python.rds", "r.npz", "r.rds", "trace.json"]
+    assert written == expected, f"temporary files left behind, or a part missing: {written}"
 
 
 @pytest.mark.parametrize(
@@ -70,7 +71,8 @@ def test_an_unknown_case_exits_2_with_one_line_naming_it(capsys):
 def test_lockstep_only_saves_the_python_trace_and_no_r_trace(capsys, tmp_path):
     code, out, _ = run(capsys, "--epochs", "10", "--mode", "lockstep", "--save-traces", str(tmp_path / "t"))
     assert code == 0
-    assert sorted(p.name for p in (tmp_path / "t").iterdir()) == ["manifest.json", "python.npz"], "lockstep has no R training to save"
+    python_only = ["case", "python.npz", "python.rds", "trace.json"]
+    assert sorted(p.name for p in (tmp_path / "t").iterdir()) == python_only, "lockstep has no R training to save"
     assert f"trace saved: {tmp_path / 't' / 'python.npz'}" in out
 
 
@@ -78,7 +80,8 @@ def test_an_r_port_that_fails_while_training_leaves_no_half_written_r_trace(caps
     port = port_copy("r_impl", "steps.R", "    sigmoid(output_layer_input)\n", '    stop("boom in step 4")\n')
     code, _, _ = run(capsys, "--r-impl", str(port), "--epochs", "5", "--save-traces", str(tmp_path / "t"))
     assert code == 1
-    assert sorted(p.name for p in (tmp_path / "t").iterdir()) == ["manifest.json", "python.npz"], "r.npz must not exist when R did not finish"
+    python_only = ["case", "python.npz", "python.rds", "trace.json"]
+    assert sorted(p.name for p in (tmp_path / "t").iterdir()) == python_only, "r.npz must not exist when R did not finish"
 
 
 def test_a_trace_keeps_the_shape_a_buggy_port_recorded(capsys, tmp_path, port_copy):
@@ -92,7 +95,8 @@ def test_a_trace_keeps_the_shape_a_buggy_port_recorded(capsys, tmp_path, port_co
 
 def test_a_users_ports_need_only_train_for_the_free_running_check(capsys, tmp_path):
     python_file = tmp_path / "my_port.py"
-    python_file.write_text("from python_impl import train  # a user's single-file port\n")
+    # a user's single-file port
+    python_file.write_text("from nnparity.paths import python_impl\n\ntrain = python_impl().train\n")
     r_file = tmp_path / "my_port.R"
     r_code = "".join((ROOT / "r_impl" / f).read_text() for f in ("activations.R", "steps.R", "train.R"))
     r_file.write_text(r_code.replace("steps", "my_steps"))  # a user's R port, its step functions named otherwise

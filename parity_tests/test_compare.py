@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import python_impl
-from nnparity import steps
-from nnparity.compare import Comparison, ulp_distance
+from nnparity import paths, steps
+from nnparity.compare import Comparison, first_failure, ulp_distance
 from nnparity.report import story
+
+python_impl = paths.python_impl()  # our Python port, python_impl/
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +116,31 @@ def test_a_signed_zero_is_not_reported_as_the_birth_of_a_difference(article, tra
     trace_e[2, 0, 0] = 0.0
     report = compare(article, dict(trace, E=trace_e), other)
     assert report.passed and report.first_difference is None, report.first_difference and report.first_difference.origin()
+
+
+def test_a_step_with_a_structural_problem_is_not_called_bitwise_equal(article, trace):
+    other = {k: v.copy() for k, v in trace.items()}
+    del other["E"]
+    text = story(compare(article, trace, other))
+    assert "structural problem at step 5 (E): the R trace does not record this matrix" in text, text
+    assert "bitwise equal" not in text, f"a matrix was not compared, yet the story says:\n{text}"
+
+
+def test_the_first_failure_is_the_earliest_epoch_then_the_earliest_step_over_both_modes(
+    article, trace
+):
+    late_free = compare(article, trace, perturbed(trace, "E", 9, 1, 1, 1e-9), "free")
+    early_lockstep = compare(article, trace, perturbed(trace, "wh", 3, 1, 1, 1e-9), "lockstep")
+    first = first_failure([late_free, early_lockstep])
+    assert (first.mode, first.where()) == ("lockstep", "epoch 3, step 10 (wh), cell [1, 1]")
+    same_epoch = compare(article, trace, perturbed(trace, "E", 3, 1, 1, 1e-9), "free")
+    first = first_failure([early_lockstep, same_epoch])
+    assert (first.mode, first.name) == ("free", "E"), "step 5 comes before step 10 in one epoch"
+
+
+def test_a_structural_problem_counts_as_a_failure_at_epoch_1(article, trace):
+    missing = {k: v for k, v in trace.items() if k != "bh"}
+    late = compare(article, trace, perturbed(trace, "E", 2, 1, 1, 1e-9))
+    first = first_failure([late, compare(article, trace, missing)])
+    assert first.where() == "step 11 (bh): the R trace does not record this matrix"
+    assert first_failure([late, compare(article, trace, missing)], structural=False).name == "E"

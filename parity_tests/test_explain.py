@@ -5,17 +5,14 @@ from __future__ import annotations
 import csv
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
 
 from nnparity import explain, steps
-from nnparity.cases import FIXTURES
-from nnparity.ports import PYTHON_IMPL, R_IMPL
+from nnparity.paths import FIXTURES
 
 WALKTHROUGH = FIXTURES / "article" / "walkthrough-epoch1.csv"
 STEPS_WITH_CODE = sorted({q.step for q in steps.QUANTITIES})  # 2..11
@@ -136,34 +133,23 @@ def test_every_step_is_marked_in_both_ports(language, source):
     assert sorted({s.step for s in ported.functions}) == STEPS_WITH_CODE
 
 
-def copy_port(folder: Path, tmp_path: Path) -> Path:
-    target = tmp_path / folder.name
-    shutil.copytree(folder, target, ignore=shutil.ignore_patterns("__pycache__"))
-    return target
-
-
 @pytest.mark.parametrize(
     "language, folder, file, marker, source",
     [
-        ("Python", PYTHON_IMPL, "steps.py", "# step 8\n", explain.python_source),
-        ("Python", PYTHON_IMPL, "train.py", "  # step 8\n", explain.python_source),
-        ("R", R_IMPL, "steps.R", "  # step 8\n", explain.r_source),
-        ("R", R_IMPL, "train.R", " # step 8\n", explain.r_source),
+        ("Python", "python_impl", "steps.py", "# step 8\n", explain.python_source),
+        ("Python", "python_impl", "train.py", "  # step 8\n", explain.python_source),
+        ("R", "r_impl", "steps.R", "  # step 8\n", explain.r_source),
+        ("R", "r_impl", "train.R", " # step 8\n", explain.r_source),
     ],
 )
-def test_a_missing_step_marker_is_reported(language, folder, file, marker, source, tmp_path):
-    port = copy_port(folder, tmp_path)
-    text = (port / file).read_text()
-    assert marker in text, f"{file} has no {marker!r} to remove"
-    (port / file).write_text(text.replace(marker, "\n", 1))
+def test_a_missing_step_marker_is_reported(language, folder, file, marker, source, port_copy):
+    port = port_copy(folder, file, marker, "\n")
     problems = explain.marker_problems(source(port), language)
     assert any("step 8" in p for p in problems), f"removing {marker.strip()!r} from {file} went unnoticed: {problems}"
 
 
-def test_a_marker_on_the_wrong_step_is_reported(tmp_path):
-    port = copy_port(R_IMPL, tmp_path)
-    text = (port / "steps.R").read_text()
-    (port / "steps.R").write_text(text.replace("  # step 9\n", "  # step 7\n", 1))
+def test_a_marker_on_the_wrong_step_is_reported(port_copy):
+    port = port_copy("r_impl", "steps.R", "  # step 9\n", "  # step 7\n")
     problems = explain.marker_problems(explain.r_source(port), "R")
     assert any("d_hiddenlayer as step 7" in p for p in problems), problems
 

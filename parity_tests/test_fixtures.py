@@ -8,14 +8,15 @@ import sys
 import numpy as np
 import pytest
 
-from nnparity import cases
+from nnparity import cases, paths
 from nnparity.bridge import call
 
-ROOT = cases.FIXTURES.parent
+ROOT = paths.BASE
 
 
 def test_generator_reproduces_every_fixture_file_byte_for_byte():
-    result = subprocess.run([sys.executable, str(cases.FIXTURES / "generate.py"), "--check"], capture_output=True, text=True)
+    generate = paths.FIXTURES / "generate.py"
+    result = subprocess.run([sys.executable, str(generate), "--check"], capture_output=True, text=True)
     assert result.returncode == 0, f"fixtures/generate.py --check: files differ from what the script writes:\n{result.stderr}"
 
 
@@ -50,5 +51,6 @@ def test_r_reads_every_fixture_file_to_the_same_doubles_as_python(case):
 
 def test_iris_source_is_r_datasets_iris(r_available):
     """fixtures/sources/iris.csv was exported once from R; it must still be R's iris."""
-    same = call("identical", call("read.csv", str(cases.FIXTURES / "sources" / "iris.csv"), stringsAsFactors=True), call("get", "iris"))
+    ours = call("read.csv", str(paths.FIXTURES / "sources" / "iris.csv"), stringsAsFactors=True)
+    same = call("identical", ours, call("get", "iris"))
     assert bool(np.asarray(same)[0]), "fixtures/sources/iris.csv is not write.csv(datasets::iris) any more"

@@ -28,7 +28,8 @@ import numpy as np
 import pytest
 
 from nnparity import cases, steps
-from nnparity.ports import R_IMPL, PythonPort, RPort
+from nnparity.paths import R_IMPL
+from nnparity.ports import PythonPort, RPort
 
 H = 1e-5
 RTOL = 1e-7

@@ -1,4 +1,4 @@
-"""The suite catches real port mistakes, and names the step: the mutation self-check (nnparity/mutants.py).
+"""The suite catches real port mistakes, and names the step: the mutation self-check (tools/mutants.py).
 
 `tox -e mutants` prints the whole score; here every mutant is one test, so a
 failure names the mistake the suite stopped catching.
@@ -10,7 +10,7 @@ import dataclasses
 
 import pytest
 
-from nnparity import mutants
+from tools import mutants
 
 
 @pytest.mark.parametrize("language", ["Python", "R"])

@@ -6,11 +6,11 @@ import subprocess
 
 import numpy as np
 
-import python_impl
-from nnparity import steps
-from nnparity.cases import FIXTURES
+from nnparity import paths, steps
 
-ROOT = FIXTURES.parent
+python_impl = paths.python_impl()  # our Python port, python_impl/
+
+ROOT = paths.BASE
 
 
 def test_python_port_records_exactly_the_article_names_in_step_order(article):
@@ -52,7 +52,8 @@ def test_training_in_chunks_equals_training_at_once(article, python_port, r_port
 
 
 def test_r_port_runs_on_its_own_with_rscript_and_prints_the_final_output(article, python_port):
-    result = subprocess.run(["Rscript", str(ROOT / "r_impl" / "main.R"), str(FIXTURES / "article"), "50"], capture_output=True, text=True)
+    command = ["Rscript", str(paths.R_IMPL / "main.R"), str(paths.FIXTURES / "article"), "50"]
+    result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     printed = [float(line.split()[-1]) for line in result.stdout.splitlines()[1:]]
     python_port.start(article)

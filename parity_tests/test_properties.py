@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from nnparity import cases, traces
-from nnparity.ports import R_IMPL, PythonPort, RPort
+from nnparity.paths import R_IMPL
+from nnparity.ports import PythonPort, RPort
 from nnparity.report import story
 
 VALUES = st.floats(-3, 3, allow_nan=False, allow_subnormal=False)

@@ -10,7 +10,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from nnparity import cli, html_report, plots, traces
+from nnparity import cli, html_report, paths, plots, stats, traces
 from nnparity.cases import load_case
 from nnparity.ports import PythonPort, RPort
 
@@ -58,9 +58,9 @@ def test_loss_per_epoch_is_half_the_summed_squared_error_of_each_epochs_output()
     port.start(case)
     recorder("Python", port.advance(2))
     recorder("Python", port.advance(3))  # two chunks, as traces.run feeds them
-    import python_impl
-
-    outputs = python_impl.train(case.X, case.y, case.wh, case.bh, case.wout, case.bout, case.lr, 5, record=True)["trace"]["output"]
+    train = paths.python_impl().train
+    outputs = train(case.X, case.y, case.wh, case.bh, case.wout, case.bout, case.lr, 5, record=True)
+    outputs = outputs["trace"]["output"]
     expected = [0.5 * float(np.sum((case.y - outputs[i]) ** 2)) for i in range(5)]
     loss = recorder.loss()["Python"]
     np.testing.assert_allclose(loss, expected, rtol=1e-15, err_msg="loss per epoch is not sum((y - output)^2) / 2")
@@ -86,7 +86,8 @@ def test_plots_of_a_run_with_no_difference_at_all_need_no_log_of_zero(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for draw in (plots.max_difference, plots.ulp_map):
-            path = draw(report, tmp_path / f"{draw.__name__}.png")
+            table = stats.table(run.reports)
+            path = draw(table, "free", case.name, tmp_path / f"{draw.__name__}.png")
             assert matplotlib.image.imread(path)[..., :3].std() > 0.05, f"{draw.__name__} drew a blank image"
 
 

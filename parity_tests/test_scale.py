@@ -17,7 +17,8 @@ import sys
 import pytest
 
 from nnparity import steps, traces
-from nnparity.cases import FIXTURES, load_case, write_case
+from nnparity.cases import load_case, write_case
+from nnparity.paths import FIXTURES
 
 sys.path.insert(0, str(FIXTURES))
 from generate import generated  # noqa: E402

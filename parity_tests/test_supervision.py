@@ -246,8 +246,9 @@ def test_a_traces_folder_holds_exactly_what_the_last_run_wrote(tmp_path):
     assert (target / "r.npz").exists()
     result = nnparity("run", "--epochs", "5", "--mode", "lockstep", "--save-traces", str(target), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in target.iterdir()) == ["manifest.json", "python.npz"], "a stale r.npz was left"
-    assert json.loads((target / "manifest.json").read_text())["files"] == ["python.npz"]
+    written = sorted(p.name for p in target.iterdir())
+    assert written == ["case", "python.npz", "python.rds", "trace.json"], f"a stale R trace was left: {written}"
+    assert json.loads((target / "trace.json").read_text())["files"] == ["python.npz", "python.rds"]
 
 
 def test_a_relative_traces_folder_is_where_the_user_meant_whatever_r_does_with_its_working_folder(port_copy, tmp_path):

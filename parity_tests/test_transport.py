@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from nnparity import steps
-from nnparity.cases import FIXTURES
+from nnparity.paths import FIXTURES
 
 EPOCHS = 25
 

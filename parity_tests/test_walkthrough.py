@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from nnparity.cases import FIXTURES
+from nnparity.paths import FIXTURES
 
 WALKTHROUGH = pd.read_csv(FIXTURES / "article" / "walkthrough-epoch1.csv")
 

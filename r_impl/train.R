@@ -17,8 +17,8 @@ one_epoch <- function(X, y, wh, bh, wout, bout, lr) {
   Error_at_hidden_layer <- steps$Error_at_hidden_layer(d_output, wout) # step 8
   d_hiddenlayer <- steps$d_hiddenlayer(Error_at_hidden_layer, slope_hidden_layer) # step 9
   new_wout <- steps$wout(wout, hiddenlayer_activations, d_output, lr) # step 10
-  new_wh <- steps$wh(wh, X, d_hiddenlayer, lr) # step 10
   new_bout <- steps$bout(bout, d_output, lr) # step 11
+  new_wh <- steps$wh(wh, X, d_hiddenlayer, lr) # step 10
   new_bh <- steps$bh(bh, d_hiddenlayer, lr) # step 11
 
   list(

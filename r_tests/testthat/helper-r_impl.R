@@ -11,14 +11,23 @@ train_case <- function(case, epochs) {
   train(case$X, case$y, case$wh, case$bh, case$wout, case$bout, case$lr, epochs, record = TRUE)
 }
 
-# The article's steps as nnparity/steps.py defines them (the one definition):
-# a data frame of step numbers and recorded names, in recording order.
+# The step list, nnparity/steps.csv (the one definition; nnparity's Python
+# reads the same file): one row per matrix the article names.
+step_list <- function() {
+  utils::read.csv(file.path(root, "nnparity", "steps.csv"))
+}
+
+# The matrices train() records once per epoch, in recording order.
 article_steps <- function() {
-  text <- readLines(file.path(root, "nnparity", "steps.py"))
-  found <- regmatches(text, regexec('Quantity\\((\\d+), "(\\w+)"', text))
-  found <- Filter(function(m) length(m) == 3, found)
-  data.frame(
-    step = vapply(found, function(m) as.integer(m[2]), integer(1)),
-    name = vapply(found, function(m) m[3], character(1))
+  steps <- step_list()
+  steps[steps$recorded == "per_epoch", ]
+}
+
+# The shape one epoch of a step list row must have, from a case's dimensions.
+shape_of <- function(row, case) {
+  dims <- c(
+    samples = nrow(case$X), features = ncol(case$X),
+    hidden = ncol(case$wh), outputs = ncol(case$wout), "1" = 1
   )
+  unname(dims[c(row$rows, row$cols)])
 }

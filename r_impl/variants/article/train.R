@@ -9,7 +9,7 @@
 # article's 3 x 3): every sample would start with a different, transposed
 # bias. byrow = TRUE gives what the article means, and starts both languages
 # from the same network (docs/errata.md has the measured difference).
-per_sample <- function(bias, n) {
+copies_per_sample <- function(bias, n) {
   if (nrow(bias) == n) {
     return(bias)
   }
@@ -19,7 +19,7 @@ per_sample <- function(bias, n) {
 r_impl_train <- train
 
 train <- function(X, y, wh, bh, wout, bout, lr, epochs, record = FALSE) {
-  bh <- per_sample(bh, nrow(X))
-  bout <- per_sample(bout, nrow(X))
+  bh <- copies_per_sample(bh, nrow(X))
+  bout <- copies_per_sample(bout, nrow(X))
   r_impl_train(X, y, wh, bh, wout, bout, lr, epochs, record)
 }

@@ -1,0 +1,182 @@
+"""`nnparity explain --r-script FILE` / `--python-script FILE`: a learner's own lines, step by step.
+
+For each of the article's steps: the formula, the learner's lines that compute
+it (found in the script's loop body, see nnparity/scripts.py), our Python and
+our R for the same step, and the learner's numbers at one epoch next to ours in
+the other language, rounded as the article's spreadsheet prints them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from rich import box
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from . import explain, steps
+from .cases import Case, load_case, parse_epochs
+from .command import OK, bad_input
+from .compare import NotComputed, is_bias_copied_per_sample
+from .ports import PythonPort, RPort
+from .scripts import PythonScript, RScript, parse_names
+
+
+def add_options(parser) -> None:
+    """The script options of `nnparity explain`."""
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument(
+        "--r-script",
+        type=Path,
+        metavar="FILE",
+        help="show a learner's R script's own lines and numbers beside ours",
+    )
+    which.add_argument(
+        "--python-script",
+        type=Path,
+        metavar="FILE",
+        help="show a learner's Python script's own lines and numbers beside ours",
+    )
+    parser.add_argument(
+        "--names",
+        action="append",
+        metavar="THEIRS=ARTICLE",
+        default=[],
+        help="a script's name for one of the article's (repeatable), e.g. --names W1=wh",
+    )
+
+
+def wanted(args) -> bool:
+    return bool(getattr(args, "r_script", None) or getattr(args, "python_script", None))
+
+
+def script_lines(script) -> dict[str, explain.Snippet]:
+    """For each article matrix the loop assigns: the learner's statement, as a Snippet."""
+    lines = script.path.read_text().splitlines()
+    found = {}
+    for name, (first, last) in script.body_lines().items():
+        code = "\n".join(lines[first - 1 : last])
+        found[name] = explain.Snippet(steps.BY_NAME[name].step, name, script.path, first, code)
+    return found
+
+
+def values_at(case: Case, epoch: int, script, ours) -> tuple[dict, dict]:
+    """Every matrix of `epoch`, the script's and ours, with the weights the epoch started from."""
+    both = []
+    for port in (script, ours):
+        port.start(case)
+        start = {name: np.array(case.state()[name]) for name in steps.STATE}
+        trace = port.advance(epoch, record=True)
+        values = {}
+        for name in steps.NAMES:
+            value = trace.get(name)
+            values[name] = value if isinstance(value, NotComputed) else np.asarray(value[epoch - 1])
+        for name in steps.STATE:
+            before = trace.get(name)
+            if epoch > 1 and isinstance(before, np.ndarray):
+                values[explain.step1_key(name)] = np.asarray(before[epoch - 2])
+            else:
+                values[explain.step1_key(name)] = start[name]
+        both.append(values)
+    return both[0], both[1]
+
+
+def compare_cell(name: str, mine, ours: np.ndarray, n_samples: int) -> str:
+    """How the script's matrix agrees with ours (a per-sample bias row by row)."""
+    if isinstance(mine, NotComputed):
+        return "not computed\nby your script"
+    if is_bias_copied_per_sample(name, (1, *ours.shape), (1, *mine.shape), n_samples):
+        return explain.agreement(mine, np.broadcast_to(ours, mine.shape)) + "\n(every row vs ours)"
+    return explain.agreement(mine, ours)
+
+
+def step_panel(step, case, epoch, script, lines, py, rs, values, decimals, side_by_side) -> Panel:
+    mine, ours = values
+    other = "R" if script.language == "Python" else "Python"
+    if step == 1:
+        names = list(steps.STATE)
+        formulas = [
+            f"{', '.join(steps.STATE)}: the weights and biases epoch {epoch} starts from; "
+            "your script's own random values are replaced by the case's"
+        ]
+        keys = [explain.step1_key(n) for n in names]
+        yours, py_code, r_code = [], [py.signature], [rs.signature]
+    else:
+        quantities = [q for q in steps.QUANTITIES if q.step == step]
+        names = [q.name for q in quantities]
+        formulas = [q.formula for q in quantities]
+        keys = names
+        yours = list(dict.fromkeys(lines[n] for n in names if n in lines))
+        py_code = explain._code_for(py, quantities)
+        r_code = explain._code_for(rs, quantities)
+
+    code = Table(box=box.SIMPLE_HEAD, expand=True, show_edge=False)
+    mine_group = (
+        explain._code_group(yours, script.language.lower())
+        if yours
+        else Text("(not in your loop)", style="dim")
+    )
+    columns = [
+        (f"your {script.language}", mine_group),
+        ("our Python", explain._code_group(py_code, "python")),
+        ("our R", explain._code_group(r_code, "r")),
+    ]
+    if side_by_side:
+        for title, _ in columns:
+            code.add_column(title)
+        code.add_row(*(group for _, group in columns))
+    else:
+        code.add_column(", then ".join(title for title, _ in columns))
+        for _, group in columns:
+            code.add_row(group)
+
+    numbers = Table(
+        box=box.SQUARE, title=f"epoch {epoch}, rounded as the article prints", title_justify="left"
+    )
+    numbers.add_column("matrix", no_wrap=True, min_width=max(len(n) for n in names))
+    numbers.add_column(f"your {script.language}", justify="right")
+    numbers.add_column(f"our {other}", justify="right")
+    numbers.add_column("agreement")
+    for name, key in zip(names, keys, strict=True):
+        d = decimals.get(name, explain.DEFAULT_DECIMALS)
+        a, b = mine[key], ours[key]
+        shown = "" if isinstance(a, NotComputed) else explain.format_matrix(a, d)
+        agreement = compare_cell(name, a, b, case.dims[0])
+        shapes = (
+            [b.shape] if isinstance(a, NotComputed) or a.shape == b.shape else [a.shape, b.shape]
+        )
+        label = f"{name}\n" + " vs ".join(f"{s[0]} x {s[1]}" for s in shapes)
+        numbers.add_row(label, shown, explain.format_matrix(b, d), agreement)
+
+    body = Group(Text("\n".join(formulas), style="bold"), code, numbers)
+    title = f"Step {step}: {steps.STEP_TITLES[step]}"
+    return Panel(body, title=title, title_align="left", box=box.ROUNDED)
+
+
+def explain_script(case: Case, epoch: int, only: int | None, console: Console, script) -> None:
+    ours = RPort() if script.language == "Python" else PythonPort()
+    py, rs = explain.python_source(), explain.r_source()
+    lines = script_lines(script)
+    values = values_at(case, epoch, script, ours)
+    decimals = explain.decimals_of(case)
+    console.print(Text(f"{case.name}: {script.path} against our {ours.language}", style="bold"))
+    side_by_side = console.width >= explain.SIDE_BY_SIDE_WIDTH
+    for step in explain.STEP_NUMBERS if only is None else (only,):
+        panel = step_panel(step, case, epoch, script, lines, py, rs, values, decimals, side_by_side)
+        console.print(panel)
+
+
+def command(args, console: Console, err: Console) -> int:
+    with bad_input():
+        case = load_case(args.case)
+        epoch = parse_epochs("--epoch", args.epoch)
+        names = parse_names(args.names)
+        if args.r_script:
+            script = RScript(args.r_script, names)
+        else:
+            script = PythonScript(args.python_script, names)
+    explain_script(case, epoch, args.step, console, script)
+    return OK

@@ -1,0 +1,473 @@
+# A learner's R script, run as written: nnparity/scripts.py calls these
+# functions through rpy2. The script is read with parse(), never as text: its
+# training loop is found in the parse tree (the `for` call whose body assigns
+# the article's matrices) and that call is replaced, as data, by a block that
+#   1. puts the case's X, y, weights, biases and lr in place of the script's
+#      own (its random initialisation has run; its values are overridden),
+#   2. runs the loop body once per epoch of the case, unchanged,
+#   3. records, at the end of every pass, each article matrix the body
+#      assigned, and
+#   4. stops the script when the loop ends (what follows prints or plots the
+#      result; nnparity has what it needs).
+# The hooks are function objects placed in the rewritten call itself, so no
+# name of the script can hide them.
+
+# Assignment operators whose left-hand side names the variable assigned.
+script_assign_ops <- c("<-", "=", "<<-")
+
+# The variable a left-hand side assigns: `bh` for bh, bh[1, ] or dim(bh).
+script_target <- function(lhs) {
+  while (is.call(lhs)) lhs <- lhs[[2]]
+  if (is.name(lhs)) as.character(lhs) else NA_character_
+}
+
+# Every name assigned anywhere in an expression (function bodies excluded:
+# defining a function assigns nothing when it runs).
+script_assigned <- function(expr) {
+  if (!is.call(expr) || identical(expr[[1]], as.name("function"))) {
+    return(character())
+  }
+  found <- script_assignment_target(expr)
+  for (part in as.list(expr)[-1]) {
+    if (!missing(part)) found <- c(found, script_assigned(part))
+  }
+  unique(found[!is.na(found)])
+}
+
+# The name an assignment call assigns, or nothing for any other call.
+script_assignment_target <- function(expr) {
+  head <- expr[[1]]
+  is_assignment <- is.name(head) && length(expr) == 3 &&
+    as.character(head) %in% script_assign_ops
+  if (is_assignment) script_target(expr[[2]]) else character()
+}
+
+# The article's name of each script name (the map comes from Python).
+script_article_names <- function(names, map) {
+  article <- ifelse(names %in% names(map), map[names], names)
+  unname(article)
+}
+
+# Every loop in an expression tree: its path (indices into the tree), kind,
+# depth and the names its body assigns.
+script_loops <- function(expr, path = integer(), depth = 0L) {
+  if (!is.call(expr)) {
+    return(list())
+  }
+  head <- expr[[1]]
+  found <- list()
+  if (is.name(head)) {
+    kind <- as.character(head)
+    if (kind == "function") {
+      return(list())
+    }
+    if (kind %in% c("for", "while", "repeat")) {
+      body <- expr[[length(expr)]]
+      found <- list(list(
+        path = path, kind = kind, depth = depth,
+        assigned = script_assigned(body)
+      ))
+      depth <- depth + 1L
+    }
+  }
+  for (i in seq_along(expr)[-1]) {
+    part <- expr[[i]]
+    if (!missing(part)) {
+      found <- c(found, script_loops(part, c(path, i), depth))
+    }
+  }
+  found
+}
+
+# The first line of top-level expression `top` and of the sub-expression at
+# `path` inside it, as far as srcrefs are kept.
+script_line <- function(exprs, top, path = integer()) {
+  line <- as.integer(attr(exprs, "srcref")[[top]])[1]
+  expr <- exprs[[top]]
+  for (i in path) {
+    refs <- attr(expr, "srcref")
+    if (!is.null(refs) && i <= length(refs) && !is.null(refs[[i]])) {
+      line <- as.integer(refs[[i]])[1]
+    }
+    expr <- expr[[i]]
+  }
+  line
+}
+
+# Parse the script and find its training loop. Returns list(problem = text)
+# or list(exprs, top, path, line, assigned, article, body_lines).
+nnparity_script_plan <- function(file, from, to, article) {
+  map <- stats::setNames(to, from)
+  exprs <- tryCatch(
+    parse(file, keep.source = TRUE),
+    error = function(e) e
+  )
+  if (inherits(exprs, "error")) {
+    why <- gsub("\\s+", " ", trimws(conditionMessage(exprs)))
+    return(list(problem = paste("R cannot parse it:", why)))
+  }
+  loops <- list()
+  for (top in seq_along(exprs)) {
+    for (loop in script_loops(exprs[[top]])) {
+      loop$top <- top
+      loop$line <- script_line(exprs, top, loop$path)
+      loop$article <- intersect(
+        script_article_names(loop$assigned, map), article
+      )
+      loops <- c(loops, list(loop))
+    }
+  }
+  if (length(loops) == 0) {
+    return(list(problem = script_no_loop))
+  }
+  counts <- vapply(loops, function(l) length(l$article), integer(1))
+  if (max(counts) == 0) {
+    return(list(problem = script_no_article_names(loops)))
+  }
+  # The loop assigning most of the article's matrices; the outermost on a tie.
+  depths <- vapply(loops, function(l) l$depth, integer(1))
+  best <- loops[[order(-counts, depths)[1]]]
+  if (best$kind != "for") {
+    return(list(problem = paste0(
+      "line ", best$line, ": the training loop is a `", best$kind,
+      "` loop; nnparity runs a `for` loop once per epoch: write it as ",
+      "for (i in 1:epoch) { ... }"
+    )))
+  }
+  best$body_lines <- script_body_lines(exprs, best, map, article)
+  best$damage <- script_damage(exprs, best)
+  best$problem <- NULL
+  best
+}
+
+script_no_loop <- paste(
+  "no training loop found: nnparity looks for a for loop whose body",
+  "assigns the article's matrices (hidden_layer_input, output, wout, bh, ...)"
+)
+
+script_no_article_names <- function(loops) {
+  where <- vapply(loops, function(l) {
+    assigned <- if (length(l$assigned)) {
+      paste(l$assigned, collapse = ", ")
+    } else {
+      "nothing"
+    }
+    paste0("line ", l$line, " assigns ", assigned)
+  }, character(1))
+  paste0(
+    "no loop assigns any of the article's matrices (",
+    paste(where, collapse = "; "),
+    "): name them as the article does (wh, bh, output, ...) or map yours ",
+    "with --names your_name=article_name"
+  )
+}
+
+# For each statement of the loop body that assigns an article matrix: the
+# article name, its first and last line (for `nnparity explain`), as three
+# vectors of one length.
+script_body_lines <- function(exprs, loop, map, article) {
+  expr <- exprs[[loop$top]]
+  for (i in loop$path) expr <- expr[[i]]
+  body <- expr[[4]]
+  refs <- attr(body, "srcref")
+  statements <- if (is.call(body) && identical(body[[1]], as.name("{"))) {
+    seq_along(body)[-1]
+  } else {
+    integer()
+  }
+  rows <- list(name = character(), first = integer(), last = integer())
+  for (i in statements) {
+    names <- script_article_names(script_assigned(body[[i]]), map)
+    names <- intersect(names, article)
+    if (length(names) == 0 || is.null(refs)) next
+    lines <- as.integer(refs[[i]])[c(1, 3)]
+    rows$name <- c(rows$name, names)
+    rows$first <- c(rows$first, rep(lines[1], length(names)))
+    rows$last <- c(rows$last, rep(lines[2], length(names)))
+  }
+  rows
+}
+
+# The article's web page lost the `*` of `%*%`: its R reads `X%%wh` (the
+# remainder) and `d_output**t(wout)` (which R reads as a power). Each such
+# call in the loop body, as "line N: code", for the error message.
+script_damage <- function(exprs, loop) {
+  expr <- exprs[[loop$top]]
+  for (i in loop$path) expr <- expr[[i]]
+  body <- expr[[4]]
+  refs <- attr(body, "srcref")
+  if (is.null(refs) || !identical(body[[1]], as.name("{"))) {
+    return(character())
+  }
+  found <- character()
+  for (i in seq_along(body)[-1]) {
+    for (call in script_damaged_calls(body[[i]])) {
+      found <- c(found, paste0(
+        "line ", as.integer(refs[[i]])[1], ": ",
+        paste(deparse(call, nlines = 1), collapse = "")
+      ))
+    }
+  }
+  found
+}
+
+script_damaged_calls <- function(expr) {
+  if (!is.call(expr)) {
+    return(list())
+  }
+  head <- expr[[1]]
+  damaged <- is.name(head) && length(expr) == 3 && (
+    identical(head, as.name("%%")) ||
+      (identical(head, as.name("^")) && !is.numeric(expr[[3]]))
+  )
+  found <- if (damaged) list(expr) else list()
+  for (part in as.list(expr)[-1]) {
+    if (!missing(part)) found <- c(found, script_damaged_calls(part))
+  }
+  found
+}
+
+# Replace the sub-expression at `path` of `expr` by `value`.
+script_replace <- function(expr, path, value) {
+  if (length(path) == 0) {
+    return(value)
+  }
+  expr[[path[1]]] <- script_replace(expr[[path[1]]], path[-1], value)
+  expr
+}
+
+# A recorder: the hooks the rewritten loop calls, and what they keep.
+script_recorder <- function(inputs, epochs, from, to, assigned, article) {
+  rec <- new.env(parent = emptyenv())
+  rec$phase <- "before"
+  rec$count <- 0L
+  # One binding per matrix, so that recording an epoch writes in place.
+  rec$trace <- new.env(parent = emptyenv())
+  map <- stats::setNames(to, from)
+  recorded <- stats::setNames(
+    assigned, script_article_names(assigned, map)
+  )
+  recorded <- recorded[names(recorded) %in% article]
+  rec$recorded <- recorded
+  rec$resized <- character()
+  rec$inject <- function(env) {
+    rec$resized <- script_inject(env, inputs, map)
+    rec$phase <- "inside"
+  }
+  rec$line <- NA_integer_
+  rec$at <- function(line) rec$line <- line
+  rec$record <- function(env) {
+    rec$count <- rec$count + 1L
+    for (name in names(recorded)) {
+      script_record_one(rec, name, recorded[[name]], env, epochs)
+    }
+  }
+  rec$done <- function() {
+    rec$phase <- "after"
+    stop(structure(
+      class = c("nnparity_loop_done", "condition"),
+      list(message = "the training loop ended", call = NULL)
+    ))
+  }
+  rec
+}
+
+# Put the case's matrices in place of the script's own, under the script's
+# names. Returns, for the error message of a script written for other sizes,
+# each matrix whose shape the case changes.
+script_inject <- function(env, inputs, map) {
+  own_x <- script_own_value(env, "X", map)
+  resized <- character()
+  for (name in names(inputs)) {
+    own <- script_own_value(env, name, map)
+    value <- script_layout(name, inputs[[name]], own, own_x, nrow(inputs$X))
+    targets <- c(names(map)[map == name], name)
+    used <- targets[vapply(targets, exists, logical(1), envir = env)]
+    for (target in if (length(used)) used else name) {
+      assign(target, value, envir = env)
+    }
+    if (is.matrix(own) && !identical(dim(own), dim(as.matrix(value)))) {
+      resized <- c(resized, paste0(
+        name, " ", paste(dim(value), collapse = " x "), " (the script's ",
+        paste(dim(own), collapse = " x "), ")"
+      ))
+    }
+  }
+  resized
+}
+
+# A bias the script holds once per sample (nrow(X) rows, as the article's R
+# does) gets the case's bias in that layout: n rows, every row the same.
+script_layout <- function(name, value, own, own_x, n) {
+  per_sample <- name %in% c("bh", "bout") && is.matrix(own) &&
+    nrow(own) > 1 && !is.null(own_x) && NROW(own_x) == nrow(own)
+  if (per_sample) matrix(rep(value, each = n), nrow = n) else value
+}
+
+# The script's current value of an article name (under any of its names).
+script_own_value <- function(env, name, map) {
+  for (target in c(names(map)[map == name], name)) {
+    if (exists(target, envir = env)) {
+      return(get(target, envir = env))
+    }
+  }
+  NULL
+}
+
+script_record_one <- function(rec, name, target, env, epochs) {
+  if (!exists(target, envir = env)) {
+    return(invisible())
+  }
+  value <- get(target, envir = env)
+  if (!is.numeric(value)) {
+    stop(target, " is not numeric at the end of epoch ", rec$count,
+         call. = FALSE)
+  }
+  if (is.null(dim(value))) value <- matrix(value, nrow = 1)
+  if (is.null(rec$trace[[name]])) {
+    rec$trace[[name]] <- array(NA_real_, c(epochs, dim(value)))
+  }
+  expected <- dim(rec$trace[[name]])[-1]
+  if (!identical(as.integer(dim(value)), as.integer(expected))) {
+    stop(
+      target, " is ", paste(dim(value), collapse = " x "), " at the end of ",
+      "epoch ", rec$count, " but was ", paste(expected, collapse = " x "),
+      call. = FALSE
+    )
+  }
+  rec$trace[[name]][rec$count, , ] <- value
+}
+
+# The training loop, rewritten: inject, the body then a record, and stop.
+# Each statement of the body is preceded by a note of its line, so that an
+# error inside the loop names the line it stopped at.
+script_rewrite_loop <- function(loop, rec, epochs) {
+  body <- loop[[4]]
+  record <- as.call(list(rec$record, quote(environment())))
+  refs <- attr(body, "srcref")
+  if (is.call(body) && identical(body[[1]], as.name("{")) && !is.null(refs)) {
+    statements <- list()
+    for (i in seq_along(body)[-1]) {
+      line <- as.integer(refs[[i]])[1]
+      statements <- c(statements, as.call(list(rec$at, line)), body[[i]])
+    }
+    body <- as.call(c(as.name("{"), statements))
+  }
+  new_body <- as.call(list(as.name("{"), body, record))
+  new_loop <- as.call(list(
+    as.name("for"), loop[[2]], as.call(list(as.name("seq_len"), epochs)),
+    new_body
+  ))
+  as.call(list(
+    as.name("{"),
+    as.call(list(rec$inject, quote(environment()))),
+    new_loop,
+    as.call(list(rec$done))
+  ))
+}
+
+# Run the script with its loop rewritten. Returns list(status, message, line,
+# trace, count): status "done" (the loop ran to its end), "before" (the script
+# stopped before reaching the loop) or "inside" (it stopped in the loop).
+nnparity_script_run <- function(file, from, to, article, inputs, epochs) {
+  plan <- nnparity_script_plan(file, from, to, article)
+  if (!is.null(plan$problem)) {
+    return(list(status = "before", message = plan$problem, line = NA))
+  }
+  exprs <- parse(file, keep.source = TRUE)
+  rec <- script_recorder(inputs, epochs, from, to, plan$assigned, article)
+  top <- exprs[[plan$top]]
+  loop <- top
+  for (i in plan$path) loop <- loop[[i]]
+  exprs[[plan$top]] <- script_replace(
+    top, plan$path, script_rewrite_loop(loop, rec, as.integer(epochs))
+  )
+  outcome <- script_without_devices(script_eval(exprs, rec))
+  if (identical(outcome$status, "inside") && length(rec$resized)) {
+    outcome$message <- paste0(
+      outcome$message, "; note: the case's sizes differ from the script's: ",
+      paste(rec$resized, collapse = ", ")
+    )
+  }
+  outcome$count <- rec$count
+  outcome$trace <- mget(ls(rec$trace), envir = rec$trace)
+  outcome$recorded <- names(rec$recorded)
+  outcome
+}
+
+# Evaluate the (rewritten) script's expressions in a fresh environment, what
+# they print captured, their warnings kept to explain an error.
+script_eval <- function(exprs, rec) {
+  env <- new.env(parent = script_guard())
+  current <- 0L
+  warned <- character()
+  keep_warning <- function(w) {
+    warned <<- union(warned, gsub("\\s+", " ", trimws(conditionMessage(w))))
+    invokeRestart("muffleWarning")
+  }
+  run_all <- function() {
+    for (i in seq_along(exprs)) {
+      current <<- i
+      eval(exprs[[i]], env)
+    }
+    stop("the training loop was not reached", call. = FALSE)
+  }
+  failed <- function(error) {
+    inside <- rec$phase == "inside" && !is.na(rec$line)
+    list(
+      status = rec$phase, message = script_error_text(error, warned),
+      line = if (inside) rec$line else script_line(exprs, current)
+    )
+  }
+  outcome <- NULL
+  utils::capture.output(outcome <- tryCatch(
+    withCallingHandlers(
+      run_all(),
+      warning = keep_warning,
+      message = function(m) invokeRestart("muffleMessage")
+    ),
+    nnparity_loop_done = function(done) list(status = "done"),
+    error = failed
+  ))
+  outcome
+}
+
+# Evaluate `expr` with plots drawn on no device (Rscript would write
+# Rplots.pdf into the user's folder); devices it opens are closed.
+script_without_devices <- function(expr) {
+  devices <- grDevices::dev.list()
+  old <- options(device = function(...) grDevices::pdf(NULL))
+  on.exit({
+    options(old)
+    for (device in setdiff(grDevices::dev.list(), devices)) {
+      grDevices::dev.off(device)
+    }
+  })
+  expr
+}
+
+# The script's enclosure: quit() and q() in an embedded R would end the whole
+# process nnparity runs in; here they stop the script with an error instead.
+script_guard <- function() {
+  guard <- new.env(parent = globalenv())
+  guard$quit <- function(...) {
+    stop("the script calls quit(), which would end nnparity's R: remove it",
+         call. = FALSE)
+  }
+  guard$q <- guard$quit
+  guard
+}
+
+script_error_text <- function(error, warned) {
+  call <- conditionCall(error)
+  text <- conditionMessage(error)
+  if (!is.null(call)) {
+    text <- paste0("in ", paste(deparse(call, nlines = 1), collapse = ""),
+                   ": ", text)
+  }
+  text <- gsub("\\s+", " ", trimws(text))
+  if (length(warned)) {
+    text <- paste0(text, " (R warned: ", paste(warned, collapse = "; "), ")")
+  }
+  text
+}

@@ -1,0 +1,650 @@
+"""A learner's script, run as written, as a port.
+
+People who read the article type its code into a script: top-level code, the
+article's names, random initial weights, one ``for`` loop over the epochs.
+``PythonScript`` and ``RScript`` run such a script unmodified on disk and
+present it with the interface of the ports (``start``, ``advance``,
+``language``, ``path``, ``has_steps``):
+
+- the training loop is found in the script's parse tree (Python's ``ast``;
+  R's own ``parse()``, in nnparity/r/script.R): the ``for`` loop whose body
+  assigns most of the article's matrices;
+- just before it, the case's X, y, weights, biases and lr are assigned under
+  the script's names (its random initialisation runs, then is overridden),
+  and the loop is made to run the case's number of epochs;
+- at the end of each pass of the body, every article matrix the body assigns
+  is recorded; a matrix it never assigns comes back as ``NotComputed``;
+- when the loop ends the script stops: what follows prints or plots.
+
+A script cannot be stopped and resumed between chunks of epochs: ``advance``
+runs the whole loop once, for every epoch, and a second call is refused.
+There are no step functions to drive, so a script is compared free-running
+only (``has_steps`` is false).
+
+The article's own spellings are known (``KNOWN_SPELLINGS``); others map with
+``--names their_name=article_name``.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import contextlib
+import io
+import re
+import traceback
+import warnings
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from . import steps
+from .command import BadInput
+from .compare import NotComputed
+from .paths import R_HARNESS_DIR
+from .port import PortError
+
+SCRIPT_R = R_HARNESS_DIR / "script.R"
+
+#: Names the article's listings use for what nnparity calls otherwise: the R
+#: listing's Y and hidden_layer_activations, both listings' epoch.
+KNOWN_SPELLINGS: dict[str, str] = {
+    "Y": "y",
+    "hidden_layer_activations": "hiddenlayer_activations",
+    "epoch": "epochs",
+}
+
+#: What the case provides, assigned just before the loop under the script's names.
+INPUTS: tuple[str, ...] = (*steps.DATA, *steps.STATE, "lr")
+
+#: Every name --names may map to.
+ARTICLE_NAMES: tuple[str, ...] = (*steps.NAMES, *INPUTS, "epochs")
+
+#: How to get the lockstep check for a script (the story prints it; --mode lockstep says it).
+TO_LOCKSTEP = (
+    "For the lockstep check, turn the loop body into steps (one function per matrix, as "
+    "python_impl/steps.py and r_impl/steps.R) and a train() that calls them, and run it with "
+    "--python-impl / --r-impl"
+)
+FREE_ONLY = (
+    "{which} free-running only: a script has no step functions, so nnparity cannot hand "
+    "one step the other language's inputs. " + TO_LOCKSTEP
+)
+
+PYTHON2_PRINT = "Missing parentheses in call to 'print'"
+#: What `%%` and `**` in a loop body probably are (the article's page lost `%*%`'s `*`).
+DAMAGE = (
+    "the article's web page lost the * of %*% (its R reads X%%wh and d_output**t(wout)); "
+    "a matrix product is %*% in R, and this loop has"
+)
+MISSING_FILE_R = re.compile(r"cannot open file '([^']*)': No such file or directory")
+
+
+class ScriptRefused(BadInput):
+    """A script nnparity cannot run up to its training loop: bad input, exit code 2."""
+
+
+def parse_names(pairs: list[str] | None) -> dict[str, str]:
+    """``["W1=wh", ...]`` -> ``{"W1": "wh"}``, checked against the article's names."""
+    found: dict[str, str] = {}
+    for pair in pairs or []:
+        theirs, sep, article = (part.strip() for part in pair.partition("="))
+        if not sep or not theirs or not article:
+            raise BadInput(f"--names {pair}: expected their_name=article_name, e.g. W1=wh")
+        if article not in ARTICLE_NAMES:
+            raise BadInput(
+                f"--names {pair}: {article} is not one of the article's names "
+                f"({', '.join(ARTICLE_NAMES)})"
+            )
+        found[theirs] = article
+    return found
+
+
+def spellings(names: dict[str, str] | None) -> dict[str, str]:
+    """The article's known spellings, then the user's (which win)."""
+    return {**KNOWN_SPELLINGS, **(names or {})}
+
+
+def case_inputs(case) -> dict[str, np.ndarray | float]:
+    return {"X": case.X, "y": case.y, **case.state(), "lr": float(case.lr)}
+
+
+class _Script:
+    """What both languages share: the case, one run, the trace as a port returns it."""
+
+    language = ""
+    has_steps = can_lockstep = False  # no step functions: free-running only
+    can_chunk = False  # the loop runs once, for every epoch
+
+    def __init__(self, path: Path | str, names: dict[str, str] | None = None):
+        self.path = Path(path)
+        self.names = spellings(names)
+        if not self.path.is_file():
+            raise ScriptRefused(f"{self.path}: no such file")
+        self.case = None
+        self.state = None
+        self.ran = False
+
+    def start(self, case) -> None:
+        self.case = case
+        self.state = {k: np.array(v, dtype=np.float64) for k, v in case.state().items()}
+        self.ran = False
+
+    def advance(self, epochs: int, record: bool = True) -> dict[str, np.ndarray]:
+        if self.case is None:
+            raise PortError(f"{self.path}: start(case) must come before advance")
+        if self.ran:
+            raise PortError(
+                f"{self.path}: a script runs its training loop once, for every epoch: it cannot "
+                "be advanced a second time (start it again to rerun it)"
+            )
+        self.ran = True
+        trace = self._run(int(epochs))
+        for name in steps.STATE:
+            if isinstance(trace.get(name), np.ndarray):
+                self.state[name] = trace[name][-1]
+        if not record:
+            return {"output": trace["output"][-1]} if "output" in trace else {}
+        return {
+            name: trace.get(name, NotComputed(self.describe(), "its loop never assigns it"))
+            for name in steps.NAMES
+        }
+
+    def weights(self) -> dict[str, np.ndarray]:
+        return self.state
+
+    def describe(self) -> str:
+        return f"the {self.language} script {self.path.name}"
+
+    def where(self, line: int | None) -> str:
+        return f"{self.path}:{line}" if line else str(self.path)
+
+    def stopped(self, phase: str, line: int | None, error: str, epoch: int) -> Exception:
+        """The script's error as nnparity's: exit 2 before the loop, 1 inside it."""
+        if phase == "inside":
+            return PortError(
+                f"{self.where(line)}: the script stopped inside its training loop at epoch "
+                f"{epoch}: {error}"
+            )
+        return ScriptRefused(
+            f"{self.where(line)}: the script stopped before its training loop: {error}"
+        )
+
+    def missing_file(self, line: int | None, name: str | None, error: str = "") -> ScriptRefused:
+        what = (
+            f"reads {name}, which is not there"
+            if name
+            else f"needs a file that is not there ({error})"
+        )
+        return ScriptRefused(
+            f"{self.where(line)}: the script {what} (relative paths "
+            f"are read from {Path.cwd()}): put the file there, or run nnparity from the "
+            "folder the script expects"
+        )
+
+    def _run(self, epochs: int) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+
+# ---- Python: ast ------------------------------------------------------------------------------
+
+
+class _LoopDone(BaseException):
+    """Raised when the training loop ends: the rest of the script does not run."""
+
+
+def _target_names(target: ast.AST) -> list[str]:
+    """The variables an assignment target binds: x, x[0], x.attr, (a, b)."""
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return [n for element in target.elts for n in _target_names(element)]
+    if isinstance(target, ast.Starred):
+        return _target_names(target.value)
+    if isinstance(target, (ast.Subscript, ast.Attribute)):
+        return _target_names(target.value)
+    return []
+
+
+def _assignments(node: ast.AST):
+    """Every assignment under a node (function and class bodies excluded), with its names."""
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        if isinstance(child, ast.Assign):
+            yield child, [n for t in child.targets for n in _target_names(t)]
+        elif isinstance(child, (ast.AugAssign, ast.AnnAssign)):
+            yield child, _target_names(child.target)
+        elif isinstance(child, ast.NamedExpr):
+            yield child, _target_names(child.target)
+        yield from _assignments(child)
+
+
+def _loops(tree: ast.AST, depth: int = 0):
+    """Every loop with its depth (loops inside loops are deeper)."""
+    for child in ast.iter_child_nodes(tree):
+        if isinstance(child, (ast.For, ast.While, ast.AsyncFor)):
+            yield child, depth
+            yield from _loops(child, depth + 1)
+        else:
+            yield from _loops(child, depth)
+
+
+def _function_locals(tree: ast.Module, loop: ast.For) -> set[str] | None:
+    """The local names of the function the loop is in (None when it is at module level)."""
+    inside = None
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if any(child is loop for child in ast.walk(node)):
+                inside = node  # ast.walk goes outside in: the last match is the innermost
+    if inside is None:
+        return None
+    arguments = inside.args
+    every = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
+    every += [a for a in (arguments.vararg, arguments.kwarg) if a is not None]
+    declared = {
+        n
+        for node in ast.walk(inside)
+        if isinstance(node, (ast.Global, ast.Nonlocal))
+        for n in node.names
+    }
+    assigned = {n for _, names in _assignments(inside) for n in names}
+    return ({a.arg for a in every} | assigned) - declared
+
+
+class _Rewrite(ast.NodeTransformer):
+    """The training loop becomes: the case's inputs assigned, the loop over the case's
+    epochs with a record at the end of every pass, then a stop."""
+
+    def __init__(self, loop: ast.For, targets: dict[str, list[str]], local: set[str] | None):
+        self.loop = loop
+        self.targets = targets
+        self.local = local  # inside a function: the names local to it; None at module level
+
+    def visit_For(self, node: ast.For):
+        self.generic_visit(node)
+        if node is not self.loop:
+            return node
+        lookup = "locals(), globals()"
+        inject = []
+        for name, targets in self.targets.items():
+            for target in targets:
+                # A global read inside a function stays global: assigning it there
+                # would make it local to the whole function.
+                bound = (
+                    target
+                    if self.local is None or target in self.local
+                    else f"globals()[{target!r}]"
+                )
+                inject.append(f"{bound} = __nnparity__.value({name!r}, {target!r}, {lookup})")
+        before = [ast.parse(line).body[0] for line in ["__nnparity__.enter()", *inject]]
+        record = ast.parse(f"__nnparity__.record({lookup})").body[0]
+        node.iter = ast.parse("range(__nnparity__.epochs)", mode="eval").body
+        node.body = [*node.body, record]
+        done = ast.parse("__nnparity__.done()").body[0]
+        made = [*before, node, done]
+        for statement in made:
+            ast.copy_location(statement, node)
+            ast.fix_missing_locations(statement)
+        return made
+
+
+class _Hooks:
+    """What the rewritten script calls: the case's values in, each pass's matrices out."""
+
+    def __init__(self, inputs: dict, epochs: int, recorded: dict[str, str], names: dict[str, str]):
+        self.inputs = inputs
+        self.epochs = epochs
+        self.recorded = recorded  # article name -> script name
+        self.names = names
+        self.phase = "before"
+        self.count = 0
+        self.trace: dict[str, list[np.ndarray]] = {name: [] for name in recorded}
+        self.resized: list[
+            str
+        ] = []  # the case's matrices whose shape differs from the script's own
+
+    def enter(self) -> None:
+        self.phase = "inside"
+
+    def _own(self, name: str, scopes) -> object:
+        for script_name in [k for k, v in self.names.items() if v == name] + [name]:
+            for scope in scopes:
+                if script_name in scope:
+                    return scope[script_name]
+        return None
+
+    def value(self, name: str, target: str, *scopes):
+        """The case's `name`; a bias the script holds once per sample keeps that layout."""
+        value = np.array(self.inputs[name], dtype=np.float64) if name != "lr" else self.inputs[name]
+        if name in ("bh", "bout"):
+            own, own_x = np.asarray(self._own(name, scopes)), self._own("X", scopes)
+            rows = np.shape(own_x)[0] if np.ndim(own_x) >= 1 else None
+            if own.ndim == 2 and own.shape[0] > 1 and own.shape[0] == rows:
+                value = np.repeat(value, self.inputs["X"].shape[0], axis=0)
+        own = self._own(name, scopes)
+        if name != "lr" and np.ndim(own) == 2 and np.shape(own) != value.shape:
+            self.resized.append(
+                f"{name} {' x '.join(map(str, value.shape))} (the script's "
+                f"{' x '.join(map(str, np.shape(own)))})"
+            )
+        return value
+
+    def record(self, *scopes) -> None:
+        self.count += 1
+        for name, script_name in self.recorded.items():
+            found = [scope[script_name] for scope in scopes if script_name in scope]
+            if not found:
+                continue
+            value = np.array(found[0], dtype=np.float64)
+            value = value.reshape(1, -1) if value.ndim < 2 else value
+            kept = self.trace[name]
+            if kept and kept[0].shape != value.shape:
+                raise ValueError(
+                    f"{script_name} is {value.shape[0]} x {value.shape[1]} at the end of epoch "
+                    f"{self.count}, but was {kept[0].shape[0]} x {kept[0].shape[1]}"
+                )
+            kept.append(value)
+
+    def done(self) -> None:
+        self.phase = "after"
+        raise _LoopDone
+
+
+class PythonScript(_Script):
+    """A learner's Python 3 script, run in this process with its loop rewritten through ast."""
+
+    language = "Python"
+
+    def __init__(self, path: Path | str, names: dict[str, str] | None = None):
+        super().__init__(path, names)
+        self.source = self.path.read_text()
+        try:
+            self.tree = ast.parse(self.source, filename=str(self.path))
+        except SyntaxError as error:
+            raise self._syntax(error) from None
+        self.loop, self.recorded = self._find_loop()
+        self.local = _function_locals(self.tree, self.loop)
+        used = {n.id for n in ast.walk(self.tree) if isinstance(n, ast.Name)}
+        self.targets = {}
+        for name in INPUTS:
+            theirs = [k for k, v in self.names.items() if v == name and k in used]
+            self.targets[name] = theirs or [name]
+
+    def _syntax(self, error: SyntaxError) -> ScriptRefused:
+        where = self.where(error.lineno)
+        if error.msg.startswith(PYTHON2_PRINT):
+            code = (error.text or "").strip()
+            return ScriptRefused(
+                f"{where}: Python 2 syntax (`{code}`): nnparity runs the script with Python 3, "
+                "where print is a function: write print(...) with parentheses"
+            )
+        return ScriptRefused(f"{where}: Python cannot parse it: {error.msg}")
+
+    def _find_loop(self) -> tuple[ast.For, dict[str, str]]:
+        loops = []
+        for loop, depth in _loops(self.tree):
+            assigned = [n for _, names in _assignments(loop) for n in names]
+            article = {}
+            for theirs in assigned:
+                name = self.names.get(theirs, theirs)
+                if name in steps.NAMES:
+                    article.setdefault(name, theirs)
+            loops.append((loop, depth, assigned, article))
+        if not loops:
+            raise ScriptRefused(f"{self.path}: {NO_LOOP}")
+        loop, _, _, article = min(loops, key=lambda x: (-len(x[3]), x[1], x[0].lineno))
+        if not article:
+            raise ScriptRefused(f"{self.path}: {no_article_names(loops)}")
+        if not isinstance(loop, ast.For):
+            raise ScriptRefused(
+                f"{self.where(loop.lineno)}: the training loop is a `while` loop; nnparity runs "
+                "a `for` loop once per epoch: write it as for i in range(epoch):"
+            )
+        ordered = {name: article[name] for name in steps.NAMES if name in article}
+        return loop, ordered
+
+    def body_lines(self) -> dict[str, tuple[int, int]]:
+        """For each article matrix: the lines of the loop's statement that assigns it."""
+        found: dict[str, tuple[int, int]] = {}
+        for statement in self.loop.body:
+            names = [n for _, ns in _assignments(ast.Module([statement], [])) for n in ns]
+            for theirs in names:
+                name = self.names.get(theirs, theirs)
+                if name in steps.NAMES and name not in found:
+                    found[name] = (statement.lineno, statement.end_lineno)
+        return found
+
+    def _run(self, epochs: int) -> dict[str, np.ndarray]:
+        # A fresh tree each run (the rewrite changes it in place); its loop is at the same place.
+        tree = ast.parse(self.source, filename=str(self.path))
+        at = (self.loop.lineno, self.loop.col_offset)
+        loop = next(
+            n for n in ast.walk(tree) if isinstance(n, ast.For) and (n.lineno, n.col_offset) == at
+        )
+        tree = _Rewrite(loop, self.targets, self.local).visit(tree)
+        code = compile(tree, str(self.path), "exec")
+        hooks = _Hooks(case_inputs(self.case), epochs, self.recorded, self.names)
+        namespace = {"__name__": "__main__", "__file__": str(self.path), "__builtins__": builtins}
+        namespace["__nnparity__"] = hooks
+        # What the script prints is its own business, not nnparity's output; its warnings
+        # (numpy's overflow, say) are kept to explain an error.
+        printed = io.StringIO()
+        try:
+            with (
+                contextlib.redirect_stdout(printed),
+                contextlib.redirect_stderr(printed),
+                warnings.catch_warnings(record=True) as warned,
+            ):
+                warnings.simplefilter("always")
+                exec(code, namespace)
+        except _LoopDone:
+            pass
+        except (Exception, SystemExit) as error:
+            raise self._error(error, hooks, warned) from None
+        else:
+            line = self.loop.lineno
+            raise ScriptRefused(
+                f"{self.where(line)}: the script ended without running its training loop "
+                "(is it in a function that is never called, or under an if that is false?)"
+            )
+        if hooks.count != epochs:
+            raise PortError(
+                f"{self.where(self.loop.lineno)}: the loop body ran to its end {hooks.count} "
+                f"times for {epochs} epochs (a `continue` or `break` in it?)"
+            )
+        return {name: np.stack(values) for name, values in hooks.trace.items() if values}
+
+    def _error(self, error: BaseException, hooks: _Hooks, warned=()) -> Exception:
+        frames = [
+            f for f in traceback.extract_tb(error.__traceback__) if f.filename == str(self.path)
+        ]
+        line = frames[-1].lineno if frames else None
+        if hooks.phase == "before" and isinstance(error, FileNotFoundError):
+            return self.missing_file(line, error.filename, f"{type(error).__name__}: {error}")
+        text = f"{type(error).__name__}: {error}"
+        if isinstance(error, NameError) and getattr(error, "name", "") == "xrange":
+            text += " (Python 2's xrange is range in Python 3)"
+        said = list(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in warned))
+        if said:
+            text += f" (Python warned: {'; '.join(said)})"
+        if hooks.phase == "inside" and hooks.resized:
+            text += f"; note: the case's sizes differ from the script's: {', '.join(hooks.resized)}"
+        return self.stopped(hooks.phase, line, text, hooks.count + 1)
+
+
+NO_LOOP = (
+    "no training loop found: nnparity looks for a for loop whose body assigns the article's "
+    "matrices (hidden_layer_input, output, wout, bh, ...)"
+)
+
+
+def no_article_names(loops) -> str:
+    where = "; ".join(
+        f"line {loop.lineno} assigns {', '.join(dict.fromkeys(assigned)) or 'nothing'}"
+        for loop, _, assigned, _ in loops
+    )
+    return (
+        f"no loop assigns any of the article's matrices ({where}): name them as the article "
+        "does (wh, bh, output, ...) or map yours with --names your_name=article_name"
+    )
+
+
+# ---- R: parse(), calls as data (nnparity/r/script.R) ------------------------------------------
+
+
+@cache
+def _script_r_loaded() -> bool:
+    from .bridge import call
+
+    call("source", str(SCRIPT_R))
+    return True
+
+
+def _r_call(function: str, *args):
+    from .bridge import call
+
+    _script_r_loaded()
+    return call(function, *args)
+
+
+def _scalar(value, default=None):
+    flat = np.ravel(np.asarray(value))
+    if flat.size == 0:
+        return default
+    item = flat[0].item() if hasattr(flat[0], "item") else flat[0]
+    if isinstance(item, int) and item == -(2**31):  # NA_integer_
+        return default
+    if isinstance(item, float) and np.isnan(item):
+        return default
+    return item
+
+
+class RScript(_Script):
+    """A learner's R script, run in the embedded R with its loop rewritten as a call."""
+
+    language = "R"
+
+    def __init__(self, path: Path | str, names: dict[str, str] | None = None):
+        super().__init__(path, names)
+        self.plan = _r_call(
+            "nnparity_script_plan", str(self.path), *self._map(), np.array(steps.NAMES)
+        )
+        if "problem" in self.plan.keys():
+            raise ScriptRefused(f"{self.path}: {_scalar(self.plan['problem'])}")
+        #: Calls that look like the article's scraped `%*%` (`%%`, or `**` read as a power).
+        self.damage = [str(d) for d in np.ravel(self.plan["damage"])]
+
+    def _map(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.array(list(self.names), dtype=str), np.array(list(self.names.values()), dtype=str)
+
+    def body_lines(self) -> dict[str, tuple[int, int]]:
+        found: dict[str, tuple[int, int]] = {}
+        rows = self.plan["body_lines"]
+        for name, first, last in zip(
+            np.ravel(rows["name"]), np.ravel(rows["first"]), np.ravel(rows["last"]), strict=True
+        ):
+            found.setdefault(str(name), (int(first), int(last)))
+        return found
+
+    def _run(self, epochs: int) -> dict[str, np.ndarray]:
+        from .bridge import named_list as _named_list
+
+        inputs = case_inputs(self.case)
+        lr = inputs.pop("lr")
+        arrays = _named_list({k: np.asarray(v, dtype=np.float64) for k, v in inputs.items()})
+        arrays.rx2["lr"] = lr
+        outcome = _r_call(
+            "nnparity_script_run",
+            str(self.path),
+            *self._map(),
+            np.array(steps.NAMES),
+            arrays,
+            int(epochs),
+        )
+        status = str(_scalar(outcome["status"]))
+        if status != "done":
+            message = str(_scalar(outcome["message"], ""))
+            line = _scalar(outcome["line"]) if "line" in outcome.keys() else None
+            missing = MISSING_FILE_R.search(message)
+            if status == "before" and missing:
+                raise self.missing_file(line, missing.group(1))
+            if status == "inside" and self.damage:
+                message += f"; {DAMAGE}: {'; '.join(self.damage)}"
+            raise self.stopped(status, line, message, int(_scalar(outcome["count"], 0)) + 1)
+        count = int(_scalar(outcome["count"], 0))
+        if count != epochs:
+            raise PortError(
+                f"{self.path}: the loop body ran to its end {count} times for {epochs} epochs "
+                "(a `next` or `break` in it?)"
+            )
+        trace = outcome["trace"]
+        return {name: np.ascontiguousarray(trace[name], dtype=np.float64) for name in trace.keys()}
+
+
+def script_port(language: str, path: Path | str, names: dict[str, str] | None = None):
+    """The port for a learner's script in `language` ("Python" or "R")."""
+    return (PythonScript if language == "Python" else RScript)(path, names)
+
+
+# ---- `nnparity run --r-script / --python-script` ----------------------------------------------
+
+
+def add_run_options(run, r_group) -> None:
+    """The script options of `nnparity run` (r_group: the R side's mutually exclusive group)."""
+    r_group.add_argument(
+        "--r-script",
+        type=Path,
+        metavar="FILE",
+        help="a learner's R script, run as written (its training loop found and recorded)",
+    )
+    run.add_argument(
+        "--python-script",
+        type=Path,
+        metavar="FILE",
+        help="a learner's Python 3 script, run as written, in place of python_impl/",
+    )
+    run.add_argument(
+        "--names",
+        action="append",
+        metavar="THEIRS=ARTICLE",
+        default=[],
+        help="a script's name for one of the article's (repeatable), e.g. --names W1=wh",
+    )
+
+
+def wanted(args) -> bool:
+    return bool(getattr(args, "r_script", None) or getattr(args, "python_script", None))
+
+
+def sides(args) -> tuple[tuple[str, Path | None, dict], tuple[str, Path | None, dict]]:
+    """The kind, path and options of each side of a run where either may be a script
+    (call inside bad_input(): conflicting options are bad input)."""
+    from .paths import R_VARIANTS
+
+    if args.python_script and args.python_impl:
+        raise BadInput("--python-script and --python-impl both name the Python side: give one")
+    if wanted(args) and args.mode == "lockstep":
+        raise BadInput(
+            f"--mode lockstep: a script has no step functions to drive; it is checked "
+            f"free-running (--mode free). {TO_LOCKSTEP}"
+        )
+    names = {"names": parse_names(args.names)}
+    if args.python_script:
+        python = ("python-script", args.python_script, names)
+    else:
+        python = ("python", args.python_impl, {})
+    if args.r_script:
+        r = ("r-script", args.r_script, names)
+    else:
+        r = ("r", R_VARIANTS / args.r_variant if args.r_variant else args.r_impl, {})
+    return python, r
+
+
+def remark(result, *ports) -> None:
+    """Say, in the story, that a script is checked free-running only, and how to get the lockstep."""
+    sides = [p.describe() for p in ports if p.kind.endswith("-script")]
+    which = f"{' and '.join(sides)} {'are' if len(sides) > 1 else 'is'} checked"
+    result.reports["free"].remarks.append(FREE_ONLY.format(which=which))
+

@@ -1,0 +1,230 @@
+"""Tidy statistics: one row per (mode, epoch, recorded matrix), built with pandas.
+
+The comparison (``Comparison``, per step ``StepStats``) accumulates its
+figures per epoch; ``table`` lays them out as one tidy table, and everything
+that reports a run reads that table: the terminal table and ``--json``
+(``summary``), the HTML page and its plots. ``--save-stats FILE`` writes the
+same table (CSV, or Parquet for a name ending in ``.parquet``), so a report
+made from the file is the report of the run.
+
+The schema (also in docs/results-as-data.md):
+
+==================  =========  ==================================================
+column              dtype      meaning
+==================  =========  ==================================================
+mode                string     "free" (each language trains on its own) or
+                               "lockstep" (R recomputes each step from Python's
+                               inputs)
+epoch               int64      1-based
+step                int64      the article's step number
+matrix              string     the article's name (``steps.NAMES``)
+cells               int64      cells compared at this epoch
+equal               int64      cells bitwise equal (NaN meeting NaN, NA meeting NA)
+equal_share         float64    equal / cells
+max_abs             float64    largest ``|Python - R|`` (inf: NaN or NA against a
+                               number)
+max_rel             float64    largest ``|Python - R| / max(|Python|, |R|)``
+max_ulp             float64    largest distance in units in the last place
+over                int64      cells beyond the bound
+bound               float64    the largest difference the bound allows in any cell;
+                               NaN where the comparison did not need the full
+                               bound (every cell was settled by a cheaper one:
+                               in lockstep, all bitwise equal)
+first_difference    bool       this row holds the mode's first cell that is not
+                               bitwise equal (where a difference is born)
+first_over          bool       this row holds this matrix's first cell beyond
+                               the bound
+==================  =========  ==================================================
+
+A matrix that could not be compared (missing, misshapen: a structural
+problem, reported as such) has no rows.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import steps
+
+#: Column -> dtype, in order: the file's schema.
+SCHEMA: dict[str, str] = {
+    "mode": "string",
+    "epoch": "int64",
+    "step": "int64",
+    "matrix": "string",
+    "cells": "int64",
+    "equal": "int64",
+    "equal_share": "float64",
+    "max_abs": "float64",
+    "max_rel": "float64",
+    "max_ulp": "float64",
+    "over": "int64",
+    "bound": "float64",
+    "first_difference": "bool",
+    "first_over": "bool",
+}
+
+#: Per-step figures over all epochs, as the reports show them: column -> how it aggregates.
+SUMMARY = {
+    "cells": "sum",
+    "equal": "sum",
+    "max_abs": "max",
+    "max_rel": "max",
+    "max_ulp": "max",
+    "over": "sum",
+}
+
+
+#: pandas before 3 parses decimals with its fast parser unless asked, which can miss the
+#: last bit; pandas 3 parses them exactly by default (and deprecates the option).
+ROUND_TRIP = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
+
+
+class StatsError(OSError):
+    """A statistics file that cannot be written or read; the message names the file."""
+
+
+def empty() -> pd.DataFrame:
+    return pd.DataFrame({column: pd.Series(dtype=dtype) for column, dtype in SCHEMA.items()})
+
+
+def table(reports) -> pd.DataFrame:
+    """The tidy table of a run's reports (``{mode: ParityReport}``): mode, epoch, step order."""
+    frames = []
+    for mode, report in reports.items():
+        first = report.first_difference
+        for s in report.stats:
+            if s.problem:
+                continue
+            figures = s.figures()
+            n = len(figures["max_abs"])
+            if n == 0:
+                continue
+            epoch = np.arange(1, n + 1, dtype=np.int64)
+            frame = pd.DataFrame(
+                {
+                    "mode": mode,
+                    "epoch": epoch,
+                    "step": s.step,
+                    "matrix": s.name,
+                    "cells": np.full(n, s.cells // n, dtype=np.int64),
+                    **{
+                        key: figures[key]
+                        for key in ("equal", "max_abs", "max_rel", "max_ulp", "over", "bound")
+                    },
+                    "first_difference": epoch
+                    == (first.epoch if first and first.name == s.name else 0),
+                    "first_over": epoch == (s.first_violation.epoch if s.first_violation else 0),
+                }
+            )
+            frames.append(frame)
+    if not frames:
+        return empty()
+    out = pd.concat(frames, ignore_index=True)
+    out["equal_share"] = out["equal"] / out["cells"]
+    order = {name: i for i, name in enumerate(steps.NAMES)}
+    out = out.assign(_order=out["matrix"].map(order)).sort_values(
+        ["mode", "epoch", "_order"], kind="stable"
+    )
+    return conform(out.drop(columns="_order").reset_index(drop=True))
+
+
+def conform(frame: pd.DataFrame) -> pd.DataFrame:
+    """The columns of SCHEMA, in its order and dtypes."""
+    return frame[list(SCHEMA)].astype(SCHEMA)
+
+
+def summary(frame: pd.DataFrame, mode: str, names=steps.NAMES) -> pd.DataFrame:
+    """One row per matrix of one mode, indexed by matrix: the figures the tables and --json show.
+
+    Every name in ``names`` has a row; one with no rows in ``frame`` (never
+    compared) has zeros, as the comparison counts it.
+    """
+    rows = frame[frame["mode"] == mode]
+    out = rows.groupby("matrix", sort=False).agg(SUMMARY)
+    out = out.reindex(list(dict.fromkeys([*names, *out.index])), fill_value=0)
+    out["equal_share"] = (out["equal"] / out["cells"].where(out["cells"] > 0)).fillna(0.0)
+    return out
+
+
+# --- files -------------------------------------------------------------------------------
+
+
+def is_parquet(path: Path | str) -> bool:
+    return str(path).lower().endswith(".parquet")
+
+
+def require_pyarrow(path: Path | str) -> None:
+    """Parquet needs pyarrow (the optional extra ``nnparity[parquet]``); say so in one line."""
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise StatsError(
+            f"{path}: writing Parquet needs pyarrow: pip install 'nnparity[parquet]' "
+            "(or give a name ending in .csv)"
+        ) from None
+
+
+def check_target(path: Path | str) -> None:
+    """Whether a table can be written at ``path``: StatsError (one line) when it cannot."""
+    path = Path(path)
+    if is_parquet(path):
+        require_pyarrow(path)
+    if path.is_dir():
+        raise StatsError(f"{path}: is a folder; give a file name ending in .csv or .parquet")
+    if not path.parent.is_dir():
+        raise StatsError(f"{path}: the folder {path.parent} does not exist")
+
+
+def write(frame: pd.DataFrame, path: Path | str) -> Path:
+    """Write the table atomically: CSV, or Parquet when the name ends in .parquet.
+
+    CSV floats are written as Python's repr writes them (the shortest decimal
+    that reads back to the same double), so ``read`` gives the same doubles.
+    """
+    path = Path(path)
+    check_target(path)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(handle)
+    try:
+        if is_parquet(path):
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_csv(tmp, index=False)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _umask() -> int:
+    from .rds import current_umask
+
+    return current_umask()
+
+
+def read(path: Path | str) -> pd.DataFrame:
+    """Read a table written by ``write`` back, with the schema's dtypes and the same doubles."""
+    path = Path(path)
+    if is_parquet(path):
+        require_pyarrow(path)
+    try:
+        if is_parquet(path):
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(
+                path, dtype={c: d for c, d in SCHEMA.items() if d != "bool"}, **ROUND_TRIP
+            )
+    except (OSError, ValueError) as error:
+        raise StatsError(f"{path}: cannot be read as nnparity statistics ({error})") from None
+    missing = [column for column in SCHEMA if column not in frame.columns]
+    if missing:
+        raise StatsError(f"{path}: not nnparity statistics (no column {', '.join(missing)})")
+    return conform(frame)

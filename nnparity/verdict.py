@@ -1,0 +1,87 @@
+"""The verdict of a comparison, and the one rule for which failure comes first.
+
+A *failure* is a cell beyond the policy's bound, or a step with a structural
+problem (a matrix missing or misshapen, a step R could not compute), which
+counts at epoch 1. The first failure is the earliest epoch, then the earliest
+in the article's step order; between modes, the first mode given wins a tie.
+The report, the verdict line and the mutation self-check all ask
+``first_failure``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from . import steps
+from .accumulate import StepStats
+from .cells import Cell, NonFinite
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What broke parity first: a cell beyond the bound, or a step's structural problem."""
+
+    mode: str
+    name: str
+    epoch: int
+    cell: Cell | None = None
+    problem: str | None = None
+
+    def where(self) -> str:
+        if self.cell is not None:
+            return self.cell.where()
+        return f"step {steps.BY_NAME[self.name].step} ({self.name}): {self.problem}"
+
+
+@dataclass
+class ParityReport:
+    case: str
+    mode: str  # "free" or "lockstep"
+    epochs: int
+    stats: list[StepStats]
+    first_difference: Cell | None
+    tolerance: str
+    error: str | None = None  # why this mode could not be completed (a port failed, or lacks steps)
+    non_finite: dict[str, NonFinite] = field(default_factory=dict)  # language -> first NaN/NA/Inf
+    remarks: list[str] = field(default_factory=list)  # said with the story (a script: free only)
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and all(s.passed for s in self.stats)
+
+    @property
+    def first_violation(self) -> Cell | None:
+        """The first cell beyond the bound in this mode (structural problems aside)."""
+        first = first_failure([self], structural=False)
+        return first.cell if first else None
+
+    @property
+    def problems(self) -> list[str]:
+        return [f"step {s.step} ({s.name}): {s.problem}" for s in self.stats if s.problem]
+
+    @property
+    def not_computed(self) -> list[str]:
+        return [f"step {s.step} ({s.name}): {s.not_computed}" for s in self.stats if s.not_computed]
+
+    @property
+    def notes(self) -> list[str]:
+        return [f"step {s.step} ({s.name}): {s.note}" for s in self.stats if s.note]
+
+
+def failures(report: ParityReport, structural: bool = True) -> list[Failure]:
+    """Every step's failure in one report: its first cell beyond the bound, or its problem."""
+    found = []
+    for s in report.stats:
+        if s.problem and structural:
+            found.append(Failure(report.mode, s.name, 1, problem=s.problem))
+        if s.first_violation is not None:  # cells may have failed before a problem appeared
+            v = s.first_violation
+            found.append(Failure(report.mode, s.name, v.epoch, cell=v))
+    return found
+
+
+def first_failure(reports: Iterable[ParityReport], structural: bool = True) -> Failure | None:
+    """The earliest failure over the reports: epoch, then the article's step order."""
+    found = [f for report in reports for f in failures(report, structural)]
+    return min(found, key=lambda f: (f.epoch, steps.position(f.name)), default=None)

@@ -1,0 +1,406 @@
+"""A learner's script, run as written: `nnparity run --r-script FILE` / `--python-script FILE`.
+
+The scripts in parity_tests/scripts/ are written the way a reader of the
+article types its code: top-level statements, the article's names, random
+initial weights, the article's per-sample R biases, one `for` loop over the
+epochs. nnparity must find the loop, start it from the case's weights, record
+every matrix the loop assigns, and compare it with the other language, or
+refuse the script in one line that says what it expected.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nnparity import steps, traces
+from nnparity.cli import main
+from nnparity.compare import NotComputed
+from nnparity.port import PortError
+from nnparity.ports import PythonPort
+from nnparity.report import story
+from nnparity.scripts import PythonScript, RScript, ScriptRefused
+
+SCRIPTS = Path(__file__).resolve().parent / "scripts"
+
+#: other_names.R's names for the article's (what a user passes with --names).
+OTHER_NAMES = {
+    "W1": "wh",
+    "b1": "bh",
+    "W2": "wout",
+    "b2": "bout",
+    "inputs": "X",
+    "targets": "y",
+    "rate": "lr",
+    "z1": "hidden_layer_input",
+    "a1": "hiddenlayer_activations",
+    "z2": "output_layer_input",
+    "a2": "output",
+    "err": "E",
+    "s2": "slope_output_layer",
+    "s1": "slope_hidden_layer",
+    "delta2": "d_output",
+    "err1": "Error_at_hidden_layer",
+    "delta1": "d_hiddenlayer",
+}
+
+
+def nnparity(*argv: str) -> tuple[int, str, str]:
+    """`nnparity ARGV` as a user types it: exit code, stdout, stderr (unwrapped)."""
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("COLUMNS", "400")  # rich wraps at 80 columns when not on a terminal
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(argv))
+    return code, out.getvalue(), err.getvalue()
+
+
+def script(name: str) -> str:
+    return str(SCRIPTS / name)
+
+
+# ---- scripts that run -------------------------------------------------------------------------
+
+
+def test_a_faithful_r_script_holds_parity_against_our_python(r_available):
+    code, out, err = nnparity("run", "--case", "article", "--r-script", script("faithful.R"))
+    assert code == 0, f"faithful.R computes what python_impl computes, yet exit {code}\n{out}{err}"
+    assert "PARITY HOLDS: article, every step of every epoch (5000), modes: free" in out, out
+
+
+def test_a_faithful_python_3_script_holds_parity_against_our_r(r_available):
+    code, out, err = nnparity("run", "--case", "article", "--python-script", script("faithful.py"))
+    assert code == 0, f"faithful.py computes what r_impl computes, yet exit {code}\n{out}{err}"
+
+
+def test_two_scripts_can_be_compared_with_each_other(r_available):
+    code, out, err = nnparity(
+        "run",
+        "--epochs",
+        "300",
+        "--python-script",
+        script("faithful.py"),
+        "--r-script",
+        script("faithful.R"),
+    )
+    assert code == 0, f"faithful.py against faithful.R: exit {code}\n{out}{err}"
+    assert (
+        "the Python script faithful.py and the R script faithful.R are checked free-running only"
+        in out
+    )
+
+
+def test_the_scripts_random_start_is_replaced_by_the_cases_weights(r_available, article):
+    """The script's first epochs equal our port's: its own rnorm/runif draws were overridden."""
+    ours = PythonPort()
+    ours.start(article)
+    expected = ours.advance(2)
+    for port in (RScript(script("faithful.R")), PythonScript(script("faithful.py"))):
+        port.start(article)
+        trace = port.advance(2)
+        for name in ("hidden_layer_input", "output", "wh", "wout"):
+            np.testing.assert_array_equal(
+                trace[name],
+                expected[name],
+                err_msg=f"{port.path.name}: {name} differs from python_impl's: the case's start "
+                "was not used",
+            )
+
+
+def test_a_per_sample_r_bias_keeps_the_scripts_layout_and_is_compared_row_by_row(
+    r_available, article
+):
+    port = RScript(script("faithful.R"))
+    port.start(article)
+    trace = port.advance(3)
+    assert trace["bh"].shape == (3, 3, 3) and trace["bout"].shape == (3, 3, 1), (
+        f"faithful.R holds its biases once per sample; recorded {trace['bh'].shape} and "
+        f"{trace['bout'].shape}"
+    )
+    for bias in ("bh", "bout"):
+        rows = trace[bias]
+        np.testing.assert_array_equal(
+            rows, np.broadcast_to(rows[:, :1], rows.shape), err_msg=f"{bias}: rows differ"
+        )
+    result = traces.run(article, PythonPort(), RScript(script("faithful.R")), 3, ("free",))
+    assert [n.split(":")[0] for n in result.reports["free"].notes] == [
+        "step 11 (bout)",
+        "step 11 (bh)",
+    ], story(result.reports["free"])
+
+
+def test_the_articles_rowsums_bias_update_fails_at_epoch_1_step_11_naming_bout(
+    r_available, article
+):
+    code, out, err = nnparity("run", "--epochs", "20", "--r-script", script("rowsums.R"))
+    assert code == 1, (
+        f"rowsums.R moves each bias row by its own delta, it must fail: exit {code}\n{out}{err}"
+    )
+    result = traces.run(article, PythonPort(), RScript(script("rowsums.R")), 20, ("free",))
+    first = result.reports["free"].first_violation
+    assert (first.epoch, first.step, first.name) == (1, 11, "bout"), first.where()
+    assert "first cell beyond the bound: epoch 1, step 11 (bout)" in out, out
+    assert f"Python {first.python!r}, R {first.r!r}" in out, (
+        f"both values of {first.where()} are not shown\n{out}"
+    )
+
+
+def test_a_script_with_its_own_names_passes_when_they_are_mapped_with_names(r_available):
+    names = [
+        arg for theirs, article in OTHER_NAMES.items() for arg in ("--names", f"{theirs}={article}")
+    ]
+    code, out, err = nnparity(
+        "run", "--epochs", "500", "--r-script", script("other_names.R"), *names
+    )
+    assert code == 0, f"other_names.R with --names for each of its names: exit {code}\n{out}{err}"
+    assert "not computed" not in out, f"every matrix was mapped, none should be missing\n{out}"
+
+
+def test_a_matrix_the_script_never_computes_is_reported_as_not_computed_not_as_a_difference(
+    r_available,
+):
+    """fused.py writes output = sigmoid(h @ wout + bout): output_layer_input is never made."""
+    code, out, err = nnparity(
+        "run", "--epochs", "300", "--python-script", script("fused.py"), "--json"
+    )
+    import json
+
+    result = json.loads(out)
+    missing = {s["matrix"]: s for s in result["modes"]["free"]["steps"] if s["not_computed"]}
+    assert set(missing) == {"output_layer_input", "slope_output_layer", "slope_hidden_layer"}, (
+        missing
+    )
+    assert all(s["passed"] and s["cells"] == 0 for s in missing.values()), missing
+    assert code == 0, (
+        f"fused.py computes every matrix it assigns as ours do; exit {code}\n{out}{err}"
+    )
+    assert (
+        "not computed: output_layer_input, slope_output_layer, slope_hidden_layer"
+        in result["verdict"]
+    )
+
+
+def test_the_story_says_a_script_is_checked_free_running_only_and_how_to_get_lockstep(r_available):
+    code, out, _ = nnparity("run", "--epochs", "5", "--r-script", script("faithful.R"))
+    assert code == 0
+    assert "the R script faithful.R is checked free-running only" in out, out
+    assert "turn the loop body into steps" in out and "--r-impl" in out, out
+    assert "lockstep: R recomputes" not in out, "a script was run in lockstep"
+
+
+def test_a_script_runs_its_loop_once_and_refuses_a_second_advance(article):
+    port = PythonScript(script("faithful.py"))
+    assert (port.language, port.has_steps, port.path.name) == ("Python", False, "faithful.py")
+    port.start(article)
+    trace = port.advance(4)
+    assert {k: v.shape for k, v in trace.items()} == {
+        name: (4, *steps.shape_of(name, *article.dims)) for name in steps.NAMES
+    }
+    with pytest.raises(PortError, match="cannot be advanced a second time"):
+        port.advance(4)
+
+
+def test_a_script_trace_marks_what_the_loop_never_assigns(article):
+    port = PythonScript(script("fused.py"))
+    port.start(article)
+    trace = port.advance(2)
+    assert {n for n, v in trace.items() if isinstance(v, NotComputed)} == {
+        "output_layer_input",
+        "slope_output_layer",
+        "slope_hidden_layer",
+    }
+
+
+# ---- refusals: one line, what was expected, how to fix -----------------------------------------
+
+# (id, arguments after `nnparity run --epochs 20`, exit code, words the one line must contain)
+REFUSALS = [
+    (
+        "no-loop",
+        ["--r-script", script("no_loop.R")],
+        2,
+        ["no_loop.R", "no training loop found", "for loop"],
+    ),
+    (
+        "no-article-names",
+        ["--r-script", script("other_names.R")],
+        2,
+        [
+            "other_names.R",
+            "no loop assigns any of the article's matrices",
+            "line 16 assigns z1, a1",
+            "--names",
+        ],
+    ),
+    (
+        "python-2",
+        ["--python-script", script("python2.py")],
+        2,
+        ["python2.py:17", "Python 2 syntax (`print output`)", "write print(...)"],
+    ),
+    (
+        "r-missing-input-file",
+        ["--r-script", script("needs_file.R")],
+        2,
+        ["needs_file.R:2", "reads my_training_data.csv, which is not there", "put the file there"],
+    ),
+    (
+        "python-missing-input-file",
+        ["--python-script", script("needs_file.py")],
+        2,
+        ["needs_file.py:4", "my_training_data.csv", "not there"],
+    ),
+    (
+        "r-stops-before-the-loop",
+        ["--r-script", script("stops_before.R")],
+        2,
+        ["stops_before.R:21", "stopped before its training loop", "object 'n_hidden' not found"],
+    ),
+    (
+        "python-while-loop",
+        ["--python-script", script("while_loop.py")],
+        2,
+        ["while_loop.py:12", "`while` loop", "for i in range(epoch)"],
+    ),
+    (
+        "python-stops-inside-the-loop",
+        ["--python-script", script("stops_inside.py")],
+        1,
+        ["stops_inside.py:18", "stopped inside its training loop at epoch 1", "not aligned"],
+    ),
+    (
+        "r-calls-quit",
+        ["--r-script", script("quits.R")],
+        2,
+        ["quits.R:17", "the script calls quit(), which would end nnparity's R"],
+    ),
+    (
+        "missing-script",
+        ["--r-script", script("not_written_yet.R")],
+        2,
+        ["not_written_yet.R: no such file"],
+    ),
+    (
+        "lockstep-asked",
+        ["--mode", "lockstep", "--python-script", script("faithful.py")],
+        2,
+        ["--mode lockstep", "no step functions"],
+    ),
+    (
+        "bad-names",
+        ["--r-script", script("faithful.R"), "--names", "W1"],
+        2,
+        ["--names W1", "their_name=article_name"],
+    ),
+    (
+        "names-to-no-article-name",
+        ["--r-script", script("faithful.R"), "--names", "W1=weights"],
+        2,
+        ["weights is not one of the article's names"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "args, exit_code, words", [r[1:] for r in REFUSALS], ids=[r[0] for r in REFUSALS]
+)
+def test_a_script_nnparity_cannot_run_is_refused_in_one_line(r_available, args, exit_code, words):
+    code, out, err = nnparity("run", "--epochs", "20", *args)
+    assert code == exit_code, f"expected exit {exit_code}, got {code}\n{out}{err}"
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nnparity: "), (
+        f"expected one line on stderr, got:\n{err}{out}"
+    )
+    for word in words:
+        assert word in lines[0], f"the message lacks {word!r}: {lines[0]}"
+    assert "Traceback" not in err + out
+
+
+def test_an_r_script_that_stops_inside_its_loop_fails_naming_the_line_and_epoch(r_available):
+    code, out, err = nnparity("run", "--epochs", "20", "--r-script", script("stops_inside.R"))
+    assert code == 1, f"an R script stopping inside its loop must exit 1, got {code}\n{out}{err}"
+    expected = (
+        "stops_inside.R:38: the script stopped inside its training loop at epoch 1: "
+        "in d_output %*% wout: non-conformable arguments"
+    )
+    assert expected in out, out
+
+
+def test_a_script_written_for_other_sizes_says_which_matrices_the_case_resized(r_available):
+    code, out, err = nnparity(
+        "run", "--case", "iris", "--epochs", "3", "--python-script", script("stops_inside.py")
+    )
+    assert code == 1
+    assert "the case's sizes differ from the script's: X 150 x 4 (the script's 3 x 4)" in err, err
+
+
+def test_refusals_are_raised_as_bad_input_when_the_port_is_built(r_available):
+    with pytest.raises(ScriptRefused, match="no training loop found"):
+        RScript(script("no_loop.R"))
+
+
+# ---- nnparity explain --r-script / --python-script ---------------------------------------------
+
+
+def test_explain_shows_the_learners_own_lines_for_every_step_beside_ours(r_available):
+    code, out, err = nnparity("explain", "--r-script", script("faithful.R"))
+    assert code == 0, err
+    lines = (SCRIPTS / "faithful.R").read_text().splitlines()
+    body = {i: line.strip() for i, line in enumerate(lines, start=1) if 27 <= i <= 45}
+    for number, line in body.items():
+        if line and not line.startswith("#") and line != "byrow = TRUE) * lr":
+            assert f"faithful.R:{number}" in out and line in out, (
+                f"line {number} ({line}) not shown"
+            )
+    for step in range(1, 12):
+        assert f"Step {step}:" in out, f"step {step} missing from explain"
+    assert "python_impl/steps.py" in out and "r_impl/steps.R" in out, "our code is not shown beside"
+
+
+def test_explain_puts_the_learners_numbers_at_epoch_1_next_to_ours(r_available):
+    code, out, _ = nnparity("explain", "--r-script", script("rowsums.R"), "--step", "11")
+    assert code == 0
+    assert "your R" in out and "our Python" in out
+    assert "max difference 0.0099" in out, f"bout's gap at epoch 1 (0.00987) is not shown\n{out}"
+    code, out, _ = nnparity("explain", "--r-script", script("rowsums.R"), "--step", "2")
+    assert "bitwise equal" in out, (
+        f"step 2 at epoch 1 is bitwise equal in rowsums.R and ours\n{out}"
+    )
+
+
+def test_explain_says_which_matrices_a_script_does_not_compute(r_available):
+    code, out, _ = nnparity("explain", "--python-script", script("fused.py"), "--step", "4")
+    assert code == 0
+    assert "fused.py:23" in out and "output = sigmoid(hiddenlayer_activations @ wout + bout)" in out
+    assert "not computed" in out and "our R" in out, out
+
+
+def test_a_loop_inside_a_function_reading_global_data_is_run(r_available):
+    """in_function.py's loop is in train(), which reads the global X: X must stay global."""
+    code, out, err = nnparity("run", "--epochs", "200", "--python-script", script("in_function.py"))
+    assert code == 0, f"in_function.py computes what r_impl computes, yet exit {code}\n{out}{err}"
+
+
+def test_the_articles_scraped_matrix_products_are_named_when_r_stops_on_them(r_available):
+    """scraped.R keeps the web page's `X %% wh` and `d_output ** t(wout)`: R stops at epoch 1."""
+    code, out, err = nnparity("run", "--epochs", "5", "--r-script", script("scraped.R"))
+    assert code == 1, f"scraped.R cannot multiply matrices; exit {code}\n{out}{err}"
+    assert "scraped.R:28: the script stopped inside its training loop at epoch 1" in out, out
+    assert "the article's web page lost the * of %*%" in out, out
+    assert "line 28: X%%wh; line 38: d_output^t(wout)" in out, out
+
+
+def test_a_script_leaves_no_file_behind_and_prints_nothing_into_the_report(
+    r_available, tmp_path, monkeypatch
+):
+    """plots_first.R plots before its loop (Rscript would write Rplots.pdf); fused.py prints."""
+    monkeypatch.chdir(tmp_path)
+    code, out, err = nnparity("run", "--epochs", "5", "--r-script", script("plots_first.R"))
+    assert code == 0, f"plots_first.R is faithful.R with a plot; exit {code}\n{out}{err}"
+    assert list(tmp_path.iterdir()) == [], f"the script left {list(tmp_path.iterdir())} behind"
+    code, out, err = nnparity("run", "--epochs", "5", "--python-script", script("fused.py"))
+    assert "loss" not in out + err, f"fused.py's own prints reached nnparity's output\n{out}{err}"

@@ -1,0 +1,243 @@
+"""Tidy statistics: `--save-stats FILE`, one row per mode, epoch and matrix, read by every report.
+
+The table (``nnparity.stats``) is what the terminal table, ``--json`` and the
+HTML report show; a file written by ``--save-stats`` reads back to the same
+table, so a report made from the file is the report of the run. The docs'
+pandas and R snippets draw the report's plots from the file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from rich.console import Console
+
+from nnparity import html_report, report, stats, steps, traces
+from nnparity.cases import load_case
+from nnparity.cli import main
+from nnparity.paths import FIXTURES
+from nnparity.ports import PythonPort, RPort
+
+DOC = FIXTURES.parent / "docs" / "results-as-data.md"
+
+
+@pytest.fixture(scope="module")
+def article_stats(tmp_path_factory, r_available):
+    """`nnparity run --save-stats s.csv --json` on the article case, every epoch: (file, JSON)."""
+    path = tmp_path_factory.mktemp("stats") / "s.csv"
+    out = tmp_path_factory.mktemp("stats") / "run.json"
+    code = subprocess.run(
+        [sys.executable, "-m", "nnparity", "run", "--save-stats", str(path), "--json"],
+        stdout=out.open("w"),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert code.returncode == 0, code.stderr
+    return path, json.loads(out.read_text())
+
+
+@pytest.fixture(scope="module")
+def small_run(r_available):
+    """A 300-epoch run of the article case, with each language's loss (for the HTML report)."""
+    case = load_case("article")
+    losses = html_report.LossRecorder()
+    run = traces.run(case, PythonPort(), RPort(), 300, observe=losses)
+    return run, losses.loss()
+
+
+def test_the_article_case_gives_one_row_per_mode_epoch_and_recorded_matrix(article_stats):
+    path, _ = article_stats
+    table = stats.read(path)
+    epochs = load_case("article").epochs
+    assert len(table) == 2 * epochs * len(steps.NAMES), f"{len(table)} rows"
+    keys = table[["mode", "epoch", "matrix"]]
+    assert not keys.duplicated().any(), "a (mode, epoch, matrix) appears twice"
+    for mode in ("free", "lockstep"):
+        rows = table[table["mode"] == mode]
+        assert sorted(rows["epoch"].unique()) == list(range(1, epochs + 1)), (
+            f"{mode}: epochs missing"
+        )
+        assert list(rows["matrix"].iloc[: len(steps.NAMES)]) == list(steps.NAMES)
+
+
+def test_the_file_has_the_documented_columns_and_dtypes(article_stats):
+    path, _ = article_stats
+    header = path.read_text().split("\n", 1)[0].split(",")
+    assert header == list(stats.SCHEMA), f"the CSV's columns are {header}"
+    documented = re.findall(r"^\| `(\w+)` \| (\w+) \|", DOC.read_text(), flags=re.M)
+    assert dict(documented) == stats.SCHEMA, (
+        "docs/results-as-data.md's schema differs from stats.SCHEMA"
+    )
+    assert dict(stats.read(path).dtypes.astype(str)) == stats.SCHEMA
+
+
+def test_json_shows_the_figures_of_the_file(article_stats):
+    path, result = article_stats
+    table = stats.read(path)
+    for mode, shown in result["modes"].items():
+        figures = stats.summary(table, mode)
+        for step in shown["steps"]:
+            f = figures.loc[step["matrix"]]
+            got = (
+                step["cells"],
+                step["bitwise_equal"],
+                step["max_abs"],
+                step["max_ulp"],
+                step["beyond_bound"],
+            )
+            want = (f["cells"], f["equal"], f["max_abs"], f["max_ulp"], f["over"])
+            assert got == want, f"{mode}/{step['matrix']}: --json {got}, file {want}"
+
+
+def test_the_totals_of_the_table_are_the_comparisons(small_run):
+    run, _ = small_run
+    table = stats.table(run.reports)
+    for mode, result in run.reports.items():
+        figures = stats.summary(table, mode)
+        for s in result.stats:
+            f = figures.loc[s.name]
+            got = (f["cells"], f["equal"], f["max_abs"], f["max_rel"], f["max_ulp"], f["over"])
+            want = (s.cells, s.equal, s.max_abs, s.max_rel, s.max_ulp, s.violations)
+            assert got == want, f"{mode}/{s.name}: table {got}, comparison {want}"
+
+
+def test_the_first_difference_is_flagged_on_its_row(small_run):
+    run, _ = small_run
+    table = stats.table(run.reports)
+    first = run.reports["free"].first_difference
+    flagged = table[(table["mode"] == "free") & table["first_difference"]]
+    assert first is not None and len(flagged) == 1
+    assert (flagged["epoch"].item(), flagged["matrix"].item()) == (first.epoch, first.name)
+    row = table[(table["mode"] == "free") & (table["epoch"] < first.epoch)]
+    assert (row["equal_share"] == 1).all(), "a row before the first difference is not bitwise equal"
+
+
+def test_the_first_cell_beyond_the_bound_is_flagged_on_its_row(port_copy, r_available):
+    lr_twice = ("wh + X.T.dot(d_hiddenlayer) * lr", "wh + X.T.dot(d_hiddenlayer) * lr * lr")
+    port = port_copy("python_impl", "steps.py", *lr_twice)
+    run = traces.run(load_case("article"), PythonPort(port), RPort(), 5, modes=("free",))
+    table = stats.table(run.reports)
+    first = run.reports["free"].first_violation
+    assert first is not None, "the learning rate applied twice must put cells beyond the bound"
+    flagged = table[table["first_over"]].sort_values(["epoch", "step"])
+    assert (flagged["epoch"].iloc[0], flagged["matrix"].iloc[0]) == (first.epoch, first.name)
+    assert table["over"].sum() == sum(s.violations for s in run.reports["free"].stats)
+
+
+@pytest.mark.parametrize("name", ["s.csv", "s.parquet"])
+def test_the_file_reads_back_to_the_same_table_bit_for_bit(small_run, tmp_path, name):
+    run, _ = small_run
+    table = stats.table(run.reports)
+    back = stats.read(stats.write(table, tmp_path / name))
+    pd.testing.assert_frame_equal(back, table, check_exact=True)
+    assert [p.name for p in tmp_path.iterdir()] == [name], "a temporary file was left behind"
+
+
+def test_the_report_made_from_the_file_is_the_report_of_the_run(small_run, tmp_path):
+    run, losses = small_run
+    from_file = stats.read(stats.write(stats.table(run.reports), tmp_path / "s.csv"))
+    made = {
+        "run": html_report.write_report(run, losses, tmp_path / "from-run").parent,
+        "file": html_report.write_report(
+            run, losses, tmp_path / "from-file", stats=from_file
+        ).parent,
+    }
+    files = sorted(p.name for p in made["run"].iterdir())
+    assert files == sorted(p.name for p in made["file"].iterdir())
+    for name in files:
+        same = (made["run"] / name).read_bytes() == (made["file"] / name).read_bytes()
+        assert same, f"{name} differs between the report made from the run and from the file"
+    printed = {}
+    for key, table in (("run", None), ("file", from_file)):
+        console = Console(record=True, width=100)
+        report.print_run(run, console, table)
+        printed[key] = console.export_text()
+    assert printed["run"] == printed["file"], "the terminal tables differ"
+    assert report.as_json(run) == report.as_json(run, from_file), "--json differs"
+
+
+def test_parquet_without_pyarrow_is_one_line_and_exit_2_before_running(
+    capsys, tmp_path, monkeypatch
+):
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # import pyarrow now raises ImportError
+    code = main(["run", "--epochs", "3", "--save-stats", str(tmp_path / "s.parquet")])
+    out, err = capsys.readouterr()
+    assert code == 2, out + err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "pyarrow" in lines[0] and "nnparity[parquet]" in lines[0], err
+    assert out == "", "the run went ahead although its statistics could not be written"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_stats_file_in_a_missing_folder_is_one_line_and_exit_2(capsys, tmp_path):
+    code = main(["run", "--epochs", "3", "--save-stats", str(tmp_path / "no" / "s.csv")])
+    _, err = capsys.readouterr()
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "does not exist" in err, err
+
+
+def snippet(language: str) -> str:
+    blocks = re.findall(rf"```{language}\n(.*?)```", DOC.read_text(), flags=re.S)
+    found = [b for b in blocks if "stats.csv" in b]
+    assert len(found) == 1, (
+        f"docs/results-as-data.md: expected one {language} snippet reading stats.csv"
+    )
+    return found[0]
+
+
+def expected_running_maxima(path) -> pd.DataFrame:
+    """What the report's max-diff plot draws: per matrix, the running maximum of max_abs."""
+    free = stats.read(path).query("mode == 'free'")
+    return pd.DataFrame(
+        {
+            name: np.maximum.accumulate(free.loc[free["matrix"] == name, "max_abs"].to_numpy())
+            for name in steps.NAMES
+        },
+        index=pd.RangeIndex(1, free["epoch"].max() + 1, name="epoch"),
+    )
+
+
+def test_the_docs_pandas_snippet_draws_the_reports_numbers(article_stats, tmp_path, monkeypatch):
+    path, _ = article_stats
+    (tmp_path / "stats.csv").symlink_to(path)
+    monkeypatch.chdir(tmp_path)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    namespace: dict = {}
+    exec(compile(snippet("python"), "docs/results-as-data.md", "exec"), namespace)
+    for png in ("max-diff-free.png", "ulp-map-free.png"):
+        assert (tmp_path / png).stat().st_size > 5000, f"the pandas snippet drew no {png}"
+    expected = expected_running_maxima(path)
+    drawn = namespace["so_far"][list(steps.NAMES)]
+    np.testing.assert_array_equal(
+        drawn.to_numpy(), expected.to_numpy(), err_msg="running maxima differ"
+    )
+
+
+def test_the_docs_r_snippet_draws_the_reports_numbers(article_stats, tmp_path):
+    path, _ = article_stats
+    (tmp_path / "stats.csv").symlink_to(path)
+    (tmp_path / "snippet.R").write_text(snippet("r"))
+    check = (  # every digit: write.csv keeps 15
+        'source("snippet.R"); free$so_far <- sprintf("%.17g", free$so_far); '
+        'write.csv(free[, c("epoch", "matrix", "so_far")], "so_far.csv")'
+    )
+    result = subprocess.run(["Rscript", "-e", check], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, f"the R snippet failed:\n{result.stderr}"
+    for png in ("max-diff-free.png", "ulp-map-free.png"):
+        assert (tmp_path / png).stat().st_size > 5000, f"the R snippet drew no {png}"
+    drawn = pd.read_csv(tmp_path / "so_far.csv").pivot(
+        index="epoch", columns="matrix", values="so_far"
+    )
+    expected = expected_running_maxima(path)
+    np.testing.assert_array_equal(
+        drawn[list(steps.NAMES)].to_numpy(),
+        expected.to_numpy(),
+        err_msg="R's running maxima differ",
+    )
