@@ -403,12 +403,21 @@ class PythonScript(_Script):
 
     def body_lines(self) -> dict[str, tuple[int, int]]:
         """For each article matrix: the lines of the loop's statement that assigns it."""
+        return self._lines(self.loop.body, steps.NAMES)
+
+    def init_lines(self) -> dict[str, tuple[int, int]]:
+        """For each weight and bias: the top-level statement before the loop that sets it
+        (step 1: the script's own start, which the case's replaces)."""
+        before = [s for s in self.tree.body if s.end_lineno < self.loop.lineno]
+        return self._lines(before, steps.STATE)
+
+    def _lines(self, statements, names) -> dict[str, tuple[int, int]]:
         found: dict[str, tuple[int, int]] = {}
-        for statement in self.loop.body:
-            names = [n for _, ns in _assignments(ast.Module([statement], [])) for n in ns]
-            for theirs in names:
+        for statement in statements:
+            assigned = [n for _, ns in _assignments(ast.Module([statement], [])) for n in ns]
+            for theirs in assigned:
                 name = self.names.get(theirs, theirs)
-                if name in steps.NAMES and name not in found:
+                if name in names and name not in found:
                     found[name] = (statement.lineno, statement.end_lineno)
         return found
 
@@ -536,8 +545,14 @@ class RScript(_Script):
         return np.array(list(self.names), dtype=str), np.array(list(self.names.values()), dtype=str)
 
     def body_lines(self) -> dict[str, tuple[int, int]]:
+        return self._lines("body_lines")
+
+    def init_lines(self) -> dict[str, tuple[int, int]]:
+        return self._lines("init_lines")
+
+    def _lines(self, which: str) -> dict[str, tuple[int, int]]:
         found: dict[str, tuple[int, int]] = {}
-        rows = self.plan["body_lines"]
+        rows = self.plan[which]
         for name, first, last in zip(
             np.ravel(rows["name"]), np.ravel(rows["first"]), np.ravel(rows["last"]), strict=True
         ):

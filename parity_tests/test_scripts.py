@@ -404,3 +404,12 @@ def test_a_script_leaves_no_file_behind_and_prints_nothing_into_the_report(
     assert list(tmp_path.iterdir()) == [], f"the script left {list(tmp_path.iterdir())} behind"
     code, out, err = nnparity("run", "--epochs", "5", "--python-script", script("fused.py"))
     assert "loss" not in out + err, f"fused.py's own prints reached nnparity's output\n{out}{err}"
+
+
+def test_explain_step_1_shows_the_scripts_own_initialisation_that_the_case_replaces(r_available):
+    code, out, _ = nnparity("explain", "--r-script", script("faithful.R"), "--step", "1")
+    assert code == 0
+    assert "faithful.R:21" in out and "wh = matrix(rnorm(ncol(X) * n_hidden), ncol(X)" in out, out
+    assert "faithful.R:24" in out and "bout = matrix(rep(runif(1), nrow(X)), nrow = nrow(X))" in out
+    assert "your script's own random values are replaced by the case's" in out
+    assert "3 x 3 vs 1 x 3" in out, f"bh is shown in the script's per-sample layout\n{out}"
