@@ -13,7 +13,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from . import compare_folders, explain, html_report, scripts, stats, traces
+from . import compare_folders, doctor, explain, html_report, scripts, stats, traces
 from .bridge import PortError, RPort
 from .cases import load_case, parse_epochs
 from .command import BAD_INPUT, FAILS, OK, BadInput, add_case_option, bad_input
@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_parser(sub)
     html_report.add_parser(sub)
     compare_folders.add_parser(sub)
+    doctor.add_parser(sub)
     return parser
 
 
