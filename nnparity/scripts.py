@@ -32,6 +32,7 @@ import builtins
 import contextlib
 import io
 import re
+import sys
 import traceback
 import warnings
 from functools import cache
@@ -436,6 +437,11 @@ class PythonScript(_Script):
         # What the script prints is its own business, not nnparity's output; its warnings
         # (numpy's overflow, say) are kept to explain an error.
         printed = io.StringIO()
+        # As `python script.py` does, the script's folder comes first on the import path
+        # (a learner's own helper module beside the script).
+        folder = str(self.path.resolve().parent)
+        sys.path.insert(0, folder)
+        modules = set(sys.modules)
         try:
             with (
                 contextlib.redirect_stdout(printed),
@@ -454,6 +460,13 @@ class PythonScript(_Script):
                 f"{self.where(line)}: the script ended without running its training loop "
                 "(is it in a function that is never called, or under an if that is false?)"
             )
+        finally:
+            sys.path.remove(folder)
+            # The script's own modules go with it: another script may have one of that name.
+            for name in set(sys.modules) - modules:
+                file = getattr(sys.modules[name], "__file__", None)
+                if file and Path(file).resolve().is_relative_to(folder):
+                    del sys.modules[name]
         if hooks.count != epochs:
             raise PortError(
                 f"{self.where(self.loop.lineno)}: the loop body ran to its end {hooks.count} "

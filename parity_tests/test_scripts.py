@@ -413,3 +413,9 @@ def test_explain_step_1_shows_the_scripts_own_initialisation_that_the_case_repla
     assert "faithful.R:24" in out and "bout = matrix(rep(runif(1), nrow(X)), nrow = nrow(X))" in out
     assert "your script's own random values are replaced by the case's" in out
     assert "3 x 3 vs 1 x 3" in out, f"bh is shown in the script's per-sample layout\n{out}"
+
+
+def test_a_python_script_imports_its_own_module_from_its_folder(r_available):
+    """uses_helper.py imports sigmoid from my_activations.py beside it, as `python` allows."""
+    code, out, err = nnparity("run", "--epochs", "50", "--python-script", script("uses_helper.py"))
+    assert code == 0, f"uses_helper.py: exit {code}\n{out}{err}"
