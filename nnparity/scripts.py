@@ -116,6 +116,8 @@ class _Script:
 
     language = ""
     has_steps = False  # no step functions: free-running only
+    can_lockstep = False  # the same, under the name the supervised Port interface uses
+    can_chunk = False  # the loop runs once, for every epoch: advance is called once
 
     def __init__(self, path: Path | str, names: dict[str, str] | None = None):
         self.path = Path(path)
@@ -150,6 +152,10 @@ class _Script:
             name: trace.get(name, NotComputed(self.describe(), "its loop never assigns it"))
             for name in steps.NAMES
         }
+
+    def weights(self) -> dict[str, np.ndarray]:
+        """The weights and biases the next epoch would start from (the case's before advance)."""
+        return dict(self.state or {})
 
     def describe(self) -> str:
         return f"the {self.language} script {self.path.name}"
