@@ -66,4 +66,11 @@ class PythonPort:
             raise PortError(f"the Python port {self.path} failed: {type(error).__name__}: {error}") from error
         for name in ("wh", "bh", "wout", "bout"):
             s[name] = result[name]
-        return result["trace"] if record else {"output": result["output"]}
+        if not record:
+            return {"output": result["output"]}
+        return {**result["trace"], **returned(result)}
+
+
+def returned(result: dict) -> dict[str, np.ndarray]:
+    """What train() returned (the final weights and output), as returned_<name>: [1, rows, cols]."""
+    return {f"returned_{name}": np.array(result[name], dtype=np.float64)[None] for name in ("output", "wh", "bh", "wout", "bout")}

@@ -61,7 +61,7 @@ class TraceWriter:
 
     def write(self, offset: int, trace: dict[str, np.ndarray]) -> None:
         for name, value in trace.items():
-            if not isinstance(value, np.ndarray):
+            if not isinstance(value, np.ndarray) or name not in steps.NAMES:  # once-per-chunk records are not saved
                 continue
             if name not in self.arrays:
                 self.arrays[name] = np.lib.format.open_memmap(self.tmp / f"{name}.npy", mode="w+", shape=(self.epochs, *value.shape[1:]))
