@@ -76,7 +76,15 @@ def relative_error(update: np.ndarray, lr: float, gradient: np.ndarray) -> float
     return float(np.abs(implied - gradient).max() / np.abs(gradient).max())
 
 
-@pytest.fixture(scope="module", params=cases.names())
+#: Cases finite differences cannot check. On `saturated` every output is within
+#: 3e-10 of 0 or 1 and the loss is about 3, so dE/dparam is about 1e-10 while
+#: the rounding of the loss alone moves a central difference by eps * 3 / H =
+#: 7e-11: the measured relative error is 1e-2 in both ports alike. Its steps are
+#: checked by parity, cell by cell, like every case's.
+FD_BLIND = {"saturated"}
+
+
+@pytest.fixture(scope="module", params=[name for name in cases.names() if name not in FD_BLIND])
 def case_and_gradient(request):
     case = cases.load_case(request.param)
     return case, finite_difference_gradient(case)
