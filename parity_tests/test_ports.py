@@ -16,12 +16,12 @@ ROOT = paths.BASE
 
 def test_python_port_records_steps_0_and_1_then_exactly_the_article_names_in_step_order(article):
     trace = python_impl.train(article.X, article.y, article.wh, article.bh, article.wout, article.bout, article.lr, 2, record=True)["trace"]
-    assert tuple(trace) == (*steps.START, *steps.NAMES)
+    assert tuple(trace) == (*steps.ONCE, *steps.NAMES)
 
 
 def test_r_port_records_steps_0_and_1_then_the_article_names_then_what_train_returned(article, r_port):
     r_port.start(article)
-    assert tuple(r_port.advance(2)) == (*steps.START, *steps.NAMES, *steps.RETURNED)
+    assert tuple(r_port.advance(2)) == (*steps.ONCE, *steps.NAMES, *steps.RETURNED)
 
 
 @pytest.mark.parametrize("chunks", [(3,), (2, 4)])
@@ -31,10 +31,10 @@ def test_both_ports_record_the_data_and_weights_they_start_each_chunk_from_bit_f
         start = article.matrices()
         for size in chunks:
             trace = port.advance(size)
-            for name, step in steps.START.items():
+            for name, quantity in steps.ONCE.items():
                 expected = start[name.removeprefix("initial_")]
-                assert trace[name].shape == (1, *expected.shape), f"{port.language}: step {step} {name} has shape {trace[name].shape}"
-                assert trace[name][0].tobytes() == expected.tobytes(), f"{port.language}: step {step} {name} is not what the chunk started from"
+                assert trace[name].shape == (1, *expected.shape), f"{port.language}: step {quantity.step} {name} has shape {trace[name].shape}"
+                assert trace[name][0].tobytes() == expected.tobytes(), f"{port.language}: step {quantity.step} {name} is not what the chunk started from"
             start.update({name: trace[name][-1] for name in steps.STATE})
 
 
