@@ -13,7 +13,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from . import compare_folders, doctor, explain, html_report, scripts, stats, traces
+from . import compare_folders, doctor, explain, html_report, scripts, spreadsheet, stats, traces, workbook
 from .bridge import PortError, RPort
 from .cases import load_case, parse_epochs
 from .command import BAD_INPUT, FAILS, OK, BadInput, add_case_option, bad_input
@@ -50,17 +50,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the statistics, one row per mode, epoch and matrix: CSV, "
         "or Parquet for a name ending in .parquet",
     )
+    spreadsheet.add_arguments(run)
     run.set_defaults(handler=command_run)
     # Further commands register here: each module adds its subparser and sets handler=function(args, console, err) -> exit code.
     explain.add_parser(sub)
     html_report.add_parser(sub)
     compare_folders.add_parser(sub)
     doctor.add_parser(sub)
+    workbook.add_parser(sub)
     return parser
 
 
 def command_run(args, console: Console, err: Console) -> int:
     if scripts.wanted(args):  # a learner's script on either side: free-running, one chunk
+        spreadsheet.refuse(args, "--r-script or --python-script")
         return scripts.command_run(args, console, err)
     with bad_input():
         case = load_case(args.case)
@@ -69,14 +72,19 @@ def command_run(args, console: Console, err: Console) -> int:
         r_port = RPort(R_VARIANTS / args.r_variant if args.r_variant else args.r_impl)
         if args.save_stats is not None:  # before the run, not after it: a bad name costs nothing
             stats.check_target(args.save_stats)
+        sheet = spreadsheet.prepare(args, case, epochs)  # None without --spreadsheet
     modes = traces.MODES if args.mode == "both" else (args.mode,)
     progress = Progress(
         TextColumn(f"{case.name}"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"), TimeElapsedColumn(),
         console=err, transient=True, disable=args.json or not err.is_terminal,
     )
-    with progress:
+    with spreadsheet.traces_folder(args.save_traces, sheet) as save_traces, progress:
         task = progress.add_task("run", total=epochs)
-        result = traces.run(case, python_port, r_port, epochs, modes, args.save_traces, progress=lambda n: progress.advance(task, n))
+        result = traces.run(
+            case, python_port, r_port, epochs, modes, save_traces, progress=lambda n: progress.advance(task, n)
+        )
+        if sheet is not None:  # the spreadsheet as a third implementation, from the saved traces
+            return spreadsheet.finish(sheet, result, save_traces, args, console)
     show_run(result, console, args.json, args.save_stats)
     return OK if result.passed else FAILS
 

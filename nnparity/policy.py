@@ -147,6 +147,50 @@ measured (1.50) and of 1.6 over that analysis; SUMMING_ULPS = 4 a margin of
 the tails the bound is now about 9e-16 absolute: a mistake in the tails
 (outputs clipped to [1e-7, 1 - 1e-7]) is still 8 orders of magnitude beyond
 it, on the saturated case whose outputs lie within 3e-10 of 0 or 1.
+
+The spreadsheet (``nnparity run --spreadsheet``)
+-----------------------------------------------
+LibreOffice Calc recalculates the article's workbook (nnparity/workbook.py)
+and is compared, free-running, with each language. Its arithmetic is not
+numpy's; measured on LibreOffice 7.4.7 (Debian bookworm) against numpy 2.4,
+2000 operations of each kind on random doubles (``python
+bench/measure_spreadsheet.py engine``):
+
+    SUM of 8 terms       the correctly rounded sum in 100% (compensated summation);
+                         numpy's sum in 93.9%, up to 32 ULP apart where the sum cancels
+    MMULT, 8 terms       the rounded products summed exactly in 100%; numpy's a @ b
+                         (OpenBLAS) in 51.0% (largest difference 4.4e-16)
+    EXP                  the C library's exp in 100%; np.exp in 95.8% (1 ULP apart)
+    1/(1+EXP(-x))        numpy's sigmoid in 98.0% (up to 2 ULP apart)
+    a - b, a + b         snapped to 0 when |a - b| < 2**-48 * |a| (808 of 2000 near-
+                         cancelling differences; the largest relative gap snapped was
+                         3.54e-15, the smallest kept 3.56e-15), where numpy keeps the
+                         exact difference
+    a number cell        read from the .xlsx up to 4 ULP off in 26% of cells (its
+                         number parser is not correctly rounded); a constant formula
+                         (=0.42) is read exactly, so the workbook types inputs that way
+
+Over whole runs, the largest difference between the recalculated workbook
+and either language, at any cell of any step of any epoch (``python
+bench/measure_spreadsheet.py run CASE EPOCHS``):
+
+    article        1000 epochs   3.2e-15  (hidden_layer_input, Python; R 1.1e-15)
+    iris            100 epochs   5.6e-16
+    many_features   300 epochs   3.6e-15
+    many_hidden     200 epochs   3.6e-15
+    many_samples    300 epochs   2.7e-15
+    two_outputs     200 epochs   1.8e-15
+
+These are the size of the Python/R differences (above), for the same reason:
+sums added in another order (here, more exactly) and one ULP here and there
+in exp, carried forward by training. A snapped difference is off by at most
+2**-48 of its operands, 3.6e-15 * |value|. So the spreadsheet is held to the
+free-running bound with its own constants, SPREADSHEET_ATOL = SPREADSHEET_RTOL
+= 1e-12: about 280 times the largest difference measured, and still nine
+orders of magnitude below a real error in a formula (the hidden bias added to
+one row only moves hidden_layer_input by 0.46 in the first epoch). A run with
+--spreadsheet holds at most spreadsheet.MAX_EPOCHS = 1000 epochs (one sheet
+each), the length of the longest run measured.
 """
 
 from __future__ import annotations
@@ -308,6 +352,11 @@ def lockstep_bound(name: str, a: np.ndarray, b: np.ndarray, get=None) -> np.ndar
 
 
 def describe(mode: str) -> str:
+    if mode == "spreadsheet":
+        return (
+            f"|language - spreadsheet| <= {SPREADSHEET_ATOL:g} + {SPREADSHEET_RTOL:g}"
+            " * max(|language|, |spreadsheet|, sum of |terms| for a sum)"
+        )
     if mode == "free":
         return (
             f"|Python - R| <= {FREE_ATOL:g} + {FREE_RTOL:g} * "
@@ -319,3 +368,14 @@ def describe(mode: str) -> str:
         "the sum of |terms| "
         f"for a sum (N = {ELEMENTWISE_ULPS} elementwise, {SUMMING_ULPS} * sqrt(terms) for sums)"
     )
+
+
+# The spreadsheet (LibreOffice Calc) against either language: the measurements are above.
+SPREADSHEET_ATOL = 1e-12
+SPREADSHEET_RTOL = 1e-12
+
+
+def spreadsheet_bound(name: str, a: np.ndarray, b: np.ndarray, get=None) -> np.ndarray:
+    """The largest difference allowed between a language and the spreadsheet, free-running."""
+    scale = (free_running_bound(name, a, b, get) - FREE_ATOL) / FREE_RTOL
+    return SPREADSHEET_ATOL + SPREADSHEET_RTOL * scale

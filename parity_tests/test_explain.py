@@ -159,3 +159,12 @@ def test_the_shown_code_is_the_ports_own_source():
         lines = snippet.path.read_text().splitlines()
         assert snippet.code.splitlines()[0] == lines[snippet.start - 1], f"{snippet.where} is not where its code is"
         assert snippet.code in "\n".join(lines), f"{snippet.where}: shown code is not a slice of the file"
+
+
+def test_explain_shows_where_each_step_sits_in_the_workbook_and_its_formula(article_epoch1):
+    out = article_epoch1
+    assert "hidden_layer_input: 'epoch 1'!B4:D6" in out, "step 2's block in the workbook is missing"
+    assert "{=MMULT('inputs'!$B$6:$E$8,'inputs'!B16:D19)+'inputs'!B22:D22}" in out, (
+        "step 2's workbook formula (X times wh plus bh) is missing"
+    )
+    assert "='inputs'!B30+SUM(B39:B41)*'inputs'!$B$3" in out, "step 11's bout formula is missing"

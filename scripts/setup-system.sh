@@ -5,9 +5,13 @@
 #   r-cran-lintr     the R lint, tidyverse style (tox -e lint)
 #   chromium         the browser check of `nnparity report` (tox -e browser)
 #   python3-venv     `python3 -m venv` (Debian ships it apart from python3)
+#   libreoffice-calc-nogui, python3-uno
+#                    the spreadsheet engine and its Python bridge (nnparity run --spreadsheet,
+#                    tox -e spreadsheet); poppler-utils renders the README's workbook picture
 # Does nothing when they are all there.
 set -euo pipefail
-packages=(r-base-core r-cran-testthat r-cran-lintr chromium)
+packages=(r-base-core r-cran-testthat r-cran-lintr chromium libreoffice-calc-nogui python3-uno
+  poppler-utils)
 # Debian's own python3 makes venvs only with python3-venv (ensurepip is cut out of python3).
 if [ "$(command -v python3)" = /usr/bin/python3 ]; then packages+=(python3-venv); fi
 missing=()
