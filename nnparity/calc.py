@@ -82,9 +82,28 @@ def recalculate(
 
     With ``pdf``, the recalculated workbook is also printed to that PDF file.
     """
+    return recalculate_all([workbook], timeout, [pdf])[0]
+
+
+def recalculate_all(
+    workbooks: list[Path | str], timeout: float = TIMEOUT, pdfs: list | None = None
+) -> list[dict[str, list[list]]]:
+    """recalculate() for several workbooks in one LibreOffice (it takes seconds to start)."""
     office, python = check_available()
-    workbook = Path(workbook).resolve()
+    workbooks = [Path(w).resolve() for w in workbooks]
+    pdfs = pdfs or [None] * len(workbooks)
     with tempfile.TemporaryDirectory(prefix="nnparity-calc-") as tmp:
+        jobs = []
+        for i, (workbook, pdf) in enumerate(zip(workbooks, pdfs, strict=True)):
+            # LibreOffice opens a copy: it leaves a lock file beside what it opens, and
+            # a workbook another LibreOffice holds open (the user's, a parallel run's)
+            # is refused. Its own folder keeps both away from the user's file.
+            copy = Path(tmp, f"workbook{i}{workbook.suffix}")
+            shutil.copyfile(workbook, copy)
+            jobs.append({"workbook": str(copy), "out": str(Path(tmp, f"values{i}.json")),
+                         "pdf": str(Path(pdf).resolve()) if pdf else None})
+        Path(tmp, "jobs.json").write_text(json.dumps(jobs))
+        names = ", ".join(str(w) for w in workbooks)
         pipe = f"nnparity-{uuid.uuid4().hex}"
         profile = Path(tmp, "profile").as_uri()
         process = subprocess.Popen(
@@ -94,27 +113,23 @@ def recalculate(
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
             env=office_env(),
         )
-        out = Path(tmp, "values.json")
-        # LibreOffice opens a copy: it leaves a lock file beside what it opens, and a
-        # workbook another LibreOffice holds open (the user's, a parallel run's) is
-        # refused. Its own folder keeps both away from the user's file.
-        copy = Path(tmp, "workbook" + workbook.suffix)
-        shutil.copyfile(workbook, copy)
         try:
             client = subprocess.run(
-                [python, str(UNO_SCRIPT), pipe, str(copy), str(out),
-                 *([str(Path(pdf).resolve())] if pdf else [])],
+                [python, str(UNO_SCRIPT), pipe, str(Path(tmp, "jobs.json"))],
                 capture_output=True, text=True, timeout=timeout, env=office_env(),
             )
         except subprocess.TimeoutExpired:
-            raise CalcError(f"{workbook}: LibreOffice did not finish recalculating within "
+            raise CalcError(f"{names}: LibreOffice did not finish recalculating within "
                             f"{timeout:g} s (NNPARITY_CALC_TIMEOUT sets the limit)") from None
         finally:
             _stop(process)
-        if client.returncode != 0 or not out.is_file():
+        outs = [Path(job["out"]) for job in jobs]
+        if client.returncode != 0 or not all(out.is_file() for out in outs):
             last = (client.stderr.strip().splitlines() or ["no message"])[-1]
-            raise CalcError(f"{workbook}: LibreOffice could not recalculate it: {last}")
-        return json.loads(out.read_text())
+            for workbook, job in zip(workbooks, jobs, strict=True):  # name the user's file
+                last = last.replace(job["workbook"], str(workbook))
+            raise CalcError(f"{names}: LibreOffice could not recalculate it: {last}")
+        return [json.loads(out.read_text()) for out in outs]
 
 
 def _stop(process: subprocess.Popen) -> None:

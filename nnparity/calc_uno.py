@@ -4,16 +4,18 @@ Run by the Python that has LibreOffice's ``uno`` module (Debian's python3 with
 python3-uno), not by nnparity's own Python: it imports nothing of nnparity
 and needs nothing beyond the standard library and ``uno``.
 
-    python3 calc_uno.py PIPE_NAME WORKBOOK OUT.json [OUT.pdf]
+    python3 calc_uno.py PIPE_NAME JOBS.json
 
-It connects to the soffice listening on the pipe, loads the workbook hidden,
+JOBS.json lists the workbooks: [{"workbook": PATH, "out": PATH.json, "pdf": PATH}, ...]
+("pdf" optional).
+It connects to the soffice listening on the pipe, loads each workbook hidden,
 calls ``calculateAll()`` (a hard recalculation of every formula, whatever
 values the file carries), and writes for every sheet its used area as rows of
 numbers (text and empty cells as null, formula errors as the string "error").
 UNO hands doubles over as doubles and json writes them with repr, so every
 value arrives bit for bit (LibreOffice's own .xlsx and .ods writers keep only
-15 significant digits). With OUT.pdf it also prints the recalculated workbook
-to a PDF (the README's picture of the workbook is made this way).
+15 significant digits). With "pdf" it also prints the recalculated workbook to
+a PDF (the README's picture of the workbook is made this way).
 """
 
 import json
@@ -50,9 +52,8 @@ def prop(name, value):
     return p
 
 
-def main(pipe, workbook, out, pdf=None):
-    ctx = connect(pipe)
-    desktop = ctx.ServiceManager.createInstanceWithContext("com.sun.star.frame.Desktop", ctx)
+def read(desktop, workbook, pdf=None):
+    """Load one workbook hidden, recalculate every formula, return every sheet's values."""
     url = uno.systemPathToFileUrl(workbook)
     doc = desktop.loadComponentFromURL(url, "_blank", 0, (prop("Hidden", True),))
     if doc is None:
@@ -78,8 +79,18 @@ def main(pipe, workbook, out, pdf=None):
             doc.storeToURL(uno.systemPathToFileUrl(pdf), (prop("FilterName", "calc_pdf_Export"),))
     finally:
         doc.close(True)
-    with open(out, "w") as handle:
-        json.dump(sheets, handle)
+    return sheets
+
+
+def main(pipe, jobs):
+    ctx = connect(pipe)
+    desktop = ctx.ServiceManager.createInstanceWithContext("com.sun.star.frame.Desktop", ctx)
+    with open(jobs) as handle:
+        todo = json.load(handle)
+    for job in todo:  # one office, several workbooks: its start-up is most of a small one's time
+        sheets = read(desktop, job["workbook"], job.get("pdf"))
+        with open(job["out"], "w") as handle:
+            json.dump(sheets, handle)
     try:
         desktop.terminate()
     except Exception:  # the office quits as the bridge goes down: that is the point
@@ -87,4 +98,4 @@ def main(pipe, workbook, out, pdf=None):
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:5])
+    main(*sys.argv[1:3])

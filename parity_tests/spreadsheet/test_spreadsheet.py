@@ -110,12 +110,21 @@ def test_recalculation_ignores_the_values_a_file_carries(tmp_path, article):
                                    err_msg=f"{name} was not recomputed from its formula")
 
 
-@pytest.fixture(scope="module", params=names())
-def few_epochs(request, tmp_path_factory):
-    case = load_case(request.param)
-    path = write_workbook(case, FEW_EPOCHS, tmp_path_factory.mktemp(case.name) / "a.xlsx")
-    values = calc.recalculate(path)
-    return case, values, calc.read_trace(values, case.dims, FEW_EPOCHS)
+@pytest.fixture(scope="module")
+def every_case(tmp_path_factory) -> dict[str, tuple]:
+    """Every case's workbook, FEW_EPOCHS epochs, recalculated in one LibreOffice session."""
+    folder = tmp_path_factory.mktemp("workbooks")
+    cases = [load_case(name) for name in names()]
+    paths = [write_workbook(case, FEW_EPOCHS, folder / f"{case.name}.xlsx") for case in cases]
+    return {
+        case.name: (case, values, calc.read_trace(values, case.dims, FEW_EPOCHS))
+        for case, values in zip(cases, calc.recalculate_all(paths), strict=True)
+    }
+
+
+@pytest.fixture(params=names())
+def few_epochs(request, every_case):
+    return every_case[request.param]
 
 
 def test_every_case_workbook_matches_python_for_a_few_epochs(few_epochs):
@@ -146,12 +155,10 @@ def test_every_case_workbook_reads_its_inputs_bit_for_bit(few_epochs):
 WALKTHROUGH = pd.read_csv(FIXTURES / "article" / "walkthrough-epoch1.csv")
 
 
-@pytest.fixture(scope="module")
-def article_epoch_one(tmp_path_factory):
-    case = load_case("article")
-    path = write_workbook(case, 1, tmp_path_factory.mktemp("walkthrough") / "a.xlsx")
-    values = calc.recalculate(path)
-    return values, calc.read_trace(values, case.dims, 1)
+@pytest.fixture
+def article_epoch_one(every_case):
+    _, values, trace = every_case["article"]
+    return values, trace  # epoch 1 is the walkthrough
 
 
 @pytest.mark.parametrize("row", list(WALKTHROUGH.itertuples(index=False)),
