@@ -115,11 +115,20 @@ def test_explain_a_later_epoch_differs_from_the_first():
     assert shown[(1, "wout")]["Python"][0] == ["0.30"]  # 0.30 -> 0.2950...: step 10 of epoch 1
 
 
-@pytest.mark.parametrize("args", [["--epoch", "0"], ["--case", "no_such_case"], ["--step", "12"]])
-def test_explain_refuses_bad_input_with_exit_code_2(args):
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--epoch", "0"], "--epoch: epochs must be a positive integer, got '0'"),
+        (["--case", "no_such_case"], "no_such_case: no such case folder"),
+        (["--step", "12"], "argument --step: invalid choice: 12"),
+    ],
+)
+def test_explain_refuses_bad_input_with_exit_code_2_and_names_the_problem(args, says):
     done = run_explain(*args)
     assert done.returncode == 2, f"{args}: exit {done.returncode}, stderr {done.stderr}"
-    assert done.stderr.strip(), f"{args}: no message"
+    last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
+    assert says in last, f"{args}: the last line of stderr should say {says!r}; stderr:\n{done.stderr}"
+    assert "Traceback" not in done.stderr, f"{args}: a traceback instead of one line:\n{done.stderr}"
 
 
 # ---- the markers explain reads ------------------------------------------------------------------

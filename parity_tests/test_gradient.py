@@ -71,8 +71,17 @@ def one_epoch_update(port, case) -> dict[str, np.ndarray]:
 
 
 def relative_error(update: np.ndarray, lr: float, gradient: np.ndarray) -> float:
-    """max |update / -lr - gradient| / max |gradient|; an R bias held per sample is checked row by row."""
+    """max |update / -lr - gradient| / max |gradient|.
+
+    A bias held once per sample (n x k, the article's R) is compared row by row
+    with the 1 x k gradient: numpy broadcasts the gradient over the rows. Any
+    other shape mismatch is an error, not a broadcast.
+    """
     implied = update / -lr
+    if implied.shape != gradient.shape:
+        assert gradient.shape[0] == 1 and implied.shape[1:] == gradient.shape[1:], (
+            f"update {implied.shape} and gradient {gradient.shape}: not a bias held per sample"
+        )
     return float(np.abs(implied - gradient).max() / np.abs(gradient).max())
 
 

@@ -15,7 +15,7 @@ from nnparity.bridge import RPort
 from nnparity.cases import load_case
 from nnparity.ports import PythonPort
 
-#: The article's first difference is at epoch 7 (DESIGN.md); 30 epochs show it and stay quick.
+#: The article's first difference is at epoch 7 (docs/design.md); 30 epochs show it, quickly.
 EPOCHS = 30
 
 
