@@ -127,6 +127,7 @@ class _Script:
         self.case = None
         self.state = None
         self.ran = False
+        self.given: dict[str, np.ndarray] = {}  # X, y, weights as given to the loop (steps 0, 1)
 
     def start(self, case) -> None:
         self.case = case
@@ -148,10 +149,23 @@ class _Script:
                 self.state[name] = trace[name][-1]
         if not record:
             return {"output": trace["output"][-1]} if "output" in trace else {}
-        return {
+        recorded = {
             name: trace.get(name, NotComputed(self.describe(), "its loop never assigns it"))
             for name in steps.NAMES
         }
+        return {**self._once(), **recorded, **self._returned(trace)}
+
+    def _once(self) -> dict[str, np.ndarray]:
+        """Steps 0 and 1 as the ports record them ([1, rows, cols]): what the loop started
+        from, as it was given to the script."""
+        once = getattr(steps, "ONCE", {})
+        return {key: self.given[q.name][None] for key, q in once.items() if q.name in self.given}
+
+    def _returned(self, trace: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """What the ports' train() returns, for a script: what its variables hold when the
+        loop ends, the last epoch of each matrix."""
+        returned = getattr(steps, "RETURNED", {})
+        return {key: trace[name][-1:] for key, name in returned.items() if name in trace}
 
     def weights(self) -> dict[str, np.ndarray]:
         """The weights and biases the next epoch would start from (the case's before advance)."""
@@ -304,9 +318,9 @@ class _Hooks:
         self.phase = "before"
         self.count = 0
         self.trace: dict[str, list[np.ndarray]] = {name: [] for name in recorded}
-        self.resized: list[
-            str
-        ] = []  # the case's matrices whose shape differs from the script's own
+        # The case's matrices whose shape differs from the script's own (for an error).
+        self.resized: list[str] = []
+        self.given: dict[str, np.ndarray] = {}  # what the loop starts from, in the script's layout
 
     def enter(self) -> None:
         self.phase = "inside"
@@ -326,6 +340,8 @@ class _Hooks:
             rows = np.shape(own_x)[0] if np.ndim(own_x) >= 1 else None
             if own.ndim == 2 and own.shape[0] > 1 and own.shape[0] == rows:
                 value = np.repeat(value, self.inputs["X"].shape[0], axis=0)
+        if name != "lr":
+            self.given[name] = np.array(value, dtype=np.float64)  # copied: += changes it in place
         own = self._own(name, scopes)
         if name != "lr" and np.ndim(own) == 2 and np.shape(own) != value.shape:
             self.resized.append(
@@ -478,6 +494,7 @@ class PythonScript(_Script):
                 f"{self.where(self.loop.lineno)}: the loop body ran to its end {hooks.count} "
                 f"times for {epochs} epochs (a `continue` or `break` in it?)"
             )
+        self.given = hooks.given
         return {name: np.stack(values) for name, values in hooks.trace.items() if values}
 
     def _error(self, error: BaseException, hooks: _Hooks, warned=()) -> Exception:
@@ -609,6 +626,8 @@ class RScript(_Script):
                 f"{self.path}: the loop body ran to its end {count} times for {epochs} epochs "
                 "(a `next` or `break` in it?)"
             )
+        given = outcome["given"]
+        self.given = {name: np.asarray(given[name], dtype=np.float64) for name in given.keys()}
         trace = outcome["trace"]
         return {name: np.ascontiguousarray(trace[name], dtype=np.float64) for name in trace.keys()}
 

@@ -264,8 +264,11 @@ script_recorder <- function(inputs, epochs, from, to, assigned, article) {
   recorded <- recorded[names(recorded) %in% article]
   rec$recorded <- recorded
   rec$resized <- character()
+  rec$given <- list()
   rec$inject <- function(env) {
-    rec$resized <- script_inject(env, inputs, map)
+    injected <- script_inject(env, inputs, map)
+    rec$resized <- injected$resized
+    rec$given <- injected$given
     rec$phase <- "inside"
   }
   rec$line <- NA_integer_
@@ -287,14 +290,17 @@ script_recorder <- function(inputs, epochs, from, to, assigned, article) {
 }
 
 # Put the case's matrices in place of the script's own, under the script's
-# names. Returns, for the error message of a script written for other sizes,
-# each matrix whose shape the case changes.
+# names. Returns list(given, resized): the values given (in the script's
+# layout: steps 0 and 1 of its trace) and, for the error message of a script
+# written for other sizes, each matrix whose shape the case changes.
 script_inject <- function(env, inputs, map) {
   own_x <- script_own_value(env, "X", map)
   resized <- character()
+  given <- list()
   for (name in names(inputs)) {
     own <- script_own_value(env, name, map)
     value <- script_layout(name, inputs[[name]], own, own_x, nrow(inputs$X))
+    given[[name]] <- value
     targets <- c(names(map)[map == name], name)
     used <- targets[vapply(targets, exists, logical(1), envir = env)]
     for (target in if (length(used)) used else name) {
@@ -307,7 +313,7 @@ script_inject <- function(env, inputs, map) {
       ))
     }
   }
-  resized
+  list(given = given, resized = resized)
 }
 
 # A bias the script holds once per sample (nrow(X) rows, as the article's R
@@ -406,6 +412,7 @@ nnparity_script_run <- function(file, from, to, article, inputs, epochs) {
   outcome$count <- rec$count
   outcome$trace <- mget(ls(rec$trace), envir = rec$trace)
   outcome$recorded <- names(rec$recorded)
+  outcome$given <- rec$given
   outcome
 }
 
