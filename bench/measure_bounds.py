@@ -3,6 +3,7 @@
     python bench/measure_bounds.py                     # the scale case, 2000 epochs (a few minutes)
     python bench/measure_bounds.py fixtures/iris       # a case folder, its own epochs
     python bench/measure_bounds.py --epochs 120
+    python bench/measure_bounds.py fixtures/saturated --r-impl PATH   # another port (a faithful rewrite, say)
 
 For every recorded matrix it prints, over every cell of every epoch:
 lockstep, the largest |Python - R| in units of eps * magnitude (and divided by
@@ -39,11 +40,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("case", nargs="?", help="a case folder or name (default: the scale case)")
     parser.add_argument("--epochs", type=int)
+    parser.add_argument("--python-impl", help="a Python port in place of python_impl")
+    parser.add_argument("--r-impl", help="an R port in place of r_impl")
     args = parser.parse_args()
     case = load_case(args.case) if args.case else scale_case(args.epochs or 2000)
     epochs = args.epochs or case.epochs
     eps = np.finfo(np.float64).eps
-    python, r_free, r_lock = PythonPort(), RPort(), RPort()
+    python, r_free, r_lock = PythonPort(args.python_impl), RPort(args.r_impl), RPort(args.r_impl)
     python.start(case)
     r_free.start(case)
     lock = {name: (0.0, 0, 1) for name in steps.NAMES}

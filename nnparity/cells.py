@@ -27,6 +27,7 @@ class Cell:
     ulps: float
     bound: float  # the largest difference the policy allows in this cell
     rounding_bound: float | None = None  # first difference: the lockstep bound of its step
+    sides: tuple[str, str] = ("Python", "R")  # what the two values came from
 
     @property
     def step(self) -> int:
@@ -54,7 +55,8 @@ class Cell:
 
     def values(self) -> str:
         return (
-            f"Python {describe_value(self.python)}, R {describe_value(self.r)} "
+            f"{self.sides[0]} {describe_value(self.python)}, "
+            f"{self.sides[1]} {describe_value(self.r)} "
             f"(difference {self.abs_diff:.3g}, {self.ulps:.0f} ULP; allowed {self.bound:.3g})"
         )
 

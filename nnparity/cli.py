@@ -13,7 +13,18 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from . import compare_folders, explain, html_report, scripts, stats, supervise, traces
+from . import (
+    compare_folders,
+    doctor,
+    explain,
+    html_report,
+    scripts,
+    spreadsheet,
+    stats,
+    supervise,
+    traces,
+    workbook,
+)
 from .atomic import OutputError
 from .cases import load_case, parse_epochs
 from .command import (
@@ -61,11 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the statistics, one row per mode, epoch and matrix: CSV, "
         "or Parquet for a name ending in .parquet",
     )
+    spreadsheet.add_arguments(run)
     run.set_defaults(handler=command_run)
     # Further commands register here: each module adds its subparser and sets handler=function(args, console, err) -> exit code.
     explain.add_parser(sub)
     html_report.add_parser(sub)
     compare_folders.add_parser(sub)
+    doctor.add_parser(sub)
+    workbook.add_parser(sub)
     return parser
 
 
@@ -74,28 +88,35 @@ def command_run(args, console: Console, err: Console) -> int:
     modes = ("free",) if script else traces.MODES if args.mode == "both" else (args.mode,)
     with bad_input():  # everything the run needs is checked before any port starts
         python_side, r_side = scripts.sides(args)
+        if script:
+            spreadsheet.refuse(args, "--r-script or --python-script")
         case = load_case(args.case)
         epochs = parse_epochs("--epochs", args.epochs) if args.epochs is not None else case.epochs
         deadline = supervise.Deadline(parse_timeout(args.timeout))
-        folder = traces.TraceOutput(args.save_traces, case, epochs, modes) if args.save_traces else None
         if args.save_stats is not None:  # before the run, not after it: a bad name costs nothing
             stats.check_target(args.save_stats)
-    with supervise.Supervisor(deadline) as ports:
-        python_port, r_port = ports.port(*python_side), ports.port(*r_side)
+        sheet = spreadsheet.prepare(args, case, epochs)  # None without --spreadsheet
+    with spreadsheet.traces_folder(args.save_traces, sheet) as save_traces:
         with bad_input():
-            python_port.wait_loaded()
-            r_port.wait_loaded()
-        progress = Progress(
-            TextColumn(f"{case.name}"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"), TimeElapsedColumn(),
-            console=err, transient=True, disable=args.json or not err.is_terminal,
-        )
-        with progress:
-            task = progress.add_task("run", total=epochs)
-            result = traces.run(
-                case, python_port, r_port, epochs, modes, folder,
-                progress=lambda n: progress.advance(task, n), environment=r_port.environment,
-                chunk_bytes=2**62 if script else traces.CHUNK_BYTES,  # a script's loop runs once
+            folder = traces.TraceOutput(save_traces, case, epochs, modes) if save_traces else None
+        with supervise.Supervisor(deadline) as ports:
+            python_port, r_port = ports.port(*python_side), ports.port(*r_side)
+            with bad_input():
+                python_port.wait_loaded()
+                r_port.wait_loaded()
+            progress = Progress(
+                TextColumn(f"{case.name}"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"),
+                TimeElapsedColumn(), console=err, transient=True, disable=args.json or not err.is_terminal,
             )
+            with progress:
+                task = progress.add_task("run", total=epochs)
+                result = traces.run(
+                    case, python_port, r_port, epochs, modes, folder,
+                    progress=lambda n: progress.advance(task, n), environment=r_port.environment,
+                    chunk_bytes=2**62 if script else traces.CHUNK_BYTES,  # a script's loop runs once
+                )
+        if sheet is not None:  # the spreadsheet as a third implementation, from the saved traces
+            return spreadsheet.finish(sheet, result, save_traces, args, console)
     if script:
         scripts.remark(result, python_port, r_port)
     write_out(console, err, lambda: show_run(result, console, args.json, args.save_stats))

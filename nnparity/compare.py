@@ -79,9 +79,17 @@ class Comparison:
     trace was recomputed step by step from the first one's inputs).
     """
 
-    def __init__(self, case, mode: str):
+    def __init__(
+        self, case, mode: str, sides: tuple[str, str] = ("Python", "R"), title: str | None = None,
+        bound=None, tolerance: str | None = None,
+    ):
+        """``bound`` and ``tolerance``: a free-running bound of another pair (the spreadsheet's)."""
         self.case = case
         self.mode = mode
+        self.sides = sides
+        self.title = title
+        self.free_bound = bound or policy.free_running_bound
+        self.tolerance = tolerance or policy.describe(mode)
         self.stats = {name: StepStats(name) for name in steps.NAMES}
         self.epochs = 0
         self.first_difference: Cell | None = None
@@ -95,7 +103,7 @@ class Comparison:
     def bound(self, name: str, a: np.ndarray, b: np.ndarray, get) -> np.ndarray:
         """This mode's bound, per cell."""
         free = self.mode == "free"
-        return scaled(policy.free_running_bound if free else policy.lockstep_bound, name, a, b, get)
+        return scaled(self.free_bound if free else policy.lockstep_bound, name, a, b, get)
 
     def add(self, python: dict[str, np.ndarray], r: dict[str, np.ndarray], epochs: int,
             start: dict[str, np.ndarray]) -> None:
@@ -146,7 +154,7 @@ class Comparison:
         the values, which is never larger than the full one.
         """
         if self.mode == "free":
-            cheap = policy.free_running_bound(name, a, b)
+            cheap = self.free_bound(name, a, b)
             if not steps.BY_NAME[name].sums:
                 return cheap, np.ones(len(diff), dtype=bool)
         else:
@@ -161,7 +169,7 @@ class Comparison:
 
     def _note_non_finite(self, name: str, offset: int, a: np.ndarray, b: np.ndarray) -> None:
         """Keep, per language, the first cell (in epoch, then step order) that is NaN, NA or Inf."""
-        for language, x in (("Python", a), ("R", b)):
+        for language, x in zip(self.sides, (a, b), strict=True):
             found = first_non_finite(x)
             if found is None:
                 continue
@@ -208,12 +216,17 @@ class Comparison:
             rounding_bound=float(
                 scaled(policy.lockstep_bound, name, one_a, one_b, at_epoch)[0, i, j]
             ),
+            sides=self.sides,
         )
 
     def report(self) -> ParityReport:
+        for stats in self.stats.values():  # name the two sides in each step's first violation
+            if stats.first_violation is not None:
+                stats.first_violation.sides = self.sides
         return ParityReport(
             self.case.name, self.mode, self.epochs, list(self.stats.values()),
-            self.first_difference, policy.describe(self.mode), self.error, dict(self.non_finite),
+            self.first_difference, self.tolerance, self.error, dict(self.non_finite),
+            sides=self.sides, title=self.title,
         )
 
 

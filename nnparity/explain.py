@@ -24,7 +24,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from . import steps
+from . import steps, workbook
 from .bridge import call
 from .cases import Case, load_case, parse_epochs
 from .command import OK, add_case_option, bad_input
@@ -251,7 +251,8 @@ def step_panel(step: int, case: Case, epoch: int, py: PortSource, rs: PortSource
         a, b = python_values[key], r_values[key]
         numbers.add_row(f"{name}\n{a.shape[0]} x {a.shape[1]}", format_matrix(a, d), format_matrix(b, d), agreement(a, b))
 
-    body = Group(Text("\n".join(formulas), style="bold"), code, numbers)
+    sheet = workbook.explain_cells(case.dims, epoch, names, start=step == 1)
+    body = Group(Text("\n".join(formulas), style="bold"), code, Text(sheet), numbers)
     return Panel(body, title=f"Step {step}: {steps.STEP_TITLES[step]}", title_align="left", box=box.ROUNDED)
 
 

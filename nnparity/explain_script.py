@@ -53,13 +53,16 @@ def wanted(args) -> bool:
     return bool(getattr(args, "r_script", None) or getattr(args, "python_script", None))
 
 
-def script_lines(script) -> dict[str, explain.Snippet]:
-    """For each article matrix the loop assigns: the learner's statement, as a Snippet."""
+def script_lines(
+    script, where: dict[str, tuple[int, int]], step=None
+) -> dict[str, explain.Snippet]:
+    """For each article matrix in `where` (name -> first, last line): the learner's statement."""
     lines = script.path.read_text().splitlines()
     found = {}
-    for name, (first, last) in script.body_lines().items():
+    for name, (first, last) in where.items():
         code = "\n".join(lines[first - 1 : last])
-        found[name] = explain.Snippet(steps.BY_NAME[name].step, name, script.path, first, code)
+        number = step or steps.BY_NAME[name].step
+        found[name] = explain.Snippet(number, name, script.path, first, code)
     return found
 
 
@@ -78,6 +81,8 @@ def values_at(case: Case, epoch: int, script, ours) -> tuple[dict, dict]:
             before = trace.get(name)
             if epoch > 1 and isinstance(before, np.ndarray):
                 values[explain.step1_key(name)] = np.asarray(before[epoch - 2])
+            elif isinstance(before, np.ndarray):  # the case's start, in the script's layout
+                values[explain.step1_key(name)] = np.broadcast_to(start[name], before.shape[1:])
             else:
                 values[explain.step1_key(name)] = start[name]
         both.append(values)
@@ -93,7 +98,8 @@ def compare_cell(name: str, mine, ours: np.ndarray, n_samples: int) -> str:
     return explain.agreement(mine, ours)
 
 
-def step_panel(step, case, epoch, script, lines, py, rs, values, decimals, side_by_side) -> Panel:
+def step_panel(step, case, epoch, script, sources, py, rs, values, decimals, side_by_side) -> Panel:
+    lines, start = sources  # the learner's statements: in the loop; before it (step 1)
     mine, ours = values
     other = "R" if script.language == "Python" else "Python"
     if step == 1:
@@ -103,7 +109,8 @@ def step_panel(step, case, epoch, script, lines, py, rs, values, decimals, side_
             "your script's own random values are replaced by the case's"
         ]
         keys = [explain.step1_key(n) for n in names]
-        yours, py_code, r_code = [], [py.signature], [rs.signature]
+        yours = list(dict.fromkeys(start[n] for n in names if n in start))
+        py_code, r_code = [py.signature], [rs.signature]
     else:
         quantities = [q for q in steps.QUANTITIES if q.step == step]
         names = [q.name for q in quantities]
@@ -117,7 +124,7 @@ def step_panel(step, case, epoch, script, lines, py, rs, values, decimals, side_
     mine_group = (
         explain._code_group(yours, script.language.lower())
         if yours
-        else Text("(not in your loop)", style="dim")
+        else Text("(not in your script)" if step == 1 else "(not in your loop)", style="dim")
     )
     columns = [
         (f"your {script.language}", mine_group),
@@ -159,13 +166,17 @@ def step_panel(step, case, epoch, script, lines, py, rs, values, decimals, side_
 def explain_script(case: Case, epoch: int, only: int | None, console: Console, script) -> None:
     ours = RPort() if script.language == "Python" else PythonPort()
     py, rs = explain.python_source(), explain.r_source()
-    lines = script_lines(script)
+    lines = script_lines(script, script.body_lines())
+    start = script_lines(script, script.init_lines(), step=1)
     values = values_at(case, epoch, script, ours)
     decimals = explain.decimals_of(case)
     console.print(Text(f"{case.name}: {script.path} against our {ours.language}", style="bold"))
     side_by_side = console.width >= explain.SIDE_BY_SIDE_WIDTH
     for step in explain.STEP_NUMBERS if only is None else (only,):
-        panel = step_panel(step, case, epoch, script, lines, py, rs, values, decimals, side_by_side)
+        sources = (lines, start)
+        panel = step_panel(
+            step, case, epoch, script, sources, py, rs, values, decimals, side_by_side
+        )
         console.print(panel)
 
 

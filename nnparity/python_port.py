@@ -86,7 +86,19 @@ class PythonPort(Port):
             s[name] = value
         if not record:
             return {"output": np.asarray(result.get("output"))}
-        return check_trace(self, result.get("trace"), epochs)
+        return {**check_trace(self, result.get("trace"), epochs), **returned(self, result)}
 
     def weights(self) -> dict[str, np.ndarray]:
         return {name: self.state[name] for name in steps.STATE}
+
+
+def returned(port: Port, result: dict) -> dict[str, np.ndarray]:
+    """What train() returned (the final weights and output), as returned_<name>: [1, rows, cols]."""
+    out = {}
+    for name in ("output", *steps.STATE):
+        value = result.get(name)
+        if not isinstance(value, np.ndarray) or value.dtype != np.float64:
+            raise BorderError(f"{port.describe()} returned {type(value).__name__} as {name} from train; "
+                              "expected an array of doubles")
+        out[f"returned_{name}"] = value[None]
+    return out

@@ -37,7 +37,7 @@ def table(report: ParityReport, summary=None) -> Table:
     if summary is None:
         summary = tidy.summary(tidy.table({report.mode: report}), report.mode)
     t = Table(
-        title=f"{report.case}, {report.epochs} epochs, {MODE_TITLES[report.mode]}",
+        title=f"{report.case}, {report.epochs} epochs, {report.title or MODE_TITLES[report.mode]}",
         title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
     )
     t.add_column("step", justify="right", no_wrap=True)
@@ -75,7 +75,7 @@ def non_finite_origin(report: ParityReport) -> str:
     """Where each language first produced a NaN, NA or Inf (epoch, step, cell)."""
     return "; ".join(
         report.non_finite[language].describe() if language in report.non_finite else f"{language} produced none"
-        for language in ("Python", "R")
+        for language in report.sides
     )
 
 

@@ -32,6 +32,7 @@ import builtins
 import contextlib
 import io
 import re
+import sys
 import traceback
 import warnings
 from functools import cache
@@ -114,8 +115,9 @@ class _Script:
     """What both languages share: the case, one run, the trace as a port returns it."""
 
     language = ""
-    has_steps = can_lockstep = False  # no step functions: free-running only
-    can_chunk = False  # the loop runs once, for every epoch
+    has_steps = False  # no step functions: free-running only
+    can_lockstep = False  # the same, under the name the supervised Port interface uses
+    can_chunk = False  # the loop runs once, for every epoch: advance is called once
 
     def __init__(self, path: Path | str, names: dict[str, str] | None = None):
         self.path = Path(path)
@@ -125,6 +127,7 @@ class _Script:
         self.case = None
         self.state = None
         self.ran = False
+        self.given: dict[str, np.ndarray] = {}  # X, y, weights as given to the loop (steps 0, 1)
 
     def start(self, case) -> None:
         self.case = case
@@ -146,13 +149,27 @@ class _Script:
                 self.state[name] = trace[name][-1]
         if not record:
             return {"output": trace["output"][-1]} if "output" in trace else {}
-        return {
+        recorded = {
             name: trace.get(name, NotComputed(self.describe(), "its loop never assigns it"))
             for name in steps.NAMES
         }
+        return {**self._once(), **recorded, **self._returned(trace)}
+
+    def _once(self) -> dict[str, np.ndarray]:
+        """Steps 0 and 1 as the ports record them ([1, rows, cols]): what the loop started
+        from, as it was given to the script."""
+        once = getattr(steps, "ONCE", {})
+        return {key: self.given[q.name][None] for key, q in once.items() if q.name in self.given}
+
+    def _returned(self, trace: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """What the ports' train() returns, for a script: what its variables hold when the
+        loop ends, the last epoch of each matrix."""
+        returned = getattr(steps, "RETURNED", {})
+        return {key: trace[name][-1:] for key, name in returned.items() if name in trace}
 
     def weights(self) -> dict[str, np.ndarray]:
-        return self.state
+        """The weights and biases the next epoch would start from (the case's before advance)."""
+        return dict(self.state or {})
 
     def describe(self) -> str:
         return f"the {self.language} script {self.path.name}"
@@ -301,9 +318,9 @@ class _Hooks:
         self.phase = "before"
         self.count = 0
         self.trace: dict[str, list[np.ndarray]] = {name: [] for name in recorded}
-        self.resized: list[
-            str
-        ] = []  # the case's matrices whose shape differs from the script's own
+        # The case's matrices whose shape differs from the script's own (for an error).
+        self.resized: list[str] = []
+        self.given: dict[str, np.ndarray] = {}  # what the loop starts from, in the script's layout
 
     def enter(self) -> None:
         self.phase = "inside"
@@ -323,6 +340,8 @@ class _Hooks:
             rows = np.shape(own_x)[0] if np.ndim(own_x) >= 1 else None
             if own.ndim == 2 and own.shape[0] > 1 and own.shape[0] == rows:
                 value = np.repeat(value, self.inputs["X"].shape[0], axis=0)
+        if name != "lr":
+            self.given[name] = np.array(value, dtype=np.float64)  # copied: += changes it in place
         own = self._own(name, scopes)
         if name != "lr" and np.ndim(own) == 2 and np.shape(own) != value.shape:
             self.resized.append(
@@ -407,12 +426,21 @@ class PythonScript(_Script):
 
     def body_lines(self) -> dict[str, tuple[int, int]]:
         """For each article matrix: the lines of the loop's statement that assigns it."""
+        return self._lines(self.loop.body, steps.NAMES)
+
+    def init_lines(self) -> dict[str, tuple[int, int]]:
+        """For each weight and bias: the top-level statement before the loop that sets it
+        (step 1: the script's own start, which the case's replaces)."""
+        before = [s for s in self.tree.body if s.end_lineno < self.loop.lineno]
+        return self._lines(before, steps.STATE)
+
+    def _lines(self, statements, names) -> dict[str, tuple[int, int]]:
         found: dict[str, tuple[int, int]] = {}
-        for statement in self.loop.body:
-            names = [n for _, ns in _assignments(ast.Module([statement], [])) for n in ns]
-            for theirs in names:
+        for statement in statements:
+            assigned = [n for _, ns in _assignments(ast.Module([statement], [])) for n in ns]
+            for theirs in assigned:
                 name = self.names.get(theirs, theirs)
-                if name in steps.NAMES and name not in found:
+                if name in names and name not in found:
                     found[name] = (statement.lineno, statement.end_lineno)
         return found
 
@@ -431,6 +459,11 @@ class PythonScript(_Script):
         # What the script prints is its own business, not nnparity's output; its warnings
         # (numpy's overflow, say) are kept to explain an error.
         printed = io.StringIO()
+        # As `python script.py` does, the script's folder comes first on the import path
+        # (a learner's own helper module beside the script).
+        folder = str(self.path.resolve().parent)
+        sys.path.insert(0, folder)
+        modules = set(sys.modules)
         try:
             with (
                 contextlib.redirect_stdout(printed),
@@ -449,11 +482,19 @@ class PythonScript(_Script):
                 f"{self.where(line)}: the script ended without running its training loop "
                 "(is it in a function that is never called, or under an if that is false?)"
             )
+        finally:
+            sys.path.remove(folder)
+            # The script's own modules go with it: another script may have one of that name.
+            for name in set(sys.modules) - modules:
+                file = getattr(sys.modules[name], "__file__", None)
+                if file and Path(file).resolve().is_relative_to(folder):
+                    del sys.modules[name]
         if hooks.count != epochs:
             raise PortError(
                 f"{self.where(self.loop.lineno)}: the loop body ran to its end {hooks.count} "
                 f"times for {epochs} epochs (a `continue` or `break` in it?)"
             )
+        self.given = hooks.given
         return {name: np.stack(values) for name, values in hooks.trace.items() if values}
 
     def _error(self, error: BaseException, hooks: _Hooks, warned=()) -> Exception:
@@ -540,8 +581,14 @@ class RScript(_Script):
         return np.array(list(self.names), dtype=str), np.array(list(self.names.values()), dtype=str)
 
     def body_lines(self) -> dict[str, tuple[int, int]]:
+        return self._lines("body_lines")
+
+    def init_lines(self) -> dict[str, tuple[int, int]]:
+        return self._lines("init_lines")
+
+    def _lines(self, which: str) -> dict[str, tuple[int, int]]:
         found: dict[str, tuple[int, int]] = {}
-        rows = self.plan["body_lines"]
+        rows = self.plan[which]
         for name, first, last in zip(
             np.ravel(rows["name"]), np.ravel(rows["first"]), np.ravel(rows["last"]), strict=True
         ):
@@ -579,6 +626,8 @@ class RScript(_Script):
                 f"{self.path}: the loop body ran to its end {count} times for {epochs} epochs "
                 "(a `next` or `break` in it?)"
             )
+        given = outcome["given"]
+        self.given = {name: np.asarray(given[name], dtype=np.float64) for name in given.keys()}
         trace = outcome["trace"]
         return {name: np.ascontiguousarray(trace[name], dtype=np.float64) for name in trace.keys()}
 

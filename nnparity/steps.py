@@ -105,10 +105,41 @@ NAMES: tuple[str, ...] = tuple(q.name for q in QUANTITIES)
 
 BY_NAME: dict[str, Quantity] = {q.name: q for q in QUANTITIES}
 
-#: Every name's shape rule: the recorded quantities, then the case's data.
-_SHAPES: dict[str, Quantity] = {**{q.name: q for q in ALL}, **BY_NAME}
+#: Steps 0 and 1, recorded once per call of train() as arrays [1, rows, cols]:
+#: the X and y a port reads and the weights and biases it starts from. Trace
+#: key -> its row; a starting weight is recorded as initial_<name>, so as not
+#: to clash with its updates, which keep the plain name.
+ONCE: dict[str, Quantity] = {
+    ("initial_" if q.step == 1 else "") + q.name: q for q in ALL if q.recorded == "once"
+}
 
-_POSITION: dict[str, int] = {name: i for i, name in enumerate(NAMES)}
+#: What train() returns (the final output and weights), kept by the harness
+#: beside each chunk's trace as returned_<name>, arrays [1, rows, cols]: it
+#: must equal the matrix of the chunk's last epoch bit for bit.
+RETURNED: dict[str, str] = {f"returned_{name}": name for name in ("output", *STATE)}
+
+#: The step number given to what train() returns: it comes after step 11.
+RETURNED_STEP = 12
+
+#: Every name's shape rule: the recorded quantities, then the case's data.
+_SHAPES: dict[str, Quantity] = {
+    **{q.name: q for q in ALL}, **BY_NAME, **ONCE,
+    **{key: BY_NAME[name] for key, name in RETURNED.items()},
+}
+
+#: Report order: steps 0 and 1, one epoch's matrices, then what train() returned.
+_POSITION: dict[str, int] = {
+    name: i - len(ONCE) for i, name in enumerate((*ONCE, *NAMES, *RETURNED))
+}
+
+
+def step_of(name: str) -> int:
+    """The article's step number of a recorded name (RETURNED_STEP for what train() returns)."""
+    if name in ONCE:
+        return ONCE[name].step
+    if name in RETURNED:
+        return RETURNED_STEP
+    return BY_NAME[name].step
 
 #: The article's headings, for reports.
 STEP_TITLES: dict[int, str] = {

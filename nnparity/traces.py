@@ -69,7 +69,7 @@ class TraceWriter:
 
     def write(self, trace: dict[str, np.ndarray]) -> None:
         for name, value in trace.items():
-            if not isinstance(value, np.ndarray) or value.ndim < 1:
+            if not isinstance(value, np.ndarray) or name not in steps.NAMES:  # once-per-chunk records are not saved
                 continue
             if name not in self.files:
                 self.shapes[name] = (self.epochs, *value.shape[1:])
@@ -306,3 +306,9 @@ def run(
             folder.abort()
         raise
     return Run(case, epochs, {mode: c.report() for mode, c in comparisons.items()}, saved, info)
+
+
+def load_trace(path: Path | str) -> dict[str, np.ndarray]:
+    """A saved trace (.npz) as {name: array}."""
+    with np.load(path) as archive:
+        return {name: archive[name] for name in archive.files}

@@ -45,6 +45,8 @@ class ParityReport:
     error: str | None = None  # why this mode could not be completed (a port failed, or lacks steps)
     non_finite: dict[str, NonFinite] = field(default_factory=dict)  # language -> first NaN/NA/Inf
     remarks: list[str] = field(default_factory=list)  # said with the story (a script: free only)
+    sides: tuple[str, str] = ("Python", "R")  # the two implementations compared
+    title: str | None = None  # the table's heading, when not the mode's own
 
     @property
     def passed(self) -> bool:

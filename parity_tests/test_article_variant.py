@@ -22,7 +22,7 @@ ARTICLE_R = R_IMPL / "variants" / "article"
 
 #: Largest |Python output - article R output| at epoch 2, the first forward pass
 #: after the article's bias update, on the article case (measured: 1.66822594670335e-3,
-#: cell [1, 1]; DESIGN.md's "about 2e-3"). Rounding between the two BLAS moves
+#: cell [1, 1]; docs/design.md). Rounding between the two BLAS moves
 #: free-running values by less than 1e-15 at epoch 2 (policy.py measures 1e-14
 #: after 5000 epochs), so a relative tolerance of 1e-9 (1.7e-12 absolute) leaves
 #: three orders of magnitude for rounding and still pins the number to nine digits.

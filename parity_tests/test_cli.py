@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -19,12 +20,15 @@ def run(capsys, *args):
     return code, out, err
 
 
-def test_run_on_the_article_prints_every_step_and_exits_0(capsys):
+def test_run_on_the_article_prints_every_step_in_both_tables_and_exits_0(capsys):
     code, out, err = run(capsys, "--epochs", "200")
     assert code == 0, out + err
-    for name in steps.NAMES:
-        assert name in out or name[:20] in out, f"the table does not show {name}"
-    assert "PARITY HOLDS: article" in out
+    rows = re.findall(r"^ *(\d+) +(\w+) +[\d.]+% .* 0 ok *$", out, flags=re.MULTILINE)
+    expected = [(str(q.step), q.name) for q in steps.QUANTITIES]
+    assert rows == expected * 2, f"expected one row per step, in step order, in each of two tables:\n{out}"
+    assert out.splitlines()[-1] == (
+        "PARITY HOLDS: article, every step of every epoch (200), modes: free, lockstep"
+    ), out
 
 
 def test_json_output_is_machine_readable(capsys):

@@ -95,6 +95,17 @@ def test_another_blas_is_reported_where_it_differs_and_which_environment_made_ea
     assert f"A: {golden} " in out and f"B: {b} " in out, "each folder is named with its environment"
 
 
+def test_a_trace_saved_compressed_compares_as_the_same_trace(capsys, golden, tmp_path):
+    """Uncompressed members are mapped from the file, compressed ones read whole: same result."""
+    b = tmp_path / "compressed"
+    shutil.copytree(golden, b)
+    with np.load(b / "r.npz") as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    np.savez_compressed(b / "r.npz", **arrays)
+    code, out, err = compare(capsys, golden, b)
+    assert code == 0 and out.count("bitwise equal: every cell of every epoch") == 2, out + err
+
+
 def test_a_difference_beyond_the_bound_exits_1_and_names_the_first_cell(capsys, golden, other):
     def edit(arrays):
         arrays["wh"][19:, 3, 2] += 1e-6

@@ -115,11 +115,20 @@ def test_explain_a_later_epoch_differs_from_the_first():
     assert shown[(1, "wout")]["Python"][0] == ["0.30"]  # 0.30 -> 0.2950...: step 10 of epoch 1
 
 
-@pytest.mark.parametrize("args", [["--epoch", "0"], ["--case", "no_such_case"], ["--step", "12"]])
-def test_explain_refuses_bad_input_with_exit_code_2(args):
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--epoch", "0"], "--epoch: epochs must be a positive integer, got '0'"),
+        (["--case", "no_such_case"], "no_such_case: no such case folder"),
+        (["--step", "12"], "argument --step: invalid choice: 12"),
+    ],
+)
+def test_explain_refuses_bad_input_with_exit_code_2_and_names_the_problem(args, says):
     done = run_explain(*args)
     assert done.returncode == 2, f"{args}: exit {done.returncode}, stderr {done.stderr}"
-    assert done.stderr.strip(), f"{args}: no message"
+    last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
+    assert says in last, f"{args}: the last line of stderr should say {says!r}; stderr:\n{done.stderr}"
+    assert "Traceback" not in done.stderr, f"{args}: a traceback instead of one line:\n{done.stderr}"
 
 
 # ---- the markers explain reads ------------------------------------------------------------------
@@ -159,3 +168,12 @@ def test_the_shown_code_is_the_ports_own_source():
         lines = snippet.path.read_text().splitlines()
         assert snippet.code.splitlines()[0] == lines[snippet.start - 1], f"{snippet.where} is not where its code is"
         assert snippet.code in "\n".join(lines), f"{snippet.where}: shown code is not a slice of the file"
+
+
+def test_explain_shows_where_each_step_sits_in_the_workbook_and_its_formula(article_epoch1):
+    out = article_epoch1
+    assert "hidden_layer_input: 'epoch 1'!B4:D6" in out, "step 2's block in the workbook is missing"
+    assert "{=MMULT('inputs'!$B$6:$E$8,'inputs'!B16:D19)+'inputs'!B22:D22}" in out, (
+        "step 2's workbook formula (X times wh plus bh) is missing"
+    )
+    assert "='inputs'!B30+SUM(B39:B41)*'inputs'!$B$3" in out, "step 11's bout formula is missing"

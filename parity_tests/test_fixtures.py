@@ -21,8 +21,47 @@ def test_generator_reproduces_every_fixture_file_byte_for_byte():
 
 
 def test_the_expected_cases_are_shipped():
-    expected = {"article", "iris", "many_samples", "many_features", "many_hidden", "two_outputs"}
+    expected = {"article", "iris", "many_samples", "many_features", "many_hidden", "two_outputs",
+                "square", "square_weights", "samples_as_features", "all_different", "saturated"}
     assert expected <= set(cases.names())
+
+
+#: Where a mistake computes a wrong value instead of crashing (fixtures/README.md):
+#: each coincidence of dimensions must hold on at least two cases.
+COINCIDENCES = {
+    "samples = features (X square: t(X) forgotten still computes)": lambda n, f, h, o: n == f,
+    "features = hidden units (wh square)": lambda n, f, h, o: f == h,
+    "hidden units = outputs (wout square)": lambda n, f, h, o: h == o,
+    "samples = hidden units (a hidden-bias sum over the wrong axis fits)": lambda n, f, h, o: n == h,
+    "samples = outputs (an output-bias sum over the wrong axis fits)": lambda n, f, h, o: n == o,
+    "several outputs (an output bias recycled or summed to a scalar is wrong)": lambda n, f, h, o: o > 1,
+    "non-binary inputs": None,
+    "lr other than 0.1": None,
+}
+
+
+@pytest.mark.parametrize("coincidence", COINCIDENCES)
+def test_every_coincidence_that_lets_a_shape_mistake_compute_holds_on_two_cases(coincidence):
+    loaded = [cases.load_case(name) for name in cases.names()]
+    if coincidence == "non-binary inputs":
+        holds = [c.name for c in loaded if not np.isin(c.X, (0.0, 1.0)).all()]
+    elif coincidence == "lr other than 0.1":
+        holds = [c.name for c in loaded if c.lr != 0.1]
+    else:
+        holds = [c.name for c in loaded if COINCIDENCES[coincidence](*c.dims)]
+    assert len(holds) >= 2, f"{coincidence}: only {holds}; a mistake it lets compute would bite on fewer than two cases"
+
+
+def test_one_case_has_every_dimension_different_one_saturates_and_one_crosses_chunks():
+    import python_impl
+    from nnparity import traces
+
+    loaded = {name: cases.load_case(name) for name in cases.names()}
+    assert [n for n, c in loaded.items() if len(set(c.dims)) == 4], "no case has samples, features, hidden units and outputs all different"
+    assert [n for n, c in loaded.items() if len(traces.chunks(c.epochs, traces.epoch_bytes(c))) > 1], "no case crosses a chunk boundary"
+    c = loaded["saturated"]
+    output = python_impl.train(c.X, c.y, c.wh, c.bh, c.wout, c.bout, c.lr, 1)["output"]
+    assert np.minimum(output, 1 - output).max() < 1e-9, "the saturated case: an output is not within 1e-9 of 0 or 1"
 
 
 def test_every_case_documents_where_its_numbers_came_from(case):

@@ -70,12 +70,29 @@ def one_epoch_update(port, case) -> dict[str, np.ndarray]:
 
 
 def relative_error(update: np.ndarray, lr: float, gradient: np.ndarray) -> float:
-    """max |update / -lr - gradient| / max |gradient|; an R bias held per sample is checked row by row."""
+    """max |update / -lr - gradient| / max |gradient|.
+
+    A bias held once per sample (n x k, the article's R) is compared row by row
+    with the 1 x k gradient: numpy broadcasts the gradient over the rows. Any
+    other shape mismatch is an error, not a broadcast.
+    """
     implied = update / -lr
+    if implied.shape != gradient.shape:
+        assert gradient.shape[0] == 1 and implied.shape[1:] == gradient.shape[1:], (
+            f"update {implied.shape} and gradient {gradient.shape}: not a bias held per sample"
+        )
     return float(np.abs(implied - gradient).max() / np.abs(gradient).max())
 
 
-@pytest.fixture(scope="module", params=cases.names())
+#: Cases finite differences cannot check. On `saturated` every output is within
+#: 3e-10 of 0 or 1 and the loss is about 3, so dE/dparam is about 1e-10 while
+#: the rounding of the loss alone moves a central difference by eps * 3 / H =
+#: 7e-11: the measured relative error is 1e-2 in both ports alike. Its steps are
+#: checked by parity, cell by cell, like every case's.
+FD_BLIND = {"saturated"}
+
+
+@pytest.fixture(scope="module", params=[name for name in cases.names() if name not in FD_BLIND])
 def case_and_gradient(request):
     case = cases.load_case(request.param)
     return case, finite_difference_gradient(case)

@@ -23,7 +23,7 @@ def test_every_step_of_every_epoch_matches_on_every_case(case, python_port, r_po
 
 
 def test_article_traces_are_bitwise_equal_for_the_first_six_epochs(article, python_port, r_port):
-    """DESIGN.md's measurement: the first difference is 1 ULP in output_layer_input at epoch 7, born of rounding."""
+    """docs/design.md: the first difference is 1 ULP in output_layer_input at epoch 7, rounding."""
     report = traces.run(article, python_port, r_port, epochs=50, modes=("free",)).reports["free"]
     first = report.first_difference
     assert first is not None, "the article case stayed bitwise equal for 50 epochs; the BLAS in use changed?"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 
 import numpy as np
+import pytest
 
 from nnparity import paths, steps
 
@@ -13,14 +14,36 @@ python_impl = paths.python_impl()  # our Python port, python_impl/
 ROOT = paths.BASE
 
 
-def test_python_port_records_exactly_the_article_names_in_step_order(article):
+def test_python_port_records_steps_0_and_1_then_exactly_the_article_names_in_step_order(article):
     trace = python_impl.train(article.X, article.y, article.wh, article.bh, article.wout, article.bout, article.lr, 2, record=True)["trace"]
-    assert tuple(trace) == steps.NAMES
+    assert tuple(trace) == (*steps.ONCE, *steps.NAMES)
 
 
-def test_r_port_records_exactly_the_article_names_in_step_order(article, r_port):
+def test_r_port_records_steps_0_and_1_then_the_article_names_then_what_train_returned(article, r_port):
     r_port.start(article)
-    assert tuple(r_port.advance(2)) == steps.NAMES
+    assert tuple(r_port.advance(2)) == (*steps.ONCE, *steps.NAMES, *steps.RETURNED)
+
+
+@pytest.mark.parametrize("chunks", [(3,), (2, 4)])
+def test_both_ports_record_the_data_and_weights_they_start_each_chunk_from_bit_for_bit(article, python_port, r_port, chunks):
+    for port in (python_port, r_port):
+        port.start(article)
+        start = article.matrices()
+        for size in chunks:
+            trace = port.advance(size)
+            for name, quantity in steps.ONCE.items():
+                expected = start[name.removeprefix("initial_")]
+                assert trace[name].shape == (1, *expected.shape), f"{port.language}: step {quantity.step} {name} has shape {trace[name].shape}"
+                assert trace[name][0].tobytes() == expected.tobytes(), f"{port.language}: step {quantity.step} {name} is not what the chunk started from"
+            start.update({name: trace[name][-1] for name in steps.STATE})
+
+
+def test_what_train_returns_is_the_last_recorded_epoch_bit_for_bit(case, python_port, r_port):
+    for port in (python_port, r_port):
+        port.start(case)
+        trace = port.advance(3)
+        for name, recorded in steps.RETURNED.items():
+            assert trace[name][0].tobytes() == trace[recorded][-1].tobytes(), f"{port.language} {case.name}: {name} differs from {recorded} at epoch 3"
 
 
 def test_both_ports_record_every_matrix_with_the_shape_the_step_list_gives(case, python_port, r_port):

@@ -14,7 +14,7 @@ from nnparity import cli, html_report, paths, plots, stats, traces
 from nnparity.cases import load_case
 from nnparity.ports import PythonPort, RPort
 
-#: The article's first difference is at epoch 7 (DESIGN.md); 30 epochs show it and stay quick.
+#: The article's first difference is at epoch 7 (docs/design.md); 30 epochs show it, quickly.
 EPOCHS = 30
 
 

@@ -197,9 +197,9 @@ def test_a_script_runs_its_loop_once_and_refuses_a_second_advance(article):
     assert (port.language, port.has_steps, port.path.name) == ("Python", False, "faithful.py")
     port.start(article)
     trace = port.advance(4)
-    assert {k: v.shape for k, v in trace.items()} == {
+    assert {k: trace[k].shape for k in steps.NAMES} == {
         name: (4, *steps.shape_of(name, *article.dims)) for name in steps.NAMES
-    }
+    }, "every matrix of every epoch, as [epochs, rows, cols]"
     with pytest.raises(PortError, match="cannot be advanced a second time"):
         port.advance(4)
 
@@ -404,3 +404,36 @@ def test_a_script_leaves_no_file_behind_and_prints_nothing_into_the_report(
     assert list(tmp_path.iterdir()) == [], f"the script left {list(tmp_path.iterdir())} behind"
     code, out, err = nnparity("run", "--epochs", "5", "--python-script", script("fused.py"))
     assert "loss" not in out + err, f"fused.py's own prints reached nnparity's output\n{out}{err}"
+
+
+def test_explain_step_1_shows_the_scripts_own_initialisation_that_the_case_replaces(r_available):
+    code, out, _ = nnparity("explain", "--r-script", script("faithful.R"), "--step", "1")
+    assert code == 0
+    assert "faithful.R:21" in out and "wh = matrix(rnorm(ncol(X) * n_hidden), ncol(X)" in out, out
+    assert "faithful.R:24" in out and "bout = matrix(rep(runif(1), nrow(X)), nrow = nrow(X))" in out
+    assert "your script's own random values are replaced by the case's" in out
+    assert "3 x 3 vs 1 x 3" in out, f"bh is shown in the script's per-sample layout\n{out}"
+
+
+def test_a_python_script_imports_its_own_module_from_its_folder(r_available):
+    """uses_helper.py imports sigmoid from my_activations.py beside it, as `python` allows."""
+    code, out, err = nnparity("run", "--epochs", "50", "--python-script", script("uses_helper.py"))
+    assert code == 0, f"uses_helper.py: exit {code}\n{out}{err}"
+
+
+def test_a_script_trace_has_the_ports_keys_steps_0_and_1_as_given_and_its_final_values(
+    r_available, article
+):
+    ours = PythonPort()
+    ours.start(article)
+    expected = ours.advance(3)
+    port = RScript(script("faithful.R"))
+    port.start(article)
+    trace = port.advance(3)
+    assert set(trace) == set(expected), set(trace) ^ set(expected)
+    for key in (*steps.ONCE, *steps.RETURNED):
+        mine, theirs = trace[key], expected[key]
+        np.testing.assert_array_equal(
+            mine, np.broadcast_to(theirs, mine.shape), err_msg=f"{key}: the script's differs"
+        )
+    assert trace["initial_bh"].shape == (1, 3, 3), "bh is given in faithful.R's per-sample layout"

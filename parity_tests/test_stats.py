@@ -43,11 +43,14 @@ def article_stats(tmp_path_factory, r_available):
 
 
 @pytest.fixture(scope="module")
-def small_run(r_available):
-    """A 300-epoch run of the article case, with each language's loss (for the HTML report)."""
+def small_run(tmp_path_factory, r_available):
+    """A 1000-epoch run of the article case (the docs look at epoch 731), with each language's
+    loss (for the HTML report), its traces saved in ``run.traces_folder``."""
     case = load_case("article")
     losses = html_report.LossRecorder()
-    run = traces.run(case, PythonPort(), RPort(), 300, observe=losses)
+    folder = tmp_path_factory.mktemp("run") / "traces"
+    run = traces.run(case, PythonPort(), RPort(), 1000, save_traces=folder, observe=losses)
+    run.traces_folder = folder
     return run, losses.loss()
 
 
@@ -181,12 +184,11 @@ def test_a_stats_file_in_a_missing_folder_is_one_line_and_exit_2(capsys, tmp_pat
     assert code == 2 and len(err.strip().splitlines()) == 1 and "does not exist" in err, err
 
 
-def snippet(language: str) -> str:
+def snippet(language: str, reads: str) -> str:
+    """The one snippet in ``language`` of docs/results-as-data.md that reads ``reads``."""
     blocks = re.findall(rf"```{language}\n(.*?)```", DOC.read_text(), flags=re.S)
-    found = [b for b in blocks if "stats.csv" in b]
-    assert len(found) == 1, (
-        f"docs/results-as-data.md: expected one {language} snippet reading stats.csv"
-    )
+    found = [b for b in blocks if reads in b]
+    assert len(found) == 1, f"docs/results-as-data.md: expected one {language} snippet of {reads}"
     return found[0]
 
 
@@ -210,7 +212,7 @@ def test_the_docs_pandas_snippet_draws_the_reports_numbers(article_stats, tmp_pa
 
     matplotlib.use("Agg")
     namespace: dict = {}
-    exec(compile(snippet("python"), "docs/results-as-data.md", "exec"), namespace)
+    exec(compile(snippet("python", "stats.csv"), "docs/results-as-data.md", "exec"), namespace)
     for png in ("max-diff-free.png", "ulp-map-free.png"):
         assert (tmp_path / png).stat().st_size > 5000, f"the pandas snippet drew no {png}"
     expected = expected_running_maxima(path)
@@ -223,7 +225,7 @@ def test_the_docs_pandas_snippet_draws_the_reports_numbers(article_stats, tmp_pa
 def test_the_docs_r_snippet_draws_the_reports_numbers(article_stats, tmp_path):
     path, _ = article_stats
     (tmp_path / "stats.csv").symlink_to(path)
-    (tmp_path / "snippet.R").write_text(snippet("r"))
+    (tmp_path / "snippet.R").write_text(snippet("r", "stats.csv"))
     check = (  # every digit: write.csv keeps 15
         'source("snippet.R"); free$so_far <- sprintf("%.17g", free$so_far); '
         'write.csv(free[, c("epoch", "matrix", "so_far")], "so_far.csv")'
@@ -241,3 +243,32 @@ def test_the_docs_r_snippet_draws_the_reports_numbers(article_stats, tmp_path):
         expected.to_numpy(),
         err_msg="R's running maxima differ",
     )
+
+
+#: The report's loss sums three squares per epoch (numpy, in order); R's sum adds in extended
+#: precision, which can round the last bit differently: the losses agree to a few ULP.
+LOSS_RTOL = 4 * np.finfo(np.float64).eps
+
+
+def test_the_docs_trace_snippets_draw_the_reports_loss_in_numpy_and_in_r(
+    small_run, tmp_path, monkeypatch
+):
+    run, losses = small_run
+    (tmp_path / "traces").symlink_to(run.traces_folder)
+    monkeypatch.chdir(tmp_path)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    namespace: dict = {}
+    exec(compile(snippet("python", "traces/"), "docs/results-as-data.md", "exec"), namespace)
+    assert (tmp_path / "loss.png").stat().st_size > 5000, "the numpy snippet drew no loss.png"
+    for language, key in (("python", "Python"), ("r", "R")):
+        np.testing.assert_array_equal(namespace["loss"][language], losses[key], err_msg=language)
+    (tmp_path / "loss.png").unlink()
+    (tmp_path / "snippet.R").write_text(snippet("r", "traces"))
+    check = 'source("snippet.R"); writeLines(sprintf("%.17g", loss[, "r"]), "loss.txt")'
+    result = subprocess.run(["Rscript", "-e", check], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, f"the R snippet failed:\n{result.stderr}"
+    assert (tmp_path / "loss.png").stat().st_size > 5000, "the R snippet drew no loss.png"
+    from_r = np.array([float(x) for x in (tmp_path / "loss.txt").read_text().split()])
+    np.testing.assert_allclose(from_r, losses["R"], rtol=LOSS_RTOL, atol=0, err_msg="R's loss")

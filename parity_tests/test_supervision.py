@@ -160,7 +160,7 @@ def test_timeout_ends_a_run_whose_port_hangs_with_exit_1_and_one_line(port_copy,
 
 RETURNS = [
     ("python-lists", "python_impl", "train.py", RETURN_PY, RETURN_PY.replace("trace=trace", "trace={k: v.tolist() for k, v in trace.items()}"),
-     "returned a list for hidden_layer_input"),
+     "returned a list for X"),
     ("python-none", "python_impl", "train.py", RETURN_PY, "    return None", "returned NoneType from train"),
     ("python-no-trace", "python_impl", "train.py", RETURN_PY, RETURN_PY.replace(", trace=trace", ""), "as its trace"),
     ("python-strings", "python_impl", "train.py", RETURN_PY, RETURN_PY.replace("trace=trace", "trace={k: v.astype(str) for k, v in trace.items()}"),

@@ -43,13 +43,24 @@ def one_epoch(X, y, wh, bh, wout, bout, lr):
     )
 
 
+def starting_point(X, y, wh, bh, wout, bout):
+    """What training reads (step 0: X, y) and starts from (step 1: the weights and biases).
+
+    Recorded once per call of `train`, each as an array [1, rows, cols]; the
+    weights are named initial_wh, ... so as not to clash with their updates.
+    """
+    start = dict(X=X, y=y, initial_wh=wh, initial_bh=bh, initial_wout=wout, initial_bout=bout)
+    return {name: np.array(value, dtype=float)[None] for name, value in start.items()}
+
+
 def train(X, y, wh, bh, wout, bout, lr, epochs, record=False):
     """Train for `epochs` epochs from the given weights (step 1 is the caller's).
 
     Returns the final weights and output, and, when `record` is true, a trace:
-    for every matrix of `one_epoch`, an array [epochs, rows, cols].
+    steps 0 and 1 once (`starting_point`), then for every matrix of
+    `one_epoch`, an array [epochs, rows, cols].
     """
-    trace = {}
+    trace = starting_point(X, y, wh, bh, wout, bout) if record else {}  # steps 0 and 1
     output = None
     for i in range(epochs):
         values = one_epoch(X, y, wh, bh, wout, bout, lr)

@@ -39,11 +39,24 @@ one_epoch <- function(X, y, wh, bh, wout, bout, lr) {
   )
 }
 
+# What training reads (step 0: X, y) and starts from (step 1: the weights and
+# biases). Recorded once per call of train(), each as an array [1, rows, cols];
+# the weights are named initial_wh, ... so as not to clash with their updates.
+starting_point <- function(X, y, wh, bh, wout, bout) {
+  start <- list(
+    X = X, y = y, initial_wh = wh, initial_bh = bh, initial_wout = wout,
+    initial_bout = bout
+  )
+  lapply(start, function(value) array(as.double(value), c(1, dim(value))))
+}
+
 # Train for `epochs` epochs from the given weights (step 1 is the caller's).
 # Returns the final weights and output, and, when `record` is TRUE, a trace:
-# for every matrix of one_epoch(), an array [epochs, rows, cols].
+# steps 0 and 1 once (starting_point()), then for every matrix of
+# one_epoch(), an array [epochs, rows, cols].
 train <- function(X, y, wh, bh, wout, bout, lr, epochs, record = FALSE) {
   trace <- list()
+  if (record) trace <- starting_point(X, y, wh, bh, wout, bout) # steps 0 and 1
   output <- NULL
   for (i in seq_len(epochs)) {
     values <- one_epoch(X, y, wh, bh, wout, bout, lr)

@@ -4,14 +4,24 @@
 #   r-cran-testthat  r_impl's own tests (tox -e rtests)
 #   r-cran-lintr     the R lint, tidyverse style (tox -e lint)
 #   chromium         the browser check of `nnparity report` (tox -e browser)
+#   python3-venv     `python3 -m venv` (Debian ships it apart from python3)
+#   libreoffice-calc-nogui, python3-uno
+#                    the spreadsheet engine and its Python bridge (nnparity run --spreadsheet,
+#                    tox -e spreadsheet); poppler-utils renders the README's workbook picture
 # Does nothing when they are all there.
 set -euo pipefail
-packages=(r-base-core r-cran-testthat r-cran-lintr chromium)
+packages=(r-base-core r-cran-testthat r-cran-lintr chromium libreoffice-calc-nogui python3-uno
+  poppler-utils)
+# Debian's own python3 makes venvs only with python3-venv (ensurepip is cut out of python3).
+if [ "$(command -v python3)" = /usr/bin/python3 ]; then packages+=(python3-venv); fi
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "Debian packages: all there (${packages[*]})" >&2
+  exit 0
+fi
 if ! command -v apt-get >/dev/null; then
   echo "nnparity needs ${missing[*]} and this machine has no apt-get: install R 4.2 or newer (and Chromium for the browser check) by hand." >&2
   exit 2
@@ -19,5 +29,9 @@ fi
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 echo "Installing from Debian's packages: ${missing[*]}" >&2
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Other apt runs may hold the lock: wait for it (up to 15 minutes) rather than fail.
+apt=($sudo apt-get -o DPkg::Lock::Timeout=900)
+echo "apt-get update (the package lists)" >&2
+"${apt[@]}" update
+echo "apt-get install ${missing[*]}" >&2
+DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y --no-install-recommends "${missing[@]}"

@@ -44,7 +44,14 @@ nnparity_advance <- function(state, epochs, record) {
   state$bh <- result$bh
   state$wout <- result$wout
   state$bout <- result$bout
-  if (record) result$trace else NULL
+  if (!record) return(list(output = result$output))
+  # What train() returned, as [1, rows, cols], beside the trace: compared with
+  # the trace's last epoch and with the other language.
+  returned <- c("output", "wh", "bh", "wout", "bout")
+  c(result$trace, setNames(lapply(returned, function(name) {
+    value <- result[[name]]
+    array(as.double(value), c(1, dim(value)))
+  }), paste0("returned_", returned)))
 }
 
 nnparity_weights <- function(state) {

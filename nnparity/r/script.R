@@ -135,6 +135,9 @@ nnparity_script_plan <- function(file, from, to, article) {
     )))
   }
   best$body_lines <- script_body_lines(exprs, best, map, article)
+  best$init_lines <- script_init_lines(
+    exprs, best, map, c("wh", "bh", "wout", "bout")
+  )
   best$damage <- script_damage(exprs, best)
   best$problem <- NULL
   best
@@ -169,17 +172,28 @@ script_body_lines <- function(exprs, loop, map, article) {
   expr <- exprs[[loop$top]]
   for (i in loop$path) expr <- expr[[i]]
   body <- expr[[4]]
-  refs <- attr(body, "srcref")
-  statements <- if (is.call(body) && identical(body[[1]], as.name("{"))) {
-    seq_along(body)[-1]
-  } else {
-    integer()
+  if (!is.call(body) || !identical(body[[1]], as.name("{"))) {
+    return(script_statement_lines(list(), NULL, map, article))
   }
+  refs <- attr(body, "srcref")
+  script_statement_lines(as.list(body)[-1], refs[-1], map, article)
+}
+
+# The same for the top-level statements before the loop that assign the
+# weights and biases (step 1: the script's own start, which the case's
+# replaces).
+script_init_lines <- function(exprs, loop, map, state) {
+  before <- seq_len(loop$top - 1)
+  refs <- attr(exprs, "srcref")[before]
+  script_statement_lines(as.list(exprs)[before], refs, map, state)
+}
+
+script_statement_lines <- function(statements, refs, map, article) {
   rows <- list(name = character(), first = integer(), last = integer())
-  for (i in statements) {
-    names <- script_article_names(script_assigned(body[[i]]), map)
+  for (i in seq_along(statements)) {
+    names <- script_article_names(script_assigned(statements[[i]]), map)
     names <- intersect(names, article)
-    if (length(names) == 0 || is.null(refs)) next
+    if (length(names) == 0 || is.null(refs[[i]])) next
     lines <- as.integer(refs[[i]])[c(1, 3)]
     rows$name <- c(rows$name, names)
     rows$first <- c(rows$first, rep(lines[1], length(names)))
@@ -250,8 +264,11 @@ script_recorder <- function(inputs, epochs, from, to, assigned, article) {
   recorded <- recorded[names(recorded) %in% article]
   rec$recorded <- recorded
   rec$resized <- character()
+  rec$given <- list()
   rec$inject <- function(env) {
-    rec$resized <- script_inject(env, inputs, map)
+    injected <- script_inject(env, inputs, map)
+    rec$resized <- injected$resized
+    rec$given <- injected$given
     rec$phase <- "inside"
   }
   rec$line <- NA_integer_
@@ -273,14 +290,17 @@ script_recorder <- function(inputs, epochs, from, to, assigned, article) {
 }
 
 # Put the case's matrices in place of the script's own, under the script's
-# names. Returns, for the error message of a script written for other sizes,
-# each matrix whose shape the case changes.
+# names. Returns list(given, resized): the values given (in the script's
+# layout: steps 0 and 1 of its trace) and, for the error message of a script
+# written for other sizes, each matrix whose shape the case changes.
 script_inject <- function(env, inputs, map) {
   own_x <- script_own_value(env, "X", map)
   resized <- character()
+  given <- list()
   for (name in names(inputs)) {
     own <- script_own_value(env, name, map)
     value <- script_layout(name, inputs[[name]], own, own_x, nrow(inputs$X))
+    given[[name]] <- value
     targets <- c(names(map)[map == name], name)
     used <- targets[vapply(targets, exists, logical(1), envir = env)]
     for (target in if (length(used)) used else name) {
@@ -293,7 +313,7 @@ script_inject <- function(env, inputs, map) {
       ))
     }
   }
-  resized
+  list(given = given, resized = resized)
 }
 
 # A bias the script holds once per sample (nrow(X) rows, as the article's R
@@ -392,6 +412,7 @@ nnparity_script_run <- function(file, from, to, article, inputs, epochs) {
   outcome$count <- rec$count
   outcome$trace <- mget(ls(rec$trace), envir = rec$trace)
   outcome$recorded <- names(rec$recorded)
+  outcome$given <- rec$given
   outcome
 }
 

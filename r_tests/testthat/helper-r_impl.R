@@ -23,6 +23,14 @@ article_steps <- function() {
   steps[steps$recorded == "per_epoch", ]
 }
 
+# The names train() records once per call (steps 0 and 1): X, y, then the
+# starting weights as initial_wh, ... (their updates keep the plain names).
+recorded_once <- function() {
+  steps <- step_list()
+  once <- steps[steps$recorded == "once", ]
+  ifelse(once$step == 1, paste0("initial_", once$name), once$name)
+}
+
 # The shape one epoch of a step list row must have, from a case's dimensions.
 shape_of <- function(row, case) {
   dims <- c(

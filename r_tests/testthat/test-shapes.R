@@ -1,6 +1,16 @@
-test_that("train records every matrix nnparity/steps.csv names, in its order", {
+test_that("train records steps 0 and 1, then every matrix steps.csv names", {
   result <- train_case(article, 2)
-  expect_identical(names(result$trace), article_steps()$name)
+  expected <- c(recorded_once(), article_steps()$name)
+  expect_identical(names(result$trace), expected)
+})
+
+test_that("steps 0 and 1 are recorded once: exactly what train was given", {
+  trace <- train_case(article, 3)$trace
+  for (name in recorded_once()) {
+    given <- article[[sub("^initial_", "", name)]]
+    expect_identical(dim(trace[[name]]), c(1L, dim(given)), label = name)
+    expect_identical(as.vector(trace[[name]]), as.vector(given), label = name)
+  }
 })
 
 test_that("every recorded matrix has steps.csv's shape, for every epoch", {

@@ -1,0 +1,188 @@
+"""LibreOffice Calc, headless, as the spreadsheet engine: recalculate a workbook, read a trace.
+
+``recalculate(workbook)`` starts soffice with a private profile in a
+temporary folder (so it neither reads nor changes the user's LibreOffice
+settings, and two runs never share one), has ``calc_uno.py`` load the workbook,
+recalculate every formula (``calculateAll``: a hard recalculation, whatever
+values the file carries) and hand back every value exactly, then stops that
+soffice by its process group. ``read_trace`` cuts the values into a trace
+``{name: array[epochs, rows, cols]}`` with ``workbook.Layout``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from . import steps
+from .workbook import INPUTS, Layout, epoch_sheet
+
+#: What to install when LibreOffice or its Python bridge is missing.
+FIX = "install Debian's libreoffice-calc-nogui and python3-uno (scripts/setup-system.sh does)"
+#: Seconds a recalculation may take before it is stopped. The largest workbook the
+#: tests recalculate (article, 200 epochs) takes about 15 s on a busy 2-core machine.
+TIMEOUT = float(os.environ.get("NNPARITY_CALC_TIMEOUT", "600"))
+UNO_SCRIPT = Path(__file__).resolve().parent / "calc_uno.py"
+
+
+class CalcUnavailable(Exception):
+    """LibreOffice (soffice) or a Python with its uno module is not installed."""
+
+
+class CalcError(Exception):
+    """LibreOffice failed or timed out while recalculating a workbook."""
+
+
+def office_env() -> dict[str, str]:
+    """The environment for LibreOffice's processes: without LD_LIBRARY_PATH.
+
+    An embedded R sets LD_LIBRARY_PATH to its own libraries, and with it Debian's
+    pyuno fails to load ("libreglo.so: cannot open shared object file").
+    LibreOffice, a system package, needs none.
+    """
+    return {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
+
+
+def soffice() -> str:
+    found = os.environ.get("NNPARITY_SOFFICE") or shutil.which("soffice")
+    if not found:
+        raise CalcUnavailable(f"LibreOffice (soffice) is not installed: {FIX}")
+    return found
+
+
+def uno_python() -> str:
+    """A Python that can `import uno` (Debian's python3 with python3-uno)."""
+    candidates = [os.environ.get("NNPARITY_UNO_PYTHON"), "/usr/bin/python3",
+                  "/usr/lib/libreoffice/program/python", shutil.which("python3")]
+    for python in filter(None, candidates):
+        if Path(python).is_file() and subprocess.run(
+            [python, "-c", "import uno"], capture_output=True, timeout=60, env=office_env()
+        ).returncode == 0:
+            return python
+    raise CalcUnavailable(f"no Python with LibreOffice's uno module: {FIX}")
+
+
+def check_available() -> tuple[str, str]:
+    """soffice and the uno Python, or CalcUnavailable naming the fix."""
+    return soffice(), uno_python()
+
+
+def recalculate(
+    workbook: Path | str, timeout: float = TIMEOUT, pdf: Path | None = None
+) -> dict[str, list[list]]:
+    """Every sheet's values after a full recalculation: {sheet: rows of numbers}.
+
+    With ``pdf``, the recalculated workbook is also printed to that PDF file.
+    """
+    return recalculate_all([workbook], timeout, [pdf])[0]
+
+
+def recalculate_all(
+    workbooks: list[Path | str], timeout: float = TIMEOUT, pdfs: list | None = None
+) -> list[dict[str, list[list]]]:
+    """recalculate() for several workbooks in one LibreOffice (it takes seconds to start)."""
+    office, python = check_available()
+    workbooks = [Path(w).resolve() for w in workbooks]
+    pdfs = pdfs or [None] * len(workbooks)
+    with tempfile.TemporaryDirectory(prefix="nnparity-calc-") as tmp:
+        jobs = []
+        for i, (workbook, pdf) in enumerate(zip(workbooks, pdfs, strict=True)):
+            # LibreOffice opens a copy: it leaves a lock file beside what it opens, and
+            # a workbook another LibreOffice holds open (the user's, a parallel run's)
+            # is refused. Its own folder keeps both away from the user's file.
+            copy = Path(tmp, f"workbook{i}{workbook.suffix}")
+            shutil.copyfile(workbook, copy)
+            jobs.append({"workbook": str(copy), "out": str(Path(tmp, f"values{i}.json")),
+                         "pdf": str(Path(pdf).resolve()) if pdf else None})
+        Path(tmp, "jobs.json").write_text(json.dumps(jobs))
+        names = ", ".join(str(w) for w in workbooks)
+        pipe = f"nnparity-{uuid.uuid4().hex}"
+        profile = Path(tmp, "profile").as_uri()
+        process = subprocess.Popen(
+            [office, f"-env:UserInstallation={profile}", "--headless", "--invisible",
+             "--norestore", "--nologo", "--nodefault", "--nolockcheck",
+             f"--accept=pipe,name={pipe};urp;StarOffice.ComponentContext"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            env=office_env(),
+        )
+        try:
+            client = subprocess.run(
+                [python, str(UNO_SCRIPT), pipe, str(Path(tmp, "jobs.json"))],
+                capture_output=True, text=True, timeout=timeout, env=office_env(),
+            )
+        except subprocess.TimeoutExpired:
+            raise CalcError(f"{names}: LibreOffice did not finish recalculating within "
+                            f"{timeout:g} s (NNPARITY_CALC_TIMEOUT sets the limit)") from None
+        finally:
+            _stop(process)
+        outs = [Path(job["out"]) for job in jobs]
+        if client.returncode != 0 or not all(out.is_file() for out in outs):
+            last = (client.stderr.strip().splitlines() or ["no message"])[-1]
+            for workbook, job in zip(workbooks, jobs, strict=True):  # name the user's file
+                last = last.replace(job["workbook"], str(workbook))
+            raise CalcError(f"{names}: LibreOffice could not recalculate it: {last}")
+        return [json.loads(out.read_text()) for out in outs]
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Stop the soffice this module started (its own process group), gently first."""
+    try:
+        process.wait(timeout=10)
+        return
+    except subprocess.TimeoutExpired:
+        pass
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+            process.wait(timeout=10)
+            return
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            continue
+
+
+def workbook_epochs(values: dict[str, list[list]]) -> int:
+    """How many epoch sheets a recalculated workbook has (epoch 1, 2, ... without a gap)."""
+    epochs = 0
+    while epoch_sheet(epochs + 1) in values:
+        epochs += 1
+    return epochs
+
+
+def read_trace(values: dict[str, list[list]], dims, epochs: int) -> dict[str, np.ndarray]:
+    """The trace the workbook computed: {name: array[epochs, rows, cols]}, every cell read.
+
+    A formula error (#VALUE!, #NAME? ...) or a cell without a number reads as NaN,
+    which the comparison reports where it first appears.
+    """
+    layout = Layout(tuple(dims), epochs)
+    if INPUTS not in values:
+        raise CalcError(f"the workbook has no '{INPUTS}' sheet")
+    trace = {name: np.full((epochs, *layout.shape(name)), np.nan) for name in steps.NAMES}
+    for epoch in range(1, epochs + 1):
+        sheet = values.get(epoch_sheet(epoch))
+        if sheet is None:
+            raise CalcError(f"the workbook has no sheet '{epoch_sheet(epoch)}'")
+        for name, block in layout.epoch(epoch).items():
+            for i in range(block.rows):
+                row = sheet[block.top - 1 + i] if block.top - 1 + i < len(sheet) else []
+                for j in range(block.cols):
+                    c = block_col(j)
+                    value = row[c] if c < len(row) else None
+                    if isinstance(value, float):
+                        trace[name][epoch - 1, i, j] = value
+    return trace
+
+
+def block_col(j: int) -> int:
+    """0-based column of a block's column j (blocks start in column B)."""
+    from .workbook import FIRST_COL
+
+    return FIRST_COL - 1 + j

@@ -1,0 +1,271 @@
+"""`nnparity doctor`: what a run needs, what the checks need, and the command that fixes each gap.
+
+A run needs R and an rpy2 that loads with it. rpy2 is checked in a child
+process: an rpy2 built for another R can crash the process that loads it, and
+doctor must live to say so. The test tools (testthat, lintr, Chromium,
+LibreOffice) are reported too; their absence does not stop a run.
+
+Exit code 0: everything a run needs is there. 2: it is not (no R, or no rpy2
+that loads with it); each missing piece is printed with the command that fixes
+it.
+
+"Unable to determine R home" is the commonest rpy2 failure: rpy2 finds R
+through the R_HOME variable or, when it is unset, by running `R RHOME`; with
+neither (R not installed, or not on PATH, and R_HOME unset or wrong) it stops
+with that message. Doctor says which of the two is the case.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from .command import BAD_INPUT, OK
+
+#: rpy2-rinterface 3.6.6 and later needs R 4.5; with R 4.2 it fails on "undefined symbol: R_getVar".
+RPY2_FOR_OLD_R = "rpy2==3.5.17"
+RPY2_FOR_NEW_R = "rpy2>=3.6"
+NEW_R = (4, 5)
+
+#: Seconds a child process may take to start R (R and rpy2 start in about a second).
+TIMEOUT = 120
+
+R_HOME_EXPLAINED = (
+    'rpy2 would stop with "Unable to determine R home" (then "r_home is None"): it finds R '
+    "through R_HOME or, when R_HOME is unset, by running `R RHOME`; {why}"
+)
+R_HOME_WRONG = (
+    "rpy2 uses R_HOME first and would stop with \"cannot load library '{home}/lib/libR.so'\"; "
+    "R_HOME points to {home}, which holds no bin/R"
+)
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""  # the one command that fixes it, when not ok
+    needed_by: str = "a run"  # "a run", or the tox env that needs it
+    checked: bool = True  # False: could not be checked without what is missing above
+
+    @property
+    def blocks_run(self) -> bool:
+        return self.checked and not self.ok and self.needed_by == "a run"
+
+
+def sudo() -> str:
+    return "" if os.geteuid() == 0 else "sudo "
+
+
+def apt(*packages: str) -> str:
+    if shutil.which("apt-get") is None:
+        return f"install {' and '.join(packages)} with your system's package manager"
+    return f"{sudo()}apt-get install -y {' '.join(packages)}"
+
+
+def pip(requirement: str) -> str:
+    return f"{sys.executable} -m pip install '{requirement}'"
+
+
+def find_r() -> tuple[Path | None, str]:
+    """The R executable rpy2 would use, and how it was found."""
+    home = os.environ.get("R_HOME")
+    if home:
+        r = Path(home) / "bin" / "R"
+        return (r, f"R_HOME={home}") if r.is_file() else (None, f"R_HOME={home} has no bin/R")
+    on_path = shutil.which("R")
+    return (Path(on_path), "R on PATH") if on_path else (None, "no R on PATH, R_HOME unset")
+
+
+def r_facts(r: Path) -> dict[str, str]:
+    """R's version, home, BLAS, LAPACK and the test packages, from R itself (Rscript beside R)."""
+    rscript = r.parent / "Rscript"
+    code = (
+        'cat("version", paste(R.version$major, R.version$minor, sep = "."), "\\n")\n'
+        'cat("home", R.home(), "\\n")\n'
+        'cat("blas", extSoftVersion()[["BLAS"]], "\\n")\n'
+        'cat("lapack", La_library(), "\\n")\n'
+        'for (p in c("testthat", "lintr")) cat(p, if (requireNamespace(p, quietly = TRUE))'
+        ' as.character(packageVersion(p)) else "", "\\n")\n'
+    )
+    try:
+        done = subprocess.run(
+            [str(rscript), "--vanilla", "-e", code], capture_output=True, text=True, timeout=TIMEOUT
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return {"error": f"{rscript} did not run ({type(error).__name__}: {error})"}
+    if done.returncode != 0:
+        return {"error": f"{rscript} failed: {done.stderr.strip()[-300:]}"}
+    facts = {}
+    for line in done.stdout.splitlines():
+        key, _, value = line.partition(" ")
+        facts[key] = value.strip()
+    return facts
+
+
+def r_version(facts: dict[str, str]) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in facts["version"].split("."))
+    except (KeyError, ValueError):
+        return ()
+
+
+def rpy2_for(version: tuple[int, ...]) -> str:
+    """The rpy2 that loads with this R."""
+    return RPY2_FOR_NEW_R if version and version[:2] >= NEW_R else RPY2_FOR_OLD_R
+
+
+RPY2_PROBE = """
+import rpy2
+import rpy2.robjects as robjects
+print(rpy2.__version__)
+print(robjects.r("R.version.string")[0])
+"""
+
+
+def rpy2_loads() -> tuple[bool, str]:
+    """Start R through rpy2 in a child process (a crash there cannot take doctor down)."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", RPY2_PROBE], capture_output=True, text=True, timeout=TIMEOUT
+        )
+    except subprocess.TimeoutExpired:
+        return False, f"starting R through rpy2 took over {TIMEOUT} s"
+    if done.returncode == 0:
+        version, r = (done.stdout.strip().splitlines() + ["?", "?"])[:2]
+        return True, f"rpy2 {version} loads {r}"
+    if done.returncode < 0:
+        return False, f"the process loading rpy2 crashed (signal {-done.returncode})"
+    last = [line for line in done.stderr.strip().splitlines() if line.strip()]
+    return False, last[-1].strip() if last else f"exit code {done.returncode}"
+
+
+def installed(distribution: str) -> str | None:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def diagnose() -> list[Check]:
+    checks = [Check("Python", True, f"{platform.python_version()} ({sys.executable})")]
+    r_checks, facts = check_r()
+    checks += r_checks
+    version = r_version(facts)
+    checks.append(check_rpy2(facts, version))
+    if facts.get("blas"):
+        blas = f"R: {facts['blas']} (LAPACK {facts.get('lapack', '?')}); numpy: {numpy_blas()}"
+        checks.append(Check("BLAS", True, blas))
+    for package, env in (("testthat", "tox -e rtests"), ("lintr", "tox -e lint")):
+        fix = apt(f"r-cran-{package}")
+        if not version:
+            checks.append(Check(package, False, "not checked: needs R", fix, env, checked=False))
+        else:
+            found = facts.get(package, "")
+            checks.append(Check(package, bool(found), found or "R package not installed", fix, env))
+    checks.append(program("Chromium", ("chromium", "chromium-browser"), "chromium", "tox -e browser"))
+    checks.append(program("LibreOffice", ("soffice", "libreoffice"), "libreoffice-calc-nogui",
+                          "the spreadsheet check"))
+    return checks
+
+
+def check_r() -> tuple[list[Check], dict[str, str]]:
+    """R and R_HOME, and what R says about itself."""
+    r, how = find_r()
+    home = os.environ.get("R_HOME")
+    if r is None:
+        why = (R_HOME_WRONG.format(home=home) if home
+               else R_HOME_EXPLAINED.format(why="R_HOME is unset and there is no `R` on PATH"))
+        fix = "unset R_HOME" if home and shutil.which("R") else apt("r-base-core")
+        detail = f"not found ({how}). {why}"
+        return [Check("R", False, detail, fix)], {}
+    facts = r_facts(r)
+    if "error" in facts:
+        return [Check("R", False, facts["error"], apt("r-base-core"))], {}
+    found = f"{facts.get('version', '?')} at {facts.get('home', '?')} ({how})"
+    return [Check("R", True, found), r_home_check(facts.get("home", ""))], facts
+
+
+def check_rpy2(facts: dict[str, str], version: tuple[int, ...]) -> Check:
+    rpy2 = installed("rpy2")
+    if rpy2 is None:
+        return Check("rpy2", False, "not installed", pip(rpy2_for(version)))
+    if not version:
+        return Check("rpy2", False, f"{rpy2} installed; not loaded: it needs R (above)",
+                     checked=False)
+    loads, said = rpy2_loads()
+    if loads:
+        return Check("rpy2", True, said)
+    why = f"{rpy2} does not load with R {facts['version']}: {rpy2_advice(said, version)}"
+    return Check("rpy2", False, why, pip(rpy2_for(version)))
+
+
+def r_home_check(home: str) -> Check:
+    """Whether R_HOME, if set, agrees with the R found; rpy2 uses R_HOME first."""
+    value = os.environ.get("R_HOME")
+    if not value:
+        return Check("R_HOME", True, f"unset: rpy2 asks `R RHOME`, which says {home}")
+    if Path(value).resolve() != Path(home).resolve():
+        return Check("R_HOME", False, f"{value}, but that R says its home is {home}",
+                     f"export R_HOME={home}")
+    return Check("R_HOME", True, value)
+
+
+def rpy2_advice(error: str, version: tuple[int, ...]) -> str:
+    """One sentence on why rpy2 did not load, from the last line it printed."""
+    if "R_getVar" in error:
+        return (f"{error} (rpy2 3.6 needs R 4.5 or newer; R {'.'.join(map(str, version))} needs "
+                f"{RPY2_FOR_OLD_R})")
+    if "Unable to determine R home" in error or "r_home is None" in error:
+        return R_HOME_EXPLAINED.format(why="neither worked in the child process") + f" ({error})"
+    return error
+
+
+def numpy_blas() -> str:
+    try:
+        import numpy as np
+
+        blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
+        return f"{blas.get('name', '?')} {blas.get('version', '')}".strip()
+    except Exception as error:  # numpy's build information is a nicety, never a failure
+        return f"unknown ({type(error).__name__})"
+
+
+def program(name: str, commands: tuple[str, ...], package: str, needed_by: str) -> Check:
+    found = next((shutil.which(c) for c in commands if shutil.which(c)), None)
+    return Check(name, found is not None, found or f"not found (looked for {', '.join(commands)})",
+                 apt(package), needed_by)
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("doctor", help="check what a run needs (R, rpy2, BLAS) and the checks need, "
+                                      "with the command that fixes each missing piece")
+    p.set_defaults(handler=command_doctor)
+
+
+def command_doctor(args, console, err) -> int:
+    def say(text: str) -> None:
+        console.print(text, highlight=False, markup=False, soft_wrap=True)
+
+    checks = diagnose()
+    for check in checks:
+        mark = "ok     " if check.ok else "MISSING" if check.checked else "?      "
+        need = "" if check.needed_by == "a run" else f" (needed by {check.needed_by})"
+        say(f"{mark} {check.name}: {check.detail}{need}")
+        if not check.ok and check.fix:
+            say(f"        fix: {check.fix}")
+    blocking = [c.name for c in checks if c.blocks_run]
+    if blocking:
+        say(f"nnparity cannot run here: {', '.join(blocking)} missing (fixes above).")
+        return BAD_INPUT
+    others = [c.name for c in checks if not c.ok]
+    say(f"everything a run needs is there{'; missing for some checks: ' if others else ''}"
+        f"{', '.join(others)}.")
+    return OK

@@ -1,0 +1,204 @@
+"""`nnparity run --spreadsheet`: the workbook as a third implementation.
+
+After the Python/R run, the spreadsheet (``nnparity workbook``, or a workbook
+the user gives, such as one they edited) is recalculated by LibreOffice and
+compared, free-running, with each language: Python against the spreadsheet
+and R against the spreadsheet, with the same tables, first difference and
+story as the Python/R comparison, under the bound measured for a spreadsheet
+engine (``policy.SPREADSHEET``).
+
+The languages' traces come from the run itself: it saves them (``python.npz``,
+``r.npz``) into ``--save-traces`` or a temporary folder, and this module reads
+them back, so it depends on nothing of how the ports are run.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from . import calc, policy
+from .cases import Case
+from .command import FAILS, OK, BadInput
+from .compare import Comparison, ParityReport
+from .report import show_run, story, table
+from .traces import load_trace
+from .workbook import epoch_sheet, write_workbook
+
+#: The spreadsheet recalculates every epoch in one go, one sheet per epoch: the
+#: largest run it is asked for (article: 200 epochs in about 10 s; iris, 150
+#: samples: about 0.5 s per epoch).
+MAX_EPOCHS = 1000
+SIDES = {"Python": ("Python", "spreadsheet"), "R": ("R", "spreadsheet")}
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument(
+        "--spreadsheet", nargs="?", const="", type=str, metavar="FILE.xlsx",
+        help="also check the article's spreadsheet, recalculated by LibreOffice, against both "
+        "languages (free-running); with FILE, that workbook instead of a fresh one",
+    )
+
+
+@dataclass
+class Spreadsheet:
+    """What `run --spreadsheet` will check, settled before anything runs."""
+
+    case: Case
+    epochs: int
+    workbook: Path | None  # None: write a fresh one from the case
+
+    def recalculate(self) -> dict:
+        with tempfile.TemporaryDirectory(prefix="nnparity-workbook-") as tmp:
+            path = self.workbook or write_workbook(self.case, self.epochs, Path(tmp, "a.xlsx"))
+            values = calc.recalculate(path)
+        have = calc.workbook_epochs(values)
+        if have < self.epochs:
+            raise calc.CalcError(f"{path}: LibreOffice found {have} epoch sheets, "
+                                 f"{self.epochs} were asked for")
+        return calc.read_trace(values, self.case.dims, self.epochs)
+
+    def compare(self, traces: Path) -> dict[str, ParityReport]:
+        """Python against the spreadsheet and R against the spreadsheet."""
+        sheet = self.recalculate()
+        reports = {}
+        for language, file in (("Python", "python.npz"), ("R", "r.npz")):
+            trace = load_trace(traces / file)
+            c = Comparison(self.case, "free", sides=SIDES[language],
+                           title=f"free-running: {language} against the spreadsheet (LibreOffice)",
+                           bound=policy.spreadsheet_bound,
+                           tolerance=policy.describe("spreadsheet"))
+            c.add(trace, sheet, self.epochs, self.case.state())
+            reports[language] = c.report()
+        return reports
+
+
+def refuse(args, others: str) -> None:
+    """--spreadsheet is not checked along with these options: say so rather than skip it."""
+    if getattr(args, "spreadsheet", None) is not None:
+        raise BadInput(f"--spreadsheet does not combine with {others}: run it on its own")
+
+
+def prepare(args, case: Case, epochs: int) -> Spreadsheet | None:
+    """None without --spreadsheet; otherwise checks everything it can before the run (exit 2)."""
+    if args.spreadsheet is None:
+        return None
+    if args.mode == "lockstep":
+        raise BadInput("--spreadsheet compares free-running traces: use --mode free or both")
+    if epochs > MAX_EPOCHS:
+        raise BadInput(f"--spreadsheet: {epochs} epochs is more than the {MAX_EPOCHS} a workbook "
+                       f"holds (one sheet per epoch); give --epochs N")
+    try:
+        calc.check_available()
+    except calc.CalcUnavailable as error:
+        raise BadInput(str(error)) from None
+    workbook = Path(args.spreadsheet) if args.spreadsheet else None
+    if workbook is not None:
+        check_workbook(workbook, epochs)
+    return Spreadsheet(case, epochs, workbook)
+
+
+def check_workbook(path: Path, epochs: int) -> None:
+    from openpyxl import load_workbook
+
+    if not path.is_file():
+        raise BadInput(f"{path}: no such workbook")
+    try:
+        names = load_workbook(path, read_only=True).sheetnames
+    except Exception as error:
+        raise BadInput(f"{path}: not a workbook openpyxl can read ({error})") from None
+    missing = [epoch_sheet(e) for e in range(1, epochs + 1) if epoch_sheet(e) not in names]
+    if missing:
+        raise BadInput(f"{path}: has no sheet '{missing[0]}' ({epochs} epochs asked for; "
+                       "write one with nnparity workbook --epochs N)")
+
+
+@contextmanager
+def traces_folder(save_traces: Path | None, sheet: Spreadsheet | None):
+    """Where the run saves its traces: --save-traces, or a temporary folder for the spreadsheet."""
+    if sheet is None or save_traces is not None:
+        yield save_traces
+        return
+    tmp = Path(tempfile.mkdtemp(prefix="nnparity-traces-"))
+    try:
+        yield tmp / "traces"
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def finish(sheet: Spreadsheet, run, traces: Path, args, console: Console) -> int:
+    """Compare the spreadsheet with both languages, print all three comparisons, give the code."""
+    if args.save_traces is None:
+        run.saved = []  # the temporary traces are not the user's
+    reports, note = {}, None
+    if not (traces / "r.npz").is_file():  # R failed while training: its comparison says why
+        note = "R did not finish training, so there is no R trace to compare with"
+    else:
+        try:
+            reports = sheet.compare(traces)
+        except calc.CalcError as error:
+            note = f"LibreOffice failed: {error}"
+    sheet_passed = note is None and all(r.passed for r in reports.values())
+    passed = run.passed and sheet_passed
+    line = verdict(sheet, run, reports, note)
+    save_stats = getattr(args, "save_stats", None)
+    if args.json:  # the run's own JSON (and --save-stats), with the spreadsheet's added
+        record = Console(file=io.StringIO(), record=True, width=1000)
+        show_run(run, record, True, save_stats)
+        out = json.loads(record.export_text(styles=False))
+        out["passed"] = passed  # the exit code's answer: Python/R and the spreadsheet
+        out["spreadsheet"] = {
+            "passed": sheet_passed, "verdict": line, "problem": note,
+            "comparisons": {f"{k}-spreadsheet": as_json_report(r) for k, r in reports.items()},
+        }
+        console.print_json(json.dumps(out))
+        return OK if passed else FAILS
+    show_run(run, console, False, save_stats)
+    console.print()
+    for report in reports.values():
+        console.print(table(report))
+        console.print(story(report), highlight=False, markup=False, soft_wrap=True)
+        console.print()
+    style = "bold green" if passed else "bold red"
+    console.print(line, style=style, highlight=False, markup=False, soft_wrap=True)
+    return OK if passed else FAILS
+
+
+def verdict(sheet: Spreadsheet, run, reports: dict[str, ParityReport], note: str | None) -> str:
+    name = sheet.case.name
+    which = "the workbook " + str(sheet.workbook) if sheet.workbook else "the spreadsheet"
+    if note:
+        return f"SPREADSHEET NOT CHECKED: {name}: {note}"
+    if all(r.passed for r in reports.values()):
+        both = "Python and R agree" if run.passed else "Python and R do NOT agree (above)"
+        return (f"SPREADSHEET PARITY HOLDS: {name}, {which} = Python = R at every step of every "
+                f"epoch ({sheet.epochs}); {both}")
+    first = [(lang, r.first_violation) for lang, r in reports.items() if not r.passed]
+    where = "; ".join(f"{lang}: {c.where()}" if c else f"{lang}: {r_problem(reports[lang])}"
+                      for lang, c in first)
+    return f"SPREADSHEET PARITY FAILS: {name}, {which} against {where}"
+
+
+def r_problem(report: ParityReport) -> str:
+    return (report.problems or [report.error or "see above"])[0]
+
+
+def as_json_report(report: ParityReport) -> dict:
+    first = report.first_violation
+    return {
+        "passed": report.passed, "tolerance": report.tolerance, "sides": list(report.sides),
+        "first_violation": None if first is None else {
+            "epoch": first.epoch, "step": first.step, "matrix": first.name, "row": first.row,
+            "col": first.col, "values": [first.python, first.r], "abs_diff": first.abs_diff,
+        },
+        "steps": [{"step": s.step, "matrix": s.name, "cells": s.cells, "bitwise_equal": s.equal,
+                   "max_abs": s.max_abs, "beyond_bound": s.violations} for s in report.stats],
+    }
+

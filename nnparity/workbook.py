@@ -1,0 +1,295 @@
+"""`nnparity workbook`: the article's spreadsheet, as a third implementation.
+
+The workbook computes the network with real formulas, laid out as the
+article's walkthrough. The first sheet, ``inputs``, holds the only numbers
+typed in: the case's X, y, lr and the weights training starts from (step 1),
+each as a constant formula (``=0.42``: see ``constant``).
+Then one sheet per epoch (``epoch 1``, ``epoch 2``, ...) holds one block per
+recorded matrix, in the article's order (steps 2 to 11), each labelled with
+its step number, its name and the article's formula, and each computed from
+the cells of the matrices it reads: ``MMULT``, ``TRANSPOSE``, ``EXP``, ``SUM``
+and elementwise arithmetic, as array formulas that LibreOffice and Excel both
+evaluate. An epoch's weights are the previous epoch's step 10 and 11 blocks,
+so a learner who changes a weight on ``inputs`` sees every later step change.
+
+``Layout`` says where every block is; the writer, the reader
+(``nnparity.calc``) and ``nnparity explain`` all use it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import steps
+from .cases import Case, load_case, parse_epochs
+from .command import OK, BadInput, add_case_option, bad_input
+
+INPUTS = "inputs"
+#: Column A holds the labels; every matrix starts in column B.
+FIRST_COL = 2
+#: Two decimals always (as the article prints), then as many as the double needs (17 in all).
+NUMBER_FORMAT = "0.00###############"
+#: The rows above the first block: the sheet's title and a blank line.
+TOP = 3
+
+#: The spreadsheet's formula for each recorded matrix, in the article's words.
+#: ``{name}`` stands for the block of that matrix (this epoch's, or for the
+#: weights, the value the epoch starts from); ``{lr}`` for the learning rate.
+FORMULAS: dict[str, str] = {
+    "hidden_layer_input": "MMULT({X},{wh})+{bh}",
+    "hiddenlayer_activations": "1/(1+EXP(-{hidden_layer_input}))",
+    "output_layer_input": "MMULT({hiddenlayer_activations},{wout})+{bout}",
+    "output": "1/(1+EXP(-{output_layer_input}))",
+    "E": "{y}-{output}",
+    "slope_output_layer": "{output}*(1-{output})",
+    "slope_hidden_layer": "{hiddenlayer_activations}*(1-{hiddenlayer_activations})",
+    "d_output": "{E}*{slope_output_layer}",
+    "Error_at_hidden_layer": "MMULT({d_output},TRANSPOSE({wout}))",
+    "d_hiddenlayer": "{Error_at_hidden_layer}*{slope_hidden_layer}",
+    "wout": "{wout}+MMULT(TRANSPOSE({hiddenlayer_activations}),{d_output})*{lr}",
+    "wh": "{wh}+MMULT(TRANSPOSE({X}),{d_hiddenlayer})*{lr}",
+    # One formula per cell: the bias of column j plus the sum of column j.
+    "bout": "{bout}+SUM({d_output})*{lr}",
+    "bh": "{bh}+SUM({d_hiddenlayer})*{lr}",
+}
+#: Steps written one formula per cell, each summing one column (over the samples).
+PER_COLUMN = ("bout", "bh")
+
+
+def constant(value: float) -> str:
+    """An input as a formula constant (``=0.42``), the way LibreOffice reads a double exactly.
+
+    LibreOffice 7.4 reads a number cell of an .xlsx with a parser that is not
+    correctly rounded: of 3000 random doubles written as shortest round-trip
+    decimals, 40% came back 1 to 3 ULP off (bench/measure_spreadsheet.py engine).
+    The same decimals as formula constants came back exact, every one.
+    """
+    return f"={float(value)!r}"
+
+
+def epoch_sheet(epoch: int) -> str:
+    return f"epoch {epoch}"
+
+
+def column_letter(col: int) -> str:
+    letters = ""
+    while col:
+        col, rest = divmod(col - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+@dataclass(frozen=True)
+class Block:
+    """One matrix on one sheet: its label row, then rows x cols cells from (top, FIRST_COL)."""
+
+    sheet: str
+    name: str
+    label_row: int
+    rows: int
+    cols: int
+
+    @property
+    def top(self) -> int:
+        return self.label_row + 1
+
+    def ref(self, absolute: bool = False, col: int | None = None) -> str:
+        """A1 range of the block (or of one of its columns, 0-based), without the sheet."""
+        if col is None:
+            first, last = FIRST_COL, FIRST_COL + self.cols - 1
+        else:
+            first = last = FIRST_COL + col
+        d = "$" if absolute else ""
+        a = f"{d}{column_letter(first)}{d}{self.top}"
+        b = f"{d}{column_letter(last)}{d}{self.top + self.rows - 1}"
+        return a if a == b else f"{a}:{b}"
+
+    def qualified(self, here: str, absolute: bool = False, col: int | None = None) -> str:
+        """The range as a formula on sheet `here` refers to it."""
+        ref = self.ref(absolute, col)
+        return ref if self.sheet == here else f"'{self.sheet}'!{ref}"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where every matrix of a workbook for a case of these dimensions lives."""
+
+    dims: tuple[int, int, int, int]  # samples, features, hidden units, outputs
+    epochs: int
+
+    def shape(self, name: str) -> tuple[int, int]:
+        return steps.shape_of(name, *self.dims)
+
+    def _stack(self, sheet: str, names) -> dict[str, Block]:
+        blocks, row = {}, TOP
+        for name in names:
+            rows, cols = self.shape(name)
+            blocks[name] = Block(sheet, name, row, rows, cols)
+            row += rows + 2  # the label row, the matrix, a blank row
+        return blocks
+
+    @property
+    def lr_cell(self) -> str:
+        return f"'{INPUTS}'!$B${TOP}"
+
+    def inputs(self) -> dict[str, Block]:
+        """The inputs sheet: lr (one cell, row TOP), then X, y and the starting weights."""
+        blocks = self._stack(INPUTS, steps.DATA + steps.STATE)
+        return {n: Block(b.sheet, n, b.label_row + 2, b.rows, b.cols) for n, b in blocks.items()}
+
+    def epoch(self, epoch: int) -> dict[str, Block]:
+        return self._stack(epoch_sheet(epoch), steps.NAMES)
+
+    def start_of(self, epoch: int) -> dict[str, Block]:
+        """The blocks holding the weights epoch `epoch` starts from."""
+        source = self.inputs() if epoch == 1 else self.epoch(epoch - 1)
+        return {name: source[name] for name in steps.STATE}
+
+    def formula(self, epoch: int, name: str, col: int | None = None) -> str:
+        """The formula of block `name` at `epoch` (of one column, for a per-column step)."""
+        here = epoch_sheet(epoch)
+        inputs, this, start = self.inputs(), self.epoch(epoch), self.start_of(epoch)
+        refs = {n: inputs[n].qualified(here, absolute=True) for n in steps.DATA}
+        refs |= {n: b.qualified(here) for n, b in this.items()}
+        refs |= {n: b.qualified(here) for n, b in start.items()}  # weights: the epoch's start
+        refs["lr"] = self.lr_cell
+        if name in PER_COLUMN:
+            summed = "d_output" if name == "bout" else "d_hiddenlayer"
+            refs[summed] = this[summed].qualified(here, col=col)
+            refs[name] = start[name].qualified(here, col=col)
+        return "=" + FORMULAS[name].format(**refs)
+
+
+def explain_cells(dims, epoch: int, names, start: bool = False) -> str:
+    """For `nnparity explain`: where each matrix sits in the workbook, and its formula.
+
+    With ``start``, the matrices are the weights `epoch` starts from (step 1).
+    """
+    layout = Layout(tuple(dims), epoch)
+    lines = [f"Spreadsheet (nnparity workbook --epochs {epoch}; LibreOffice or Excel)"]
+    for name in names:
+        if start:
+            block = layout.start_of(epoch)[name]
+            what = "the case's numbers, typed in" if epoch == 1 else f"epoch {epoch - 1}'s update"
+            lines.append(f"  {name}: '{block.sheet}'!{block.ref()}, {what}")
+            continue
+        block = layout.epoch(epoch)[name]
+        lines.append(f"  {name}: '{block.sheet}'!{block.ref()}")
+        if name in PER_COLUMN:
+            cells = [layout.formula(epoch, name, col=j) for j in range(min(block.cols, 2))]
+            more = ", ..." if block.cols > 2 else ""
+            each = "one formula per column: " if block.cols > 1 else ""
+            lines.append(f"    {each}{', '.join(cells)}{more}")
+        else:
+            lines.append(f"    {{{layout.formula(epoch, name)}}} (one array formula)")
+    return "\n".join(lines)
+
+
+def write_workbook(case: Case, epochs: int, out: Path | str) -> Path:
+    """Write the workbook to `out` atomically: a temporary file beside it, then a rename."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.worksheet.formula import ArrayFormula
+
+    layout = Layout(case.dims, epochs)
+    bold, dim = Font(bold=True), Font(italic=True, color="555555")
+    wb = Workbook()
+    ws = wb.active
+    ws.title = INPUTS
+    ws["A1"] = f"{case.name}: the inputs (step 1). Change a weight: every epoch sheet follows."
+    ws["A1"].font = bold
+    ws.cell(TOP, 1, "lr (learning rate)").font = bold
+    ws.cell(TOP, FIRST_COL, constant(case.lr)).number_format = NUMBER_FORMAT
+    for name, block in layout.inputs().items():
+        label = "the case's data" if name in steps.DATA else "step 1: initialise weights and biases"
+        _label(ws, block, f"{name} ({block.rows} x {block.cols})", label, bold, dim)
+        for i, row in enumerate(getattr(case, name)):
+            for j, value in enumerate(row):
+                ws.cell(block.top + i, FIRST_COL + j, constant(value)).number_format = NUMBER_FORMAT
+    _finish(ws, max(case.dims) + 1)
+
+    for epoch in range(1, epochs + 1):
+        ws = wb.create_sheet(epoch_sheet(epoch))
+        ws["A1"] = f"{case.name}, epoch {epoch}: steps 2 to 11 (formulas; weights from " + (
+            "inputs)" if epoch == 1 else f"'{epoch_sheet(epoch - 1)}')")
+        ws["A1"].font = bold
+        for name, block in layout.epoch(epoch).items():
+            q = steps.BY_NAME[name]
+            _label(ws, block, f"step {q.step}: {name} ({block.rows} x {block.cols})",
+                   q.formula, bold, dim)
+            if name in PER_COLUMN:
+                for j in range(block.cols):
+                    cell = ws.cell(block.top, FIRST_COL + j, layout.formula(epoch, name, col=j))
+                    cell.number_format = NUMBER_FORMAT
+                continue
+            ref = block.ref()
+            ws.cell(block.top, FIRST_COL).value = ArrayFormula(ref, layout.formula(epoch, name))
+            for row in ws[ref] if ":" in ref else ((ws[ref],),):
+                for cell in row:
+                    cell.number_format = NUMBER_FORMAT
+        _finish(ws, max(case.dims) + 1)
+
+    out = Path(out)
+    if out.is_dir():
+        raise BadInput(f"{out}: is a folder; give the workbook's file name ({out}/a.xlsx)")
+    if not out.parent.is_dir():
+        raise BadInput(f"{out.parent}: no such folder for the workbook")
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".xlsx", dir=out.parent)
+    os.close(fd)
+    try:
+        wb.save(tmp)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out
+
+
+def _label(ws, block: Block, title: str, formula: str, bold, dim) -> None:
+    ws.cell(block.label_row, 1, title).font = bold
+    ws.cell(block.label_row, FIRST_COL, formula).font = dim
+    for i in range(block.rows):
+        ws.cell(block.top + i, 1, f"  row {i + 1}")
+
+
+def _finish(ws, cols: int) -> None:
+    """Readable widths; the label column and the title row stay in view while scrolling."""
+    ws.column_dimensions["A"].width = 44
+    for col in range(FIRST_COL, FIRST_COL + cols):
+        ws.column_dimensions[column_letter(col)].width = 22
+    ws.freeze_panes = f"{column_letter(FIRST_COL)}2"
+    ws.page_setup.orientation = "landscape"  # printed (or rendered to PDF): one page wide
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+
+
+# ---- the command ------------------------------------------------------------------------------
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "workbook",
+        help="write the article's spreadsheet (.xlsx): every step of every epoch as formulas",
+    )
+    add_case_option(p)
+    p.add_argument("--epochs", default="1",
+                   help="epochs, one sheet each (default: 1, the article's walkthrough)")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE.xlsx",
+                   help="the workbook to write (replaced whole, or left as it was)")
+    p.set_defaults(handler=command_workbook)
+
+
+def command_workbook(args, console, err) -> int:
+    with bad_input():
+        case = load_case(args.case)
+        epochs = parse_epochs("--epochs", args.epochs)
+        if Path(args.out).suffix.lower() != ".xlsx":
+            raise BadInput(f"{args.out}: the workbook's name must end in .xlsx")
+        out = write_workbook(case, epochs, args.out)
+    console.print(f"workbook written: {out} ({case.name}, {epochs} epoch"
+                  f"{'s' if epochs != 1 else ''}; open it in LibreOffice Calc or Excel)",
+                  highlight=False, markup=False, soft_wrap=True)
+    return OK

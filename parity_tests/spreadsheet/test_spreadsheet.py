@@ -1,0 +1,249 @@
+"""The article's spreadsheet as a third implementation, recalculated by LibreOffice.
+
+Runs in `tox -e spreadsheet` (which sets NNPARITY_SPREADSHEET=1); LibreOffice
+(libreoffice-calc-nogui, python3-uno) comes from scripts/setup-system.sh.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+from openpyxl.worksheet.formula import ArrayFormula
+
+from nnparity import calc, cli, policy, steps
+from nnparity.cases import FIXTURES, load_case, names
+from nnparity.compare import Comparison
+from nnparity.ports import PythonPort
+from nnparity.workbook import INPUTS, Layout, epoch_sheet, write_workbook
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("NNPARITY_SPREADSHEET") != "1",
+    reason="the spreadsheet checks run in `tox -e spreadsheet`",
+)
+
+#: Epochs of the article's case checked against both languages through the CLI, as
+#: many as stay under a minute: measured on two shared cores, the whole command
+#: (R, Python, writing the workbook, LibreOffice, three comparisons) took 24 s for
+#: 200 epochs and 49 s for 500; 400 leaves room for a slower machine.
+ARTICLE_EPOCHS = 400
+FEW_EPOCHS = 3
+
+
+def python_trace(case, epochs: int) -> dict[str, np.ndarray]:
+    port = PythonPort()
+    port.start(case)
+    return port.advance(epochs)
+
+
+def recalculated(case, epochs: int, tmp_path: Path) -> dict[str, np.ndarray]:
+    path = write_workbook(case, epochs, tmp_path / f"{case.name}.xlsx")
+    return calc.read_trace(calc.recalculate(path), case.dims, epochs)
+
+
+def spreadsheet_report(case, python, sheet, epochs: int):
+    c = Comparison(case, "free", sides=("Python", "spreadsheet"), bound=policy.spreadsheet_bound)
+    c.add(python, sheet, epochs, case.state())
+    return c.report()
+
+
+def test_workbook_cells_hold_formulas_and_only_the_inputs_are_typed_in(tmp_path, article):
+    path = write_workbook(article, 2, tmp_path / "a.xlsx")
+    wb = load_workbook(path)
+    assert wb.sheetnames == [INPUTS, epoch_sheet(1), epoch_sheet(2)]
+    layout = Layout(article.dims, 2)
+    for epoch in (1, 2):
+        ws = wb[epoch_sheet(epoch)]
+        numbers = [c.coordinate for row in ws.iter_rows() for c in row
+                   if isinstance(c.value, int | float)]
+        assert numbers == [], f"epoch {epoch} has values pasted in at {numbers[:5]}"
+        for name, block in layout.epoch(epoch).items():
+            top = ws.cell(block.top, 2).value
+            text = top.text if isinstance(top, ArrayFormula) else top
+            assert isinstance(text, str) and text.startswith("="), (
+                f"epoch {epoch}, {name} at {block.ref()} holds {top!r}, not a formula"
+            )
+        assert ws.freeze_panes == "B2", "the label column and title row should stay in view"
+    inputs = wb[INPUTS]
+    for name, block in layout.inputs().items():
+        typed = inputs.cell(block.top, 2).value
+        assert typed == f"={float(getattr(article, name)[0, 0])!r}", (
+            f"inputs {name}[1,1] should be the case's number as a constant, is {typed!r}"
+        )
+
+
+def test_workbook_refuses_a_folder_and_leaves_it_as_it_was(tmp_path, capsys):
+    target = tmp_path / "out.xlsx"
+    target.mkdir()
+    (target / "keep.txt").write_text("mine")
+    code = cli.main(["workbook", "--case", "article", "--out", str(target)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, f"expected one line and exit 2, got {code}: {err!r}"
+    assert (target / "keep.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.xlsx"], "a temporary file was left"
+
+
+def test_recalculation_ignores_the_values_a_file_carries(tmp_path, article):
+    """A formula's cached value in the file is stale on purpose: LibreOffice must recompute it."""
+    path = write_workbook(article, 1, tmp_path / "a.xlsx")
+    stale = tmp_path / "stale.xlsx"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(stale, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet2.xml":
+                data, n = re.subn(rb"(SUM\([^<]*</f>)<v ?/>", rb"\g<1><v>999</v>", data)
+                cells = article.bout.size + article.bh.size
+                assert n == cells, f"expected {cells} bias cells (SUM formulas), found {n}"
+            dst.writestr(item, data)
+    sheet = calc.read_trace(calc.recalculate(stale), article.dims, 1)
+    python = python_trace(article, 1)
+    for name in ("bout", "bh"):
+        assert not np.any(sheet[name] == 999), f"{name} kept the stale cached value 999"
+        np.testing.assert_allclose(sheet[name], python[name], rtol=0, atol=1e-15,
+                                   err_msg=f"{name} was not recomputed from its formula")
+
+
+@pytest.fixture(scope="module")
+def every_case(tmp_path_factory) -> dict[str, tuple]:
+    """Every case's workbook, FEW_EPOCHS epochs, recalculated in one LibreOffice session."""
+    folder = tmp_path_factory.mktemp("workbooks")
+    cases = [load_case(name) for name in names()]
+    paths = [write_workbook(case, FEW_EPOCHS, folder / f"{case.name}.xlsx") for case in cases]
+    return {
+        case.name: (case, values, calc.read_trace(values, case.dims, FEW_EPOCHS))
+        for case, values in zip(cases, calc.recalculate_all(paths), strict=True)
+    }
+
+
+@pytest.fixture(params=names())
+def few_epochs(request, every_case):
+    return every_case[request.param]
+
+
+def test_every_case_workbook_matches_python_for_a_few_epochs(few_epochs):
+    case, _, sheet = few_epochs
+    report = spreadsheet_report(case, python_trace(case, FEW_EPOCHS), sheet, FEW_EPOCHS)
+    first = report.first_violation
+    assert report.passed, (
+        f"{case.name}: the recalculated workbook differs from Python beyond the spreadsheet "
+        f"bound at {first.where() if first else report.problems}: "
+        f"{first.values() if first else ''}"
+    )
+
+
+def test_every_case_workbook_reads_its_inputs_bit_for_bit(few_epochs):
+    """LibreOffice sees the case's doubles exactly (it misreads number cells, not constants)."""
+    case, values, _ = few_epochs
+    for name, block in Layout(case.dims, FEW_EPOCHS).inputs().items():
+        rows = values[INPUTS][block.top - 1 : block.top - 1 + block.rows]
+        read = np.array([row[1 : 1 + block.cols] for row in rows], dtype=np.float64)
+        expected = getattr(case, name)
+        differ = np.argwhere(read.view(np.int64) != expected.view(np.int64))
+        assert not len(differ), (
+            f"{case.name}: LibreOffice read {name}{tuple(differ[0] + 1)} as "
+            f"{read[tuple(differ[0])]!r}, the case holds {expected[tuple(differ[0])]!r}"
+        )
+
+
+WALKTHROUGH = pd.read_csv(FIXTURES / "article" / "walkthrough-epoch1.csv")
+
+
+@pytest.fixture
+def article_epoch_one(every_case):
+    _, values, trace = every_case["article"]
+    return values, trace  # epoch 1 is the walkthrough
+
+
+@pytest.mark.parametrize("row", list(WALKTHROUGH.itertuples(index=False)),
+                         ids=lambda r: f"step{r.step}-{r.matrix}[{r.row},{r.col}]")
+def test_workbook_reproduces_the_printed_number_to_one_unit_in_its_last_digit(article_epoch_one,
+                                                                              row):
+    values, trace = article_epoch_one
+    if row.step == 1:
+        block = Layout(load_case("article").dims, 1).inputs()[row.matrix]
+        value = values[INPUTS][block.top - 1 + row.row - 1][row.col]
+    else:
+        value = trace[row.matrix][0, row.row - 1, row.col - 1]
+    unit = 10.0 ** -row.decimals
+    assert abs(value - row.printed) <= unit * (1 + 1e-9), (
+        f"the workbook's step {row.step} {row.matrix}[{row.row},{row.col}] = {value:.6f}, "
+        f"the article prints {row.printed:.{row.decimals}f}"
+    )
+
+
+def test_article_spreadsheet_agrees_with_python_and_r_over_many_epochs(capsys, r_available):
+    code = cli.main(["run", "--case", "article", "--spreadsheet", "--epochs",
+                     str(ARTICLE_EPOCHS), "--mode", "free"])
+    out = capsys.readouterr().out
+    assert code == 0, f"expected parity with the spreadsheet, got exit {code}:\n{out[-3000:]}"
+    assert "Python against the spreadsheet" in out and "R against the spreadsheet" in out
+    assert "SPREADSHEET PARITY HOLDS" in out
+
+
+def break_hidden_bias(path: Path, out: Path, epoch: int = 1) -> None:
+    """The article's classic slip: the hidden bias added to the first sample only."""
+    wb = load_workbook(path)
+    ws = wb[epoch_sheet(epoch)]
+    block = Layout(load_case("article").dims, epoch).epoch(epoch)["hidden_layer_input"]
+    formula = ws.cell(block.top, 2).value.text
+    assert formula.startswith("=MMULT(") and formula.endswith(")+'inputs'!B22:D22"), formula
+    product = formula[1 : formula.rindex("+")]
+    first, rest = f"B{block.top}:D{block.top}", f"B{block.top + 1}:D{block.top + block.rows - 1}"
+    x_rows = re.search(r"\$B\$(\d+):\$E\$(\d+)", product)
+    top, bottom = int(x_rows.group(1)), int(x_rows.group(2))
+    ws.cell(block.top, 2).value = ArrayFormula(
+        first, "=" + product.replace(x_rows.group(0), f"$B${top}:$E${top}") + "+'inputs'!B22:D22")
+    ws.cell(block.top + 1, 2).value = ArrayFormula(
+        rest, "=" + product.replace(x_rows.group(0), f"$B${top + 1}:$E${bottom}"))
+    wb.save(out)
+
+
+def test_a_broken_formula_fails_and_is_named_at_its_step(tmp_path, capsys, r_available):
+    good = write_workbook(load_case("article"), FEW_EPOCHS, tmp_path / "good.xlsx")
+    broken = tmp_path / "broken.xlsx"
+    break_hidden_bias(good, broken)
+    code = cli.main(["run", "--case", "article", "--spreadsheet", str(broken), "--epochs",
+                     str(FEW_EPOCHS), "--mode", "free"])
+    out = capsys.readouterr().out
+    assert code == 1, f"a workbook without the hidden bias on rows 2-3 passed:\n{out[-2000:]}"
+    verdict = out.strip().splitlines()[-1]
+    assert "epoch 1, step 2 (hidden_layer_input), cell [2, 1]" in verdict, (
+        f"the verdict should name epoch 1, step 2, row 2, where the bias is missing: {verdict}"
+    )
+
+
+def test_libreoffice_missing_is_one_line_naming_the_fix_and_exit_2(monkeypatch, tmp_path,
+                                                                   capsys, r_available):
+    monkeypatch.delenv("NNPARITY_SOFFICE", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert shutil.which("soffice") is None
+    code = cli.main(["run", "--case", "article", "--spreadsheet", "--epochs", "2"])
+    err = capsys.readouterr().err
+    assert code == 2, f"expected exit 2 (bad input), got {code}"
+    assert err.count("\n") == 1 and "libreoffice-calc-nogui" in err, err
+
+
+def test_a_workbook_with_fewer_epochs_than_asked_is_bad_input(tmp_path, capsys, r_available):
+    path = write_workbook(load_case("article"), 2, tmp_path / "two.xlsx")
+    code = cli.main(["run", "--case", "article", "--spreadsheet", str(path), "--epochs", "3"])
+    err = capsys.readouterr().err
+    assert code == 2 and "no sheet 'epoch 3'" in err and err.count("\n") == 1, err
+
+
+def test_steps_are_recorded_in_the_article_order():
+    assert list(Layout((3, 4, 3, 1), 1).epoch(1)) == list(steps.NAMES)
+
+
+def test_spreadsheet_with_a_learners_script_is_refused_not_skipped(tmp_path, capsys):
+    script = tmp_path / "mine.R"
+    script.write_text("# a learner's script\n")
+    code = cli.main(["run", "--spreadsheet", "--r-script", str(script)])
+    err = capsys.readouterr().err
+    assert code == 2 and "--spreadsheet does not combine" in err and err.count("\n") == 1, err

@@ -1,0 +1,71 @@
+"""The pytest plugin: `pytest --r-impl PATH` checks a user's port, one test per case, mode and step.
+
+Each test runs pytest in a child process from a scratch folder outside the
+repository, as a user's project would.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+
+from nnparity import paths, steps
+
+EPOCHS = "5"  # the wrong-axis bias shows at epoch 1; 5 epochs keep each child run short
+
+
+def user_pytest(folder, *args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rf", *args]
+    return subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=600)
+
+
+def r_port_copy(folder, old: str | None = None, new: str | None = None):
+    port = folder / "my_port"
+    shutil.copytree(paths.R_IMPL, port, ignore=shutil.ignore_patterns("variants"))
+    if old is not None:
+        text = (port / "steps.R").read_text()
+        assert text.count(old) == 1, f"r_impl/steps.R no longer has {old!r}: update this test"
+        (port / "steps.R").write_text(text.replace(old, new))
+    return port
+
+
+def test_a_faithful_copy_of_r_impl_passes_every_step_of_both_modes(tmp_path):
+    r_port_copy(tmp_path)
+    done = user_pytest(tmp_path, "--r-impl", "my_port", "--nnparity-case", "article",
+                       "--nnparity-epochs", EPOCHS)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{2 * len(steps.QUANTITIES)} passed" in done.stdout, done.stdout
+
+
+def test_a_bias_summed_over_the_wrong_axis_fails_the_test_named_for_its_step(tmp_path):
+    r_port_copy(tmp_path, "bout + colSums(d_output) * lr", "bout + rowSums(d_output) * lr")
+    done = user_pytest(tmp_path, "--r-impl", "my_port", "--nnparity-case", "article",
+                       "--nnparity-epochs", EPOCHS, "--nnparity-mode", "lockstep")
+    assert done.returncode == 1, done.stdout + done.stderr
+    failed = re.findall(r"^FAILED (\S+)", done.stdout, flags=re.M)
+    assert failed == ["nnparity/parity_suite.py::test_step[article-lockstep-11-bout]"], (
+        f"lockstep must fail at step 11 (bout) alone; failed: {failed}\n{done.stdout}"
+    )
+
+
+def test_k_selects_one_steps_test_per_mode(tmp_path):
+    r_port_copy(tmp_path)
+    done = user_pytest(tmp_path, "--r-impl", "my_port", "--nnparity-case", "article",
+                       "--nnparity-epochs", EPOCHS, "-k", "article and bout", "-v")
+    assert done.returncode == 0, done.stdout + done.stderr
+    ran = re.findall(r"::test_step\[(\S+)\] PASSED", done.stdout)
+    assert ran == ["article-free-11-bout", "article-lockstep-11-bout"], done.stdout
+
+
+def test_a_port_folder_that_does_not_exist_is_a_usage_error_naming_it(tmp_path):
+    done = user_pytest(tmp_path, "--r-impl", "no_such_port")
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "--r-impl no_such_port: no such file or folder" in done.stderr
+
+
+def test_without_its_options_the_plugin_adds_no_test(tmp_path):
+    (tmp_path / "test_mine.py").write_text("def test_mine():\n    assert True\n")
+    done = user_pytest(tmp_path, "-q")
+    assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout + done.stderr
