@@ -81,11 +81,16 @@ class Comparison:
 
     def __init__(
         self, case, mode: str, sides: tuple[str, str] = ("Python", "R"), title: str | None = None,
-        bound=None, tolerance: str | None = None,
+        bound=None, tolerance: str | None = None, full_bounds: bool = False,
     ):
-        """``bound`` and ``tolerance``: a free-running bound of another pair (the spreadsheet's)."""
+        """``bound`` and ``tolerance``: a free-running bound of another pair (the spreadsheet's).
+
+        ``full_bounds``: the bound in full in every epoch, for the statistics table's ``bound``
+        column (--save-stats); otherwise only in epochs where a cell needs more than a cheap one.
+        """
         self.case = case
         self.mode = mode
+        self.full_bounds = full_bounds
         self.sides = sides
         self.title = title
         self.free_bound = bound or policy.free_running_bound
@@ -153,6 +158,8 @@ class Comparison:
         that differs at all; free-running, a cell beyond the bound relative to
         the values, which is never larger than the full one.
         """
+        if self.full_bounds:
+            return self.bound(name, a, b, get), np.ones(len(diff), dtype=bool)
         if self.mode == "free":
             cheap = self.free_bound(name, a, b)
             if not steps.BY_NAME[name].sums:

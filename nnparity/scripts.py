@@ -709,7 +709,8 @@ def command_run(args, console, err) -> int:
             check_target(args.save_stats)
     # A script runs its loop once for every epoch: one chunk, whatever its size.
     result = traces.run(
-        case, python_port, r_port, epochs, ("free",), args.save_traces, chunk_bytes=2**62
+        case, python_port, r_port, epochs, ("free",), args.save_traces, chunk_bytes=2**62,
+        full_bounds=args.save_stats is not None,
     )
     sides = [p.describe() for p in (python_port, r_port) if isinstance(p, _Script)]
     which = f"{' and '.join(sides)} {'are' if len(sides) > 1 else 'is'} checked"

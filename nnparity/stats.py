@@ -27,9 +27,9 @@ max_rel             float64    largest ``|Python - R| / max(|Python|, |R|)``
 max_ulp             float64    largest distance in units in the last place
 over                int64      cells beyond the bound
 bound               float64    the largest difference the bound allows in any cell;
-                               NaN where the comparison did not need the full
-                               bound (every cell was settled by a cheaper one:
-                               in lockstep, all bitwise equal)
+                               every row with --save-stats (the run computes the
+                               full bound in every epoch); without it, NaN where
+                               a cheaper bound settled every cell
 first_difference    bool       this row holds the mode's first cell that is not
                                bitwise equal (where a difference is born)
 first_over          bool       this row holds this matrix's first cell beyond

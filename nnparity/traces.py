@@ -106,10 +106,15 @@ def run(
     save_traces: Path | None = None,
     progress: Callable[[int], None] | None = None,
     chunk_bytes: int = CHUNK_BYTES,
+    full_bounds: bool = False,
 ) -> Run:
-    """Train both ports on `case` and compare every step of every epoch."""
+    """Train both ports on `case` and compare every step of every epoch.
+
+    ``full_bounds``: the bound in every cell of every epoch, for the statistics table's
+    ``bound`` column (--save-stats), not only where a cell needs it.
+    """
     epochs = epochs or case.epochs
-    comparisons = {mode: Comparison(case, mode) for mode in modes}
+    comparisons = {mode: Comparison(case, mode, full_bounds=full_bounds) for mode in modes}
     python_port.start(case)
     if "free" in modes:
         r_port.start(case)

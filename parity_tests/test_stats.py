@@ -81,6 +81,26 @@ def test_the_file_has_the_documented_columns_and_dtypes(article_stats):
     assert dict(stats.read(path).dtypes.astype(str)) == stats.SCHEMA
 
 
+def test_save_stats_fills_the_bound_in_every_row_and_no_cell_is_beyond_it(article_stats):
+    path, result = article_stats
+    table = stats.read(path)
+    assert table["bound"].notna().all(), "--save-stats leaves rows without their bound"
+    within = table["max_abs"] <= table["bound"]
+    assert within.all() and result["passed"], f"beyond the bound:\n{table[~within].head()}"
+
+
+def test_the_full_bound_gives_the_verdict_and_figures_of_the_lazy_one(small_run, r_available):
+    run, _ = small_run
+    full = traces.run(load_case("article"), PythonPort(), RPort(), run.epochs, full_bounds=True)
+    lazy_table, full_table = stats.table(run.reports), stats.table(full.reports)
+    pd.testing.assert_frame_equal(
+        lazy_table.drop(columns="bound"), full_table.drop(columns="bound"), check_exact=True
+    )
+    computed = lazy_table["bound"].notna()
+    assert computed.any() and not computed.all()
+    assert (lazy_table["bound"][computed] == full_table["bound"][computed]).all()
+
+
 def test_json_shows_the_figures_of_the_file(article_stats):
     path, result = article_stats
     table = stats.read(path)
