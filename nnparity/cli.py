@@ -81,7 +81,8 @@ def command_run(args, console: Console, err: Console) -> int:
     with spreadsheet.traces_folder(args.save_traces, sheet) as save_traces, progress:
         task = progress.add_task("run", total=epochs)
         result = traces.run(
-            case, python_port, r_port, epochs, modes, save_traces, progress=lambda n: progress.advance(task, n),
+            case, python_port, r_port, epochs, modes, save_traces,
+            progress=lambda n: progress.advance(task, n),
             full_bounds=args.save_stats is not None,  # the file's bound column in every row
         )
         if sheet is not None:  # the spreadsheet as a third implementation, from the saved traces
