@@ -18,14 +18,13 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from nnparity import html_report, report, stats, steps, traces
+from nnparity import html_report, paths, report, stats, steps, traces
 from nnparity.bridge import RPort
 from nnparity.cases import load_case
 from nnparity.cli import main
-from nnparity.paths import FIXTURES
 from nnparity.ports import PythonPort
 
-DOC = FIXTURES.parent / "docs" / "results-as-data.md"
+DOC = paths.BASE / "docs" / "results-as-data.md"
 
 
 @pytest.fixture(scope="module")
