@@ -28,7 +28,8 @@ from .workbook import INPUTS, Layout, epoch_sheet
 #: What to install when LibreOffice or its Python bridge is missing.
 FIX = "install Debian's libreoffice-calc-nogui and python3-uno (scripts/setup-system.sh does)"
 #: Seconds a recalculation may take before it is stopped. The largest workbook the
-#: tests recalculate (article, 200 epochs) takes about 15 s on a busy 2-core machine.
+#: tests recalculate (article, 400 epochs) takes under a minute on a busy 2-core machine;
+#: 1000 epochs took 76 s.
 TIMEOUT = float(os.environ.get("NNPARITY_CALC_TIMEOUT", "600"))
 UNO_SCRIPT = Path(__file__).resolve().parent / "calc_uno.py"
 
