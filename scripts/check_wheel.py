@@ -94,11 +94,22 @@ def build(work: Path) -> Path:
 
 
 def install(wheel: Path, work: Path) -> Path:
+    """A fresh virtualenv with the wheel (not editable) and pytest, nothing of the repository.
+
+    uv when it is there (tox -e wheel installs it): it links packages from its cache, where
+    pip copies them (about 100 s on two busy cores); the venv is as fresh either way.
+    """
     started = phase("a fresh virtualenv, the wheel and pytest installed into it")
     venv = work / "venv"
-    run([sys.executable, "-m", "venv", str(venv)], cwd=work, show=False)
-    run([str(venv / "bin" / "python"), "-m", "pip", "install", "--progress-bar", "off",
-         str(wheel), "pytest"], cwd=work, show=False)
+    python = str(venv / "bin" / "python")
+    if shutil.which("uv"):
+        run(["uv", "venv", "--quiet", str(venv)], cwd=work, show=False)
+        run(["uv", "pip", "install", "--quiet", "--python", python, str(wheel), "pytest"],
+            cwd=work, show=False)
+    else:
+        run([sys.executable, "-m", "venv", str(venv)], cwd=work, show=False)
+        run([python, "-m", "pip", "install", "--progress-bar", "off", str(wheel), "pytest"],
+            cwd=work, show=False)
     done(started)
     return venv / "bin"
 
