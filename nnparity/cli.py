@@ -71,7 +71,7 @@ def command_run(args, console: Console, err: Console) -> int:
         python_port = PythonPort(args.python_impl)
         r_port = RPort(R_VARIANTS / args.r_variant if args.r_variant else args.r_impl)
         if args.save_stats is not None:  # before the run, not after it: a bad name costs nothing
-            stats.check_target(args.save_stats)
+            stats.check_target(args.save_stats, args.save_traces)
         sheet = spreadsheet.prepare(args, case, epochs)  # None without --spreadsheet
     modes = traces.MODES if args.mode == "both" else (args.mode,)
     progress = Progress(

@@ -706,7 +706,7 @@ def command_run(args, console, err) -> int:
             )
         python_port, r_port = ports(args)
         if args.save_stats is not None:
-            check_target(args.save_stats)
+            check_target(args.save_stats, args.save_traces)
     # A script runs its loop once for every epoch: one chunk, whatever its size.
     result = traces.run(
         case, python_port, r_port, epochs, ("free",), args.save_traces, chunk_bytes=2**62,

@@ -170,14 +170,18 @@ def require_pyarrow(path: Path | str) -> None:
         ) from None
 
 
-def check_target(path: Path | str) -> None:
-    """Whether a table can be written at ``path``: StatsError (one line) when it cannot."""
+def check_target(path: Path | str, traces_folder: Path | str | None = None) -> None:
+    """Whether a table can be written at ``path``: StatsError (one line) when it cannot.
+
+    Its folder may be ``traces_folder`` (--save-traces), which the run makes.
+    """
     path = Path(path)
     if is_parquet(path):
         require_pyarrow(path)
     if path.is_dir():
         raise StatsError(f"{path}: is a folder; give a file name ending in .csv or .parquet")
-    if not path.parent.is_dir():
+    made_by_run = traces_folder is not None and path.parent.resolve() == Path(traces_folder).resolve()
+    if not path.parent.is_dir() and not made_by_run:
         raise StatsError(f"{path}: the folder {path.parent} does not exist")
 
 

@@ -204,6 +204,16 @@ def test_a_stats_file_in_a_missing_folder_is_one_line_and_exit_2(capsys, tmp_pat
     assert code == 2 and len(err.strip().splitlines()) == 1 and "does not exist" in err, err
 
 
+def test_the_statistics_can_go_into_the_folder_the_traces_are_saved_in(capsys, tmp_path):
+    folder = tmp_path / "run"
+    code = main(["run", "--epochs", "3", "--save-traces", str(folder), "--save-stats",
+                 str(folder / "stats.csv")])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    assert len(stats.read(folder / "stats.csv")) == 2 * 3 * len(steps.NAMES)
+    assert (folder / "python.npz").is_file() and (folder / "trace.json").is_file()
+
+
 def snippet(language: str, reads: str) -> str:
     """The one snippet in ``language`` of docs/results-as-data.md that reads ``reads``."""
     blocks = re.findall(rf"```{language}\n(.*?)```", DOC.read_text(), flags=re.S)
