@@ -34,6 +34,10 @@ def fingerprint() -> dict[str, str]:
         info["R LAPACK"] = str(robjects.r("La_library()")[0])
     except Exception as error:  # the fingerprint must never hide the verdict it accompanies
         info["R"] = f"unavailable ({type(error).__name__})"
+    from .blas import numpy_blas_line
+
+    # numpy's BLAS as loaded: its threads and kernels change the last bits.
+    info["numpy BLAS loaded"] = numpy_blas_line(info.get("R BLAS"))
     return info
 
 

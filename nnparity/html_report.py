@@ -22,7 +22,7 @@ from .cases import load_case, parse_epochs
 from .command import FAILS, OK, add_case_option, bad_input
 from .compare import ParityReport
 from .ports import PythonPort
-from .report import MODE_TITLES, story, verdict
+from .report import MODE_TITLES, determinism_lines, story, verdict
 
 
 class LossRecorder:
@@ -38,6 +38,11 @@ class LossRecorder:
 
     def __getattr__(self, name):
         return getattr(self.port, name)
+
+    def start(self, case) -> None:
+        """A new training from the case's start: the losses recorded so far are dropped."""
+        self.losses = []
+        self.port.start(case)
 
     def advance(self, epochs: int, record: bool = True) -> dict[str, np.ndarray]:
         trace = self.port.advance(epochs, record)
@@ -127,6 +132,7 @@ def page(run: traces.Run, losses: dict[str, np.ndarray], images: list[tuple[str,
         f"<h1>nnparity: {e(case.name)}, {run.epochs} epochs</h1>",
         f"<p>{e(case.description)}</p>" if case.description else "",
         f'<p class="verdict {status}">{e(verdict(run))}</p>',
+        *(f"<p>{e(line)}</p>" for line in determinism_lines(run)),
         "<h2>Training loss</h2>",
         f"<p>Loss after epoch {run.epochs}: Python {losses['Python'][-1]:.6g}, R {losses['R'][-1]:.6g}.</p>" if len(losses["Python"]) else "",
         _img(images[0]),

@@ -107,6 +107,11 @@ def story(report: ParityReport) -> str:
     return "\n".join(lines)
 
 
+def determinism_lines(run: Run) -> list[str]:
+    """A line for each port that did not give the same bits twice (a failed port: elsewhere)."""
+    return [f"run to run: {d.describe()}" for d in run.determinism.values() if d.same_bits is False]
+
+
 def verdict(run: Run) -> str:
     if run.passed:
         stats = [s for report in run.reports.values() for s in report.stats]
@@ -129,6 +134,8 @@ def print_run(run: Run, console: Console | None = None, stats=None) -> None:
         console.print(table(report, tidy.summary(stats, mode)))
         console.print(story(report), highlight=False, markup=False, soft_wrap=True)  # long lines wrap in the terminal, not mid-message
         console.print()
+    for line in determinism_lines(run):
+        console.print(line, style="yellow", highlight=False, markup=False, soft_wrap=True)
     style = "bold green" if run.passed else "bold red"
     console.print(verdict(run), style=style, highlight=False, markup=False, soft_wrap=True)
     if not run.passed:
@@ -188,6 +195,7 @@ def as_json(run: Run, stats=None) -> dict:
     stats = tidy.table(run.reports) if stats is None else stats
     out = {"case": run.case.name, "epochs": run.epochs, "passed": run.passed, "verdict": verdict(run), "environment": fingerprint(),
            "saved_traces": [str(p) for p in run.saved], "modes": {}}
+    out["determinism"] = {language: d.as_json() for language, d in run.determinism.items()}
     for mode, report in run.reports.items():
         first = report.first_difference
         figures = tidy.summary(stats, mode)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import steps, tracefolder
+from . import determinism, steps, tracefolder
 from .bridge import PortError
 from .cases import Case
 from .compare import Comparison, ParityReport
@@ -91,6 +91,8 @@ class Run:
     epochs: int
     reports: dict[str, ParityReport]
     saved: list[Path] = field(default_factory=list)  # trace files written (--save-traces)
+    # language -> whether that port gave the same bits twice (nnparity/determinism.py)
+    determinism: dict[str, determinism.Determinism] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -107,13 +109,21 @@ def run(
     progress: Callable[[int], None] | None = None,
     chunk_bytes: int = CHUNK_BYTES,
     full_bounds: bool = False,
+    check_determinism: bool = True,
 ) -> Run:
     """Train both ports on `case` and compare every step of every epoch.
 
     ``full_bounds``: the bound in every cell of every epoch, for the statistics table's
     ``bound`` column (--save-stats), not only where a cell needs it.
+
+    First (unless `check_determinism` is false) each port trains a few epochs
+    twice, to say whether it gives the same bits twice (determinism.py).
     """
     epochs = epochs or case.epochs
+    same_bits = {}
+    if check_determinism:  # before start(): the check leaves each port started on the case
+        ports = (python_port, r_port)
+        same_bits = determinism.check_ports(case, ports, epoch_bytes(case), chunk_bytes)
     comparisons = {mode: Comparison(case, mode, full_bounds=full_bounds) for mode in modes}
     python_port.start(case)
     if "free" in modes:
@@ -169,7 +179,8 @@ def run(
     saved = [w.path for w in writers.values()]
     if save_traces is not None:  # beside each .npz its .rds for R; the case and trace.json (environment)
         saved += tracefolder.complete(save_traces, saved, case, epochs, modes, fingerprint())
-    return Run(case, epochs, {mode: c.report() for mode, c in comparisons.items()}, saved)
+    reports = {mode: c.report() for mode, c in comparisons.items()}
+    return Run(case, epochs, reports, saved, determinism=same_bits)
 
 
 def load_trace(path: Path | str) -> dict[str, np.ndarray]:
