@@ -25,6 +25,9 @@ B. Linux x86_64, Python 3.11.7, numpy 2.4.6 on OpenBLAS 0.3.31 (DYNAMIC_ARCH,
    article's hiddenlayer_activations cells bitwise equal, at most 2 ULP).
 
 Re-measure and update this page before changing a number.
+The same measurements with R on OpenBLAS and BLIS, and numpy on 1 or 2
+threads, are in docs/blas.md (``python scripts/blas_matrix.py --measure``):
+every bound holds on each, with the margins listed there.
 
 Free-running (each language trains on its own from the same start)
 --------------------------------------------------------------------
