@@ -105,8 +105,8 @@ def main() -> int:
     epochs = args.epochs or case.epochs
     found = measure(case, epochs, args.python_impl, args.r_impl)
     if args.json:
-        environment = fingerprint()
-        print(json.dumps({"case": case.name, "epochs": epochs, "steps": found, "environment": environment}))
+        out = {"case": case.name, "epochs": epochs, "steps": found, "environment": fingerprint()}
+        print(json.dumps(out))
         return 0
     print(f"{case.name}, {epochs} epochs, dims {case.dims}")
     print(
