@@ -103,8 +103,8 @@ def first_difference(a: dict, b: dict) -> tuple | None:
     best = None
     for order, name in enumerate(steps.NAMES):
         x, y = a.get(name), b.get(name)
-        if x is None or y is None:
-            continue
+        if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray)):
+            continue  # not recorded, or a marker (a script port's matrix it never computes)
         x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
         if x.shape != y.shape:  # a different shape each time: not deterministic either
             return (1, name, 1, 1, float("nan"), float("nan"))
