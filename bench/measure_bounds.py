@@ -3,7 +3,8 @@
     python bench/measure_bounds.py                     # the scale case, 2000 epochs (a few minutes)
     python bench/measure_bounds.py fixtures/iris       # a case folder, its own epochs
     python bench/measure_bounds.py --epochs 120
-    python bench/measure_bounds.py fixtures/saturated --r-impl PATH   # another port (a faithful rewrite, say)
+    python bench/measure_bounds.py fixtures/saturated --r-impl PATH   # another port,
+                                                   # a faithful rewrite, say
 
 For every recorded matrix it prints, over every cell of every epoch:
 lockstep, the largest |Python - R| in units of eps * magnitude (and divided by
@@ -55,8 +56,16 @@ def measure(case, epochs: int, python_impl=None, r_impl=None) -> dict[str, dict]
     python.start(case)
     r_free.start(case)
     out = {
-        name: {"lockstep": 0.0, "lockstep_epoch": 0, "terms": 1, "lockstep_of_bound": 0.0,
-               "free_abs": 0.0, "free_epoch": 0, "free_per_magnitude": 0.0, "free_of_bound": 0.0}
+        name: {
+            "lockstep": 0.0,
+            "lockstep_epoch": 0,
+            "terms": 1,
+            "lockstep_of_bound": 0.0,
+            "free_abs": 0.0,
+            "free_epoch": 0,
+            "free_per_magnitude": 0.0,
+            "free_of_bound": 0.0,
+        }
         for name in steps.NAMES
     }
     done = 0

@@ -50,7 +50,8 @@ def main() -> None:
                     comparison.add(a, other, epochs, start)
                     times[full].append(time.perf_counter() - t)
             lazy, full = statistics.median(times[False]), statistics.median(times[True])
-            print(f"{name:<14}{mode:<10}{lazy * 1e3:>10.0f}ms{full * 1e3:>10.0f}ms{full / lazy:>8.2f}")
+            times = f"{lazy * 1e3:>10.0f}ms{full * 1e3:>10.0f}ms{full / lazy:>8.2f}"
+            print(f"{name:<14}{mode:<10}{times}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,17 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from . import compare_folders, doctor, explain, html_report, scripts, spreadsheet, stats, traces, workbook
+from . import (
+    compare_folders,
+    doctor,
+    explain,
+    html_report,
+    scripts,
+    spreadsheet,
+    stats,
+    traces,
+    workbook,
+)
 from .bridge import PortError, RPort
 from .cases import load_case, parse_epochs
 from .command import BAD_INPUT, FAILS, OK, BadInput, add_case_option, bad_input

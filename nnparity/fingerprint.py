@@ -21,7 +21,8 @@ def fingerprint() -> dict[str, str]:
     info = {
         "python": platform.python_version(),
         "numpy": np.__version__,
-        "numpy BLAS": blas.get("openblas configuration") or f"{blas.get('name', '?')} {blas.get('version', '')}".strip(),
+        "numpy BLAS": blas.get("openblas configuration")
+        or f"{blas.get('name', '?')} {blas.get('version', '')}".strip(),
         "machine": f"{platform.system()} {platform.machine()}",
     }
     try:

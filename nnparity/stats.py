@@ -180,7 +180,9 @@ def check_target(path: Path | str, traces_folder: Path | str | None = None) -> N
         require_pyarrow(path)
     if path.is_dir():
         raise StatsError(f"{path}: is a folder; give a file name ending in .csv or .parquet")
-    made_by_run = traces_folder is not None and path.parent.resolve() == Path(traces_folder).resolve()
+    made_by_run = (
+        traces_folder is not None and path.parent.resolve() == Path(traces_folder).resolve()
+    )
     if not path.parent.is_dir() and not made_by_run:
         raise StatsError(f"{path}: the folder {path.parent} does not exist")
 

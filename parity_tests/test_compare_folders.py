@@ -187,4 +187,6 @@ def test_r_on_openblas_against_r_on_reference_blas_names_both_environments(golde
     verdict = "A AND B AGREE within the bound: python.npz bitwise equal, r.npz within"
     assert verdict in result.stdout.splitlines(), result.stdout
     doc = (paths.BASE / "docs" / "results-as-data.md").read_text()
-    assert verdict in doc and "the environments differ in: R BLAS" in doc, "the docs' sample is stale"
+    assert verdict in doc and "the environments differ in: R BLAS" in doc, (
+        "the docs' sample is stale"
+    )

@@ -1,4 +1,6 @@
-"""The specification of the project: both ports compute the same thing, step by step, on every case."""
+"""The specification of the project: both ports compute the same thing, step by step, on every case.
+
+"""
 
 from __future__ import annotations
 
@@ -14,11 +16,15 @@ from nnparity.report import story
 def test_every_step_of_every_epoch_matches_on_every_case(case, python_port, r_port, mode):
     run = traces.run(case, python_port, r_port, modes=(mode,))
     report = run.reports[mode]
-    assert report.epochs == case.epochs, f"{case.name}: compared {report.epochs} epochs, the case has {case.epochs}"
+    assert report.epochs == case.epochs, (
+        f"{case.name}: compared {report.epochs} epochs, the case has {case.epochs}"
+    )
     compared = {s.name: s.cells for s in report.stats}
     for name in steps.NAMES:
         expected = case.epochs * int(np.prod(steps.shape_of(name, *case.dims)))
-        assert compared[name] == expected, f"{case.name}: {name} compared {compared[name]} cells, expected {expected}"
+        assert compared[name] == expected, (
+            f"{case.name}: {name} compared {compared[name]} cells, expected {expected}"
+        )
     assert report.passed, f"\n{story(report)}\nenvironment: {one_line()}"
 
 

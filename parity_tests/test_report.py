@@ -34,10 +34,18 @@ def referenced_images(index: Path) -> list[str]:
 
 def test_report_page_references_a_png_for_every_plot(article_report):
     images = referenced_images(article_report / "index.html")
-    assert images == ["loss.png", "max-diff-free.png", "ulp-map-free.png", "max-diff-lockstep.png", "ulp-map-lockstep.png"]
+    assert images == [
+        "loss.png",
+        "max-diff-free.png",
+        "ulp-map-free.png",
+        "max-diff-lockstep.png",
+        "ulp-map-lockstep.png",
+    ]
     for name in images:
         pixels = matplotlib.image.imread(article_report / name)
-        assert pixels.shape[0] > 200 and pixels.shape[1] > 300, f"{name} is too small: {pixels.shape}"
+        assert pixels.shape[0] > 200 and pixels.shape[1] > 300, (
+            f"{name} is too small: {pixels.shape}"
+        )
         assert pixels[..., :3].std() > 0.05, f"{name} is blank"
 
 
@@ -56,7 +64,9 @@ def test_report_marks_where_the_first_difference_is_born(article_report):
 def test_report_leaves_nothing_but_the_page_and_its_images(article_report):
     written = sorted(p.name for p in article_report.iterdir())
     assert written == sorted(["index.html", *referenced_images(article_report / "index.html")])
-    assert not [p for p in article_report.parent.iterdir() if p.name.startswith(".")], "a staging folder was left behind"
+    assert not [p for p in article_report.parent.iterdir() if p.name.startswith(".")], (
+        "a staging folder was left behind"
+    )
 
 
 def test_loss_per_epoch_is_half_the_summed_squared_error_of_each_epochs_output():
@@ -69,7 +79,12 @@ def test_loss_per_epoch_is_half_the_summed_squared_error_of_each_epochs_output()
     outputs = train(case.X, case.y, case.wh, case.bh, case.wout, case.bout, case.lr, 5, record=True)
     outputs = outputs["trace"]["output"]
     expected = [0.5 * float(np.sum((case.y - outputs[i]) ** 2)) for i in range(5)]
-    np.testing.assert_allclose(recorder.loss(), expected, rtol=1e-15, err_msg="loss per epoch is not sum((y - output)^2) / 2")
+    np.testing.assert_allclose(
+        recorder.loss(),
+        expected,
+        rtol=1e-15,
+        err_msg="loss per epoch is not sum((y - output)^2) / 2",
+    )
     # Epoch 1's output is the article's 0.79, 0.80, 0.79 against y = 1, 1, 0.
     assert recorder.loss()[0] == pytest.approx(0.5 * (0.21**2 + 0.20**2 + 0.79**2), abs=0.01)
 
@@ -80,7 +95,12 @@ def test_the_loss_of_both_languages_is_recorded_without_changing_the_run():
     run = traces.run(case, python, r, 10, chunk_bytes=traces.epoch_bytes(case) * 3)
     assert run.passed
     assert len(python.loss()) == len(r.loss()) == 10
-    np.testing.assert_allclose(python.loss(), r.loss(), rtol=1e-14, err_msg="the two languages' losses differ beyond rounding")
+    np.testing.assert_allclose(
+        python.loss(),
+        r.loss(),
+        rtol=1e-14,
+        err_msg="the two languages' losses differ beyond rounding",
+    )
 
 
 def test_plots_of_a_run_with_no_difference_at_all_need_no_log_of_zero(tmp_path):
@@ -94,7 +114,9 @@ def test_plots_of_a_run_with_no_difference_at_all_need_no_log_of_zero(tmp_path):
         for draw in (plots.max_difference, plots.ulp_map):
             table = stats.table(run.reports)
             path = draw(table, "free", case.name, tmp_path / f"{draw.__name__}.png")
-            assert matplotlib.image.imread(path)[..., :3].std() > 0.05, f"{draw.__name__} drew a blank image"
+            assert matplotlib.image.imread(path)[..., :3].std() > 0.05, (
+                f"{draw.__name__} drew a blank image"
+            )
 
 
 def test_a_failed_report_leaves_the_previous_one_untouched(article_report, tmp_path, monkeypatch):
@@ -108,8 +130,12 @@ def test_a_failed_report_leaves_the_previous_one_untouched(article_report, tmp_p
     monkeypatch.setattr(plots, "ulp_map", broken)
     with pytest.raises(RuntimeError, match="half way"):
         cli.main(["report", "--epochs", "4", "--out", str(out)])
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before, "a failed report changed the previous one"
-    assert [p.name for p in tmp_path.iterdir()] == ["report"], "a half-written staging folder was left behind"
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before, (
+        "a failed report changed the previous one"
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["report"], (
+        "a half-written staging folder was left behind"
+    )
 
 
 def test_report_will_not_replace_a_folder_that_is_not_a_report(tmp_path, capsys):

@@ -39,8 +39,17 @@ def test_rscript_trace_files_equal_the_rpy2_trace_on_the_same_blas(name, tmp_pat
     loaded = Path(blas.rscript_blas(env)).parent
     assert loaded == embedded, f"Rscript's BLAS is from {loaded}, the embedded R's from {embedded}"
     result = subprocess.run(
-        ["Rscript", str(FIXTURES.parent / "r_impl" / "main.R"), str(folder), str(EPOCHS), "--trace", str(tmp_path)],
-        capture_output=True, text=True, env=env,
+        [
+            "Rscript",
+            str(FIXTURES.parent / "r_impl" / "main.R"),
+            str(folder),
+            str(EPOCHS),
+            "--trace",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert result.returncode == 0, f"Rscript r_impl/main.R failed:\n{result.stderr}"
     same_bits = determinism.check(r_port, case)
@@ -56,9 +65,13 @@ def test_rscript_trace_files_equal_the_rpy2_trace_on_the_same_blas(name, tmp_pat
         return
     for matrix in steps.NAMES:
         from_file = np.load(tmp_path / f"{matrix}.npy")
-        assert from_file.shape == through_rpy2[matrix].shape, f"{name}/{matrix}: file {from_file.shape}, rpy2 {through_rpy2[matrix].shape}"
+        assert from_file.shape == through_rpy2[matrix].shape, (
+            f"{name}/{matrix}: file {from_file.shape}, rpy2 {through_rpy2[matrix].shape}"
+        )
         differs = np.argwhere(from_file.view(np.int64) != through_rpy2[matrix].view(np.int64))
         assert differs.size == 0, (
-            f"{name}/{matrix}: Rscript and rpy2 disagree first at [epoch, row, col] {differs[0] + 1}: "
-            f"file {from_file[tuple(differs[0])]!r}, rpy2 {through_rpy2[matrix][tuple(differs[0])]!r}"
+            f"{name}/{matrix}: Rscript and rpy2 disagree first at [epoch, row, col] "
+            f"{differs[0] + 1}: "
+            f"file {from_file[tuple(differs[0])]!r}, rpy2 "
+            f"{through_rpy2[matrix][tuple(differs[0])]!r}"
         )
