@@ -177,7 +177,7 @@ def diagnose() -> list[Check]:
             "LibreOffice",
             ("soffice", "libreoffice"),
             "libreoffice-calc-nogui",
-            "the spreadsheet check",
+            "tox -e spreadsheet, nnparity run --spreadsheet",
         )
     )
     return checks
