@@ -26,6 +26,10 @@ from nnparity.ports import PythonPort
 
 DOC = paths.BASE / "docs" / "results-as-data.md"
 
+# Under -n with --dist loadgroup (pyproject.toml), the module's tests share one worker, so
+# its two runs (the whole article case; 1000 epochs with traces) are made once, not per worker.
+pytestmark = pytest.mark.xdist_group("stats")
+
 
 @pytest.fixture(scope="module")
 def article_stats(tmp_path_factory, r_available):
