@@ -15,7 +15,7 @@ CONSTRAINTS ?= constraints/debian-bookworm.txt
 setup: $(BIN)/nnparity
 
 $(BIN)/nnparity: pyproject.toml scripts/setup-system.sh $(CONSTRAINTS)
-	@echo "==> 1/3 Debian packages: R, testthat, lintr, Chromium, python3-venv (scripts/setup-system.sh)"
+	@echo "==> 1/3 Debian packages: R, testthat, lintr, Chromium, python3-venv, OpenBLAS, BLIS (scripts/setup-system.sh)"
 	bash scripts/setup-system.sh
 	@echo "==> 2/3 a virtualenv in $(VENV)"
 	$(PYTHON) -m venv $(VENV)

@@ -29,10 +29,12 @@ def _reason(error: OSError) -> str:
 
 @contextmanager
 def staged_file(target: Path | str) -> Iterator[Path]:
-    """``with staged_file(path) as tmp:`` write tmp; it becomes ``path`` when the block ends well."""
+    """``with staged_file(path) as tmp:`` write tmp; it becomes ``path`` when the block ends."""
     target = Path(target).absolute()
     try:
-        handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+        handle, name = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=".partial", dir=target.parent
+        )
         os.close(handle)
     except OSError as error:
         raise OutputError(f"{target}: cannot be written ({_reason(error)})") from None
@@ -65,10 +67,14 @@ class StagedFolder:
     def check(self) -> None:
         t = self.target
         if t.is_symlink() and not t.exists():
-            raise OutputError(f"{t}: is a dangling symbolic link; give a folder to write {self.what} into")
+            raise OutputError(
+                f"{t}: is a dangling symbolic link; give a folder to write {self.what} into"
+            )
         if t.exists():
             if not t.is_dir():
-                raise OutputError(f"{t}: exists and is not a folder; give a new or empty folder for {self.what}")
+                raise OutputError(
+                    f"{t}: exists and is not a folder; give a new or empty folder for {self.what}"
+                )
             try:
                 foreign = sorted(p.name for p in t.iterdir() if not self.is_ours(p))
             except OSError as error:
@@ -76,7 +82,8 @@ class StagedFolder:
             if foreign:
                 shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
                 raise OutputError(
-                    f"{t}: holds files nnparity did not write ({shown}); give a new or empty folder "
+                    f"{t}: holds files nnparity did not write ({shown}); "
+                    "give a new or empty folder "
                     f"for {self.what} (nothing was changed)"
                 )
         parent = self._existing_parent()
@@ -87,12 +94,14 @@ class StagedFolder:
             raise OutputError(f"{t}: cannot be written ({_reason(error)} in {parent})") from None
 
     def is_ours(self, path: Path) -> bool:
-        """A plain file with a name nnparity gives, or a folder of plain files for a pattern ending in "/"."""
+        """A plain file named as nnparity names them, or a folder of plain files ("name/")."""
         if path.is_symlink():
             return False
         for pattern in self.ours:
             if pattern.endswith("/") and fnmatch.fnmatchcase(path.name, pattern[:-1]):
-                return path.is_dir() and all(p.is_file() and not p.is_symlink() for p in path.iterdir())
+                return path.is_dir() and all(
+                    p.is_file() and not p.is_symlink() for p in path.iterdir()
+                )
             if fnmatch.fnmatchcase(path.name, pattern):
                 return path.is_file()
         return False
@@ -114,7 +123,11 @@ class StagedFolder:
             for folder in reversed(missing):
                 folder.mkdir()
                 self._made.append(folder)
-            self.staging = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.", suffix=".partial", dir=self.target.parent))
+            self.staging = Path(
+                tempfile.mkdtemp(
+                    prefix=f".{self.target.name}.", suffix=".partial", dir=self.target.parent
+                )
+            )
         except OSError as error:
             self.abort()
             raise OutputError(f"{self.target}: cannot be written ({_reason(error)})") from None
@@ -125,7 +138,11 @@ class StagedFolder:
         os.chmod(self.staging, 0o755)
         if self.target.exists():
             self.check()  # still ours: nothing was added to it meanwhile
-            old = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.", suffix=".old", dir=self.target.parent))
+            old = Path(
+                tempfile.mkdtemp(
+                    prefix=f".{self.target.name}.", suffix=".old", dir=self.target.parent
+                )
+            )
             os.replace(self.target, old / "old")
             os.replace(self.staging, self.target)
             shutil.rmtree(old, ignore_errors=True)
@@ -135,7 +152,7 @@ class StagedFolder:
         return self.target
 
     def abort(self) -> None:
-        """Remove everything this output made: the staging folder and any parent folder it created."""
+        """Remove what this output made: the staging folder and any parent folder it created."""
         if self.staging is not None:
             shutil.rmtree(self.staging, ignore_errors=True)
             self.staging = None

@@ -55,7 +55,9 @@ def r():
     # anyway: what R writes to its error stream is held until the call ends, and
     # passed on to stderr only when the call succeeded (a port's message()s).
     callbacks.consolewrite_warnerror = _held.append
-    callbacks.consolewrite_print = lambda text: sys.stderr.write(text)  # a port's print() goes to stderr
+    callbacks.consolewrite_print = lambda text: sys.stderr.write(
+        text
+    )  # a port's print() goes to stderr
     robjects.r["source"](str(HARNESS_R))
     return robjects, robjects.default_converter + numpy2ri.converter
 
@@ -81,14 +83,14 @@ def call(function: str, *args, **kwargs):
     return value
 
 
-
-
 def named_list(arrays: dict[str, np.ndarray]):
     """An R named list of numeric arrays (converted with numpy2ri)."""
     robjects, converter = r()
     with converter.context():
         convert = robjects.conversion.get_conversion().py2rpy
-        return robjects.ListVector({k: convert(np.asarray(v, dtype=np.float64)) for k, v in arrays.items()})
+        return robjects.ListVector(
+            {k: convert(np.asarray(v, dtype=np.float64)) for k, v in arrays.items()}
+        )
 
 
 def r_error_text(text: str) -> str:

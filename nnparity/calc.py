@@ -28,7 +28,8 @@ from .workbook import INPUTS, Layout, epoch_sheet
 #: What to install when LibreOffice or its Python bridge is missing.
 FIX = "install Debian's libreoffice-calc-nogui and python3-uno (scripts/setup-system.sh does)"
 #: Seconds a recalculation may take before it is stopped. The largest workbook the
-#: tests recalculate (article, 200 epochs) takes about 15 s on a busy 2-core machine.
+#: tests recalculate (article, 400 epochs) takes under a minute on a busy 2-core machine;
+#: 1000 epochs took 76 s.
 TIMEOUT = float(os.environ.get("NNPARITY_CALC_TIMEOUT", "600"))
 UNO_SCRIPT = Path(__file__).resolve().parent / "calc_uno.py"
 
@@ -113,6 +114,7 @@ def recalculate_all(
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
             env=office_env(),
         )
+        client = None
         try:
             client = subprocess.run(
                 [python, str(UNO_SCRIPT), pipe, str(Path(tmp, "jobs.json"))],
@@ -121,8 +123,8 @@ def recalculate_all(
         except subprocess.TimeoutExpired:
             raise CalcError(f"{names}: LibreOffice did not finish recalculating within "
                             f"{timeout:g} s (NNPARITY_CALC_TIMEOUT sets the limit)") from None
-        finally:
-            _stop(process)
+        finally:  # a client that finished asked the office to quit: give it time to
+            _stop(process, grace=10 if client is not None and client.returncode == 0 else 0)
         outs = [Path(job["out"]) for job in jobs]
         if client.returncode != 0 or not all(out.is_file() for out in outs):
             last = (client.stderr.strip().splitlines() or ["no message"])[-1]
@@ -132,10 +134,10 @@ def recalculate_all(
         return [json.loads(out.read_text()) for out in outs]
 
 
-def _stop(process: subprocess.Popen) -> None:
+def _stop(process: subprocess.Popen, grace: float = 10) -> None:
     """Stop the soffice this module started (its own process group), gently first."""
     try:
-        process.wait(timeout=10)
+        process.wait(timeout=grace)
         return
     except subprocess.TimeoutExpired:
         pass

@@ -94,7 +94,7 @@ def command_run(args, console: Console, err: Console) -> int:
         epochs = parse_epochs("--epochs", args.epochs) if args.epochs is not None else case.epochs
         deadline = supervise.Deadline(parse_timeout(args.timeout))
         if args.save_stats is not None:  # before the run, not after it: a bad name costs nothing
-            stats.check_target(args.save_stats)
+            stats.check_target(args.save_stats, args.save_traces)
         sheet = spreadsheet.prepare(args, case, epochs)  # None without --spreadsheet
     with spreadsheet.traces_folder(args.save_traces, sheet) as save_traces:
         with bad_input():
@@ -114,6 +114,7 @@ def command_run(args, console: Console, err: Console) -> int:
                     case, python_port, r_port, epochs, modes, folder,
                     progress=lambda n: progress.advance(task, n), environment=r_port.environment,
                     chunk_bytes=2**62 if script else traces.CHUNK_BYTES,  # a script's loop runs once
+                    full_bounds=args.save_stats is not None,  # the file's bound column in every row
                 )
         if sheet is not None:  # the spreadsheet as a third implementation, from the saved traces
             return spreadsheet.finish(sheet, result, save_traces, args, console)

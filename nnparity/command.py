@@ -36,12 +36,17 @@ def bad_input():
 
 
 def add_case_option(parser) -> None:
-    parser.add_argument("--case", default="article", help="a case name in fixtures/ or a path to a case folder (default: article)")
+    parser.add_argument(
+        "--case",
+        default="article",
+        help="a case name in fixtures/ or a path to a case folder (default: article)",
+    )
 
 
 def add_timeout_option(parser) -> None:
     parser.add_argument(
-        "--timeout", metavar="SECONDS",
+        "--timeout",
+        metavar="SECONDS",
         help="end the run, with exit code 1, when it takes longer (a port that hangs); default: no limit",
     )
 

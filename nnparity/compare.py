@@ -81,11 +81,16 @@ class Comparison:
 
     def __init__(
         self, case, mode: str, sides: tuple[str, str] = ("Python", "R"), title: str | None = None,
-        bound=None, tolerance: str | None = None,
+        bound=None, tolerance: str | None = None, full_bounds: bool = False,
     ):
-        """``bound`` and ``tolerance``: a free-running bound of another pair (the spreadsheet's)."""
+        """``bound`` and ``tolerance``: a free-running bound of another pair (the spreadsheet's).
+
+        ``full_bounds``: the bound in full in every epoch, for the statistics table's ``bound``
+        column (--save-stats); otherwise only in epochs where a cell needs more than a cheap one.
+        """
         self.case = case
         self.mode = mode
+        self.full_bounds = full_bounds
         self.sides = sides
         self.title = title
         self.free_bound = bound or policy.free_running_bound
@@ -153,6 +158,8 @@ class Comparison:
         that differs at all; free-running, a cell beyond the bound relative to
         the values, which is never larger than the full one.
         """
+        if self.full_bounds:
+            return self.bound(name, a, b, get), np.ones(len(diff), dtype=bool)
         if self.mode == "free":
             cheap = self.free_bound(name, a, b)
             if not steps.BY_NAME[name].sums:
@@ -175,34 +182,19 @@ class Comparison:
                 continue
             e, i, j = found
             seen = self.non_finite.get(language)
-            if seen is None or (offset + e + 1, steps.position(name)) < (
-                seen.epoch, steps.position(seen.name)
-            ):
-                self.non_finite[language] = NonFinite(
-                    language, offset + e + 1, name, i + 1, j + 1, float(x[e, i, j])
-                )
+            here = NonFinite(language, offset + e + 1, name, i + 1, j + 1, float(x[e, i, j]))
+            if seen is None or _order(here) < _order(seen):
+                self.non_finite[language] = here
 
     def _note_first_difference(self, python, r, offset, get) -> None:
         """The first cell, in epoch then step order, that is not bitwise equal."""
         if self.first_difference is not None:
             return
-        best = None
-        for order, name in enumerate(steps.NAMES):
-            if self.stats[name].problem or self.stats[name].not_computed:
-                continue
-            a, b = self._pair(name, python, r)
-            # -0.0 against 0.0 differs in its bits but in no value that follows from it:
-            # not a birth.
-            differs = (a.view(np.int64) != b.view(np.int64)) & (a != b) & ~same_missing(a, b)
-            per_epoch = differs.reshape(len(a), -1).any(axis=1)
-            if per_epoch.any():
-                e = int(np.argmax(per_epoch))
-                if best is None or (e, order) < best[:2]:
-                    best = (e, order, name, a, b, differs)
-        if best is not None:
-            e, _, name, a, b, differs = best
-            i, j = (int(k) for k in np.argwhere(differs[e])[0])
-            self.first_difference = self._difference_at(offset, e, i, j, name, a, b, get)
+        skip = {n for n, s in self.stats.items() if s.problem or s.not_computed}
+        comparable = [n for n in steps.NAMES if n not in skip]
+        found = first_bit_difference((n, *self._pair(n, python, r)) for n in comparable)
+        if found is not None:
+            self.first_difference = self._difference_at(offset, *found, get)
 
     def _difference_at(self, offset, e, i, j, name, a, b, get) -> Cell:
         """One differing cell (chunk epoch e, row i, col j; 0-based), with both bounds."""
@@ -228,6 +220,33 @@ class Comparison:
             self.first_difference, self.tolerance, self.error, dict(self.non_finite),
             sides=self.sides, title=self.title,
         )
+
+
+def _order(cell) -> tuple[int, int]:
+    return (cell.epoch, steps.position(cell.name))
+
+
+def first_bit_difference(pairs):
+    """The first cell, in epoch then step order, whose two values differ, or None.
+
+    ``pairs``: (name, a, b) in step order, arrays [epochs, rows, cols] of one
+    chunk. Returns (epoch, row, col, name, a, b), 0-based in the chunk. -0.0
+    against 0.0 differs in its bits but in no value that follows from it, and
+    NaN against NaN of the same kind is no difference: neither is a birth.
+    """
+    best = None
+    for order, (name, a, b) in enumerate(pairs):
+        differs = (a.view(np.int64) != b.view(np.int64)) & (a != b) & ~same_missing(a, b)
+        per_epoch = differs.reshape(len(a), -1).any(axis=1)
+        if per_epoch.any():
+            e = int(np.argmax(per_epoch))
+            if best is None or (e, order) < best[:2]:
+                best = (e, order, name, a, b, differs)
+    if best is None:
+        return None
+    e, _, name, a, b, differs = best
+    i, j = (int(k) for k in np.argwhere(differs[e])[0])
+    return e, i, j, name, a, b
 
 
 def is_bias_copied_per_sample(name: str, a: tuple[int, ...], b: tuple[int, ...],

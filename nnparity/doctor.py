@@ -170,9 +170,16 @@ def diagnose() -> list[Check]:
         else:
             found = facts.get(package, "")
             checks.append(Check(package, bool(found), found or "R package not installed", fix, env))
-    checks.append(program("Chromium", ("chromium", "chromium-browser"), "chromium", "tox -e browser"))
-    checks.append(program("LibreOffice", ("soffice", "libreoffice"), "libreoffice-calc-nogui",
-                          "the spreadsheet check"))
+    chromium = ("chromium", "chromium-browser")
+    checks.append(program("Chromium", chromium, "chromium", "tox -e browser"))
+    checks.append(
+        program(
+            "LibreOffice",
+            ("soffice", "libreoffice"),
+            "libreoffice-calc-nogui",
+            "tox -e spreadsheet, nnparity run --spreadsheet",
+        )
+    )
     return checks
 
 
@@ -181,8 +188,11 @@ def check_r() -> tuple[list[Check], dict[str, str]]:
     r, how = find_r()
     home = os.environ.get("R_HOME")
     if r is None:
-        why = (R_HOME_WRONG.format(home=home) if home
-               else R_HOME_EXPLAINED.format(why="R_HOME is unset and there is no `R` on PATH"))
+        why = (
+            R_HOME_WRONG.format(home=home)
+            if home
+            else R_HOME_EXPLAINED.format(why="R_HOME is unset and there is no `R` on PATH")
+        )
         fix = "unset R_HOME" if home and shutil.which("R") else apt("r-base-core")
         detail = f"not found ({how}). {why}"
         return [Check("R", False, detail, fix)], {}
@@ -198,8 +208,9 @@ def check_rpy2(facts: dict[str, str], version: tuple[int, ...]) -> Check:
     if rpy2 is None:
         return Check("rpy2", False, "not installed", pip(rpy2_for(version)))
     if not version:
-        return Check("rpy2", False, f"{rpy2} installed; not loaded: it needs R (above)",
-                     checked=False)
+        return Check(
+            "rpy2", False, f"{rpy2} installed; not loaded: it needs R (above)", checked=False
+        )
     loads, said = rpy2_loads()
     if loads:
         return Check("rpy2", True, said)
@@ -213,16 +224,19 @@ def r_home_check(home: str) -> Check:
     if not value:
         return Check("R_HOME", True, f"unset: rpy2 asks `R RHOME`, which says {home}")
     if Path(value).resolve() != Path(home).resolve():
-        return Check("R_HOME", False, f"{value}, but that R says its home is {home}",
-                     f"export R_HOME={home}")
+        return Check(
+            "R_HOME", False, f"{value}, but that R says its home is {home}", f"export R_HOME={home}"
+        )
     return Check("R_HOME", True, value)
 
 
 def rpy2_advice(error: str, version: tuple[int, ...]) -> str:
     """One sentence on why rpy2 did not load, from the last line it printed."""
     if "R_getVar" in error:
-        return (f"{error} (rpy2 3.6 needs R 4.5 or newer; R {'.'.join(map(str, version))} needs "
-                f"{RPY2_FOR_OLD_R})")
+        return (
+            f"{error} (rpy2 3.6 needs R 4.5 or newer; R {'.'.join(map(str, version))} needs "
+            f"{RPY2_FOR_OLD_R})"
+        )
     if "Unable to determine R home" in error or "r_home is None" in error:
         return R_HOME_EXPLAINED.format(why="neither worked in the child process") + f" ({error})"
     return error
@@ -240,13 +254,21 @@ def numpy_blas() -> str:
 
 def program(name: str, commands: tuple[str, ...], package: str, needed_by: str) -> Check:
     found = next((shutil.which(c) for c in commands if shutil.which(c)), None)
-    return Check(name, found is not None, found or f"not found (looked for {', '.join(commands)})",
-                 apt(package), needed_by)
+    return Check(
+        name,
+        found is not None,
+        found or f"not found (looked for {', '.join(commands)})",
+        apt(package),
+        needed_by,
+    )
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("doctor", help="check what a run needs (R, rpy2, BLAS) and the checks need, "
-                                      "with the command that fixes each missing piece")
+    p = sub.add_parser(
+        "doctor",
+        help="check what a run needs (R, rpy2, BLAS) and the checks need, "
+        "with the command that fixes each missing piece",
+    )
     p.set_defaults(handler=command_doctor)
 
 
@@ -266,6 +288,8 @@ def command_doctor(args, console, err) -> int:
         say(f"nnparity cannot run here: {', '.join(blocking)} missing (fixes above).")
         return BAD_INPUT
     others = [c.name for c in checks if not c.ok]
-    say(f"everything a run needs is there{'; missing for some checks: ' if others else ''}"
-        f"{', '.join(others)}.")
+    say(
+        f"everything a run needs is there{'; missing for some checks: ' if others else ''}"
+        f"{', '.join(others)}."
+    )
     return OK

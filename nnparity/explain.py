@@ -67,7 +67,9 @@ def _short(path: Path) -> str:
 
 
 def python_step_functions(path: Path = PYTHON_IMPL / "steps.py") -> list[Snippet]:
-    """Every function of python_impl/steps.py with a `# step N` comment line right above its `def`."""
+    """Every function of python_impl/steps.py with a `# step N` comment line right above its
+    `def`.
+    """
     lines = Path(path).read_text().splitlines()
     found = []
     for node in ast.parse("\n".join(lines)).body:
@@ -81,7 +83,9 @@ def python_step_functions(path: Path = PYTHON_IMPL / "steps.py") -> list[Snippet
 
 
 def r_step_functions(path: Path = R_IMPL / "steps.R") -> list[Snippet]:
-    """Every `name = function(...) {...}` of r_impl/steps.R's `steps <- list(` with a `# step N` line right above it."""
+    """Every `name = function(...) {...}` of r_impl/steps.R's `steps <- list(` with a `# step N`
+    line right above it.
+    """
     lines = Path(path).read_text().splitlines()
     head = re.compile(r"^\s*(\w+)\s*=\s*function\s*\(")
     found = []
@@ -94,7 +98,15 @@ def r_step_functions(path: Path = R_IMPL / "steps.R") -> list[Snippet]:
         end = i + 1
         while end < len(lines) and not re.match(rf"^\s{{{indent}}}\}}", lines[end]):
             end += 1
-        found.append(Snippet(int(marker.group(1)), match.group(1), Path(path), i + 1, "\n".join(lines[i : end + 1]).rstrip(",")))
+        found.append(
+            Snippet(
+                int(marker.group(1)),
+                match.group(1),
+                Path(path),
+                i + 1,
+                "\n".join(lines[i : end + 1]).rstrip(","),
+            )
+        )
     return found
 
 
@@ -128,12 +140,20 @@ class PortSource:
 
 def python_source(folder: Path = PYTHON_IMPL) -> PortSource:
     folder = Path(folder)
-    return PortSource(python_step_functions(folder / "steps.py"), train_lines(folder / "train.py"), train_signature(folder / "train.py"))
+    return PortSource(
+        python_step_functions(folder / "steps.py"),
+        train_lines(folder / "train.py"),
+        train_signature(folder / "train.py"),
+    )
 
 
 def r_source(folder: Path = R_IMPL) -> PortSource:
     folder = Path(folder)
-    return PortSource(r_step_functions(folder / "steps.R"), train_lines(folder / "train.R"), train_signature(folder / "train.R"))
+    return PortSource(
+        r_step_functions(folder / "steps.R"),
+        train_lines(folder / "train.R"),
+        train_signature(folder / "train.R"),
+    )
 
 
 def marker_problems(source: PortSource, language: str) -> list[str]:
@@ -144,12 +164,20 @@ def marker_problems(source: PortSource, language: str) -> list[str]:
         function = by_name.get(q.name)
         where = _short(source.functions[0].path) if source.functions else "steps"
         if function is None:
-            problems.append(f"{language}: {where} has no function {q.name} marked `# step {q.step}` on the line above it")
+            problems.append(
+                f"{language}: {where} has no function {q.name} marked `# step {q.step}` on the "
+                "line above it"
+            )
         elif function.step != q.step:
-            problems.append(f"{language}: {function.where} marks {q.name} as step {function.step}, the article says step {q.step}")
+            problems.append(
+                f"{language}: {function.where} marks {q.name} as step {function.step}, the article "
+                f"says step {q.step}"
+            )
     marked = {s.step for s in source.train}
     for step in sorted({q.step for q in steps.QUANTITIES} - marked):
-        problems.append(f"{language}: {_short(source.signature.path)} has no line ending in `# step {step}`")
+        problems.append(
+            f"{language}: {_short(source.signature.path)} has no line ending in `# step {step}`"
+        )
     return problems
 
 
@@ -172,7 +200,9 @@ def step1_key(name: str) -> str:
     return f"{name} (start)"
 
 
-def epoch_values(case: Case, epoch: int, python_port, r_port) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def epoch_values(
+    case: Case, epoch: int, python_port, r_port
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Every matrix of `epoch` as each language computed it, and the weights it started from."""
     both = []
     for port in (python_port, r_port):
@@ -181,7 +211,9 @@ def epoch_values(case: Case, epoch: int, python_port, r_port) -> tuple[dict[str,
         trace = port.advance(epoch, record=True)
         values = {name: np.asarray(trace[name][epoch - 1]) for name in steps.NAMES}
         for name in steps.STATE:
-            values[step1_key(name)] = start[name] if epoch == 1 else np.asarray(trace[name][epoch - 2])
+            values[step1_key(name)] = (
+                start[name] if epoch == 1 else np.asarray(trace[name][epoch - 2])
+            )
         both.append(values)
     return both[0], both[1]
 
@@ -189,7 +221,10 @@ def epoch_values(case: Case, epoch: int, python_port, r_port) -> tuple[dict[str,
 def _start_weights(port) -> dict[str, np.ndarray]:
     """The weights as the port holds them before its first epoch (for R: read back out of R)."""
     if isinstance(port, RPort):
-        return {name: np.asarray(call("get", name, envir=port.state), dtype=np.float64) for name in steps.STATE}
+        return {
+            name: np.asarray(call("get", name, envir=port.state), dtype=np.float64)
+            for name in steps.STATE
+        }
     return {name: np.asarray(port.state[name]) for name in steps.STATE}
 
 
@@ -216,12 +251,27 @@ def agreement(a: np.ndarray, b: np.ndarray) -> str:
 # ---- rendering --------------------------------------------------------------------------------
 
 
-def step_panel(step: int, case: Case, epoch: int, py: PortSource, rs: PortSource, values, decimals: dict[str, int], side_by_side: bool = True) -> Panel:
+def step_panel(
+    step: int,
+    case: Case,
+    epoch: int,
+    py: PortSource,
+    rs: PortSource,
+    values,
+    decimals: dict[str, int],
+    side_by_side: bool = True,
+) -> Panel:
     python_values, r_values = values
     if step == 1:
         names = list(steps.STATE)
-        formulas = [f"{', '.join(steps.STATE)}: the weights and biases epoch {epoch} starts from"
-                    + (f" (the case's {', '.join(n + '.csv' for n in steps.STATE)})" if epoch == 1 else f" (epoch {epoch - 1}'s updates)")]
+        formulas = [
+            f"{', '.join(steps.STATE)}: the weights and biases epoch {epoch} starts from"
+            + (
+                f" (the case's {', '.join(n + '.csv' for n in steps.STATE)})"
+                if epoch == 1
+                else f" (epoch {epoch - 1}'s updates)"
+            )
+        ]
         py_code, r_code = [py.signature], [rs.signature]
         keys = [step1_key(n) for n in names]
     else:
@@ -241,7 +291,9 @@ def step_panel(step: int, case: Case, epoch: int, py: PortSource, rs: PortSource
         code.add_row(_code_group(py_code, "python"))
         code.add_row(_code_group(r_code, "r"))
 
-    numbers = Table(box=box.SQUARE, title=f"epoch {epoch}, rounded as the article prints", title_justify="left")
+    numbers = Table(
+        box=box.SQUARE, title=f"epoch {epoch}, rounded as the article prints", title_justify="left"
+    )
     numbers.add_column("matrix", no_wrap=True, min_width=max(len(n) for n in names))
     numbers.add_column("Python", justify="right")
     numbers.add_column("R", justify="right")
@@ -249,18 +301,29 @@ def step_panel(step: int, case: Case, epoch: int, py: PortSource, rs: PortSource
     for name, key in zip(names, keys, strict=True):
         d = decimals.get(name, DEFAULT_DECIMALS)
         a, b = python_values[key], r_values[key]
-        numbers.add_row(f"{name}\n{a.shape[0]} x {a.shape[1]}", format_matrix(a, d), format_matrix(b, d), agreement(a, b))
+        numbers.add_row(
+            f"{name}\n{a.shape[0]} x {a.shape[1]}",
+            format_matrix(a, d),
+            format_matrix(b, d),
+            agreement(a, b),
+        )
 
     sheet = workbook.explain_cells(case.dims, epoch, names, start=step == 1)
     body = Group(Text("\n".join(formulas), style="bold"), code, Text(sheet), numbers)
-    return Panel(body, title=f"Step {step}: {steps.STEP_TITLES[step]}", title_align="left", box=box.ROUNDED)
+    return Panel(
+        body, title=f"Step {step}: {steps.STEP_TITLES[step]}", title_align="left", box=box.ROUNDED
+    )
 
 
 def _code_for(source: PortSource, quantities) -> list[Snippet]:
     """For each quantity: the line of train that calls its step function, then that function."""
     found = []
     for q in quantities:
-        found += [t for t in source.train if t.step == q.step and re.search(rf"steps[.$]{q.name}\(", t.code)]
+        found += [
+            t
+            for t in source.train
+            if t.step == q.step and re.search(rf"steps[.$]{q.name}\(", t.code)
+        ]
         found += [f for f in source.functions if f.name == q.name]
     unmatched = [t for t in source.train if t.step == quantities[0].step and t not in found]
     return unmatched + found
@@ -270,11 +333,21 @@ def _code_group(snippets: list[Snippet], lexer: str) -> Group:
     parts = []
     for s in snippets:
         parts.append(Text(s.where, style="dim"))
-        parts.append(Syntax(textwrap.dedent(s.code), lexer, theme="ansi_dark", background_color="default", word_wrap=True))
+        parts.append(
+            Syntax(
+                textwrap.dedent(s.code),
+                lexer,
+                theme="ansi_dark",
+                background_color="default",
+                word_wrap=True,
+            )
+        )
     return Group(*parts)
 
 
-def explain(case: Case, epoch: int, only: int | None, console: Console, python_port=None, r_port=None) -> None:
+def explain(
+    case: Case, epoch: int, only: int | None, console: Console, python_port=None, r_port=None
+) -> None:
     py, rs = python_source(), r_source()
     problems = marker_problems(py, "Python") + marker_problems(rs, "R")
     if problems:
@@ -283,19 +356,44 @@ def explain(case: Case, epoch: int, only: int | None, console: Console, python_p
     r_port = r_port or RPort()
     values = epoch_values(case, epoch, python_port, r_port)
     decimals = decimals_of(case)
-    console.print(Text(f"{case.name}: {case.description}" if case.description else case.name, style="bold"))
+    console.print(
+        Text(f"{case.name}: {case.description}" if case.description else case.name, style="bold")
+    )
     for step in STEP_NUMBERS if only is None else (only,):
-        console.print(step_panel(step, case, epoch, py, rs, values, decimals, side_by_side=console.width >= SIDE_BY_SIDE_WIDTH))
+        console.print(
+            step_panel(
+                step,
+                case,
+                epoch,
+                py,
+                rs,
+                values,
+                decimals,
+                side_by_side=console.width >= SIDE_BY_SIDE_WIDTH,
+            )
+        )
 
 
 # ---- the command ------------------------------------------------------------------------------
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("explain", help="walk through the article's steps: formula, Python and R lines, both languages' numbers")
+    p = sub.add_parser(
+        "explain",
+        help=(
+            "walk through the article's steps: formula, Python and R lines, both languages' "
+            "numbers"
+        ),
+    )
     add_case_option(p)
-    p.add_argument("--epoch", default="1", help="which epoch's numbers to show (default: 1, the article's walkthrough)")
-    p.add_argument("--step", type=int, choices=STEP_NUMBERS, metavar="N", help="show one step only (1-11)")
+    p.add_argument(
+        "--epoch",
+        default="1",
+        help="which epoch's numbers to show (default: 1, the article's walkthrough)",
+    )
+    p.add_argument(
+        "--step", type=int, choices=STEP_NUMBERS, metavar="N", help="show one step only (1-11)"
+    )
     from . import explain_script  # --r-script / --python-script: a learner's own lines beside ours
 
     explain_script.add_options(p)

@@ -19,7 +19,8 @@ def python_side() -> dict[str, str]:
     return {
         "python": platform.python_version(),
         "numpy": np.__version__,
-        "numpy BLAS": blas.get("openblas configuration") or f"{blas.get('name', '?')} {blas.get('version', '')}".strip(),
+        "numpy BLAS": blas.get("openblas configuration")
+        or f"{blas.get('name', '?')} {blas.get('version', '')}".strip(),
         "machine": f"{platform.system()} {platform.machine()}",
     }
 
@@ -48,10 +49,12 @@ def _in_process() -> dict[str, str]:
 
 
 def fingerprint(r_info: dict[str, str] | None = None) -> dict[str, str]:
-    """Python's side read here; R's from ``r_info`` (a worker's r_side()) or from this process's R."""
-    if r_info is None:
-        return _in_process()
-    return {**python_side(), **r_info}
+    """Python's side read here; R's from ``r_info`` (a worker's r_side()) or this process's R."""
+    info = _in_process() if r_info is None else {**python_side(), **r_info}
+    from .blas import numpy_blas_line
+
+    # numpy's BLAS as loaded: its threads and kernels change the last bits.
+    return {**info, "numpy BLAS loaded": numpy_blas_line(info.get("R BLAS"))}
 
 
 def one_line(info: dict[str, str] | None = None) -> str:

@@ -16,9 +16,17 @@ from . import stats as tidy
 from . import supervise, traces
 from .atomic import StagedFolder
 from .cases import load_case, parse_epochs
-from .command import FAILS, OK, add_case_option, add_timeout_option, bad_input, parse_timeout, write_out
+from .command import (
+    FAILS,
+    OK,
+    add_case_option,
+    add_timeout_option,
+    bad_input,
+    parse_timeout,
+    write_out,
+)
 from .compare import ParityReport
-from .report import MODE_TITLES, story, verdict
+from .report import MODE_TITLES, determinism_lines, story, verdict
 
 #: What nnparity writes into a report folder (anything else there is the user's).
 REPORT_FILES = ("index.html", "loss.png", "max-diff-*.png", "ulp-map-*.png")
@@ -40,7 +48,10 @@ class LossRecorder:
             self.losses[language].append((E.reshape(len(E), -1) ** 2).sum(axis=1) / 2)
 
     def loss(self) -> dict[str, np.ndarray]:
-        return {language: np.concatenate(parts) if parts else np.zeros(0) for language, parts in self.losses.items()}
+        return {
+            language: np.concatenate(parts) if parts else np.zeros(0)
+            for language, parts in self.losses.items()
+        }
 
 
 def report_folder(out: Path | str) -> StagedFolder:
@@ -67,10 +78,20 @@ def write_report(
         for mode in run.reports:
             name = run.case.name
             diff, ulps = f"max-diff-{mode}.png", f"ulp-map-{mode}.png"
-            images.append((diff, f"Largest difference per step, {mode}",
-                           plots.max_difference(stats, mode, name, staging / diff)))
-            images.append((ulps, f"ULP differences, step x epoch, {mode}",
-                           plots.ulp_map(stats, mode, name, staging / ulps)))
+            images.append(
+                (
+                    diff,
+                    f"Largest difference per step, {mode}",
+                    plots.max_difference(stats, mode, name, staging / diff),
+                )
+            )
+            images.append(
+                (
+                    ulps,
+                    f"ULP differences, step x epoch, {mode}",
+                    plots.ulp_map(stats, mode, name, staging / ulps),
+                )
+            )
         listed = [(name, alt) for name, alt, _ in images]
         (staging / "index.html").write_text(page(run, losses, listed, stats))
         target = folder.commit()
@@ -81,12 +102,15 @@ def write_report(
 
 
 STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 1000px; margin: 2em auto; padding: 0 1em; color: #222; }
+body { font-family: system-ui, sans-serif; max-width: 1000px; margin: 2em auto;
+       padding: 0 1em; color: #222; }
 h1 { font-size: 1.6em; } h2 { margin-top: 2em; border-bottom: 1px solid #ddd; }
 .verdict { font-weight: bold; padding: 0.6em 1em; border-radius: 4px; }
 .pass { background: #e6f4ea; color: #1e6b34; } .fail { background: #fce8e6; color: #a50e0e; }
-table { border-collapse: collapse; font-size: 0.9em; } td, th { padding: 0.2em 0.7em; text-align: right; border-bottom: 1px solid #eee; }
-td.name, th.name { text-align: left; } pre { background: #f6f8fa; padding: 0.8em; white-space: pre-wrap; }
+table { border-collapse: collapse; font-size: 0.9em; }
+td, th { padding: 0.2em 0.7em; text-align: right; border-bottom: 1px solid #eee; }
+td.name, th.name { text-align: left; }
+pre { background: #f6f8fa; padding: 0.8em; white-space: pre-wrap; }
 img { max-width: 100%; display: block; margin: 1em 0; }
 """
 
@@ -100,19 +124,26 @@ window.addEventListener("load", function () {
 """
 
 
-def page(run: traces.Run, losses: dict[str, np.ndarray], images: list[tuple[str, str]],
-         stats) -> str:
+def page(
+    run: traces.Run, losses: dict[str, np.ndarray], images: list[tuple[str, str]], stats
+) -> str:
     e = html.escape
     case = run.case
     status = "pass" if run.passed else "fail"
     parts = [
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>nnparity report: {e(case.name)}</title><style>{STYLE}</style><script>{CHECK_IMAGES}</script></head><body>",
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        "<title>nnparity report: "
+        f"{e(case.name)}</title><style>{STYLE}</style><script>{CHECK_IMAGES}</script></head><body>",
         f"<h1>nnparity: {e(case.name)}, {run.epochs} epochs</h1>",
         f"<p>{e(case.description)}</p>" if case.description else "",
         f'<p class="verdict {status}">{e(verdict(run))}</p>',
+        *(f"<p>{e(line)}</p>" for line in determinism_lines(run)),
         "<h2>Training loss</h2>",
-        f"<p>Loss after epoch {run.epochs}: Python {losses['Python'][-1]:.6g}, R {losses['R'][-1]:.6g}.</p>" if len(losses["Python"]) else "",
+        f"<p>Loss after epoch {run.epochs}: Python {losses['Python'][-1]:.6g}, R "
+        f"{losses['R'][-1]:.6g}.</p>"
+        if len(losses["Python"])
+        else "",
         _img(images[0]),
     ]
     by_mode = {name.split("-")[-1].removesuffix(".png"): [] for name, _ in images[1:]}
@@ -120,8 +151,11 @@ def page(run: traces.Run, losses: dict[str, np.ndarray], images: list[tuple[str,
         by_mode[image[0].split("-")[-1].removesuffix(".png")].append(image)
     for mode, report in run.reports.items():
         figures = tidy.summary(stats, mode)
-        parts += [f"<h2>{e(MODE_TITLES[mode])}</h2>", f"<pre>{e(story(report))}</pre>",
-                  _table(report, figures)]
+        parts += [
+            f"<h2>{e(MODE_TITLES[mode])}</h2>",
+            f"<pre>{e(story(report))}</pre>",
+            _table(report, figures),
+        ]
         parts += [_img(image) for image in by_mode.get(mode, [])]
     parts.append("</body></html>")
     return "\n".join(p for p in parts if p)
@@ -133,10 +167,16 @@ def _img(image: tuple[str, str]) -> str:
 
 
 def _table(report: ParityReport, summary) -> str:
-    rows = ["<table><tr><th>step</th><th class=name>matrix</th><th>cells</th><th>bitwise equal</th><th>max abs</th><th>max ULP</th><th>beyond bound</th></tr>"]
+    rows = [
+        "<table><tr><th>step</th><th class=name>matrix</th><th>cells</th><th>bitwise "
+        "equal</th><th>max abs</th><th>max ULP</th><th>beyond bound</th></tr>"
+    ]
     for s in report.stats:
         if s.problem:
-            rows.append(f"<tr><td>{s.step}</td><td class=name>{html.escape(s.name)}</td><td colspan=5>{html.escape(s.problem)}</td></tr>")
+            rows.append(
+                f"<tr><td>{s.step}</td><td class=name>{html.escape(s.name)}</td><td "
+                f"colspan=5>{html.escape(s.problem)}</td></tr>"
+            )
             continue
         f = summary.loc[s.name]
         rows.append(
@@ -150,17 +190,25 @@ def _table(report: ParityReport, summary) -> str:
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("report", help="run both ports and write an HTML page with plots (loss, differences per step, ULP map)")
+    p = sub.add_parser(
+        "report",
+        help=(
+            "run both ports and write an HTML page with plots (loss, differences per step, ULP "
+            "map)"
+        ),
+    )
     add_case_option(p)
     p.add_argument("--epochs", help="epochs to train (default: the case's)")
     p.add_argument("--out", type=Path, required=True, metavar="DIR",
-                   help="folder to write index.html and the PNGs into (new, empty, or an earlier report: replaced whole)")
+                   help="folder to write index.html and the PNGs into "
+                   "(new, empty, or an earlier report: replaced whole)")
     add_timeout_option(p)
     p.set_defaults(handler=command_report)
 
 
 def command_report(args, console: Console, err: Console) -> int:
-    with bad_input():  # the case, and an --out that is not new, empty or an earlier report, before any port runs
+    # The case, and an --out that is not new, empty or an earlier report, before any port runs.
+    with bad_input():
         case = load_case(args.case)
         epochs = parse_epochs("--epochs", args.epochs) if args.epochs is not None else case.epochs
         deadline = supervise.Deadline(parse_timeout(args.timeout))
@@ -171,7 +219,9 @@ def command_report(args, console: Console, err: Console) -> int:
         with bad_input():
             python_port.wait_loaded()
             r_port.wait_loaded()
-        run = traces.run(case, python_port, r_port, epochs, observe=losses, environment=r_port.environment)
+        run = traces.run(
+            case, python_port, r_port, epochs, observe=losses, environment=r_port.environment
+        )
     index = write_report(run, losses.loss(), folder)
     write_out(console, err, lambda: (
         console.print(verdict(run), highlight=False, markup=False),

@@ -51,7 +51,9 @@ def python_impl():
     if module is not None:
         return module
     init, folder = PYTHON_IMPL / "__init__.py", [str(PYTHON_IMPL)]
-    spec = importlib.util.spec_from_file_location(PYTHON_IMPL_MODULE, init, submodule_search_locations=folder)
+    spec = importlib.util.spec_from_file_location(
+        PYTHON_IMPL_MODULE, init, submodule_search_locations=folder
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules[PYTHON_IMPL_MODULE] = module
     try:

@@ -26,7 +26,7 @@ class PortError(RuntimeError):
 
 
 class BorderError(PortError):
-    """What a port returned is not a trace (wrong type, unnamed, not doubles): the run stops, exit code 1."""
+    """What a port returned is not a trace (wrong type, unnamed, not doubles): exit code 1."""
 
 
 class Port:
@@ -46,7 +46,7 @@ class Port:
         raise NotImplementedError
 
     def advance(self, epochs: int, record: bool = True) -> dict[str, np.ndarray]:
-        """Train ``epochs`` more epochs; with ``record``, return the trace of every recorded matrix."""
+        """Train ``epochs`` more epochs; with ``record``, return the trace of every matrix."""
         raise NotImplementedError
 
     def weights(self) -> dict[str, np.ndarray]:
@@ -67,27 +67,43 @@ def check_trace(port: Port, trace, epochs: int) -> dict[str, np.ndarray]:
     """
     expected = "a named trace: matrix name -> array of doubles [epochs, rows, cols]"
     if not hasattr(trace, "items"):
-        raise BorderError(f"{port.describe()} returned {_kind(trace)} as its trace; expected {expected}")
+        raise BorderError(
+            f"{port.describe()} returned {_kind(trace)} as its trace; expected {expected}"
+        )
     if len(trace) == 0 and epochs > 0:
         raise BorderError(f"{port.describe()} returned an empty trace; expected {expected}")
     checked = {}
     for name, value in trace.items():
         if not isinstance(name, str) or not name:
-            raise BorderError(f"{port.describe()} returned a trace with an unnamed entry; expected {expected}")
-        if not isinstance(value, np.ndarray):
-            raise BorderError(f"{port.describe()} returned {_kind(value)} for {name}; expected {expected}")
-        if value.dtype != np.float64:
-            what = {"i": "integers", "u": "integers", "b": "logicals", "U": "strings", "S": "strings",
-                    "O": "objects", "f": f"{value.dtype} numbers", "c": "complex numbers"}
             raise BorderError(
-                f"{port.describe()} returned {what.get(value.dtype.kind, str(value.dtype))} for {name}; "
+                f"{port.describe()} returned a trace with an unnamed entry; expected {expected}"
+            )
+        if not isinstance(value, np.ndarray):
+            raise BorderError(
+                f"{port.describe()} returned {_kind(value)} for {name}; expected {expected}"
+            )
+        if value.dtype != np.float64:
+            what = {
+                "i": "integers",
+                "u": "integers",
+                "b": "logicals",
+                "U": "strings",
+                "S": "strings",
+                "O": "objects",
+                "f": f"{value.dtype} numbers",
+                "c": "complex numbers",
+            }
+            raise BorderError(
+                f"{port.describe()} returned "
+                f"{what.get(value.dtype.kind, str(value.dtype))} for {name}; "
                 f"expected doubles (float64)"
             )
         checked[name] = value
     unknown = sorted(set(checked) - set(steps.NAMES))
     if unknown and not set(checked) & set(steps.NAMES):
         raise BorderError(
-            f"{port.describe()} returned a trace with none of the article's names ({', '.join(unknown[:4])}); "
+            f"{port.describe()} returned a trace with none of the article's names "
+            f"({', '.join(unknown[:4])}); "
             f"expected {', '.join(steps.NAMES[:3])}, ..."
         )
     return checked

@@ -18,7 +18,10 @@ _loaded = itertools.count()
 
 
 def load_python_module(path: Path | str | None):
-    """Import a Python implementation from a file or package folder, under a private name (ours: nnparity.python_impl)."""
+    """Import a Python implementation from a file or package folder, under a private name.
+
+    Ours is nnparity.python_impl (paths.python_impl()).
+    """
     if path is None or Path(path).resolve() == PYTHON_IMPL.resolve():
         return python_impl()
     path = Path(path).resolve()
@@ -36,7 +39,9 @@ def load_python_module(path: Path | str | None):
         del sys.modules[name]
         raise PortError(f"{path}: cannot be imported ({describe_exception(error, path)})") from None
     if not callable(getattr(module, "train", None)):
-        raise PortError(f"{path}: does not define train(X, y, wh, bh, wout, bout, lr, epochs, record)")
+        raise PortError(
+            f"{path}: does not define train(X, y, wh, bh, wout, bout, lr, epochs, record)"
+        )
     return module
 
 
@@ -44,7 +49,10 @@ def describe_exception(error: BaseException, path: Path) -> str:
     """The exception, and the port's own line that raised it (the innermost frame in the port)."""
     text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
     if isinstance(error, SystemExit):
-        text = f"it called sys.exit({error.code!r}); a port must return from train, not end the process"
+        text = (
+            f"it called sys.exit({error.code!r}); a port must return from train, "
+            "not end the process"
+        )
     path = Path(path).resolve()
     root = str(path.parent if path.is_file() else path)
     frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith(root)]
@@ -67,22 +75,43 @@ class PythonPort(Port):
 
     def start(self, case) -> None:
         # Copies: nothing the port does to its arrays can reach the case, or another port.
-        self.state = dict(X=case.X.copy(), y=case.y.copy(), lr=case.lr, **{k: v.copy() for k, v in case.state().items()})
+        self.state = dict(
+            X=case.X.copy(),
+            y=case.y.copy(),
+            lr=case.lr,
+            **{k: v.copy() for k, v in case.state().items()},
+        )
 
     def advance(self, epochs: int, record: bool = True) -> dict[str, np.ndarray]:
         s = self.state
         try:
-            result = self.module.train(s["X"].copy(), s["y"].copy(), *(s[k] for k in steps.STATE), s["lr"], epochs, record=record)
-        except BaseException as error:  # a port's SystemExit or KeyboardInterrupt is its failure, not ours
-            raise PortError(f"{self.describe()} failed: {describe_exception(error, self.path)}") from None
+            result = self.module.train(
+                s["X"].copy(),
+                s["y"].copy(),
+                *(s[k] for k in steps.STATE),
+                s["lr"],
+                epochs,
+                record=record,
+            )
+        except (
+            BaseException
+        ) as error:  # a port's SystemExit or KeyboardInterrupt is its failure, not ours
+            raise PortError(
+                f"{self.describe()} failed: {describe_exception(error, self.path)}"
+            ) from None
         if not hasattr(result, "get"):
-            raise BorderError(f"{self.describe()} returned {type(result).__name__} from train; expected a dict with "
-                            f"{', '.join(steps.STATE)}, output and trace")
+            raise BorderError(
+                f"{self.describe()} returned {type(result).__name__} from train; "
+                "expected a dict with "
+                f"{', '.join(steps.STATE)}, output and trace"
+            )
         for name in steps.STATE:
             value = result.get(name)
             if not isinstance(value, np.ndarray) or value.dtype != np.float64:
-                raise BorderError(f"{self.describe()} returned {type(value).__name__} as {name} from train; "
-                                "expected an array of doubles")
+                raise BorderError(
+                    f"{self.describe()} returned {type(value).__name__} as {name} from train; "
+                    "expected an array of doubles"
+                )
             s[name] = value
         if not record:
             return {"output": np.asarray(result.get("output"))}
@@ -98,7 +127,9 @@ def returned(port: Port, result: dict) -> dict[str, np.ndarray]:
     for name in ("output", *steps.STATE):
         value = result.get(name)
         if not isinstance(value, np.ndarray) or value.dtype != np.float64:
-            raise BorderError(f"{port.describe()} returned {type(value).__name__} as {name} from train; "
-                              "expected an array of doubles")
+            raise BorderError(
+                f"{port.describe()} returned {type(value).__name__} as {name} from train; "
+                "expected an array of doubles"
+            )
         out[f"returned_{name}"] = value[None]
     return out

@@ -36,7 +36,7 @@ def port_files(path: Path | str | None) -> list[Path]:
 
 
 def _as_dict(value) -> dict | None:
-    """A named R list as a dict (rpy2 3.5 gives an OrdDict, 3.6 a NamedList); None for anything else."""
+    """A named R list as a dict (rpy2 3.5 gives an OrdDict, 3.6 a NamedList); None otherwise."""
     keys = getattr(value, "keys", None)
     if keys is None:
         return None
@@ -58,17 +58,26 @@ class RPort(Port):
         self.state = None
         # For lockstep: each recorded matrix's inputs, as the step list gives them.
         robjects, _ = r()
-        self.quantities = robjects.ListVector({q.name: robjects.StrVector(q.inputs) for q in steps.QUANTITIES})
+        self.quantities = robjects.ListVector(
+            {q.name: robjects.StrVector(q.inputs) for q in steps.QUANTITIES}
+        )
 
     @property
     def can_lockstep(self) -> bool:
-        """Whether the port defines `steps` (one function per recorded matrix), which lockstep needs."""
+        """Whether the port defines `steps` (a function per recorded matrix), as lockstep needs."""
         return bool(np.asarray(call("exists", "steps", envir=self.env, inherits=False))[0])
 
     has_steps = can_lockstep
 
     def start(self, case) -> None:
-        self.state = call("nnparity_start", self.env, case.X, case.y, *(getattr(case, k) for k in steps.STATE), float(case.lr))
+        self.state = call(
+            "nnparity_start",
+            self.env,
+            case.X,
+            case.y,
+            *(getattr(case, k) for k in steps.STATE),
+            float(case.lr),
+        )
 
     def advance(self, epochs: int, record: bool = True) -> dict[str, np.ndarray]:
         try:
@@ -82,7 +91,8 @@ class RPort(Port):
         return {name: np.ascontiguousarray(value) for name, value in trace.items()}
 
     def failed(self, error: PortError) -> PortError:
-        """The port's error, named: a check of what train returned reads "the R port P returned ..."."""
+        """The port's error, named: a failed check of what train returned reads
+        "the R port P returned ..."."""
         text = str(error)
         if "nnparity: " in text:  # R's "Error: " prefix, then the harness's check
             return BorderError(f"{self.describe()} {text.split('nnparity: ', 1)[1]}")
@@ -92,7 +102,9 @@ class RPort(Port):
         state = _as_dict(call("nnparity_weights", self.state))
         return {name: np.array(state[name], dtype=np.float64) for name in steps.STATE}
 
-    def lockstep(self, case, trace: dict[str, np.ndarray], start: dict[str, np.ndarray]) -> dict[str, np.ndarray | StepFailure]:
+    def lockstep(
+        self, case, trace: dict[str, np.ndarray], start: dict[str, np.ndarray]
+    ) -> dict[str, np.ndarray | StepFailure]:
         """R's step functions applied to another trace's recorded inputs, all epochs in one call.
 
         A step whose R function errors or returns the wrong shape maps to a
@@ -100,14 +112,25 @@ class RPort(Port):
         """
         try:
             result = call(
-                "nnparity_lockstep", self.env, named_list({name: trace[name] for name in steps.NAMES}), named_list(start),
-                case.X, case.y, float(case.lr), self.quantities, np.array(steps.STATE),
+                "nnparity_lockstep",
+                self.env,
+                named_list({name: trace[name] for name in steps.NAMES}),
+                named_list(start),
+                case.X,
+                case.y,
+                float(case.lr),
+                self.quantities,
+                np.array(steps.STATE),
             )
         except PortError as error:
             raise PortError(f"{self.describe()} failed in lockstep: {error}") from None
         values, problems = result["values"], result["problems"]
-        out: dict = {name: np.ascontiguousarray(values[name], dtype=np.float64) for name in values.keys()}
+        out: dict = {
+            name: np.ascontiguousarray(values[name], dtype=np.float64) for name in values.keys()
+        }
         for name in problems.keys():
             failure = problems[name]
-            out[name] = StepFailure(int(np.ravel(failure["epoch"])[0]), str(np.ravel(failure["message"])[0]))
+            out[name] = StepFailure(
+                int(np.ravel(failure["epoch"])[0]), str(np.ravel(failure["message"])[0])
+            )
         return out

@@ -59,14 +59,16 @@ def table(report: ParityReport, summary=None) -> Table:
         share = f"{100 * f['equal_share']:.1f}%"
         t.add_row(str(s.step), s.name, share, _num(f["max_abs"]), _num(f["max_rel"]), ulp, over)
     t.caption = (
-        f"equal: share of cells bitwise equal; over: cells beyond the bound.\nbound: {report.tolerance}"
+        "equal: share of cells bitwise equal; over: cells beyond the bound.\n"
+        f"bound: {report.tolerance}"
     )
     t.caption_justify = "left"
     return t
 
 
 NA_IS_NOT_NAN = (
-    "R's NA is not NaN: NA (NA_real_) marks a missing value, NaN an undefined result such as 0 * Inf; "
+    "R's NA is not NaN: NA (NA_real_) marks a missing value, NaN an undefined result such as 0 * "
+    "Inf; "
     "parity needs the same one in the same cells"
 )
 
@@ -74,14 +76,19 @@ NA_IS_NOT_NAN = (
 def non_finite_origin(report: ParityReport) -> str:
     """Where each language first produced a NaN, NA or Inf (epoch, step, cell)."""
     return "; ".join(
-        report.non_finite[language].describe() if language in report.non_finite else f"{language} produced none"
+        report.non_finite[language].describe()
+        if language in report.non_finite
+        else f"{language} produced none"
         for language in report.sides
     )
 
 
 def story(report: ParityReport) -> str:
     """What a stranger needs to find the bug: where it starts, both values, what kind."""
-    lines = [f"{report.case} ({report.mode}, {report.epochs} epochs): " + ("parity holds" if report.passed else "PARITY FAILS")]
+    lines = [
+        f"{report.case} ({report.mode}, {report.epochs} epochs): "
+        + ("parity holds" if report.passed else "PARITY FAILS")
+    ]
     if report.error:
         lines.append(f"  this comparison could not be completed: {report.error}")
     for problem in report.problems:
@@ -95,7 +102,9 @@ def story(report: ParityReport) -> str:
         failing = [f"{s.step} ({s.name})" for s in report.stats if s.violations]
         lines.append(f"  first cell beyond the bound: {first.where()}: {first.values()}")
         lines.append(f"  steps with cells beyond the bound: {', '.join(failing)}")
-        if math.isnan(first.python) and math.isnan(first.r):  # both NaN, yet different: one is R's NA
+        if math.isnan(first.python) and math.isnan(
+            first.r
+        ):  # both NaN, yet different: one is R's NA
             lines.append(f"  {NA_IS_NOT_NAN}")
     if report.non_finite:
         lines.append(f"  NaN, NA or Inf first appeared: {non_finite_origin(report)}")
@@ -107,6 +116,11 @@ def story(report: ParityReport) -> str:
     return "\n".join(lines)
 
 
+def determinism_lines(run: Run) -> list[str]:
+    """A line for each port that did not give the same bits twice (a failed port: elsewhere)."""
+    return [f"run to run: {d.describe()}" for d in run.determinism.values() if d.same_bits is False]
+
+
 def verdict(run: Run) -> str:
     if run.passed:
         stats = [s for report in run.reports.values() for s in report.stats]
@@ -114,7 +128,9 @@ def verdict(run: Run) -> str:
         which = "every step"
         if skipped:  # a learner's script that never computes some matrices
             which = f"every step computed on both sides (not computed: {', '.join(skipped)})"
-        return f"PARITY HOLDS: {run.case.name}, {which} of every epoch ({run.epochs}), modes: {', '.join(run.reports)}"
+        modes = ", ".join(run.reports)
+        epochs = f"of every epoch ({run.epochs})"
+        return f"PARITY HOLDS: {run.case.name}, {which} {epochs}, modes: {modes}"
     failing = [mode for mode, report in run.reports.items() if not report.passed]
     first = first_failure(run.reports.values(), structural=False)  # problems: in each story
     where = f" First: {first.where()}." if first else ""
@@ -127,12 +143,19 @@ def print_run(run: Run, console: Console | None = None, stats=None) -> None:
     stats = tidy.table(run.reports) if stats is None else stats
     for mode, report in run.reports.items():
         console.print(table(report, tidy.summary(stats, mode)))
-        console.print(story(report), highlight=False, markup=False, soft_wrap=True)  # long lines wrap in the terminal, not mid-message
+        console.print(
+            story(report), highlight=False, markup=False, soft_wrap=True
+        )  # long lines wrap in the terminal, not mid-message
         console.print()
+    for line in determinism_lines(run):
+        console.print(line, style="yellow", highlight=False, markup=False, soft_wrap=True)
     style = "bold green" if run.passed else "bold red"
     console.print(verdict(run), style=style, highlight=False, markup=False, soft_wrap=True)
     if not run.passed:
-        console.print(f"environment: {one_line(fingerprint(run.environment))}", highlight=False, markup=False, soft_wrap=True)
+        console.print(
+            f"environment: {one_line(fingerprint(run.environment))}",
+            highlight=False, markup=False, soft_wrap=True,
+        )
     for path in run.saved:
         console.print(f"trace saved: {path}", highlight=False, markup=False, soft_wrap=True)
 
@@ -141,9 +164,16 @@ def _cell(cell) -> dict | None:
     if cell is None:
         return None
     return {
-        "epoch": cell.epoch, "step": cell.step, "matrix": cell.name, "row": cell.row, "col": cell.col,
-        "python": _json_float(cell.python), "r": _json_float(cell.r), "abs_diff": _json_float(cell.abs_diff),
-        "ulps": _json_float(cell.ulps), "allowed": _json_float(cell.bound),
+        "epoch": cell.epoch,
+        "step": cell.step,
+        "matrix": cell.name,
+        "row": cell.row,
+        "col": cell.col,
+        "python": _json_float(cell.python),
+        "r": _json_float(cell.r),
+        "abs_diff": _json_float(cell.abs_diff),
+        "ulps": _json_float(cell.ulps),
+        "allowed": _json_float(cell.bound),
     }
 
 
@@ -163,18 +193,25 @@ def show_run(run: Run, console: Console, as_json_output: bool = False, save_stat
         return
     print_run(run, console, stats)
     if save_stats is not None:
-        console.print(f"statistics saved: {save_stats}", highlight=False, markup=False,
-                      soft_wrap=True)
+        console.print(
+            f"statistics saved: {save_stats}", highlight=False, markup=False, soft_wrap=True
+        )
 
 
 def _step_json(s, f) -> dict:
     """One step's figures (a row of the statistics summary) and verdict."""
     return {
-        "step": s.step, "matrix": s.name,
-        "cells": int(f["cells"]), "bitwise_equal": int(f["equal"]),
-        "max_abs": _json_float(f["max_abs"]), "max_rel": _json_float(f["max_rel"]),
-        "max_ulp": _json_float(f["max_ulp"]), "beyond_bound": int(f["over"]),
-        "passed": s.passed, "problem": s.problem, "not_computed": s.not_computed,
+        "step": s.step,
+        "matrix": s.name,
+        "cells": int(f["cells"]),
+        "bitwise_equal": int(f["equal"]),
+        "max_abs": _json_float(f["max_abs"]),
+        "max_rel": _json_float(f["max_rel"]),
+        "max_ulp": _json_float(f["max_ulp"]),
+        "beyond_bound": int(f["over"]),
+        "passed": s.passed,
+        "problem": s.problem,
+        "not_computed": s.not_computed,
     }
 
 
@@ -186,9 +223,16 @@ def _json_float(x: float):
 def as_json(run: Run, stats=None) -> dict:
     """The run for machines; per-step figures from ``stats``, the run's statistics table."""
     stats = tidy.table(run.reports) if stats is None else stats
-    out = {"case": run.case.name, "epochs": run.epochs, "passed": run.passed, "verdict": verdict(run),
-           "environment": fingerprint(run.environment),
-           "saved_traces": [str(p) for p in run.saved], "modes": {}}
+    out = {
+        "case": run.case.name,
+        "epochs": run.epochs,
+        "passed": run.passed,
+        "verdict": verdict(run),
+        "environment": fingerprint(run.environment),
+        "saved_traces": [str(p) for p in run.saved],
+        "modes": {},
+    }
+    out["determinism"] = {language: d.as_json() for language, d in run.determinism.items()}
     for mode, report in run.reports.items():
         first = report.first_difference
         figures = tidy.summary(stats, mode)
@@ -199,15 +243,24 @@ def as_json(run: Run, stats=None) -> dict:
             "tolerance": report.tolerance,
             "first_violation": _cell(report.first_violation),
             "first_difference": _cell(first),
-            "first_difference_is_rounding": first.is_rounding if (first and mode == "free") else None,
+            "first_difference_is_rounding": first.is_rounding
+            if (first and mode == "free")
+            else None,
             "first_non_finite": {
                 language: (
-                    {"epoch": c.epoch, "step": c.step, "matrix": c.name, "row": c.row, "col": c.col, "value": describe_value(c.value)}
-                    if (c := report.non_finite.get(language)) else None
+                    {
+                        "epoch": c.epoch,
+                        "step": c.step,
+                        "matrix": c.name,
+                        "row": c.row,
+                        "col": c.col,
+                        "value": describe_value(c.value),
+                    }
+                    if (c := report.non_finite.get(language))
+                    else None
                 )
                 for language in ("Python", "R")
             },
             "steps": [_step_json(s, figures.loc[s.name]) for s in report.stats],
         }
     return out
-

@@ -692,7 +692,7 @@ def sides(args) -> tuple[tuple[str, Path | None, dict], tuple[str, Path | None, 
 
 
 def remark(result, *ports) -> None:
-    """Say, in the story, that a script is checked free-running only, and how to get the lockstep."""
+    """Say in the story that a script is checked free-running only, and how to get lockstep."""
     sides = [p.describe() for p in ports if p.kind.endswith("-script")]
     which = f"{' and '.join(sides)} {'are' if len(sides) > 1 else 'is'} checked"
     result.reports["free"].remarks.append(FREE_ONLY.format(which=which))

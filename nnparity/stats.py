@@ -27,9 +27,9 @@ max_rel             float64    largest ``|Python - R| / max(|Python|, |R|)``
 max_ulp             float64    largest distance in units in the last place
 over                int64      cells beyond the bound
 bound               float64    the largest difference the bound allows in any cell;
-                               NaN where the comparison did not need the full
-                               bound (every cell was settled by a cheaper one:
-                               in lockstep, all bitwise equal)
+                               every row with --save-stats (the run computes the
+                               full bound in every epoch); without it, NaN where
+                               a cheaper bound settled every cell
 first_difference    bool       this row holds the mode's first cell that is not
                                bitwise equal (where a difference is born)
 first_over          bool       this row holds this matrix's first cell beyond
@@ -170,14 +170,20 @@ def require_pyarrow(path: Path | str) -> None:
         ) from None
 
 
-def check_target(path: Path | str) -> None:
-    """Whether a table can be written at ``path``: StatsError (one line) when it cannot."""
+def check_target(path: Path | str, traces_folder: Path | str | None = None) -> None:
+    """Whether a table can be written at ``path``: StatsError (one line) when it cannot.
+
+    Its folder may be ``traces_folder`` (--save-traces), which the run makes.
+    """
     path = Path(path)
     if is_parquet(path):
         require_pyarrow(path)
     if path.is_dir():
         raise StatsError(f"{path}: is a folder; give a file name ending in .csv or .parquet")
-    if not path.parent.is_dir():
+    made_by_run = (
+        traces_folder is not None and path.parent.resolve() == Path(traces_folder).resolve()
+    )
+    if not path.parent.is_dir() and not made_by_run:
         raise StatsError(f"{path}: the folder {path.parent} does not exist")
 
 

@@ -63,7 +63,11 @@ class Pending:
     """A reply the worker owes, in request order."""
 
     def __init__(self, worker: WorkerPort, what: str, epochs: tuple[int, int] | None = None):
-        self.worker, self.what, self.epochs = worker, what, epochs  # epochs: (first, last) it trains
+        self.worker, self.what, self.epochs = (
+            worker,
+            what,
+            epochs,
+        )  # epochs: (first, last) it trains
         self.done, self.value = False, None
 
     def result(self):
@@ -75,8 +79,14 @@ class Pending:
 class WorkerPort(Port):
     """A port living in a worker process, used as if it were here."""
 
-    def __init__(self, kind: str, path: Path | str | None, label: str, deadline: Deadline | None = None,
-                 options: dict | None = None):
+    def __init__(
+        self,
+        kind: str,
+        path: Path | str | None,
+        label: str,
+        deadline: Deadline | None = None,
+        options: dict | None = None,
+    ):
         self.kind, self.label = kind, label
         self.language = "R" if kind.startswith("r") else "Python"
         self.deadline = deadline or Deadline(None)
@@ -92,8 +102,12 @@ class WorkerPort(Port):
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "nnparity.worker", str(child.fileno())],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            pass_fds=(child.fileno(),), start_new_session=True, env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            pass_fds=(child.fileno(),),
+            start_new_session=True,
+            env=env,
         )
         child.close()
         self.connection = Connection(parent.detach())
@@ -116,6 +130,7 @@ class WorkerPort(Port):
         self._relay.set()
 
     def start(self, case) -> None:
+        self._requested = 0  # epochs count from this start (the determinism check starts twice)
         self.submit("start", case).result()
 
     def advance(self, epochs: int, record: bool = True):
@@ -205,7 +220,9 @@ class WorkerPort(Port):
             first, last = pending.epochs
             total = f" of {self.epochs_total}" if self.epochs_total else ""
             return f"training epochs {first}-{last}{total}"
-        return {"lockstep": "recomputing the steps (lockstep)", "start": "starting"}.get(pending.what, pending.what)
+        return {"lockstep": "recomputing the steps (lockstep)", "start": "starting"}.get(
+            pending.what, pending.what
+        )
 
     def _ended(self, pending: Pending) -> PortError:
         """The worker's process ended while it owed a reply: say how, and how far it got."""
@@ -218,7 +235,10 @@ class WorkerPort(Port):
         if code < 0 and -code == signal.SIGKILL:
             how += " (out of memory, or killed from outside)"
         elif code >= 0:
-            how += " (R's quit() and q(), Python's sys.exit() and os._exit() end the process a port runs in)"
+            how += (
+                " (R's quit() and q(), Python's sys.exit() and os._exit() "
+                "end the process a port runs in)"
+            )
         last = next((line for line in reversed(self._tail) if line.strip()), "")
         said = f"; its last words: {last.strip()}" if last else ""
         where = "while loading" if not self.loaded else f"while {self._doing(pending)}"
@@ -257,7 +277,7 @@ class WorkerPort(Port):
 
 
 class Supervisor:
-    """The ports of one run, in workers; ``with Supervisor(...) as s:`` kills whatever is left at the end.
+    """The ports of one run, in workers; ``with Supervisor(...) as s:`` kills what is left at the end.
 
     Interrupts (Ctrl-C, SIGTERM, SIGHUP) arrive in this process only: the
     workers live in sessions of their own, so the terminal's signals do not
@@ -293,7 +313,7 @@ class Interrupted(BaseException):
 
 
 def on_signal(number, frame) -> None:
-    """The first SIGINT, SIGTERM or SIGHUP stops the run; later ones are ignored while it cleans up."""
+    """The first SIGINT, SIGTERM or SIGHUP stops the run; later ones are ignored during clean-up."""
     for each in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(each, signal.SIG_IGN)
     if number == signal.SIGINT:

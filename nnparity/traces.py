@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import steps, tracefolder
+from . import determinism, steps, tracefolder
 from .atomic import OutputError, StagedFolder, _reason, size_text
 from .cases import Case
 from .compare import Comparison, ParityReport
@@ -37,7 +37,14 @@ MODES = ("free", "lockstep")
 CHUNK_BYTES = 32 * 2**20
 
 #: What nnparity writes into a --save-traces folder (tracefolder.py; anything else there is the user's).
-TRACE_FILES = ("python.npz", "r.npz", "python.rds", "r.rds", tracefolder.TRACE_JSON, f"{tracefolder.CASE_DIR}/")
+TRACE_FILES = (
+    "python.npz",
+    "r.npz",
+    "python.rds",
+    "r.rds",
+    tracefolder.TRACE_JSON,
+    f"{tracefolder.CASE_DIR}/",
+)
 
 
 def epoch_bytes(case: Case) -> int:
@@ -69,7 +76,9 @@ class TraceWriter:
 
     def write(self, trace: dict[str, np.ndarray]) -> None:
         for name, value in trace.items():
-            if not isinstance(value, np.ndarray) or name not in steps.NAMES:  # once-per-chunk records are not saved
+            if (
+                not isinstance(value, np.ndarray) or name not in steps.NAMES
+            ):  # once-per-chunk records are not saved
                 continue
             if name not in self.files:
                 self.shapes[name] = (self.epochs, *value.shape[1:])
@@ -92,7 +101,9 @@ class TraceWriter:
 
     def close(self) -> Path:
         """Zip the complete matrices into ``<language>.npz`` (each .npy removed once stored)."""
-        with zipfile.ZipFile(self.path, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        with zipfile.ZipFile(
+            self.path, "w", compression=zipfile.ZIP_STORED, allowZip64=True
+        ) as archive:
             for name, handle in self.files.items():
                 if handle is None:
                     continue
@@ -122,7 +133,11 @@ class TraceOutput:
     def needed_bytes(self) -> int:
         """The largest the staging folder gets: every trace twice (.npz and .rds), plus one matrix while zipped."""
         per_language = self.epochs * epoch_bytes(self.case)
-        largest = self.epochs * 8 * max(int(np.prod(steps.shape_of(n, *self.case.dims))) for n in steps.NAMES)
+        largest = (
+            self.epochs
+            * 8
+            * max(int(np.prod(steps.shape_of(n, *self.case.dims))) for n in steps.NAMES)
+        )
         return 2 * len(self.languages) * per_language + largest
 
     def check_space(self) -> None:
@@ -146,7 +161,9 @@ class TraceOutput:
             try:
                 self.writers[language].write(trace)
             except OSError as error:
-                raise OutputError(f"{self.output.target}: cannot be written ({_reason(error)})") from None
+                raise OutputError(
+                    f"{self.output.target}: cannot be written ({_reason(error)})"
+                ) from None
 
     def drop(self, language: str) -> None:
         """This language's trace stops here: write none rather than half of one."""
@@ -158,11 +175,15 @@ class TraceOutput:
         """Complete the folder (tracefolder.complete: .rds, case/, trace.json) and move it into place."""
         try:
             npz = [writer.close() for writer in self.writers.values()]
-            more = tracefolder.complete(self.output.staging, npz, self.case, self.epochs, self.modes, environment or {})
+            more = tracefolder.complete(
+                self.output.staging, npz, self.case, self.epochs, self.modes, environment or {}
+            )
             target = self.output.commit()
         except OSError as error:
             self.abort()
-            raise OutputError(f"{self.output.target}: cannot be written ({_reason(error)})") from None
+            raise OutputError(
+                f"{self.output.target}: cannot be written ({_reason(error)})"
+            ) from None
         return [target / path.name for path in npz + more]
 
     def abort(self) -> None:
@@ -180,6 +201,8 @@ class Run:
     reports: dict[str, ParityReport]
     saved: list[Path] = field(default_factory=list)  # trace files written (--save-traces)
     environment: dict[str, str] | None = None  # the fingerprint (None: read it in this process)
+    # language -> whether that port gave the same bits twice (nnparity/determinism.py)
+    determinism: dict[str, determinism.Determinism] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -206,7 +229,9 @@ def submit(port, operation: str, *args):
     if hasattr(port, "submit"):
         return port.submit(operation, *args)
     if operation == "advance":
-        weights = getattr(port, "weights", lambda: None)  # a script trains once: no weights to carry on
+        weights = getattr(
+            port, "weights", lambda: None
+        )  # a script trains once: no weights to carry on
         return _Done(lambda: {"trace": port.advance(*args), "weights": weights()})
     return _Done(lambda: getattr(port, operation)(*args))
 
@@ -226,14 +251,26 @@ def run(
     chunk_bytes: int = CHUNK_BYTES,
     observe: Callable[[str, dict[str, np.ndarray]], None] | None = None,
     environment: Callable[[], dict] | None = None,
+    full_bounds: bool = False,
+    check_determinism: bool = True,
 ) -> Run:
     """Train both ports on `case` and compare every step of every epoch.
 
     ``observe(language, trace)`` sees every chunk of both free-running traces
     (the report keeps the loss from it); ``environment()`` is saved with traces.
+    ``full_bounds``: the bound in every cell of every epoch, for the statistics table's
+    ``bound`` column (--save-stats), not only where a cell needs it.
+
+    First (unless `check_determinism` is false) each port trains a few epochs
+    twice, to say whether it gives the same bits twice (determinism.py).
     """
     epochs = epochs or case.epochs
-    comparisons = {mode: Comparison(case, mode) for mode in modes}
+    same_bits = {}
+    if check_determinism:  # before start(): the check leaves each port started on the case
+        same_bits = determinism.check_ports(
+            case, (python_port, r_port), epoch_bytes(case), chunk_bytes
+        )
+    comparisons = {mode: Comparison(case, mode, full_bounds=full_bounds) for mode in modes}
     free, lockstep = "free" in modes, "lockstep" in modes
     if lockstep and not can_lockstep(r_port):
         lockstep = False
@@ -251,7 +288,9 @@ def run(
     try:
         if folder:
             folder.open()
-        started = [submit(python_port, "start", case)] + ([submit(r_port, "start", case)] if free else [])
+        started = [submit(python_port, "start", case)] + (
+            [submit(r_port, "start", case)] if free else []
+        )
         for pending in started:
             pending.result()
         start = {name: value.copy() for name, value in case.state().items()}
@@ -261,7 +300,9 @@ def run(
         for k, size in enumerate(sizes):
             python = python_next.result()
             python_trace = python["trace"]
-            lockstep_next = submit(r_port, "lockstep", case, python_trace, start) if lockstep else None
+            lockstep_next = (
+                submit(r_port, "lockstep", case, python_trace, start) if lockstep else None
+            )
             if k + 1 < len(sizes):
                 python_next = submit(python_port, "advance", sizes[k + 1])
             if r_next is not None:
@@ -305,7 +346,8 @@ def run(
         if folder:
             folder.abort()
         raise
-    return Run(case, epochs, {mode: c.report() for mode, c in comparisons.items()}, saved, info)
+    reports = {mode: c.report() for mode, c in comparisons.items()}
+    return Run(case, epochs, reports, saved, info, determinism=same_bits)
 
 
 def load_trace(path: Path | str) -> dict[str, np.ndarray]:

@@ -42,9 +42,13 @@ class Worker:
 
     def load(self, kind: str, path: str | None, options: dict) -> dict:
         self.port = open_port(kind, path, options)
-        return {"path": str(self.port.path), "can_lockstep": bool(self.port.can_lockstep),
-                "can_chunk": bool(getattr(self.port, "can_chunk", True)), "language": self.port.language,
-                "describe": self.port.describe()}
+        return {
+            "path": str(self.port.path),
+            "can_lockstep": bool(self.port.can_lockstep),
+            "can_chunk": bool(getattr(self.port, "can_chunk", True)),
+            "language": self.port.language,
+            "describe": self.port.describe(),
+        }
 
     def start(self, case) -> None:
         self.port.start(case)

@@ -58,7 +58,8 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 @pytest.fixture
 def port_copy(tmp_path):
-    """``port_copy("r_impl", "steps.R", old, new)``: a copy of one of our ports with one textual change."""
+    """``port_copy("r_impl", "steps.R", old, new)``: a copy of one of our ports with one textual
+    change (tools/port_copy.py)."""
     from tools.port_copy import copy_with
 
     def make(folder: str, file: str, old: str, new: str):

@@ -32,7 +32,9 @@ def replace(file: str, old: str, new: str):
 
     def edit(folder: Path) -> None:
         text = (folder / file).read_text()
-        assert old in text, f"fixtures/article/{file} no longer contains {old!r}: update this test's edit"
+        assert old in text, (
+            f"fixtures/article/{file} no longer contains {old!r}: update this test's edit"
+        )
         (folder / file).write_text(text.replace(old, new, 1))
 
     return edit
@@ -55,27 +57,97 @@ def delete(file: str):
 # (id, edit of the copy, the file the message must name, words the message must contain)
 BROKEN_CASES = [
     ("missing-file", delete("wh.csv"), "wh.csv", "file is missing"),
-    ("non-numeric-cell", replace("X.csv", "1.0,0.0,1.0,0.0", "1.0,abc,1.0,0.0"), "X.csv", "row 1, column 2: 'abc' is not a number"),
-    ("ragged-rows", replace("X.csv", "1.0,0.0,1.0,1.0\n", "1.0,0.0,1.0\n"), "X.csv", "ragged rows: row 2 has 3 values"),
+    (
+        "non-numeric-cell",
+        replace("X.csv", "1.0,0.0,1.0,0.0", "1.0,abc,1.0,0.0"),
+        "X.csv",
+        "row 1, column 2: 'abc' is not a number",
+    ),
+    (
+        "ragged-rows",
+        replace("X.csv", "1.0,0.0,1.0,1.0\n", "1.0,0.0,1.0\n"),
+        "X.csv",
+        "ragged rows: row 2 has 3 values",
+    ),
     ("blank-row", replace("y.csv", "1.0\n1.0\n", "1.0\n\n1.0\n"), "y.csv", "row 2 is blank"),
     ("X-vs-wh", replace("wh.csv", "0.92,0.11,0.52\n", ""), "wh.csv", "does not fit X"),
     ("wh-vs-wout", replace("wout.csv", "0.23\n", ""), "wout.csv", "does not fit wh"),
     ("y-vs-X", replace("y.csv", "0.0\n", ""), "y.csv", "does not fit X"),
     ("bh-shape", replace("bh.csv", "0.08", "0.08,0.5"), "bh.csv", "bh must be 1 x 3"),
     ("bout-shape", replace("bout.csv", "0.69", "0.69\n0.7"), "bout.csv", "bout must be 1 x 1"),
-    ("nan-cell", replace("wh.csv", "0.42", "nan"), "wh.csv", "row 1, column 1: nan is not a finite number"),
-    ("inf-cell", replace("X.csv", "0.0,1.0,0.0,1.0", "0.0,1.0,0.0,-inf"), "X.csv", "row 3, column 4: -inf is not a finite number"),
+    (
+        "nan-cell",
+        replace("wh.csv", "0.42", "nan"),
+        "wh.csv",
+        "row 1, column 1: nan is not a finite number",
+    ),
+    (
+        "inf-cell",
+        replace("X.csv", "0.0,1.0,0.0,1.0", "0.0,1.0,0.0,-inf"),
+        "X.csv",
+        "row 3, column 4: -inf is not a finite number",
+    ),
     ("empty-matrix", write("bh.csv", b""), "bh.csv", "empty matrix"),
-    ("lr-zero", replace("config.csv", "lr,0.1", "lr,0"), "config.csv", "lr must be a positive number, got '0'"),
-    ("lr-negative", replace("config.csv", "lr,0.1", "lr,-0.1"), "config.csv", "lr must be a positive number, got '-0.1'"),
-    ("lr-not-a-number", replace("config.csv", "lr,0.1", "lr,fast"), "config.csv", "lr must be a positive number, got 'fast'"),
-    ("lr-missing", replace("config.csv", "lr,0.1\n", ""), "config.csv", "lr must be a positive number, got None"),
-    ("epochs-zero", replace("config.csv", "epochs,5000", "epochs,0"), "config.csv", "epochs must be a positive integer, got '0'"),
-    ("epochs-fraction", replace("config.csv", "epochs,5000", "epochs,2.5"), "config.csv", "epochs must be a positive integer, got '2.5'"),
-    ("epochs-not-a-number", replace("config.csv", "epochs,5000", "epochs,many"), "config.csv", "epochs must be a positive integer, got 'many'"),
-    ("config-bad-header", replace("config.csv", "key,value", "name,setting"), "config.csv", "the first line must be 'key,value'"),
-    ("config-wrong-field-count", replace("config.csv", "lr,0.1", "lr,0.1,0.2"), "config.csv", "line 2 has 3 fields"),
-    ("config-binary-garbage", write("config.csv", bytes(range(256)) * 4), "config.csv", "cannot be read"),
+    (
+        "lr-zero",
+        replace("config.csv", "lr,0.1", "lr,0"),
+        "config.csv",
+        "lr must be a positive number, got '0'",
+    ),
+    (
+        "lr-negative",
+        replace("config.csv", "lr,0.1", "lr,-0.1"),
+        "config.csv",
+        "lr must be a positive number, got '-0.1'",
+    ),
+    (
+        "lr-not-a-number",
+        replace("config.csv", "lr,0.1", "lr,fast"),
+        "config.csv",
+        "lr must be a positive number, got 'fast'",
+    ),
+    (
+        "lr-missing",
+        replace("config.csv", "lr,0.1\n", ""),
+        "config.csv",
+        "lr must be a positive number, got None",
+    ),
+    (
+        "epochs-zero",
+        replace("config.csv", "epochs,5000", "epochs,0"),
+        "config.csv",
+        "epochs must be a positive integer, got '0'",
+    ),
+    (
+        "epochs-fraction",
+        replace("config.csv", "epochs,5000", "epochs,2.5"),
+        "config.csv",
+        "epochs must be a positive integer, got '2.5'",
+    ),
+    (
+        "epochs-not-a-number",
+        replace("config.csv", "epochs,5000", "epochs,many"),
+        "config.csv",
+        "epochs must be a positive integer, got 'many'",
+    ),
+    (
+        "config-bad-header",
+        replace("config.csv", "key,value", "name,setting"),
+        "config.csv",
+        "the first line must be 'key,value'",
+    ),
+    (
+        "config-wrong-field-count",
+        replace("config.csv", "lr,0.1", "lr,0.1,0.2"),
+        "config.csv",
+        "line 2 has 3 fields",
+    ),
+    (
+        "config-binary-garbage",
+        write("config.csv", bytes(range(256)) * 4),
+        "config.csv",
+        "cannot be read",
+    ),
     ("matrix-binary-garbage", write("X.csv", b"\xff\xfe\x00\x01" * 64), "X.csv", "cannot be read"),
 ]
 
@@ -106,11 +178,17 @@ def broken_copy(tmp_path):
     return make
 
 
-@pytest.mark.parametrize("edit, file, problem", [c[1:] for c in BROKEN_CASES], ids=[c[0] for c in BROKEN_CASES])
-def test_a_broken_case_exits_2_with_one_line_naming_file_and_problem(capsys, tmp_path, broken_copy, edit, file, problem):
+@pytest.mark.parametrize(
+    "edit, file, problem", [c[1:] for c in BROKEN_CASES], ids=[c[0] for c in BROKEN_CASES]
+)
+def test_a_broken_case_exits_2_with_one_line_naming_file_and_problem(
+    capsys, tmp_path, broken_copy, edit, file, problem
+):
     case = broken_copy(edit)
     saved = tmp_path / "traces"
-    code, out, err = run_cli(capsys, "--case", str(case), "--save-traces", str(saved), "--epochs", "3")
+    code, out, err = run_cli(
+        capsys, "--case", str(case), "--save-traces", str(saved), "--epochs", "3"
+    )
     assert code == 2, f"exit code {code}, expected 2 (bad input)\n{out}{err}"
     assert_one_line_error(err, str(case / file), problem)
     assert out == "", f"nothing but the error should be printed, got:\n{out}"
@@ -119,13 +197,17 @@ def test_a_broken_case_exits_2_with_one_line_naming_file_and_problem(capsys, tmp
 
 def test_a_missing_case_folder_exits_2_naming_the_folder(capsys, tmp_path):
     missing = tmp_path / "no_such_case"
-    code, _, err = run_cli(capsys, "--case", str(missing), "--save-traces", str(tmp_path / "traces"))
+    code, _, err = run_cli(
+        capsys, "--case", str(missing), "--save-traces", str(tmp_path / "traces")
+    )
     assert code == 2
     assert_one_line_error(err, str(missing), "no such case folder")
     assert not (tmp_path / "traces").exists()
 
 
-@pytest.mark.parametrize("epochs", ["0", "-3", "ten", "2.5", ""], ids=["zero", "negative", "word", "fraction", "empty"])
+@pytest.mark.parametrize(
+    "epochs", ["0", "-3", "ten", "2.5", ""], ids=["zero", "negative", "word", "fraction", "empty"]
+)
 def test_epochs_on_the_command_line_must_be_a_positive_integer(capsys, tmp_path, epochs):
     code, _, err = run_cli(capsys, "--epochs", epochs, "--save-traces", str(tmp_path / "traces"))
     assert code == 2, err
@@ -135,10 +217,24 @@ def test_epochs_on_the_command_line_must_be_a_positive_integer(capsys, tmp_path,
 
 # --- no R, or an rpy2 that does not load: one sentence with the fix -------------------------
 
+
 def run_subprocess(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "nnparity", "run", "--epochs", "3", "--save-traces", str(tmp_path / "traces")],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "nnparity",
+            "run",
+            "--epochs",
+            "3",
+            "--save-traces",
+            str(tmp_path / "traces"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -160,16 +256,25 @@ def test_an_rpy2_that_does_not_load_exits_2_with_the_command_that_fixes_it(tmp_p
     env = dict(os.environ, PYTHONPATH=str(tmp_path / "site"))
     result = run_subprocess(env, tmp_path)
     assert result.returncode == 2, result.stdout + result.stderr
-    assert_one_line_error(result.stderr, "rpy2 does not load", "R_getVar", "pip install rpy2==3.5.17")
+    assert_one_line_error(
+        result.stderr, "rpy2 does not load", "R_getVar", "pip install rpy2==3.5.17"
+    )
 
 
 # --- a port that fails while it runs: the language's own message ----------------------------
 
 R_BOOM = ("r_impl", "steps.R", "    sigmoid(output_layer_input)\n", '    stop("boom in step 4")\n')
-PY_BOOM = ("python_impl", "steps.py", "    return hidden_layer_input1 + bh\n", '    raise ValueError("boom in step 2")\n')
+PY_BOOM = (
+    "python_impl",
+    "steps.py",
+    "    return hidden_layer_input1 + bh\n",
+    '    raise ValueError("boom in step 2")\n',
+)
 
 
-def test_an_error_inside_an_r_port_is_a_port_error_carrying_rs_message(port_copy, r_available, article):
+def test_an_error_inside_an_r_port_is_a_port_error_carrying_rs_message(
+    port_copy, r_available, article
+):
     port = RPort(port_copy(*R_BOOM))
     port.start(article)
     with pytest.raises(PortError, match="boom in step 4"):

@@ -25,7 +25,9 @@ def test_run_on_the_article_prints_every_step_in_both_tables_and_exits_0(capsys)
     assert code == 0, out + err
     rows = re.findall(r"^ *(\d+) +(\w+) +[\d.]+% .* 0 ok *$", out, flags=re.MULTILINE)
     expected = [(str(q.step), q.name) for q in steps.QUANTITIES]
-    assert rows == expected * 2, f"expected one row per step, in step order, in each of two tables:\n{out}"
+    assert rows == expected * 2, (
+        f"expected one row per step, in step order, in each of two tables:\n{out}"
+    )
     assert out.splitlines()[-1] == (
         "PARITY HOLDS: article, every step of every epoch (200), modes: free, lockstep"
     ), out
@@ -53,14 +55,44 @@ def test_save_traces_writes_both_languages_with_the_article_names(capsys, tmp_pa
 @pytest.mark.parametrize(
     "option, folder, file, name, old, new",
     [
-        ("--r-impl", "r_impl", "steps.R", "bout", "bout + colSums(d_output) * lr", "bout + rowSums(d_output) * lr"),
-        ("--r-impl", "r_impl", "steps.R", "bh", "bh + colSums(d_hiddenlayer) * lr", "bh + sum(d_hiddenlayer) * lr"),
-        ("--python-impl", "python_impl", "steps.py", "bout", "np.sum(d_output, axis=0, keepdims=True)", "np.sum(d_output, axis=1, keepdims=True)"),
-        ("--python-impl", "python_impl", "steps.py", "bh", "np.sum(d_hiddenlayer, axis=0, keepdims=True)", "np.sum(d_hiddenlayer, axis=1, keepdims=True)"),
+        (
+            "--r-impl",
+            "r_impl",
+            "steps.R",
+            "bout",
+            "bout + colSums(d_output) * lr",
+            "bout + rowSums(d_output) * lr",
+        ),
+        (
+            "--r-impl",
+            "r_impl",
+            "steps.R",
+            "bh",
+            "bh + colSums(d_hiddenlayer) * lr",
+            "bh + sum(d_hiddenlayer) * lr",
+        ),
+        (
+            "--python-impl",
+            "python_impl",
+            "steps.py",
+            "bout",
+            "np.sum(d_output, axis=0, keepdims=True)",
+            "np.sum(d_output, axis=1, keepdims=True)",
+        ),
+        (
+            "--python-impl",
+            "python_impl",
+            "steps.py",
+            "bh",
+            "np.sum(d_hiddenlayer, axis=0, keepdims=True)",
+            "np.sum(d_hiddenlayer, axis=1, keepdims=True)",
+        ),
     ],
     ids=["r-bout", "r-bh", "python-bout", "python-bh"],
 )
-def test_a_port_summing_a_bias_over_the_wrong_axis_fails_and_names_the_step(capsys, port_copy, option, folder, file, name, old, new):
+def test_a_port_summing_a_bias_over_the_wrong_axis_fails_and_names_the_step(
+    capsys, port_copy, option, folder, file, name, old, new
+):
     code, out, err = run(capsys, option, str(port_copy(folder, file, old, new)), "--epochs", "5")
     assert code == 1, out + err
     assert f"step 11 ({name})" in out, out
@@ -69,45 +101,86 @@ def test_a_port_summing_a_bias_over_the_wrong_axis_fails_and_names_the_step(caps
 def test_an_unknown_case_exits_2_with_one_line_naming_it(capsys):
     code, out, err = run(capsys, "--case", "no_such_case")
     assert code == 2
-    assert err.startswith("nnparity: no_such_case: no such case folder") and err.count("\n") == 1, err
+    assert err.startswith("nnparity: no_such_case: no such case folder") and err.count("\n") == 1, (
+        err
+    )
 
 
 def test_lockstep_only_saves_the_python_trace_and_no_r_trace(capsys, tmp_path):
-    code, out, _ = run(capsys, "--epochs", "10", "--mode", "lockstep", "--save-traces", str(tmp_path / "t"))
+    code, out, _ = run(
+        capsys, "--epochs", "10", "--mode", "lockstep", "--save-traces", str(tmp_path / "t")
+    )
     assert code == 0
     python_only = ["case", "python.npz", "python.rds", "trace.json"]
-    assert sorted(p.name for p in (tmp_path / "t").iterdir()) == python_only, "lockstep has no R training to save"
+    assert sorted(p.name for p in (tmp_path / "t").iterdir()) == python_only, (
+        "lockstep has no R training to save"
+    )
     assert f"trace saved: {tmp_path / 't' / 'python.npz'}" in out
 
 
-def test_an_r_port_that_fails_while_training_leaves_no_half_written_r_trace(capsys, tmp_path, port_copy):
-    port = port_copy("r_impl", "steps.R", "    sigmoid(output_layer_input)\n", '    stop("boom in step 4")\n')
-    code, _, _ = run(capsys, "--r-impl", str(port), "--epochs", "5", "--save-traces", str(tmp_path / "t"))
+def test_an_r_port_that_fails_while_training_leaves_no_half_written_r_trace(
+    capsys, tmp_path, port_copy
+):
+    port = port_copy(
+        "r_impl", "steps.R", "    sigmoid(output_layer_input)\n", '    stop("boom in step 4")\n'
+    )
+    code, _, _ = run(
+        capsys, "--r-impl", str(port), "--epochs", "5", "--save-traces", str(tmp_path / "t")
+    )
     assert code == 1
     python_only = ["case", "python.npz", "python.rds", "trace.json"]
-    assert sorted(p.name for p in (tmp_path / "t").iterdir()) == python_only, "r.npz must not exist when R did not finish"
+    assert sorted(p.name for p in (tmp_path / "t").iterdir()) == python_only, (
+        "r.npz must not exist when R did not finish"
+    )
 
 
 def test_a_trace_keeps_the_shape_a_buggy_port_recorded(capsys, tmp_path, port_copy):
-    port = port_copy("python_impl", "steps.py", "np.sum(d_output, axis=0, keepdims=True)", "np.sum(d_output, axis=1, keepdims=True)")
-    code, _, _ = run(capsys, "--python-impl", str(port), "--epochs", "4", "--save-traces", str(tmp_path / "t"))
+    port = port_copy(
+        "python_impl",
+        "steps.py",
+        "np.sum(d_output, axis=0, keepdims=True)",
+        "np.sum(d_output, axis=1, keepdims=True)",
+    )
+    code, _, _ = run(
+        capsys, "--python-impl", str(port), "--epochs", "4", "--save-traces", str(tmp_path / "t")
+    )
     assert code == 1
     with np.load(tmp_path / "t" / "python.npz") as trace:
-        assert trace["bout"].shape == (4, 3, 1), "the file must show the (3 x 1) bout the port really made"
+        assert trace["bout"].shape == (4, 3, 1), (
+            "the file must show the (3 x 1) bout the port really made"
+        )
         assert np.all(trace["bout"] != 0)
 
 
 def test_a_users_ports_need_only_train_for_the_free_running_check(capsys, tmp_path):
     python_file = tmp_path / "my_port.py"
     # a user's single-file port
-    python_file.write_text("from nnparity.paths import python_impl\n\ntrain = python_impl().train\n")
+    python_file.write_text(
+        "from nnparity.paths import python_impl\n\ntrain = python_impl().train\n"
+    )
     r_file = tmp_path / "my_port.R"
-    r_code = "".join((ROOT / "r_impl" / f).read_text() for f in ("activations.R", "steps.R", "train.R"))
-    r_file.write_text(r_code.replace("steps", "my_steps"))  # a user's R port, its step functions named otherwise
-    code, out, err = run(capsys, "--python-impl", str(python_file), "--r-impl", str(r_file), "--epochs", "20")
+    r_code = "".join(
+        (ROOT / "r_impl" / f).read_text() for f in ("activations.R", "steps.R", "train.R")
+    )
+    r_file.write_text(
+        r_code.replace("steps", "my_steps")
+    )  # a user's R port, its step functions named otherwise
+    code, out, err = run(
+        capsys, "--python-impl", str(python_file), "--r-impl", str(r_file), "--epochs", "20"
+    )
     assert code == 1, out + err
     free, lockstep = out.split("lockstep: R recomputes")
     assert "article (free, 20 epochs): parity holds" in free
     assert "defines no `steps` list" in lockstep and "--mode free" in lockstep
-    code, out, err = run(capsys, "--python-impl", str(python_file), "--r-impl", str(r_file), "--epochs", "20", "--mode", "free")
+    code, out, err = run(
+        capsys,
+        "--python-impl",
+        str(python_file),
+        "--r-impl",
+        str(r_file),
+        "--epochs",
+        "20",
+        "--mode",
+        "free",
+    )
     assert code == 0, out + err

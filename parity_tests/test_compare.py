@@ -14,7 +14,17 @@ python_impl = paths.python_impl()  # our Python port, python_impl/
 
 @pytest.fixture(scope="module")
 def trace(article):
-    return python_impl.train(article.X, article.y, article.wh, article.bh, article.wout, article.bout, article.lr, 60, record=True)["trace"]
+    return python_impl.train(
+        article.X,
+        article.y,
+        article.wh,
+        article.bh,
+        article.wout,
+        article.bout,
+        article.lr,
+        60,
+        record=True,
+    )["trace"]
 
 
 def compare(case, a, b, mode="free", chunk=None):
@@ -48,9 +58,13 @@ def test_identical_traces_pass_and_are_all_bitwise_equal(article, trace):
     "name, epoch, row, col",
     [("d_output", 37, 2, 1), ("hidden_layer_input", 1, 3, 3), ("bh", 60, 1, 2), ("wh", 12, 4, 1)],
 )
-def test_one_perturbed_cell_fails_and_is_named_by_epoch_step_and_cell(article, trace, mode, name, epoch, row, col):
+def test_one_perturbed_cell_fails_and_is_named_by_epoch_step_and_cell(
+    article, trace, mode, name, epoch, row, col
+):
     report = compare(article, trace, perturbed(trace, name, epoch, row, col, 1e-9), mode)
-    assert not report.passed, f"a 1e-9 change in {name} at epoch {epoch} went unnoticed in {mode} mode"
+    assert not report.passed, (
+        f"a 1e-9 change in {name} at epoch {epoch} went unnoticed in {mode} mode"
+    )
     where = f"epoch {epoch}, step {steps.BY_NAME[name].step} ({name}), cell [{row}, {col}]"
     assert report.first_violation.where() == where
     assert where in story(report)
@@ -61,10 +75,15 @@ def test_one_perturbed_cell_fails_and_is_named_by_epoch_step_and_cell(article, t
 def test_the_story_carries_both_values_of_the_failing_cell(article, trace):
     other = perturbed(trace, "output", 5, 1, 1, 1e-6)
     text = story(compare(article, trace, other))
-    assert repr(float(trace["output"][4, 0, 0])) in text and repr(float(other["output"][4, 0, 0])) in text, text
+    assert (
+        repr(float(trace["output"][4, 0, 0])) in text
+        and repr(float(other["output"][4, 0, 0])) in text
+    ), text
 
 
-def test_a_difference_below_the_bound_passes_but_is_reported_as_the_first_difference(article, trace):
+def test_a_difference_below_the_bound_passes_but_is_reported_as_the_first_difference(
+    article, trace
+):
     other = {k: v.copy() for k, v in trace.items()}
     other["wout"][9, 0, 0] = np.nextafter(other["wout"][9, 0, 0], np.inf)
     report = compare(article, trace, other)
@@ -84,7 +103,13 @@ def test_comparing_in_chunks_gives_the_same_report_as_comparing_whole(article, t
     other = perturbed(trace, "E", 41, 3, 1, 1e-7)
     whole, chunked = compare(article, trace, other), compare(article, trace, other, chunk=7)
     for a, b in zip(whole.stats, chunked.stats, strict=True):
-        assert (a.cells, a.equal, a.max_abs, a.max_ulp, a.violations) == (b.cells, b.equal, b.max_abs, b.max_ulp, b.violations), a.name
+        assert (a.cells, a.equal, a.max_abs, a.max_ulp, a.violations) == (
+            b.cells,
+            b.equal,
+            b.max_abs,
+            b.max_ulp,
+            b.violations,
+        ), a.name
         np.testing.assert_array_equal(a.epoch_max_abs(), b.epoch_max_abs())
     assert whole.first_violation.where() == chunked.first_violation.where()
 
@@ -93,7 +118,9 @@ def test_a_matrix_missing_from_one_trace_is_a_named_failure(article, trace):
     other = {k: v for k, v in trace.items() if k != "slope_hidden_layer"}
     report = compare(article, trace, other)
     assert not report.passed
-    assert report.problems == ["step 6 (slope_hidden_layer): the R trace does not record this matrix"]
+    assert report.problems == [
+        "step 6 (slope_hidden_layer): the R trace does not record this matrix"
+    ]
 
 
 def test_a_transposed_matrix_is_a_named_shape_failure(article, trace):
@@ -104,7 +131,14 @@ def test_a_transposed_matrix_is_a_named_shape_failure(article, trace):
 
 @pytest.mark.parametrize(
     "a, b, ulps",
-    [(1.0, np.nextafter(1.0, 2.0), 1), (0.0, -0.0, 0), (-0.0, 5e-324, 1), (-5e-324, 5e-324, 2), (1.0, 1.0, 0), (2.0, 1.0, 2**52)],
+    [
+        (1.0, np.nextafter(1.0, 2.0), 1),
+        (0.0, -0.0, 0),
+        (-0.0, 5e-324, 1),
+        (-5e-324, 5e-324, 2),
+        (1.0, 1.0, 0),
+        (2.0, 1.0, 2**52),
+    ],
 )
 def test_ulp_distance_counts_the_doubles_between_two_values(a, b, ulps):
     assert ulp_distance(np.array([a]), np.array([b]))[0] == ulps
@@ -115,7 +149,9 @@ def test_a_signed_zero_is_not_reported_as_the_birth_of_a_difference(article, tra
     other["E"][2, 0, 0], trace_e = -0.0, trace["E"].copy()
     trace_e[2, 0, 0] = 0.0
     report = compare(article, dict(trace, E=trace_e), other)
-    assert report.passed and report.first_difference is None, report.first_difference and report.first_difference.origin()
+    assert report.passed and report.first_difference is None, (
+        report.first_difference and report.first_difference.origin()
+    )
 
 
 def test_a_step_with_a_structural_problem_is_not_called_bitwise_equal(article, trace):

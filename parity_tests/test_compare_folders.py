@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nnparity import traces
+from nnparity import paths, traces
 from nnparity.cases import FIXTURES, load_case
 from nnparity.cli import main
 from nnparity.ports import PythonPort, RPort
@@ -183,3 +183,9 @@ def test_r_on_openblas_against_r_on_reference_blas_names_both_environments(golde
     )
     assert "the environments differ in: R BLAS" in result.stdout, result.stdout
     assert "r.npz: within the bound\n  first difference: epoch" in result.stdout, result.stdout
+    verdict = "A AND B AGREE within the bound: python.npz bitwise equal, r.npz within"
+    assert verdict in result.stdout.splitlines(), result.stdout
+    doc = (paths.BASE / "docs" / "results-as-data.md").read_text()
+    assert verdict in doc and "the environments differ in: R BLAS" in doc, (
+        "the docs' sample is stale"
+    )

@@ -1,4 +1,6 @@
-"""`nnparity explain`: the article's walkthrough from both languages, code read from the ports' own markers."""
+"""`nnparity explain`: the article's walkthrough from both languages, code read from the ports' own
+markers.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +23,13 @@ STEPS_WITH_CODE = sorted({q.step for q in steps.QUANTITIES})  # 2..11
 def run_explain(*args: str, columns: int = 100) -> subprocess.CompletedProcess:
     env = {**os.environ, "COLUMNS": str(columns)}
     env.pop("FORCE_COLOR", None)
-    return subprocess.run([sys.executable, "-m", "nnparity", "explain", *args], capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "nnparity", "explain", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +41,12 @@ def article_epoch1() -> str:
 
 
 def printed_matrices(output: str) -> dict[tuple[int, str], dict[str, list[list[str]]]]:
-    """{(step, matrix): {"Python": rows of printed numbers, "R": ...}} read back from explain's tables."""
-    found: dict[tuple[int, str], dict[str, list[list[str]]]] = defaultdict(lambda: {"Python": [], "R": []})
+    """{(step, matrix): {"Python": rows of printed numbers, "R": ...}} read back from explain's
+    tables.
+    """
+    found: dict[tuple[int, str], dict[str, list[list[str]]]] = defaultdict(
+        lambda: {"Python": [], "R": []}
+    )
     step, columns, matrix = None, None, None
     for line in output.splitlines():
         title = re.search(r"Step (\d+):", line)
@@ -71,27 +83,40 @@ def test_explain_shows_every_number_the_article_prints_from_both_languages(artic
             try:
                 text = rows[i][j]
             except IndexError:
-                wrong.append(f"step {step} {name}[{i + 1},{j + 1}] {language}: not shown (got rows {rows})")
+                wrong.append(
+                    f"step {step} {name}[{i + 1},{j + 1}] {language}: not shown (got rows {rows})"
+                )
                 continue
-            if len(text.split(".")[-1]) != int(row["decimals"]) or abs(float(text) - float(row["printed"])) > unit * 1.0001:
-                wrong.append(f"step {step} {name}[{i + 1},{j + 1}] {language}: shows {text}, the article prints {row['printed']}")
+            if (
+                len(text.split(".")[-1]) != int(row["decimals"])
+                or abs(float(text) - float(row["printed"])) > unit * 1.0001
+            ):
+                wrong.append(
+                    f"step {step} {name}[{i + 1},{j + 1}] {language}: shows {text}, the article "
+                    f"prints {row['printed']}"
+                )
     assert not wrong, "explain does not reproduce the article's walkthrough:\n" + "\n".join(wrong)
 
 
 def test_explain_shows_every_step_with_formula_and_both_languages_code(article_epoch1):
     for step in sorted(steps.STEP_TITLES):
-        assert f"Step {step}: {steps.STEP_TITLES[step]}" in article_epoch1, f"step {step} has no panel"
+        assert f"Step {step}: {steps.STEP_TITLES[step]}" in article_epoch1, (
+            f"step {step} has no panel"
+        )
     flat = " ".join(article_epoch1.split())
     for q in steps.QUANTITIES:
         assert " ".join(q.formula.split()) in flat, f"the formula of {q.name} is not shown"
-        assert f"steps.{q.name}(" in flat, f"the Python line of train.py computing {q.name} is not shown"
+        assert f"steps.{q.name}(" in flat, (
+            f"the Python line of train.py computing {q.name} is not shown"
+        )
         assert f"steps${q.name}(" in flat, f"the R line of train.R computing {q.name} is not shown"
         assert f"def {q.name}(" in flat, f"the Python function {q.name} is not shown"
         assert f"{q.name} = function(" in flat, f"the R function {q.name} is not shown"
 
 
 def test_explain_says_how_closely_the_languages_agree(article_epoch1):
-    # On the article case every matrix of epoch 1 is bitwise equal (the first difference is at epoch 7).
+    # On the article case every matrix of epoch 1 is bitwise equal (the first difference is at epoch
+    # 7).
     assert article_epoch1.count("bitwise equal") == len(steps.NAMES) + len(steps.STATE)
 
 
@@ -104,7 +129,9 @@ def test_explain_one_step_shows_only_that_step():
     assert done.returncode == 0, done.stderr
     assert "Step 8: error at the hidden layer" in done.stdout
     assert re.findall(r"Step (\d+):", done.stdout) == ["8"]
-    assert "Error_at_hidden_layer" in done.stdout and "0.010" in done.stdout  # three decimals, as the article prints
+    assert (
+        "Error_at_hidden_layer" in done.stdout and "0.010" in done.stdout
+    )  # three decimals, as the article prints
 
 
 def test_explain_a_later_epoch_differs_from_the_first():
@@ -127,14 +154,20 @@ def test_explain_refuses_bad_input_with_exit_code_2_and_names_the_problem(args, 
     done = run_explain(*args)
     assert done.returncode == 2, f"{args}: exit {done.returncode}, stderr {done.stderr}"
     last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
-    assert says in last, f"{args}: the last line of stderr should say {says!r}; stderr:\n{done.stderr}"
-    assert "Traceback" not in done.stderr, f"{args}: a traceback instead of one line:\n{done.stderr}"
+    assert says in last, (
+        f"{args}: the last line of stderr should say {says!r}; stderr:\n{done.stderr}"
+    )
+    assert "Traceback" not in done.stderr, (
+        f"{args}: a traceback instead of one line:\n{done.stderr}"
+    )
 
 
 # ---- the markers explain reads ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("language, source", [("Python", explain.python_source), ("R", explain.r_source)])
+@pytest.mark.parametrize(
+    "language, source", [("Python", explain.python_source), ("R", explain.r_source)]
+)
 def test_every_step_is_marked_in_both_ports(language, source):
     ported = source()
     assert explain.marker_problems(ported, language) == []
@@ -154,7 +187,9 @@ def test_every_step_is_marked_in_both_ports(language, source):
 def test_a_missing_step_marker_is_reported(language, folder, file, marker, source, port_copy):
     port = port_copy(folder, file, marker, "\n")
     problems = explain.marker_problems(source(port), language)
-    assert any("step 8" in p for p in problems), f"removing {marker.strip()!r} from {file} went unnoticed: {problems}"
+    assert any("step 8" in p for p in problems), (
+        f"removing {marker.strip()!r} from {file} went unnoticed: {problems}"
+    )
 
 
 def test_a_marker_on_the_wrong_step_is_reported(port_copy):
@@ -166,8 +201,12 @@ def test_a_marker_on_the_wrong_step_is_reported(port_copy):
 def test_the_shown_code_is_the_ports_own_source():
     for snippet in explain.python_source().functions + explain.r_source().functions:
         lines = snippet.path.read_text().splitlines()
-        assert snippet.code.splitlines()[0] == lines[snippet.start - 1], f"{snippet.where} is not where its code is"
-        assert snippet.code in "\n".join(lines), f"{snippet.where}: shown code is not a slice of the file"
+        assert snippet.code.splitlines()[0] == lines[snippet.start - 1], (
+            f"{snippet.where} is not where its code is"
+        )
+        assert snippet.code in "\n".join(lines), (
+            f"{snippet.where}: shown code is not a slice of the file"
+        )
 
 
 def test_explain_shows_where_each_step_sits_in_the_workbook_and_its_formula(article_epoch1):

@@ -16,13 +16,28 @@ ROOT = paths.BASE
 
 def test_generator_reproduces_every_fixture_file_byte_for_byte():
     generate = paths.FIXTURES / "generate.py"
-    result = subprocess.run([sys.executable, str(generate), "--check"], capture_output=True, text=True)
-    assert result.returncode == 0, f"fixtures/generate.py --check: files differ from what the script writes:\n{result.stderr}"
+    result = subprocess.run(
+        [sys.executable, str(generate), "--check"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, (
+        f"fixtures/generate.py --check: files differ from what the script writes:\n{result.stderr}"
+    )
 
 
 def test_the_expected_cases_are_shipped():
-    expected = {"article", "iris", "many_samples", "many_features", "many_hidden", "two_outputs",
-                "square", "square_weights", "samples_as_features", "all_different", "saturated"}
+    expected = {
+        "article",
+        "iris",
+        "many_samples",
+        "many_features",
+        "many_hidden",
+        "two_outputs",
+        "square",
+        "square_weights",
+        "samples_as_features",
+        "all_different",
+        "saturated",
+    }
     assert expected <= set(cases.names())
 
 
@@ -32,9 +47,13 @@ COINCIDENCES = {
     "samples = features (X square: t(X) forgotten still computes)": lambda n, f, h, o: n == f,
     "features = hidden units (wh square)": lambda n, f, h, o: f == h,
     "hidden units = outputs (wout square)": lambda n, f, h, o: h == o,
-    "samples = hidden units (a hidden-bias sum over the wrong axis fits)": lambda n, f, h, o: n == h,
+    "samples = hidden units (a hidden-bias sum over the wrong axis fits)": lambda n, f, h, o: (
+        n == h
+    ),
     "samples = outputs (an output-bias sum over the wrong axis fits)": lambda n, f, h, o: n == o,
-    "several outputs (an output bias recycled or summed to a scalar is wrong)": lambda n, f, h, o: o > 1,
+    "several outputs (an output bias recycled or summed to a scalar is wrong)": lambda n, f, h, o: (
+        o > 1
+    ),
     "non-binary inputs": None,
     "lr other than 0.1": None,
 }
@@ -49,7 +68,9 @@ def test_every_coincidence_that_lets_a_shape_mistake_compute_holds_on_two_cases(
         holds = [c.name for c in loaded if c.lr != 0.1]
     else:
         holds = [c.name for c in loaded if COINCIDENCES[coincidence](*c.dims)]
-    assert len(holds) >= 2, f"{coincidence}: only {holds}; a mistake it lets compute would bite on fewer than two cases"
+    assert len(holds) >= 2, (
+        f"{coincidence}: only {holds}; a mistake it lets compute would bite on fewer than two cases"
+    )
 
 
 def test_one_case_has_every_dimension_different_one_saturates_and_one_crosses_chunks():
@@ -57,21 +78,31 @@ def test_one_case_has_every_dimension_different_one_saturates_and_one_crosses_ch
     from nnparity import traces
 
     loaded = {name: cases.load_case(name) for name in cases.names()}
-    assert [n for n, c in loaded.items() if len(set(c.dims)) == 4], "no case has samples, features, hidden units and outputs all different"
-    assert [n for n, c in loaded.items() if len(traces.chunks(c.epochs, traces.epoch_bytes(c))) > 1], "no case crosses a chunk boundary"
+    assert [n for n, c in loaded.items() if len(set(c.dims)) == 4], (
+        "no case has samples, features, hidden units and outputs all different"
+    )
+    assert [
+        n for n, c in loaded.items() if len(traces.chunks(c.epochs, traces.epoch_bytes(c))) > 1
+    ], "no case crosses a chunk boundary"
     c = loaded["saturated"]
     output = python_impl.train(c.X, c.y, c.wh, c.bh, c.wout, c.bout, c.lr, 1)["output"]
-    assert np.minimum(output, 1 - output).max() < 1e-9, "the saturated case: an output is not within 1e-9 of 0 or 1"
+    assert np.minimum(output, 1 - output).max() < 1e-9, (
+        "the saturated case: an output is not within 1e-9 of 0 or 1"
+    )
 
 
 def test_every_case_documents_where_its_numbers_came_from(case):
-    assert case.description and case.source and case.seed, f"{case.name}: config.csv needs description, source and seed"
+    assert case.description and case.source and case.seed, (
+        f"{case.name}: config.csv needs description, source and seed"
+    )
 
 
 def test_write_then_load_round_trips_every_double_exactly(case, tmp_path):
     again = cases.load_case(cases.write_case(case, tmp_path / case.name))
     for name, matrix in case.matrices().items():
-        assert matrix.tobytes() == getattr(again, name).tobytes(), f"{case.name}/{name}.csv does not round-trip bit for bit"
+        assert matrix.tobytes() == getattr(again, name).tobytes(), (
+            f"{case.name}/{name}.csv does not round-trip bit for bit"
+        )
     assert (again.lr, again.epochs) == (case.lr, case.epochs)
 
 
@@ -82,14 +113,24 @@ def test_r_reads_every_fixture_file_to_the_same_doubles_as_python(case):
     from_r = call("read_case", str(case.path))
     for name, matrix in case.matrices().items():
         got = np.asarray(from_r[name], dtype=np.float64)
-        assert got.shape == matrix.shape, f"{case.name}/{name}.csv: R reads shape {got.shape}, Python {matrix.shape}"
+        assert got.shape == matrix.shape, (
+            f"{case.name}/{name}.csv: R reads shape {got.shape}, Python {matrix.shape}"
+        )
         differs = np.argwhere(got.view(np.int64) != matrix.view(np.int64))
-        assert differs.size == 0, f"{case.name}/{name}.csv: R parses cell {differs[0] + 1} as {got[tuple(differs[0])]!r}, Python as {matrix[tuple(differs[0])]!r}"
-    assert float(np.asarray(from_r["lr"])[0]) == case.lr and int(np.asarray(from_r["epochs"])[0]) == case.epochs
+        assert differs.size == 0, (
+            f"{case.name}/{name}.csv: R parses cell {differs[0] + 1} as "
+            f"{got[tuple(differs[0])]!r}, Python as {matrix[tuple(differs[0])]!r}"
+        )
+    assert (
+        float(np.asarray(from_r["lr"])[0]) == case.lr
+        and int(np.asarray(from_r["epochs"])[0]) == case.epochs
+    )
 
 
 def test_iris_source_is_r_datasets_iris(r_available):
     """fixtures/sources/iris.csv was exported once from R; it must still be R's iris."""
     ours = call("read.csv", str(paths.FIXTURES / "sources" / "iris.csv"), stringsAsFactors=True)
     same = call("identical", ours, call("get", "iris"))
-    assert bool(np.asarray(same)[0]), "fixtures/sources/iris.csv is not write.csv(datasets::iris) any more"
+    assert bool(np.asarray(same)[0]), (
+        "fixtures/sources/iris.csv is not write.csv(datasets::iris) any more"
+    )

@@ -99,7 +99,9 @@ def case_and_gradient(request):
 
 
 @pytest.mark.parametrize("language", ["Python", "R"])
-def test_one_epoch_moves_every_weight_and_bias_by_minus_lr_times_the_gradient(request, case_and_gradient, language):
+def test_one_epoch_moves_every_weight_and_bias_by_minus_lr_times_the_gradient(
+    request, case_and_gradient, language
+):
     case, gradient = case_and_gradient
     if language == "R":
         request.getfixturevalue("r_available")
@@ -117,10 +119,16 @@ def test_one_epoch_moves_every_weight_and_bias_by_minus_lr_times_the_gradient(re
 
 @pytest.mark.parametrize("case_name", ["article", "many_samples", "two_outputs"])
 def test_the_articles_own_r_bias_update_is_not_the_gradient(r_available, case_name):
-    """The check has teeth: the article's R (rowSums, per-sample bias) fails it on both biases, and only there."""
+    """The check has teeth: the article's R (rowSums, per-sample bias) fails it on both biases, and
+    only there.
+    """
     case = cases.load_case(case_name)
     gradient = finite_difference_gradient(case)
     update = one_epoch_update(RPort(R_IMPL / "variants" / "article"), case)
     errors = {name: relative_error(update[name], case.lr, gradient[name]) for name in steps.STATE}
-    assert errors["bh"] > 0.5 and errors["bout"] > 0.5, f"the article's R bias update passed the gradient check: {errors}"
-    assert errors["wh"] <= RTOL and errors["wout"] <= RTOL, f"the article's R weight updates should be the gradient: {errors}"
+    assert errors["bh"] > 0.5 and errors["bout"] > 0.5, (
+        f"the article's R bias update passed the gradient check: {errors}"
+    )
+    assert errors["wh"] <= RTOL and errors["wout"] <= RTOL, (
+        f"the article's R weight updates should be the gradient: {errors}"
+    )

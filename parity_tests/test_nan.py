@@ -26,14 +26,25 @@ sys.path.insert(0, str(paths.FIXTURES))
 from generate import generated  # noqa: E402
 
 EPOCHS = 6
-R_NA = np.array([0x7FF00000000007A2], dtype=np.int64).view(np.float64)[0]  # R's NA_real_, bit for bit
+R_NA = np.array([0x7FF00000000007A2], dtype=np.int64).view(np.float64)[
+    0
+]  # R's NA_real_, bit for bit
 
 
 @pytest.fixture(scope="module")
 def overflowing(tmp_path_factory):
-    """200 samples and lr 1e308: the first wout update overflows to Inf, and 0 * Inf makes NaN after."""
+    """200 samples and lr 1e308: the first wout update overflows to Inf, and 0 * Inf makes NaN
+    after.
+    """
     folder = tmp_path_factory.mktemp("cases") / "overflow"
-    return load_case(write_case(generated("overflow", 7, 200, 4, 3, 1, 1e308, EPOCHS, "lr so large that wout overflows"), folder))
+    return load_case(
+        write_case(
+            generated(
+                "overflow", 7, 200, 4, 3, 1, 1e308, EPOCHS, "lr so large that wout overflows"
+            ),
+            folder,
+        )
+    )
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +52,18 @@ def overflowing_trace(overflowing):
     c = overflowing
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return python_impl.train(c.X, c.y, c.wh, c.bh, c.wout, c.bout, c.lr, EPOCHS, record=True)["trace"]
+        return python_impl.train(c.X, c.y, c.wh, c.bh, c.wout, c.bout, c.lr, EPOCHS, record=True)[
+            "trace"
+        ]
 
 
 def test_the_overflowing_case_really_produces_inf_and_nan(overflowing_trace):
-    assert np.isinf(overflowing_trace["wout"][0]).any(), "wout should overflow in epoch 1; the case no longer tests overflow"
-    assert any(np.isnan(a).any() for a in overflowing_trace.values()), "no NaN anywhere; the case no longer tests NaN"
+    assert np.isinf(overflowing_trace["wout"][0]).any(), (
+        "wout should overflow in epoch 1; the case no longer tests overflow"
+    )
+    assert any(np.isnan(a).any() for a in overflowing_trace.values()), (
+        "no NaN anywhere; the case no longer tests NaN"
+    )
 
 
 @pytest.mark.parametrize("mode", traces.MODES)
@@ -63,13 +80,24 @@ def test_the_report_says_where_each_language_first_produced_inf(overflowing, r_a
         run = traces.run(overflowing, PythonPort(), RPort(), modes=("free",))
     text = story(run.reports["free"])
     for language in ("Python", "R"):
-        assert f"{language} first produced inf at epoch 1, step 10 (wout), cell [1, 1]" in text, text
+        assert f"{language} first produced inf at epoch 1, step 10 (wout), cell [1, 1]" in text, (
+            text
+        )
     first = as_json(run)["modes"]["free"]["first_non_finite"]
-    assert first["R"] == {"epoch": 1, "step": 10, "matrix": "wout", "row": 1, "col": 1, "value": "inf"}, first
+    assert first["R"] == {
+        "epoch": 1,
+        "step": 10,
+        "matrix": "wout",
+        "row": 1,
+        "col": 1,
+        "value": "inf",
+    }, first
     assert first["Python"] == first["R"]
 
 
-def test_an_r_port_that_turns_nan_into_na_fails_and_says_na_is_not_nan(overflowing, r_available, port_copy):
+def test_an_r_port_that_turns_nan_into_na_fails_and_says_na_is_not_nan(
+    overflowing, r_available, port_copy
+):
     nan_to_na = "    out <- d_output %*% t(wout)\n    out[is.nan(out)] <- NA\n    out\n"
     port = port_copy("r_impl", "steps.R", "    d_output %*% t(wout)\n", nan_to_na)
     with warnings.catch_warnings():
@@ -77,15 +105,30 @@ def test_an_r_port_that_turns_nan_into_na_fails_and_says_na_is_not_nan(overflowi
         report = traces.run(overflowing, PythonPort(), RPort(port), modes=("free",)).reports["free"]
     assert not report.passed, "NA where Python has NaN must fail parity"
     first = report.first_violation
-    assert first.name == "Error_at_hidden_layer" and describe_value(first.python) == "NaN" and describe_value(first.r) == "NA", story(report)
+    assert (
+        first.name == "Error_at_hidden_layer"
+        and describe_value(first.python) == "NaN"
+        and describe_value(first.r) == "NA"
+    ), story(report)
     assert NA_IS_NOT_NAN in story(report)
 
 
 # --- the same rules on hand-made traces (no R needed) ----------------------------------------
 
+
 @pytest.fixture(scope="module")
 def trace(article):
-    return python_impl.train(article.X, article.y, article.wh, article.bh, article.wout, article.bout, article.lr, 5, record=True)["trace"]
+    return python_impl.train(
+        article.X,
+        article.y,
+        article.wh,
+        article.bh,
+        article.wout,
+        article.bout,
+        article.lr,
+        5,
+        record=True,
+    )["trace"]
 
 
 def compare(case, a, b):
@@ -110,7 +153,11 @@ def test_the_same_non_finite_value_in_the_same_cell_is_parity(article, trace, va
     a = with_value(trace, "output", 3, 2, 1, value)
     report = compare(article, a, {k: v.copy() for k, v in a.items()})
     assert report.passed, story(report)
-    assert report.non_finite["Python"].where() == report.non_finite["R"].where() == "epoch 3, step 4 (output), cell [2, 1]"
+    assert (
+        report.non_finite["Python"].where()
+        == report.non_finite["R"].where()
+        == "epoch 3, step 4 (output), cell [2, 1]"
+    )
 
 
 @pytest.mark.parametrize(
@@ -119,7 +166,9 @@ def test_the_same_non_finite_value_in_the_same_cell_is_parity(article, trace, va
     ids=["NaN-vs-number", "Inf-vs-NaN", "Inf-vs-minus-Inf", "NaN-vs-NA"],
 )
 def test_a_non_finite_value_on_one_side_only_fails_at_its_cell(article, trace, python, r):
-    report = compare(article, with_value(trace, "E", 2, 3, 1, python), with_value(trace, "E", 2, 3, 1, r))
+    report = compare(
+        article, with_value(trace, "E", 2, 3, 1, python), with_value(trace, "E", 2, 3, 1, r)
+    )
     assert not report.passed
     first = report.first_violation
     assert first.where() == "epoch 2, step 5 (E), cell [3, 1]", story(report)
@@ -137,5 +186,8 @@ def test_the_report_names_the_first_non_finite_cell_of_each_language_separately(
 
 def test_only_one_language_producing_a_non_finite_value_is_said_so(article, trace):
     report = compare(article, trace, with_value(trace, "bh", 5, 1, 3, R_NA))
-    assert "Python produced none; R first produced NA at epoch 5, step 11 (bh), cell [1, 3]" in story(report), story(report)
+    assert (
+        "Python produced none; R first produced NA at epoch 5, step 11 (bh), cell [1, 3]"
+        in story(report)
+    ), story(report)
     assert [s.name for s in report.stats if s.violations] == ["bh"]

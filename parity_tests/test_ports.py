@@ -15,17 +15,31 @@ ROOT = paths.BASE
 
 
 def test_python_port_records_steps_0_and_1_then_exactly_the_article_names_in_step_order(article):
-    trace = python_impl.train(article.X, article.y, article.wh, article.bh, article.wout, article.bout, article.lr, 2, record=True)["trace"]
+    trace = python_impl.train(
+        article.X,
+        article.y,
+        article.wh,
+        article.bh,
+        article.wout,
+        article.bout,
+        article.lr,
+        2,
+        record=True,
+    )["trace"]
     assert tuple(trace) == (*steps.ONCE, *steps.NAMES)
 
 
-def test_r_port_records_steps_0_and_1_then_the_article_names_then_what_train_returned(article, r_port):
+def test_r_port_records_steps_0_and_1_then_the_article_names_then_what_train_returned(
+    article, r_port
+):
     r_port.start(article)
     assert tuple(r_port.advance(2)) == (*steps.ONCE, *steps.NAMES, *steps.RETURNED)
 
 
 @pytest.mark.parametrize("chunks", [(3,), (2, 4)])
-def test_both_ports_record_the_data_and_weights_they_start_each_chunk_from_bit_for_bit(article, python_port, r_port, chunks):
+def test_both_ports_record_the_data_and_weights_they_start_each_chunk_from_bit_for_bit(
+    article, python_port, r_port, chunks
+):
     for port in (python_port, r_port):
         port.start(article)
         start = article.matrices()
@@ -33,8 +47,13 @@ def test_both_ports_record_the_data_and_weights_they_start_each_chunk_from_bit_f
             trace = port.advance(size)
             for name, quantity in steps.ONCE.items():
                 expected = start[name.removeprefix("initial_")]
-                assert trace[name].shape == (1, *expected.shape), f"{port.language}: step {quantity.step} {name} has shape {trace[name].shape}"
-                assert trace[name][0].tobytes() == expected.tobytes(), f"{port.language}: step {quantity.step} {name} is not what the chunk started from"
+                assert trace[name].shape == (1, *expected.shape), (
+                    f"{port.language}: step {quantity.step} {name} has shape {trace[name].shape}"
+                )
+                assert trace[name][0].tobytes() == expected.tobytes(), (
+                    f"{port.language}: step {quantity.step} {name} is not what the chunk started "
+                    "from"
+                )
             start.update({name: trace[name][-1] for name in steps.STATE})
 
 
@@ -43,16 +62,23 @@ def test_what_train_returns_is_the_last_recorded_epoch_bit_for_bit(case, python_
         port.start(case)
         trace = port.advance(3)
         for name, recorded in steps.RETURNED.items():
-            assert trace[name][0].tobytes() == trace[recorded][-1].tobytes(), f"{port.language} {case.name}: {name} differs from {recorded} at epoch 3"
+            assert trace[name][0].tobytes() == trace[recorded][-1].tobytes(), (
+                f"{port.language} {case.name}: {name} differs from {recorded} at epoch 3"
+            )
 
 
-def test_both_ports_record_every_matrix_with_the_shape_the_step_list_gives(case, python_port, r_port):
+def test_both_ports_record_every_matrix_with_the_shape_the_step_list_gives(
+    case, python_port, r_port
+):
     for port in (python_port, r_port):
         port.start(case)
         trace = port.advance(3)
         for name in steps.NAMES:
             expected = (3, *steps.shape_of(name, *case.dims))
-            assert trace[name].shape == expected, f"{port.language} {case.name}: {name} has shape {trace[name].shape}, expected {expected}"
+            assert trace[name].shape == expected, (
+                f"{port.language} {case.name}: {name} has shape {trace[name].shape}, expected "
+                f"{expected}"
+            )
 
 
 def test_both_ports_define_one_step_function_per_recorded_matrix(r_port):
@@ -71,7 +97,9 @@ def test_training_in_chunks_equals_training_at_once(article, python_port, r_port
         parts = [port.advance(3), port.advance(7)]
         for name in steps.NAMES:
             joined = np.concatenate([p[name] for p in parts])
-            assert joined.tobytes() == whole[name].tobytes(), f"{port.language}: {name} differs when trained 3 + 7 epochs"
+            assert joined.tobytes() == whole[name].tobytes(), (
+                f"{port.language}: {name} differs when trained 3 + 7 epochs"
+            )
 
 
 def test_r_port_runs_on_its_own_with_rscript_and_prints_the_final_output(article, python_port):
@@ -82,11 +110,22 @@ def test_r_port_runs_on_its_own_with_rscript_and_prints_the_final_output(article
     python_port.start(article)
     expected = python_port.advance(50)["output"][-1].ravel()
     # print() shows 7 significant digits, so the printed values agree to about 5e-7 relative.
-    np.testing.assert_allclose(printed, expected, rtol=1e-6, err_msg=f"Rscript r_impl/main.R printed:\n{result.stdout}")
+    np.testing.assert_allclose(
+        printed, expected, rtol=1e-6, err_msg=f"Rscript r_impl/main.R printed:\n{result.stdout}"
+    )
 
 
 def test_record_false_trains_the_same_weights_without_a_trace(article):
-    args = (article.X, article.y, article.wh, article.bh, article.wout, article.bout, article.lr, 20)
+    args = (
+        article.X,
+        article.y,
+        article.wh,
+        article.bh,
+        article.wout,
+        article.bout,
+        article.lr,
+        20,
+    )
     recorded, bare = python_impl.train(*args, record=True), python_impl.train(*args)
     assert bare["trace"] == {}
     for name in steps.STATE:

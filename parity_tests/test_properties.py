@@ -1,4 +1,5 @@
-"""Property: on ANY small network, both ports agree under the tolerance policy, free-running and in lockstep.
+"""Property: on ANY small network, both ports agree under the tolerance policy, free-running and in
+lockstep.
 
 The fixture cases are a handful of shapes; Hypothesis draws many more: 1 to 6
 samples, 1 to 5 features, 1 to 5 hidden units, 1 to 3 outputs, weights and
@@ -48,7 +49,10 @@ def small_cases(draw) -> cases.Case:
         bout=matrix(1, outputs),
         lr=draw(st.floats(0.001, 1)),
         epochs=draw(st.integers(1, 30)),
-        description=f"drawn by Hypothesis: {n} samples, {features} features, {hidden} hidden units, {outputs} outputs",
+        description=(
+            f"drawn by Hypothesis: {n} samples, {features} features, {hidden} hidden units, "
+            f"{outputs} outputs"
+        ),
         source="parity_tests/test_properties.py",
     )
 
@@ -57,7 +61,10 @@ def as_fixture(case: cases.Case) -> str:
     """The case as a folder on disk, and the text that lets a stranger recreate it."""
     folder = cases.write_case(case, Path(tempfile.mkdtemp(prefix="nnparity-hypothesis-")) / "case")
     files = "\n".join(f"--- {p.name}\n{p.read_text()}" for p in sorted(folder.iterdir()))
-    return f"the failing example, as a case folder: {folder}\n(save it under fixtures/ and run `nnparity run --case {folder}`)\n{files}"
+    return (
+        f"the failing example, as a case folder: {folder}\n"
+        f"(save it under fixtures/ and run `nnparity run --case {folder}`)\n{files}"
+    )
 
 
 def check_parity(case: cases.Case, python_port, r_port) -> None:
@@ -78,7 +85,9 @@ def test_both_ports_agree_on_any_small_network(ports, case):
 
 
 def test_a_failing_example_is_printed_as_a_case_folder_that_loads_back(r_available, article):
-    """The message of a failure (here, the article's own R) must hold a case a user can save and replay."""
+    """The message of a failure (here, the article's own R) must hold a case a user can save and
+    replay.
+    """
     with pytest.raises(AssertionError) as failure:
         check_parity(article, PythonPort(), RPort(R_IMPL / "variants" / "article"))
     message = str(failure.value)
@@ -86,6 +95,10 @@ def test_a_failing_example_is_printed_as_a_case_folder_that_loads_back(r_availab
     folder = Path(message.split("as a case folder: ")[1].splitlines()[0])
     saved = cases.load_case(folder)
     for name, matrix in article.matrices().items():
-        assert np.array_equal(getattr(saved, name), matrix), f"{name} does not read back bit for bit from {folder}"
-        assert f"--- {name}.csv\n{cases.format_matrix(matrix)}" in message, f"the message does not show {name}.csv"
+        assert np.array_equal(getattr(saved, name), matrix), (
+            f"{name} does not read back bit for bit from {folder}"
+        )
+        assert f"--- {name}.csv\n{cases.format_matrix(matrix)}" in message, (
+            f"the message does not show {name}.csv"
+        )
     assert (saved.lr, saved.epochs) == (article.lr, article.epochs)

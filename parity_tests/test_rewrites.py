@@ -32,5 +32,6 @@ def test_a_faithful_rewrite_holds_parity_in_both_modes(r_available, port_copy, r
         run = traces.run(cases.load_case(name), python_port, r_port, epochs=epochs)
         failed = "\n".join(story(report) for report in run.reports.values() if not report.passed)
         assert run.passed, (
-            f"{rewrite.id} ({rewrite.why}) is flagged on {name}, but it is a faithful rewrite:\n{failed}"
+            f"{rewrite.id} ({rewrite.why}) is flagged on {name}, "
+            f"but it is a faithful rewrite:\n{failed}"
         )

@@ -37,13 +37,24 @@ import json, resource, sys
 from nnparity.cli import main
 code = main(sys.argv[2:])
 with open(sys.argv[1], "w") as f:
-    json.dump({"code": code, "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}, f)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    json.dump({"code": code, "peak_rss": peak}, f)
 """
 
 
 def scale_case(epochs: int):
     """The scale case: lr 0.001 keeps lr x samples (2) near the generated fixtures' (1.5 to 3)."""
-    return generated("scale", 20261105, 2000, 50, 64, 1, 0.001, epochs, "the scale test's case, generated on the fly")
+    return generated(
+        "scale",
+        20261105,
+        2000,
+        50,
+        64,
+        1,
+        0.001,
+        epochs,
+        "the scale test's case, generated on the fly",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +63,9 @@ def scale_run(tmp_path_factory):
     measured = folder.parent / "measured.json"
     result = subprocess.run(
         [sys.executable, "-c", MEASURE, str(measured), "run", "--case", str(folder), "--json"],
-        capture_output=True, text=True, timeout=900,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert measured.exists(), f"the run did not finish:\n{result.stderr[-3000:]}"
     return load_case(folder), json.loads(measured.read_text()), result
@@ -61,22 +74,32 @@ def scale_run(tmp_path_factory):
 def test_the_scale_case_is_streamed_in_many_chunks(tmp_path):
     case = scale_case(2000)
     whole = 3 * 2000 * traces.epoch_bytes(case)
-    assert whole > 30e9, f"the full scale case should be tens of GB held whole, is {whole / 1e9:.1f} GB"
-    assert len(traces.chunks(EPOCHS, traces.epoch_bytes(case))) > 5, "the shortened run should still cross several chunks"
+    assert whole > 30e9, (
+        f"the full scale case should be tens of GB held whole, is {whole / 1e9:.1f} GB"
+    )
+    assert len(traces.chunks(EPOCHS, traces.epoch_bytes(case))) > 5, (
+        "the shortened run should still cross several chunks"
+    )
 
 
 def test_the_scale_case_holds_parity_at_every_step_of_every_epoch(scale_run, r_available):
     case, measured, result = scale_run
-    assert measured["code"] == 0, f"exit code {measured['code']}:\n{result.stdout[-5000:]}{result.stderr[-2000:]}"
+    assert measured["code"] == 0, (
+        f"exit code {measured['code']}:\n{result.stdout[-5000:]}{result.stderr[-2000:]}"
+    )
     report = json.loads(result.stdout)
     assert report["passed"] and report["epochs"] == EPOCHS
     for mode in traces.MODES:
         cells = {s["matrix"]: s["cells"] for s in report["modes"][mode]["steps"]}
         for name in steps.NAMES:
             rows, cols = steps.shape_of(name, *case.dims)
-            assert cells[name] == EPOCHS * rows * cols, f"{mode}: {name} compared {cells[name]} cells, not every cell of every epoch"
+            assert cells[name] == EPOCHS * rows * cols, (
+                f"{mode}: {name} compared {cells[name]} cells, not every cell of every epoch"
+            )
 
 
 def test_the_scale_case_runs_in_under_1_gb(scale_run, r_available):
     _, measured, _ = scale_run
-    assert measured["peak_rss"] < PEAK_RSS_LIMIT, f"peak RSS {measured['peak_rss'] / 2**20:.0f} MiB, limit {PEAK_RSS_LIMIT / 2**20:.0f} MiB"
+    assert measured["peak_rss"] < PEAK_RSS_LIMIT, (
+        f"peak RSS {measured['peak_rss'] / 2**20:.0f} MiB, limit {PEAK_RSS_LIMIT / 2**20:.0f} MiB"
+    )

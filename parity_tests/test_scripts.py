@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -437,3 +438,38 @@ def test_a_script_trace_has_the_ports_keys_steps_0_and_1_as_given_and_its_final_
             mine, np.broadcast_to(theirs, mine.shape), err_msg=f"{key}: the script's differs"
         )
     assert trace["initial_bh"].shape == (1, 3, 3), "bh is given in faithful.R's per-sample layout"
+
+
+README_COMMAND = "$ .venv/bin/nnparity run --case article --r-script parity_tests/scripts/rowsums.R"
+
+
+def test_the_readme_sample_for_a_learners_script_is_what_nnparity_prints(r_available):
+    """README's block after README_COMMAND: each stretch between `...` occurs in the output, in
+    order (whitespace collapsed, figures compared for their form: numbers become #)."""
+    from nnparity import paths
+
+    lines = (paths.BASE / "README.md").read_text().splitlines()
+    start = lines.index("    " + README_COMMAND) + 1
+    block = []
+    for line in lines[start:]:
+        if line and not line.startswith("    "):
+            break
+        block.append(line[4:])
+
+    def form(text: str) -> str:
+        text = re.sub("─+", "─", text)  # the table's rule is as wide as the terminal
+        return " ".join(re.sub(r"-?\d+(?:\.\d+)?(?:e[+-]?\d+)?%?", "#", text).split())
+
+    argv = README_COMMAND.split()[2:]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(paths.BASE)
+        code, out, _ = nnparity(*argv)
+    assert code == 1, "the README's learner script must fail, as its sample says"
+    printed = form(out)
+    at = 0
+    for stretch in (form(part) for part in "\n".join(block).split("...")):
+        if not stretch:
+            continue
+        found = printed.find(stretch, at)
+        assert found >= 0, f"README's sample says {stretch!r}; nnparity printed:\n{out}"
+        at = found + len(stretch)

@@ -18,13 +18,16 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from nnparity import html_report, report, stats, steps, traces
+from nnparity import html_report, paths, report, stats, steps, traces
 from nnparity.cases import load_case
 from nnparity.cli import main
-from nnparity.paths import FIXTURES
 from nnparity.ports import PythonPort, RPort
 
-DOC = FIXTURES.parent / "docs" / "results-as-data.md"
+DOC = paths.BASE / "docs" / "results-as-data.md"
+
+# Under -n with --dist loadgroup (pyproject.toml), the module's tests share one worker, so
+# its two runs (the whole article case; 1000 epochs with traces) are made once, not per worker.
+pytestmark = pytest.mark.xdist_group("stats")
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +81,26 @@ def test_the_file_has_the_documented_columns_and_dtypes(article_stats):
         "docs/results-as-data.md's schema differs from stats.SCHEMA"
     )
     assert dict(stats.read(path).dtypes.astype(str)) == stats.SCHEMA
+
+
+def test_save_stats_fills_the_bound_in_every_row_and_no_cell_is_beyond_it(article_stats):
+    path, result = article_stats
+    table = stats.read(path)
+    assert table["bound"].notna().all(), "--save-stats leaves rows without their bound"
+    within = table["max_abs"] <= table["bound"]
+    assert within.all() and result["passed"], f"beyond the bound:\n{table[~within].head()}"
+
+
+def test_the_full_bound_gives_the_verdict_and_figures_of_the_lazy_one(small_run, r_available):
+    run, _ = small_run
+    full = traces.run(load_case("article"), PythonPort(), RPort(), run.epochs, full_bounds=True)
+    lazy_table, full_table = stats.table(run.reports), stats.table(full.reports)
+    pd.testing.assert_frame_equal(
+        lazy_table.drop(columns="bound"), full_table.drop(columns="bound"), check_exact=True
+    )
+    computed = lazy_table["bound"].notna()
+    assert computed.any() and not computed.all()
+    assert (lazy_table["bound"][computed] == full_table["bound"][computed]).all()
 
 
 def test_json_shows_the_figures_of_the_file(article_stats):
@@ -182,6 +205,16 @@ def test_a_stats_file_in_a_missing_folder_is_one_line_and_exit_2(capsys, tmp_pat
     code = main(["run", "--epochs", "3", "--save-stats", str(tmp_path / "no" / "s.csv")])
     _, err = capsys.readouterr()
     assert code == 2 and len(err.strip().splitlines()) == 1 and "does not exist" in err, err
+
+
+def test_the_statistics_can_go_into_the_folder_the_traces_are_saved_in(capsys, tmp_path):
+    folder = tmp_path / "run"
+    code = main(["run", "--epochs", "3", "--save-traces", str(folder), "--save-stats",
+                 str(folder / "stats.csv")])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    assert len(stats.read(folder / "stats.csv")) == 2 * 3 * len(steps.NAMES)
+    assert (folder / "python.npz").is_file() and (folder / "trace.json").is_file()
 
 
 def snippet(language: str, reads: str) -> str:

@@ -44,8 +44,9 @@ def test_the_shapes_of_steps_csv_are_the_shapes_the_python_port_records(case_nam
     from nnparity.cases import load_case
 
     case = load_case(case_name)
-    trace = paths.python_impl().train(case.X, case.y, case.wh, case.bh, case.wout, case.bout, case.lr, 2,
-                              record=True)["trace"]
+    trace = paths.python_impl().train(
+        case.X, case.y, case.wh, case.bh, case.wout, case.bout, case.lr, 2, record=True
+    )["trace"]
     for name in steps.NAMES:
         assert trace[name].shape[1:] == steps.shape_of(name, *case.dims), name
     for name in steps.DATA + steps.STATE:
@@ -59,8 +60,13 @@ def test_terms_count_the_products_of_a_cell_plus_what_they_are_added_to(article)
 
     counts = {name: policy.terms(name, get) for name in steps.NAMES}
     assert counts == {
-        "hidden_layer_input": 5, "output_layer_input": 4, "Error_at_hidden_layer": 1,
-        "wout": 4, "wh": 4, "bout": 4, "bh": 4,
+        "hidden_layer_input": 5,
+        "output_layer_input": 4,
+        "Error_at_hidden_layer": 1,
+        "wout": 4,
+        "wh": 4,
+        "bout": 4,
+        "bh": 4,
         **{name: 1 for name in steps.NAMES if name not in policy.SUMMING},
     }
 

@@ -35,7 +35,12 @@ def nnparity(*args: str, cwd: Path, env: dict | None = None, timeout: float = 12
     environment = dict(os.environ if env is None else env, NNPARITY_TEST_TOKEN=token)
     streams = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **popen}
     result = subprocess.run(
-        [sys.executable, "-m", "nnparity", *args], cwd=cwd, env=environment, text=True, timeout=timeout, **streams,
+        [sys.executable, "-m", "nnparity", *args],
+        cwd=cwd,
+        env=environment,
+        text=True,
+        timeout=timeout,
+        **streams,
     )
     result.token = token
     return result
@@ -68,27 +73,94 @@ def one_line(stderr: str, *words: str) -> str:
 
 ENDINGS = [
     # (id, port folder, file, original, replacement, exit code, words)
-    ("r-quit-in-train", "r_impl", "train.R", TRAIN_R, TRAIN_R + "\n  quit()", 1, ["exited with status 0", "epochs 1-"]),
-    ("r-q-at-top-level", "r_impl", "train.R", TRAIN_R, 'q("no")\n' + TRAIN_R, 2, ["while loading", "status 0"]),
-    ("r-quit-status-3", "r_impl", "train.R", TRAIN_R, TRAIN_R + "\n  quit(status = 3)", 1, ["exited with status 3"]),
-    ("python-sys-exit-in-train", "python_impl", "train.py", TRAIN_PY, TRAIN_PY + "\n    import sys; sys.exit(0)", 1,
-     ["sys.exit(0)"]),
-    ("python-sys-exit-at-import", "python_impl", "train.py", TRAIN_PY, "import sys; sys.exit(0)\n" + TRAIN_PY, 2,
-     ["sys.exit(0)", "cannot be imported"]),
-    ("python-os-exit-in-train", "python_impl", "train.py", TRAIN_PY, TRAIN_PY + "\n    import os; os._exit(0)", 1,
-     ["exited with status 0"]),
-    ("python-segfault", "python_impl", "train.py", TRAIN_PY,
-     TRAIN_PY + "\n    import ctypes; ctypes.string_at(0)", 1, ["SIGSEGV"]),
-    ("python-keyboard-interrupt-in-train", "python_impl", "train.py", TRAIN_PY, TRAIN_PY + "\n    raise KeyboardInterrupt",
-     1, ["KeyboardInterrupt"]),
+    (
+        "r-quit-in-train",
+        "r_impl",
+        "train.R",
+        TRAIN_R,
+        TRAIN_R + "\n  quit()",
+        1,
+        ["exited with status 0", "epochs 1-"],
+    ),
+    (
+        "r-q-at-top-level",
+        "r_impl",
+        "train.R",
+        TRAIN_R,
+        'q("no")\n' + TRAIN_R,
+        2,
+        ["while loading", "status 0"],
+    ),
+    (
+        "r-quit-status-3",
+        "r_impl",
+        "train.R",
+        TRAIN_R,
+        TRAIN_R + "\n  quit(status = 3)",
+        1,
+        ["exited with status 3"],
+    ),
+    (
+        "python-sys-exit-in-train",
+        "python_impl",
+        "train.py",
+        TRAIN_PY,
+        TRAIN_PY + "\n    import sys; sys.exit(0)",
+        1,
+        ["sys.exit(0)"],
+    ),
+    (
+        "python-sys-exit-at-import",
+        "python_impl",
+        "train.py",
+        TRAIN_PY,
+        "import sys; sys.exit(0)\n" + TRAIN_PY,
+        2,
+        ["sys.exit(0)", "cannot be imported"],
+    ),
+    (
+        "python-os-exit-in-train",
+        "python_impl",
+        "train.py",
+        TRAIN_PY,
+        TRAIN_PY + "\n    import os; os._exit(0)",
+        1,
+        ["exited with status 0"],
+    ),
+    (
+        "python-segfault",
+        "python_impl",
+        "train.py",
+        TRAIN_PY,
+        TRAIN_PY + "\n    import ctypes; ctypes.string_at(0)",
+        1,
+        ["SIGSEGV"],
+    ),
+    (
+        "python-keyboard-interrupt-in-train",
+        "python_impl",
+        "train.py",
+        TRAIN_PY,
+        TRAIN_PY + "\n    raise KeyboardInterrupt",
+        1,
+        ["KeyboardInterrupt"],
+    ),
 ]
 
 
-@pytest.mark.parametrize("folder, file, old, new, code, words", [e[1:] for e in ENDINGS], ids=[e[0] for e in ENDINGS])
-def test_a_port_that_ends_its_process_never_turns_the_run_green(port_copy, tmp_path, folder, file, old, new, code, words):
+@pytest.mark.parametrize(
+    "folder, file, old, new, code, words", [e[1:] for e in ENDINGS], ids=[e[0] for e in ENDINGS]
+)
+def test_a_port_that_ends_its_process_never_turns_the_run_green(
+    port_copy, tmp_path, folder, file, old, new, code, words
+):
     option = "--r-impl" if folder == "r_impl" else "--python-impl"
-    result = nnparity("run", "--epochs", "20", option, str(port_copy(folder, file, old, new)), cwd=tmp_path)
-    assert result.returncode == code, f"exit {result.returncode}, expected {code}\n{result.stdout}{result.stderr}"
+    result = nnparity(
+        "run", "--epochs", "20", option, str(port_copy(folder, file, old, new)), cwd=tmp_path
+    )
+    assert result.returncode == code, (
+        f"exit {result.returncode}, expected {code}\n{result.stdout}{result.stderr}"
+    )
     assert "PARITY HOLDS" not in result.stdout
     one_line(result.stderr, *words)
     assert not leftover_processes(result.token), "a worker outlived the run"
@@ -96,13 +168,17 @@ def test_a_port_that_ends_its_process_never_turns_the_run_green(port_copy, tmp_p
 
 # -- signals and hangs ------------------------------------------------------------------
 
+
 def start_hanging_run(port_copy, tmp_path, *extra: str) -> tuple[subprocess.Popen, str]:
     port = port_copy("r_impl", "train.R", TRAIN_R, TRAIN_R + "\n  repeat {\n  }")
     token = uuid.uuid4().hex
     process = subprocess.Popen(
         [sys.executable, "-m", "nnparity", "run", "--epochs", "20", "--r-impl", str(port), *extra],
-        cwd=tmp_path, env=dict(os.environ, NNPARITY_TEST_TOKEN=token),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=tmp_path,
+        env=dict(os.environ, NNPARITY_TEST_TOKEN=token),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     return process, token
 
@@ -111,7 +187,11 @@ def wait_for_r_to_spin(token: str, timeout: float = 60) -> None:
     """Until both workers exist and R is inside its endless loop (a worker at full CPU)."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        workers = [pid for pid in leftover_processes(token) if b"nnparity.worker" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        workers = [
+            pid
+            for pid in leftover_processes(token)
+            if b"nnparity.worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]
         if len(workers) == 2:
             time.sleep(1.0)
             return
@@ -119,9 +199,14 @@ def wait_for_r_to_spin(token: str, timeout: float = 60) -> None:
     raise AssertionError("the workers did not start")
 
 
-@pytest.mark.parametrize("sent, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)],
-                         ids=["ctrl-c", "sigterm", "sighup"])
-def test_a_signal_stops_a_run_stuck_in_r_within_two_seconds_and_leaves_nothing(port_copy, tmp_path, sent, code):
+@pytest.mark.parametrize(
+    "sent, code",
+    [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)],
+    ids=["ctrl-c", "sigterm", "sighup"],
+)
+def test_a_signal_stops_a_run_stuck_in_r_within_two_seconds_and_leaves_nothing(
+    port_copy, tmp_path, sent, code
+):
     target = tmp_path / "new" / "traces"
     process, token = start_hanging_run(port_copy, tmp_path, "--save-traces", str(target))
     wait_for_r_to_spin(token)
@@ -143,13 +228,17 @@ def test_a_second_ctrl_c_does_not_break_the_clean_up(port_copy, tmp_path):
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=30)
     assert process.returncode == 130, out + err
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "r_impl") == [], "the run left files behind"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "r_impl") == [], (
+        "the run left files behind"
+    )
 
 
 def test_timeout_ends_a_run_whose_port_hangs_with_exit_1_and_one_line(port_copy, tmp_path):
     port = port_copy("r_impl", "train.R", TRAIN_R, TRAIN_R + "\n  repeat {\n  }")
     began = time.monotonic()
-    result = nnparity("run", "--epochs", "20", "--r-impl", str(port), "--timeout", "3", cwd=tmp_path)
+    result = nnparity(
+        "run", "--epochs", "20", "--r-impl", str(port), "--timeout", "3", cwd=tmp_path
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     assert time.monotonic() - began < 30
     one_line(result.stderr, "timed out after 3 s", "epochs 1-20")
@@ -159,42 +248,117 @@ def test_timeout_ends_a_run_whose_port_hangs_with_exit_1_and_one_line(port_copy,
 # -- the port border --------------------------------------------------------------------
 
 RETURNS = [
-    ("python-lists", "python_impl", "train.py", RETURN_PY, RETURN_PY.replace("trace=trace", "trace={k: v.tolist() for k, v in trace.items()}"),
-     "returned a list for X"),
-    ("python-none", "python_impl", "train.py", RETURN_PY, "    return None", "returned NoneType from train"),
-    ("python-no-trace", "python_impl", "train.py", RETURN_PY, RETURN_PY.replace(", trace=trace", ""), "as its trace"),
-    ("python-strings", "python_impl", "train.py", RETURN_PY, RETURN_PY.replace("trace=trace", "trace={k: v.astype(str) for k, v in trace.items()}"),
-     "returned strings"),
-    ("python-integers", "python_impl", "train.py", RETURN_PY, RETURN_PY.replace("trace=trace", "trace={k: v.astype(int) for k, v in trace.items()}"),
-     "returned integers"),
+    (
+        "python-lists",
+        "python_impl",
+        "train.py",
+        RETURN_PY,
+        RETURN_PY.replace("trace=trace", "trace={k: v.tolist() for k, v in trace.items()}"),
+        "returned a list for X",
+    ),
+    (
+        "python-none",
+        "python_impl",
+        "train.py",
+        RETURN_PY,
+        "    return None",
+        "returned NoneType from train",
+    ),
+    (
+        "python-no-trace",
+        "python_impl",
+        "train.py",
+        RETURN_PY,
+        RETURN_PY.replace(", trace=trace", ""),
+        "as its trace",
+    ),
+    (
+        "python-strings",
+        "python_impl",
+        "train.py",
+        RETURN_PY,
+        RETURN_PY.replace("trace=trace", "trace={k: v.astype(str) for k, v in trace.items()}"),
+        "returned strings",
+    ),
+    (
+        "python-integers",
+        "python_impl",
+        "train.py",
+        RETURN_PY,
+        RETURN_PY.replace("trace=trace", "trace={k: v.astype(int) for k, v in trace.items()}"),
+        "returned integers",
+    ),
     ("r-null", "r_impl", "train.R", RETURN_R, "  NULL", "returned NULL from train"),
-    ("r-no-trace", "r_impl", "train.R", RETURN_R, RETURN_R.replace(", trace = trace", ""), "returned NULL as its trace"),
-    ("r-unnamed-trace", "r_impl", "train.R", RETURN_R, RETURN_R.replace("trace = trace", "trace = unname(trace)"), "unnamed entries"),
-    ("r-character", "r_impl", "train.R", RETURN_R, RETURN_R.replace("trace = trace", "trace = lapply(trace, as.character)"),
-     "returned character values"),
-    ("r-data-frame", "r_impl", "train.R", RETURN_R, RETURN_R.replace("trace = trace", "trace = data.frame(a = 1)"), "a data.frame"),
-    ("r-integer", "r_impl", "train.R", RETURN_R, RETURN_R.replace("trace = trace", "trace = lapply(trace, function(a) array(1L, dim(a)))"),
-     "an integer array"),
+    (
+        "r-no-trace",
+        "r_impl",
+        "train.R",
+        RETURN_R,
+        RETURN_R.replace(", trace = trace", ""),
+        "returned NULL as its trace",
+    ),
+    (
+        "r-unnamed-trace",
+        "r_impl",
+        "train.R",
+        RETURN_R,
+        RETURN_R.replace("trace = trace", "trace = unname(trace)"),
+        "unnamed entries",
+    ),
+    (
+        "r-character",
+        "r_impl",
+        "train.R",
+        RETURN_R,
+        RETURN_R.replace("trace = trace", "trace = lapply(trace, as.character)"),
+        "returned character values",
+    ),
+    (
+        "r-data-frame",
+        "r_impl",
+        "train.R",
+        RETURN_R,
+        RETURN_R.replace("trace = trace", "trace = data.frame(a = 1)"),
+        "a data.frame",
+    ),
+    (
+        "r-integer",
+        "r_impl",
+        "train.R",
+        RETURN_R,
+        RETURN_R.replace("trace = trace", "trace = lapply(trace, function(a) array(1L, dim(a)))"),
+        "an integer array",
+    ),
 ]
 
 
-@pytest.mark.parametrize("folder, file, old, new, words", [r[1:] for r in RETURNS], ids=[r[0] for r in RETURNS])
-def test_what_a_port_returns_is_checked_where_it_crosses(port_copy, tmp_path, folder, file, old, new, words):
+@pytest.mark.parametrize(
+    "folder, file, old, new, words", [r[1:] for r in RETURNS], ids=[r[0] for r in RETURNS]
+)
+def test_what_a_port_returns_is_checked_where_it_crosses(
+    port_copy, tmp_path, folder, file, old, new, words
+):
     option = "--r-impl" if folder == "r_impl" else "--python-impl"
-    result = nnparity("run", "--epochs", "5", option, str(port_copy(folder, file, old, new)), cwd=tmp_path)
+    result = nnparity(
+        "run", "--epochs", "5", option, str(port_copy(folder, file, old, new)), cwd=tmp_path
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     line = one_line(result.stderr, words)
     assert "expected" in line, line
 
 
 def test_a_python_port_that_changes_its_input_arrays_cannot_change_what_r_sees(port_copy, tmp_path):
-    port = port_copy("python_impl", "train.py", RETURN_PY, "    X[:] = 0\n    y[:] = 0\n" + RETURN_PY)
+    port = port_copy(
+        "python_impl", "train.py", RETURN_PY, "    X[:] = 0\n    y[:] = 0\n" + RETURN_PY
+    )
     result = nnparity("run", "--epochs", "30", "--python-impl", str(port), cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_whatever_a_port_prints_goes_to_stderr_so_json_stays_json(port_copy, tmp_path):
-    port = port_copy("r_impl", "train.R", TRAIN_R, TRAIN_R + '\n  print("from R"); cat("cat\\n"); message("msg")')
+    port = port_copy(
+        "r_impl", "train.R", TRAIN_R, TRAIN_R + '\n  print("from R"); cat("cat\\n"); message("msg")'
+    )
     result = nnparity("run", "--epochs", "5", "--json", "--r-impl", str(port), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["passed"] is True
@@ -210,6 +374,7 @@ def test_an_r_error_while_loading_a_port_is_one_line_carrying_rs_message(port_co
 
 # -- outputs whole or absent ------------------------------------------------------------
 
+
 def test_save_traces_refuses_a_folder_holding_the_users_files_and_changes_nothing(tmp_path):
     folder = tmp_path / "mine"
     (folder / "photos").mkdir(parents=True)
@@ -220,11 +385,15 @@ def test_save_traces_refuses_a_folder_holding_the_users_files_and_changes_nothin
     assert sorted(p.name for p in folder.iterdir()) == ["notes.txt", "photos"]
 
 
-@pytest.mark.parametrize("make, words", [
-    (lambda t: t.write_text("a file"), "not a folder"),
-    (lambda t: t.symlink_to(t.parent / "nowhere" / "x"), "dangling"),
-    (lambda t: (t / "python.npz").mkdir(parents=True), "did not write (python.npz)"),
-], ids=["a-file", "a-dangling-link", "python-npz-is-a-folder"])
+@pytest.mark.parametrize(
+    "make, words",
+    [
+        (lambda t: t.write_text("a file"), "not a folder"),
+        (lambda t: t.symlink_to(t.parent / "nowhere" / "x"), "dangling"),
+        (lambda t: (t / "python.npz").mkdir(parents=True), "did not write (python.npz)"),
+    ],
+    ids=["a-file", "a-dangling-link", "python-npz-is-a-folder"],
+)
 def test_a_traces_target_that_cannot_be_used_exits_2_before_any_port_runs(tmp_path, make, words):
     target = tmp_path / "t"
     make(target)
@@ -234,7 +403,9 @@ def test_a_traces_target_that_cannot_be_used_exits_2_before_any_port_runs(tmp_pa
 
 
 def test_traces_that_cannot_fit_on_the_disk_are_refused_before_the_run(tmp_path):
-    result = nnparity("run", "--epochs", str(10**12), "--save-traces", str(tmp_path / "t"), cwd=tmp_path)
+    result = nnparity(
+        "run", "--epochs", str(10**12), "--save-traces", str(tmp_path / "t"), cwd=tmp_path
+    )
     assert result.returncode == 2
     one_line(result.stderr, "the traces need", "free")
     assert not (tmp_path / "t").exists()
@@ -242,18 +413,28 @@ def test_traces_that_cannot_fit_on_the_disk_are_refused_before_the_run(tmp_path)
 
 def test_a_traces_folder_holds_exactly_what_the_last_run_wrote(tmp_path):
     target = tmp_path / "t"
-    assert nnparity("run", "--epochs", "5", "--save-traces", str(target), cwd=tmp_path).returncode == 0
+    assert (
+        nnparity("run", "--epochs", "5", "--save-traces", str(target), cwd=tmp_path).returncode == 0
+    )
     assert (target / "r.npz").exists()
-    result = nnparity("run", "--epochs", "5", "--mode", "lockstep", "--save-traces", str(target), cwd=tmp_path)
+    result = nnparity(
+        "run", "--epochs", "5", "--mode", "lockstep", "--save-traces", str(target), cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     written = sorted(p.name for p in target.iterdir())
-    assert written == ["case", "python.npz", "python.rds", "trace.json"], f"a stale R trace was left: {written}"
+    assert written == ["case", "python.npz", "python.rds", "trace.json"], (
+        f"a stale R trace was left: {written}"
+    )
     assert json.loads((target / "trace.json").read_text())["files"] == ["python.npz", "python.rds"]
 
 
-def test_a_relative_traces_folder_is_where_the_user_meant_whatever_r_does_with_its_working_folder(port_copy, tmp_path):
+def test_a_relative_traces_folder_is_where_the_user_meant_whatever_r_does_with_its_working_folder(
+    port_copy, tmp_path
+):
     port = port_copy("r_impl", "train.R", TRAIN_R, TRAIN_R + "\n  setwd(tempdir())")
-    result = nnparity("run", "--epochs", "5", "--r-impl", str(port), "--save-traces", "rel", cwd=tmp_path)
+    result = nnparity(
+        "run", "--epochs", "5", "--r-impl", str(port), "--save-traces", "rel", cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "rel" / "python.npz").is_file() and (tmp_path / "rel" / "r.npz").is_file()
     assert f"trace saved: {tmp_path / 'rel' / 'python.npz'}" in result.stdout
@@ -273,8 +454,11 @@ def test_report_out_refuses_a_folder_of_the_users_even_with_an_index_html(tmp_pa
 
 # -- the environment --------------------------------------------------------------------
 
+
 def test_a_wrong_r_home_is_one_line_and_exit_2(tmp_path):
-    result = nnparity("run", "--epochs", "5", cwd=tmp_path, env=dict(os.environ, R_HOME="/nonexistent"))
+    result = nnparity(
+        "run", "--epochs", "5", cwd=tmp_path, env=dict(os.environ, R_HOME="/nonexistent")
+    )
     assert result.returncode == 2
     one_line(result.stderr, "R_HOME=/nonexistent")
 
@@ -287,8 +471,12 @@ def test_a_full_stdout_is_one_line_and_the_exit_code_still_follows_the_verdict(t
 
 
 def test_a_reader_that_stops_early_does_not_fail_a_run_whose_parity_held(tmp_path):
-    process = subprocess.Popen([sys.executable, "-m", "nnparity", "run", "--epochs", "5"], cwd=tmp_path,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nnparity", "run", "--epochs", "5"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     process.stdout.read(20)
     process.stdout.close()  # as `| head -c 20` does
     _, err = process.communicate(timeout=120)
@@ -297,8 +485,15 @@ def test_a_reader_that_stops_early_does_not_fail_a_run_whose_parity_held(tmp_pat
 
 
 def test_a_closed_stdout_is_one_line_and_the_exit_code_still_follows_the_verdict(tmp_path):
-    result = subprocess.run(f"exec {sys.executable} -m nnparity run --epochs 5 >&-", shell=True, cwd=tmp_path,
-                            capture_output=False, stderr=subprocess.PIPE, text=True, timeout=120)
+    result = subprocess.run(
+        f"exec {sys.executable} -m nnparity run --epochs 5 >&-",
+        shell=True,
+        cwd=tmp_path,
+        capture_output=False,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0
     one_line(result.stderr, "standard output is closed")
 
@@ -308,5 +503,6 @@ def test_the_article_case_passes_with_every_safeguard_on(tmp_path):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["passed"] and report["epochs"] == 5000
-    assert report["environment"]["R"].startswith("R version"), "the R side of the fingerprint comes from the R worker"
-
+    assert report["environment"]["R"].startswith("R version"), (
+        "the R side of the fingerprint comes from the R worker"
+    )

@@ -67,10 +67,14 @@ train <- function(X, y, wh, bh, wout, bout, lr, epochs, record = FALSE) {
     output <- values$output
     if (record) {
       for (name in names(values)) {
-        if (i == 1) trace[[name]] <- array(NA_real_, c(epochs, dim(values[[name]])))
+        if (i == 1) {
+          trace[[name]] <- array(NA_real_, c(epochs, dim(values[[name]])))
+        }
         trace[[name]][i, , ] <- values[[name]]
       }
     }
   }
-  list(wh = wh, bh = bh, wout = wout, bout = bout, output = output, trace = trace)
+  list(
+    wh = wh, bh = bh, wout = wout, bout = bout, output = output, trace = trace
+  )
 }

@@ -4,9 +4,13 @@
 # R stores arrays column-major, which .npy calls fortran_order.
 
 write_npy <- function(a, path) {
-  shape <- paste0("(", paste0(dim(a), collapse = ", "), if (length(dim(a)) == 1) "," else "", ")")
-  header <- paste0("{'descr': '<f8', 'fortran_order': True, 'shape': ", shape, ", }")
-  # magic (6) + version (2) + header length (2) + header + newline: a multiple of 64
+  one <- if (length(dim(a)) == 1) "," else ""
+  shape <- paste0("(", paste0(dim(a), collapse = ", "), one, ")")
+  header <- paste0(
+    "{'descr': '<f8', 'fortran_order': True, 'shape': ", shape, ", }"
+  )
+  # magic (6) + version (2) + header length (2) + header + newline:
+  # a multiple of 64
   padding <- 64 - (10 + nchar(header) + 1) %% 64
   header <- paste0(header, strrep(" ", padding %% 64), "\n")
   con <- file(path, "wb")
@@ -19,5 +23,7 @@ write_npy <- function(a, path) {
 
 write_trace <- function(trace, dir) {
   dir.create(dir, showWarnings = FALSE, recursive = TRUE)
-  for (name in names(trace)) write_npy(trace[[name]], file.path(dir, paste0(name, ".npy")))
+  for (name in names(trace)) {
+    write_npy(trace[[name]], file.path(dir, paste0(name, ".npy")))
+  }
 }

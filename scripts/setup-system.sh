@@ -8,10 +8,13 @@
 #   libreoffice-calc-nogui, python3-uno
 #                    the spreadsheet engine and its Python bridge (nnparity run --spreadsheet,
 #                    tox -e spreadsheet); poppler-utils renders the README's workbook picture
+#   libopenblas0-pthread, libblis4-pthread
+#                    two more BLAS libraries for R, loaded per process by the BLAS
+#                    matrix (tox -e blas) through LD_LIBRARY_PATH; see below
 # Does nothing when they are all there.
 set -euo pipefail
 packages=(r-base-core r-cran-testthat r-cran-lintr chromium libreoffice-calc-nogui python3-uno
-  poppler-utils)
+  poppler-utils libopenblas0-pthread libblis4-pthread)
 # Debian's own python3 makes venvs only with python3-venv (ensurepip is cut out of python3).
 if [ "$(command -v python3)" = /usr/bin/python3 ]; then packages+=(python3-venv); fi
 missing=()
@@ -29,9 +32,36 @@ fi
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 echo "Installing from Debian's packages: ${missing[*]}" >&2
+# Installing OpenBLAS or BLIS registers them as alternatives for libblas.so.3 and
+# liblapack.so.3 with a higher priority than the reference BLAS (libblas3), so in
+# auto mode Debian would switch every program's BLAS, R's included. The tolerance
+# policy (nnparity/policy.py) is measured with R on the reference BLAS and the
+# other libraries are meant for one process at a time (LD_LIBRARY_PATH), so the
+# choice in force before this install is kept (set in manual mode before and after
+# the install: no program starts on another BLAS in between), and on a machine
+# that had none, the reference BLAS is chosen explicitly (docs/blas.md).
+arch="$(python3 -c 'import sysconfig; print(sysconfig.get_config_var("MULTIARCH") or "")')"
+arch="${arch:-x86_64-linux-gnu}"
+declare -A chosen=()
+keep_blas_choice() {
+  local name group
+  for name in blas lapack; do
+    group="lib$name.so.3-$arch"
+    if [ -e "${chosen[$name]}" ]; then
+      $sudo update-alternatives --quiet --set "$group" "${chosen[$name]}"
+    fi
+  done
+}
+for name in blas lapack; do
+  query="$(update-alternatives --query "lib$name.so.3-$arch" 2>/dev/null || true)"
+  chosen[$name]="$(sed -n 's/^Value: //p' <<<"$query")"
+  [ -n "${chosen[$name]}" ] || chosen[$name]="/usr/lib/$arch/$name/lib$name.so.3"
+done
+keep_blas_choice
 # Other apt runs may hold the lock: wait for it (up to 15 minutes) rather than fail.
 apt=($sudo apt-get -o DPkg::Lock::Timeout=900)
 echo "apt-get update (the package lists)" >&2
 "${apt[@]}" update
 echo "apt-get install ${missing[*]}" >&2
 DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y --no-install-recommends "${missing[@]}"
+keep_blas_choice

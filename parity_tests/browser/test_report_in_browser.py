@@ -1,4 +1,5 @@
-"""The report as a person sees it: headless Chromium loads the page with every image, and a screenshot is not blank.
+"""The report as a person sees it: headless Chromium loads the page with every image, and a
+screenshot is not blank.
 
 Runs in `tox -e browser` (which sets NNPARITY_BROWSER=1); Chromium comes from
 scripts/setup-system.sh (Debian's package), which `make setup` runs.
@@ -17,11 +18,19 @@ import pytest
 
 from nnparity import cli
 
-pytestmark = pytest.mark.skipif(os.environ.get("NNPARITY_BROWSER") != "1", reason="the browser check runs in `tox -e browser`")
+pytestmark = pytest.mark.skipif(
+    os.environ.get("NNPARITY_BROWSER") != "1", reason="the browser check runs in `tox -e browser`"
+)
 
 FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--hide-scrollbars",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--hide-scrollbars",
     # Lets the page's load handler run (it counts the images that loaded) before the DOM is dumped.
     "--virtual-time-budget=10000",
 ]
@@ -29,7 +38,9 @@ FLAGS = [
 
 def chromium() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert found, "Chromium is not installed: run `bash scripts/setup-system.sh` (Debian's chromium package)"
+    assert found, (
+        "Chromium is not installed: run `bash scripts/setup-system.sh` (Debian's chromium package)"
+    )
     return found
 
 
@@ -42,7 +53,12 @@ def page(tmp_path_factory) -> Path:
 
 def run_chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     profile = tmp_path / "profile"
-    return subprocess.run([chromium(), *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [chromium(), *FLAGS, f"--user-data-dir={profile}", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_the_page_loads_with_every_image_in_a_browser(page, tmp_path):
@@ -57,8 +73,12 @@ def test_the_page_loads_with_every_image_in_a_browser(page, tmp_path):
 def test_a_screenshot_of_the_page_is_not_blank(page, tmp_path):
     shot = tmp_path / "report.png"
     done = run_chromium(tmp_path, "--window-size=1100,2400", f"--screenshot={shot}", page.as_uri())
-    assert done.returncode == 0 and shot.is_file(), f"chromium took no screenshot: {done.stderr[-2000:]}"
+    assert done.returncode == 0 and shot.is_file(), (
+        f"chromium took no screenshot: {done.stderr[-2000:]}"
+    )
     pixels = matplotlib.image.imread(shot)[..., :3]
     assert pixels.shape[:2] == (2400, 1100)
     # A page of plots: far from one flat colour, and with dark ink (text, axes) on it.
-    assert pixels.std() > 0.1 and (pixels.mean(axis=2) < 0.3).mean() > 0.005, "the screenshot is (nearly) blank"
+    assert pixels.std() > 0.1 and (pixels.mean(axis=2) < 0.3).mean() > 0.005, (
+        "the screenshot is (nearly) blank"
+    )

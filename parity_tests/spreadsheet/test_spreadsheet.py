@@ -247,3 +247,9 @@ def test_spreadsheet_with_a_learners_script_is_refused_not_skipped(tmp_path, cap
     code = cli.main(["run", "--spreadsheet", "--r-script", str(script)])
     err = capsys.readouterr().err
     assert code == 2 and "--spreadsheet does not combine" in err and err.count("\n") == 1, err
+
+
+def test_a_recalculation_that_takes_too_long_is_stopped_with_a_message(tmp_path, article):
+    path = write_workbook(article, 1, tmp_path / "a.xlsx")
+    with pytest.raises(calc.CalcError, match="did not finish recalculating within 0.01 s"):
+        calc.recalculate(path, timeout=0.01)

@@ -8,7 +8,10 @@ for (file in c("activations.R", "steps.R", "train.R", "read_case.R")) {
 article <- read_case(file.path(root, "fixtures", "article"))
 
 train_case <- function(case, epochs) {
-  train(case$X, case$y, case$wh, case$bh, case$wout, case$bout, case$lr, epochs, record = TRUE)
+  train(
+    case$X, case$y, case$wh, case$bh, case$wout, case$bout, case$lr, epochs,
+    record = TRUE
+  )
 }
 
 # The step list, nnparity/steps.csv (the one definition; nnparity's Python

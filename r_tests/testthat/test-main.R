@@ -2,10 +2,14 @@
 
 rscript <- file.path(R.home("bin"), "Rscript")
 main_r <- function(...) {
-  suppressWarnings(system2(rscript, c(file.path(root, "r_impl", "main.R"), ...), stdout = TRUE, stderr = TRUE))
+  main <- file.path(root, "r_impl", "main.R")
+  suppressWarnings(
+    system2(rscript, c(main, ...), stdout = TRUE, stderr = TRUE)
+  )
 }
 printed_numbers <- function(lines) {
-  as.numeric(unlist(regmatches(lines, gregexpr("-?[0-9]+\\.[0-9]+(e-?[0-9]+)?", lines))))
+  number <- "-?[0-9]+\\.[0-9]+(e-?[0-9]+)?"
+  as.numeric(unlist(regmatches(lines, gregexpr(number, lines))))
 }
 
 test_that("main.R prints epoch 1's output, the article's 0.79, 0.80, 0.79", {
@@ -14,12 +18,15 @@ test_that("main.R prints epoch 1's output, the article's 0.79, 0.80, 0.79", {
   expect_equal(round(printed_numbers(out), 2), c(0.79, 0.80, 0.79))
 })
 
-test_that("main.R trains for the case's epochs by default and prints what train() gives", {
+test_that("main.R trains the case's epochs and prints what train() gives", {
   out <- main_r(file.path(root, "fixtures", "article"))
   expect_null(attr(out, "status"))
   in_process <- with(article, train(X, y, wh, bh, wout, bout, lr, epochs))
   # print() shows 7 significant digits.
-  expect_equal(printed_numbers(out), as.vector(in_process$output), tolerance = 1e-6)
+  expect_equal(
+    printed_numbers(out), as.vector(in_process$output),
+    tolerance = 1e-6
+  )
 })
 
 test_that("main.R without a case folder stops with its usage", {

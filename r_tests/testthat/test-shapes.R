@@ -33,7 +33,9 @@ test_that("every recorded matrix has steps.csv's shape, for every epoch", {
 test_that("steps.csv gives the article's network its shapes", {
   # The article's network: 3 samples, 4 features, 3 hidden units, 1 output.
   steps <- article_steps()
-  shapes <- lapply(seq_len(nrow(steps)), function(k) shape_of(steps[k, ], article))
+  shapes <- lapply(
+    seq_len(nrow(steps)), function(k) shape_of(steps[k, ], article)
+  )
   names(shapes) <- steps$name
   expect_identical(shapes$hidden_layer_input, c(3, 3))
   expect_identical(shapes$E, c(3, 1))

@@ -1,0 +1,123 @@
+"""Does a port give the same bits twice? Run-to-run noise is not a port difference.
+
+A threaded BLAS may split a sum between threads differently from one call to
+the next, and then the same program on the same case gives different last bits
+on each run. A learner who saw such bits differ between Python and R would
+blame a port. So before a comparison, each port trains the first few epochs of
+the case twice from the same start and the two traces are compared bit for bit.
+
+Cost: ``EPOCHS`` epochs twice per port (on the article case, a few
+milliseconds; fewer epochs on a case whose epochs would not fit in one chunk).
+A port is anything with ``start(case)`` and ``advance(epochs, record)``
+returning ``{name: array[epochs, rows, cols]}``, in this process or behind a
+worker's proxy.
+
+Measured on Debian bookworm, 2 cores (docs/blas.md): R on its reference BLAS,
+on OpenBLAS 0.3.21 (pthread) and on BLIS 0.9 (pthread), and numpy 2.4 with its
+OpenBLAS on 1 or 2 threads, all gave the same bits twice on every case in
+fixtures/, over 200 epochs each: the check costs little and says so when a
+library does not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import steps
+from .port import PortError
+
+#: Epochs trained twice per port. A BLAS that splits a sum between threads does
+#: so in every epoch (the matrices keep their shapes), so a few epochs show it.
+EPOCHS = 5
+
+
+@dataclass(frozen=True)
+class Determinism:
+    """The outcome of training one port twice on the same case from the same start."""
+
+    language: str
+    epochs: int  # epochs trained twice
+    same_bits: bool | None  # None: the check could not be made (the port failed)
+    # Where the two runs first differ: epoch, matrix, row, col, run 1's value, run 2's.
+    first: tuple[int, str, int, int, float, float] | None = None
+    error: str | None = None
+
+    def describe(self) -> str:
+        who = f"the {self.language} port"
+        if self.same_bits is None:
+            return f"{who} could not be run twice to check its bits: {self.error}"
+        if self.same_bits:
+            return f"{who} gave the same bits twice (first {self.epochs} epochs, trained twice)"
+        epoch, name, row, col, a, b = self.first
+        step = steps.BY_NAME[name].step
+        return (
+            f"{who} does NOT give the same bits twice: two runs on the same case from the same "
+            f"start first differ at epoch {epoch}, step {step} ({name}), cell [{row}, {col}] "
+            f"({a!r} then {b!r}); its BLAS is not deterministic (threads?), so differences of "
+            "that size between Python and R may be run-to-run noise, not a port difference"
+        )
+
+    def as_json(self) -> dict:
+        first = None
+        if self.first is not None:
+            epoch, name, row, col, a, b = self.first
+            first = {
+                "epoch": epoch, "step": steps.BY_NAME[name].step, "matrix": name, "row": row,
+                "col": col, "run_1": _json_float(a), "run_2": _json_float(b),
+            }
+        return {"epochs": self.epochs, "same_bits": self.same_bits, "first_difference": first,
+                "error": self.error}
+
+
+def _json_float(x: float):
+    return x if np.isfinite(x) else str(x)
+
+
+def epochs_to_check(case, per_epoch_bytes: int, budget: int) -> int:
+    """EPOCHS, or fewer on a short case or where they would not fit in one chunk's memory."""
+    return max(1, min(EPOCHS, case.epochs, budget // max(per_epoch_bytes, 1)))
+
+
+def check(port, case, epochs: int = EPOCHS) -> Determinism:
+    """Train `port` on `case` twice for `epochs` epochs from the same start; compare bit for bit.
+
+    The port is left started on the case with `epochs` epochs trained: call
+    ``start(case)`` again before using it.
+    """
+    language = getattr(port, "language", type(port).__name__)
+    runs = []
+    try:
+        for _ in range(2):
+            port.start(case)
+            runs.append(port.advance(epochs, True))
+    except PortError as error:
+        return Determinism(language, epochs, None, error=str(error))
+    first = first_difference(*runs)
+    return Determinism(language, epochs, first is None, first)
+
+
+def first_difference(a: dict, b: dict) -> tuple | None:
+    """The first cell, in epoch then step order, whose bits differ between two traces."""
+    best = None
+    for order, name in enumerate(steps.NAMES):
+        x, y = a.get(name), b.get(name)
+        if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray)):
+            continue  # not recorded, or a marker (a script port's matrix it never computes)
+        x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+        if x.shape != y.shape:  # a different shape each time: not deterministic either
+            return (1, name, 1, 1, float("nan"), float("nan"))
+        cells = np.argwhere(x.view(np.int64) != y.view(np.int64))
+        if len(cells) and (best is None or (cells[0][0], order) < best[0]):
+            best = ((cells[0][0], order), name, tuple(int(k) for k in cells[0]), x, y)
+    if best is None:
+        return None
+    _, name, (e, i, j), x, y = best
+    return (e + 1, name, i + 1, j + 1, float(x[e, i, j]), float(y[e, i, j]))
+
+
+def check_ports(case, ports, per_epoch_bytes: int, budget: int) -> dict[str, Determinism]:
+    """``check`` on each port, keyed by its language."""
+    epochs = epochs_to_check(case, per_epoch_bytes, budget)
+    return {result.language: result for result in (check(port, case, epochs) for port in ports)}
