@@ -277,7 +277,7 @@ class WorkerPort(Port):
 
 
 class Supervisor:
-    """The ports of one run, in workers; ``with Supervisor(...) as s:`` kills what is left at the end.
+    """The ports of one run, in workers; ``with Supervisor(...) as s:`` kills what is left.
 
     Interrupts (Ctrl-C, SIGTERM, SIGHUP) arrive in this process only: the
     workers live in sessions of their own, so the terminal's signals do not
