@@ -288,7 +288,8 @@ RETURNS = [
         RETURN_PY.replace("trace=trace", "trace={k: v.astype(int) for k, v in trace.items()}"),
         "returned integers",
     ),
-    ("r-null", "r_impl", "train.R", "  list(\n" + RETURN_R + "\n  )", "  NULL", "returned NULL from train"),
+    ("r-null", "r_impl", "train.R", f"  list(\n{RETURN_R}\n  )", "  NULL",
+     "returned NULL from train"),
     (
         "r-no-trace",
         "r_impl",
