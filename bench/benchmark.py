@@ -1,236 +1,178 @@
-"""What the parity check costs, side by side with what a user would otherwise do.
+"""The parity check against the cost of training itself: whole processes, side by side.
 
-    python bench/benchmark.py                       # article case (5000 epochs) and the scale case (2000 epochs)
-    python bench/benchmark.py --epochs 20 --repeats 3
-    python bench/benchmark.py --cases article
+    .venv/bin/python bench/benchmark.py                  # the table of docs/benchmarks.md
+    .venv/bin/python bench/benchmark.py --repeats 3 --runs article-free,article-both
+    .venv/bin/python bench/benchmark.py --long           # also the scale case over 2000 epochs
 
-Every measurement runs in its own subprocess (so its peak RSS is its own) and
-the kinds are interleaved (A B C A B C ...) because the machine is shared and
-noisy; the tables show medians. Kinds:
+Kinds, each a whole process (or two), as a user runs them:
 
-    check        nnparity.traces.run, both modes (free-running and lockstep)
-    check-free   nnparity.traces.run, free-running only
-    bare         python_impl.train(record=False), then the R port's train(record = FALSE) through the bridge
-    csv          Python dumps every matrix of every epoch to CSV (numpy), R does the same (Rscript, write.table),
-                 then pandas reads both and compares them
-    rpy2-epochs  rpy2 called once per epoch: R's one_epoch() from Python, both epochs' matrices compared
+    check-free   nnparity run --case CASE --epochs N --mode free
+    check-both   nnparity run --case CASE --epochs N            (free-running and lockstep)
+    bare         python: python_impl's train(record=False); then Rscript r_impl/main.R CASE N
 
-R start-up (starting the embedded R and sourcing the port; for csv, Rscript's
-whole run includes it) is reported apart and not counted in the times. The
-results and the machine they came from are in docs/benchmarks.md.
+The kinds are interleaved (A B C A B C ...), because the machine is shared and
+noisy, and the table shows medians and the ratio of medians. Peak memory is the
+largest total resident size of the run's processes (supervisor and workers),
+sampled every 20 ms. The goals are issue 9's; a ratio says nothing unless its
+two figures were measured in the same run, which is why nothing here is a test.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import platform
-import resource
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "fixtures"))
 
-KINDS = ("check", "check-free", "bare", "csv", "rpy2-epochs")
+from nnparity.paths import R_IMPL  # noqa: E402
 
-R_DUMP = r"""
-args <- commandArgs(trailingOnly = TRUE)
-for (file in c("activations.R", "steps.R", "train.R", "read_case.R")) source(file.path(args[1], file))
-case <- read_case(args[2])
-epochs <- as.integer(args[3])
-out <- args[4]
-wh <- case$wh; bh <- case$bh; wout <- case$wout; bout <- case$bout
-for (i in seq_len(epochs)) {
-  values <- one_epoch(case$X, case$y, wh, bh, wout, bout, case$lr)
-  wh <- values$wh; bh <- values$bh; wout <- values$wout; bout <- values$bout
-  for (name in names(values)) {
-    write.table(matrix(t(values[[name]]), nrow = 1), file.path(out, paste0(name, ".csv")),
-                append = TRUE, sep = ",", row.names = FALSE, col.names = FALSE)
-  }
+#: run name -> (case, epochs, kind of check, goal for the ratio check / bare)
+RUNS = {
+    "article-free": ("article", 5000, "check-free", 1.2),
+    "article-both": ("article", 5000, "check-both", 2.0),
+    "scale-free": ("scale", 100, "check-free", 1.3),
+    "scale-both": ("scale", 100, "check-both", 2.2),
 }
-"""
+BARE_PYTHON = (
+    "import sys; from nnparity import cases, paths; c = cases.load_case(sys.argv[1]); "
+    "paths.python_impl().train(c.X, c.y, c.wh, c.bh, c.wout, c.bout, c.lr, int(sys.argv[2]))"
+)
 
 
-def make_case(name: str, folder: Path, epochs: int | None) -> Path:
-    from generate import article, generated
+def scale_case(folder: Path) -> Path:
+    from generate import generated
 
     from nnparity.cases import write_case
 
-    if name == "article":
-        case = article()
-    else:
-        case = generated("scale", 20261105, 2000, 50, 64, 1, 0.001, 2000, "the scale test's case (parity_tests/test_scale.py)")
-    if epochs:
-        case.epochs = epochs
-    return write_case(case, folder / name)
+    case = generated("scale", 20261105, 2000, 50, 64, 1, 0.001, 2000, "the scale test's case")
+    return write_case(case, folder / "scale")
 
 
-# --- one measurement, in a subprocess ----------------------------------------------------
-
-def worker(kind: str, case_dir: Path) -> dict:
-    import python_impl
-    from nnparity import traces
-    from nnparity.bridge import r
-    from nnparity.cases import load_case
-    from nnparity.ports import PythonPort, RPort
-
-    case = load_case(case_dir)
-    r_start = 0.0
-    if kind != "csv":
-        t = time.perf_counter()
-        r()
-        r_port = RPort()
-        r_start = time.perf_counter() - t
-    t = time.perf_counter()
-    detail = ""
-    if kind in ("check", "check-free"):
-        modes = traces.MODES if kind == "check" else ("free",)
-        run = traces.run(case, PythonPort(), r_port, case.epochs, modes)
-        detail = "parity holds" if run.passed else "PARITY FAILS"
-    elif kind == "bare":
-        python_impl.train(case.X, case.y, case.wh, case.bh, case.wout, case.bout, case.lr, case.epochs, record=False)
-        r_port.start(case)
-        r_port.advance(case.epochs, record=False)
-    elif kind == "csv":
-        detail = csv_round_trip(case, case_dir)
-    elif kind == "rpy2-epochs":
-        detail = rpy2_per_epoch(case, r_port)
-    seconds = time.perf_counter() - t
-    # For csv the largest process may be Rscript, a child: the peak is the larger of the two.
-    peak = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) * 1024
-    return {"seconds": seconds, "r_start": r_start, "peak_rss": peak, "detail": detail}
-
-
-def csv_round_trip(case, case_dir: Path) -> str:
-    """Both programs dump every matrix of every epoch (one CSV line per epoch); pandas compares the files."""
-    import numpy as np
-    import pandas as pd
-
-    import python_impl
-
-    with tempfile.TemporaryDirectory() as tmp:
-        py_dir, r_dir = Path(tmp) / "python", Path(tmp) / "r"
-        py_dir.mkdir()
-        r_dir.mkdir()
-        files = {}
+def tree_rss(token: str) -> int:
+    """Resident bytes of every process carrying the token in its environment."""
+    total = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
         try:
-            wh, bh, wout, bout = case.wh, case.bh, case.wout, case.bout
-            for _ in range(case.epochs):
-                values = python_impl.one_epoch(case.X, case.y, wh, bh, wout, bout, case.lr)
-                wh, bh, wout, bout = values["wh"], values["bh"], values["wout"], values["bout"]
-                for name, value in values.items():
-                    if name not in files:
-                        files[name] = open(py_dir / f"{name}.csv", "w")
-                    np.savetxt(files[name], value.reshape(1, -1), delimiter=",", fmt="%.17g")
-        finally:
-            for handle in files.values():
-                handle.close()
-        script = Path(tmp) / "dump.R"
-        script.write_text(R_DUMP)
-        subprocess.run(["Rscript", str(script), str(ROOT / "r_impl"), str(case_dir), str(case.epochs), str(r_dir)], check=True)
-        worst = 0.0
-        for name in values:
-            a = pd.read_csv(py_dir / f"{name}.csv", header=None).to_numpy()
-            b = pd.read_csv(r_dir / f"{name}.csv", header=None).to_numpy()
-            worst = max(worst, float(np.max(np.abs(a - b))))
-    return f"max diff {worst:.2g} (15 digits in R's CSV)"
+            if token.encode() not in (proc / "environ").read_bytes():
+                continue
+            for line in (proc / "status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            continue
+    return total
 
 
-def rpy2_per_epoch(case, r_port) -> str:
-    """What a user writes with rpy2 alone: call R's one_epoch each epoch, convert, compare."""
-    import numpy as np
+def timed(commands: list[list[str]]) -> tuple[float, int, int]:
+    """Run the commands one after the other: (seconds, peak total RSS, last exit code)."""
+    token = f"NNPARITY_BENCH={uuid.uuid4().hex}"
+    env = dict(os.environ, NNPARITY_BENCH=token.split("=")[1])
+    peak, done = 0, threading.Event()
 
-    import python_impl
-    from nnparity.bridge import r
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, tree_rss(token))
+            time.sleep(0.02)
 
-    _, converter = r()
-    one_epoch = r_port.env["one_epoch"]
-    worst = 0.0
-    wh, bh, wout, bout = case.wh, case.bh, case.wout, case.bout
-    rwh, rbh, rwout, rbout = wh, bh, wout, bout
-    with converter.context():
-        for _ in range(case.epochs):
-            values = python_impl.one_epoch(case.X, case.y, wh, bh, wout, bout, case.lr)
-            wh, bh, wout, bout = values["wh"], values["bh"], values["wout"], values["bout"]
-            r_values = one_epoch(case.X, case.y, rwh, rbh, rwout, rbout, case.lr)
-            r_values = {name: np.asarray(r_values[name]) for name in values}
-            rwh, rbh, rwout, rbout = (r_values[k] for k in ("wh", "bh", "wout", "bout"))
-            for name, value in values.items():
-                worst = max(worst, float(np.max(np.abs(value - r_values[name]))))
-    return f"max diff {worst:.2g}"
-
-
-# --- the driver ----------------------------------------------------------------------------
-
-def measure(kind: str, case_dir: Path) -> dict:
-    result = subprocess.run(
-        [sys.executable, __file__, "--worker", kind, "--case-dir", str(case_dir)], capture_output=True, text=True, cwd=ROOT,
-    )
-    if result.returncode != 0:
-        raise SystemExit(f"{kind} on {case_dir.name} failed:\n{result.stderr[-3000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    began = time.perf_counter()
+    code = 0
+    for command in commands:
+        code = subprocess.run(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        ).returncode
+    took = time.perf_counter() - began
+    done.set()
+    sampler.join()
+    return took, peak, code
 
 
-def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "?")
-    import os
+def commands(kind: str, case: str, epochs: int) -> list[list[str]]:
+    nnparity = [sys.executable, "-m", "nnparity", "run", "--case", case, "--epochs", str(epochs)]
+    if kind == "check-free":
+        return [nnparity + ["--mode", "free"]]
+    if kind == "check-both":
+        return [nnparity]
+    from nnparity.cases import resolve
 
-    return f"{platform.platform()}, {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    folder = str(resolve(case))
+    return [
+        [sys.executable, "-c", BARE_PYTHON, folder, str(epochs)],
+        ["Rscript", str(R_IMPL / "main.R"), folder, str(epochs)],
+    ]
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cases", default="article,scale", help="comma-separated: article, scale (default both)")
-    parser.add_argument("--epochs", type=int, help="shorten every case to this many epochs")
-    parser.add_argument("--repeats", type=int, default=3, help="interleaved repetitions per kind (default 3); medians are shown")
-    parser.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated subset of {', '.join(KINDS)}")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--case-dir", type=Path, help=argparse.SUPPRESS)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="interleaved repetitions (default 5)"
+    )
+    parser.add_argument(
+        "--runs", default=",".join(RUNS), help=f"comma-separated subset of {', '.join(RUNS)}"
+    )
+    parser.add_argument(
+        "--long", action="store_true", help="also the scale case over 2000 epochs, both modes"
+    )
     args = parser.parse_args()
-    if args.worker:
-        print(json.dumps(worker(args.worker, args.case_dir)))
-        return 0
-
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console(width=max(Console().width, 110))
-    kinds = args.kinds.split(",")
-    console.print(f"machine: {machine()}", highlight=False)
-    console.print(f"command: python bench/benchmark.py {' '.join(sys.argv[1:])}", highlight=False)
-    tmp = Path(tempfile.mkdtemp(prefix="nnparity-bench-"))
-    try:
-        for name in args.cases.split(","):
-            case_dir = make_case(name, tmp, args.epochs)
-            from nnparity.cases import load_case
-
-            case = load_case(case_dir)
-            runs: dict[str, list[dict]] = {kind: [] for kind in kinds}
-            for _ in range(args.repeats):
-                for kind in kinds:
-                    runs[kind].append(measure(kind, case_dir))
-            bare = statistics.median(m["seconds"] for m in runs["bare"]) if "bare" in runs else None
-            samples, features, hidden, outputs = case.dims
-            table = Table(title=f"{name}: {samples} x {features} -> {hidden} -> {outputs}, {case.epochs} epochs, median of {args.repeats}", title_justify="left")
-            for column in ("kind", "time (s)", "x bare", "R start-up (s)", "peak RSS (MiB)", "result"):
-                table.add_column(column, justify="left" if column in ("kind", "result") else "right")
-            for kind, measured in runs.items():
-                seconds = statistics.median(m["seconds"] for m in measured)
-                table.add_row(
-                    kind, f"{seconds:.2f}", f"{seconds / bare:.1f}" if bare else "",
-                    f"{statistics.median(m['r_start'] for m in measured):.2f}" if kind != "csv" else "(in time)",
-                    f"{max(m['peak_rss'] for m in measured) / 2**20:.0f}", measured[-1]["detail"],
-                )
-            console.print(table)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    runs = [name.strip() for name in args.runs.split(",") if name.strip()]
+    with tempfile.TemporaryDirectory() as tmp:
+        cases = {"article": "article", "scale": str(scale_case(Path(tmp)))}
+        kinds = {}  # (case, epochs, kind) -> list of (seconds, rss, code)
+        for name in runs:
+            case, epochs, kind, _ = RUNS[name]
+            for k in (kind, "bare"):
+                kinds.setdefault((case, epochs, k), [])
+        for _ in range(args.repeats):
+            for (case, epochs, kind), results in kinds.items():
+                results.append(timed(commands(kind, cases[case], epochs)))
+        long = None
+        if args.long:
+            long = timed(commands("check-both", cases["scale"], 2000))
+    print(
+        f"machine: {platform.platform()}, {os.cpu_count()} cores; python {platform.python_version()}"
+    )
+    print(
+        f"command: python bench/benchmark.py {' '.join(sys.argv[1:])}   (medians of {args.repeats}, interleaved)"
+    )
+    print()
+    print("| run | nnparity run | bare trainings | ratio | goal | peak RSS |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name in runs:
+        case, epochs, kind, goal = RUNS[name]
+        check = kinds[(case, epochs, kind)]
+        bare = kinds[(case, epochs, "bare")]
+        failed = [code for _, _, code in check if code != 0]
+        t_check = statistics.median(t for t, _, _ in check)
+        t_bare = statistics.median(t for t, _, _ in bare)
+        rss = max(r for _, r, _ in check) / 1e6
+        mode = "free" if kind == "check-free" else "both"
+        note = f" (exit {failed[0]}!)" if failed else ""
+        print(
+            f"| {case}, {epochs} epochs, `--mode {mode}` | {t_check:.2f} s{note} | {t_bare:.2f} s "
+            f"| {t_check / t_bare:.2f}x | <= {goal}x | {rss:.0f} MB |"
+        )
+    if long is not None:
+        seconds, rss, code = long
+        print(
+            f"| scale, 2000 epochs, both modes | {seconds:.1f} s (exit {code}) | | | <= 600 MB | {rss / 1e6:.0f} MB |"
+        )
     return 0
 
 

@@ -47,9 +47,22 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from . import steps
+
+
+class _Pandas:
+    """pandas, imported on first use: it takes about half a second, which a run that prints
+    nothing from the table (or imports it in the background, as `nnparity run` does) need not
+    wait for."""
+
+    def __getattr__(self, name):
+        import pandas
+
+        return getattr(pandas, name)
+
+
+pd = _Pandas()
 
 #: Column -> dtype, in order: the file's schema.
 SCHEMA: dict[str, str] = {
@@ -82,7 +95,9 @@ SUMMARY = {
 
 #: pandas before 3 parses decimals with its fast parser unless asked, which can miss the
 #: last bit; pandas 3 parses them exactly by default (and deprecates the option).
-ROUND_TRIP = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
+def round_trip() -> dict:
+    """read_csv's option for exact doubles (pandas 3 reads them exactly by default)."""
+    return {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
 
 
 class StatsError(OSError):
@@ -226,7 +241,7 @@ def read(path: Path | str) -> pd.DataFrame:
             frame = pd.read_parquet(path)
         else:
             frame = pd.read_csv(
-                path, dtype={c: d for c, d in SCHEMA.items() if d != "bool"}, **ROUND_TRIP
+                path, dtype={c: d for c, d in SCHEMA.items() if d != "bool"}, **round_trip()
             )
     except (OSError, ValueError) as error:
         raise StatsError(f"{path}: cannot be read as nnparity statistics ({error})") from None
