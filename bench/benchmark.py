@@ -146,10 +146,12 @@ def main() -> int:
         if args.long:
             long = timed(commands("check-both", cases["scale"], 2000))
     print(
-        f"machine: {platform.platform()}, {os.cpu_count()} cores; python {platform.python_version()}"
+        f"machine: {platform.platform()}, {os.cpu_count()} cores; "
+        f"python {platform.python_version()}"
     )
     print(
-        f"command: python bench/benchmark.py {' '.join(sys.argv[1:])}   (medians of {args.repeats}, interleaved)"
+        f"command: python bench/benchmark.py {' '.join(sys.argv[1:])}   "
+        f"(medians of {args.repeats}, interleaved)"
     )
     print()
     print("| run | nnparity run | bare trainings | ratio | goal | peak RSS |")
@@ -171,7 +173,8 @@ def main() -> int:
     if long is not None:
         seconds, rss, code = long
         print(
-            f"| scale, 2000 epochs, both modes | {seconds:.1f} s (exit {code}) | | | <= 600 MB | {rss / 1e6:.0f} MB |"
+            f"| scale, 2000 epochs, both modes | {seconds:.1f} s (exit {code}) | | "
+            f"| <= 600 MB | {rss / 1e6:.0f} MB |"
         )
     return 0
 
