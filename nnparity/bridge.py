@@ -18,7 +18,10 @@ import numpy as np
 from .paths import HARNESS_R
 from .port import PortError
 
-FIX_R = "run `make setup` (it installs Debian's r-base-core and rpy2==3.5.17), or `apt-get install r-base-core`"
+FIX_R = (
+    "run `make setup` (it installs Debian's r-base-core and rpy2==3.5.17), "
+    "or `apt-get install r-base-core`"
+)
 
 
 class RUnavailable(RuntimeError):

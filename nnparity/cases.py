@@ -96,7 +96,10 @@ def names() -> list[str]:
     return sorted(p.name for p in FIXTURES.iterdir() if (p / CONFIG).is_file())
 
 
-NUMBER_RULE = "a number here is digits with an optional sign, decimal point and exponent, such as -0.25 or 1e-3"
+NUMBER_RULE = (
+    "a number here is digits with an optional sign, decimal point and exponent, "
+    "such as -0.25 or 1e-3"
+)
 
 
 def read_rows(path: Path) -> list[list[str]]:
@@ -109,8 +112,11 @@ def read_rows(path: Path) -> list[list[str]]:
     except (OSError, UnicodeDecodeError) as error:
         raise CaseError(path, f"cannot be read ({error})") from None
     if text.startswith(BOM):
-        raise CaseError(path, "starts with a byte-order mark (BOM), which R's read.csv reads as part of the first "
-                              "value: save the file as UTF-8 without BOM")
+        raise CaseError(
+            path,
+            "starts with a byte-order mark (BOM), which R's read.csv reads as part of the first "
+            "value: save the file as UTF-8 without BOM",
+        )
     try:
         return list(csv.reader(text.splitlines()))
     except csv.Error as error:
@@ -126,13 +132,17 @@ def read_matrix(path: Path) -> np.ndarray:
         if not row:
             raise CaseError(path, f"row {i} is blank")
         if len(row) != len(rows[0]):
-            raise CaseError(path, f"ragged rows: row {i} has {len(row)} values, row 1 has {len(rows[0])}")
+            raise CaseError(
+                path, f"ragged rows: row {i} has {len(row)} values, row 1 has {len(rows[0])}"
+            )
         parsed = []
         for j, cell in enumerate(row, start=1):
             if cell.strip().lower().lstrip("+-") in ("nan", "inf", "infinity", "na"):
                 raise CaseError(path, f"row {i}, column {j}: {cell.strip()} is not a finite number")
             if not NUMBER.fullmatch(cell.strip()):
-                raise CaseError(path, f"row {i}, column {j}: {cell!r} is not a number ({NUMBER_RULE})")
+                raise CaseError(
+                    path, f"row {i}, column {j}: {cell!r} is not a number ({NUMBER_RULE})"
+                )
             value = float(cell)
             if not math.isfinite(value):  # 1e999
                 raise CaseError(path, f"row {i}, column {j}: {cell.strip()} is not a finite number")
@@ -148,13 +158,20 @@ def read_config(path: Path) -> dict[str, str]:
     config: dict[str, str] = {}
     for i, row in enumerate(rows[1:], start=2):
         if len(row) != 2:
-            raise CaseError(path, f"unreadable config: line {i} has {len(row)} fields, expected key,value")
+            raise CaseError(
+                path, f"unreadable config: line {i} has {len(row)} fields, expected key,value"
+            )
         key = row[0].strip()
         if key not in CONFIG_KEYS:
-            raise CaseError(path, f"line {i}: unknown key {key!r} (a config has {', '.join(CONFIG_KEYS)})")
+            raise CaseError(
+                path, f"line {i}: unknown key {key!r} (a config has {', '.join(CONFIG_KEYS)})"
+            )
         if key in config:
-            raise CaseError(path, f"line {i}: key {key!r} appears twice (R and Python would not agree on which "
-                                  "one counts)")
+            raise CaseError(
+                path,
+                f"line {i}: key {key!r} appears twice (R and Python would not agree on which "
+                "one counts)",
+            )
         config[key] = row[1].strip()
     return config
 
@@ -185,15 +202,32 @@ def check_shapes(folder: Path, m: dict[str, np.ndarray]) -> None:
         return CaseError(folder / f"{name}.csv", problem)
 
     if wh.shape[0] != X.shape[1]:
-        raise bad("wh", f"shape {wh.shape} does not fit X {X.shape}: wh needs one row per column of X ({X.shape[1]})")
+        raise bad(
+            "wh",
+            f"shape {wh.shape} does not fit X {X.shape}: "
+            f"wh needs one row per column of X ({X.shape[1]})",
+        )
     if bh.shape != (1, wh.shape[1]):
-        raise bad("bh", f"shape {bh.shape} does not fit wh {wh.shape}: bh must be 1 x {wh.shape[1]}")
+        raise bad(
+            "bh", f"shape {bh.shape} does not fit wh {wh.shape}: bh must be 1 x {wh.shape[1]}"
+        )
     if wout.shape[0] != wh.shape[1]:
-        raise bad("wout", f"shape {wout.shape} does not fit wh {wh.shape}: wout needs one row per hidden unit ({wh.shape[1]})")
+        raise bad(
+            "wout",
+            f"shape {wout.shape} does not fit wh {wh.shape}: "
+            f"wout needs one row per hidden unit ({wh.shape[1]})",
+        )
     if bout.shape != (1, wout.shape[1]):
-        raise bad("bout", f"shape {bout.shape} does not fit wout {wout.shape}: bout must be 1 x {wout.shape[1]}")
+        raise bad(
+            "bout",
+            f"shape {bout.shape} does not fit wout {wout.shape}: bout must be 1 x {wout.shape[1]}",
+        )
     if y.shape != (X.shape[0], wout.shape[1]):
-        raise bad("y", f"shape {y.shape} does not fit X {X.shape} and wout {wout.shape}: y must be {X.shape[0]} x {wout.shape[1]}")
+        raise bad(
+            "y",
+            f"shape {y.shape} does not fit X {X.shape} and wout {wout.shape}: "
+            f"y must be {X.shape[0]} x {wout.shape[1]}",
+        )
 
 
 def load_case(name_or_path: str | Path) -> Case:
@@ -237,7 +271,11 @@ def write_case(case: Case, folder: Path | str) -> Path:
             writer.writerow(["source", case.source])
             writer.writerow(["seed", case.seed])
         if folder.exists():
-            keep = [p for p in folder.iterdir() if not (p.name.endswith(".csv") and p.stem in MATRICES + ("config",))]
+            keep = [
+                p
+                for p in folder.iterdir()
+                if not (p.name.endswith(".csv") and p.stem in MATRICES + ("config",))
+            ]
             for extra in keep:  # files that are not part of the format, such as a walkthrough
                 shutil.move(str(extra), staging / extra.name)
             shutil.rmtree(folder)

@@ -51,32 +51,62 @@ def r_variants() -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nnparity", description="Prove that a Python and an R network compute the same thing, step by step.")
+    parser = argparse.ArgumentParser(
+        prog="nnparity",
+        description="Prove that a Python and an R network compute the same thing, step by step.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="train both ports on a case and compare every step of every epoch")
+    run = sub.add_parser(
+        "run", help="train both ports on a case and compare every step of every epoch"
+    )
     add_case_option(run)
     run.add_argument("--epochs", help="epochs to train (default: the case's)")
-    run.add_argument("--mode", choices=("free", "lockstep", "both"), default="both", help="which comparison (default: both)")
-    run.add_argument("--save-traces", type=Path, metavar="DIR", help="write python.npz and r.npz (matrix name -> array[epochs, rows, cols])")
+    run.add_argument(
+        "--mode",
+        choices=("free", "lockstep", "both"),
+        default="both",
+        help="which comparison (default: both)",
+    )
+    run.add_argument(
+        "--save-traces",
+        type=Path,
+        metavar="DIR",
+        help="write python.npz and r.npz (matrix name -> array[epochs, rows, cols])",
+    )
     r_port = run.add_mutually_exclusive_group()
-    r_port.add_argument("--r-impl", type=Path, metavar="PATH", help="an R file or folder to run in place of r_impl/")
     r_port.add_argument(
-        "--r-variant", choices=r_variants(), metavar="NAME",
-        help=f"a variant of r_impl from r_impl/variants/ (one of: {', '.join(r_variants()) or 'none'}); "
+        "--r-impl", type=Path, metavar="PATH", help="an R file or folder to run in place of r_impl/"
+    )
+    r_port.add_argument(
+        "--r-variant",
+        choices=r_variants(),
+        metavar="NAME",
+        help="a variant of r_impl from r_impl/variants/ "
+        f"(one of: {', '.join(r_variants()) or 'none'}); "
         "'article' is the article's own R, which must fail",
     )
-    run.add_argument("--python-impl", type=Path, metavar="PATH", help="a Python file or package to run in place of python_impl/")
-    run.add_argument("--json", action="store_true", help="print the result as JSON instead of tables")
+    run.add_argument(
+        "--python-impl",
+        type=Path,
+        metavar="PATH",
+        help="a Python file or package to run in place of python_impl/",
+    )
+    run.add_argument(
+        "--json", action="store_true", help="print the result as JSON instead of tables"
+    )
     scripts.add_run_options(run, r_port)  # --r-script, --python-script, --names
     add_timeout_option(run)
     run.add_argument(
-        "--save-stats", type=Path, metavar="FILE",
+        "--save-stats",
+        type=Path,
+        metavar="FILE",
         help="write the statistics, one row per mode, epoch and matrix: CSV, "
         "or Parquet for a name ending in .parquet",
     )
     spreadsheet.add_arguments(run)
     run.set_defaults(handler=command_run)
-    # Further commands register here: each module adds its subparser and sets handler=function(args, console, err) -> exit code.
+    # Further commands register here: each module adds its subparser and sets
+    # handler=function(args, console, err) -> exit code.
     explain.add_parser(sub)
     html_report.add_parser(sub)
     compare_folders.add_parser(sub)
@@ -110,15 +140,29 @@ def command_run(args, console: Console, err: Console) -> int:
                 python_port.wait_loaded()
                 r_port.wait_loaded()
             progress = Progress(
-                TextColumn(f"{case.name}"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"),
-                TimeElapsedColumn(), console=err, transient=True, disable=args.json or not err.is_terminal,
+                TextColumn(f"{case.name}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("epochs"),
+                TimeElapsedColumn(),
+                console=err,
+                transient=True,
+                disable=args.json or not err.is_terminal,
             )
             with progress:
                 task = progress.add_task("run", total=epochs)
                 result = traces.run(
-                    case, python_port, r_port, epochs, modes, folder,
-                    progress=lambda n: progress.advance(task, n), environment=r_port.environment,
-                    chunk_bytes=2**62 if script else traces.CHUNK_BYTES,  # a script's loop runs once
+                    case,
+                    python_port,
+                    r_port,
+                    epochs,
+                    modes,
+                    folder,
+                    progress=lambda n: progress.advance(task, n),
+                    environment=r_port.environment,
+                    chunk_bytes=2**62
+                    if script
+                    else traces.CHUNK_BYTES,  # a script's loop runs once
                     full_bounds=args.save_stats is not None,  # the file's bound column in every row
                 )
         if sheet is not None:  # the spreadsheet as a third implementation, from the saved traces
@@ -132,7 +176,10 @@ def command_run(args, console: Console, err: Console) -> int:
 def main(argv: list[str] | None = None) -> int:
     supervise.catch_signals()
     args = build_parser().parse_args(argv)
-    console, err = Console(), Console(stderr=True, soft_wrap=True)  # an error is one line, never wrapped
+    console, err = (
+        Console(),
+        Console(stderr=True, soft_wrap=True),
+    )  # an error is one line, never wrapped
 
     def say(message: str) -> None:
         try:
@@ -152,5 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         say("interrupted (Ctrl-C): the ports were stopped and nothing was left half-written")
         return 130
     except supervise.Interrupted as stop:
-        say(f"stopped by {supervise.signal_name(stop.number)}: the ports were stopped and nothing was left half-written")
+        say(
+            f"stopped by {supervise.signal_name(stop.number)}: "
+            "the ports were stopped and nothing was left half-written"
+        )
         return 128 + stop.number

@@ -28,7 +28,7 @@ class BadInput(Exception):
 
 @contextmanager
 def bad_input():
-    """Inside, a case error, a missing R, a port that does not load or a file problem is bad input."""
+    """Inside, a case error, a missing R, a port that will not load or a file problem: bad input."""
     try:
         yield
     except (CaseError, RUnavailable, PortError, OSError) as error:
@@ -47,7 +47,8 @@ def add_timeout_option(parser) -> None:
     parser.add_argument(
         "--timeout",
         metavar="SECONDS",
-        help="end the run, with exit code 1, when it takes longer (a port that hangs); default: no limit",
+        help="end the run, with exit code 1, when it takes longer (a port that hangs); "
+        "default: no limit",
     )
 
 
@@ -64,7 +65,7 @@ def parse_timeout(text: str | None) -> float | None:
 
 
 def write_out(console, err, write) -> None:
-    """Write the result to stdout; a closed or full stdout gets one line on stderr, never a traceback.
+    """Write the result to stdout; a closed or full stdout gets one line on stderr, no traceback.
 
     The exit code still follows the verdict: a reader that stops early (``| head``)
     does not turn a run whose parity held into a failure.

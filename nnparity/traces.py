@@ -36,7 +36,7 @@ MODES = ("free", "lockstep")
 #: 0.28 GB with 16 MiB, at the same speed; 32 MiB keeps a run well under 1 GB.
 CHUNK_BYTES = 32 * 2**20
 
-#: What nnparity writes into a --save-traces folder (tracefolder.py; anything else there is the user's).
+#: What nnparity writes into a --save-traces folder (tracefolder.py); anything else is the user's.
 TRACE_FILES = (
     "python.npz",
     "r.npz",
@@ -59,7 +59,7 @@ def chunks(epochs: int, per_epoch: int, budget: int = CHUNK_BYTES) -> list[int]:
 
 
 class TraceWriter:
-    """Writes one language's trace chunk by chunk: a .npy per matrix, zipped into an .npz at the end.
+    """Writes one language's trace chunk by chunk: a .npy per matrix, then zipped into an .npz.
 
     Plain appends to ordinary files, never a memory map: a full disk is an
     OSError naming the file, not a SIGBUS. Each matrix is stored with the
@@ -120,18 +120,19 @@ class TraceWriter:
 
 
 class TraceOutput:
-    """--save-traces: checked before any port runs, written in a staging folder, moved into place whole."""
+    """--save-traces: checked before any port runs, staged beside, moved into place whole."""
 
     def __init__(self, target: Path | str, case: Case, epochs: int, modes: tuple[str, ...]):
         self.output = StagedFolder(target, TRACE_FILES, "traces")
         self.case, self.epochs, self.modes = case, epochs, modes
-        # python.npz, and r.npz when R trains on its own (free-running); lockstep's R values are not a training.
+        # python.npz, and r.npz when R trains on its own (free-running);
+        # lockstep's R values are not a training.
         self.languages = ("python", "r") if "free" in modes else ("python",)
         self.check_space()
         self.writers: dict[str, TraceWriter] = {}
 
     def needed_bytes(self) -> int:
-        """The largest the staging folder gets: every trace twice (.npz and .rds), plus one matrix while zipped."""
+        """The most the staging folder holds: every trace twice (.npz, .rds), a matrix zipping."""
         per_language = self.epochs * epoch_bytes(self.case)
         largest = (
             self.epochs
@@ -172,7 +173,7 @@ class TraceOutput:
             writer.abort()
 
     def commit(self, environment: dict | None = None) -> list[Path]:
-        """Complete the folder (tracefolder.complete: .rds, case/, trace.json) and move it into place."""
+        """Complete the folder (.rds, case/, trace.json: tracefolder.complete); move it in."""
         try:
             npz = [writer.close() for writer in self.writers.values()]
             more = tracefolder.complete(
@@ -276,7 +277,8 @@ def run(
         lockstep = False
         comparisons["lockstep"].fail(
             f"the R port {r_port.path} defines no `steps` list: lockstep recomputes each step with "
-            "steps$<matrix name>(inputs), as r_impl/steps.R defines them; `--mode free` checks the training alone"
+            "steps$<matrix name>(inputs), as r_impl/steps.R defines them; "
+            "`--mode free` checks the training alone"
         )
     folder = save_traces
     if save_traces is not None and not isinstance(save_traces, TraceOutput):

@@ -5,9 +5,13 @@
 # With --trace, every matrix of every epoch is also written to DIR as .npy
 # files (write_trace.R), named as the article names them.
 
-script <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
+file_arg <- grep("^--file=", commandArgs(FALSE), value = TRUE)
+script <- sub("^--file=", "", file_arg)
 here <- dirname(script)
-for (file in c("activations.R", "steps.R", "train.R", "read_case.R", "write_trace.R")) {
+port_files <- c(
+  "activations.R", "steps.R", "train.R", "read_case.R", "write_trace.R"
+)
+for (file in port_files) {
   source(file.path(here, file))
 }
 
@@ -25,6 +29,9 @@ case <- read_case(args[1])
 epochs <- if (length(args) >= 2) as.integer(args[2]) else case$epochs
 
 record <- !is.null(trace_dir)
-result <- train(case$X, case$y, case$wh, case$bh, case$wout, case$bout, case$lr, epochs, record)
+result <- train(
+  case$X, case$y, case$wh, case$bh, case$wout, case$bout, case$lr, epochs,
+  record
+)
 if (record) write_trace(result$trace, trace_dir)
 print(result$output)

@@ -16,12 +16,8 @@ files <- list.files(
 
 # nnparity explain reads each step's line of a port's train.R by the
 # `# step N` marker at its end, so such a line cannot be wrapped: the one
-# exception to 80 columns. Two files being rewritten in issue 8 (the
-# supervised runs) keep their long lines until that rewrite.
+# exception to 80 columns.
 long_lines_allowed <- function(file) {
-  if (file %in% c("nnparity/r/harness.R", "r_impl/main.R")) {
-    return(seq_along(readLines(file)))
-  }
   if (basename(file) != "train.R") {
     return(integer(0))
   }

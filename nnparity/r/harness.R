@@ -14,7 +14,10 @@ nnparity_load_port <- function(files) {
     )
   }
   if (!is.function(port$train)) {
-    stop("does not define train(X, y, wh, bh, wout, bout, lr, epochs, record)", call. = FALSE)
+    stop(
+      "does not define train(X, y, wh, bh, wout, bout, lr, epochs, record)",
+      call. = FALSE
+    )
   }
   port
 }
@@ -64,8 +67,11 @@ nnparity_weights <- function(state) {
 check_result <- function(result, record) {
   expected <- "list(wh, bh, wout, bout, output, trace)"
   if (!is.list(result) || is.data.frame(result)) {
-    stop("nnparity: returned ", describe_value(result), " from train; expected ",
-         expected, call. = FALSE)
+    stop(
+      "nnparity: returned ", describe_value(result), " from train; expected ",
+      expected,
+      call. = FALSE
+    )
   }
   for (name in c("wh", "bh", "wout", "bout")) {
     if (!is.double(result[[name]]) || !is.matrix(result[[name]])) {
@@ -79,8 +85,11 @@ check_result <- function(result, record) {
 check_trace <- function(trace) {
   expected <- "a named list of double arrays [epochs, rows, cols]"
   if (!is.list(trace) || is.data.frame(trace) || length(trace) == 0) {
-    stop("nnparity: returned ", describe_value(trace), " as its trace; expected ",
-         expected, call. = FALSE)
+    stop(
+      "nnparity: returned ", describe_value(trace), " as its trace; expected ",
+      expected,
+      call. = FALSE
+    )
   }
   if (is.null(names(trace)) || any(names(trace) == "")) {
     stop("nnparity: returned a trace with unnamed entries; expected ", expected,
@@ -97,7 +106,9 @@ check_trace <- function(trace) {
 describe_value <- function(value) {
   if (is.null(value)) return("NULL")
   if (is.data.frame(value)) return("a data.frame")
-  if (is.list(value)) return(if (length(value) == 0) "an empty list" else "a list")
+  if (is.list(value)) {
+    return(if (length(value) == 0) "an empty list" else "a list")
+  }
   if (is.array(value)) {
     article <- if (typeof(value) %in% c("integer", "logical")) "an " else "a "
     return(paste0(article, typeof(value), " array"))
@@ -115,15 +126,20 @@ describe_value <- function(value) {
 # A step that errors, or returns a matrix of the wrong shape, is a finding
 # about that step only: it is caught here and returned in `problems` (the
 # epoch within the chunk and R's message), and the other steps still run.
-nnparity_lockstep <- function(port, trace, start, X, y, lr, quantities, state_names) {
+nnparity_lockstep <- function(port, trace, start, X, y, lr, quantities,
+                              state_names) {
   epochs <- dim(trace[[1]])[1]
   # Every recorded matrix of every epoch, sliced once: a list per name.
-  per_epoch <- lapply(trace, function(a) lapply(seq_len(epochs), function(i) at_epoch(a, i)))
+  per_epoch <- lapply(trace, function(a) {
+    lapply(seq_len(epochs), function(i) at_epoch(a, i))
+  })
   constant <- list(X = X, y = y, lr = lr)
   # One input of a step, as a list with its value at every epoch.
   over_epochs <- function(input) {
     if (input %in% names(constant)) return(rep(list(constant[[input]]), epochs))
-    if (input %in% state_names) return(c(list(start[[input]]), per_epoch[[input]][-epochs]))
+    if (input %in% state_names) {
+      return(c(list(start[[input]]), per_epoch[[input]][-epochs]))
+    }
     per_epoch[[input]]
   }
   values <- list()
@@ -131,8 +147,14 @@ nnparity_lockstep <- function(port, trace, start, X, y, lr, quantities, state_na
   for (name in names(quantities)) {
     arguments <- lapply(quantities[[name]], over_epochs)
     inputs <- function(i) lapply(arguments, `[[`, i)
-    outcome <- lockstep_one(port$steps[[name]], name, inputs, dim(trace[[name]]))
-    if (is.null(outcome$problem)) values[[name]] <- outcome$value else problems[[name]] <- outcome$problem
+    outcome <- lockstep_one(
+      port$steps[[name]], name, inputs, dim(trace[[name]])
+    )
+    if (is.null(outcome$problem)) {
+      values[[name]] <- outcome$value
+    } else {
+      problems[[name]] <- outcome$problem
+    }
   }
   list(values = values, problems = problems)
 }
@@ -141,7 +163,8 @@ nnparity_lockstep <- function(port, trace, start, X, y, lr, quantities, state_na
 # errors or returns the wrong shape, list(problem = list(epoch, message)).
 lockstep_one <- function(step, name, inputs, shape) {
   if (!is.function(step)) {
-    return(list(problem = list(epoch = 1L, message = paste0("steps has no function named ", name))))
+    message <- paste0("steps has no function named ", name)
+    return(list(problem = list(epoch = 1L, message = message)))
   }
   out <- array(NA_real_, shape)
   i <- 0L
@@ -165,8 +188,14 @@ lockstep_one <- function(step, name, inputs, shape) {
       NULL
     },
     error = function(error) {
-      why <- if (length(warned) > 0) paste0(" (R warned: ", paste(warned, collapse = "; "), ")") else ""
-      list(epoch = as.integer(i), message = paste0(conditionMessage(error), why))
+      why <- if (length(warned) > 0) {
+        paste0(" (R warned: ", paste(warned, collapse = "; "), ")")
+      } else {
+        ""
+      }
+      list(
+        epoch = as.integer(i), message = paste0(conditionMessage(error), why)
+      )
     }
   )
   if (is.null(problem)) list(value = out) else list(problem = problem)
