@@ -43,6 +43,12 @@ def r():
             f"R_HOME={home} holds no R (no {Path(home) / 'bin' / 'R'}): unset R_HOME, "
             "or set it to what `R RHOME` prints."
         )
+    # Starting R rewrites this process's LD_LIBRARY_PATH with R's own folders first
+    # ($R_HOME/etc/ldpaths); every process started after it (the ports' workers, an
+    # Rscript) would then load the system's libblas.so.3, not the one the user chose
+    # for this process (docs/blas.md). This process's loader read it at start-up: the
+    # user's value is put back.
+    library_path = os.environ.get("LD_LIBRARY_PATH")
     try:
         import rpy2.robjects as robjects
         from rpy2.rinterface_lib import callbacks
@@ -53,6 +59,10 @@ def r():
             f"rpy2 does not load with the R found ({type(error).__name__}: {first}): "
             "run `pip install rpy2==3.5.17` (rpy2 3.6 needs R >= 4.5; Debian bookworm has R 4.2)."
         ) from None
+    if library_path is None:
+        os.environ.pop("LD_LIBRARY_PATH", None)
+    else:
+        os.environ["LD_LIBRARY_PATH"] = library_path
     # R's echo of an error ("Error in ...", written through the console) would add
     # lines to every failure, whose message reaches Python as an RRuntimeError
     # anyway: what R writes to its error stream is held until the call ends, and

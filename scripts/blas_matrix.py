@@ -3,6 +3,7 @@
     python scripts/blas_matrix.py             # every case x every set-up, then the
                                               # BLAS-sensitive tests per R BLAS (tox -e blas)
     python scripts/blas_matrix.py --measure   # policy margins per BLAS pairing (docs/blas.md)
+    python scripts/blas_matrix.py --case square --no-tests   # one case, no tests
 
 R's BLAS is switched for one process at a time: LD_LIBRARY_PATH points at the
 folder of the libblas.so.3 to load (Debian's reference BLAS, OpenBLAS pthread,
@@ -52,6 +53,8 @@ SENSITIVE_TESTS = [
     "parity_tests/test_transport.py",
     "parity_tests/test_report.py",
     "parity_tests/test_determinism.py",
+    "parity_tests/test_blas.py",
+    "parity_tests/test_compare_folders.py",
 ]
 
 
@@ -131,8 +134,7 @@ def loaded_problem(setup: Setup, environment: dict) -> str | None:
     return None
 
 
-def run_matrix(console: Console, jobs: int) -> bool:
-    names = cases()
+def run_matrix(console: Console, jobs: int, names: list[str]) -> bool:
     libraries = [folder / "libblas.so.3" for folder in R_BLAS.values()]
     missing = [str(library) for library in libraries if not library.exists()]
     if missing:
@@ -147,11 +149,8 @@ def run_matrix(console: Console, jobs: int) -> bool:
     for header in ("set-up", *headers):
         loaded.add_column(header, overflow="fold")
     verdicts = Table(title="Parity, both modes, every epoch of every case", title_justify="left")
-    verdicts.add_column("set-up")
-    for case in names:
-        verdicts.add_column(case, justify="center")
-    verdicts.add_column("same bits twice")
-    verdicts.add_column("seconds", justify="right")
+    for header in ("set-up", "parity", "same bits twice", "seconds"):
+        verdicts.add_column(header, justify="right" if header == "seconds" else "left")
     ok = True
     for setup, runs in by_setup.items():
         environment = next((r["environment"] for _, r in runs if "environment" in r), {})
@@ -159,19 +158,22 @@ def run_matrix(console: Console, jobs: int) -> bool:
             setup.name, environment.get("R BLAS", "?"), environment.get("R LAPACK", "?"),
             environment.get("numpy BLAS loaded", "?"),
         )
-        cells, repeats = [], set()
+        failed, repeats = [], set()
         for case, result in runs:
             problem = loaded_problem(setup, result.get("environment", {}))
-            passed = result["exit_code"] == 0 and result.get("passed") is True and problem is None
-            ok &= passed
-            cells.append("[green]holds[/green]" if passed else "[red]FAILS[/red]")
-            if not passed:
+            if result["exit_code"] != 0 or result.get("passed") is not True or problem is not None:
+                failed.append(case)
                 why = problem or result.get("verdict")
                 console.print(f"{setup.name}, {case}: {why}", markup=False)
             for language, found in result.get("determinism", {}).items():
                 repeats.add(f"{language} {'yes' if found['same_bits'] else 'NO'}")
+        ok &= not failed
+        verdict = (
+            f"[green]holds on all {len(runs)} cases[/green]" if not failed
+            else f"[red]FAILS on {', '.join(failed)}[/red]"
+        )
         seconds = sum(r["seconds"] for _, r in runs)
-        verdicts.add_row(setup.name, *cells, ", ".join(sorted(repeats)), f"{seconds:.0f}")
+        verdicts.add_row(setup.name, verdict, ", ".join(sorted(repeats)), f"{seconds:.0f}")
     console.print(loaded)
     console.print(verdicts)
     return ok
@@ -188,9 +190,8 @@ def run_sensitive_tests(console: Console) -> bool:
     return ok
 
 
-def measure(console: Console, jobs: int) -> bool:
+def measure(console: Console, jobs: int, names: list[str]) -> bool:
     """bench/measure_bounds.py on every case and set-up: the largest share of each bound."""
-    names = cases()
     work = [(setup, case) for setup in SETUPS for case in names]
 
     def one(job):
@@ -252,15 +253,16 @@ def main() -> int:
     parser.add_argument("--measure", action="store_true", help="the policy's margins per set-up")
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time (default 2)")
     parser.add_argument("--no-tests", action="store_true", help="the matrix of runs only")
+    parser.add_argument("--case", action="append", help="only this case (repeatable; default: all)")
     parser.add_argument("--worker", nargs="+", metavar="CASE", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return worker(args.worker)
-    console = Console(width=max(Console().width, 140))
+    console = Console(width=max(Console().width, 160))
     started = time.perf_counter()
     if args.measure:
-        return 0 if measure(console, args.jobs) else 1
-    ok = run_matrix(console, args.jobs)
+        return 0 if measure(console, args.jobs, args.case or cases()) else 1
+    ok = run_matrix(console, args.jobs, args.case or cases())
     if not args.no_tests:
         ok &= run_sensitive_tests(console)
     verdict = "every set-up held parity" if ok else "SOME SET-UP FAILED"
