@@ -17,7 +17,8 @@ from .port import BorderError, Port, PortError, StepFailure, check_trace
 
 
 def port_files(path: Path | str | None) -> list[Path]:
-    """The .R files that make up a port: a file, or every .R file in a folder but main.R.
+    """The .R files that make up a port: a file; a folder's load.R, which says which of its files
+    make the port (as r_impl/load.R does); or else every .R file in the folder but main.R.
 
     A folder inside a port's ``variants/`` is an overlay: the port's own files
     are sourced first, then the variant's, which redefine only what differs.
@@ -27,7 +28,9 @@ def port_files(path: Path | str | None) -> list[Path]:
         return [path]
     if not path.is_dir():
         raise FileNotFoundError(f"{path}: no such R file or folder")
-    files = sorted(p for p in path.glob("*.R") if p.name != "main.R")
+    files = [path / "load.R"] if (path / "load.R").is_file() else sorted(
+        p for p in path.glob("*.R") if p.name != "main.R"
+    )
     if not files:
         raise FileNotFoundError(f"{path}: no .R files in this folder")
     if path.resolve().parent.name == "variants":

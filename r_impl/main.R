@@ -8,12 +8,8 @@
 file_arg <- grep("^--file=", commandArgs(FALSE), value = TRUE)
 script <- sub("^--file=", "", file_arg)
 here <- dirname(script)
-port_files <- c(
-  "activations.R", "steps.R", "train.R", "read_case.R", "write_trace.R"
-)
-for (file in port_files) {
-  source(file.path(here, file))
-}
+source(file.path(here, "load.R"))
+load_r_impl(here, tools = c("read_case.R", "write_trace.R"))
 
 args <- commandArgs(trailingOnly = TRUE)
 trace_dir <- NULL

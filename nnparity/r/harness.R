@@ -3,11 +3,22 @@
 
 # Source every .R file of a port (except its Rscript entry point, main.R) into
 # a fresh environment, so that several ports can live in one R session.
+# A port's load.R (as r_impl has) says which of its files make it, through its
+# load_r_impl(); any other file is sourced as it is.
+source_port_file <- function(file, port) {
+  if (basename(file) != "load.R") {
+    return(sys.source(file, envir = port, keep.source = FALSE))
+  }
+  loader <- new.env(parent = globalenv())
+  sys.source(file, envir = loader, keep.source = FALSE)
+  loader$load_r_impl(dirname(file), envir = port)
+}
+
 nnparity_load_port <- function(files) {
   port <- new.env(parent = globalenv())
   for (file in files) {
     tryCatch(
-      sys.source(file, envir = port, keep.source = FALSE),
+      source_port_file(file, port),
       error = function(error) {
         stop(basename(file), ": ", conditionMessage(error), call. = FALSE)
       }

@@ -1,9 +1,8 @@
 # Every test file sees the R port (r_impl/) and the repository's root.
 # testthat runs the tests from r_tests/testthat, two levels below the root.
 root <- normalizePath(file.path(getwd(), "..", ".."))
-for (file in c("activations.R", "steps.R", "train.R", "read_case.R")) {
-  source(file.path(root, "r_impl", file))
-}
+source(file.path(root, "r_impl", "load.R"))
+load_r_impl(file.path(root, "r_impl"), environment(), tools = "read_case.R")
 
 article <- read_case(file.path(root, "fixtures", "article"))
 

@@ -1,0 +1,13 @@
+# Which files make r_impl, in the order they are sourced: the one place that
+# says so. main.R, r_tests' helper, the notebook and nnparity's harness all
+# source r_impl through load_r_impl().
+r_impl_files <- c("activations.R", "steps.R", "train.R")
+
+# Source r_impl from `dir` into `envir`, then any `tools` of r_impl's own
+# (read_case.R, write_trace.R) that a caller wants beside the port.
+load_r_impl <- function(dir, envir = globalenv(), tools = character()) {
+  for (file in c(r_impl_files, tools)) {
+    sys.source(file.path(dir, file), envir = envir, keep.source = FALSE)
+  }
+  invisible(envir)
+}
