@@ -9,6 +9,8 @@ Kinds, each a whole process (or two), as a user runs them:
     check-free   nnparity run --case CASE --epochs N --mode free
     check-both   nnparity run --case CASE --epochs N            (free-running and lockstep)
     bare         python: python_impl's train(record=False); then Rscript r_impl/main.R CASE N
+    in-process   the same check-free run with both ports in one process (no workers): the
+                 difference to check-free is what supervision costs (issue 8: under 0.3 s)
 
 The kinds are interleaved (A B C A B C ...), because the machine is shared and
 noisy, and the table shows medians and the ratio of medians. Peak memory is the
@@ -44,6 +46,12 @@ RUNS = {
     "scale-free": ("scale", 100, "check-free", 1.3),
     "scale-both": ("scale", 100, "check-both", 2.2),
 }
+IN_PROCESS = (
+    "import io, sys; from rich.console import Console; from nnparity import cases, traces; "
+    "from nnparity.ports import PythonPort, RPort; from nnparity.report import show_run; "
+    "run = traces.run(cases.load_case(sys.argv[1]), PythonPort(), RPort(), int(sys.argv[2]), "
+    "('free',)); show_run(run, Console(file=io.StringIO()))"
+)
 BARE_PYTHON = (
     "import sys; from nnparity import cases, paths; c = cases.load_case(sys.argv[1]); "
     "paths.python_impl().train(c.X, c.y, c.wh, c.bh, c.wout, c.bout, c.lr, int(sys.argv[2]))"
@@ -108,6 +116,8 @@ def commands(kind: str, case: str, epochs: int) -> list[list[str]]:
         return [nnparity + ["--mode", "free"]]
     if kind == "check-both":
         return [nnparity]
+    if kind == "in-process":
+        return [[sys.executable, "-c", IN_PROCESS, case, str(epochs)]]
     from nnparity.cases import resolve
 
     folder = str(resolve(case))
@@ -130,6 +140,10 @@ def main() -> int:
     parser.add_argument(
         "--long", action="store_true", help="also the scale case over 2000 epochs, both modes"
     )
+    parser.add_argument(
+        "--no-supervision-cost", action="store_true",
+        help="skip the in-process run that measures what supervision costs",
+    )
     args = parser.parse_args()
     runs = [name.strip() for name in args.runs.split(",") if name.strip()]
     with tempfile.TemporaryDirectory() as tmp:
@@ -139,6 +153,9 @@ def main() -> int:
             case, epochs, kind, _ = RUNS[name]
             for k in (kind, "bare"):
                 kinds.setdefault((case, epochs, k), [])
+        if not args.no_supervision_cost:
+            kinds.setdefault(("article", 5000, "check-free"), [])
+            kinds.setdefault(("article", 5000, "in-process"), [])
         for _ in range(args.repeats):
             for (case, epochs, kind), results in kinds.items():
                 results.append(timed(commands(kind, cases[case], epochs)))
@@ -169,6 +186,15 @@ def main() -> int:
         print(
             f"| {case}, {epochs} epochs, `--mode {mode}` | {t_check:.2f} s{note} | {t_bare:.2f} s "
             f"| {t_check / t_bare:.2f}x | <= {goal}x | {rss:.0f} MB |"
+        )
+    if not args.no_supervision_cost:
+        supervised = statistics.median(t for t, _, _ in kinds[("article", 5000, "check-free")])
+        alone = statistics.median(t for t, _, _ in kinds[("article", 5000, "in-process")])
+        print()
+        print(
+            f"supervision (article, 5000 epochs, --mode free): {supervised:.2f} s with workers, "
+            f"{alone:.2f} s with both ports in one process: "
+            f"{supervised - alone:+.2f} s (goal < 0.3 s)"
         )
     if long is not None:
         seconds, rss, code = long
