@@ -10,7 +10,7 @@ from .missing import describe_value
 
 def where(epoch: int, name: str, row: int, col: int) -> str:
     """A cell as a reader finds it: epoch, the article's step and name, 1-based row and column."""
-    return f"epoch {epoch}, step {steps.BY_NAME[name].step} ({name}), cell [{row}, {col}]"
+    return f"epoch {epoch}, step {steps.step_of(name)} ({name}), cell [{row}, {col}]"
 
 
 @dataclass
@@ -31,7 +31,7 @@ class Cell:
 
     @property
     def step(self) -> int:
-        return steps.BY_NAME[self.name].step
+        return steps.step_of(self.name)
 
     def where(self) -> str:
         return where(self.epoch, self.name, self.row, self.col)

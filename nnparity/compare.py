@@ -19,6 +19,7 @@ from .accumulate import StepStats, differences
 from .cells import Cell, NonFinite, NotComputed, StepFailure
 from .floats import ulp_distance
 from .missing import describe_value, first_non_finite, is_r_na, same_missing
+from .once import OnceComparison
 from .verdict import ParityReport, first_failure
 
 __all__ = [
@@ -57,7 +58,10 @@ def inputs_of(case, trace: dict[str, np.ndarray], start: dict[str, np.ndarray]):
         if name == "lr":
             return case.lr
         if name in steps.STATE:
-            return np.concatenate([np.asarray(start[name])[None], trace[name][:-1]])
+            first = np.asarray(start[name])
+            if first.shape != trace[name].shape[1:]:  # a bias a port made per sample: the
+                first = np.broadcast_to(first, trace[name].shape[1:])  # same numbers, each row
+            return np.concatenate([first[None], trace[name][:-1]])
         return trace[name]
 
     return get
@@ -100,6 +104,7 @@ class Comparison:
         self.first_difference: Cell | None = None
         self.error: str | None = None
         self.non_finite: dict[str, NonFinite] = {}
+        self.once = OnceComparison(case, mode)  # steps 0 and 1, what train() returned
 
     def fail(self, error: str) -> None:
         """A port failed while running: this mode cannot hold, and says why."""
@@ -128,6 +133,8 @@ class Comparison:
                 name, python.get(name), r.get(name), epochs, offset, self.case.dims[0]
             )
             if stats.problem:
+                failed = r.get(name)
+                stats.problem_epoch = offset + (failed.epoch if isinstance(failed, StepFailure) else 1)
                 continue
             a, b = self._pair(name, python, r)
             d = differences(a, b)
@@ -135,6 +142,8 @@ class Comparison:
                 self._note_non_finite(name, offset, a, b)
             stats.add(offset, a, b, d, *self._allowed(name, a, b, d.diff, get))
         self._note_first_difference(python, r, offset, get)
+        last = at_epochs(get, slice(epochs - 1, epochs))
+        self.once.add(python, r, offset, epochs, start, lambda n, a, b: self.bound(n, a, b, last))
 
     def _pair(self, name: str, python, r) -> tuple[np.ndarray, np.ndarray]:
         """The two arrays of one step, Python's broadcast over R's rows where R holds a
@@ -219,6 +228,7 @@ class Comparison:
             self.case.name, self.mode, self.epochs, list(self.stats.values()),
             self.first_difference, self.tolerance, self.error, dict(self.non_finite),
             sides=self.sides, title=self.title,
+            once=list(self.once.checks.values()),
         )
 
 

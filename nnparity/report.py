@@ -99,7 +99,7 @@ def story(report: ParityReport) -> str:
         lines.append(f"  {missing}")
     first = report.first_violation
     if first is not None:
-        failing = [f"{s.step} ({s.name})" for s in report.stats if s.violations]
+        failing = [f"{s.step} ({s.name})" for s in (*report.once, *report.stats) if s.violations]
         lines.append(f"  first cell beyond the bound: {first.where()}: {first.values()}")
         lines.append(f"  steps with cells beyond the bound: {', '.join(failing)}")
         if math.isnan(first.python) and math.isnan(
@@ -132,8 +132,9 @@ def verdict(run: Run) -> str:
         epochs = f"of every epoch ({run.epochs})"
         return f"PARITY HOLDS: {run.case.name}, {which} {epochs}, modes: {modes}"
     failing = [mode for mode, report in run.reports.items() if not report.passed]
-    first = first_failure(run.reports.values(), structural=False)  # problems: in each story
-    where = f" First: {first.where()}." if first else ""
+    first = first_failure(run.reports.values())  # the first cause: a cell, or the shapes
+    errors = [report.error for report in run.reports.values() if report.error]
+    where = f" First: {first.where()}." if first else (f" First: {errors[0]}" if errors else "")
     return f"PARITY FAILS: {run.case.name}, {', '.join(failing)}.{where}"
 
 

@@ -1,11 +1,14 @@
 """The verdict of a comparison, and the one rule for which failure comes first.
 
 A *failure* is a cell beyond the policy's bound, or a step with a structural
-problem (a matrix missing or misshapen, a step R could not compute), which
-counts at epoch 1. The first failure is the earliest epoch, then the earliest
-in the article's step order; between modes, the first mode given wins a tie.
-The report, the verdict line and the mutation self-check all ask
-``first_failure``.
+problem (a matrix missing or misshapen, a step R could not compute), at the
+epoch it was found. The first failure is the *first cause*: a step the
+lockstep proves wrong, or anything free-running finds that is not drift, comes
+before drift (free-running cells beyond the bound in a run whose first
+difference was born of rounding); then the earliest epoch, then the earliest
+in the article's step order (steps 0 and 1, steps 2 to 11, what train()
+returned); between modes, the first mode given wins a tie. The report, the
+verdict line and the mutation self-check all ask ``first_failure``.
 """
 
 from __future__ import annotations
@@ -28,10 +31,12 @@ class Failure:
     cell: Cell | None = None
     problem: str | None = None
 
+    drift: bool = False  # free-running only, in a run whose first difference was rounding
+
     def where(self) -> str:
         if self.cell is not None:
             return self.cell.where()
-        return f"step {steps.BY_NAME[self.name].step} ({self.name}): {self.problem}"
+        return f"epoch {self.epoch}, step {steps.step_of(self.name)} ({self.name}): {self.problem}"
 
 
 @dataclass
@@ -47,10 +52,11 @@ class ParityReport:
     remarks: list[str] = field(default_factory=list)  # said with the story (a script: free only)
     sides: tuple[str, str] = ("Python", "R")  # the two implementations compared
     title: str | None = None  # the table's heading, when not the mode's own
+    once: list = field(default_factory=list)  # once.OnceCheck: steps 0 and 1, what train() returned
 
     @property
     def passed(self) -> bool:
-        return self.error is None and all(s.passed for s in self.stats)
+        return self.error is None and all(s.passed for s in (*self.stats, *self.once))
 
     @property
     def first_violation(self) -> Cell | None:
@@ -60,11 +66,13 @@ class ParityReport:
 
     @property
     def problems(self) -> list[str]:
-        return [f"step {s.step} ({s.name}): {s.problem}" for s in self.stats if s.problem]
+        return [f"step {s.step} ({s.name}): {s.problem}" for s in (*self.once, *self.stats)
+                if s.problem]
 
     @property
     def not_computed(self) -> list[str]:
-        return [f"step {s.step} ({s.name}): {s.not_computed}" for s in self.stats if s.not_computed]
+        return [f"step {s.step} ({s.name}): {s.not_computed}"
+                for s in (*self.once, *self.stats) if s.not_computed]
 
     @property
     def notes(self) -> list[str]:
@@ -74,16 +82,21 @@ class ParityReport:
 def failures(report: ParityReport, structural: bool = True) -> list[Failure]:
     """Every step's failure in one report: its first cell beyond the bound, or its problem."""
     found = []
-    for s in report.stats:
+    first = report.first_difference
+    drift = report.mode == "free" and first is not None and first.is_rounding
+    for s in (*report.once, *report.stats):
         if s.problem and structural:
-            found.append(Failure(report.mode, s.name, 1, problem=s.problem))
+            found.append(Failure(report.mode, s.name, s.problem_epoch, problem=s.problem))
         if s.first_violation is not None:  # cells may have failed before a problem appeared
             v = s.first_violation
-            found.append(Failure(report.mode, s.name, v.epoch, cell=v))
+            # A cross-language cell (not a once-check against what a port was handed or
+            # recorded itself) in a free-running run whose first difference was rounding.
+            found.append(Failure(report.mode, s.name, v.epoch, cell=v,
+                                 drift=drift and v.sides == report.sides))
     return found
 
 
 def first_failure(reports: Iterable[ParityReport], structural: bool = True) -> Failure | None:
-    """The earliest failure over the reports: epoch, then the article's step order."""
+    """The first cause over the reports: not drift before drift, then epoch, then step order."""
     found = [f for report in reports for f in failures(report, structural)]
-    return min(found, key=lambda f: (f.epoch, steps.position(f.name)), default=None)
+    return min(found, key=lambda f: (f.drift, f.epoch, steps.position(f.name)), default=None)

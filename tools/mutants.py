@@ -19,22 +19,27 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from nnparity import traces, verdict
 from nnparity.cases import Case, load_case
+from nnparity.cases import names as case_names
 from nnparity.paths import PYTHON_IMPL, R_IMPL
 from nnparity.port import PortError
 from nnparity.ports import PythonPort, RPort
 
+from . import rewrites
 from .port_copy import NotExactlyOnce, copy_with
 
-#: Epochs per run: every mutant below shows in epoch 1; 3 epochs also exercise
-#: the weights carried from one epoch to the next.
+#: Epochs per run: most mutants below show in epoch 1; 3 epochs also exercise
+#: the weights carried from one epoch to the next. A mistake that shows only
+#: late runs longer (its own ``epochs``): layer inputs clipped at +-8 first
+#: change a value on all_different at epoch 274 (hidden layer; the output layer
+#: at 1243), where its layer inputs first grow past 8; LATE_EPOCHS covers that.
 EPOCHS = 3
+LATE_EPOCHS = 300
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,9 @@ class Mutant:
     replacement: str
     step: str  # the matrix (steps.NAMES) the suite must name first
     mistake: str  # the mistake, in words
-    cases: tuple[str, ...] = ("article", "square")
+    cases: tuple[str, ...] = ("article", "square")  # fixtures/ cases
+    epochs: int = EPOCHS
+    bites: bool = False  # must give a wrong value (not a crash or a shape) on every case
 
 
 CATALOGUE: tuple[Mutant, ...] = (
@@ -86,7 +93,8 @@ CATALOGUE: tuple[Mutant, ...] = (
         "d_output.dot(wout)",
         "Error_at_hidden_layer",
         "wout not transposed when the error goes back (numpy refuses it unless wout is square)",
-        ("square",),
+        ("square", "square_weights"),
+        bites=True,
     ),
     Mutant(
         "py-lr-twice",
@@ -161,6 +169,8 @@ CATALOGUE: tuple[Mutant, ...] = (
         "bh + rowSums(d_hiddenlayer) * lr",
         "bh",
         "hidden bias summed per sample (rowSums), the article's own mistake",
+        ("article", "square"),
+        bites=True,
     ),
     Mutant(
         "r-bout-axis",
@@ -170,6 +180,8 @@ CATALOGUE: tuple[Mutant, ...] = (
         "bout + rowSums(d_output) * lr",
         "bout",
         "output bias summed per sample (rowSums), the article's own mistake",
+        ("square", "samples_as_features"),
+        bites=True,
     ),
     Mutant(
         "r-slope-preactivation",
@@ -188,6 +200,8 @@ CATALOGUE: tuple[Mutant, ...] = (
         "d_output %*% wout",
         "Error_at_hidden_layer",
         "wout not transposed when the error goes back",
+        ("square", "square_weights"),
+        bites=True,
     ),
     Mutant(
         "r-lr-twice",
@@ -243,6 +257,8 @@ CATALOGUE: tuple[Mutant, ...] = (
         "hidden_layer_input1 + as.vector(bh)",
         "hidden_layer_input",
         "bias added as a vector: R recycles it down the columns, not across the rows",
+        ("article", "square"),
+        bites=True,
     ),
     Mutant(
         "r-sigmoid-sign",
@@ -262,6 +278,221 @@ CATALOGUE: tuple[Mutant, ...] = (
         "output_layer_input",
         "output layer fed the hidden layer's input, not its activations",
     ),
+    # Mistakes where an axis, a transposition or R's recycling still computes: each must
+    # give a wrong value (bites), not a crash, on two cases whose shapes let it run.
+    Mutant(
+        "py-wh-transposed-forward",
+        "Python",
+        "steps.py",
+        "np.dot(X, wh)",
+        "np.dot(X, wh.T)",
+        "hidden_layer_input",
+        "wh transposed in the forward pass (runs when features = hidden units)",
+        ("square", "square_weights"),
+        bites=True,
+    ),
+    Mutant(
+        "py-wout-update-transposed",
+        "Python",
+        "steps.py",
+        "hiddenlayer_activations.T.dot(d_output)",
+        "d_output.T.dot(hiddenlayer_activations)",
+        "wout",
+        "wout's update transposed (runs when hidden units = outputs)",
+        ("square", "square_weights"),
+        bites=True,
+    ),
+    Mutant(
+        "py-wh-update-untransposed",
+        "Python",
+        "steps.py",
+        "X.T.dot(d_hiddenlayer)",
+        "X.dot(d_hiddenlayer)",
+        "wh",
+        "X not transposed in wh's update (runs when samples = features)",
+        ("square", "samples_as_features"),
+        bites=True,
+    ),
+    Mutant(
+        "py-bh-axis-flat",
+        "Python",
+        "steps.py",
+        "np.sum(d_hiddenlayer, axis=0, keepdims=True)",
+        "np.sum(d_hiddenlayer, axis=1)",
+        "bh",
+        "hidden bias summed per sample, as a flat vector numpy broadcasts (runs when samples = hidden units)",
+        ("article", "square"),
+        bites=True,
+    ),
+    Mutant(
+        "py-bout-axis-flat",
+        "Python",
+        "steps.py",
+        "np.sum(d_output, axis=0, keepdims=True)",
+        "np.sum(d_output, axis=1)",
+        "bout",
+        "output bias summed per sample, as a flat vector (runs when samples = outputs)",
+        ("square", "samples_as_features"),
+        bites=True,
+    ),
+    Mutant(
+        "r-sweep-margin",
+        "R",
+        "steps.R",
+        'sweep(hidden_layer_input1, 2, bh, "+")',
+        'sweep(hidden_layer_input1, 1, bh, "+")',
+        "hidden_layer_input",
+        "bias swept along the rows (MARGIN 1): one bias per sample (runs when samples = hidden units)",
+        ("article", "square"),
+        bites=True,
+    ),
+    Mutant(
+        "r-bout-sum-all",
+        "R",
+        "steps.R",
+        "bout + colSums(d_output) * lr",
+        "bout + sum(d_output) * lr",
+        "bout",
+        "output bias moved by the sum over every output, recycled to each (several outputs)",
+        ("two_outputs", "square"),
+        bites=True,
+    ),
+    Mutant(
+        "r-wh-transposed-forward",
+        "R",
+        "steps.R",
+        "X %*% wh",
+        "X %*% t(wh)",
+        "hidden_layer_input",
+        "wh transposed in the forward pass (runs when features = hidden units)",
+        ("square", "square_weights"),
+        bites=True,
+    ),
+    Mutant(
+        "r-wout-update-transposed",
+        "R",
+        "steps.R",
+        "t(hiddenlayer_activations) %*% d_output",
+        "t(d_output) %*% hiddenlayer_activations",
+        "wout",
+        "wout's update transposed (runs when hidden units = outputs)",
+        ("square", "square_weights"),
+        bites=True,
+    ),
+    Mutant(
+        "r-wh-update-untransposed",
+        "R",
+        "steps.R",
+        "t(X) %*% d_hiddenlayer",
+        "X %*% d_hiddenlayer",
+        "wh",
+        "X not transposed in wh's update (runs when samples = features)",
+        ("square", "samples_as_features"),
+        bites=True,
+    ),
+    # Mistakes in train(): what it reads (step 0), starts from (step 1) and returns.
+    Mutant(
+        "py-X-rescaled",
+        "Python",
+        "train.py",
+        "    trace = starting_point(",
+        "    X = X / np.abs(X).max()\n    trace = starting_point(",
+        "X",
+        "train() rescales X by its largest value before training (a no-op on binary X)",
+        ("all_different", "square"),
+    ),
+    Mutant(
+        "r-start-weights-15-digits",
+        "R",
+        "train.R",
+        "  trace <- list()\n",
+        "  wh <- signif(wh, 15)\n  bh <- signif(bh, 15)\n"
+        "  wout <- signif(wout, 15)\n  bout <- signif(bout, 15)\n  trace <- list()\n",
+        "initial_wh",
+        "starting weights rounded to 15 significant digits (a trip through a 15-digit text file)",
+        ("iris", "many_samples"),
+    ),
+    Mutant(
+        "py-returns-fresh-output",
+        "Python",
+        "train.py",
+        "    return dict(wh=wh, bh=bh, wout=wout, bout=bout, output=output, trace=trace)",
+        "    hidden = steps.hiddenlayer_activations(steps.hidden_layer_input(X, wh, bh))\n"
+        "    output = steps.output(steps.output_layer_input(hidden, wout, bout))\n"
+        "    return dict(wh=wh, bh=bh, wout=wout, bout=bout, output=output, trace=trace)",
+        "returned_output",
+        "train() returns the output of a fresh forward pass with the updated weights",
+        ("article", "iris"),
+    ),
+    Mutant(
+        "py-returns-weights-behind",
+        "Python",
+        "train.py",
+        "        values = one_epoch(X, y, wh, bh, wout, bout, lr)\n"
+        '        wh, bh, wout, bout = values["wh"], values["bh"], values["wout"], values["bout"]\n',
+        "        if i > 0:\n"
+        '            wh, bh, wout, bout = values["wh"], values["bh"], values["wout"], values["bout"]\n'
+        "        values = one_epoch(X, y, wh, bh, wout, bout, lr)\n",
+        "returned_wh",
+        "weights taken from the last epoch at the top of the loop: train() returns them one update behind",
+        ("article", "square"),
+    ),
+    Mutant(
+        "r-returns-weights-behind",
+        "R",
+        "train.R",
+        "    values <- one_epoch(X, y, wh, bh, wout, bout, lr)\n    wh <- values$wh\n"
+        "    bh <- values$bh\n    wout <- values$wout\n    bout <- values$bout\n",
+        "    if (i > 1) {\n      wh <- values$wh\n      bh <- values$bh\n"
+        "      wout <- values$wout\n      bout <- values$bout\n    }\n"
+        "    values <- one_epoch(X, y, wh, bh, wout, bout, lr)\n",
+        "returned_wh",
+        "weights taken from the last epoch at the top of the loop: train() returns them one update behind",
+        ("article", "square"),
+    ),
+    # Mistakes in the sigmoid's tails, and one that shows only late.
+    Mutant(
+        "py-output-clipped",
+        "Python",
+        "steps.py",
+        "return sigmoid(output_layer_input)",
+        "return np.clip(sigmoid(output_layer_input), 1e-7, 1 - 1e-7)",
+        "output",
+        "output clipped to [1e-7, 1 - 1e-7] (changes only outputs in the tails)",
+        ("saturated",),
+    ),
+    Mutant(
+        "r-output-clipped",
+        "R",
+        "steps.R",
+        "    sigmoid(output_layer_input)\n",
+        "    pmin(pmax(sigmoid(output_layer_input), 1e-7), 1 - 1e-7)\n",
+        "output",
+        "output clipped to [1e-7, 1 - 1e-7] (changes only outputs in the tails)",
+        ("saturated",),
+    ),
+    Mutant(
+        "py-inputs-clipped-late",
+        "Python",
+        "activations.py",
+        "1 / (1 + np.exp(-x))",
+        "1 / (1 + np.exp(-np.clip(x, -8, 8)))",
+        "hiddenlayer_activations",
+        "sigmoid's input clipped at +-8: shows only once a layer input grows past 8",
+        ("all_different",),
+        epochs=LATE_EPOCHS,
+    ),
+    Mutant(
+        "r-inputs-clipped-late",
+        "R",
+        "activations.R",
+        "1 / (1 + exp(-x))",
+        "1 / (1 + exp(-pmin(pmax(x, -8), 8)))",
+        "hiddenlayer_activations",
+        "sigmoid's input clipped at +-8: shows only once a layer input grows past 8",
+        ("all_different",),
+        epochs=LATE_EPOCHS,
+    ),
 )
 
 PORTS = {"Python": PYTHON_IMPL, "R": R_IMPL}
@@ -271,30 +502,8 @@ class StaleMutant(NotExactlyOnce):
     """A catalogue entry whose original text no longer occurs exactly once in its file."""
 
 
-def square_case() -> Case:
-    """5 samples, 3 features, 3 hidden units, 3 outputs: every weight matrix square, so a
-    transposed one still runs.
-
-    Its sample count (5) differs from every other dimension, so a sum over the
-    wrong axis has the wrong length. Fixed seed; numbers as the article draws them (uniform).
-    """
-    rng = np.random.default_rng(20170526)
-    return Case(
-        name="square",
-        X=rng.uniform(size=(5, 3)),
-        y=rng.integers(0, 2, size=(5, 3)).astype(np.float64),
-        wh=rng.uniform(size=(3, 3)),
-        bh=rng.uniform(size=(1, 3)),
-        wout=rng.uniform(size=(3, 3)),
-        bout=rng.uniform(size=(1, 3)),
-        lr=0.1,
-        epochs=EPOCHS,
-        description="mutation self-check: square weights",
-    )
-
-
 def mutant_case(name: str) -> Case:
-    return square_case() if name == "square" else load_case(name)
+    return load_case(name)
 
 
 def apply(mutant: Mutant, workdir: Path) -> Path:
@@ -322,9 +531,11 @@ class Outcome:
     named: str | None
     detail: str = ""
 
+    value: bool = True  # caught by a wrong value (a cell), not a crash or a shape
+
     @property
     def ok(self) -> bool:
-        return self.caught and self.named == self.mutant.step
+        return self.caught and self.named == self.mutant.step and (self.value or not self.mutant.bites)
 
 
 def check(mutant: Mutant, case_name: str, workdir: Path) -> Outcome:
@@ -333,13 +544,17 @@ def check(mutant: Mutant, case_name: str, workdir: Path) -> Outcome:
     python_port = PythonPort(folder if mutant.language == "Python" else None)
     r_port = RPort(folder if mutant.language == "R" else None)
     try:
-        run = traces.run(mutant_case(case_name), python_port, r_port, epochs=EPOCHS)
+        run = traces.run(mutant_case(case_name), python_port, r_port, epochs=mutant.epochs)
     except PortError as error:  # the port crashed: caught, but no step named
-        return Outcome(mutant, case_name, True, None, str(error).splitlines()[0])
+        return Outcome(mutant, case_name, True, None, str(error).splitlines()[0], value=False)
     if run.passed:
         return Outcome(mutant, case_name, False, None, "parity held: the mutant survived")
-    named = first_failure(run)
-    return Outcome(mutant, case_name, True, named, f"first failure: {named}")
+    first = verdict.first_failure(run.reports.values())
+    named = first.name if first else None
+    kind = f"first failure: {first.where()}" if first else "a port failed"
+    value = first is not None and first.cell is not None
+    return Outcome(mutant, case_name, True, named, kind if value or not mutant.bites
+                   else f"{kind} (a crash or a shape, not a wrong value)", value=value)
 
 
 def run_catalogue(catalogue=CATALOGUE) -> list[Outcome]:
@@ -365,7 +580,8 @@ def score_table(outcomes: list[Outcome]) -> Table:
             result = "[green]caught[/green]"
         else:
             result = "; ".join(
-                f"[red]{'SURVIVED' if not o.caught else f'MISNAMED {o.named}'}[/red] ({o.case})"
+                f"[red]{'SURVIVED' if not o.caught else f'MISNAMED {o.named}' if o.named != o.mutant.step else 'NO VALUE'}"
+                f"[/red] ({o.case})"
                 for o in mine
                 if not o.ok
             )
@@ -408,7 +624,30 @@ def main() -> int:
                 f"  {o.mutant.id} on {o.case}: expected {o.mutant.step}; {o.detail}",
                 highlight=False,
             )
-    return 0 if good == mutants else 1
+    flagged = faithful_rewrites(console)
+    return 0 if good == mutants and not flagged else 1
+
+
+def faithful_rewrites(console: Console) -> list[str]:
+    """Every faithful rewrite (tools/rewrites.py) on every case: each must hold parity.
+    Prints the ones that pass and the ones flagged; returns the flagged ones."""
+    every = [load_case(name) for name in case_names()]
+    flagged, passed = [], []
+    with tempfile.TemporaryDirectory(prefix="nnparity-rewrites-") as workdir:
+        for rewrite in rewrites.REWRITES:
+            found = {c.name: rewrites.check(rewrite, c, Path(workdir)) for c in every}
+            bad = {name: why for name, why in found.items() if why}
+            (flagged if bad else passed).append(rewrite.id)
+            for name, why in bad.items():
+                console.print(f"  [red]FLAGGED[/red] {rewrite.id} on {name}: {why}", highlight=False)
+    style = "bold green" if not flagged else "bold red"
+    console.print(
+        f"faithful rewrites that hold parity on all {len(every)} cases "
+        f"({rewrites.EPOCHS} epochs each at most): {len(passed)}/{len(rewrites.REWRITES)}",
+        style=style,
+    )
+    console.print("  " + ", ".join(passed), highlight=False)
+    return flagged
 
 
 if __name__ == "__main__":

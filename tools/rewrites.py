@@ -12,6 +12,7 @@ full length, printing the ones that pass.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -186,3 +187,34 @@ REWRITES: tuple[Rewrite, ...] = (
         "y - o = -(o - y), exactly",
     ),
 )
+
+
+#: Epochs per case when ``tox -e mutants`` runs every rewrite on every case: a
+#: rewrite's rounding shows in every epoch, and the free-running drift it adds
+#: grows slowly (parity_tests/test_rewrites.py runs the stress cases longer).
+EPOCHS = 200
+
+
+def check(rewrite: Rewrite, case, workdir: Path, epochs: int | None = EPOCHS) -> str | None:
+    """Run one rewrite against the other, unmodified, port on one case: None when parity
+    holds, else the first failure (or the port's error)."""
+    from nnparity import traces, verdict
+    from nnparity.bridge import PortError, RPort
+    from nnparity.paths import PYTHON_IMPL, R_IMPL
+    from nnparity.ports import PythonPort
+
+    from .port_copy import copy_with
+
+    ours = PYTHON_IMPL if rewrite.language == "Python" else R_IMPL
+    folder = copy_with(ours, rewrite.file, rewrite.original, rewrite.replacement,
+                       Path(workdir) / f"{rewrite.id}-{case.name}")
+    python_port = PythonPort(folder if rewrite.language == "Python" else None)
+    r_port = RPort(folder if rewrite.language == "R" else None)
+    try:
+        run = traces.run(case, python_port, r_port, epochs=min(epochs or case.epochs, case.epochs))
+    except PortError as error:
+        return str(error).splitlines()[0]
+    if run.passed:
+        return None
+    first = verdict.first_failure(run.reports.values())
+    return first.where() if first else "a port failed"

@@ -7,7 +7,7 @@
 # load_r_impl(); any other file is sourced as it is.
 source_port_file <- function(file, port) {
   if (basename(file) != "load.R") {
-    return(sys.source(file, envir = port, keep.source = FALSE))
+    return(sys.source(file, envir = port, keep.source = TRUE))
   }
   loader <- new.env(parent = globalenv())
   sys.source(file, envir = loader, keep.source = FALSE)
@@ -49,9 +49,15 @@ nnparity_start <- function(port, X, y, wh, bh, wout, bout, lr) {
 }
 
 nnparity_advance <- function(state, epochs, record) {
-  result <- state$port$train(
-    state$X, state$y, state$wh, state$bh, state$wout, state$bout, state$lr,
-    epochs, record
+  result <- withCallingHandlers(
+    state$port$train(
+      state$X, state$y, state$wh, state$bh, state$wout, state$bout, state$lr,
+      epochs, record
+    ),
+    error = function(e) {
+      site <- crash_site(sys.calls(), conditionCall(e), state$port)
+      if (!is.null(site)) stop(paste0(site, ": ", conditionMessage(e)), call. = FALSE)
+    }
   )
   check_result(result, record)
   state$wh <- result$wh
@@ -230,4 +236,45 @@ check_dim <- function(name, value, expected) {
       call. = FALSE
     )
   }
+}
+
+# Where an error in a port's train() happened, for its message: the step
+# function (the innermost steps$name() call on the stack) and the port's own
+# line (the line of that function holding the failing call, else the call's
+# own source reference). NULL when the stack holds neither.
+crash_site <- function(calls, failing, port) {
+  step <- NULL
+  for (call in rev(calls)) {
+    f <- call[[1]]
+    if (is.call(f) && identical(f[[1]], as.name("$")) &&
+          identical(f[[2]], as.name("steps"))) {
+      step <- as.character(f[[3]])
+      at <- attr(call, "srcref")
+      break
+    }
+  }
+  if (is.null(step)) return(NULL)
+  line <- source_line(port$steps[[step]], failing)
+  if (is.null(line) && !is.null(at)) line <- describe_srcref(at, 1)
+  paste0(
+    "in step function steps$", step,
+    if (is.null(line)) "" else paste0(", at ", line)
+  )
+}
+
+# "file:line: code" of the line of function `fn` that holds the call `failing`.
+source_line <- function(fn, failing) {
+  ref <- attr(fn, "srcref")
+  if (is.null(ref) || is.null(failing)) return(NULL)
+  text <- as.character(ref)
+  hit <- grep(paste(deparse(failing), collapse = " "), text, fixed = TRUE)
+  if (length(hit) == 0) return(NULL)
+  describe_srcref(ref, hit[1])
+}
+
+describe_srcref <- function(ref, k) {
+  paste0(
+    basename(utils::getSrcFilename(ref)), ":", ref[1] + k - 1, ": ",
+    trimws(as.character(ref)[k])
+  )
 }

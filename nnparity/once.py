@@ -1,0 +1,159 @@
+"""Steps 0 and 1, and what train() returns: recorded once per chunk, compared bit for bit.
+
+Each port records, once per call of train(), the X and y it reads (step 0)
+and the weights and biases it starts from (step 1, ``initial_<name>``); the
+harness keeps what train() returned (``returned_<name>``). None of these is
+computed from anything, so each must be exactly what it should be:
+
+- step 0: the case's X and y;
+- step 1: the case's weights at the first chunk; later, what the same port's
+  train() returned at the end of the chunk before;
+- returned: the same port's last recorded epoch of that matrix;
+
+and across languages: free-running, Python's and R's records agree bitwise at
+the start of a run (both start from the case) and within the free-running
+bound later; in lockstep R reads X, y and the starting weights from what
+Python was handed, and its last epoch's recomputation must match what
+Python's train() returned within the lockstep bound.
+
+A mistake in train() itself (R rounding its starting weights to 15 digits, a
+returned output from a fresh forward pass, weights returned one update
+behind) changes nothing any step function computes: only these checks see it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import policy, steps
+from .cells import Cell
+from .floats import finite_ulp_distance, ulp_distance
+from .missing import same_missing
+
+
+@dataclass
+class OnceCheck:
+    """One once-per-chunk record (X, initial_wh, returned_output, ...) over a run."""
+
+    name: str
+    chunks: int = 0
+    violations: int = 0
+    first_violation: Cell | None = None
+    problem: str | None = None  # a record misshapen
+    problem_epoch: int = 1
+    not_computed: str | None = None  # a port that does not record it (a learner's script)
+
+    @property
+    def step(self) -> int:
+        return steps.step_of(self.name)
+
+    @property
+    def passed(self) -> bool:
+        return self.problem is None and self.violations == 0
+
+
+def _shape_problem(who: str, value, expected: np.ndarray) -> str | None:
+    shape = np.shape(value)
+    if shape != (1, *np.shape(expected)):
+        return f"shapes differ: {who} {shape[1:] if len(shape) == 3 else shape}, expected {np.shape(expected)}"
+    return None
+
+
+class OnceComparison:
+    """Feed it the same chunks as ``Comparison``; it keeps one ``OnceCheck`` per record."""
+
+    def __init__(self, case, mode: str):
+        self.case = case
+        self.mode = mode
+        self.checks = {name: OnceCheck(name) for name in (*steps.ONCE, *steps.RETURNED)}
+        self.returned: dict[str, dict[str, np.ndarray]] = {}  # language -> its last returned weights
+
+    def add(self, python: dict, r: dict, offset: int, epochs: int, start: dict, bound_last) -> None:
+        """One chunk: its first epoch is ``offset + 1``; `start` is what Python was handed;
+        ``bound_last(name, a, b)`` is the mode's bound for the chunk's last epoch of `name`."""
+        first, last = offset + 1, offset + epochs
+        sides = {"Python": python} if self.mode == "lockstep" else {"Python": python, "R": r}
+        for name, quantity in steps.ONCE.items():
+            plain = quantity.name
+            for language, trace in sides.items():
+                expected = self._expected_start(language, plain, start, offset)
+                self._bitwise(name, first, trace.get(name), expected, f"{language}'s record",
+                              "what it was handed")
+            if self.mode == "free":  # in lockstep R reads what Python was handed: checked above
+                bound = None if (quantity.step == 0 or offset == 0) else policy.free_running_bound
+                self._across(name, first, python.get(name), r.get(name), bound, plain)
+        for name, plain in steps.RETURNED.items():
+            for language, trace in sides.items():
+                last_epoch = trace.get(plain)
+                expected = None if not isinstance(last_epoch, np.ndarray) else last_epoch[-1]
+                self._bitwise(name, last, trace.get(name), expected,
+                              f"{language}'s train() returned", f"its own epoch {last} ({plain})")
+            # Free-running, R's returned value; in lockstep, R's recomputation of the last epoch.
+            other = r.get(name) if self.mode == "free" else r.get(plain)
+            if isinstance(other, np.ndarray) and other.ndim == 3:
+                self._across(name, last, python.get(name), other[-1:], bound_last, plain)
+        for language, trace in sides.items():
+            self.returned[language] = {w: trace.get(f"returned_{w}") for w in steps.STATE}
+        for check in self.checks.values():
+            check.chunks += 1
+
+    def _expected_start(self, language: str, plain: str, start: dict, offset: int):
+        """What a port should have read or started from in this chunk."""
+        if plain in steps.DATA or offset == 0:
+            return getattr(self.case, plain)
+        if language == "Python":
+            return np.asarray(start[plain])
+        previous = self.returned.get(language, {}).get(plain)
+        return None if previous is None else np.asarray(previous)[0]
+
+    def _note(self, name: str, epoch: int, problem: str) -> None:
+        check = self.checks[name]
+        if check.problem is None and check.first_violation is None:
+            check.problem, check.problem_epoch = problem, epoch
+
+    def _bitwise(self, name, epoch, value, expected, who: str, what: str) -> None:
+        """`value` ([1, rows, cols]) must be `expected` (rows x cols) bit for bit."""
+        if expected is None:
+            return
+        if not isinstance(value, np.ndarray):  # a port that does not record it: said, not compared
+            self.checks[name].not_computed = f"{who.split(chr(39))[0]} does not record it"
+            return
+        expected = np.asarray(expected, dtype=np.float64)
+        problem = _shape_problem(who, value, expected)
+        if problem:
+            return self._note(name, epoch, problem)
+        a, b = np.asarray(value, dtype=np.float64)[0], expected
+        differs = (a.view(np.int64) != b.view(np.int64)) & ~same_missing(a, b)
+        self._violation(name, epoch, a, b, differs, np.zeros_like(a), (who, what))
+
+    def _across(self, name, epoch, a, b, bound, plain: str) -> None:
+        """Python's record against R's (or what R's lockstep read), under `bound` (None: bitwise)."""
+        if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)):
+            return
+        if np.shape(a) != np.shape(b) or len(a) != 1:
+            return self._note(name, epoch, f"shapes differ: Python {np.shape(a)}, R {np.shape(b)}")
+        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        with np.errstate(invalid="ignore", over="ignore"):
+            diff = np.abs(a - b)
+            allowed = np.zeros_like(a) if bound is None else np.asarray(bound(plain, a, b))
+            differs = ~(diff <= allowed) & ~same_missing(a, b)
+        self._violation(name, epoch, a[0], b[0], differs[0], allowed[0], ("Python", "R"))
+
+    def _violation(self, name, epoch, a, b, differs, allowed, labels) -> None:
+        n = int(differs.sum())
+        if not n:
+            return
+        check = self.checks[name]
+        check.violations += n
+        if check.first_violation is None:
+            i, j = (int(k) for k in np.argwhere(differs)[0])
+            x, y = np.float64(a[i, j]), np.float64(b[i, j])
+            finite = np.isfinite(x) and np.isfinite(y)
+            ulps = finite_ulp_distance(np.array([x]), np.array([y]))[0] if finite else ulp_distance(
+                np.array([x]), np.array([y]))[0]
+            check.first_violation = Cell(
+                epoch, name, i + 1, j + 1, float(x), float(y), float(abs(x - y)), float(ulps),
+                float(allowed[i, j]), sides=labels,
+            )
