@@ -134,7 +134,8 @@ class Comparison:
             )
             if stats.problem:
                 failed = r.get(name)
-                stats.problem_epoch = offset + (failed.epoch if isinstance(failed, StepFailure) else 1)
+                found = failed.epoch if isinstance(failed, StepFailure) else 1
+                stats.problem_epoch = offset + found
                 continue
             a, b = self._pair(name, python, r)
             d = differences(a, b)

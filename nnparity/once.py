@@ -57,7 +57,8 @@ class OnceCheck:
 def _shape_problem(who: str, value, expected: np.ndarray) -> str | None:
     shape = np.shape(value)
     if shape != (1, *np.shape(expected)):
-        return f"shapes differ: {who} {shape[1:] if len(shape) == 3 else shape}, expected {np.shape(expected)}"
+        got = shape[1:] if len(shape) == 3 else shape
+        return f"shapes differ: {who} {got}, expected {np.shape(expected)}"
     return None
 
 
@@ -68,7 +69,7 @@ class OnceComparison:
         self.case = case
         self.mode = mode
         self.checks = {name: OnceCheck(name) for name in (*steps.ONCE, *steps.RETURNED)}
-        self.returned: dict[str, dict[str, np.ndarray]] = {}  # language -> its last returned weights
+        self.returned: dict[str, dict] = {}  # language -> the weights it last returned
 
     def add(self, python: dict, r: dict, offset: int, epochs: int, start: dict, bound_last) -> None:
         """One chunk: its first epoch is ``offset + 1``; `start` is what Python was handed;
@@ -129,7 +130,7 @@ class OnceComparison:
         self._violation(name, epoch, a, b, differs, np.zeros_like(a), (who, what))
 
     def _across(self, name, epoch, a, b, bound, plain: str) -> None:
-        """Python's record against R's (or what R's lockstep read), under `bound` (None: bitwise)."""
+        """Python's record against R's (or R's lockstep value), under `bound` (None: bitwise)."""
         if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)):
             return
         if np.shape(a) != np.shape(b) or len(a) != 1:

@@ -53,6 +53,18 @@ def test_each_mutant_fails_parity_and_the_first_failure_names_its_step(
             f"{mutant.id} ({mutant.mistake}) on {case}: expected step {mutant.step}, "
             f"{outcome.detail}"
         )
+        assert outcome.ok, (
+            f"{mutant.id} ({mutant.mistake}) on {case} must give a wrong value, "
+            f"not a crash or a shape: {outcome.detail}"
+        )
+
+
+def test_every_axis_transposition_and_recycling_mistake_must_bite_on_two_cases():
+    """fixtures/README.md: where a mistake only crashes, it says nothing about its step."""
+    shape_mistakes = [m for m in mutants.CATALOGUE if m.bites]
+    assert len(shape_mistakes) >= 12, [m.id for m in shape_mistakes]
+    for mutant in shape_mistakes:
+        assert len(set(mutant.cases)) >= 2, f"{mutant.id} bites on {mutant.cases} only"
 
 
 def test_a_harmless_change_survives_so_the_runner_can_tell(r_available, tmp_path):

@@ -5,11 +5,18 @@ textual replacement each (the original must occur exactly once in its file, so
 the catalogue cannot go stale silently). For every mutant the runner copies the
 port folder to a temporary directory, applies the replacement, runs both
 comparisons (free-running and lockstep) on small cases for a few epochs, and
-checks that parity fails AND that the first failure (earliest epoch, then the
-article's step order, over both modes) is the catalogue's step.
+checks that parity fails AND that the first failure (the first cause over
+both modes, verdict.first_failure) is the catalogue's step. A mutant marked
+``bites`` (an axis, transposition or recycling mistake) must fail by a wrong
+value, not a crash or a shape, on each of its (at least two) cases. A mistake
+that shows only late runs its own number of epochs (LATE_EPOCHS).
 
-    python -m tools.mutants     (tox -e mutants) prints the score;
-                                exit 1 if any mutant survives or is misnamed
+Then every faithful rewrite (tools/rewrites.py) runs on every case and must
+hold parity: the suite must not cry wolf either.
+
+    python -m tools.mutants     (tox -e mutants) prints the score and the rewrites
+                                that pass; exit 1 if any mutant survives or is
+                                misnamed, or any rewrite is flagged
 """
 
 from __future__ import annotations

@@ -243,23 +243,25 @@ check_dim <- function(name, value, expected) {
 # line (the line of that function holding the failing call, else the call's
 # own source reference). NULL when the stack holds neither.
 crash_site <- function(calls, failing, port) {
-  step <- NULL
-  for (call in rev(calls)) {
-    f <- call[[1]]
-    if (is.call(f) && identical(f[[1]], as.name("$")) &&
-          identical(f[[2]], as.name("steps"))) {
-      step <- as.character(f[[3]])
-      at <- attr(call, "srcref")
-      break
-    }
-  }
-  if (is.null(step)) return(NULL)
+  call <- innermost_step_call(calls)
+  if (is.null(call)) return(NULL)
+  step <- as.character(call[[1]][[3]])
   line <- source_line(port$steps[[step]], failing)
+  at <- attr(call, "srcref")
   if (is.null(line) && !is.null(at)) line <- describe_srcref(at, 1)
-  paste0(
-    "in step function steps$", step,
-    if (is.null(line)) "" else paste0(", at ", line)
-  )
+  where <- if (is.null(line)) "" else paste0(", at ", line)
+  paste0("in step function steps$", step, where)
+}
+
+# The innermost steps$name(...) call on a stack of calls, or NULL.
+innermost_step_call <- function(calls) {
+  is_step <- function(call) {
+    f <- call[[1]]
+    is.call(f) && identical(f[[1]], as.name("$")) &&
+      identical(f[[2]], as.name("steps"))
+  }
+  found <- Filter(is_step, calls)
+  if (length(found) == 0) NULL else found[[length(found)]]
 }
 
 # "file:line: code" of the line of function `fn` that holds the call `failing`.

@@ -1,0 +1,99 @@
+"""The verdict names the first cause: the step a port gets wrong, not the drift it leads to.
+
+A tiny mistake in a step (the sigmoid plus 1e-12) is proved wrong by the
+lockstep at epoch 1, step 3; free-running sees it only once the drift it feeds
+grows past the free-running bound, many epochs later. The verdict line must
+name the lockstep's cell. A port that crashes names its step function and its
+own line; a mistake only in train() (what it starts from, what it returns)
+is named at step 1 or in what train() returned.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from nnparity import traces
+from nnparity.bridge import PortError, RPort
+from nnparity.ports import PythonPort
+from nnparity.report import verdict
+
+
+def run(case, port_copy, language, file, old, new, epochs=60):
+    folder = port_copy("python_impl" if language == "Python" else "r_impl", file, old, new)
+    python_port = PythonPort(folder if language == "Python" else None)
+    r_port = RPort(folder if language == "R" else None)
+    return traces.run(case, python_port, r_port, epochs=epochs)
+
+
+def test_the_verdict_names_the_step_lockstep_proves_wrong_not_the_later_drift(
+    article, port_copy, r_available
+):
+    result = run(
+        article,
+        port_copy,
+        "Python",
+        "activations.py",
+        "1 / (1 + np.exp(-x))",
+        "1 / (1 + np.exp(-x)) + 1e-12",
+    )
+    assert "First: epoch 1, step 3 (hiddenlayer_activations)" in verdict(result), verdict(result)
+
+
+def test_a_shape_problem_is_named_in_the_verdict_with_both_shapes(article, port_copy, r_available):
+    result = run(
+        article,
+        port_copy,
+        "R",
+        "steps.R",
+        "bout + colSums(d_output) * lr",
+        "bout + rowSums(d_output) * lr",
+        epochs=3,
+    )
+    line = verdict(result)
+    assert "First: epoch 1, step 11 (bout)" in line and "1 x 1" in line, line
+
+
+def test_a_python_crash_names_its_step_function_and_the_ports_own_line(article, port_copy):
+    with pytest.raises(
+        PortError,
+        match=r"in step 8 \(Error_at_hidden_layer\), at steps\.py:\d+: return d_output\.dot\(wout\)",
+    ):
+        run(
+            article,
+            port_copy,
+            "Python",
+            "steps.py",
+            "d_output.dot(wout.T)",
+            "d_output.dot(wout)",
+            epochs=3,
+        )
+
+
+def test_an_r_crash_names_its_step_function_and_the_ports_own_line(article, port_copy, r_available):
+    result = run(
+        article, port_copy, "R", "steps.R", "d_output %*% t(wout)", "d_output %*% wout", epochs=3
+    )
+    error = result.reports["free"].error
+    assert (
+        error is not None and "in step function steps$Error_at_hidden_layer, at steps.R:" in error
+    ), error
+    assert "d_output %*% wout" in error, error
+
+
+def test_r_starting_from_weights_rounded_to_15_digits_is_named_at_step_1(port_copy, r_available):
+    from nnparity.cases import load_case
+
+    original = "  trace <- list()\n"
+    rounded = "  wh <- signif(wh, 15)\n" + original
+    result = run(load_case("iris"), port_copy, "R", "train.R", original, rounded, epochs=3)
+    assert "First: epoch 1, step 1 (initial_wh)" in verdict(result), verdict(result)
+
+
+def test_a_returned_output_from_a_fresh_forward_pass_is_named(article, port_copy, r_available):
+    original = "    return dict(wh=wh, bh=bh, wout=wout, bout=bout, output=output, trace=trace)"
+    fresh = (
+        "    output = steps.output(steps.output_layer_input(steps.hiddenlayer_activations("
+        "steps.hidden_layer_input(X, wh, bh)), wout, bout))\n" + original
+    )
+    result = run(article, port_copy, "Python", "train.py", original, fresh, epochs=3)
+    assert "First: epoch 3, step 12 (returned_output)" in verdict(result), verdict(result)
