@@ -109,6 +109,16 @@ class OnceComparison:
         previous = self.returned.get(language, {}).get(plain)
         return None if previous is None else np.asarray(previous)[0]
 
+    def _copied_per_sample(self, name: str, copies: tuple, once: tuple) -> bool:
+        """A bias R holds once per sample (the article's R), where 1 x k is expected:
+        each row is compared with the one row (see compare.is_bias_copied_per_sample)."""
+        plain = steps.ONCE[name].name if name in steps.ONCE else steps.RETURNED.get(name, name)
+        return (
+            plain in steps.STATE and steps.shape_of(plain, 2, 2, 2, 2)[0] == 1
+            and len(copies) == len(once) == 3 and once[1] == 1 and copies[1] == self.case.dims[0]
+            and (copies[0], copies[2]) == (once[0], once[2])
+        )
+
     def _note(self, name: str, epoch: int, problem: str) -> None:
         check = self.checks[name]
         if check.problem is None and check.first_violation is None:
@@ -122,6 +132,8 @@ class OnceComparison:
             self.checks[name].not_computed = f"{who.split(chr(39))[0]} does not record it"
             return
         expected = np.asarray(expected, dtype=np.float64)
+        if self._copied_per_sample(name, np.shape(value), (1, *expected.shape)):
+            expected = np.broadcast_to(expected, np.shape(value)[1:])
         problem = _shape_problem(who, value, expected)
         if problem:
             return self._note(name, epoch, problem)
@@ -133,6 +145,8 @@ class OnceComparison:
         """Python's record against R's (or R's lockstep value), under `bound` (None: bitwise)."""
         if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)):
             return
+        if self._copied_per_sample(name, np.shape(b), np.shape(a)):
+            a = np.broadcast_to(a, np.shape(b))
         if np.shape(a) != np.shape(b) or len(a) != 1:
             return self._note(name, epoch, f"shapes differ: Python {np.shape(a)}, R {np.shape(b)}")
         a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)

@@ -24,7 +24,8 @@ ERRATA = paths.BASE / "docs" / "errata.md"
             "--r-impl", "r_impl", "train.R",
             "    hiddenlayer_activations = hiddenlayer_activations,",
             "    hidden_layer_activations = hiddenlayer_activations,", ["--mode", "free"],
-            "PARITY FAILS: article, free.",
+            "PARITY FAILS: article, free. First: epoch 1, step 3 (hiddenlayer_activations): "
+            "the R trace does not record this matrix.",
             id="8-the-other-name",
         ),
     ],
