@@ -76,7 +76,7 @@ class StepStats:
     violations: int = 0
     first_violation: Cell | None = None
     problem: str | None = None  # a structural problem: missing matrix, wrong shape
-    problem_epoch: int = 1  # the epoch the problem was found at (a chunk's first, or R's failing one)
+    problem_epoch: int = 1  # where the problem was found: a chunk's first epoch, or R's failing one
     note: str | None = None  # how unequal shapes were matched (a bias R holds per sample)
     not_computed: str | None = None  # a script never computes this matrix: nothing to compare
     # figure -> one array per chunk, one value per epoch (EPOCH_FIGURES)

@@ -327,7 +327,8 @@ CATALOGUE: tuple[Mutant, ...] = (
         "np.sum(d_hiddenlayer, axis=0, keepdims=True)",
         "np.sum(d_hiddenlayer, axis=1)",
         "bh",
-        "hidden bias summed per sample, as a flat vector numpy broadcasts (runs when samples = hidden units)",
+        "hidden bias summed per sample, as a flat vector numpy broadcasts (runs when samples = "
+        "hidden units)",
         ("article", "square"),
         bites=True,
     ),
@@ -349,7 +350,8 @@ CATALOGUE: tuple[Mutant, ...] = (
         'sweep(hidden_layer_input1, 2, bh, "+")',
         'sweep(hidden_layer_input1, 1, bh, "+")',
         "hidden_layer_input",
-        "bias swept along the rows (MARGIN 1): one bias per sample (runs when samples = hidden units)",
+        "bias swept along the rows (MARGIN 1): one bias per sample (runs when samples = hidden "
+        "units)",
         ("article", "square"),
         bites=True,
     ),
@@ -438,10 +440,12 @@ CATALOGUE: tuple[Mutant, ...] = (
         "        values = one_epoch(X, y, wh, bh, wout, bout, lr)\n"
         '        wh, bh, wout, bout = values["wh"], values["bh"], values["wout"], values["bout"]\n',
         "        if i > 0:\n"
-        '            wh, bh, wout, bout = values["wh"], values["bh"], values["wout"], values["bout"]\n'
+        '            wh, bh, wout, bout = '
+        'values["wh"], values["bh"], values["wout"], values["bout"]\n'
         "        values = one_epoch(X, y, wh, bh, wout, bout, lr)\n",
         "returned_wh",
-        "weights taken from the last epoch at the top of the loop: train() returns them one update behind",
+        "weights taken from the last epoch at the top of the loop: train() returns them one "
+        "update behind",
         ("article", "square"),
     ),
     Mutant(
@@ -454,7 +458,8 @@ CATALOGUE: tuple[Mutant, ...] = (
         "      wout <- values$wout\n      bout <- values$bout\n    }\n"
         "    values <- one_epoch(X, y, wh, bh, wout, bout, lr)\n",
         "returned_wh",
-        "weights taken from the last epoch at the top of the loop: train() returns them one update behind",
+        "weights taken from the last epoch at the top of the loop: train() returns them one "
+        "update behind",
         ("article", "square"),
     ),
     # Mistakes in the sigmoid's tails, and one that shows only late.
@@ -542,7 +547,8 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return self.caught and self.named == self.mutant.step and (self.value or not self.mutant.bites)
+        named = self.caught and self.named == self.mutant.step
+        return named and (self.value or not self.mutant.bites)
 
 
 def check(mutant: Mutant, case_name: str, workdir: Path) -> Outcome:
@@ -569,6 +575,13 @@ def run_catalogue(catalogue=CATALOGUE) -> list[Outcome]:
         return [check(m, case, Path(workdir) / m.id) for m in catalogue for case in m.cases]
 
 
+def verdict_word(o: Outcome) -> str:
+    """How a mutant that is not ok failed the self-check."""
+    if not o.caught:
+        return "SURVIVED"
+    return f"MISNAMED {o.named}" if o.named != o.mutant.step else "NO VALUE"
+
+
 def score_table(outcomes: list[Outcome]) -> Table:
     """One row per mutant: the step it must be named at, what the cases said, the mistake."""
     table = Table(
@@ -587,7 +600,7 @@ def score_table(outcomes: list[Outcome]) -> Table:
             result = "[green]caught[/green]"
         else:
             result = "; ".join(
-                f"[red]{'SURVIVED' if not o.caught else f'MISNAMED {o.named}' if o.named != o.mutant.step else 'NO VALUE'}"
+                f"[red]{verdict_word(o)}"
                 f"[/red] ({o.case})"
                 for o in mine
                 if not o.ok
@@ -646,7 +659,8 @@ def faithful_rewrites(console: Console) -> list[str]:
             bad = {name: why for name, why in found.items() if why}
             (flagged if bad else passed).append(rewrite.id)
             for name, why in bad.items():
-                console.print(f"  [red]FLAGGED[/red] {rewrite.id} on {name}: {why}", highlight=False)
+                console.print(f"  [red]FLAGGED[/red] {rewrite.id} on {name}: {why}",
+                              highlight=False)
     style = "bold green" if not flagged else "bold red"
     console.print(
         f"faithful rewrites that hold parity on all {len(every)} cases "
