@@ -13,8 +13,8 @@ from __future__ import annotations
 import pytest
 
 from nnparity import traces
-from nnparity.bridge import PortError, RPort
-from nnparity.ports import PythonPort
+from nnparity.port import PortError
+from nnparity.ports import PythonPort, RPort
 from nnparity.report import verdict
 
 
@@ -56,8 +56,7 @@ def test_a_shape_problem_is_named_in_the_verdict_with_both_shapes(article, port_
 def test_a_python_crash_names_its_step_function_and_the_ports_own_line(article, port_copy):
     with pytest.raises(
         PortError,
-        match=r"in step 8 \(Error_at_hidden_layer\), at steps\.py:\d+: "
-        r"return d_output\.dot\(wout\)",
+        match=r"\(at steps\.py:\d+, in Error_at_hidden_layer: return d_output\.dot\(wout\)\)",
     ):
         run(
             article,

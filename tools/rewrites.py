@@ -199,9 +199,9 @@ def check(rewrite: Rewrite, case, workdir: Path, epochs: int | None = EPOCHS) ->
     """Run one rewrite against the other, unmodified, port on one case: None when parity
     holds, else the first failure (or the port's error)."""
     from nnparity import traces, verdict
-    from nnparity.bridge import PortError, RPort
     from nnparity.paths import PYTHON_IMPL, R_IMPL
-    from nnparity.ports import PythonPort
+    from nnparity.port import PortError
+    from nnparity.ports import PythonPort, RPort
 
     from .port_copy import copy_with
 
