@@ -56,7 +56,8 @@ nnparity_advance <- function(state, epochs, record) {
     ),
     error = function(e) {
       site <- crash_site(sys.calls(), conditionCall(e), state$port)
-      if (!is.null(site)) stop(paste0(site, ": ", conditionMessage(e)), call. = FALSE)
+      if (is.null(site)) return()
+      stop(paste0(site, ": ", conditionMessage(e)), call. = FALSE)
     }
   )
   check_result(result, record)
