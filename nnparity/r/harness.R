@@ -3,22 +3,23 @@
 
 # Source every .R file of a port (except its Rscript entry point, main.R) into
 # a fresh environment, so that several ports can live in one R session.
-# A port's load.R (as r_impl has) says which of its files make it, through its
-# load_r_impl(); any other file is sourced as it is.
-source_port_file <- function(file, port) {
+# A port's load.R (as r_impl has) names its files in r_impl_files; any other
+# file stands for itself. Sourced with their source kept, so that an R error
+# names the port's file and line.
+port_files_of <- function(file) {
   if (basename(file) != "load.R") {
-    return(sys.source(file, envir = port, keep.source = TRUE))
+    return(file)
   }
   loader <- new.env(parent = globalenv())
   sys.source(file, envir = loader, keep.source = FALSE)
-  loader$load_r_impl(dirname(file), envir = port)
+  file.path(dirname(file), loader$r_impl_files)
 }
 
 nnparity_load_port <- function(files) {
   port <- new.env(parent = globalenv())
-  for (file in files) {
+  for (file in unlist(lapply(files, port_files_of))) {
     tryCatch(
-      source_port_file(file, port),
+      sys.source(file, envir = port, keep.source = TRUE),
       error = function(error) {
         stop(basename(file), ": ", conditionMessage(error), call. = FALSE)
       }
