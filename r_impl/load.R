@@ -8,7 +8,10 @@ r_impl_files <- c("activations.R", "steps.R", "train.R")
 # is kept, so that an error can name the port's own file and line.
 load_r_impl <- function(dir, envir = globalenv(), tools = character()) {
   for (file in c(r_impl_files, tools)) {
-    sys.source(file.path(dir, file), envir = envir, keep.source = TRUE)
+    tryCatch(
+      sys.source(file.path(dir, file), envir = envir, keep.source = TRUE),
+      error = function(e) stop(file, ": ", conditionMessage(e), call. = FALSE)
+    )
   }
   invisible(envir)
 }
