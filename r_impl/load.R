@@ -1,6 +1,6 @@
 # Which files make r_impl, in the order they are sourced: the one place that
-# says so. main.R, r_tests' helper, the notebook and nnparity's harness all
-# source r_impl through load_r_impl().
+# says so. main.R, r_tests' helper and the notebook source r_impl through
+# load_r_impl(); nnparity's harness reads r_impl_files.
 r_impl_files <- c("activations.R", "steps.R", "train.R")
 
 # Source r_impl from `dir` into `envir`, then any `tools` of r_impl's own
