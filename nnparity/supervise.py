@@ -17,6 +17,7 @@ from __future__ import annotations
 import collections
 import os
 import queue
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,6 +27,7 @@ import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from . import wire
 from .port import BorderError, Port, PortError
 
 
@@ -86,8 +88,10 @@ class WorkerPort(Port):
         label: str,
         deadline: Deadline | None = None,
         options: dict | None = None,
+        folder: str | None = None,
     ):
         self.kind, self.label = kind, label
+        self.folder = folder  # where large messages travel (wire.py); None: all through the socket
         self.language = "R" if kind.startswith("r") else "Python"
         self.deadline = deadline or Deadline(None)
         self.epochs_total = None  # set by the runner, for messages
@@ -101,7 +105,8 @@ class WorkerPort(Port):
         parent, child = socket.socketpair()
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "nnparity.worker", str(child.fileno())],
+            [sys.executable, "-m", "nnparity.worker", str(child.fileno())]
+            + ([folder] if folder else []),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -162,7 +167,7 @@ class WorkerPort(Port):
             if message is None:
                 return
             try:
-                self.connection.send(message)
+                self.connection.send(wire.encode(message, self.folder))
             except (OSError, ValueError):
                 return  # the worker is gone; the main thread sees the end of the socket
 
@@ -206,7 +211,7 @@ class WorkerPort(Port):
             try:
                 ready = self.connection.poll(0.2 if left is None else min(0.2, max(left, 0.0)))
                 if ready:
-                    return self.connection.recv()
+                    return wire.decode(self.connection.recv())
             except (EOFError, OSError):
                 raise self._ended(pending) from None
 
@@ -287,9 +292,10 @@ class Supervisor:
     def __init__(self, deadline: Deadline | None = None):
         self.deadline = deadline or Deadline(None)
         self.ports: list[WorkerPort] = []
+        self.folder = wire.run_folder()  # the run's large messages (wire.py), removed at the end
 
     def port(self, kind: str, path=None, options: dict | None = None) -> WorkerPort:
-        worker = WorkerPort(kind, path, kind, self.deadline, options)
+        worker = WorkerPort(kind, path, kind, self.deadline, options, self.folder)
         self.ports.append(worker)
         return worker
 
@@ -302,6 +308,7 @@ class Supervisor:
                 worker.close()
             else:
                 worker.kill()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 class Interrupted(BaseException):

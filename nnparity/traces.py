@@ -335,11 +335,13 @@ def run(
             start = python["weights"] if python["weights"] is not None else start
             done += size
             # Let this chunk go before the next one is compared. rpy2's wrappers of
-            # R's arrays sit in reference cycles (in-process ports), so R's memory
-            # is released only by the cycle collector: without this call the peak
-            # on a 2000 x 64 case grew from 0.52 to 0.95 GB in 5 chunks.
+            # R's arrays sit in reference cycles, so R's memory is released only by
+            # the cycle collector: without this call the peak on a 2000 x 64 case
+            # grew from 0.52 to 0.95 GB in 5 chunks. A worker collects its own
+            # (worker.py); here only an in-process port needs it.
             python = python_trace = None
-            gc.collect()
+            if not all(hasattr(port, "submit") for port in (python_port, r_port)):
+                gc.collect()
             if progress:
                 progress(size)
         info = environment() if environment else None

@@ -15,10 +15,13 @@ Everything the port writes goes to stderr: the worker's stdout is its stderr.
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import signal
 import sys
 from multiprocessing.connection import Connection
+
+from . import wire
 
 
 def die_with_parent() -> None:
@@ -66,7 +69,7 @@ class Worker:
         return r_side() if self.port.language == "R" else {}
 
 
-def serve(connection: Connection) -> int:
+def serve(connection: Connection, folder: str | None = None) -> int:
     from .bridge import RUnavailable
     from .command import BadInput
     from .port import PortError
@@ -74,7 +77,7 @@ def serve(connection: Connection) -> int:
     worker = Worker()
     while True:
         try:
-            operation, args = connection.recv()
+            operation, args = wire.decode(connection.recv())
         except (EOFError, OSError):  # the supervisor is gone: nothing left to do
             return 0
         try:
@@ -87,8 +90,10 @@ def serve(connection: Connection) -> int:
             reply = ("unavailable", str(error))
         except BaseException as error:  # noqa: BLE001 - whatever a port raises is its failure
             reply = ("port", f"{type(error).__name__}: {error}")
+        if operation in ("advance", "lockstep"):
+            gc.collect()  # rpy2's wrappers sit in reference cycles: R's memory comes back here
         try:
-            connection.send(reply)
+            connection.send(wire.encode(reply, folder))
         except (OSError, ValueError):
             return 0
 
@@ -98,7 +103,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when a run stops
     os.dup2(2, 1)  # whatever the port prints goes to stderr, never into the supervisor's stdout
     sys.stdout = sys.stderr
-    return serve(Connection(int(sys.argv[1])))
+    return serve(Connection(int(sys.argv[1])), sys.argv[2] if len(sys.argv) > 2 else None)
 
 
 if __name__ == "__main__":
