@@ -27,13 +27,24 @@ def _reason(error: OSError) -> str:
     return error.strerror or str(error)
 
 
+def current_umask() -> int:
+    """The process umask (read by setting and restoring it)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def staged_file(target: Path | str) -> Iterator[Path]:
-    """``with staged_file(path) as tmp:`` write tmp; it becomes ``path`` when the block ends."""
+    """``with staged_file(path) as tmp:`` write tmp; it becomes ``path`` when the block ends.
+
+    The one atomic file writer: statistics, trace descriptions, .rds traces and
+    workbooks all go through it. The file gets the permissions open() would give.
+    """
     target = Path(target).absolute()
     try:
         handle, name = tempfile.mkstemp(
-            prefix=f".{target.name}.", suffix=".partial", dir=target.parent
+            prefix=f".{target.name}.", suffix=f".partial{target.suffix}", dir=target.parent
         )
         os.close(handle)
     except OSError as error:
@@ -41,7 +52,7 @@ def staged_file(target: Path | str) -> Iterator[Path]:
     tmp = Path(name)
     try:
         yield tmp
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes it private
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)

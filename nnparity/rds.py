@@ -29,14 +29,14 @@ from __future__ import annotations
 
 import gzip
 import io
-import os
 import struct
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+
+from .atomic import current_umask, staged_file  # noqa: F401 - current_umask: for readers of rds
 
 # SEXP types and flag bits of R's serialization (src/main/serialize.c).
 NILVALUE_SXP, REFSXP = 254, 255
@@ -140,37 +140,19 @@ def write_rds(arrays: Mapping[str, np.ndarray], path: Path | str, compress: bool
     """
     path = Path(path)
     names = list(arrays.keys())
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as raw:
-            out = (
-                gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) if compress else raw
-            )
-            buffered = io.BufferedWriter(out, buffer_size=1 << 20) if compress else out
-            writer = _Writer(buffered)
-            writer.header()
-            writer.int(_flags(VECSXP, attr=True), len(names))
-            for name in names:
-                writer.doubles(arrays[name])
-            writer.attribute("names", lambda: writer.strings(names))
-            buffered.flush()
-            if compress:
-                out.close()
-        os.chmod(
-            tmp, 0o666 & ~current_umask()
-        )  # as open() would have made it (mkstemp makes it private)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with staged_file(path) as tmp, open(tmp, "wb") as raw:
+        out = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) if compress else raw
+        buffered = io.BufferedWriter(out, buffer_size=1 << 20) if compress else out
+        writer = _Writer(buffered)
+        writer.header()
+        writer.int(_flags(VECSXP, attr=True), len(names))
+        for name in names:
+            writer.doubles(arrays[name])
+        writer.attribute("names", lambda: writer.strings(names))
+        buffered.flush()
+        if compress:
+            out.close()
     return path
-
-
-def current_umask() -> int:
-    """The process umask (read by setting and restoring it)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def write_rds_from_npz(npz_path: Path | str, rds_path: Path | str, compress: bool = False) -> Path:

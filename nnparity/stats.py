@@ -42,8 +42,6 @@ problem, reported as such) has no rows.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -210,25 +208,14 @@ def write(frame: pd.DataFrame, path: Path | str) -> Path:
     """
     path = Path(path)
     check_target(path)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(handle)
-    try:
+    from .atomic import staged_file
+
+    with staged_file(path) as tmp:
         if is_parquet(path):
             frame.to_parquet(tmp, index=False)
         else:
             frame.to_csv(tmp, index=False)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
-
-
-def _umask() -> int:
-    from .rds import current_umask
-
-    return current_umask()
 
 
 def read(path: Path | str) -> pd.DataFrame:

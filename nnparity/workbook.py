@@ -18,12 +18,11 @@ so a learner who changes a weight on ``inputs`` sees every later step change.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import steps
+from .atomic import staged_file
 from .cases import Case, load_case, parse_epochs
 from .command import OK, BadInput, add_case_option, bad_input
 
@@ -237,14 +236,8 @@ def write_workbook(case: Case, epochs: int, out: Path | str) -> Path:
         raise BadInput(f"{out}: is a folder; give the workbook's file name ({out}/a.xlsx)")
     if not out.parent.is_dir():
         raise BadInput(f"{out.parent}: no such folder for the workbook")
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".xlsx", dir=out.parent)
-    os.close(fd)
-    try:
+    with staged_file(out) as tmp:
         wb.save(tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return out
 
 
