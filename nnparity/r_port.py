@@ -70,8 +70,6 @@ class RPort(Port):
         """Whether the port defines `steps` (a function per recorded matrix), as lockstep needs."""
         return bool(np.asarray(call("exists", "steps", envir=self.env, inherits=False))[0])
 
-    has_steps = can_lockstep
-
     def start(self, case) -> None:
         self.state = call(
             "nnparity_start",

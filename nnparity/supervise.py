@@ -85,12 +85,11 @@ class WorkerPort(Port):
         self,
         kind: str,
         path: Path | str | None,
-        label: str,
         deadline: Deadline | None = None,
         options: dict | None = None,
         folder: str | None = None,
     ):
-        self.kind, self.label = kind, label
+        self.kind = kind
         self.folder = folder  # where large messages travel (wire.py); None: all through the socket
         self.language = "R" if kind.startswith("r") else "Python"
         self.deadline = deadline or Deadline(None)
@@ -295,7 +294,7 @@ class Supervisor:
         self.folder = wire.run_folder()  # the run's large messages (wire.py), removed at the end
 
     def port(self, kind: str, path=None, options: dict | None = None) -> WorkerPort:
-        worker = WorkerPort(kind, path, kind, self.deadline, options, self.folder)
+        worker = WorkerPort(kind, path, self.deadline, options, self.folder)
         self.ports.append(worker)
         return worker
 
