@@ -5,7 +5,10 @@ cannot cross file systems) and renamed into place only when complete; on any
 failure, or a signal, the staging copy is removed and the target is as it was.
 A folder target is replaced whole, so it holds exactly what one run wrote,
 and only if everything in it was written by nnparity: a folder holding
-anything else is refused, never emptied.
+anything else is refused, never emptied. A case folder is the one exception
+(``keep_others``): what the user put beside the case files, such as a
+walkthrough, is copied into the new folder, and the old folder is removed only
+once the new one is in place.
 """
 
 from __future__ import annotations
@@ -63,14 +66,17 @@ class StagedFolder:
     """A folder output: checked now, written into ``staging``, moved into place by ``commit``.
 
     ``ours`` are glob patterns of the names nnparity writes into such a folder;
-    an existing target holding anything else is refused. Check before the work
-    starts (the constructor does), so a run that cannot save its output does
-    not run at all.
+    an existing target holding anything else is refused, unless ``keep_others``:
+    then those entries are copied into the new folder on commit. Check before
+    the work starts (the constructor does), so a run that cannot save its output
+    does not run at all.
     """
 
-    def __init__(self, target: Path | str, ours: tuple[str, ...], what: str):
+    def __init__(
+        self, target: Path | str, ours: tuple[str, ...], what: str, keep_others: bool = False
+    ):
         self.target = Path(target).absolute()  # resolved now: a port's setwd() cannot move it
-        self.ours, self.what = ours, what
+        self.ours, self.what, self.keep_others = ours, what, keep_others
         self.staging: Path | None = None
         self._made: list[Path] = []
         self.check()
@@ -90,6 +96,8 @@ class StagedFolder:
                 foreign = sorted(p.name for p in t.iterdir() if not self.is_ours(p))
             except OSError as error:
                 raise OutputError(f"{t}: cannot be read ({_reason(error)})") from None
+            if self.keep_others:  # kept, unless named as ours: that one would be replaced
+                foreign = [name for name in foreign if self._named_ours(name)]
             if foreign:
                 shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
                 raise OutputError(
@@ -116,6 +124,9 @@ class StagedFolder:
             if fnmatch.fnmatchcase(path.name, pattern):
                 return path.is_file()
         return False
+
+    def _named_ours(self, name: str) -> bool:
+        return any(fnmatch.fnmatchcase(name, pattern.rstrip("/")) for pattern in self.ours)
 
     def _existing_parent(self) -> Path:
         parent = self.target.parent
@@ -149,6 +160,8 @@ class StagedFolder:
         os.chmod(self.staging, 0o755)
         if self.target.exists():
             self.check()  # still ours: nothing was added to it meanwhile
+            if self.keep_others:
+                self._copy_others()
             old = Path(
                 tempfile.mkdtemp(
                     prefix=f".{self.target.name}.", suffix=".old", dir=self.target.parent
@@ -161,6 +174,19 @@ class StagedFolder:
             os.replace(self.staging, self.target)
         self.staging, self._made = None, []
         return self.target
+
+    def _copy_others(self) -> None:
+        """Copy what the user keeps in the target (not ours, not written now) into staging."""
+        for path in self.target.iterdir():
+            copy = self.staging / path.name
+            if self.is_ours(path) or copy.exists() or copy.is_symlink():
+                continue
+            if path.is_symlink():
+                os.symlink(os.readlink(path), copy)
+            elif path.is_dir():
+                shutil.copytree(path, copy, symlinks=True)
+            else:
+                shutil.copy2(path, copy)
 
     def abort(self) -> None:
         """Remove what this output made: the staging folder and any parent folder it created."""

@@ -21,16 +21,14 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from . import steps
+from .atomic import StagedFolder
 from .paths import FIXTURES
 
 MATRICES = steps.DATA + steps.STATE  # X, y, wh, bh, wout, bout
@@ -255,11 +253,12 @@ def format_matrix(matrix: np.ndarray) -> str:
 
 
 def write_case(case: Case, folder: Path | str) -> Path:
-    """Write a case folder atomically: all files appear together or none do."""
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    """Write a case folder atomically: all files appear together or none do.
+
+    Files of the user's beside the case files (a walkthrough, notes) are kept.
+    """
+    ours = tuple(f"{name}.csv" for name in MATRICES) + (CONFIG,)
+    with StagedFolder(folder, ours, "a case", keep_others=True) as staging:
         for name, matrix in case.matrices().items():
             (staging / f"{name}.csv").write_text(format_matrix(matrix))
         with (staging / CONFIG).open("w", newline="") as handle:
@@ -270,17 +269,4 @@ def write_case(case: Case, folder: Path | str) -> Path:
             writer.writerow(["description", case.description])
             writer.writerow(["source", case.source])
             writer.writerow(["seed", case.seed])
-        if folder.exists():
-            keep = [
-                p
-                for p in folder.iterdir()
-                if not (p.name.endswith(".csv") and p.stem in MATRICES + ("config",))
-            ]
-            for extra in keep:  # files that are not part of the format, such as a walkthrough
-                shutil.move(str(extra), staging / extra.name)
-            shutil.rmtree(folder)
-        os.replace(staging, folder)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return folder
+    return Path(folder)

@@ -106,6 +106,69 @@ def test_write_then_load_round_trips_every_double_exactly(case, tmp_path):
     assert (again.lr, again.epochs) == (case.lr, case.epochs)
 
 
+def _tree(folder):
+    return {
+        str(p.relative_to(folder)): p.read_bytes() if p.is_file() else None
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+def test_writing_over_a_case_keeps_the_users_other_files(tmp_path):
+    article = cases.load_case("article")
+    folder = cases.write_case(article, tmp_path / "mine")
+    (folder / "walkthrough.csv").write_text("step,value\n")
+    (folder / "notes").mkdir()
+    (folder / "notes" / "why.md").write_text("kept\n")
+    article.lr = 0.25
+    cases.write_case(article, folder)
+    assert (folder / "walkthrough.csv").read_text() == "step,value\n", (
+        "write_case lost or changed the user's walkthrough.csv beside the case files"
+    )
+    assert (folder / "notes" / "why.md").read_text() == "kept\n", (
+        "write_case lost the user's notes/ folder beside the case files"
+    )
+    assert cases.load_case(folder).lr == 0.25, "write_case did not replace config.csv"
+    assert [p.name for p in tmp_path.iterdir()] == ["mine"], (
+        f"write_case left staging folders behind: {sorted(p.name for p in tmp_path.iterdir())}"
+    )
+
+
+def test_a_case_write_that_fails_midway_leaves_the_folder_as_it_was(tmp_path, monkeypatch):
+    article = cases.load_case("article")
+    folder = cases.write_case(article, tmp_path / "mine")
+    (folder / "walkthrough.csv").write_text("kept\n")
+    before = _tree(folder)
+
+    def fail_on_wout(matrix):
+        if matrix is article.wout:
+            raise OSError(28, "No space left on device")
+        return "1.0\n"
+
+    monkeypatch.setattr(cases, "format_matrix", fail_on_wout)
+    with pytest.raises(OSError, match="No space left"):
+        cases.write_case(article, folder)
+    assert _tree(folder) == before, "a failed write_case changed the existing case folder"
+    assert [p.name for p in tmp_path.iterdir()] == ["mine"], (
+        f"a failed write_case left files behind: {sorted(p.name for p in tmp_path.iterdir())}"
+    )
+
+
+def test_a_case_folder_with_a_folder_named_as_a_case_file_is_refused_untouched(tmp_path):
+    article = cases.load_case("article")
+    (tmp_path / "mine" / "X.csv").mkdir(parents=True)
+    (tmp_path / "mine" / "X.csv" / "data").write_text("the user's\n")
+    with pytest.raises(OSError, match=r"holds files nnparity did not write \(X\.csv\)"):
+        cases.write_case(article, tmp_path / "mine")
+    assert (tmp_path / "mine" / "X.csv" / "data").read_text() == "the user's\n"
+
+
+def test_a_case_written_into_a_missing_folder_makes_its_parents(tmp_path):
+    folder = cases.write_case(cases.load_case("article"), tmp_path / "a" / "b" / "case")
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [f"{name}.csv" for name in cases.MATRICES] + [cases.CONFIG]
+    ), "write_case into a new nested folder did not write exactly the seven case files"
+
+
 @pytest.mark.usefixtures("r_available")
 def test_r_reads_every_fixture_file_to_the_same_doubles_as_python(case):
     """r_impl/read_case.R (used by Rscript) must see the very numbers Python sees."""
