@@ -3,8 +3,8 @@
 People who read the article type its code into a script: top-level code, the
 article's names, random initial weights, one ``for`` loop over the epochs.
 ``PythonScript`` and ``RScript`` run such a script unmodified on disk and
-present it with the interface of the ports (``start``, ``advance``,
-``language``, ``path``, ``has_steps``):
+present it as a port (nnparity/port.py: ``start``, ``advance``, ``language``,
+``path``, the capability flags):
 
 - the training loop is found in the script's parse tree (Python's ``ast``;
   R's own ``parse()``, in nnparity/r/script.R): the ``for`` loop whose body
@@ -19,7 +19,7 @@ present it with the interface of the ports (``start``, ``advance``,
 A script cannot be stopped and resumed between chunks of epochs: ``advance``
 runs the whole loop once, for every epoch, and a second call is refused.
 There are no step functions to drive, so a script is compared free-running
-only (``has_steps`` is false).
+only (``can_lockstep`` is false).
 
 The article's own spellings are known (``KNOWN_SPELLINGS``); others map with
 ``--names their_name=article_name``.
@@ -44,7 +44,7 @@ from . import steps
 from .command import BadInput
 from .compare import NotComputed
 from .paths import R_HARNESS_DIR
-from .port import PortError
+from .port import Port, PortError
 
 SCRIPT_R = R_HARNESS_DIR / "script.R"
 
@@ -111,16 +111,14 @@ def case_inputs(case) -> dict[str, np.ndarray | float]:
     return {"X": case.X, "y": case.y, **case.state(), "lr": float(case.lr)}
 
 
-class _Script:
+class _Script(Port):
     """What both languages share: the case, one run, the trace as a port returns it."""
 
-    language = ""
-    has_steps = False  # no step functions: free-running only
-    can_lockstep = False  # the same, under the name the supervised Port interface uses
+    # can_lockstep stays False (Port's): no step functions, free-running only
     can_chunk = False  # the loop runs once, for every epoch: advance is called once
 
     def __init__(self, path: Path | str, names: dict[str, str] | None = None):
-        self.path = Path(path)
+        super().__init__(path)
         self.names = spellings(names)
         if not self.path.is_file():
             raise ScriptRefused(f"{self.path}: no such file")
@@ -696,4 +694,3 @@ def remark(result, *ports) -> None:
     sides = [p.describe() for p in ports if p.kind.endswith("-script")]
     which = f"{' and '.join(sides)} {'are' if len(sides) > 1 else 'is'} checked"
     result.reports["free"].remarks.append(FREE_ONLY.format(which=which))
-

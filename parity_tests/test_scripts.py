@@ -195,7 +195,12 @@ def test_the_story_says_a_script_is_checked_free_running_only_and_how_to_get_loc
 
 def test_a_script_runs_its_loop_once_and_refuses_a_second_advance(article):
     port = PythonScript(script("faithful.py"))
-    assert (port.language, port.has_steps, port.path.name) == ("Python", False, "faithful.py")
+    assert (port.language, port.can_lockstep, port.can_chunk, port.path.name) == (
+        "Python",
+        False,
+        False,
+        "faithful.py",
+    ), "a script is a Python port that can neither recompute steps nor resume between chunks"
     port.start(article)
     trace = port.advance(4)
     assert {k: trace[k].shape for k in steps.NAMES} == {
