@@ -25,7 +25,6 @@ from rich.table import Table
 from rich.text import Text
 
 from . import steps, workbook
-from .bridge import call
 from .cases import Case, load_case, parse_epochs
 from .command import OK, add_case_option, bad_input
 from .compare import ulp_distance
@@ -207,7 +206,7 @@ def epoch_values(
     both = []
     for port in (python_port, r_port):
         port.start(case)
-        start = _start_weights(port)
+        start = {k: np.array(v, dtype=np.float64) for k, v in port.weights().items()}
         trace = port.advance(epoch, record=True)
         values = {name: np.asarray(trace[name][epoch - 1]) for name in steps.NAMES}
         for name in steps.STATE:
@@ -216,16 +215,6 @@ def epoch_values(
             )
         both.append(values)
     return both[0], both[1]
-
-
-def _start_weights(port) -> dict[str, np.ndarray]:
-    """The weights as the port holds them before its first epoch (for R: read back out of R)."""
-    if isinstance(port, RPort):
-        return {
-            name: np.asarray(call("get", name, envir=port.state), dtype=np.float64)
-            for name in steps.STATE
-        }
-    return {name: np.asarray(port.state[name]) for name in steps.STATE}
 
 
 def format_matrix(m: np.ndarray, decimals: int) -> str:

@@ -333,7 +333,7 @@ class _Hooks:
     def value(self, name: str, target: str, *scopes):
         """The case's `name`; a bias the script holds once per sample keeps that layout."""
         value = np.array(self.inputs[name], dtype=np.float64) if name != "lr" else self.inputs[name]
-        if name in ("bh", "bout"):
+        if name in steps.BY_NAME and steps.BY_NAME[name].bias:
             own, own_x = np.asarray(self._own(name, scopes)), self._own("X", scopes)
             rows = np.shape(own_x)[0] if np.ndim(own_x) >= 1 else None
             if own.ndim == 2 and own.shape[0] > 1 and own.shape[0] == rows:

@@ -54,8 +54,9 @@ FORMULAS: dict[str, str] = {
     "bout": "{bout}+SUM({d_output})*{lr}",
     "bh": "{bh}+SUM({d_hiddenlayer})*{lr}",
 }
-#: Steps written one formula per cell, each summing one column (over the samples).
-PER_COLUMN = ("bout", "bh")
+#: Steps written one formula per cell, each summing one column (over the samples): the
+#: bias updates (steps.csv's ``bias`` column).
+PER_COLUMN = tuple(q.name for q in steps.QUANTITIES if q.bias)
 
 
 def constant(value: float) -> str:
