@@ -183,11 +183,18 @@ def parse_lr(path: Path, text: str | None) -> float:
     return lr
 
 
-def parse_epochs(path: Path | str, text: str | int | None) -> int:
+def positive_integer(text: str | int | None) -> int | None:
+    """The whole number at least 1 that ``text`` spells in ASCII digits, or None."""
     if text is None or not INTEGER.fullmatch(str(text).strip()):
-        raise CaseError(path, f"epochs must be a positive integer, got {text!r}")
-    epochs = int(str(text).strip())
-    if epochs < 1:
+        return None
+    number = int(str(text).strip())
+    return number if number >= 1 else None
+
+
+def parse_epochs(path: Path | str, text: str | int | None) -> int:
+    """A case's epochs (config.csv); the command line's are command.parse_epochs_option."""
+    epochs = positive_integer(text)
+    if epochs is None:
         raise CaseError(path, f"epochs must be a positive integer, got {text!r}")
     return epochs
 

@@ -16,7 +16,7 @@ import sys
 from contextlib import contextmanager
 
 from .bridge import RUnavailable
-from .cases import CaseError
+from .cases import CaseError, positive_integer
 from .port import PortError
 
 OK, FAILS, BAD_INPUT = 0, 1, 2
@@ -62,6 +62,14 @@ def parse_timeout(text: str | None) -> float | None:
     if not (math.isfinite(seconds) and seconds > 0):
         raise BadInput(f"--timeout: must be a positive number of seconds, got {text!r}")
     return seconds
+
+
+def parse_epochs_option(option: str, text: str | None) -> int:
+    """A number of epochs given on the command line (--epochs, --epoch): bad input names it."""
+    epochs = positive_integer(text)
+    if epochs is None:
+        raise BadInput(f"{option}: epochs must be a positive integer, got {text!r}")
+    return epochs
 
 
 def write_out(console, err, write) -> None:

@@ -25,8 +25,8 @@ from rich.table import Table
 from rich.text import Text
 
 from . import steps, workbook
-from .cases import Case, load_case, parse_epochs
-from .command import OK, add_case_option, bad_input
+from .cases import Case, load_case
+from .command import OK, add_case_option, bad_input, parse_epochs_option
 from .compare import ulp_distance
 from .paths import PYTHON_IMPL, R_IMPL
 from .port import PortError
@@ -396,7 +396,7 @@ def command_explain(args, console: Console, err: Console) -> int:
         return explain_script.command(args, console, err)
     with bad_input():
         case = load_case(args.case)
-        epoch = parse_epochs("--epoch", args.epoch)
+        epoch = parse_epochs_option("--epoch", args.epoch)
         python_port, r_port = PythonPort(), RPort()
     explain(case, epoch, args.step, console, python_port, r_port)
     return OK

@@ -18,8 +18,8 @@ from rich.table import Table
 from rich.text import Text
 
 from . import explain, steps
-from .cases import Case, load_case, parse_epochs
-from .command import OK, bad_input
+from .cases import Case, load_case
+from .command import OK, bad_input, parse_epochs_option
 from .compare import NotComputed, is_bias_copied_per_sample
 from .ports import PythonPort, RPort
 from .scripts import PythonScript, RScript, parse_names
@@ -183,7 +183,7 @@ def explain_script(case: Case, epoch: int, only: int | None, console: Console, s
 def command(args, console: Console, err: Console) -> int:
     with bad_input():
         case = load_case(args.case)
-        epoch = parse_epochs("--epoch", args.epoch)
+        epoch = parse_epochs_option("--epoch", args.epoch)
         names = parse_names(args.names)
         if args.r_script:
             script = RScript(args.r_script, names)

@@ -15,13 +15,14 @@ from rich.console import Console
 from . import stats as tidy
 from . import supervise, traces
 from .atomic import StagedFolder
-from .cases import load_case, parse_epochs
+from .cases import load_case
 from .command import (
     FAILS,
     OK,
     add_case_option,
     add_timeout_option,
     bad_input,
+    parse_epochs_option,
     parse_timeout,
     write_out,
 )
@@ -210,7 +211,9 @@ def command_report(args, console: Console, err: Console) -> int:
     # The case, and an --out that is not new, empty or an earlier report, before any port runs.
     with bad_input():
         case = load_case(args.case)
-        epochs = parse_epochs("--epochs", args.epochs) if args.epochs is not None else case.epochs
+        epochs = case.epochs
+        if args.epochs is not None:
+            epochs = parse_epochs_option("--epochs", args.epochs)
         deadline = supervise.Deadline(parse_timeout(args.timeout))
         folder = report_folder(args.out)
     losses = LossRecorder()

@@ -140,7 +140,7 @@ def table(reports) -> pd.DataFrame:
         return empty()
     out = pd.concat(frames, ignore_index=True)
     out["equal_share"] = out["equal"] / out["cells"]
-    order = {name: i for i, name in enumerate(steps.NAMES)}
+    order = {name: steps.position(name) for name in steps.NAMES}
     out = out.assign(_order=out["matrix"].map(order)).sort_values(
         ["mode", "epoch", "_order"], kind="stable"
     )

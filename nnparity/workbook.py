@@ -23,8 +23,8 @@ from pathlib import Path
 
 from . import steps
 from .atomic import staged_file
-from .cases import Case, load_case, parse_epochs
-from .command import OK, BadInput, add_case_option, bad_input
+from .cases import Case, load_case
+from .command import OK, BadInput, add_case_option, bad_input, parse_epochs_option
 
 INPUTS = "inputs"
 #: Column A holds the labels; every matrix starts in column B.
@@ -279,7 +279,7 @@ def add_parser(sub) -> None:
 def command_workbook(args, console, err) -> int:
     with bad_input():
         case = load_case(args.case)
-        epochs = parse_epochs("--epochs", args.epochs)
+        epochs = parse_epochs_option("--epochs", args.epochs)
         if Path(args.out).suffix.lower() != ".xlsx":
             raise BadInput(f"{args.out}: the workbook's name must end in .xlsx")
         out = write_workbook(case, epochs, args.out)

@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 
 from nnparity import paths
+from nnparity.cases import CaseError
 from nnparity.cli import main
+from nnparity.command import BadInput, parse_epochs_option
 from nnparity.paths import FIXTURES
 from nnparity.port import PortError
 from nnparity.ports import PythonPort, RPort
@@ -214,6 +216,16 @@ def test_epochs_on_the_command_line_must_be_a_positive_integer(capsys, tmp_path,
     assert_one_line_error(err, "--epochs", f"epochs must be a positive integer, got {epochs!r}")
     assert not (tmp_path / "traces").exists()
 
+
+
+@pytest.mark.parametrize("option", ["--epochs", "--epoch"])
+def test_a_bad_epoch_count_on_the_command_line_is_the_options_mistake_not_a_cases(option):
+    with pytest.raises(BadInput) as raised:
+        parse_epochs_option(option, "0")
+    assert not isinstance(raised.value, CaseError), (
+        f"{option} 0 was reported as a broken case file named {option!r}"
+    )
+    assert str(raised.value) == f"{option}: epochs must be a positive integer, got '0'"
 
 # --- no R, or an rpy2 that does not load: one sentence with the fix -------------------------
 
