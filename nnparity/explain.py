@@ -240,6 +240,66 @@ def agreement(a: np.ndarray, b: np.ndarray) -> str:
 # ---- rendering --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class StepView:
+    """What one step's panel is about: its matrices, their formulas and our code for them."""
+
+    names: list[str]  # the article's names of the step's matrices
+    keys: list[str]  # where each one's numbers are in epoch_values (step 1: step1_key)
+    formulas: list[str]
+    python: list[Snippet]
+    r: list[Snippet]
+
+
+def step_view(step: int, epoch: int, py: PortSource, rs: PortSource) -> StepView:
+    if step == 1:
+        names = list(steps.STATE)
+        whence = (
+            f" (the case's {', '.join(n + '.csv' for n in names)})"
+            if epoch == 1
+            else f" (epoch {epoch - 1}'s updates)"
+        )
+        formula = f"{', '.join(names)}: the weights and biases epoch {epoch} starts from"
+        keys = [step1_key(n) for n in names]
+        return StepView(names, keys, [formula + whence], [py.signature], [rs.signature])
+    quantities = [q for q in steps.QUANTITIES if q.step == step]
+    names = [q.name for q in quantities]
+    formulas = [q.formula for q in quantities]
+    return StepView(names, names, formulas, _code_for(py, quantities), _code_for(rs, quantities))
+
+
+def code_table(columns: list[tuple[str, Group]], side_by_side: bool) -> Table:
+    """Code side by side, one column each; on a narrow terminal stacked, so none wraps."""
+    code = Table(box=box.SIMPLE_HEAD, expand=True, show_edge=False)
+    if side_by_side:
+        for title, _ in columns:
+            code.add_column(title)
+        code.add_row(*(group for _, group in columns))
+    else:
+        code.add_column(", then ".join(title for title, _ in columns))
+        for _, group in columns:
+            code.add_row(group)
+    return code
+
+
+def numbers_table(epoch: int, names: list[str], left: str, right: str) -> Table:
+    """The matrices of one step, two sides and how closely they agree (rows added by callers)."""
+    numbers = Table(
+        box=box.SQUARE, title=f"epoch {epoch}, rounded as the article prints", title_justify="left"
+    )
+    numbers.add_column("matrix", no_wrap=True, min_width=max(len(n) for n in names))
+    numbers.add_column(left, justify="right")
+    numbers.add_column(right, justify="right")
+    numbers.add_column("agreement")
+    return numbers
+
+
+def panel(step: int, formulas: list[str], *parts) -> Panel:
+    body = Group(Text("\n".join(formulas), style="bold"), *parts)
+    title = f"Step {step}: {steps.STEP_TITLES[step]}"
+    return Panel(body, title=title, title_align="left", box=box.ROUNDED)
+
+
 def step_panel(
     step: int,
     case: Case,
@@ -250,58 +310,17 @@ def step_panel(
     decimals: dict[str, int],
     side_by_side: bool = True,
 ) -> Panel:
+    view = step_view(step, epoch, py, rs)
+    columns = [("Python", _code_group(view.python, "python")), ("R", _code_group(view.r, "r"))]
+    numbers = numbers_table(epoch, view.names, "Python", "R")
     python_values, r_values = values
-    if step == 1:
-        names = list(steps.STATE)
-        formulas = [
-            f"{', '.join(steps.STATE)}: the weights and biases epoch {epoch} starts from"
-            + (
-                f" (the case's {', '.join(n + '.csv' for n in steps.STATE)})"
-                if epoch == 1
-                else f" (epoch {epoch - 1}'s updates)"
-            )
-        ]
-        py_code, r_code = [py.signature], [rs.signature]
-        keys = [step1_key(n) for n in names]
-    else:
-        quantities = [q for q in steps.QUANTITIES if q.step == step]
-        names = [q.name for q in quantities]
-        formulas = [q.formula for q in quantities]
-        py_code, r_code = _code_for(py, quantities), _code_for(rs, quantities)
-        keys = names
-
-    code = Table(box=box.SIMPLE_HEAD, expand=True, show_edge=False)
-    if side_by_side:
-        code.add_column("Python")
-        code.add_column("R")
-        code.add_row(_code_group(py_code, "python"), _code_group(r_code, "r"))
-    else:  # a narrow terminal: Python above R, so neither wraps
-        code.add_column("Python, then R")
-        code.add_row(_code_group(py_code, "python"))
-        code.add_row(_code_group(r_code, "r"))
-
-    numbers = Table(
-        box=box.SQUARE, title=f"epoch {epoch}, rounded as the article prints", title_justify="left"
-    )
-    numbers.add_column("matrix", no_wrap=True, min_width=max(len(n) for n in names))
-    numbers.add_column("Python", justify="right")
-    numbers.add_column("R", justify="right")
-    numbers.add_column("agreement")
-    for name, key in zip(names, keys, strict=True):
+    for name, key in zip(view.names, view.keys, strict=True):
         d = decimals.get(name, DEFAULT_DECIMALS)
         a, b = python_values[key], r_values[key]
-        numbers.add_row(
-            f"{name}\n{a.shape[0]} x {a.shape[1]}",
-            format_matrix(a, d),
-            format_matrix(b, d),
-            agreement(a, b),
-        )
-
-    sheet = workbook.explain_cells(case.dims, epoch, names, start=step == 1)
-    body = Group(Text("\n".join(formulas), style="bold"), code, Text(sheet), numbers)
-    return Panel(
-        body, title=f"Step {step}: {steps.STEP_TITLES[step]}", title_align="left", box=box.ROUNDED
-    )
+        label = f"{name}\n{a.shape[0]} x {a.shape[1]}"
+        numbers.add_row(label, format_matrix(a, d), format_matrix(b, d), agreement(a, b))
+    sheet = workbook.explain_cells(case.dims, epoch, view.names, start=step == 1)
+    return panel(step, view.formulas, code_table(columns, side_by_side), Text(sheet), numbers)
 
 
 def _code_for(source: PortSource, quantities) -> list[Snippet]:

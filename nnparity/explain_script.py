@@ -11,10 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from rich import box
-from rich.console import Console, Group
+from rich.console import Console
 from rich.panel import Panel
-from rich.table import Table
 from rich.text import Text
 
 from . import explain, steps
@@ -102,25 +100,15 @@ def step_panel(step, case, epoch, script, sources, py, rs, values, decimals, sid
     lines, start = sources  # the learner's statements: in the loop; before it (step 1)
     mine, ours = values
     other = "R" if script.language == "Python" else "Python"
+    view = explain.step_view(step, epoch, py, rs)
+    formulas = view.formulas
     if step == 1:
-        names = list(steps.STATE)
         formulas = [
-            f"{', '.join(steps.STATE)}: the weights and biases epoch {epoch} starts from; "
+            f"{', '.join(view.names)}: the weights and biases epoch {epoch} starts from; "
             "your script's own random values are replaced by the case's"
         ]
-        keys = [explain.step1_key(n) for n in names]
-        yours = list(dict.fromkeys(start[n] for n in names if n in start))
-        py_code, r_code = [py.signature], [rs.signature]
-    else:
-        quantities = [q for q in steps.QUANTITIES if q.step == step]
-        names = [q.name for q in quantities]
-        formulas = [q.formula for q in quantities]
-        keys = names
-        yours = list(dict.fromkeys(lines[n] for n in names if n in lines))
-        py_code = explain._code_for(py, quantities)
-        r_code = explain._code_for(rs, quantities)
-
-    code = Table(box=box.SIMPLE_HEAD, expand=True, show_edge=False)
+    at = start if step == 1 else lines
+    yours = list(dict.fromkeys(at[n] for n in view.names if n in at))
     mine_group = (
         explain._code_group(yours, script.language.lower())
         if yours
@@ -128,26 +116,11 @@ def step_panel(step, case, epoch, script, sources, py, rs, values, decimals, sid
     )
     columns = [
         (f"your {script.language}", mine_group),
-        ("our Python", explain._code_group(py_code, "python")),
-        ("our R", explain._code_group(r_code, "r")),
+        ("our Python", explain._code_group(view.python, "python")),
+        ("our R", explain._code_group(view.r, "r")),
     ]
-    if side_by_side:
-        for title, _ in columns:
-            code.add_column(title)
-        code.add_row(*(group for _, group in columns))
-    else:
-        code.add_column(", then ".join(title for title, _ in columns))
-        for _, group in columns:
-            code.add_row(group)
-
-    numbers = Table(
-        box=box.SQUARE, title=f"epoch {epoch}, rounded as the article prints", title_justify="left"
-    )
-    numbers.add_column("matrix", no_wrap=True, min_width=max(len(n) for n in names))
-    numbers.add_column(f"your {script.language}", justify="right")
-    numbers.add_column(f"our {other}", justify="right")
-    numbers.add_column("agreement")
-    for name, key in zip(names, keys, strict=True):
+    numbers = explain.numbers_table(epoch, view.names, f"your {script.language}", f"our {other}")
+    for name, key in zip(view.names, view.keys, strict=True):
         d = decimals.get(name, explain.DEFAULT_DECIMALS)
         a, b = mine[key], ours[key]
         shown = "" if isinstance(a, NotComputed) else explain.format_matrix(a, d)
@@ -157,10 +130,7 @@ def step_panel(step, case, epoch, script, sources, py, rs, values, decimals, sid
         )
         label = f"{name}\n" + " vs ".join(f"{s[0]} x {s[1]}" for s in shapes)
         numbers.add_row(label, shown, explain.format_matrix(b, d), agreement)
-
-    body = Group(Text("\n".join(formulas), style="bold"), code, numbers)
-    title = f"Step {step}: {steps.STEP_TITLES[step]}"
-    return Panel(body, title=title, title_align="left", box=box.ROUNDED)
+    return explain.panel(step, formulas, explain.code_table(columns, side_by_side), numbers)
 
 
 def explain_script(case: Case, epoch: int, only: int | None, console: Console, script) -> None:
