@@ -56,6 +56,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="Prove that a Python and an R network compute the same thing, step by step.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    add_run_parser(sub)
+    # Further commands register here: each module adds its subparser and sets
+    # handler=function(args, console, err) -> exit code.
+    explain.add_parser(sub)
+    html_report.add_parser(sub)
+    compare_folders.add_parser(sub)
+    doctor.add_parser(sub)
+    workbook.add_parser(sub)
+    return parser
+
+
+def add_run_parser(sub) -> None:
+    """`nnparity run` and its options."""
     run = sub.add_parser(
         "run", help="train both ports on a case and compare every step of every epoch"
     )
@@ -105,14 +118,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     spreadsheet.add_arguments(run)
     run.set_defaults(handler=command_run)
-    # Further commands register here: each module adds its subparser and sets
-    # handler=function(args, console, err) -> exit code.
-    explain.add_parser(sub)
-    html_report.add_parser(sub)
-    compare_folders.add_parser(sub)
-    doctor.add_parser(sub)
-    workbook.add_parser(sub)
-    return parser
 
 
 def command_run(args, console: Console, err: Console) -> int:

@@ -443,27 +443,16 @@ class PythonScript(_Script):
         return found
 
     def _run(self, epochs: int) -> dict[str, np.ndarray]:
-        # A fresh tree each run (the rewrite changes it in place); its loop is at the same place.
-        tree = ast.parse(self.source, filename=str(self.path))
-        at = (self.loop.lineno, self.loop.col_offset)
-        loop = next(
-            n for n in ast.walk(tree) if isinstance(n, ast.For) and (n.lineno, n.col_offset) == at
-        )
-        tree = _Rewrite(loop, self.targets, self.local).visit(tree)
-        code = compile(tree, str(self.path), "exec")
+        code = self._compiled()
         hooks = _Hooks(case_inputs(self.case), epochs, self.recorded, self.names)
         namespace = {"__name__": "__main__", "__file__": str(self.path), "__builtins__": builtins}
         namespace["__nnparity__"] = hooks
         # What the script prints is its own business, not nnparity's output; its warnings
         # (numpy's overflow, say) are kept to explain an error.
         printed = io.StringIO()
-        # As `python script.py` does, the script's folder comes first on the import path
-        # (a learner's own helper module beside the script).
-        folder = str(self.path.resolve().parent)
-        sys.path.insert(0, folder)
-        modules = set(sys.modules)
         try:
             with (
+                self._imports_beside_it(),
                 contextlib.redirect_stdout(printed),
                 contextlib.redirect_stderr(printed),
                 warnings.catch_warnings(record=True) as warned,
@@ -480,13 +469,6 @@ class PythonScript(_Script):
                 f"{self.where(line)}: the script ended without running its training loop "
                 "(is it in a function that is never called, or under an if that is false?)"
             )
-        finally:
-            sys.path.remove(folder)
-            # The script's own modules go with it: another script may have one of that name.
-            for name in set(sys.modules) - modules:
-                file = getattr(sys.modules[name], "__file__", None)
-                if file and Path(file).resolve().is_relative_to(folder):
-                    del sys.modules[name]
         if hooks.count != epochs:
             raise PortError(
                 f"{self.where(self.loop.lineno)}: the loop body ran to its end {hooks.count} "
@@ -494,6 +476,34 @@ class PythonScript(_Script):
             )
         self.given = hooks.given
         return {name: np.stack(values) for name, values in hooks.trace.items() if values}
+
+    def _compiled(self):
+        """The script with its loop rewritten to call the hooks (``_Rewrite``), compiled."""
+        # A fresh tree each run (the rewrite changes it in place); its loop is at the same place.
+        tree = ast.parse(self.source, filename=str(self.path))
+        at = (self.loop.lineno, self.loop.col_offset)
+        loop = next(
+            n for n in ast.walk(tree) if isinstance(n, ast.For) and (n.lineno, n.col_offset) == at
+        )
+        tree = _Rewrite(loop, self.targets, self.local).visit(tree)
+        return compile(tree, str(self.path), "exec")
+
+    @contextlib.contextmanager
+    def _imports_beside_it(self):
+        """As `python script.py` does, the script's folder first on the import path (a
+        learner's own helper module beside the script); its modules go when it ends."""
+        folder = str(self.path.resolve().parent)
+        sys.path.insert(0, folder)
+        modules = set(sys.modules)
+        try:
+            yield
+        finally:
+            sys.path.remove(folder)
+            # The script's own modules go with it: another script may have one of that name.
+            for name in set(sys.modules) - modules:
+                file = getattr(sys.modules[name], "__file__", None)
+                if file and Path(file).resolve().is_relative_to(folder):
+                    del sys.modules[name]
 
     def _error(self, error: BaseException, hooks: _Hooks, warned=()) -> Exception:
         frames = [

@@ -191,13 +191,31 @@ def explain_cells(dims, epoch: int, names, start: bool = False) -> str:
 def write_workbook(case: Case, epochs: int, out: Path | str) -> Path:
     """Write the workbook to `out` atomically: a temporary file beside it, then a rename."""
     from openpyxl import Workbook
-    from openpyxl.styles import Font
-    from openpyxl.worksheet.formula import ArrayFormula
 
+    out = Path(out)
+    if out.is_dir():
+        raise BadInput(f"{out}: is a folder; give the workbook's file name ({out}/a.xlsx)")
+    if not out.parent.is_dir():
+        raise BadInput(f"{out.parent}: no such folder for the workbook")
     layout = Layout(case.dims, epochs)
-    bold, dim = Font(bold=True), Font(italic=True, color="555555")
     wb = Workbook()
-    ws = wb.active
+    _inputs_sheet(wb.active, case, layout)
+    for epoch in range(1, epochs + 1):
+        _epoch_sheet(wb.create_sheet(epoch_sheet(epoch)), case, layout, epoch)
+    with staged_file(out) as tmp:
+        wb.save(tmp)
+    return out
+
+
+def _fonts():
+    from openpyxl.styles import Font
+
+    return Font(bold=True), Font(italic=True, color="555555")  # titles, formulas
+
+
+def _inputs_sheet(ws, case: Case, layout: Layout) -> None:
+    """The inputs sheet: lr, the case's data and the starting weights, typed in as constants."""
+    bold, dim = _fonts()
     ws.title = INPUTS
     ws["A1"] = f"{case.name}: the inputs (step 1). Change a weight: every epoch sheet follows."
     ws["A1"].font = bold
@@ -211,35 +229,30 @@ def write_workbook(case: Case, epochs: int, out: Path | str) -> Path:
                 ws.cell(block.top + i, FIRST_COL + j, constant(value)).number_format = NUMBER_FORMAT
     _finish(ws, max(case.dims) + 1)
 
-    for epoch in range(1, epochs + 1):
-        ws = wb.create_sheet(epoch_sheet(epoch))
-        ws["A1"] = f"{case.name}, epoch {epoch}: steps 2 to 11 (formulas; weights from " + (
-            "inputs)" if epoch == 1 else f"'{epoch_sheet(epoch - 1)}')")
-        ws["A1"].font = bold
-        for name, block in layout.epoch(epoch).items():
-            q = steps.BY_NAME[name]
-            _label(ws, block, f"step {q.step}: {name} ({block.rows} x {block.cols})",
-                   q.formula, bold, dim)
-            if name in PER_COLUMN:
-                for j in range(block.cols):
-                    cell = ws.cell(block.top, FIRST_COL + j, layout.formula(epoch, name, col=j))
-                    cell.number_format = NUMBER_FORMAT
-                continue
-            ref = block.ref()
-            ws.cell(block.top, FIRST_COL).value = ArrayFormula(ref, layout.formula(epoch, name))
-            for row in ws[ref] if ":" in ref else ((ws[ref],),):
-                for cell in row:
-                    cell.number_format = NUMBER_FORMAT
-        _finish(ws, max(case.dims) + 1)
 
-    out = Path(out)
-    if out.is_dir():
-        raise BadInput(f"{out}: is a folder; give the workbook's file name ({out}/a.xlsx)")
-    if not out.parent.is_dir():
-        raise BadInput(f"{out.parent}: no such folder for the workbook")
-    with staged_file(out) as tmp:
-        wb.save(tmp)
-    return out
+def _epoch_sheet(ws, case: Case, layout: Layout, epoch: int) -> None:
+    """One epoch's sheet: steps 2 to 11 as formulas over the previous sheet's weights."""
+    from openpyxl.worksheet.formula import ArrayFormula
+
+    bold, dim = _fonts()
+    ws["A1"] = f"{case.name}, epoch {epoch}: steps 2 to 11 (formulas; weights from " + (
+        "inputs)" if epoch == 1 else f"'{epoch_sheet(epoch - 1)}')")
+    ws["A1"].font = bold
+    for name, block in layout.epoch(epoch).items():
+        q = steps.BY_NAME[name]
+        _label(ws, block, f"step {q.step}: {name} ({block.rows} x {block.cols})",
+               q.formula, bold, dim)
+        if name in PER_COLUMN:
+            for j in range(block.cols):
+                cell = ws.cell(block.top, FIRST_COL + j, layout.formula(epoch, name, col=j))
+                cell.number_format = NUMBER_FORMAT
+            continue
+        ref = block.ref()
+        ws.cell(block.top, FIRST_COL).value = ArrayFormula(ref, layout.formula(epoch, name))
+        for row in ws[ref] if ":" in ref else ((ws[ref],),):
+            for cell in row:
+                cell.number_format = NUMBER_FORMAT
+    _finish(ws, max(case.dims) + 1)
 
 
 def _label(ws, block: Block, title: str, formula: str, bold, dim) -> None:
