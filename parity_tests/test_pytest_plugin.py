@@ -7,11 +7,11 @@ repository, as a user's project would.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 
 from nnparity import paths, steps
+from tools.port_copy import copy_port, copy_with
 
 EPOCHS = "5"  # the wrong-axis bias shows at epoch 1; 5 epochs keep each child run short
 
@@ -22,13 +22,10 @@ def user_pytest(folder, *args: str) -> subprocess.CompletedProcess:
 
 
 def r_port_copy(folder, old: str | None = None, new: str | None = None):
-    port = folder / "my_port"
-    shutil.copytree(paths.R_IMPL, port, ignore=shutil.ignore_patterns("variants"))
-    if old is not None:
-        text = (port / "steps.R").read_text()
-        assert text.count(old) == 1, f"r_impl/steps.R no longer has {old!r}: update this test"
-        (port / "steps.R").write_text(text.replace(old, new))
-    return port
+    """r_impl copied to folder/my_port, with `old` in steps.R replaced by `new` when given."""
+    if old is None:
+        return copy_port(paths.R_IMPL, folder / "my_port")
+    return copy_with(paths.R_IMPL, "steps.R", old, new, folder / "my_port")
 
 
 def test_a_faithful_copy_of_r_impl_passes_every_step_of_both_modes(tmp_path):

@@ -24,6 +24,9 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # tools/: this script's own helpers, not what is checked
+from tools.port_copy import NotExactlyOnce, change_once, copy_port  # noqa: E402
+
 #: Repository folder -> its place in the wheel.
 SHIPPED = {"nnparity": "nnparity", "python_impl": "nnparity/python_impl",
            "r_impl": "nnparity/r_impl", "fixtures": "nnparity/fixtures"}
@@ -145,15 +148,13 @@ def plugin(bin_dir: Path, scratch: Path) -> None:
     started = phase(
         "pytest --r-impl my_port/ on a copy of r_impl, then with a bias summed over the wrong axis"
     )
-    port = scratch / "my_port"
-    shutil.copytree(ROOT / "r_impl", port, ignore=shutil.ignore_patterns("variants"))
+    port = copy_port(ROOT / "r_impl", scratch / "my_port")
     pytest = [str(bin_dir / "pytest"), "-p", "no:cacheprovider", "--r-impl", "my_port/"]
     run([*pytest, "-q"], cwd=scratch)
-    steps_r = port / "steps.R"
-    text = steps_r.read_text()
-    if text.count(WRONG_AXIS[0]) != 1:
-        raise CheckFailed(f"r_impl/steps.R no longer has {WRONG_AXIS[0]!r}: update this script")
-    steps_r.write_text(text.replace(*WRONG_AXIS))
+    try:
+        change_once(port, "steps.R", *WRONG_AXIS, label="r_impl")
+    except NotExactlyOnce as error:
+        raise CheckFailed(f"{error}: update this script") from None
     failed = run([*pytest, "--nnparity-case", "article", "-q", "-rf"], cwd=scratch, expect=1)
     if f"FAILED {BOUT_TEST}" not in failed.stdout:
         raise CheckFailed(f"the wrong-axis bias did not fail {BOUT_TEST}:\n{failed.stdout}")
