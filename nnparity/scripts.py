@@ -548,6 +548,7 @@ def _script_r_loaded() -> bool:
     from .bridge import call
 
     call("source", str(SCRIPT_R))
+    call("nnparity_script_steps", str(steps.CSV))  # its step facts, from steps.csv
     return True
 
 

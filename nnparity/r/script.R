@@ -15,6 +15,24 @@
 # Assignment operators whose left-hand side names the variable assigned.
 script_assign_ops <- c("<-", "=", "<<-")
 
+# The step list, nnparity/steps.csv (the one definition), as read.csv reads
+# it: nnparity_script_steps() sets it when scripts.py sources this file.
+script_step_list <- NULL
+
+nnparity_script_steps <- function(file) {
+  script_step_list <<- utils::read.csv(file)
+  invisible(NULL)
+}
+
+# The weights and biases training starts from (step 1): wh, bh, wout, bout.
+script_start_names <- function() {
+  script_step_list$name[script_step_list$step == 1]
+}
+
+script_is_bias <- function(name) {
+  name %in% script_step_list$name[script_step_list$bias]
+}
+
 # The variable a left-hand side assigns: `bh` for bh, bh[1, ] or dim(bh).
 script_target <- function(lhs) {
   while (is.call(lhs)) lhs <- lhs[[2]]
@@ -136,7 +154,7 @@ nnparity_script_plan <- function(file, from, to, article) {
   }
   best$body_lines <- script_body_lines(exprs, best, map, article)
   best$init_lines <- script_init_lines(
-    exprs, best, map, c("wh", "bh", "wout", "bout")
+    exprs, best, map, script_start_names()
   )
   best$damage <- script_damage(exprs, best)
   best$problem <- NULL
@@ -319,7 +337,7 @@ script_inject <- function(env, inputs, map) {
 # A bias the script holds once per sample (nrow(X) rows, as the article's R
 # does) gets the case's bias in that layout: n rows, every row the same.
 script_layout <- function(name, value, own, own_x, n) {
-  per_sample <- name %in% c("bh", "bout") && is.matrix(own) &&
+  per_sample <- script_is_bias(name) && is.matrix(own) &&
     nrow(own) > 1 && !is.null(own_x) && NROW(own_x) == nrow(own)
   if (per_sample) matrix(rep(value, each = n), nrow = n) else value
 }
