@@ -112,11 +112,11 @@ class OnceComparison:
     def _copied_per_sample(self, name: str, copies: tuple, once: tuple) -> bool:
         """A bias R holds once per sample (the article's R), where 1 x k is expected:
         each row is compared with the one row (see compare.is_bias_copied_per_sample)."""
+        from .compare import is_bias_copied_per_sample  # compare imports this module
+
         plain = steps.ONCE[name].name if name in steps.ONCE else steps.RETURNED.get(name, name)
-        return (
-            plain in steps.STATE and steps.shape_of(plain, 2, 2, 2, 2)[0] == 1
-            and len(copies) == len(once) == 3 and once[1] == 1 and copies[1] == self.case.dims[0]
-            and (copies[0], copies[2]) == (once[0], once[2])
+        return plain in steps.STATE and is_bias_copied_per_sample(
+            plain, once, copies, self.case.dims[0]
         )
 
     def _note(self, name: str, epoch: int, problem: str) -> None:
