@@ -13,11 +13,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.colors import LogNorm  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.colors import LogNorm
 
-from . import steps  # noqa: E402
+from . import steps
 
 DPI = 110
 COLOURS = {"Python": "#3572A5", "R": "#D2691E"}

@@ -41,7 +41,7 @@ from .atomic import current_umask, staged_file  # noqa: F401 - current_umask: fo
 # SEXP types and flag bits of R's serialization (src/main/serialize.c).
 NILVALUE_SXP, REFSXP = 254, 255
 SYMSXP, LISTSXP, CHARSXP, INTSXP, REALSXP, STRSXP, VECSXP = 1, 2, 9, 13, 14, 16, 19
-IS_OBJECT, HAS_ATTR, HAS_TAG = 1 << 8, 1 << 9, 1 << 10
+HAS_ATTR, HAS_TAG = 1 << 9, 1 << 10
 UTF8_MASK, ASCII_MASK = 1 << 3, 1 << 6
 
 VERSION = 3
@@ -50,7 +50,6 @@ R_3_5_0 = 3 * 65536 + 5 * 256 + 0
 NATIVE_ENCODING = b"UTF-8"
 #: Longer vectors are written as R's long vectors (length -1, then two 32-bit halves).
 INT_MAX = 2**31 - 1
-NA_INTEGER = -(2**31)
 
 
 class RdsError(ValueError):

@@ -641,11 +641,6 @@ class RScript(_Script):
         return {name: np.ascontiguousarray(trace[name], dtype=np.float64) for name in trace.keys()}
 
 
-def script_port(language: str, path: Path | str, names: dict[str, str] | None = None):
-    """The port for a learner's script in `language` ("Python" or "R")."""
-    return (PythonScript if language == "Python" else RScript)(path, names)
-
-
 # ---- `nnparity run --r-script / --python-script` ----------------------------------------------
 
 

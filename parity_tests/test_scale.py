@@ -21,7 +21,7 @@ from nnparity.cases import load_case, write_case
 from nnparity.paths import FIXTURES
 
 sys.path.insert(0, str(FIXTURES))
-from generate import generated  # noqa: E402
+from generate import generated
 
 #: Long enough to cross many chunks and to reach epoch 73, where the wout
 #: update's lockstep difference is largest (policy.py); short enough for CI.
