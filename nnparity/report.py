@@ -111,7 +111,8 @@ def story(report: ParityReport) -> str:
     if report.mode == "free" and report.first_difference is not None:
         lines.append(f"  first difference {report.first_difference.origin()}")
     elif report.mode == "free" and report.epochs and not report.error and not report.problems:
-        lines.append("  the two traces are bitwise equal")
+        computed = " in every matrix both sides compute" if report.not_computed else ""
+        lines.append(f"  the two traces are bitwise equal{computed}")
     lines += [f"  {remark}" for remark in report.remarks]
     return "\n".join(lines)
 

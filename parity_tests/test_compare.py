@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from nnparity import paths, steps
+from nnparity.cells import NotComputed
 from nnparity.compare import Comparison, first_failure, ulp_distance
 from nnparity.report import story
 
@@ -160,6 +161,19 @@ def test_a_step_with_a_structural_problem_is_not_called_bitwise_equal(article, t
     text = story(compare(article, trace, other))
     assert "structural problem at step 5 (E): the R trace does not record this matrix" in text, text
     assert "bitwise equal" not in text, f"a matrix was not compared, yet the story says:\n{text}"
+
+
+def test_bitwise_equal_traces_with_a_matrix_not_computed_say_it_holds_for_the_others(
+    article, trace
+):
+    ours = {k: v[:3] for k, v in trace.items() if k in steps.NAMES}
+    script = {**{k: v.copy() for k, v in ours.items()}, "E": NotComputed("x.py", "never")}
+    comparison = Comparison(article, "free")
+    comparison.add(ours, script, 3, article.state())
+    text = story(comparison.report())
+    assert "the two traces are bitwise equal in every matrix both sides compute" in text, (
+        f"E was never computed, yet the story calls the whole traces bitwise equal:\n{text}"
+    )
 
 
 def test_the_first_failure_is_the_earliest_epoch_then_the_earliest_step_over_both_modes(
