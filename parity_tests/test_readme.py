@@ -1,6 +1,6 @@
-"""README's sample output is what `nnparity run` prints: the test runs it and reads the sample.
+"""README's sample outputs are what nnparity prints: each test runs one and reads its sample.
 
-The sample is the indented block after ``$ .venv/bin/nnparity run --case article``.
+The first sample is the indented block after ``$ .venv/bin/nnparity run --case article``.
 Its lines must occur in the output in the same order (``...`` stands for lines left
 out; a line indented deeper than the story is the story's long line wrapped).
 Words, steps, matrices, bounds and the verdict must match exactly. Figures that
@@ -24,9 +24,10 @@ RULE = re.compile(r"^─+$")
 STORY_WRAP = " " * 6  # README wraps the story's long line with this indent
 
 
-def readme_sample() -> list[str]:
+def block(command: str) -> list[str]:
+    """README's indented block after the line ``    {command}``, unindented."""
     lines = (paths.BASE / "README.md").read_text().splitlines()
-    start = lines.index("    " + COMMAND) + 1
+    start = lines.index("    " + command) + 1
     sample = []
     for line in lines[start:]:
         if line and not line.startswith("    "):
@@ -34,6 +35,11 @@ def readme_sample() -> list[str]:
         sample.append(line[4:])
     while sample and not sample[-1]:
         sample.pop()
+    return sample
+
+
+def readme_sample() -> list[str]:
+    sample = block(COMMAND)
     joined: list[str] = []
     for line in sample:  # the story's wrapped line, joined back
         if line.startswith(STORY_WRAP) and joined:
@@ -83,3 +89,56 @@ def test_the_readme_sample_is_found_and_has_both_tables():
     assert sample[-1].startswith("PARITY HOLDS: article"), sample[-1]
     assert sum(line.lstrip().startswith("step  matrix") for line in sample) == 1
     assert any(line.startswith("article, 5000 epochs, lockstep") for line in sample)
+
+
+EXPLAIN = "$ .venv/bin/nnparity explain --step 2"
+#: The agreement column: "bitwise equal" here; on another BLAS a 1-ULP difference.
+AGREEMENT = re.compile(r"│ (bitwise equal|max difference [^│]*?) +│")
+
+
+def boxed(line: str) -> str:
+    """A line of rich's boxes as compared: the agreement as #, rules and spaces collapsed."""
+    return " ".join(re.sub("─+", "─", AGREEMENT.sub("│ # │", line)).split())
+
+
+def test_the_readme_explain_sample_is_what_nnparity_explain_prints(
+    capsys, monkeypatch, r_available
+):
+    monkeypatch.setenv("COLUMNS", "100")
+    code = main(EXPLAIN.split()[2:])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert [boxed(line) for line in block(EXPLAIN)] == [boxed(line) for line in out.splitlines()], (
+        f"README's sample after `{EXPLAIN}` is not what it prints at 100 columns:\n{out}"
+    )
+
+
+WRONG_AXIS = "$ .venv/bin/nnparity run --r-impl my_r_port/"
+
+
+def form(text: str) -> str:
+    """Whitespace collapsed, numbers (versions, figures) as #."""
+    return " ".join(NUMBER.sub("#", text).split())
+
+
+def test_the_readme_sample_of_a_port_with_a_wrong_axis_is_what_nnparity_prints(
+    capsys, monkeypatch, tmp_path, r_available
+):
+    """Each stretch of the sample between `...` occurs in the output, in order."""
+    from tools.port_copy import copy_with
+
+    copy_with(
+        paths.R_IMPL, "steps.R", "bout + colSums(d_output) * lr", "bout + rowSums(d_output) * lr",
+        tmp_path / "my_r_port",
+    )
+    monkeypatch.chdir(tmp_path)
+    code = main(WRONG_AXIS.split()[2:])
+    out = capsys.readouterr().out
+    assert code == 1, f"a bias summed over the wrong axis must fail, as README's sample says\n{out}"
+    printed, at = form(out), 0
+    for stretch in (form(part) for part in "\n".join(block(WRONG_AXIS)).split("...")):
+        if not stretch:
+            continue
+        found = printed.find(stretch, at)
+        assert found >= 0, f"README's sample after `{WRONG_AXIS}` says {stretch!r}; printed:\n{out}"
+        at = found + len(stretch)
