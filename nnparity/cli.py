@@ -21,6 +21,7 @@ from . import (
     explain,
     html_report,
     scripts,
+    signals,
     spreadsheet,
     stats,
     supervise,
@@ -179,7 +180,7 @@ def command_run(args, console: Console, err: Console) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    supervise.catch_signals()
+    signals.catch_signals()
     args = build_parser().parse_args(argv)
     console, err = (
         Console(),
@@ -200,12 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     except (PortError, supervise.RunTimeout) as error:  # a port failed, ended or hung while it ran
         say(str(error))
         return FAILS
-    except KeyboardInterrupt:
-        say("interrupted (Ctrl-C): the ports were stopped and nothing was left half-written")
-        return 130
-    except supervise.Interrupted as stop:
-        say(
-            f"stopped by {supervise.signal_name(stop.number)}: "
-            "the ports were stopped and nothing was left half-written"
-        )
-        return 128 + stop.number
+    except (KeyboardInterrupt, signals.Interrupted) as stop:
+        message, code = signals.stopped(stop)
+        say(message)
+        return code

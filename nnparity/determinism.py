@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import steps
-from .port import PortError
+from .port import PortError, submit
 
 #: Epochs trained twice per port. A BLAS that splits a sum between threads does
 #: so in every epoch (the matrices keep their shapes), so a few epochs show it.
@@ -86,13 +86,32 @@ def check(port, case, epochs: int = EPOCHS) -> Determinism:
     The port is left started on the case with `epochs` epochs trained: call
     ``start(case)`` again before using it.
     """
+    return judge(port, epochs, ask(port, case, epochs))
+
+
+def ask(port, case, epochs: int) -> list:
+    """Ask `port` for both trainings at once: a worker queues them and the caller goes on
+    (port.submit); an in-process port answers each in turn, here."""
+    return [
+        submit(port, operation, *args)
+        for _ in range(2)
+        for operation, args in (("start", (case,)), ("advance", (epochs, True)))
+    ]
+
+
+def judge(port, epochs: int, asked: list) -> Determinism:
+    """What ``ask``'s two trainings say: the same bits, or where they first differ."""
     language = getattr(port, "language", type(port).__name__)
-    runs = []
-    try:
-        for _ in range(2):
-            port.start(case)
-            runs.append(port.advance(epochs, True))
-    except PortError as error:
+    runs, error = [], None
+    for answer in asked:  # every reply is read, so none is left owed
+        try:
+            value = answer.result()
+        except PortError as failure:
+            error = error or failure
+            continue
+        if isinstance(value, dict) and "trace" in value:
+            runs.append(value["trace"])
+    if error is not None:
         return Determinism(language, epochs, None, error=str(error))
     first = first_difference(*runs)
     return Determinism(language, epochs, first is None, first)
@@ -115,9 +134,3 @@ def first_difference(a: dict, b: dict) -> tuple | None:
         return None
     _, name, (e, i, j), x, y = best
     return (e + 1, name, i + 1, j + 1, float(x[e, i, j]), float(y[e, i, j]))
-
-
-def check_ports(case, ports, per_epoch_bytes: int, budget: int) -> dict[str, Determinism]:
-    """``check`` on each port, keyed by its language."""
-    epochs = epochs_to_check(case, per_epoch_bytes, budget)
-    return {result.language: result for result in (check(port, case, epochs) for port in ports)}

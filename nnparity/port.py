@@ -117,3 +117,30 @@ def _kind(value) -> str:
     if isinstance(value, str):
         return "a string"
     return f"a {type(value).__name__}"
+
+
+class Answer:
+    """An in-process port's answer, in the shape of a worker's pending reply (supervise.Pending)."""
+
+    def __init__(self, call):
+        try:
+            self.value, self.error = call(), None
+        except PortError as error:
+            self.value, self.error = None, error
+
+    def result(self):
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+def submit(port, operation: str, *args):
+    """Ask a port for something; a worker queues it and starts at once, an in-process port answers
+    now. ``result()`` gives the answer (``advance``: ``{"trace", "weights"}``) or raises."""
+    if hasattr(port, "submit"):
+        return port.submit(operation, *args)
+    if operation == "advance":
+        # a script trains once: it has no weights to carry on
+        weights = getattr(port, "weights", lambda: None)
+        return Answer(lambda: {"trace": port.advance(*args), "weights": weights()})
+    return Answer(lambda: getattr(port, operation)(*args))

@@ -19,15 +19,14 @@ import os
 import queue
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-from multiprocessing.connection import Connection
 from pathlib import Path
 
-from . import wire
+from . import spawn, wire
+from .signals import Interrupted, catch_signals, signal_name  # noqa: F401 - used by cli
 from .port import BorderError, Port, PortError
 
 
@@ -54,27 +53,24 @@ class Deadline:
         return None if self.at is None else self.at - time.monotonic()
 
 
-def signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
-
-
 class Pending:
-    """A reply the worker owes, in request order."""
+    """A reply the worker owes, in request order.
+
+    Replies arrive in the order of the requests; collecting a later one reads
+    the earlier ones first, and each keeps its own outcome: a failed request
+    raises when its own result is asked for, not when a later one's is.
+    """
 
     def __init__(self, worker: WorkerPort, what: str, epochs: tuple[int, int] | None = None):
-        self.worker, self.what, self.epochs = (
-            worker,
-            what,
-            epochs,
-        )  # epochs: (first, last) it trains
-        self.done, self.value = False, None
+        self.worker, self.what = worker, what
+        self.epochs = epochs  # (first, last) it trains
+        self.done, self.value, self.error = False, None, None
 
     def result(self):
         if not self.done:
             self.worker._collect(self)
+        if self.error is not None:
+            raise self.error
         return self.value
 
 
@@ -96,29 +92,21 @@ class WorkerPort(Port):
         self.epochs_total = None  # set by the runner, for messages
         self._requested = 0  # epochs asked for so far
         self.loaded = False
+        self._environment: Pending | None = None
         self._pending: collections.deque[Pending] = collections.deque()
         self._outbox: queue.Queue = queue.Queue()
         self._tail: collections.deque[str] = collections.deque(maxlen=20)
         self._relay = threading.Event()  # once loaded, what the port prints goes straight to stderr
         self._held: list[bytes] = []
-        parent, child = socket.socketpair()
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "nnparity.worker", str(child.fileno())]
-            + ([folder] if folder else []),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            pass_fds=(child.fileno(),),
-            start_new_session=True,
-            env=env,
-        )
-        child.close()
-        self.connection = Connection(parent.detach())
+        # a worker started early (spawn.early) has been warming its runtime meanwhile
+        self.worker = spawn.take(self.language)
+        self.process, self.connection = self.worker.process, self.worker.connection
         threading.Thread(target=self._send_loop, daemon=True).start()
         threading.Thread(target=self._read_output, daemon=True).start()
         self.path = Path(path) if path is not None else None
-        self._load = self.submit("load", kind, None if path is None else str(path), options or {})
+        self._load = self.submit(
+            "load", kind, None if path is None else str(path), options or {}, folder
+        )
 
     # -- the port interface ------------------------------------------------------------
 
@@ -134,7 +122,6 @@ class WorkerPort(Port):
         self._relay.set()
 
     def start(self, case) -> None:
-        self._requested = 0  # epochs count from this start (the determinism check starts twice)
         self.submit("start", case).result()
 
     def advance(self, epochs: int, record: bool = True):
@@ -144,13 +131,21 @@ class WorkerPort(Port):
         return self.submit("lockstep", case, trace, start).result()
 
     def environment(self) -> dict:
-        return self.submit("environment").result()
+        self.ask_environment()
+        return self._environment.result()
+
+    def ask_environment(self) -> None:
+        """Ask for the environment now (the runner does, with the last chunk): it is ready later."""
+        if self._environment is None:
+            self._environment = self.submit("environment")
 
     # -- requests and replies ------------------------------------------------------------
 
     def submit(self, operation: str, *args) -> Pending:
         epochs = None
-        if operation == "advance":
+        if operation == "start":  # epochs count from each start (the determinism check starts twice)
+            self._requested = 0
+        elif operation == "advance":
             epochs = (self._requested + 1, self._requested + args[0])
             self._requested += args[0]
         pending = Pending(self, operation, epochs)
@@ -188,15 +183,20 @@ class WorkerPort(Port):
             status, value = self._receive(pending)
             self._pending.popleft()
             pending.done = True
-            if status == "BorderError" and self.loaded:
-                raise BorderError(value)
-            if status == "BadInput":
-                from .command import BadInput
+            if status == "ok":
+                pending.value = value
+            else:
+                pending.error = self._error(status, value)
 
-                raise BadInput(value)
-            if status != "ok":
-                raise self._failure(value)
-            pending.value = value
+    def _error(self, status: str, message: str) -> Exception:
+        """The exception a worker's failed reply stands for."""
+        if status == "BorderError" and self.loaded:
+            return BorderError(message)
+        if status == "BadInput":
+            from .command import BadInput
+
+            return BadInput(message)
+        return self._failure(message)
 
     def _receive(self, pending: Pending):
         while True:
@@ -266,18 +266,17 @@ class WorkerPort(Port):
                 pass
         self._outbox.put(None)
 
-    def close(self) -> None:
-        """Let the worker go: it ends when its socket closes; kill it if it does not."""
+    def close(self, kill: bool = False) -> None:
+        """Let the worker go (or kill it): it ends when its socket closes, and is killed if it
+        has not within 2 s; its temporary folder goes with it (spawn.end)."""
+        if kill:
+            self.kill()
         self._outbox.put(None)
         try:
             self.connection.close()
         except OSError:
             pass
-        try:
-            self.process.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            self.process.wait()
+        spawn.end(self.worker, kill)
 
 
 class Supervisor:
@@ -303,31 +302,5 @@ class Supervisor:
 
     def __exit__(self, kind, error, tb) -> None:
         for worker in self.ports:
-            if kind is None:
-                worker.close()
-            else:
-                worker.kill()
+            worker.close(kill=kind is not None)
         shutil.rmtree(self.folder, ignore_errors=True)
-
-
-class Interrupted(BaseException):
-    """SIGTERM or SIGHUP: stop as Ctrl-C does, and exit with 128 + the signal's number."""
-
-    def __init__(self, number: int):
-        super().__init__(number)
-        self.number = number
-
-
-def on_signal(number, frame) -> None:
-    """The first SIGINT, SIGTERM or SIGHUP stops the run; later ones are ignored during clean-up."""
-    for each in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(each, signal.SIG_IGN)
-    if number == signal.SIGINT:
-        raise KeyboardInterrupt
-    raise Interrupted(number)
-
-
-def catch_signals() -> None:
-    for each in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        if signal.getsignal(each) is not signal.SIG_IGN:  # nohup's ignored SIGHUP stays ignored
-            signal.signal(each, on_signal)

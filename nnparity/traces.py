@@ -25,7 +25,7 @@ from .atomic import OutputError, StagedFolder, _reason, size_text
 from .cases import Case
 from .compare import Comparison, ParityReport
 from .fingerprint import fingerprint
-from .port import PortError
+from .port import PortError, submit
 
 MODES = ("free", "lockstep")
 
@@ -210,33 +210,6 @@ class Run:
         return all(report.passed for report in self.reports.values())
 
 
-class _Done:
-    """An in-process port's answer, in the shape of a worker's pending reply."""
-
-    def __init__(self, call):
-        try:
-            self.value, self.error = call(), None
-        except PortError as error:
-            self.value, self.error = None, error
-
-    def result(self):
-        if self.error is not None:
-            raise self.error
-        return self.value
-
-
-def submit(port, operation: str, *args):
-    """Ask a port for something; a worker starts on it at once, an in-process port answers now."""
-    if hasattr(port, "submit"):
-        return port.submit(operation, *args)
-    if operation == "advance":
-        weights = getattr(
-            port, "weights", lambda: None
-        )  # a script trains once: no weights to carry on
-        return _Done(lambda: {"trace": port.advance(*args), "weights": weights()})
-    return _Done(lambda: getattr(port, operation)(*args))
-
-
 def can_lockstep(port) -> bool:
     return bool(getattr(port, "can_lockstep", False))
 
@@ -247,7 +220,7 @@ def run(
     r_port,
     epochs: int | None = None,
     modes: tuple[str, ...] = MODES,
-    save_traces: Path | None = None,
+    save_traces: Path | TraceOutput | None = None,
     progress: Callable[[int], None] | None = None,
     chunk_bytes: int = CHUNK_BYTES,
     observe: Callable[[str, dict[str, np.ndarray]], None] | None = None,
@@ -264,84 +237,27 @@ def run(
 
     First (unless `check_determinism` is false) each port trains a few epochs
     twice, to say whether it gives the same bits twice (determinism.py).
+    Workers are asked for everything as early as the order allows, so that
+    neither waits for the supervisor: the checks, the start and the first
+    chunk in one go, then chunk k+1 while chunk k is compared.
     """
     epochs = epochs or case.epochs
-    same_bits = {}
-    if check_determinism:  # before start(): the check leaves each port started on the case
-        same_bits = determinism.check_ports(
-            case, (python_port, r_port), epoch_bytes(case), chunk_bytes
-        )
     comparisons = {mode: Comparison(case, mode, full_bounds=full_bounds) for mode in modes}
-    free, lockstep = "free" in modes, "lockstep" in modes
-    if lockstep and not can_lockstep(r_port):
-        lockstep = False
-        comparisons["lockstep"].fail(
-            f"the R port {r_port.path} defines no `steps` list: lockstep recomputes each step with "
-            "steps$<matrix name>(inputs), as r_impl/steps.R defines them; "
-            "`--mode free` checks the training alone"
-        )
+    runner = _Runner(case, python_port, r_port, comparisons, observe)
     folder = save_traces
     if save_traces is not None and not isinstance(save_traces, TraceOutput):
         folder = TraceOutput(save_traces, case, epochs, modes)
+    runner.folder = folder
     sizes = chunks(epochs, epoch_bytes(case), chunk_bytes)
-    for port in (python_port, r_port):
-        if hasattr(port, "epochs_total"):
-            port.epochs_total = epochs
     try:
         if folder:
             folder.open()
-        started = [submit(python_port, "start", case)] + (
-            [submit(r_port, "start", case)] if free else []
-        )
-        for pending in started:
-            pending.result()
-        start = {name: value.copy() for name, value in case.state().items()}
-        python_next = submit(python_port, "advance", sizes[0])
-        r_next = submit(r_port, "advance", sizes[0]) if free else None
-        done = 0
+        asked = runner.ask_determinism(epoch_bytes(case), chunk_bytes) if check_determinism else {}
+        runner.start(sizes)
+        same_bits = {port.language: determinism.judge(port, n, answers)
+                     for port, (n, answers) in asked.items()}
         for k, size in enumerate(sizes):
-            python = python_next.result()
-            python_trace = python["trace"]
-            lockstep_next = (
-                submit(r_port, "lockstep", case, python_trace, start) if lockstep else None
-            )
-            if k + 1 < len(sizes):
-                python_next = submit(python_port, "advance", sizes[k + 1])
-            if r_next is not None:
-                try:
-                    r_trace = r_next.result()["trace"]
-                except PortError as error:
-                    if type(error) is not PortError:  # the worker ended, or the run timed out
-                        raise
-                    # lockstep, if asked for, can still say which step is wrong
-                    comparisons["free"].fail(f"after epoch {done}: {error}")
-                    r_next = None
-                    if folder:
-                        folder.drop("r")
-                else:
-                    r_next = submit(r_port, "advance", sizes[k + 1]) if k + 1 < len(sizes) else None
-                    comparisons["free"].add(python_trace, r_trace, size, start)
-                    if folder:
-                        folder.write("r", r_trace)
-                    if observe:
-                        observe("R", r_trace)
-                    r_trace = None
-            if lockstep_next is not None:
-                comparisons["lockstep"].add(python_trace, lockstep_next.result(), size, start)
-            if folder:
-                folder.write("python", python_trace)
-            if observe:
-                observe("Python", python_trace)
-            start = python["weights"] if python["weights"] is not None else start
-            done += size
-            # Let this chunk go before the next one is compared. rpy2's wrappers of
-            # R's arrays sit in reference cycles, so R's memory is released only by
-            # the cycle collector: without this call the peak on a 2000 x 64 case
-            # grew from 0.52 to 0.95 GB in 5 chunks. A worker collects its own
-            # (worker.py); here only an in-process port needs it.
-            python = python_trace = None
-            if not all(hasattr(port, "submit") for port in (python_port, r_port)):
-                gc.collect()
+            runner.chunk(k, sizes)
             if progress:
                 progress(size)
         info = environment() if environment else None
@@ -352,6 +268,105 @@ def run(
         raise
     reports = {mode: c.report() for mode, c in comparisons.items()}
     return Run(case, epochs, reports, saved, info, determinism=same_bits)
+
+
+class _Runner:
+    """The steps of one run: what to ask each port for, and what to do with each chunk."""
+
+    def __init__(self, case: Case, python_port, r_port, comparisons: dict[str, Comparison],
+                 observe=None):
+        self.case, self.python_port, self.r_port = case, python_port, r_port
+        self.comparisons, self.observe = comparisons, observe
+        self.folder: TraceOutput | None = None
+        self.free = "free" in comparisons
+        self.lockstep = "lockstep" in comparisons and can_lockstep(r_port)
+        if "lockstep" in comparisons and not self.lockstep:
+            comparisons["lockstep"].fail(
+                f"the R port {r_port.path} defines no `steps` list: lockstep recomputes each step "
+                "with steps$<matrix name>(inputs), as r_impl/steps.R defines them; "
+                "`--mode free` checks the training alone"
+            )
+        self.python_next = self.r_next = None
+        self.weights = None  # the weights at the start of the next chunk
+        self.done = 0  # epochs compared
+
+    def ask_determinism(self, per_epoch: int, budget: int) -> dict:
+        """Both ports' determinism checks, asked for at once: {port: (epochs, answers)}."""
+        n = determinism.epochs_to_check(self.case, per_epoch, budget)
+        return {port: (n, determinism.ask(port, self.case, n))
+                for port in (self.python_port, self.r_port)}
+
+    def start(self, sizes: list[int]) -> None:
+        """Start the training(s) on the case and ask for the first chunk."""
+        total = sum(sizes)
+        for port in (self.python_port, self.r_port):
+            if hasattr(port, "epochs_total"):
+                port.epochs_total = total
+        training = [self.python_port] + ([self.r_port] if self.free else [])
+        started = [submit(port, "start", self.case) for port in training]
+        self.python_next = submit(self.python_port, "advance", sizes[0])
+        self.r_next = self._advance_r(sizes, 0) if self.free else None
+        for answer in started:
+            answer.result()
+        self.weights = {name: value.copy() for name, value in self.case.state().items()}
+
+    def _advance_r(self, sizes: list[int], k: int):
+        """Ask R's free-running training for chunk k (and, with the last, its environment)."""
+        answer = submit(self.r_port, "advance", sizes[k])
+        if k + 1 == len(sizes) and hasattr(self.r_port, "ask_environment"):
+            self.r_port.ask_environment()  # computed while the supervisor compares
+        return answer
+
+    def chunk(self, k: int, sizes: list[int]) -> None:
+        """Compare chunk k of both modes, with chunk k+1 asked for first."""
+        size = sizes[k]
+        python = self.python_next.result()
+        trace = python["trace"]
+        lockstep = (
+            submit(self.r_port, "lockstep", self.case, trace, self.weights)
+            if self.lockstep else None
+        )
+        if k + 1 < len(sizes):
+            self.python_next = submit(self.python_port, "advance", sizes[k + 1])
+        if self.r_next is not None:
+            self._free_running(k, sizes, trace)
+        if lockstep is not None:
+            self.comparisons["lockstep"].add(trace, lockstep.result(), size, self.weights)
+        self._keep("python", "Python", trace)
+        self.weights = python["weights"] if python["weights"] is not None else self.weights
+        self.done += size
+        # Let this chunk go before the next one is compared. rpy2's wrappers of
+        # R's arrays sit in reference cycles, so R's memory is released only by
+        # the cycle collector: without this call the peak on a 2000 x 64 case
+        # grew from 0.52 to 0.95 GB in 5 chunks. A worker collects its own
+        # (worker.py); here only an in-process port needs it.
+        python = trace = None
+        if not all(hasattr(port, "submit") for port in (self.python_port, self.r_port)):
+            gc.collect()
+
+    def _free_running(self, k: int, sizes: list[int], trace: dict) -> None:
+        """Compare R's free-running chunk k with Python's; a port failure ends this mode only."""
+        try:
+            r_trace = self.r_next.result()["trace"]
+        except PortError as error:
+            if type(error) is not PortError:  # the worker ended, or the run timed out
+                raise
+            # lockstep, if asked for, can still say which step is wrong
+            self.comparisons["free"].fail(f"after epoch {self.done}: {error}")
+            self.r_next = None
+            if self.folder:
+                self.folder.drop("r")
+            return
+        self.r_next = self._advance_r(sizes, k + 1) if k + 1 < len(sizes) else None
+        self.comparisons["free"].add(trace, r_trace, sizes[k], self.weights)
+        self._keep("r", "R", r_trace)
+
+    def _keep(self, language: str, label: str, trace: dict) -> None:
+        """A chunk of trace into the saved traces (--save-traces) and to the observer."""
+        if self.folder:
+            self.folder.write(language, trace)
+        if self.observe:
+            self.observe(label, trace)
 
 
 def load_trace(path: Path | str) -> dict[str, np.ndarray]:

@@ -1,8 +1,8 @@
 """A worker process: one port, driven by the supervisor over a socket.
 
-    python -m nnparity.worker FD
+    python -m nnparity.worker FD LANGUAGE
 
-The supervisor (supervise.py) starts one worker per port, in a session of its
+The supervisor (supervise.py, through spawn.py) starts one worker per port, in a session of its
 own, so that nothing a port does (quit(), sys.exit(), os._exit(), a crash, a
 loop that never ends, a print) can end or corrupt the process that decides the
 verdict. Requests and replies are pickled over the socket ``FD``; the worker
@@ -10,6 +10,9 @@ answers each request in order with ``("ok", value)`` or ``(kind, message)``
 where kind is "port" (the port failed) or "unavailable" (no R to run it in).
 
 Everything the port writes goes to stderr: the worker's stdout is its stderr.
+
+Before its first request, a worker warms LANGUAGE's runtime (``warm``): numpy,
+and for R, rpy2 and R itself. The first request loads the port.
 """
 
 from __future__ import annotations
@@ -39,11 +42,30 @@ def open_port(kind: str, path: str | None, options: dict):
     return ports.open_port(kind, path, **options)
 
 
+def warm(language: str) -> None:
+    """Import what a port of `language` will need, and start R, before any port is loaded.
+
+    A failure here is not reported: loading the port meets it again and says it
+    in one line (no R, an rpy2 that does not load).
+    """
+    import numpy  # noqa: F401
+
+    if language == "R":
+        from .bridge import RUnavailable, r
+
+        try:
+            r()
+        except RUnavailable:
+            pass
+
+
 class Worker:
     def __init__(self):
         self.port = None
+        self.folder = None  # where large replies travel (wire.py); None: through the socket
 
-    def load(self, kind: str, path: str | None, options: dict) -> dict:
+    def load(self, kind: str, path: str | None, options: dict, folder: str | None) -> dict:
+        self.folder = folder
         self.port = open_port(kind, path, options)
         return {
             "path": str(self.port.path),
@@ -69,7 +91,7 @@ class Worker:
         return r_side() if self.port.language == "R" else {}
 
 
-def serve(connection: Connection, folder: str | None = None) -> int:
+def serve(connection: Connection) -> int:
     from .bridge import RUnavailable
     from .command import BadInput
     from .port import PortError
@@ -93,7 +115,7 @@ def serve(connection: Connection, folder: str | None = None) -> int:
         if operation in ("advance", "lockstep"):
             gc.collect()  # rpy2's wrappers sit in reference cycles: R's memory comes back here
         try:
-            connection.send(wire.encode(reply, folder))
+            connection.send(wire.encode(reply, worker.folder))
         except (OSError, ValueError):
             return 0
 
@@ -103,7 +125,17 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when a run stops
     os.dup2(2, 1)  # whatever the port prints goes to stderr, never into the supervisor's stdout
     sys.stdout = sys.stderr
-    return serve(Connection(int(sys.argv[1])), sys.argv[2] if len(sys.argv) > 2 else None)
+    connection = Connection(int(sys.argv[1]))
+    warm(sys.argv[2])
+    code = serve(connection)
+    # The supervisor has what it needs: end now, without Python's and R's clean-up at exit
+    # (0.1 s and more). The supervisor removes this worker's TMPDIR, R's tempdir() in it.
+    for stream in (sys.stderr, sys.__stderr__):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 if __name__ == "__main__":

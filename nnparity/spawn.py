@@ -1,0 +1,104 @@
+"""Starting a worker process, and starting the two of a run early.
+
+A worker (worker.py) spends most of its start-up in its language's runtime:
+a fresh Python importing numpy, and for R, rpy2 loading and starting R
+(0.55 s of the 0.7 s an R worker takes to be ready on this machine; docs/
+benchmarks.md). None of that depends on the command line, so ``nnparity run``
+starts both workers before it imports the harness (``early``), and each
+warms its runtime while the supervisor imports its own modules and reads the
+case. A warm worker runs no port code: the port is loaded by the first
+request, after the run's input was checked.
+
+This module imports nothing heavy: it runs before anything else.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from multiprocessing.connection import Connection
+from typing import NamedTuple
+
+
+class Started(NamedTuple):
+    """A worker process, the supervisor's end of its socket, and its temporary folder.
+
+    The worker's TMPDIR is a folder of its own (R's tempdir() and Python's
+    tempfile live there), removed by ``end`` once the process is gone: a worker
+    that is killed leaves nothing behind in /tmp.
+    """
+
+    process: subprocess.Popen
+    connection: Connection
+    tmp: str
+
+
+#: Workers started ahead of their Supervisor, by language ("Python", "R").
+_early: dict[str, Started] = {}
+
+#: The commands that run ports in workers, and so start them early.
+COMMANDS = ("run",)
+
+
+def start(language: str) -> Started:
+    """A worker process warming `language`'s runtime."""
+    tmp = tempfile.mkdtemp(prefix="nnparity-worker-")
+    parent, child = socket.socketpair()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nnparity.worker", str(child.fileno()), language],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        pass_fds=(child.fileno(),),
+        start_new_session=True,  # the terminal's Ctrl-C reaches the supervisor only
+        env=dict(os.environ, PYTHONUNBUFFERED="1", TMPDIR=tmp),
+    )
+    child.close()
+    return Started(process, Connection(parent.detach()), tmp)
+
+
+def end(worker: Started, kill: bool = False, grace: float = 2.0) -> int:
+    """Wait for a worker's process to end (kill its session first, or after `grace` seconds);
+    remove its temporary folder. Returns its exit status."""
+    if kill or worker.process.poll() is None and not _wait(worker.process, grace):
+        try:
+            os.killpg(worker.process.pid, signal.SIGKILL)  # R may have started children
+        except (ProcessLookupError, PermissionError):
+            pass
+    code = worker.process.wait()
+    shutil.rmtree(worker.tmp, ignore_errors=True)
+    return code
+
+
+def _wait(process: subprocess.Popen, seconds: float) -> bool:
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
+
+
+def early(argv: list[str]) -> None:
+    """For a command that runs ports, start its R and Python workers now (R first: it is slower)."""
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command in COMMANDS and not {"-h", "--help"} & set(argv):
+        for language in ("R", "Python"):
+            _early[language] = start(language)
+
+
+def take(language: str) -> Started:
+    """The worker started early for `language`, or a new one."""
+    return _early.pop(language, None) or start(language)
+
+
+@atexit.register
+def _end_unused() -> None:
+    """Workers started early for a run that never used them (bad input): end them now."""
+    while _early:
+        end(_early.popitem()[1], kill=True)
