@@ -57,7 +57,9 @@ def start(language: str) -> Started:
         stderr=subprocess.STDOUT,
         pass_fds=(child.fileno(),),
         start_new_session=True,  # the terminal's Ctrl-C reaches the supervisor only
-        env=dict(os.environ, PYTHONUNBUFFERED="1", TMPDIR=tmp),
+        env=dict(
+            os.environ, PYTHONUNBUFFERED="1", TMPDIR=tmp, NNPARITY_SUPERVISOR=str(os.getpid())
+        ),
     )
     child.close()
     return Started(process, Connection(parent.detach()), tmp)
@@ -88,8 +90,14 @@ def early(argv: list[str]) -> None:
     """For a command that runs ports, start its R and Python workers now (R first: it is slower)."""
     command = next((a for a in argv if not a.startswith("-")), None)
     if command in COMMANDS and not {"-h", "--help"} & set(argv):
-        for language in ("R", "Python"):
-            _early[language] = start(language)
+        # A signal now would leave a started worker unrecorded: it is held until both are.
+        stops = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+        try:
+            for language in ("R", "Python"):
+                _early[language] = start(language)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def take(language: str) -> Started:

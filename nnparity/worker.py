@@ -33,7 +33,10 @@ def die_with_parent() -> None:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):  # not Linux: the socket's EOF ends an idle worker
-        pass
+        return
+    # A parent that died before the request above was made is not watched: end now.
+    if str(os.getppid()) != os.environ.get("NNPARITY_SUPERVISOR", str(os.getppid())):
+        os._exit(0)
 
 
 def open_port(kind: str, path: str | None, options: dict):
@@ -122,6 +125,8 @@ def serve(connection: Connection) -> int:
 
 def main() -> int:
     die_with_parent()
+    # spawn.early starts workers with these held (blocked); a worker takes them as usual
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when a run stops
     os.dup2(2, 1)  # whatever the port prints goes to stderr, never into the supervisor's stdout
     sys.stdout = sys.stderr
