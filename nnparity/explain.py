@@ -24,9 +24,17 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from . import steps, workbook
+from . import steps, supervise, workbook
 from .cases import Case, load_case
-from .command import OK, add_case_option, bad_input, parse_epochs_option
+from .command import (
+    OK,
+    add_case_option,
+    add_timeout_option,
+    bad_input,
+    parse_epochs_option,
+    parse_timeout,
+    write_out,
+)
 from .compare import ulp_distance
 from .paths import PYTHON_IMPL, R_IMPL
 from .port import PortError
@@ -202,17 +210,23 @@ def step1_key(name: str) -> str:
 def epoch_values(
     case: Case, epoch: int, python_port, r_port
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Every matrix of `epoch` as each language computed it, and the weights it started from."""
+    """Every matrix of `epoch` as each language computed it, and the weights it started from.
+
+    The ports are workers (supervise.WorkerPort) for the command, or in-process ports: both
+    are only asked to start and advance. The epochs before `epoch` are trained unrecorded, so
+    a late epoch costs time, not memory; the weights `epoch` starts from are the port's own
+    record of what its train() was given (steps.ONCE: initial_<name>).
+    """
     both = []
     for port in (python_port, r_port):
+        port.epochs_total = epoch  # a worker's messages say how far it got
         port.start(case)
-        start = {k: np.array(v, dtype=np.float64) for k, v in port.weights().items()}
-        trace = port.advance(epoch, record=True)
-        values = {name: np.asarray(trace[name][epoch - 1]) for name in steps.NAMES}
+        if epoch > 1:
+            port.advance(epoch - 1, record=False)
+        trace = port.advance(1, record=True)
+        values = {name: np.asarray(trace[name][0]) for name in steps.NAMES}
         for name in steps.STATE:
-            values[step1_key(name)] = (
-                start[name] if epoch == 1 else np.asarray(trace[name][epoch - 2])
-            )
+            values[step1_key(name)] = np.asarray(trace[f"initial_{name}"][0])
         both.append(values)
     return both[0], both[1]
 
@@ -356,13 +370,26 @@ def _code_group(snippets: list[Snippet], lexer: str) -> Group:
 def explain(
     case: Case, epoch: int, only: int | None, console: Console, python_port=None, r_port=None
 ) -> None:
+    """The walkthrough with in-process ports (ours unless given): for notebooks and tests.
+
+    The command runs the ports in workers instead (``command_explain``).
+    """
+    py, rs = checked_sources()
+    python_port = python_port or PythonPort()
+    r_port = r_port or RPort()
+    show(case, epoch, only, console, py, rs, epoch_values(case, epoch, python_port, r_port))
+
+
+def checked_sources() -> tuple[PortSource, PortSource]:
+    """Both ports' marked source, or one line saying which marker is missing."""
     py, rs = python_source(), r_source()
     problems = marker_problems(py, "Python") + marker_problems(rs, "R")
     if problems:
         raise PortError("cannot show every step: " + "; ".join(problems))
-    python_port = python_port or PythonPort()
-    r_port = r_port or RPort()
-    values = epoch_values(case, epoch, python_port, r_port)
+    return py, rs
+
+
+def show(case: Case, epoch: int, only: int | None, console: Console, py, rs, values) -> None:
     decimals = decimals_of(case)
     console.print(
         Text(f"{case.name}: {case.description}" if case.description else case.name, style="bold")
@@ -405,17 +432,29 @@ def add_parser(sub) -> None:
     from . import explain_script  # --r-script / --python-script: a learner's own lines beside ours
 
     explain_script.add_options(p)
+    add_timeout_option(p)
     p.set_defaults(handler=command_explain)
 
 
 def command_explain(args, console: Console, err: Console) -> int:
+    """Both ports run in workers, supervised as `nnparity run`'s are (supervise.py): a port that
+    ends its process, crashes, hangs past --timeout or prints cannot end or corrupt the
+    walkthrough, and Ctrl-C stops it. Nothing reaches stdout unless every number was computed.
+    """
     from . import explain_script
 
-    if explain_script.wanted(args):
-        return explain_script.command(args, console, err)
     with bad_input():
         case = load_case(args.case)
         epoch = parse_epochs_option("--epoch", args.epoch)
-        python_port, r_port = PythonPort(), RPort()
-    explain(case, epoch, args.step, console, python_port, r_port)
+        deadline = supervise.Deadline(parse_timeout(args.timeout))
+    if explain_script.wanted(args):
+        return explain_script.command(args, console, err, case, epoch, deadline)
+    py, rs = checked_sources()
+    with supervise.Supervisor(deadline) as ports:
+        python_port, r_port = ports.port("python"), ports.port("r")
+        with bad_input():
+            python_port.wait_loaded()
+            r_port.wait_loaded()
+        values = epoch_values(case, epoch, python_port, r_port)
+    write_out(console, err, lambda: show(case, epoch, args.step, console, py, rs, values))
     return OK

@@ -15,9 +15,9 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
-from . import explain, steps
-from .cases import Case, load_case
-from .command import OK, bad_input, parse_epochs_option
+from . import explain, steps, supervise
+from .cases import Case
+from .command import OK, bad_input, write_out
 from .compare import NotComputed, is_bias_copied_per_sample
 from .ports import PythonPort, RPort
 from .scripts import PythonScript, RScript, parse_names
@@ -68,6 +68,7 @@ def values_at(case: Case, epoch: int, script, ours) -> tuple[dict, dict]:
     """Every matrix of `epoch`, the script's and ours, with the weights the epoch started from."""
     both = []
     for port in (script, ours):
+        port.epochs_total = epoch  # a worker's messages say how far it got
         port.start(case)
         start = {name: np.array(case.state()[name]) for name in steps.STATE}
         trace = port.advance(epoch, record=True)
@@ -134,13 +135,21 @@ def step_panel(step, case, epoch, script, sources, py, rs, values, decimals, sid
 
 
 def explain_script(case: Case, epoch: int, only: int | None, console: Console, script) -> None:
+    """The walkthrough of a learner's script with in-process ports: for notebooks and tests.
+
+    The command runs the script and our port in workers instead (``command``).
+    """
     ours = RPort() if script.language == "Python" else PythonPort()
+    show(case, epoch, only, console, script, ours.language, values_at(case, epoch, script, ours))
+
+
+def show(case: Case, epoch: int, only: int | None, console: Console, script, other, values):
+    """Print every step's panel; `script` is read for its lines only (it is not run here)."""
     py, rs = explain.python_source(), explain.r_source()
     lines = script_lines(script, script.body_lines())
     start = script_lines(script, script.init_lines(), step=1)
-    values = values_at(case, epoch, script, ours)
     decimals = explain.decimals_of(case)
-    console.print(Text(f"{case.name}: {script.path} against our {ours.language}", style="bold"))
+    console.print(Text(f"{case.name}: {script.path} against our {other}", style="bold"))
     side_by_side = console.width >= explain.SIDE_BY_SIDE_WIDTH
     for step in explain.STEP_NUMBERS if only is None else (only,):
         sources = (lines, start)
@@ -150,14 +159,23 @@ def explain_script(case: Case, epoch: int, only: int | None, console: Console, s
         console.print(panel)
 
 
-def command(args, console: Console, err: Console) -> int:
+def command(args, console: Console, err: Console, case: Case, epoch: int, deadline) -> int:
+    """The script and our port in the other language run in workers (supervise.py), as in
+    `nnparity run`; here the script is only parsed, for the lines each step shows."""
     with bad_input():
-        case = load_case(args.case)
-        epoch = parse_epochs_option("--epoch", args.epoch)
         names = parse_names(args.names)
-        if args.r_script:
-            script = RScript(args.r_script, names)
-        else:
-            script = PythonScript(args.python_script, names)
-    explain_script(case, epoch, args.step, console, script)
+    if args.r_script:
+        kind, path, ours_kind = "r-script", args.r_script, "python"
+    else:
+        kind, path, ours_kind = "python-script", args.python_script, "r"
+    with supervise.Supervisor(deadline) as ports:
+        runs, ours = ports.port(kind, path, {"names": names}), ports.port(ours_kind)
+        with bad_input():  # the workers start while the script is parsed here
+            script = (RScript if kind == "r-script" else PythonScript)(path, names)
+            runs.wait_loaded()
+            ours.wait_loaded()
+        values = values_at(case, epoch, runs, ours)
+    write_out(
+        console, err, lambda: show(case, epoch, args.step, console, script, ours.language, values)
+    )
     return OK

@@ -507,3 +507,121 @@ def test_the_article_case_passes_with_every_safeguard_on(tmp_path):
     assert report["environment"]["R"].startswith("R version"), (
         "the R side of the fingerprint comes from the R worker"
     )
+
+
+# -- explain: its ports are supervised as run's are -------------------------------------
+
+SCRIPTS = Path(__file__).parent / "scripts"
+LOOP_PY = "    # forward propagation"
+LOOP_R = "  # forward"
+
+
+def script_copy(tmp_path: Path, name: str, loop_line: str, first_line: str = "") -> Path:
+    """A learner's faithful script with `loop_line` put at the top of its training loop."""
+    source = (SCRIPTS / name).read_text()
+    old = LOOP_PY if name.endswith(".py") else LOOP_R
+    assert old in source, f"{name} no longer has the line {old!r} this test edits"
+    copy = tmp_path / f"hostile_{name}"
+    copy.write_text(first_line + source.replace(old, loop_line, 1))
+    return copy
+
+
+def explain_script(script: Path, *args: str, cwd: Path, **run):
+    option = "--python-script" if script.suffix == ".py" else "--r-script"
+    return nnparity("explain", option, str(script), "--step", "2", *args, cwd=cwd, **run)
+
+
+EXPLAIN_ENDINGS = [
+    # (id, script, line put in its loop, words)
+    ("python-os-exit", "faithful.py", "    import os; os._exit(0)", ["exited with status 0"]),
+    ("python-segfault", "faithful.py", "    import ctypes; ctypes.string_at(0)", ["SIGSEGV"]),
+    (
+        "r-kills-its-process",
+        "faithful.R",
+        "  tools::pskill(Sys.getpid(), tools::SIGKILL)",
+        ["killed by SIGKILL"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "name, line, words", [e[1:] for e in EXPLAIN_ENDINGS], ids=[e[0] for e in EXPLAIN_ENDINGS]
+)
+def test_explain_with_a_script_that_ends_its_process_exits_1_with_one_line_and_no_walkthrough(
+    tmp_path, name, line, words
+):
+    result = explain_script(script_copy(tmp_path, name, line), cwd=tmp_path)
+    assert result.returncode == 1, f"exit {result.returncode}\n{result.stdout}{result.stderr}"
+    one_line(result.stderr, "ended its process while training epochs 1-1", *words)
+    assert result.stdout == "", "a walkthrough was printed although a port never finished"
+    assert not leftover_processes(result.token), "a worker outlived explain"
+
+
+@pytest.mark.parametrize(
+    "sent, code",
+    [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)],
+    ids=["ctrl-c", "sigterm", "sighup"],
+)
+def test_explain_with_a_script_stuck_in_r_stops_on_a_signal_within_two_seconds(
+    tmp_path, sent, code
+):
+    script = script_copy(tmp_path, "faithful.R", "  repeat {\n  }")
+    token = uuid.uuid4().hex
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nnparity", "explain", "--r-script", str(script)],
+        cwd=tmp_path,
+        env=dict(os.environ, NNPARITY_TEST_TOKEN=token),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for_r_to_spin(token)
+    began = time.monotonic()
+    process.send_signal(sent)
+    out, err = process.communicate(timeout=30)
+    took = time.monotonic() - began
+    assert process.returncode == code, f"exit {process.returncode}, expected {code}\n{out}{err}"
+    assert took < 2.0, f"explain took {took:.1f} s to stop"
+    one_line(err, "stopped" if sent != signal.SIGINT else "interrupted")
+    assert out == ""
+    assert not leftover_processes(token), "a worker outlived explain"
+
+
+def test_explain_timeout_ends_a_script_that_hangs_with_exit_1_and_one_line(tmp_path):
+    script = script_copy(tmp_path, "faithful.py", "    while True:\n        pass")
+    result = explain_script(script, "--timeout", "10", cwd=tmp_path)  # a loaded machine's start
+    assert result.returncode == 1, result.stdout + result.stderr
+    one_line(result.stderr, "timed out after 10 s", "had not finished")
+    assert result.stdout == ""
+    assert not leftover_processes(result.token)
+
+
+@pytest.mark.parametrize(
+    "name, line, first, words",
+    [
+        (
+            "faithful.py",
+            '    import os; os.write(1, b"written to fd 1\\n")',
+            'import os; os.write(1, b"fd 1 at import\\n")\n',
+            ["written to fd 1", "fd 1 at import"],
+        ),
+        ("faithful.R", '  system("echo from a shell")', "", ["from a shell"]),
+    ],
+    ids=["python-writes-to-fd-1", "r-runs-a-shell-command"],
+)
+def test_explain_keeps_what_a_script_writes_to_stdout_out_of_the_walkthrough(
+    tmp_path, name, line, first, words
+):
+    result = explain_script(script_copy(tmp_path, name, line, first), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Step 2:" in result.stdout
+    for word in words:
+        assert word not in result.stdout.splitlines(), f"{word!r} landed in explain's stdout"
+        assert word in result.stderr.splitlines(), f"{word!r} did not reach stderr"
+
+
+def test_explain_with_a_full_stdout_is_one_line_and_exit_0(tmp_path):
+    with open("/dev/full", "w") as full:
+        result = nnparity("explain", "--step", "2", cwd=tmp_path, stdout=full)
+    assert result.returncode == 0, result.stderr
+    one_line(result.stderr, "No space left on device")
