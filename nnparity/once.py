@@ -165,10 +165,11 @@ class OnceComparison:
         if check.first_violation is None:
             i, j = (int(k) for k in np.argwhere(differs)[0])
             x, y = np.float64(a[i, j]), np.float64(b[i, j])
+            gap = abs(float(x) - float(y))  # in Python floats: inf - inf is NaN, no warning
             finite = np.isfinite(x) and np.isfinite(y)
             ulps = finite_ulp_distance(np.array([x]), np.array([y]))[0] if finite else ulp_distance(
                 np.array([x]), np.array([y]))[0]
             check.first_violation = Cell(
-                epoch, name, i + 1, j + 1, float(x), float(y), float(abs(x - y)), float(ulps),
+                epoch, name, i + 1, j + 1, float(x), float(y), gap, float(ulps),
                 float(allowed[i, j]), sides=labels,
             )
