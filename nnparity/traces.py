@@ -256,6 +256,7 @@ def run(
         runner.start(sizes)
         same_bits = {port.language: determinism.judge(port, n, answers)
                      for port, (n, answers) in asked.items()}
+        asked = None  # its traces: 4 x 26 MB on the scale case, for the whole run otherwise
         for k, size in enumerate(sizes):
             runner.chunk(k, sizes)
             if progress:

@@ -21,6 +21,8 @@ from pathlib import Path
 
 #: Messages whose arrays add up to less than this go through the socket whole.
 INLINE_BYTES = 1 << 20
+#: Arrays of at least this size stay views of the mapped file; smaller ones are copied.
+KEEP_MAPPED_BYTES = 1 << 16
 _count = itertools.count()
 
 
@@ -50,7 +52,10 @@ def decode(packed):
     os.unlink(path)
     view, buffers, at = memoryview(mapped), [], 0
     for size in sizes:
-        buffers.append(view[at : at + size])
+        # A small array (a weight, a returned matrix) is copied out: a view would keep the
+        # whole chunk's mapping alive for as long as the run keeps that array.
+        part = view[at : at + size]
+        buffers.append(part if size >= KEEP_MAPPED_BYTES else bytearray(part))
         at += size
     return pickle.loads(skeleton, buffers=buffers)
 
