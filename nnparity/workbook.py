@@ -157,7 +157,8 @@ class Layout:
         refs |= {n: b.qualified(here) for n, b in start.items()}  # weights: the epoch's start
         refs["lr"] = self.lr_cell
         if name in PER_COLUMN:
-            summed = "d_output" if name == "bout" else "d_hiddenlayer"
+            # the delta the bias update sums: its input in steps.csv other than itself and lr
+            summed = next(i for i in steps.BY_NAME[name].inputs if i not in (name, "lr"))
             refs[summed] = this[summed].qualified(here, col=col)
             refs[name] = start[name].qualified(here, col=col)
         return "=" + FORMULAS[name].format(**refs)
