@@ -64,6 +64,10 @@ class RPort(Port):
         self.quantities = robjects.ListVector(
             {q.name: robjects.StrVector(q.inputs) for q in steps.QUANTITIES}
         )
+        # The steps the step list says are elementwise: lockstep tries each in one call over
+        # the chunk, kept only where per-epoch calls agree (harness.R, lockstep_batched).
+        self.elementwise = np.array([q.name for q in steps.QUANTITIES if not q.sums])
+        self.batch = True
 
     @property
     def can_lockstep(self) -> bool:
@@ -122,6 +126,8 @@ class RPort(Port):
                 float(case.lr),
                 self.quantities,
                 np.array(steps.STATE),
+                self.elementwise,
+                self.batch,
             )
         except PortError as error:
             raise PortError(f"{self.describe()} failed in lockstep: {error}") from None

@@ -140,34 +140,25 @@ describe_value <- function(value) {
 # `trace` holds the other language's arrays [epochs, rows, cols] for a chunk;
 # `start` the weights at the chunk's start; `quantities` maps each recorded
 # name to the names of its inputs; `state_names` are the inputs that mean
-# "the value at the start of the epoch".
+# "the value at the start of the epoch"; `elementwise` names the steps the
+# step list (steps.csv) says are elementwise: with `batch`, each of those is
+# first tried in one call over the whole chunk (lockstep_batched()).
 #
 # A step that errors, or returns a matrix of the wrong shape, is a finding
 # about that step only: it is caught here and returned in `problems` (the
 # epoch within the chunk and R's message), and the other steps still run.
 nnparity_lockstep <- function(port, trace, start, X, y, lr, quantities,
-                              state_names) {
-  epochs <- dim(trace[[1]])[1]
-  # Every recorded matrix of every epoch, sliced once: a list per name.
-  per_epoch <- lapply(trace, function(a) {
-    lapply(seq_len(epochs), function(i) at_epoch(a, i))
-  })
+                              state_names, elementwise = character(),
+                              batch = TRUE) {
   constant <- list(X = X, y = y, lr = lr)
-  # One input of a step, as a list with its value at every epoch.
-  over_epochs <- function(input) {
-    if (input %in% names(constant)) return(rep(list(constant[[input]]), epochs))
-    if (input %in% state_names) {
-      return(c(list(start[[input]]), per_epoch[[input]][-epochs]))
-    }
-    per_epoch[[input]]
-  }
+  inputs <- lockstep_inputs(trace, start, constant, state_names)
   values <- list()
   problems <- list()
   for (name in names(quantities)) {
-    arguments <- lapply(quantities[[name]], over_epochs)
-    inputs <- function(i) lapply(arguments, `[[`, i)
-    outcome <- lockstep_one(
-      port$steps[[name]], name, inputs, dim(trace[[name]])
+    needs <- quantities[[name]]
+    batched <- batch && name %in% elementwise && !any(needs %in% state_names)
+    outcome <- lockstep_step(
+      port$steps[[name]], name, needs, inputs, dim(trace[[name]]), batched
     )
     if (is.null(outcome$problem)) {
       values[[name]] <- outcome$value
@@ -178,34 +169,187 @@ nnparity_lockstep <- function(port, trace, start, X, y, lr, quantities,
   list(values = values, problems = problems)
 }
 
-# One step over every epoch of a chunk: list(value = array) or, when the step
-# errors or returns the wrong shape, list(problem = list(epoch, message)).
-lockstep_one <- function(step, name, inputs, shape) {
+# The steps' inputs in a chunk, by name, three ways: `over_epochs(input)`, its
+# value at every epoch (a list; each recorded matrix sliced once, when a step
+# first needs it); `at(input, i)`, its value at epoch i; `stacked(input,
+# epochs)`, its values at those epochs as one matrix (stack_epochs()). A
+# constant (X, y, lr) is the same at every epoch; a state input (the weights
+# at the start of an epoch) is the chunk's start, then the recorded update of
+# the epoch before.
+lockstep_inputs <- function(trace, start, constant, state_names) {
+  epochs <- dim(trace[[1]])[1]
+  sliced <- list()
+  over_epochs <- function(input) {
+    if (input %in% names(constant)) {
+      return(rep(list(constant[[input]]), epochs))
+    }
+    if (is.null(sliced[[input]])) {
+      recorded <- trace[[input]]
+      sliced[[input]] <<- lapply(seq_len(epochs), at_epoch, recorded = recorded)
+    }
+    if (input %in% state_names) {
+      return(c(list(start[[input]]), sliced[[input]][-epochs]))
+    }
+    sliced[[input]]
+  }
+  at <- function(input, i) {
+    if (input %in% names(constant)) {
+      return(constant[[input]])
+    }
+    at_epoch(i, trace[[input]])
+  }
+  stacked <- function(input, which) {
+    if (input %in% names(constant)) {
+      return(stack_constant(constant[[input]], length(which)))
+    }
+    stack_epochs(trace[[input]], which)
+  }
+  list(over_epochs = over_epochs, at = at, stacked = stacked)
+}
+
+# One step over a chunk: in one call when `batched` (an elementwise step of
+# the step list) and that gives what per-epoch calls give, else per epoch.
+lockstep_step <- function(step, name, needs, inputs, shape, batched) {
+  if (batched) {
+    outcome <- lockstep_batched(
+      step, shape,
+      stacked = function(which) lapply(needs, inputs$stacked, which),
+      at = function(i) lapply(needs, inputs$at, i)
+    )
+    if (!is.null(outcome)) return(outcome)
+  }
+  # The arguments of each epoch's call: list(epoch 1's, epoch 2's, ...).
+  calls <- .mapply(list, lapply(needs, inputs$over_epochs), NULL)
+  lockstep_one(step, name, calls, shape)
+}
+
+# One epoch of a recorded array [epochs, rows, cols], as a rows x cols matrix.
+at_epoch <- function(i, recorded) {
+  value <- recorded[i, , ]
+  dim(value) <- dim(recorded)[-1]
+  value
+}
+
+# Some epochs of a recorded array [epochs, rows, cols] as one matrix
+# [epochs * rows, cols]: row (r - 1) * epochs + e holds row r of epoch e,
+# which is how R already lays the array out (no reordering).
+stack_epochs <- function(recorded, epochs) {
+  cells <- dim(recorded)[-1]
+  value <- if (length(epochs) == dim(recorded)[1]) {
+    recorded
+  } else {
+    recorded[epochs, , , drop = FALSE]
+  }
+  dim(value) <- c(length(epochs) * cells[1], cells[2])
+  value
+}
+
+# A constant input (X, y) repeated for `epochs` epochs, laid out as
+# stack_epochs() lays out a recorded one; a scalar (lr) stays as it is.
+stack_constant <- function(value, epochs) {
+  if (!is.matrix(value)) return(value)
+  value[rep(seq_len(nrow(value)), each = epochs), , drop = FALSE]
+}
+
+# An elementwise step over the whole chunk in one call: each input's epochs
+# stacked into one matrix [epochs * rows, cols] (stack_epochs()). Per epoch,
+# this is the same arithmetic on the same numbers; it is kept only when it
+# gives what per-epoch calls give, bit for bit, on a few epochs (the first,
+# the last, and five between) and, called on each half of the chunk alone,
+# on every epoch of that half. A port's "elementwise" function may not be
+# (mean(x), max(x), nrow(x), a matrix product): any difference, an error, a
+# warning, or a value that is not doubles of the stacked shape, returns NULL
+# and the step is called once per epoch (lockstep_one()), which names the
+# epoch of an error.
+lockstep_batched <- function(step, shape, stacked, at) {
+  epochs <- shape[1]
+  if (!is.function(step) || epochs < 4) return(NULL)
+  value <- call_stacked(step, stacked, seq_len(epochs), shape)
+  if (is.null(value) || !halves_agree(step, stacked, value) ||
+        !epochs_agree(step, at, value)) {
+    return(NULL)
+  }
+  list(value = value)
+}
+
+# Whether the step, called on each half of the chunk alone, gives the bits
+# `value` (its call on the whole chunk) holds for that half.
+halves_agree <- function(step, stacked, value) {
+  shape <- dim(value)
+  half <- shape[1] %/% 2
+  for (part in list(seq_len(half), seq.int(half + 1, shape[1]))) {
+    alone <- call_stacked(step, stacked, part, shape)
+    if (is.null(alone) || !same_bits(alone, value[part, , , drop = FALSE])) {
+      return(FALSE)
+    }
+  }
+  TRUE
+}
+
+# Whether one call per epoch gives the bits of `value` on seven epochs spread
+# over the chunk, its first and last among them.
+epochs_agree <- function(step, at, value) {
+  for (i in unique(round(seq(1, dim(value)[1], length.out = 7)))) {
+    one <- without_conditions(do.call(step, at(i)))
+    if (!identical(dim(one), dim(value)[-1]) ||
+          !same_bits(one, value[i, , ])) {
+      return(FALSE)
+    }
+  }
+  TRUE
+}
+
+# The step called on some epochs' stacked inputs, as an array
+# [epochs, rows, cols]; NULL on an error, a warning, or a value that is not a
+# matrix of doubles [epochs * rows, cols].
+call_stacked <- function(step, stacked, epochs, shape) {
+  value <- without_conditions(do.call(step, stacked(epochs)))
+  rows <- as.integer(c(length(epochs) * shape[2], shape[3]))
+  if (!is.double(value) || !identical(dim(value), rows)) return(NULL)
+  attributes(value) <- NULL
+  dim(value) <- c(length(epochs), shape[2], shape[3])
+  value
+}
+
+# The value of `expr`, or NULL when it signals an error or a warning.
+without_conditions <- function(expr) {
+  tryCatch(expr, error = function(e) NULL, warning = function(w) NULL)
+}
+
+same_bits <- function(a, b) {
+  is.double(a) && is.double(b) &&
+    identical(as.vector(a), as.vector(b), num.eq = FALSE)
+}
+
+# One step called once per epoch of a chunk, `calls[[epoch]]` its arguments:
+# list(value = array) or, when the step errors or returns the wrong shape,
+# list(problem = list(epoch, message)).
+lockstep_one <- function(step, name, calls, shape) {
   if (!is.function(step)) {
     message <- paste0("steps has no function named ", name)
     return(list(problem = list(epoch = 1L, message = message)))
   }
+  cells <- shape[-1]
   out <- array(NA_real_, shape)
-  i <- 0L
+  epoch <- 0L
   warned <- character()
-  run_all <- function() {
-    for (epoch in seq_len(shape[1])) {
-      i <<- epoch
-      value <- do.call(step, inputs(epoch))
-      check_dim(name, value, shape[-1])
-      out[epoch, , ] <<- value
-    }
-  }
   # R's warnings (recycling, say) explain a failure: keep them with it.
   keep_warning <- function(w) {
     warned <<- union(warned, gsub("\\s+", " ", trimws(conditionMessage(w))))
     invokeRestart("muffleWarning")
   }
   problem <- tryCatch(
-    {
-      withCallingHandlers(run_all(), warning = keep_warning)
-      NULL
-    },
+    withCallingHandlers(
+      {
+        for (epoch in seq_len(shape[1])) {
+          value <- do.call(step, calls[[epoch]])
+          check_dim(name, value, cells)
+          out[epoch, , ] <- value
+        }
+        NULL
+      },
+      warning = keep_warning
+    ),
     error = function(error) {
       why <- if (length(warned) > 0) {
         paste0(" (R warned: ", paste(warned, collapse = "; "), ")")
@@ -213,16 +357,12 @@ lockstep_one <- function(step, name, inputs, shape) {
         ""
       }
       list(
-        epoch = as.integer(i), message = paste0(conditionMessage(error), why)
+        epoch = as.integer(epoch),
+        message = paste0(conditionMessage(error), why)
       )
     }
   )
   if (is.null(problem)) list(value = out) else list(problem = problem)
-}
-
-# One epoch of a recorded array [epochs, rows, cols], as a rows x cols matrix.
-at_epoch <- function(a, i) {
-  matrix(a[i, , ], nrow = dim(a)[2], ncol = dim(a)[3])
 }
 
 check_dim <- function(name, value, expected) {

@@ -1,0 +1,123 @@
+"""Lockstep calls each elementwise step once over a whole chunk (harness.R, lockstep_batched):
+it must give, bit for bit, what one call per epoch gives, whatever the port's function does."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nnparity.cases import load_case
+from nnparity.port import StepFailure
+from nnparity.ports import PythonPort, RPort
+
+EPOCHS = 40
+
+
+def python_chunk(case, epochs=EPOCHS):
+    """Python's trace of the first `epochs` epochs and the weights they start from."""
+    port = PythonPort()
+    port.start(case)
+    start = port.weights()
+    return port.advance(epochs, True), start
+
+
+def both_ways(r_port: RPort, case, trace, start) -> tuple[dict, dict]:
+    """The lockstep of one chunk with elementwise steps batched, and with every step per epoch."""
+    r_port.batch = True
+    batched = r_port.lockstep(case, trace, start)
+    r_port.batch = False
+    per_epoch = r_port.lockstep(case, trace, start)
+    return batched, per_epoch
+
+
+def assert_same(batched: dict, per_epoch: dict) -> None:
+    assert batched.keys() == per_epoch.keys(), "batching changed which steps were computed"
+    for name, value in per_epoch.items():
+        other = batched[name]
+        if isinstance(value, StepFailure):
+            assert other == value, f"{name}: per epoch {value}, batched {other}"
+            continue
+        assert isinstance(other, np.ndarray), f"{name}: per epoch an array, batched {other}"
+        assert other.shape == value.shape and other.tobytes() == value.tobytes(), (
+            f"{name}: batched lockstep differs from per-epoch calls in "
+            f"{int(np.sum(other != value))} cells"
+        )
+
+
+@pytest.mark.parametrize("name", ["article", "all_different", "two_outputs", "saturated", "iris"])
+def test_batched_lockstep_has_the_bits_of_per_epoch_calls(r_available, name):
+    case = load_case(name)
+    trace, start = python_chunk(case)
+    assert_same(*both_ways(RPort(), case, trace, start))
+
+
+def test_an_elementwise_step_is_called_once_over_the_whole_chunk(r_available, port_copy):
+    """Without this, the test above would pass with batching never used."""
+    seen = (
+        "\nseen <- new.env()\nseen$rows <- integer()\nsigmoid_output <- steps$output\n"
+        "steps$output <- function(output_layer_input) {\n"
+        "  seen$rows <- c(seen$rows, nrow(output_layer_input))\n"
+        "  sigmoid_output(output_layer_input)\n}\n"
+    )
+    last = "    bh + colSums(d_hiddenlayer) * lr\n  }\n)\n"
+    port = RPort(port_copy("r_impl", "steps.R", last, last + seen))
+    case = load_case("article")
+    trace, start = python_chunk(case)
+    port.lockstep(case, trace, start)
+    from nnparity.bridge import call
+
+    rows = list(np.asarray(call("get", "seen", envir=port.env)["rows"]))
+    samples = case.X.shape[0]
+    assert EPOCHS * samples in rows, f"steps$output was never called on the whole chunk: {rows}"
+    assert len(rows) < EPOCHS, f"steps$output was called {len(rows)} times for {EPOCHS} epochs"
+
+
+# Functions a port may give an elementwise step that are not elementwise, or not for a stack
+# of epochs: each must fall back to per-epoch calls, with the same values or failures.
+NOT_ELEMENTWISE = [
+    ("max-of-all", "E * slope_output_layer * max(E)"),
+    ("mean-of-all", "E * slope_output_layer - mean(E) + mean(E)"),
+    ("rows-counted", "E * slope_output_layer * nrow(E) / 3"),
+    ("first-row-zeroed", "{\n    d <- E * slope_output_layer\n    d[1, ] <- 0\n    d\n  }"),
+    (
+        "last-row-doubled",
+        "{\n    d <- E * slope_output_layer\n    d[nrow(d), ] <- 2 * d[nrow(d), ]\n    d\n  }",
+    ),
+    ("cumulative", "matrix(cumsum(E * slope_output_layer), nrow(E))"),
+    ("reshaped", "matrix(E * slope_output_layer, nrow = 3)"),
+    ("a-matrix-product", "E %*% t(slope_output_layer) %*% slope_output_layer / 1e3"),
+    ("errors-on-a-stack", '{\n    stopifnot(nrow(E) <= 3)\n    E * slope_output_layer\n  }'),
+    (
+        "warns-on-a-stack",
+        '{\n    if (nrow(E) > 3) warning("many rows")\n    E * slope_output_layer\n  }',
+    ),
+    ("integers", "round(E * slope_output_layer * 1e3) + 0L"),
+]
+
+
+@pytest.mark.parametrize(
+    "body", [body for _, body in NOT_ELEMENTWISE], ids=[name for name, _ in NOT_ELEMENTWISE]
+)
+def test_a_step_that_is_not_elementwise_falls_back_to_per_epoch_calls(r_available, port_copy, body):
+    port = RPort(port_copy("r_impl", "steps.R", "    E * slope_output_layer\n", f"    {body}\n"))
+    case = load_case("article")
+    trace, start = python_chunk(case)
+    batched, per_epoch = both_ways(port, case, trace, start)
+    assert_same(batched, per_epoch)
+
+
+def test_a_step_that_errors_is_named_with_its_epoch(r_available, port_copy):
+    case = load_case("all_different")
+    trace, start = python_chunk(case)
+    epoch = 23  # an epoch in no sample the batched call is checked on (1, 8, 14, 20, 27, 34, 40)
+    marker = repr(float(trace["E"][epoch - 1, 0, 0]))
+    body = (
+        f'{{\n    if (any(E == {marker})) stop("diverged here")\n'
+        "    E * slope_output_layer\n  }"
+    )
+    port = RPort(port_copy("r_impl", "steps.R", "    E * slope_output_layer\n", f"    {body}\n"))
+    batched, per_epoch = both_ways(port, case, trace, start)
+    failure = batched["d_output"]
+    assert isinstance(failure, StepFailure), f"the erroring step gave {failure!r}"
+    assert failure.epoch == epoch and "diverged here" in failure.message, failure
+    assert_same(batched, per_epoch)
