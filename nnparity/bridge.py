@@ -78,13 +78,21 @@ def r():
 _held: list[str] = []
 
 
-def call(function: str, *args, **kwargs):
-    """Call an R function with numpy conversion; R errors become PortError (one line)."""
+def call(function: str, *args, convert: bool = True, **kwargs):
+    """Call an R function with numpy conversion; R errors become PortError (one line).
+
+    With ``convert=False`` the arguments are converted as usual but R's value is returned as
+    rpy2's object (no copy), for ``py_arrays`` or ``converted`` to read.
+    """
     robjects, converter = r()
     from rpy2.rinterface_lib.embedded import RRuntimeError
 
     _held.clear()
-    with converter.context():
+    if not convert:
+        with converter.context() as context:
+            args = tuple(context.py2rpy(a) for a in args)
+            kwargs = {k: context.py2rpy(v) for k, v in kwargs.items()}
+    with (converter if convert else robjects.default_converter).context():
         try:
             value = robjects.r[function](*args, **kwargs)
         except RRuntimeError as error:
@@ -96,14 +104,52 @@ def call(function: str, *args, **kwargs):
     return value
 
 
+def converted(value):
+    """An R value from ``call(..., convert=False)``, as ``call`` would have returned it."""
+    _, converter = r()
+    with converter.context() as context:
+        return context.rpy2py(value)
+
+
+def r_array(array: np.ndarray):
+    """A numpy array as an R double array of the same shape, as numpy2ri makes it, with one
+    copy less: numpy2ri copies into R, then R's array() copies again to set the dimensions;
+    here the dimensions are set on the vector itself."""
+    from rpy2 import rinterface
+
+    array = np.asarray(array, dtype=np.float64)
+    vector = rinterface.FloatSexpVector(np.ravel(array, order="F"))  # R's column-major order
+    vector.do_slot_assign("dim", rinterface.IntSexpVector(array.shape))
+    return vector
+
+
 def named_list(arrays: dict[str, np.ndarray]):
-    """An R named list of numeric arrays (converted with numpy2ri)."""
-    robjects, converter = r()
-    with converter.context():
-        convert = robjects.conversion.get_conversion().py2rpy
-        return robjects.ListVector(
-            {k: convert(np.asarray(v, dtype=np.float64)) for k, v in arrays.items()}
-        )
+    """An R named list of numeric arrays (r_array)."""
+    robjects, _ = r()
+    return robjects.ListVector({k: r_array(v) for k, v in arrays.items()})
+
+
+def py_arrays(value) -> dict[str, np.ndarray] | None:
+    """A named R list of double arrays (from ``call(..., convert=False)``) as C-ordered numpy
+    arrays, each copied once, straight from R's memory into C order (numpy2ri copies each into
+    a Fortran-ordered array first). None when ``value`` is not such a list: read it
+    ``converted``."""
+    from rpy2 import rinterface
+
+    if not isinstance(value, rinterface.ListSexpVector) or list(value.rclass) != ["list"]:
+        return None
+    if len(value) == 0:
+        return {}
+    names = value.names
+    if names is rinterface.NULL or any(not name for name in names):
+        return None
+    items = list(zip(names, value, strict=True))
+    if not all(isinstance(v, rinterface.FloatSexpVector) for _, v in items):
+        return None
+    # np.asarray is a view of R's memory, alive only as long as R keeps the vector: always
+    # copied (np.ascontiguousarray would return the view itself for an array that is already
+    # C-contiguous, as a column-major [epochs, 1, 1] one is).
+    return {str(name): np.array(np.asarray(v), order="C", copy=True) for name, v in items}
 
 
 def r_error_text(text: str) -> str:

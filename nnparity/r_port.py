@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from . import steps
-from .bridge import call, named_list, r
+from .bridge import call, converted, named_list, py_arrays, r
 from .paths import R_IMPL
 from .port import BorderError, Port, PortError, StepFailure, check_trace
 
@@ -86,13 +86,19 @@ class RPort(Port):
 
     def advance(self, epochs: int, record: bool = True) -> dict[str, np.ndarray]:
         try:
-            result = call("nnparity_advance", self.state, int(epochs), bool(record))
+            result = call(
+                "nnparity_advance", self.state, int(epochs), bool(record), convert=False
+            )
         except PortError as error:
             raise self.failed(error) from None
-        trace = _as_dict(result)
-        if trace is None and not record:
-            return {}
-        trace = check_trace(self, trace if trace is not None else result, epochs)
+        trace = py_arrays(result)  # a list of double arrays, each copied once into C order
+        if trace is None:  # anything else, as numpy2ri reads it: check_trace names it
+            result = converted(result)
+            trace = _as_dict(result)
+            if trace is None and not record:
+                return {}
+            trace = trace if trace is not None else result
+        trace = check_trace(self, trace, epochs)
         return {name: np.ascontiguousarray(value) for name, value in trace.items()}
 
     def failed(self, error: PortError) -> PortError:
@@ -128,12 +134,16 @@ class RPort(Port):
                 np.array(steps.STATE),
                 self.elementwise,
                 self.batch,
+                convert=False,
             )
         except PortError as error:
             raise PortError(f"{self.describe()} failed in lockstep: {error}") from None
-        values, problems = result["values"], result["problems"]
+        values = py_arrays(result.rx2("values"))  # built by harness.R: always double arrays
+        if values is None:
+            values = _as_dict(converted(result.rx2("values")))
+        problems = converted(result.rx2("problems"))
         out: dict = {
-            name: np.ascontiguousarray(values[name], dtype=np.float64) for name in values.keys()
+            name: np.ascontiguousarray(value, dtype=np.float64) for name, value in values.items()
         }
         for name in problems.keys():
             failure = problems[name]

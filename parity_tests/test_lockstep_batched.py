@@ -121,3 +121,15 @@ def test_a_step_that_errors_is_named_with_its_epoch(r_available, port_copy):
     assert isinstance(failure, StepFailure), f"the erroring step gave {failure!r}"
     assert failure.epoch == epoch and "diverged here" in failure.message, failure
     assert_same(batched, per_epoch)
+
+
+def test_arrays_from_r_are_python_copies_not_views_of_r_memory(r_available):
+    """A view of an R vector dangles once R frees it; an [epochs, 1, 1] array (bout) is both
+    column- and row-major, so a conversion that copies only to reorder would keep the view."""
+    case = load_case("article")
+    trace, start = python_chunk(case)
+    port = RPort()
+    port.start(case)
+    returned = {**port.advance(EPOCHS, True), **port.lockstep(case, trace, start)}
+    views = [name for name, value in returned.items() if not value.flags.owndata]
+    assert not views, f"views of R's memory, not copies: {views}"
