@@ -236,8 +236,8 @@ CATALOGUE: tuple[Mutant, ...] = (
         "aperm(epoch_after_epoch, c(3, 1, 2))",
         "array(epoch_after_epoch, dim(epoch_after_epoch)[c(3, 1, 2)])",
         "hidden_layer_input",
-        "the recorded epochs reshaped to [epochs, rows, cols] instead of permuted (aperm): the "
-        "right shape, cells from the wrong epoch or place (cell [1, 1] of epoch 1 stays: on a "
+        "the recorded epochs reshaped to epochs x rows x cols instead of permuted (aperm): the "
+        "right shape, cells from the wrong epoch or place (cell 1, 1 of epoch 1 stays: on a "
         "case where R rounds it differently, the free run calls that drift and names step 12)",
         ("article", "two_outputs"),
     ),
