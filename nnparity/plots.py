@@ -7,17 +7,50 @@ writes: a plot made from the file is the plot of the run.
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
-import matplotlib
+
+def _writable_matplotlib_folder() -> None:
+    """Give matplotlib a folder it can write when HOME cannot be written.
+
+    matplotlib keeps its settings and font cache in ~/.config/matplotlib and
+    ~/.cache/matplotlib. Under a HOME that is read-only, missing or not a
+    folder it falls back to a temporary folder, removed at exit, and says so in
+    two lines of warnings on stderr, which would break the one line promised
+    for a run that went well. This is the same fallback, said nowhere.
+    """
+    if os.environ.get("MPLCONFIGDIR"):
+        return
+    home = Path(os.environ.get("HOME") or "~").expanduser()
+    for variable, default in (("XDG_CONFIG_HOME", ".config"), ("XDG_CACHE_HOME", ".cache")):
+        folder = Path(os.environ.get(variable) or home / default) / "matplotlib"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            if os.access(folder, os.W_OK):
+                continue
+        except OSError:
+            pass
+        temporary = tempfile.mkdtemp(prefix="nnparity-matplotlib-")
+        atexit.register(shutil.rmtree, temporary, ignore_errors=True)
+        os.environ["MPLCONFIGDIR"] = temporary
+        return
+
+
+_writable_matplotlib_folder()
+
+import matplotlib  # noqa: E402 - after its folder is settled
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt
-import numpy as np
-from matplotlib.colors import LogNorm
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.colors import LogNorm  # noqa: E402
 
-from . import steps
+from . import steps  # noqa: E402
 
 DPI = 110
 COLOURS = {"Python": "#3572A5", "R": "#D2691E"}

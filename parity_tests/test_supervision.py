@@ -233,6 +233,120 @@ def test_a_second_ctrl_c_does_not_break_the_clean_up(port_copy, tmp_path):
     )
 
 
+def workers_of(token: str) -> list[int]:
+    """The worker processes of the run carrying `token`."""
+    found = []
+    for pid in leftover_processes(token):
+        try:
+            if b"nnparity.worker" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
+def alive(pid: int) -> bool:
+    """The process exists and is not a zombie (killed, not yet reaped)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def spinning_r_port(port_copy, tmp_path) -> tuple[Path, Path]:
+    """An R port whose train says it has begun (a file) and then loops for ever."""
+    flag = tmp_path / "r-is-spinning"
+    loop = f'\n  file.create("{flag}")\n  repeat {{\n  }}'
+    return port_copy("r_impl", "train.R", TRAIN_R, TRAIN_R + loop), flag
+
+
+def wait_for(flag: Path, timeout: float = 120) -> None:
+    end = time.monotonic() + timeout
+    while not flag.exists():
+        assert time.monotonic() < end, "the R port never began training"
+        time.sleep(0.05)
+
+
+def test_workers_die_with_a_supervisor_killed_by_sigkill(port_copy, tmp_path):
+    # SIGKILL leaves the supervisor no chance to clean up, and a worker inside an R loop never
+    # reads its socket again: only the kernel's parent-death signal (worker.py) can end it.
+    port, flag = spinning_r_port(port_copy, tmp_path)
+    token = uuid.uuid4().hex
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nnparity", "run", "--epochs", "20", "--r-impl", str(port)],
+        cwd=tmp_path,
+        env=dict(os.environ, NNPARITY_TEST_TOKEN=token),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for(flag)
+    workers = workers_of(token)
+    assert len(workers) == 2, f"expected two workers, found {workers}"
+    process.kill()
+    process.wait(timeout=30)
+    end = time.monotonic() + 1.0
+    while any(alive(pid) for pid in workers) and time.monotonic() < end:
+        time.sleep(0.05)
+    assert not [pid for pid in workers if alive(pid)], (
+        "a worker outlived its supervisor by more than a second after SIGKILL"
+    )
+
+
+#: Runs a command as a child subreaper (PR_SET_CHILD_SUBREAPER = 36): a process orphaned under
+#: it (a worker whose supervisor exited first) is adopted by this one instead of by init, so it
+#: shows which workers the supervisor did not end and wait for itself.
+ADOPTER = """
+import ctypes, json, os, subprocess, sys, time
+from pathlib import Path
+ctypes.CDLL(None, use_errno=True).prctl(36, 1)
+run = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(run.pid, flush=True)
+code = run.wait()
+time.sleep(1.0)
+adopted = []
+for proc in Path("/proc").iterdir():
+    try:
+        if proc.name.isdigit():
+            ppid = (proc / "stat").read_text().rsplit(")", 1)[1].split()[1]
+            if ppid == str(os.getpid()):
+                adopted.append(int(proc.name))
+    except (OSError, IndexError):
+        continue
+print(json.dumps({"code": code, "adopted": adopted}), flush=True)
+"""
+
+
+def test_sigterm_makes_the_supervisor_end_and_wait_for_its_workers_itself(port_copy, tmp_path):
+    # The workers' parent-death signal would end them anyway once the supervisor is gone; this
+    # checks the supervisor's own clean-up: no worker may outlive it, even for a moment.
+    port, flag = spinning_r_port(port_copy, tmp_path)
+    token = uuid.uuid4().hex
+    command = [sys.executable, "-m", "nnparity", "run", "--epochs", "20", "--r-impl", str(port)]
+    adopter = subprocess.Popen(
+        [sys.executable, "-c", ADOPTER, *command],
+        cwd=tmp_path,
+        env=dict(os.environ, NNPARITY_TEST_TOKEN=token),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    supervisor = int(adopter.stdout.readline())
+    wait_for(flag)
+    workers = workers_of(token)
+    assert len(workers) == 2, f"expected two workers, found {workers}"
+    os.kill(supervisor, signal.SIGTERM)
+    out, _ = adopter.communicate(timeout=60)
+    outcome = json.loads(out)
+    assert outcome["code"] == 143, outcome
+    # (a process a worker started dies with the worker's session but is not the supervisor's
+    # to wait for: only the workers themselves count)
+    orphaned = sorted(set(outcome["adopted"]) & set(workers))
+    assert not orphaned, (
+        f"worker(s) {orphaned} outlived the supervisor after SIGTERM: it did not end and wait "
+        "for them before exiting"
+    )
+
+
 def test_timeout_ends_a_run_whose_port_hangs_with_exit_1_and_one_line(port_copy, tmp_path):
     port = port_copy("r_impl", "train.R", TRAIN_R, TRAIN_R + "\n  repeat {\n  }")
     began = time.monotonic()
@@ -366,6 +480,28 @@ def test_whatever_a_port_prints_goes_to_stderr_so_json_stays_json(port_copy, tmp
     assert "from R" in result.stderr and "msg" in result.stderr
 
 
+def test_whatever_a_python_port_prints_at_import_and_in_train_goes_to_stderr_so_json_stays_json(
+    port_copy, tmp_path
+):
+    port = port_copy(
+        "python_impl",
+        "train.py",
+        TRAIN_PY,
+        'print("printed at import")\n'
+        + TRAIN_PY
+        + '\n    print("printed in train")\n    import os; os.write(1, b"written to fd 1\\n")',
+    )
+    result = nnparity("run", "--epochs", "5", "--json", "--python-impl", str(port), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    try:
+        report = json.loads(result.stdout)
+    except json.JSONDecodeError as error:
+        raise AssertionError(f"stdout is not JSON ({error}):\n{result.stdout[:500]}") from None
+    assert report["passed"] is True
+    for said in ("printed at import", "printed in train", "written to fd 1"):
+        assert said in result.stderr, f"{said!r} did not reach stderr:\n{result.stderr}"
+
+
 def test_an_r_error_while_loading_a_port_is_one_line_carrying_rs_message(port_copy, tmp_path):
     port = port_copy("r_impl", "train.R", TRAIN_R, 'stop("broken on purpose")\n' + TRAIN_R)
     result = nnparity("run", "--r-impl", str(port), cwd=tmp_path)
@@ -462,6 +598,58 @@ def test_a_wrong_r_home_is_one_line_and_exit_2(tmp_path):
     )
     assert result.returncode == 2
     one_line(result.stderr, "R_HOME=/nonexistent")
+
+
+def read_only_home(tmp_path: Path, command: list[str]) -> subprocess.CompletedProcess:
+    """`command` with HOME on a read-only file system: a tmpfs mounted read-only in a mount
+    namespace of its own (as root, permissions alone cannot stop a write). Skips where
+    unshare and mount are not allowed."""
+    home = tmp_path / "home"
+    home.mkdir()
+    probe = subprocess.run(
+        ["unshare", "-m", "sh", "-c", f"mount -t tmpfs -o ro tmpfs {home} && ! touch {home}/x"],
+        capture_output=True,
+    )
+    if probe.returncode != 0:
+        pytest.skip(f"cannot mount a read-only HOME here (unshare -m, mount): {probe.stderr!r}")
+    script = f'mount -t tmpfs -o ro tmpfs {home} && exec "$@"'
+    return subprocess.run(
+        ["unshare", "-m", "sh", "-c", script, "sh", *command],
+        cwd=tmp_path,
+        env=dict(os.environ, HOME=str(home)),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "--epochs", "5", "--json"],
+        ["report", "--epochs", "5", "--out", "site"],
+        ["explain", "--step", "2"],
+    ],
+    ids=["run-json", "report", "explain"],
+)
+def test_a_read_only_home_changes_nothing_a_command_says(tmp_path, args):
+    # R, rpy2, matplotlib (~/.config and ~/.cache/matplotlib) and fontconfig may want to
+    # write under HOME; none of it may reach the user or the exit code.
+    result = read_only_home(tmp_path, [sys.executable, "-m", "nnparity", *args])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stderr == "", f"a read-only HOME made {args[0]} say:\n{result.stderr}"
+    if args[0] == "run":
+        assert json.loads(result.stdout)["passed"] is True
+
+
+@pytest.mark.parametrize("home", ["/proc/self", "/dev/null"], ids=["under-proc", "a-file"])
+def test_a_home_that_cannot_hold_folders_changes_nothing_report_says(tmp_path, home):
+    result = nnparity(
+        "report", "--epochs", "5", "--out", "site", cwd=tmp_path, env=dict(os.environ, HOME=home)
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "", f"HOME={home} made report say:\n{result.stderr}"
+    assert (tmp_path / "site" / "loss.png").is_file()
 
 
 def test_a_full_stdout_is_one_line_and_the_exit_code_still_follows_the_verdict(tmp_path):
