@@ -226,7 +226,7 @@ def epoch_values(
         trace = port.advance(1, record=True)
         values = {name: np.asarray(trace[name][0]) for name in steps.NAMES}
         for name in steps.STATE:
-            values[step1_key(name)] = np.asarray(trace[f"initial_{name}"][0])
+            values[step1_key(name)] = np.asarray(trace[steps.initial(name)][0])
         both.append(values)
     return both[0], both[1]
 

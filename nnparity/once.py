@@ -96,7 +96,7 @@ class OnceComparison:
             if isinstance(other, np.ndarray) and other.ndim == 3:
                 self._across(name, last, python.get(name), other[-1:], bound_last, plain)
         for language, trace in sides.items():
-            self.returned[language] = {w: trace.get(f"returned_{w}") for w in steps.STATE}
+            self.returned[language] = {w: trace.get(steps.returned(w)) for w in steps.STATE}
         for check in self.checks.values():
             check.chunks += 1
 

@@ -109,14 +109,24 @@ BY_NAME: dict[str, Quantity] = {q.name: q for q in QUANTITIES}
 #: the X and y a port reads and the weights and biases it starts from. Trace
 #: key -> its row; a starting weight is recorded as initial_<name>, so as not
 #: to clash with its updates, which keep the plain name.
+def initial(name: str) -> str:
+    """The trace key of a starting weight (step 1): ``initial_wh``."""
+    return f"initial_{name}"
+
+
+def returned(name: str) -> str:
+    """The trace key of what train() returned for ``name``: ``returned_output``."""
+    return f"returned_{name}"
+
+
 ONCE: dict[str, Quantity] = {
-    ("initial_" if q.step == 1 else "") + q.name: q for q in ALL if q.recorded == "once"
+    initial(q.name) if q.step == 1 else q.name: q for q in ALL if q.recorded == "once"
 }
 
 #: What train() returns (the final output and weights), kept by the harness
 #: beside each chunk's trace as returned_<name>, arrays [1, rows, cols]: it
 #: must equal the matrix of the chunk's last epoch bit for bit.
-RETURNED: dict[str, str] = {f"returned_{name}": name for name in ("output", *STATE)}
+RETURNED: dict[str, str] = {returned(name): name for name in ("output", *STATE)}
 
 #: The step number given to what train() returns: it comes after step 11.
 RETURNED_STEP = 12
