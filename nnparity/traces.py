@@ -29,12 +29,15 @@ from .port import PortError, submit
 
 MODES = ("free", "lockstep")
 
-#: Bytes of trace held per chunk, per language. A chunk holds the Python
-#: trace, the R trace (free-running), Python's trace copied into R, R's
-#: lockstep trace and the comparison's temporaries. Measured peak RSS on the
-#: 2000-sample, 64-hidden-unit case (docs/benchmarks.md): 0.56 GB with 64 MiB,
-#: 0.28 GB with 16 MiB, at the same speed; 32 MiB keeps a run well under 1 GB.
-CHUNK_BYTES = 32 * 2**20
+#: Bytes of trace held per chunk, per language. A chunk is in several places at
+#: once: the Python trace, R's free-running one and R's lockstep one in the
+#: supervisor (and the next chunk arriving), and in the R worker R's arrays and
+#: their numpy copies. Measured peak RSS, all processes summed, on the scale
+#: case (2000 x 50 x 64; 40 epochs, both modes; every process sampled every
+#: 20 ms, as bench/benchmark.py does): 673 MB with 32 MiB chunks,
+#: 501 MB with 16 MiB, 366 MB with 8 MiB; 16 MiB keeps the 2000-epoch run under
+#: issue 9's 600 MB (docs/benchmarks.md).
+CHUNK_BYTES = 16 * 2**20
 
 #: What nnparity writes into a --save-traces folder (tracefolder.py); anything else is the user's.
 TRACE_FILES = (

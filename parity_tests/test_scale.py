@@ -27,9 +27,10 @@ from generate import generated
 #: update's lockstep difference is largest (policy.py); short enough for CI.
 EPOCHS = 100
 #: Peak resident memory of the supervising process, and of the largest worker. Measured on
-#: this 100-epoch run with 32 MiB chunks: 228 MB and 379 MB (the R worker). A chunk's arrays
-#: kept alive after it was compared (a reference cycle around its trace, a reply kept for
-#: the whole run) took the supervisor to 452 MB: these limits catch that.
+#: 40 epochs of this case with 32 MiB chunks: 228 MB and 379 MB (the R worker); with
+#: traces.CHUNK_BYTES (16 MiB) 173 MB and 262 MB. A chunk's arrays kept alive after it was
+#: compared (a reference cycle around its trace, a reply kept for the whole run) took the
+#: supervisor to 452 MB: these limits catch that.
 PEAK_RSS_LIMIT = 384 << 20
 WORKER_RSS_LIMIT = 512 << 20
 
