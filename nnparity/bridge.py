@@ -50,6 +50,7 @@ def r():
     # user's value is put back.
     library_path = os.environ.get("LD_LIBRARY_PATH")
     try:
+        _skip_rpy2s_library_path_question()
         import rpy2.robjects as robjects
         from rpy2.rinterface_lib import callbacks
         from rpy2.robjects import numpy2ri
@@ -73,6 +74,23 @@ def r():
     )  # a port's print() goes to stderr
     robjects.r["source"](str(HARNESS_R))
     return robjects, robjects.default_converter + numpy2ri.converter
+
+
+def _skip_rpy2s_library_path_question() -> None:
+    """Spare rpy2 3.5 the `Rscript` it runs, as it is imported, to learn R's LD_LIBRARY_PATH.
+
+    rpy2 puts that answer into this process's environment, where it is too late
+    for this process's loader (rpy2 says so itself, in embedded.py), and r()
+    puts the user's value back as soon as R has started (above): the answer is
+    never used. Asking costs the start of a whole R, 0.15 s of an R worker's
+    0.65 s start on a quiet machine and 0.6 s under load (docs/benchmarks.md).
+    Other rpy2 versions ask as they do.
+    """
+    import rpy2
+    import rpy2.situation
+
+    if rpy2.__version__.startswith("3.5.") and "rpy2.rinterface_lib.openrlib" not in sys.modules:
+        rpy2.situation.r_ld_library_path_from_subprocess = lambda r_home: ""
 
 
 _held: list[str] = []
