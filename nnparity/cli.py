@@ -29,7 +29,7 @@ from . import (
     workbook,
 )
 from .atomic import OutputError
-from .cases import load_case, parse_epochs
+from .cases import load_case
 from .command import (
     BAD_INPUT,
     FAILS,
@@ -38,6 +38,7 @@ from .command import (
     add_case_option,
     add_timeout_option,
     bad_input,
+    parse_epochs_option,
     parse_timeout,
     write_out,
 )
@@ -129,7 +130,9 @@ def command_run(args, console: Console, err: Console) -> int:
         if script:
             spreadsheet.refuse(args, "--r-script or --python-script")
         case = load_case(args.case)
-        epochs = parse_epochs("--epochs", args.epochs) if args.epochs is not None else case.epochs
+        epochs = (
+            parse_epochs_option("--epochs", args.epochs) if args.epochs is not None else case.epochs
+        )
         deadline = supervise.Deadline(parse_timeout(args.timeout))
         if args.save_stats is not None:  # before the run, not after it: a bad name costs nothing
             stats.check_target(args.save_stats, args.save_traces)

@@ -131,5 +131,5 @@ def returned(port: Port, result: dict) -> dict[str, np.ndarray]:
                 f"{port.describe()} returned {type(value).__name__} as {name} from train; "
                 "expected an array of doubles"
             )
-        out[f"returned_{name}"] = value[None]
+        out[steps.returned(name)] = value[None]
     return out

@@ -26,8 +26,8 @@ import time
 from pathlib import Path
 
 from . import spawn, wire
-from .signals import Interrupted, catch_signals, signal_name  # noqa: F401 - used by cli
 from .port import BorderError, Port, PortError
+from .signals import Interrupted, catch_signals, signal_name  # noqa: F401 - used by cli
 
 
 class LoadError(PortError):
@@ -143,7 +143,7 @@ class WorkerPort(Port):
 
     def submit(self, operation: str, *args) -> Pending:
         epochs = None
-        if operation == "start":  # epochs count from each start (the determinism check starts twice)
+        if operation == "start":  # epochs count from each start (determinism starts twice)
             self._requested = 0
         elif operation == "advance":
             epochs = (self._requested + 1, self._requested + args[0])

@@ -85,7 +85,7 @@ class TraceWriter:
                 continue
             if name not in self.files:
                 self.shapes[name] = (self.epochs, *value.shape[1:])
-                handle = open(self.folder / f".{self.language}.{name}.npy", "wb")  # noqa: SIM115
+                handle = open(self.folder / f".{self.language}.{name}.npy", "wb")
                 header = {"descr": "<f8", "fortran_order": False, "shape": self.shapes[name]}
                 np.lib.format.write_array_header_2_0(handle, header)
                 self.files[name], self.written[name] = handle, 0

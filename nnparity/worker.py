@@ -113,7 +113,7 @@ def serve(connection: Connection) -> int:
             reply = (type(error).__name__, str(error))
         except OSError as error:  # a port's path that cannot be read
             reply = ("unavailable", str(error))
-        except BaseException as error:  # noqa: BLE001 - whatever a port raises is its failure
+        except BaseException as error:  # whatever a port raises is its failure
             reply = ("port", f"{type(error).__name__}: {error}")
         if operation in ("advance", "lockstep"):
             gc.collect()  # rpy2's wrappers sit in reference cycles: R's memory comes back here

@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 
 from parity_tests.test_supervision import (
-    RETURN_PY,
     RETURN_R,
     TRAIN_PY,
     TRAIN_R,
