@@ -57,8 +57,10 @@ def staged_file(target: Path | str) -> Iterator[Path]:
         yield tmp
         os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes it private
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as error:
         tmp.unlink(missing_ok=True)
+        if isinstance(error, OSError) and not isinstance(error, OutputError):  # a full disk
+            raise OutputError(f"{target}: cannot be written ({_reason(error)})") from None
         raise
 
 

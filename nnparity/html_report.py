@@ -14,7 +14,7 @@ from rich.console import Console
 
 from . import stats as tidy
 from . import supervise, traces
-from .atomic import StagedFolder
+from .atomic import OutputError, StagedFolder, _reason
 from .cases import load_case
 from .command import (
     FAILS,
@@ -96,8 +96,10 @@ def write_report(
         listed = [(name, alt) for name, alt, _ in images]
         (staging / "index.html").write_text(page(run, losses, listed, stats))
         target = folder.commit()
-    except BaseException:
+    except BaseException as error:
         folder.abort()
+        if isinstance(error, OSError) and not isinstance(error, OutputError):  # a full disk
+            raise OutputError(f"{folder.target}: cannot be written ({_reason(error)})") from None
         raise
     return target / "index.html"
 

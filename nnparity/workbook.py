@@ -18,6 +18,7 @@ so a learner who changes a weight on ``inputs`` sees every later step change.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -203,8 +204,12 @@ def write_workbook(case: Case, epochs: int, out: Path | str) -> Path:
     _inputs_sheet(wb.active, case, layout)
     for epoch in range(1, epochs + 1):
         _epoch_sheet(wb.create_sheet(epoch_sheet(epoch)), case, layout, epoch)
+    # Built in memory, then written in one go: openpyxl leaves its zip file open when a write
+    # fails (a full disk), and Python would print its failed close at exit.
+    buffer = io.BytesIO()
+    wb.save(buffer)
     with staged_file(out) as tmp:
-        wb.save(tmp)
+        tmp.write_bytes(buffer.getbuffer())
     return out
 
 

@@ -592,6 +592,55 @@ def test_report_out_refuses_a_folder_of_the_users_even_with_an_index_html(tmp_pa
 # -- the environment --------------------------------------------------------------------
 
 
+FILLS = [
+    # (id, command line writing into the folder "disk", what it writes)
+    ("report", ["report", "--epochs", "50", "--out", "disk/site"], "disk/site"),
+    ("save-stats", ["run", "--epochs", "500", "--save-stats", "disk/s.csv"], "disk/s.csv"),
+    ("workbook", ["workbook", "--epochs", "200", "--out", "disk/w.xlsx"], "disk/w.xlsx"),
+]
+
+
+@pytest.mark.parametrize("args, target", [f[1:] for f in FILLS], ids=[f[0] for f in FILLS])
+def test_an_output_that_fills_the_disk_is_one_line_naming_it_and_leaves_nothing(
+    tmp_path, args, target
+):
+    # 100 kB: the free-space check lets these small outputs start; the disk fills as they write.
+    # The tmpfs vanishes with its namespace: what is left on it is listed from inside.
+    disk = tmp_path / "disk"
+    then_list = f'"$0" -m nnparity "$@"; code=$?; echo "left: $(ls -A {disk})"; exit $code'
+    command = ["sh", "-c", then_list, sys.executable, *args]
+    result = on_tmpfs(disk, "size=100k", command, cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    one_line(result.stderr, f"{tmp_path / target}: cannot be written", "No space left on device")
+    assert result.stdout.splitlines()[-1] == "left: ", f"a partial output was left: {result.stdout}"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="traces.py: TraceOutput.abort closes the half-written .npy files, and on a full disk "
+    "close() raises OSError over the OutputError: a traceback, exit 1, and the .partial folder "
+    "stays. (Strict: once fixed this fails as XPASS; drop the mark.)",
+)
+def test_traces_that_fill_the_disk_during_the_run_are_one_line_and_leave_nothing(
+    port_copy, tmp_path
+):
+    # The free-space check passes (20 MB for 13 MB of traces); then the Python port fills the
+    # disk from inside train, so the run's own trace writes are the ones that fail.
+    disk = tmp_path / "disk"
+    fill = (
+        f"\n    try:\n        with open({str(disk / 'filler')!r}, 'ab') as f:\n"
+        "            while True:\n                f.write(bytes(65536))\n"
+        "    except OSError:\n        pass"
+    )
+    port = port_copy("python_impl", "train.py", TRAIN_PY, TRAIN_PY + fill)
+    args = ["run", "--python-impl", str(port), "--save-traces", str(disk / "t")]
+    then_list = f'"$0" -m nnparity "$@"; code=$?; echo "left: $(ls -A {disk})"; exit $code'
+    result = on_tmpfs(disk, "size=20m", ["sh", "-c", then_list, sys.executable, *args])
+    assert result.returncode == 2, result.stdout + result.stderr
+    one_line(result.stderr, f"{disk / 't'}: cannot be written", "No space left on device")
+    assert result.stdout.splitlines()[-1] == "left: filler", f"a partial output: {result.stdout}"
+
+
 def test_a_wrong_r_home_is_one_line_and_exit_2(tmp_path):
     result = nnparity(
         "run", "--epochs", "5", cwd=tmp_path, env=dict(os.environ, R_HOME="/nonexistent")
@@ -600,27 +649,32 @@ def test_a_wrong_r_home_is_one_line_and_exit_2(tmp_path):
     one_line(result.stderr, "R_HOME=/nonexistent")
 
 
-def read_only_home(tmp_path: Path, command: list[str]) -> subprocess.CompletedProcess:
-    """`command` with HOME on a read-only file system: a tmpfs mounted read-only in a mount
-    namespace of its own (as root, permissions alone cannot stop a write). Skips where
-    unshare and mount are not allowed."""
-    home = tmp_path / "home"
-    home.mkdir()
+def on_tmpfs(folder: Path, options: str, command: list[str], **run) -> subprocess.CompletedProcess:
+    """`command` with a tmpfs mounted on `folder` (mount options: "ro", "size=100k") in a mount
+    namespace of its own: a read-only or full file system that root cannot write past and
+    that vanishes with the command. Skips where unshare and mount are not allowed."""
+    folder.mkdir(exist_ok=True)
     probe = subprocess.run(
-        ["unshare", "-m", "sh", "-c", f"mount -t tmpfs -o ro tmpfs {home} && ! touch {home}/x"],
+        ["unshare", "-m", "sh", "-c", f"mount -t tmpfs -o {options} tmpfs {folder}"],
         capture_output=True,
     )
     if probe.returncode != 0:
-        pytest.skip(f"cannot mount a read-only HOME here (unshare -m, mount): {probe.stderr!r}")
-    script = f'mount -t tmpfs -o ro tmpfs {home} && exec "$@"'
+        pytest.skip(f"cannot mount a tmpfs here (unshare -m, mount): {probe.stderr!r}")
+    script = f'mount -t tmpfs -o {options} tmpfs {folder} && exec "$@"'
     return subprocess.run(
         ["unshare", "-m", "sh", "-c", script, "sh", *command],
-        cwd=tmp_path,
-        env=dict(os.environ, HOME=str(home)),
         capture_output=True,
         text=True,
         timeout=300,
+        **run,
     )
+
+
+def read_only_home(tmp_path: Path, command: list[str]) -> subprocess.CompletedProcess:
+    """`command` with HOME on a read-only file system (as root, permissions cannot stop a
+    write)."""
+    home = tmp_path / "home"
+    return on_tmpfs(home, "ro", command, cwd=tmp_path, env=dict(os.environ, HOME=str(home)))
 
 
 @pytest.mark.parametrize(
