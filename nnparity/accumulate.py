@@ -57,6 +57,86 @@ def differences(a: np.ndarray, b: np.ndarray) -> Differences:
     return Differences(diff, same, ulps, rel, mismatch)
 
 
+#: Cells per block of ``finite_figures``: its few temporaries (256 KiB each) stay in cache.
+BLOCK = 1 << 15
+#: The smallest positive double: a scale of zero (both values zero) divides to a relative
+#: difference of 0 when raised to it, and no other scale changes.
+_TINY = np.float64(5e-324)
+
+
+def finite_figures(a: np.ndarray, b: np.ndarray, block: int = BLOCK) -> dict | None:
+    """Per epoch, what ``differences`` measures in every cell, reduced: ``equal`` (cells
+    bitwise equal), ``max_abs``, ``max_rel``, ``max_ulp``, and ``max_scale`` (the largest
+    max(|a|, |b|)); None when a difference is not finite (a NaN or an Inf in a or b).
+
+    The same numbers as reducing ``differences(a, b)`` per epoch, without a chunk-sized
+    array for each measure: the work goes in blocks of about `block` cells (whole epochs
+    or rows of one), each through a few preallocated buffers that stay in cache. ULPs
+    are the difference of the bit patterns as integers, maximised before they become
+    doubles (the conversion is monotone); a block where a cell may cross zero (a relative
+    difference of at least 1, or only +0.0 against -0.0) takes ``finite_ulp_distance``.
+    """
+    with np.errstate(invalid="ignore", over="ignore"):
+        return _finite_figures(a, b, block) if a.size else None
+
+
+def _finite_figures(a: np.ndarray, b: np.ndarray, block: int) -> dict | None:
+    n, rows, cols = a.shape
+    per_epoch = rows * cols
+    if per_epoch <= block:
+        epochs_per_block, rows_per_block = max(1, block // max(per_epoch, 1)), rows
+    else:
+        epochs_per_block, rows_per_block = 1, max(1, block // max(cols, 1))
+    size = epochs_per_block * rows_per_block * cols
+    d_buf, s_buf, t_buf = np.empty(size), np.empty(size), np.empty(size)
+    i_buf, q_buf = np.empty(size, dtype=np.int64), np.empty(size, dtype=bool)
+    out = {
+        "equal": np.zeros(n, dtype=np.intp), "max_abs": np.zeros(n), "max_rel": np.zeros(n),
+        "max_ulp": np.zeros(n), "max_scale": np.zeros(n),
+    }
+    ai, bi = a.view(np.int64), b.view(np.int64)
+    for e0 in range(0, n, epochs_per_block):
+        e1 = min(n, e0 + epochs_per_block)
+        for r0 in range(0, rows, rows_per_block):
+            r1 = min(rows, r0 + rows_per_block)
+            x, y = a[e0:e1, r0:r1], b[e0:e1, r0:r1]
+            k = e1 - e0
+            m = x.size
+            d = np.subtract(x, y, out=d_buf[:m].reshape(x.shape))
+            np.abs(d, out=d)
+            d2 = d.reshape(k, -1)
+            dmax = d2.max(axis=1)
+            if not np.isfinite(dmax).all():
+                return None
+            q = np.equal(ai[e0:e1, r0:r1], bi[e0:e1, r0:r1], out=q_buf[:m].reshape(x.shape))
+            equal = np.count_nonzero(q) if k == 1 else np.count_nonzero(q.reshape(k, -1), axis=1)
+            scale = np.abs(x, out=s_buf[:m].reshape(x.shape))
+            np.maximum(scale, np.abs(y, out=t_buf[:m].reshape(x.shape)), out=scale)
+            s2 = scale.reshape(k, -1)
+            smax = s2.max(axis=1)
+            if dmax.max() == 0:  # bitwise equal, or +0.0 against -0.0: no rel, no ULP
+                rmax = umax = 0.0
+            else:
+                np.maximum(s2, _TINY, out=s2)
+                rmax = np.divide(d2, s2, out=s2).max(axis=1)
+                i = np.subtract(ai[e0:e1, r0:r1], bi[e0:e1, r0:r1],
+                                out=i_buf[:m].reshape(x.shape))
+                np.abs(i, out=i)
+                imax = i.reshape(k, -1).max(axis=1)
+                if rmax.max() >= 1 or imax.min() < 0:  # a cell may lie across zero
+                    umax = finite_ulp_distance(
+                        np.ascontiguousarray(x), np.ascontiguousarray(y)
+                    ).reshape(k, -1).max(axis=1)
+                else:
+                    umax = imax.astype(np.float64)
+            sl = slice(e0, e1)
+            out["equal"][sl] += equal
+            for key, value in (("max_abs", dmax), ("max_rel", rmax), ("max_ulp", umax),
+                               ("max_scale", smax)):
+                np.maximum(out[key][sl], value, out=out[key][sl])
+    return out
+
+
 #: The figures kept per epoch for every step: columns of the statistics table (nnparity.stats).
 EPOCH_FIGURES = ("equal", "max_abs", "max_rel", "max_ulp", "over", "bound")
 
@@ -129,18 +209,25 @@ class StepStats:
             "over": _per_epoch(bad, np.count_nonzero),
             "bound": bound,
         }
-        for key, value in figures.items():
-            self.per_epoch[key].append(value)
-        self.cells += a.size
+        first = None
+        if self.first_violation is None and figures["over"].any():
+            e, i, j = (int(k) for k in np.argwhere(bad)[0])
+            first = Cell(
+                offset + e + 1, self.name, i + 1, j + 1, float(a[e, i, j]), float(b[e, i, j]),
+                float(d.diff[e, i, j]), float(d.ulps[e, i, j]), float(allowed[e, i, j]),
+            )
+        self.record(a.size, figures, first)
+
+    def record(self, cells: int, figures: dict[str, np.ndarray], first: Cell | None) -> None:
+        """Fold one chunk's per-epoch figures (EPOCH_FIGURES) over `cells` cells into the
+        totals; `first`: the chunk's first cell beyond the bound, if any."""
+        for key in EPOCH_FIGURES:
+            self.per_epoch[key].append(figures[key])
+        self.cells += cells
         self.equal += int(figures["equal"].sum())
         self.max_abs = max(self.max_abs, float(figures["max_abs"].max(initial=0.0)))
         self.max_rel = max(self.max_rel, float(figures["max_rel"].max(initial=0.0)))
         self.max_ulp = max(self.max_ulp, float(figures["max_ulp"].max(initial=0.0)))
-        n_bad = int(figures["over"].sum())
-        self.violations += n_bad
-        if n_bad and self.first_violation is None:
-            e, i, j = (int(k) for k in np.argwhere(bad)[0])
-            self.first_violation = Cell(
-                offset + e + 1, self.name, i + 1, j + 1, float(a[e, i, j]), float(b[e, i, j]),
-                float(d.diff[e, i, j]), float(d.ulps[e, i, j]), float(allowed[e, i, j]),
-            )
+        self.violations += int(figures["over"].sum())
+        if first is not None and self.first_violation is None:
+            self.first_violation = first

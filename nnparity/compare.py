@@ -15,9 +15,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import policy, steps
-from .accumulate import StepStats, differences
+from .accumulate import StepStats, differences, finite_figures
 from .cells import Cell, NonFinite, NotComputed, StepFailure
-from .floats import ulp_distance
+from .floats import finite_ulp_distance, ulp_distance
 from .missing import describe_value, first_non_finite, is_r_na, same_missing
 from .once import OnceComparison
 from .verdict import ParityReport, first_failure
@@ -105,6 +105,11 @@ class Comparison:
         self.error: str | None = None
         self.non_finite: dict[str, NonFinite] = {}
         self.once = OnceComparison(case, mode)  # steps 0 and 1, what train() returned
+        # The per-epoch figures alone settle most epochs (_add_finite) when the cheap bound
+        # grows with max(|a|, |b|), as these two do; another bound is applied cell by cell.
+        self._fast = mode != "free" or self.free_bound in (
+            policy.free_running_bound, policy.spreadsheet_bound
+        )
 
     def fail(self, error: str) -> None:
         """A port failed while running: this mode cannot hold, and says why."""
@@ -121,6 +126,7 @@ class Comparison:
         offset = self.epochs
         self.epochs += epochs
         get = inputs_of(self.case, python, start)
+        max_abs = {}  # step -> its largest difference per epoch of this chunk
         for name in steps.NAMES:
             stats = self.stats[name]
             if stats.problem or stats.not_computed:
@@ -138,13 +144,88 @@ class Comparison:
                 stats.problem_epoch = offset + found
                 continue
             a, b = self._pair(name, python, r)
-            d = differences(a, b)
-            if not d.finite:
-                self._note_non_finite(name, offset, a, b)
-            stats.add(offset, a, b, d, *self._allowed(name, a, b, d.diff, get))
-        self._note_first_difference(python, r, offset, get)
+            figures = finite_figures(a, b) if self._fast else None
+            if figures is not None:
+                self._add_finite(stats, offset, name, a, b, figures, get)
+            else:  # a NaN, NA or Inf somewhere: every measure in every cell
+                d = differences(a, b)
+                if not d.finite:
+                    self._note_non_finite(name, offset, a, b)
+                stats.add(offset, a, b, d, *self._allowed(name, a, b, d.diff, get))
+            max_abs[name] = stats.per_epoch["max_abs"][-1]
+        self._note_first_difference(python, r, offset, get, max_abs)
         last = at_epochs(get, slice(epochs - 1, epochs))
-        self.once.add(python, r, offset, epochs, start, lambda n, a, b: self.bound(n, a, b, last))
+        cheap = self.free_bound if self.mode == "free" else lambda n, a, b: np.zeros_like(a)
+        self.once.add(python, r, offset, epochs, start, lambda n, a, b: self.bound(n, a, b, last),
+                      cheap)
+
+    def _floor(self, name: str) -> float:
+        """The free-running bound without inputs where both values are 0: the least it allows
+        anywhere, since it grows with max(|a|, |b|)."""
+        zero = np.zeros((1, 1, 1))
+        return float(self.free_bound(name, zero, zero).item())
+
+    def _add_finite(self, stats: StepStats, offset: int, name: str, a: np.ndarray, b: np.ndarray,
+                    figures: dict, get) -> None:
+        """Fold a chunk with every value finite into `stats`, from its per-epoch figures
+        (accumulate.finite_figures); only the epochs a cell of which may be beyond the bound
+        are looked at cell by cell.
+
+        The same statistics and bounds as ``StepStats.add`` with ``_allowed``: the bound is
+        computed, in full, on the same epochs. An epoch none of whose differences exceeds the
+        least the cheap bound allows anywhere (``_floor``; 0 in lockstep) has no cell over
+        it; free-running, a step that does not sum keeps the cheap bound, whose largest
+        value in an epoch is the bound at the epoch's largest max(|a|, |b|).
+        """
+        n = len(a)
+        max_abs = figures["max_abs"]
+        bound = np.full(n, np.nan)
+        checks = []  # (epochs, the bound there, whether it is the one the table shows)
+        if self.full_bounds:
+            checks.append((slice(None), self.bound(name, a, b, get), True))
+        elif self.mode == "free" and not steps.BY_NAME[name].sums:
+            top = figures["max_scale"][:, None, None]
+            bound = np.asarray(self.free_bound(name, top, top), dtype=np.float64).reshape(n)
+            near = np.flatnonzero(max_abs > self._floor(name))
+            if near.size:
+                checks.append((near, self.free_bound(name, a[near], b[near]), False))
+        else:
+            if self.mode == "free":
+                need = np.zeros(n, dtype=bool)
+                near = np.flatnonzero(max_abs > self._floor(name))
+                if near.size:
+                    x, y = a[near], b[near]
+                    need[near] = _per_epoch_any(np.abs(x - y) > self.free_bound(name, x, y))
+            else:
+                need = max_abs > 0
+            if need.all():
+                checks.append((slice(None), self.bound(name, a, b, get), True))
+            elif need.any():
+                epochs = np.flatnonzero(need)
+                full = self.bound(name, a[epochs], b[epochs], at_epochs(get, epochs))
+                checks.append((epochs, full, True))
+        over = np.zeros(n, dtype=np.intp)
+        first = None
+        for epochs, allowed, shown in checks:
+            x, y = a[epochs], b[epochs]
+            diff = np.abs(x - y)
+            bad = diff > allowed
+            over[epochs] = np.count_nonzero(bad.reshape(len(x), -1), axis=1)
+            if shown:
+                bound[epochs] = np.max(np.reshape(allowed, (len(x), -1)), axis=1)
+            if first is None and stats.first_violation is None and bad.any():
+                k, i, j = (int(q) for q in np.argwhere(bad)[0])
+                e = int(np.arange(n)[epochs][k])
+                first = Cell(
+                    offset + e + 1, name, i + 1, j + 1, float(x[k, i, j]), float(y[k, i, j]),
+                    float(diff[k, i, j]), float(finite_ulp_distance(x[k, i, j:j + 1],
+                                                                    y[k, i, j:j + 1])[0]),
+                    float(allowed[k, i, j]),
+                )
+        stats.record(a.size, {
+            "equal": figures["equal"], "max_abs": max_abs, "max_rel": figures["max_rel"],
+            "max_ulp": figures["max_ulp"], "over": over, "bound": bound,
+        }, first)
 
     def _pair(self, name: str, python, r) -> tuple[np.ndarray, np.ndarray]:
         """The two arrays of one step, Python's broadcast over R's rows where R holds a
@@ -196,15 +277,26 @@ class Comparison:
             if seen is None or _order(here) < _order(seen):
                 self.non_finite[language] = here
 
-    def _note_first_difference(self, python, r, offset, get) -> None:
-        """The first cell, in epoch then step order, that is not bitwise equal."""
+    def _note_first_difference(self, python, r, offset, get, max_abs: dict) -> None:
+        """The first cell, in epoch then step order, that is not bitwise equal.
+
+        ``max_abs``: each compared step's largest difference per epoch in this chunk. A
+        cell differs (first_bit_difference) exactly where its difference is above 0 (NaN
+        and NA met by their own kind count 0, met by anything else Inf), so the epoch comes
+        from these figures and only that epoch of that step is searched.
+        """
         if self.first_difference is not None:
             return
-        skip = {n for n, s in self.stats.items() if s.problem or s.not_computed}
-        comparable = [n for n in steps.NAMES if n not in skip]
-        found = first_bit_difference((n, *self._pair(n, python, r)) for n in comparable)
-        if found is not None:
-            self.first_difference = self._difference_at(offset, *found, get)
+        best = None
+        for order, name in enumerate(n for n in steps.NAMES if n in max_abs):
+            differs = np.flatnonzero(max_abs[name] > 0)
+            if differs.size and (best is None or (int(differs[0]), order) < best[:2]):
+                best = (int(differs[0]), order, name)
+        if best is not None:
+            e, _, name = best
+            a, b = self._pair(name, python, r)
+            _, i, j, *_ = first_bit_difference([(name, a[e : e + 1], b[e : e + 1])])
+            self.first_difference = self._difference_at(offset, e, i, j, name, a, b, get)
 
     def _difference_at(self, offset, e, i, j, name, a, b, get) -> Cell:
         """One differing cell (chunk epoch e, row i, col j; 0-based), with both bounds."""
@@ -231,6 +323,10 @@ class Comparison:
             sides=self.sides, title=self.title,
             once=list(self.once.checks.values()),
         )
+
+
+def _per_epoch_any(x: np.ndarray) -> np.ndarray:
+    return x.reshape(len(x), -1).any(axis=1)
 
 
 def _order(cell) -> tuple[int, int]:
