@@ -64,10 +64,29 @@ BLOCK = 1 << 15
 _TINY = np.float64(5e-324)
 
 
-def finite_figures(a: np.ndarray, b: np.ndarray, block: int = BLOCK) -> dict | None:
+def _blocks(shape: tuple[int, int, int], block: int):
+    """Blocks of about `block` cells of an [epochs, rows, cols] array: whole epochs, or rows
+    of one epoch; yields (epochs, rows) slices, and the size of the largest block."""
+    n, rows, cols = shape
+    if rows * cols <= block:
+        epochs_per_block, rows_per_block = max(1, block // max(rows * cols, 1)), rows
+    else:
+        epochs_per_block, rows_per_block = 1, max(1, block // max(cols, 1))
+    size = epochs_per_block * rows_per_block * cols
+    spans = [
+        (slice(e0, min(n, e0 + epochs_per_block)), slice(r0, min(rows, r0 + rows_per_block)))
+        for e0 in range(0, n, epochs_per_block)
+        for r0 in range(0, rows, rows_per_block)
+    ]
+    return spans, size
+
+
+def finite_figures(a: np.ndarray, b: np.ndarray, scale: bool = True,
+                   block: int = BLOCK) -> dict | None:
     """Per epoch, what ``differences`` measures in every cell, reduced: ``equal`` (cells
-    bitwise equal), ``max_abs``, ``max_rel``, ``max_ulp``, and ``max_scale`` (the largest
-    max(|a|, |b|)); None when a difference is not finite (a NaN or an Inf in a or b).
+    bitwise equal), ``max_abs``, ``max_rel``, ``max_ulp``, and with `scale` ``max_scale``
+    (the largest max(|a|, |b|)); None when a difference is not finite (a NaN or an Inf in
+    a or b).
 
     The same numbers as reducing ``differences(a, b)`` per epoch, without a chunk-sized
     array for each measure: the work goes in blocks of about `block` cells (whole epochs
@@ -77,64 +96,79 @@ def finite_figures(a: np.ndarray, b: np.ndarray, block: int = BLOCK) -> dict | N
     difference of at least 1, or only +0.0 against -0.0) takes ``finite_ulp_distance``.
     """
     with np.errstate(invalid="ignore", over="ignore"):
-        return _finite_figures(a, b, block) if a.size else None
+        return _finite_figures(a, b, scale, block) if a.size else None
 
 
-def _finite_figures(a: np.ndarray, b: np.ndarray, block: int) -> dict | None:
-    n, rows, cols = a.shape
-    per_epoch = rows * cols
-    if per_epoch <= block:
-        epochs_per_block, rows_per_block = max(1, block // max(per_epoch, 1)), rows
-    else:
-        epochs_per_block, rows_per_block = 1, max(1, block // max(cols, 1))
-    size = epochs_per_block * rows_per_block * cols
+def _finite_figures(a: np.ndarray, b: np.ndarray, need_scale: bool, block: int) -> dict | None:
+    n = len(a)
+    spans, size = _blocks(a.shape, block)
     d_buf, s_buf, t_buf = np.empty(size), np.empty(size), np.empty(size)
     i_buf, q_buf = np.empty(size, dtype=np.int64), np.empty(size, dtype=bool)
     out = {
         "equal": np.zeros(n, dtype=np.intp), "max_abs": np.zeros(n), "max_rel": np.zeros(n),
-        "max_ulp": np.zeros(n), "max_scale": np.zeros(n),
+        "max_ulp": np.zeros(n), "max_scale": np.zeros(n) if need_scale else None,
     }
     ai, bi = a.view(np.int64), b.view(np.int64)
-    for e0 in range(0, n, epochs_per_block):
-        e1 = min(n, e0 + epochs_per_block)
-        for r0 in range(0, rows, rows_per_block):
-            r1 = min(rows, r0 + rows_per_block)
-            x, y = a[e0:e1, r0:r1], b[e0:e1, r0:r1]
-            k = e1 - e0
-            m = x.size
+    for epochs, rows in spans:
+        x, y = a[epochs, rows], b[epochs, rows]
+        k, m = len(x), x.size
+        d = np.subtract(x, y, out=d_buf[:m].reshape(x.shape))
+        np.abs(d, out=d)
+        d2 = d.reshape(k, -1)
+        dmax = d2.max(axis=1)
+        if not np.isfinite(dmax).all():
+            return None
+        q = np.equal(ai[epochs, rows], bi[epochs, rows], out=q_buf[:m].reshape(x.shape))
+        equal = np.count_nonzero(q) if k == 1 else np.count_nonzero(q.reshape(k, -1), axis=1)
+        differ = dmax.max() > 0  # else bitwise equal, or +0.0 against -0.0: no rel, no ULP
+        figures = [("max_abs", dmax)]
+        if differ or need_scale:
+            s2 = np.abs(x, out=s_buf[:m].reshape(x.shape)).reshape(k, -1)
+            np.maximum(s2, np.abs(y, out=t_buf[:m].reshape(x.shape)).reshape(k, -1), out=s2)
+            if need_scale:
+                figures.append(("max_scale", s2.max(axis=1)))
+        if differ:
+            np.maximum(s2, _TINY, out=s2)
+            rmax = np.divide(d2, s2, out=s2).max(axis=1)
+            i = np.subtract(ai[epochs, rows], bi[epochs, rows], out=i_buf[:m].reshape(x.shape))
+            np.abs(i, out=i)
+            imax = i.reshape(k, -1).max(axis=1)
+            if rmax.max() >= 1 or imax.min() < 0:  # a cell may lie across zero
+                umax = finite_ulp_distance(
+                    np.ascontiguousarray(x), np.ascontiguousarray(y)
+                ).reshape(k, -1).max(axis=1)
+            else:
+                umax = imax.astype(np.float64)
+            figures += [("max_rel", rmax), ("max_ulp", umax)]
+        out["equal"][epochs] += equal
+        for key, value in figures:
+            np.maximum(out[key][epochs], value, out=out[key][epochs])
+    return out
+
+
+def finite_over(a: np.ndarray, b: np.ndarray, allowed: np.ndarray, block: int = BLOCK):
+    """Per epoch of finite `a` and `b`, the cells with |a - b| > allowed, and the largest
+    allowed; and the first such cell (epoch, row, col; 0-based), or None. In blocks, as
+    ``finite_figures``."""
+    n = len(a)
+    over, top, first = np.zeros(n, dtype=np.intp), np.full(n, -np.inf), None
+    spans, size = _blocks(a.shape, block)
+    d_buf, q_buf = np.empty(size), np.empty(size, dtype=bool)
+    with np.errstate(invalid="ignore", over="ignore"):
+        for epochs, rows in spans:
+            x, y, bound = a[epochs, rows], b[epochs, rows], allowed[epochs, rows]
+            k, m = len(x), x.size
             d = np.subtract(x, y, out=d_buf[:m].reshape(x.shape))
             np.abs(d, out=d)
-            d2 = d.reshape(k, -1)
-            dmax = d2.max(axis=1)
-            if not np.isfinite(dmax).all():
-                return None
-            q = np.equal(ai[e0:e1, r0:r1], bi[e0:e1, r0:r1], out=q_buf[:m].reshape(x.shape))
-            equal = np.count_nonzero(q) if k == 1 else np.count_nonzero(q.reshape(k, -1), axis=1)
-            scale = np.abs(x, out=s_buf[:m].reshape(x.shape))
-            np.maximum(scale, np.abs(y, out=t_buf[:m].reshape(x.shape)), out=scale)
-            s2 = scale.reshape(k, -1)
-            smax = s2.max(axis=1)
-            if dmax.max() == 0:  # bitwise equal, or +0.0 against -0.0: no rel, no ULP
-                rmax = umax = 0.0
-            else:
-                np.maximum(s2, _TINY, out=s2)
-                rmax = np.divide(d2, s2, out=s2).max(axis=1)
-                i = np.subtract(ai[e0:e1, r0:r1], bi[e0:e1, r0:r1],
-                                out=i_buf[:m].reshape(x.shape))
-                np.abs(i, out=i)
-                imax = i.reshape(k, -1).max(axis=1)
-                if rmax.max() >= 1 or imax.min() < 0:  # a cell may lie across zero
-                    umax = finite_ulp_distance(
-                        np.ascontiguousarray(x), np.ascontiguousarray(y)
-                    ).reshape(k, -1).max(axis=1)
-                else:
-                    umax = imax.astype(np.float64)
-            sl = slice(e0, e1)
-            out["equal"][sl] += equal
-            for key, value in (("max_abs", dmax), ("max_rel", rmax), ("max_ulp", umax),
-                               ("max_scale", smax)):
-                np.maximum(out[key][sl], value, out=out[key][sl])
-    return out
+            bad = np.greater(d, bound, out=q_buf[:m].reshape(x.shape)).reshape(k, -1)
+            count = np.count_nonzero(bad) if k == 1 else np.count_nonzero(bad, axis=1)
+            np.maximum(top[epochs], np.reshape(bound, (k, -1)).max(axis=1), out=top[epochs])
+            if np.any(count):
+                over[epochs] += count
+                if first is None:
+                    e, i, j = (int(q) for q in np.argwhere(bad.reshape(x.shape))[0])
+                    first = (epochs.start + e, rows.start + i, j)
+    return over, top, first
 
 
 #: The figures kept per epoch for every step: columns of the statistics table (nnparity.stats).

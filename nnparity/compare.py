@@ -12,10 +12,12 @@ which failure comes first); the names other code imports from here stay here.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from . import policy, steps
-from .accumulate import StepStats, differences, finite_figures
+from .accumulate import StepStats, differences, finite_figures, finite_over
 from .cells import Cell, NonFinite, NotComputed, StepFailure
 from .floats import finite_ulp_distance, ulp_distance
 from .missing import describe_value, first_non_finite, is_r_na, same_missing
@@ -33,6 +35,31 @@ BIAS_COPIES_NOTE = (
     "R holds this bias once per sample ({rows} x {cols}), Python once (1 x {cols}): "
     "each R row is compared with Python's row"
 )
+
+
+_BLAS = []  # threadpoolctl's controller, made on first use (it looks up the loaded libraries)
+
+
+def one_blas_thread():
+    """A context in which numpy's BLAS runs on one thread: the bounds' matrix products.
+
+    The comparison runs while both ports train, one per core on a 2-core machine, so
+    BLAS threads of its own only wait for a core: measured under load, a 2000-sample
+    |X|.T @ |d_hiddenlayer| over 6 epochs took 125 ms (median; up to 1.5 s) on numpy's
+    two OpenBLAS threads and 13 ms on one. The bits do not change: OpenBLAS splits the
+    output matrix between threads, never a sum (docs/blas.md).
+    """
+    if not _BLAS:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # pragma: no cover - a declared dependency
+            _BLAS.append(None)
+        else:
+            _BLAS.append(ThreadpoolController())
+    controller = _BLAS[0]
+    if controller is None:  # pragma: no cover
+        return contextlib.nullcontext()
+    return controller.limit(limits=1, user_api="blas")
 
 
 def at_epochs(get, epochs):
@@ -123,6 +150,10 @@ class Comparison:
     def add(self, python: dict[str, np.ndarray], r: dict[str, np.ndarray], epochs: int,
             start: dict[str, np.ndarray]) -> None:
         """Compare one chunk; `start` holds the weights at the chunk's first epoch."""
+        with one_blas_thread():
+            self._add(python, r, epochs, start)
+
+    def _add(self, python, r, epochs: int, start) -> None:
         offset = self.epochs
         self.epochs += epochs
         get = inputs_of(self.case, python, start)
@@ -144,7 +175,7 @@ class Comparison:
                 stats.problem_epoch = offset + found
                 continue
             a, b = self._pair(name, python, r)
-            figures = finite_figures(a, b) if self._fast else None
+            figures = finite_figures(a, b, scale=self._needs_scale(name)) if self._fast else None
             if figures is not None:
                 self._add_finite(stats, offset, name, a, b, figures, get)
             else:  # a NaN, NA or Inf somewhere: every measure in every cell
@@ -158,6 +189,10 @@ class Comparison:
         cheap = self.free_bound if self.mode == "free" else lambda n, a, b: np.zeros_like(a)
         self.once.add(python, r, offset, epochs, start, lambda n, a, b: self.bound(n, a, b, last),
                       cheap)
+
+    def _needs_scale(self, name: str) -> bool:
+        """Whether _add_finite reads the largest max(|a|, |b|) per epoch (the bound shown)."""
+        return self.mode == "free" and not self.full_bounds and not steps.BY_NAME[name].sums
 
     def _floor(self, name: str) -> float:
         """The free-running bound without inputs where both values are 0: the least it allows
@@ -208,18 +243,17 @@ class Comparison:
         first = None
         for epochs, allowed, shown in checks:
             x, y = a[epochs], b[epochs]
-            diff = np.abs(x - y)
-            bad = diff > allowed
-            over[epochs] = np.count_nonzero(bad.reshape(len(x), -1), axis=1)
+            counts, top, found = finite_over(x, y, allowed)
+            over[epochs] = counts
             if shown:
-                bound[epochs] = np.max(np.reshape(allowed, (len(x), -1)), axis=1)
-            if first is None and stats.first_violation is None and bad.any():
-                k, i, j = (int(q) for q in np.argwhere(bad)[0])
+                bound[epochs] = top
+            if found is not None and first is None and stats.first_violation is None:
+                k, i, j = found
                 e = int(np.arange(n)[epochs][k])
+                u, v = x[k, i, j : j + 1], y[k, i, j : j + 1]
                 first = Cell(
-                    offset + e + 1, name, i + 1, j + 1, float(x[k, i, j]), float(y[k, i, j]),
-                    float(diff[k, i, j]), float(finite_ulp_distance(x[k, i, j:j + 1],
-                                                                    y[k, i, j:j + 1])[0]),
+                    offset + e + 1, name, i + 1, j + 1, float(u[0]), float(v[0]),
+                    float(np.abs(u - v)[0]), float(finite_ulp_distance(u, v)[0]),
                     float(allowed[k, i, j]),
                 )
         stats.record(a.size, {

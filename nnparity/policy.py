@@ -267,6 +267,14 @@ def terms(name: str, get) -> int:
     return steps.BY_NAME[name].term_count(dims_of(get))
 
 
+def _bounded(scale: np.ndarray) -> np.ndarray:
+    """A magnitude with NaN read as 0 and Inf as the largest double; most are finite, and
+    one sum tells (it is finite only when every value is), without nan_to_num's passes."""
+    if np.isfinite(np.sum(scale)):
+        return scale
+    return np.nan_to_num(scale, nan=0.0, posinf=_LARGEST)
+
+
 def free_running_bound(name: str, a: np.ndarray, b: np.ndarray, get=None) -> np.ndarray:
     """The largest difference allowed in each cell when both languages run free.
 
@@ -282,7 +290,7 @@ def free_running_bound(name: str, a: np.ndarray, b: np.ndarray, get=None) -> np.
             scale = np.maximum(np.abs(np.nan_to_num(a)), np.abs(np.nan_to_num(b)))
     if get is not None and name in SUMMING:
         with np.errstate(invalid="ignore", over="ignore"):
-            terms_scale = np.nan_to_num(magnitude(name, a, get), nan=0.0, posinf=_LARGEST)
+            terms_scale = _bounded(magnitude(name, a, get))
         scale = np.maximum(scale, terms_scale)
     return FREE_ATOL + FREE_RTOL * scale
 
@@ -373,7 +381,7 @@ def lockstep_bound(name: str, a: np.ndarray, b: np.ndarray, get=None) -> np.ndar
             scale = magnitude(name, a, get) * root
         # A magnitude that overflows is at least the largest double: bounding with that
         # is never looser than the truth (a case whose weights overflow: test_nan.py).
-        scale = np.nan_to_num(scale, nan=0.0, posinf=_LARGEST)
+        scale = _bounded(scale)
     return np.broadcast_to(lockstep_ulps(name) * np.finfo(np.float64).eps * scale, a.shape)
 
 
