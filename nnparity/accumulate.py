@@ -82,7 +82,7 @@ def _blocks(shape: tuple[int, int, int], block: int):
 
 
 def finite_figures(a: np.ndarray, b: np.ndarray, scale: bool = True,
-                   block: int = BLOCK) -> dict | None:
+                   block: int | None = None) -> dict | None:
     """Per epoch, what ``differences`` measures in every cell, reduced: ``equal`` (cells
     bitwise equal), ``max_abs``, ``max_rel``, ``max_ulp``, and with `scale` ``max_scale``
     (the largest max(|a|, |b|)); None when a difference is not finite (a NaN or an Inf in
@@ -96,7 +96,7 @@ def finite_figures(a: np.ndarray, b: np.ndarray, scale: bool = True,
     difference of at least 1, or only +0.0 against -0.0) takes ``finite_ulp_distance``.
     """
     with np.errstate(invalid="ignore", over="ignore"):
-        return _finite_figures(a, b, scale, block) if a.size else None
+        return _finite_figures(a, b, scale, block or BLOCK) if a.size else None
 
 
 def _finite_figures(a: np.ndarray, b: np.ndarray, need_scale: bool, block: int) -> dict | None:
@@ -146,13 +146,13 @@ def _finite_figures(a: np.ndarray, b: np.ndarray, need_scale: bool, block: int) 
     return out
 
 
-def finite_over(a: np.ndarray, b: np.ndarray, allowed: np.ndarray, block: int = BLOCK):
+def finite_over(a: np.ndarray, b: np.ndarray, allowed: np.ndarray, block: int | None = None):
     """Per epoch of finite `a` and `b`, the cells with |a - b| > allowed, and the largest
     allowed; and the first such cell (epoch, row, col; 0-based), or None. In blocks, as
     ``finite_figures``."""
     n = len(a)
     over, top, first = np.zeros(n, dtype=np.intp), np.full(n, -np.inf), None
-    spans, size = _blocks(a.shape, block)
+    spans, size = _blocks(a.shape, block or BLOCK)
     d_buf, q_buf = np.empty(size), np.empty(size, dtype=bool)
     with np.errstate(invalid="ignore", over="ignore"):
         for epochs, rows in spans:

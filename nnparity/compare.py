@@ -132,9 +132,10 @@ class Comparison:
         self.error: str | None = None
         self.non_finite: dict[str, NonFinite] = {}
         self.once = OnceComparison(case, mode)  # steps 0 and 1, what train() returned
-        # The per-epoch figures alone settle most epochs (_add_finite) when the cheap bound
-        # grows with max(|a|, |b|), as these two do; another bound is applied cell by cell.
-        self._fast = mode != "free" or self.free_bound in (
+        #: Whether a finite chunk's per-epoch figures settle what they can (_add_finite), which
+        #: needs a cheap bound that grows with max(|a|, |b|), as these two do; False: every
+        #: measure in every cell (the general path, which the fast one is tested against).
+        self.fast = mode != "free" or self.free_bound in (
             policy.free_running_bound, policy.spreadsheet_bound
         )
 
@@ -175,7 +176,7 @@ class Comparison:
                 stats.problem_epoch = offset + found
                 continue
             a, b = self._pair(name, python, r)
-            figures = finite_figures(a, b, scale=self._needs_scale(name)) if self._fast else None
+            figures = finite_figures(a, b, scale=self._needs_scale(name)) if self.fast else None
             if figures is not None:
                 self._add_finite(stats, offset, name, a, b, figures, get)
             else:  # a NaN, NA or Inf somewhere: every measure in every cell
