@@ -98,8 +98,8 @@ def main() -> None:
     packages = {"this checkout": "nnparity"}
     if args.against:
         packages[args.against] = old_package(args.against, Path(tmp.name) / "against")
-    modules = {label: importlib.import_module(f"{name}.compare") for label, name in packages.items()}
-    readers = {label: importlib.import_module(f"{name}.cases") for label, name in packages.items()}
+    modules = {label: importlib.import_module(f"{n}.compare") for label, n in packages.items()}
+    readers = {label: importlib.import_module(f"{n}.cases") for label, n in packages.items()}
 
     scale = cases.load_case(folder)
     article = cases.load_case("article")
