@@ -17,7 +17,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -182,6 +182,7 @@ def as_plain(value):
      ("lockstep", {"full_bounds": True}), ("free", {"bound": policy.spreadsheet_bound})],
     ids=["free", "lockstep", "free-save-stats", "lockstep-save-stats", "spreadsheet"],
 )
+@settings(max_examples=50)  # ten combinations: 500 comparisons of two chunks in all, about 30 s
 @given(changes=edits())
 def test_the_fast_comparison_gives_every_figure_and_cell_of_the_general_one(
     article, chunk, block, mode, options, changes
