@@ -1,0 +1,70 @@
+"""Reading a case's matrix at once gives what reading it cell by cell gives.
+
+``cases.read_matrix`` tests the number grammar on all cells in one go and converts
+them with numpy; only when that fails does it go cell by cell
+(``cases.read_cell_by_cell``), which names the first bad row or cell. The two must
+agree on every file: the same doubles, bit for bit, and a refusal exactly where the
+cell-by-cell reading refuses (its message is then the one the user sees).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nnparity import cases
+from nnparity.cases import CaseError, _read_at_once, read_cell_by_cell
+
+#: Cells both readings must refuse, or that only look like numbers.
+ODD = ["nan", " NaN", "-inf", "Infinity", "NA", "1e999", "-1e400", "1,2", "", " ", "0x1p3",
+       "1_0", "\u0661", "1e", ".", "+-1", "1..2", "e5", "1 2", "\u00a0", "'1'"]
+SPACES = ["", " ", "  ", "\t", "\u00a0", "\u2003", "\x1f"]
+
+numbers = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.floats(allow_nan=False, allow_infinity=False).map(lambda v: f"{v:.25g}"),
+    st.integers(-(10**30), 10**30).map(str),
+    st.sampled_from(["1.", ".5", "-0", "+0.0", "1E5", "2e-310", "1e308", "007"]),
+)
+cells = st.one_of(
+    st.tuples(st.sampled_from(SPACES), numbers, st.sampled_from(SPACES)).map("".join),
+    st.sampled_from(ODD),
+)
+
+
+@st.composite
+def tables(draw) -> list[list[str]]:
+    """Rows of cells as csv.reader gives them; now and then one ragged or blank row."""
+    width = draw(st.integers(1, 4))
+    rows = draw(st.lists(st.lists(cells, min_size=width, max_size=width), min_size=1,
+                         max_size=5))
+    if draw(st.integers(0, 9)) == 0:
+        rows[draw(st.integers(0, len(rows) - 1))] = draw(st.lists(cells, max_size=5))
+    return rows
+
+
+@given(tables())
+def test_reading_at_once_agrees_with_reading_cell_by_cell(rows):
+    fast = _read_at_once(rows)
+    try:
+        slow = read_cell_by_cell(Path("m.csv"), rows)
+    except (CaseError, ValueError) as error:  # ValueError: float refuses what strip removed
+        assert fast is None, f"read at once, refused cell by cell ({error}): {rows!r}"
+        return
+    assert fast is not None, f"refused at once, read cell by cell: {rows!r}"
+    assert fast.shape == slow.shape
+    assert np.array_equal(fast.view(np.int64), slow.view(np.int64)), rows
+
+
+@pytest.mark.parametrize("name", cases.names())
+def test_every_fixture_reads_the_same_both_ways(name):
+    for matrix in cases.MATRICES:
+        path = cases.FIXTURES / name / f"{matrix}.csv"
+        rows = cases.read_rows(path)
+        fast, slow = _read_at_once(rows), read_cell_by_cell(path, rows)
+        assert fast is not None, f"{path} was not read at once"
+        assert np.array_equal(fast.view(np.int64), slow.view(np.int64)), path
