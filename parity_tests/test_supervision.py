@@ -641,6 +641,21 @@ def test_traces_that_fill_the_disk_during_the_run_are_one_line_and_leave_nothing
     assert result.stdout.splitlines()[-1] == "left: filler", f"a partial output: {result.stdout}"
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="wire.encode writes a large message into /dev/shm; when that fails (ENOSPC) the "
+    "worker's send fails and it exits 0, so the run blames the port for ending its process. "
+    "(Strict: once fixed this fails as XPASS; drop the mark.)",
+)
+def test_a_full_dev_shm_does_not_fail_a_run(tmp_path):
+    # Containers often mount a small /dev/shm (Docker: 64 MB); 1 MB is full before the article
+    # case's first chunk. Memory files are a speed-up: the socket can carry every message.
+    shm = Path("/dev/shm")
+    result = on_tmpfs(shm, "size=1m", [sys.executable, "-m", "nnparity", "run"], cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stderr == "", result.stderr
+
+
 def test_a_wrong_r_home_is_one_line_and_exit_2(tmp_path):
     result = nnparity(
         "run", "--epochs", "5", cwd=tmp_path, env=dict(os.environ, R_HOME="/nonexistent")
