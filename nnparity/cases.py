@@ -175,7 +175,12 @@ def read_cell_by_cell(path: Path, rows: list[list[str]]) -> np.ndarray:
                 raise CaseError(
                     path, f"row {i}, column {j}: {cell!r} is not a number ({NUMBER_RULE})"
                 )
-            value = float(cell)
+            try:
+                value = float(cell)
+            except ValueError:  # a space str.strip removes and float does not ('1.0\x1f')
+                raise CaseError(
+                    path, f"row {i}, column {j}: {cell!r} is not a number ({NUMBER_RULE})"
+                ) from None
             if not math.isfinite(value):  # 1e999
                 raise CaseError(path, f"row {i}, column {j}: {cell.strip()} is not a finite number")
             parsed.append(value)
