@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "fixtures"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from nnparity import bridge, steps  # noqa: E402
+from nnparity import bridge, steps, traces  # noqa: E402
 from nnparity.cases import load_case  # noqa: E402
 from nnparity.paths import R_IMPL  # noqa: E402
 from nnparity.ports import PythonPort, RPort  # noqa: E402
@@ -91,10 +91,22 @@ def kinds_for(case, epochs: int, against: str | None, workdir: Path) -> dict:
     trace = python.advance(epochs, True)
     port = RPort()
 
+    # A run's chunks (traces.chunks): the article's 5000 epochs are one; the scale case's
+    # 100 epochs are 17 (6 epochs of 5.2 MB each at most). Each with the weights it starts from.
+    sizes = traces.chunks(epochs, traces.epoch_bytes(case))
+    parts, offset = [], 0
+    for size in sizes:
+        chunk_start = start if offset == 0 else {k: trace[k][offset - 1] for k in steps.STATE}
+        parts.append(({k: v[offset : offset + size] for k, v in trace.items()}, chunk_start))
+        offset += size
+
+    def joined(results: list[dict]) -> dict:
+        return {k: np.concatenate([r[k] for r in results]) for k in results[0]}
+
     def lockstep(batch: bool):
         def run():
             port.batch = batch
-            return port.lockstep(case, trace, start)
+            return joined([port.lockstep(case, part, part_start) for part, part_start in parts])
 
         return run
 
@@ -108,20 +120,25 @@ def kinds_for(case, epochs: int, against: str | None, workdir: Path) -> dict:
         function = env["train"]
 
         def run():
-            result = function(
-                *args, lr, robjects.IntVector([epochs]), robjects.BoolVector([record])
-            )
+            for size in sizes:  # each chunk from the case's start: what is timed is the same
+                result = function(
+                    *args, lr, robjects.IntVector([size]), robjects.BoolVector([record])
+                )
             return {"output": np.asarray(result.rx2("output")).copy()}
 
         return run
 
     def advance(numpy2ri: bool):
+        def one(size: int) -> dict:
+            if not numpy2ri:
+                return port.advance(size, True)
+            raw = bridge.call("nnparity_advance", port.state, size, True, convert=False)
+            return {k: np.ascontiguousarray(v) for k, v in bridge.converted(raw).items()}
+
         def run():
             port.start(case)
-            if not numpy2ri:
-                return port.advance(epochs, True)
-            raw = bridge.call("nnparity_advance", port.state, epochs, True, convert=False)
-            return {k: np.ascontiguousarray(v) for k, v in bridge.converted(raw).items()}
+            chunks = [one(size) for size in sizes]
+            return {k: v for k, v in joined(chunks).items() if k in steps.NAMES}
 
         return run
 
@@ -138,14 +155,22 @@ def kinds_for(case, epochs: int, against: str | None, workdir: Path) -> dict:
         old_train = old_port
 
         def old_lockstep():
-            with converter.context():
-                result = old["nnparity_lockstep"](
-                    port.env, bridge.named_list({n: trace[n] for n in steps.NAMES}),
-                    bridge.named_list(start), case.X, case.y, float(case.lr),
-                    port.quantities, np.array(steps.STATE),
-                )
-            values = result["values"]
-            return {n: np.ascontiguousarray(values[n]) for n in values.keys()}
+            results = []
+            for part, part_start in parts:
+                with converter.context() as context:  # numpy2ri's conversions, as REV had
+                    def as_list(arrays):
+                        return robjects.ListVector(
+                            {k: context.py2rpy(np.asarray(v)) for k, v in arrays.items()}
+                        )
+
+                    result = old["nnparity_lockstep"](
+                        port.env, as_list({n: part[n] for n in steps.NAMES}),
+                        as_list(part_start), case.X, case.y, float(case.lr),
+                        port.quantities, np.array(steps.STATE),
+                    )
+                    values = result["values"]
+                results.append({n: np.ascontiguousarray(values[n]) for n in values.keys()})
+            return joined(results)
 
         kinds[f"lockstep@{against}"] = old_lockstep
     kinds["train-record"] = train(port.env, True)
@@ -186,7 +211,9 @@ def main() -> int:
                     f()
                     times[k].append(time.perf_counter() - began)
             medians = {k: statistics.median(v) for k, v in times.items()}
-            print(f"\n{name}, {epochs} epochs (same bits within each group: yes)")
+            sizes = traces.chunks(epochs, traces.epoch_bytes(case))
+            print(f"\n{name}, {epochs} epochs in {len(sizes)} chunk(s) of at most {max(sizes)} "
+                  "(same bits within each group: yes)")
             for _, members in groups:
                 base = medians[members[0]]
                 for k in members:
