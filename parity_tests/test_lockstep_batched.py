@@ -10,7 +10,7 @@ from nnparity.cases import load_case
 from nnparity.port import StepFailure
 from nnparity.ports import PythonPort, RPort
 
-EPOCHS = 40
+EPOCHS = 80  # batching is tried from 64 epochs a chunk (harness.R, lockstep_batched)
 
 
 def python_chunk(case, epochs=EPOCHS):
@@ -109,7 +109,7 @@ def test_a_step_that_is_not_elementwise_falls_back_to_per_epoch_calls(r_availabl
 def test_a_step_that_errors_is_named_with_its_epoch(r_available, port_copy):
     case = load_case("all_different")
     trace, start = python_chunk(case)
-    epoch = 23  # an epoch in no sample the batched call is checked on (1, 8, 14, 20, 27, 34, 40)
+    epoch = 23  # an epoch the batched call is not checked on (1, 14, 27, 40, 54, 67, 80)
     marker = repr(float(trace["E"][epoch - 1, 0, 0]))
     body = (
         f'{{\n    if (any(E == {marker})) stop("diverged here")\n'

@@ -254,42 +254,37 @@ stack_constant <- function(value, epochs) {
 # An elementwise step over the whole chunk in one call: each input's epochs
 # stacked into one matrix [epochs * rows, cols] (stack_epochs()). Per epoch,
 # this is the same arithmetic on the same numbers; it is kept only when it
-# gives what per-epoch calls give, bit for bit, on a few epochs (the first,
-# the last, and five between) and, called on each half of the chunk alone,
-# on every epoch of that half. A port's "elementwise" function may not be
-# (mean(x), max(x), nrow(x), a matrix product): any difference, an error, a
-# warning, or a value that is not doubles of the stacked shape, returns NULL
-# and the step is called once per epoch (lockstep_one()), which names the
-# epoch of an error.
-lockstep_batched <- function(step, shape, stacked, at) {
+# gives what per-epoch calls give, bit for bit, on seven epochs spread over
+# the chunk (its first and last among them), each called alone and the seven
+# stacked together (agrees_on()). A port's "elementwise" function may not be
+# (mean(x), max(x), nrow(x), x[1, ], a matrix product): any difference, an
+# error, a warning, or a value that is not doubles of the stacked shape,
+# returns NULL and the step is called once per epoch (lockstep_one()), which
+# names the epoch of an error. A chunk of fewer than `batch_epochs` epochs is
+# called per epoch: the checks would cost what batching saves (a chunk of a
+# large case holds a few epochs, whose arithmetic outweighs the calls).
+lockstep_batched <- function(step, shape, stacked, at, batch_epochs = 64) {
   epochs <- shape[1]
-  if (!is.function(step) || epochs < 4) return(NULL)
+  if (!is.function(step) || epochs < batch_epochs) return(NULL)
   value <- call_stacked(step, stacked, seq_len(epochs), shape)
-  if (is.null(value) || !halves_agree(step, stacked, value) ||
-        !epochs_agree(step, at, value)) {
+  checked <- unique(round(seq(1, epochs, length.out = 7)))
+  if (is.null(value) || !agrees_on(checked, step, stacked, at, value)) {
     return(NULL)
   }
   list(value = value)
 }
 
-# Whether the step, called on each half of the chunk alone, gives the bits
-# `value` (its call on the whole chunk) holds for that half.
-halves_agree <- function(step, stacked, value) {
-  shape <- dim(value)
-  half <- shape[1] %/% 2
-  for (part in list(seq_len(half), seq.int(half + 1, shape[1]))) {
-    alone <- call_stacked(step, stacked, part, shape)
-    if (is.null(alone) || !same_bits(alone, value[part, , , drop = FALSE])) {
-      return(FALSE)
-    }
+# Whether `value`, the step's call on the whole chunk, holds at the epochs
+# `checked` what the step gives on those epochs stacked together (last to
+# first: a function of a row's place in the stack, or of how many rows there
+# are, then gives other values) and called on each alone.
+agrees_on <- function(checked, step, stacked, at, value) {
+  together <- call_stacked(step, stacked, rev(checked), dim(value))
+  if (is.null(together) ||
+        !same_bits(together, value[rev(checked), , , drop = FALSE])) {
+    return(FALSE)
   }
-  TRUE
-}
-
-# Whether one call per epoch gives the bits of `value` on seven epochs spread
-# over the chunk, its first and last among them.
-epochs_agree <- function(step, at, value) {
-  for (i in unique(round(seq(1, dim(value)[1], length.out = 7)))) {
+  for (i in checked) {
     one <- without_conditions(do.call(step, at(i)))
     if (!identical(dim(one), dim(value)[-1]) ||
           !same_bits(one, value[i, , ])) {
