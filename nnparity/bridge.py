@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
+import threading
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from . import signals
 from .paths import HARNESS_R
 from .port import PortError
 
@@ -49,6 +52,7 @@ def r():
     # for this process (docs/blas.md). This process's loader read it at start-up: the
     # user's value is put back.
     library_path = os.environ.get("LD_LIBRARY_PATH")
+    handlers = _signal_handlers()
     try:
         _skip_rpy2s_library_path_question()
         import rpy2.robjects as robjects
@@ -60,6 +64,11 @@ def r():
             f"rpy2 does not load with the R found ({type(error).__name__}: {first}): "
             "run `pip install rpy2==3.5.17` (rpy2 3.6 needs R >= 4.5; Debian bookworm has R 4.2)."
         ) from None
+    # rpy2 gives SIGINT back to Python's default handler as R starts, and R may take
+    # signals over: a supervisor that starts R (a script's plan is read in R) keeps its own
+    # (signals.py), or a Ctrl-C after that would not stop it.
+    for number, handler in handlers.items():
+        signal.signal(number, handler)
     if library_path is None:
         os.environ.pop("LD_LIBRARY_PATH", None)
     else:
@@ -74,6 +83,14 @@ def r():
     )  # a port's print() goes to stderr
     robjects.r["source"](str(HARNESS_R))
     return robjects, robjects.default_converter + numpy2ri.converter
+
+
+def _signal_handlers() -> dict:
+    """This process's handlers of the signals that stop a run (in the main thread, their home)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    return {number: signal.getsignal(number) for number in stops if signal.getsignal(number)}
 
 
 def _skip_rpy2s_library_path_question() -> None:
@@ -110,12 +127,15 @@ def call(function: str, *args, convert: bool = True, **kwargs):
         with converter.context() as context:
             args = tuple(context.py2rpy(a) for a in args)
             kwargs = {k: context.py2rpy(v) for k, v in kwargs.items()}
-    with (converter if convert else robjects.default_converter).context():
-        try:
-            value = robjects.r[function](*args, **kwargs)
-        except RRuntimeError as error:
-            _held.clear()
-            raise PortError(r_error_text(str(error))) from None
+    try:
+        with (converter if convert else robjects.default_converter).context():
+            try:
+                value = robjects.r[function](*args, **kwargs)
+            except RRuntimeError as error:
+                _held.clear()
+                raise PortError(r_error_text(str(error))) from None
+    finally:
+        signals.raise_swallowed()  # a Ctrl-C that came while R ran, which rpy2 dropped
     if _held:
         sys.stderr.write("".join(_held))
         _held.clear()

@@ -205,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         say(str(error))
         return FAILS
     except (KeyboardInterrupt, signals.Interrupted) as stop:
+        signals.acted_on()
         message, code = signals.stopped(stop)
         say(message)
         return code

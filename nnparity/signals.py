@@ -27,13 +27,41 @@ class Interrupted(BaseException):
         self.number = number
 
 
+#: The stop a signal asked for and nobody has acted on yet (see ``raise_swallowed``).
+_pending: int | None = None
+
+
 def on_signal(number, frame) -> None:
     """The first SIGINT, SIGTERM or SIGHUP stops the run; later ones are ignored during clean-up."""
+    global _pending
     for each in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(each, signal.SIG_IGN)
+    _pending = number
+    _raise(number)
+
+
+def _raise(number: int) -> None:
     if number == signal.SIGINT:
         raise KeyboardInterrupt
     raise Interrupted(number)
+
+
+def raise_swallowed() -> None:
+    """Raise again a stop that R swallowed.
+
+    When the signal arrives while R runs in this process (a script's plan is
+    read in R), Python runs the handler inside one of rpy2's callbacks, which
+    prints "Exception ignored from cffi callback" and drops the exception; the
+    later signals are ignored by then. The R bridge calls this when R returns.
+    """
+    if _pending is not None:
+        _raise(_pending)
+
+
+def acted_on() -> None:
+    """The stop reached the command line's handler (cli.main): nothing is left pending."""
+    global _pending
+    _pending = None
 
 
 def catch_signals() -> None:
