@@ -126,7 +126,7 @@ def command_run(args, console: Console, err: Console) -> int:
     script = scripts.wanted(args)  # a learner's script on either side: free-running, one chunk
     modes = ("free",) if script else traces.MODES if args.mode == "both" else (args.mode,)
     with bad_input():  # everything the run needs is checked before any port starts
-        python_side, r_side = scripts.sides(args)
+        sides = scripts.sides(args)
         if script:
             spreadsheet.refuse(args, "--r-script or --python-script")
         case = load_case(args.case)
@@ -141,45 +141,38 @@ def command_run(args, console: Console, err: Console) -> int:
         with bad_input():
             folder = traces.TraceOutput(save_traces, case, epochs, modes) if save_traces else None
         with supervise.Supervisor(deadline) as ports:
-            python_port, r_port = ports.port(*python_side), ports.port(*r_side)
-            # The result is printed from a pandas table: import pandas while the ports start and
-            # train (the supervisor mostly waits), not after them (0.5 s; docs/benchmarks.md).
-            threading.Thread(target=importlib.import_module, args=("pandas",), daemon=True).start()
-            with bad_input():
-                python_port.wait_loaded()
-                r_port.wait_loaded()
-            progress = Progress(
-                TextColumn(f"{case.name}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("epochs"),
-                TimeElapsedColumn(),
-                console=err,
-                transient=True,
-                disable=args.json or not err.is_terminal,
-            )
-            with progress:
-                task = progress.add_task("run", total=epochs)
-                result = traces.run(
-                    case,
-                    python_port,
-                    r_port,
-                    epochs,
-                    modes,
-                    folder,
-                    progress=lambda n: progress.advance(task, n),
-                    environment=r_port.environment,
-                    chunk_bytes=2**62
-                    if script
-                    else traces.CHUNK_BYTES,  # a script's loop runs once
-                    full_bounds=args.save_stats is not None,  # the file's bound column in every row
-                )
+            python_port, r_port = ports.port(*sides[0]), ports.port(*sides[1])
+            result = supervised_run(args, err, case, epochs, modes, folder, python_port, r_port)
         if sheet is not None:  # the spreadsheet as a third implementation, from the saved traces
             return spreadsheet.finish(sheet, result, save_traces, args, console)
     if script:
         scripts.remark(result, python_port, r_port)
     write_out(console, err, lambda: show_run(result, console, args.json, args.save_stats))
     return OK if result.passed else FAILS
+
+
+def supervised_run(args, err: Console, case, epochs, modes, folder, python_port, r_port):
+    """The run itself, once its ports' workers are started: a progress bar on a terminal."""
+    # The result is printed from a pandas table: import pandas while the ports start and
+    # train (the supervisor mostly waits), not after them (0.5 s; docs/benchmarks.md).
+    threading.Thread(target=importlib.import_module, args=("pandas",), daemon=True).start()
+    with bad_input():
+        python_port.wait_loaded()
+        r_port.wait_loaded()
+    progress = Progress(
+        TextColumn(f"{case.name}"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"),
+        TimeElapsedColumn(), console=err, transient=True,
+        disable=args.json or not err.is_terminal,
+    )
+    with progress:
+        task = progress.add_task("run", total=epochs)
+        return traces.run(
+            case, python_port, r_port, epochs, modes, folder,
+            progress=lambda n: progress.advance(task, n),
+            environment=r_port.environment,
+            chunk_bytes=2**62 if scripts.wanted(args) else traces.CHUNK_BYTES,  # a script: once
+            full_bounds=args.save_stats is not None,  # the file's bound column in every row
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -246,11 +246,10 @@ def run(
     """
     epochs = epochs or case.epochs
     comparisons = {mode: Comparison(case, mode, full_bounds=full_bounds) for mode in modes}
-    runner = _Runner(case, python_port, r_port, comparisons, observe)
     folder = save_traces
     if save_traces is not None and not isinstance(save_traces, TraceOutput):
         folder = TraceOutput(save_traces, case, epochs, modes)
-    runner.folder = folder
+    runner = _Runner(case, python_port, r_port, comparisons, observe, folder)
     sizes = chunks(epochs, epoch_bytes(case), chunk_bytes)
     try:
         if folder:
@@ -278,10 +277,9 @@ class _Runner:
     """The steps of one run: what to ask each port for, and what to do with each chunk."""
 
     def __init__(self, case: Case, python_port, r_port, comparisons: dict[str, Comparison],
-                 observe=None):
+                 observe=None, folder: TraceOutput | None = None):
         self.case, self.python_port, self.r_port = case, python_port, r_port
-        self.comparisons, self.observe = comparisons, observe
-        self.folder: TraceOutput | None = None
+        self.comparisons, self.observe, self.folder = comparisons, observe, folder
         self.free = "free" in comparisons
         self.lockstep = "lockstep" in comparisons and can_lockstep(r_port)
         if "lockstep" in comparisons and not self.lockstep:
