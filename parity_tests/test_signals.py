@@ -42,7 +42,9 @@ def test_starting_r_keeps_the_supervisors_signal_handlers():
         "import signal; from nnparity import bridge, signals; signals.catch_signals(); "
         "bridge.r(); print(signal.getsignal(signal.SIGINT) is signals.on_signal)"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
     assert result.stdout.strip() == "True", (
         f"rpy2 replaced the supervisor's SIGINT handler as R started:\n{result.stderr}"
     )
