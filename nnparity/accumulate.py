@@ -206,19 +206,9 @@ class StepStats:
     def passed(self) -> bool:
         return self.problem is None and self.violations == 0
 
-    @property
-    def equal_share(self) -> float:
-        return self.equal / self.cells if self.cells else 0.0
-
     def figures(self) -> dict[str, np.ndarray]:
         """Every per-epoch figure (EPOCH_FIGURES) over all epochs compared so far."""
         return {k: np.concatenate(v) if v else np.zeros(0) for k, v in self.per_epoch.items()}
-
-    def epoch_max_abs(self) -> np.ndarray:
-        return self.figures()["max_abs"]
-
-    def epoch_max_ulp(self) -> np.ndarray:
-        return self.figures()["max_ulp"]
 
     def add(self, offset: int, a: np.ndarray, b: np.ndarray, d: Differences,
             allowed: np.ndarray, full: np.ndarray | None = None) -> None:
