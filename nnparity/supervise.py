@@ -27,7 +27,7 @@ from pathlib import Path
 
 from . import spawn, wire
 from .port import BorderError, Port, PortError
-from .signals import Interrupted, catch_signals, signal_name  # noqa: F401 - used by cli
+from .signals import Interrupted, catch_signals, raise_swallowed, signal_name  # noqa: F401
 
 
 class LoadError(PortError):
@@ -200,6 +200,7 @@ class WorkerPort(Port):
 
     def _receive(self, pending: Pending):
         while True:
+            raise_swallowed()  # a stop whose exception a finalizer or callback dropped
             left = self.deadline.left()
             if left is not None and left <= 0:
                 self.kill()

@@ -882,3 +882,36 @@ def test_explain_with_a_full_stdout_is_one_line_and_exit_0(tmp_path):
         result = nnparity("explain", "--step", "2", cwd=tmp_path, stdout=full)
     assert result.returncode == 0, result.stderr
     one_line(result.stderr, "No space left on device")
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the dropping
+def test_a_signal_whose_exception_a_finalizer_swallowed_still_stops_the_wait_for_a_worker():
+    # Python runs a signal handler wherever the main thread is, a __del__ included, and an
+    # exception raised there is printed and dropped ("Exception ignored in ..."); the handler
+    # has already made later signals ignored. Seen once under load: a SIGTERMed run that
+    # waited for an R loop for ever. The wait for a worker must raise the stop itself.
+
+    from nnparity import signals
+    from nnparity.cases import load_case
+    from nnparity.supervise import Supervisor
+
+    class SignalledWhileCollected:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(1000):  # the handler runs between two bytecodes, here
+                pass
+
+    kept = {each: signal.getsignal(each) for each in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        with Supervisor() as ports:
+            port = ports.port("python")
+            port.wait_loaded()
+            signals.catch_signals()
+            SignalledWhileCollected()  # collected at once: the handler runs in its __del__
+            assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN, "the handler did not run"
+            with pytest.raises(signals.Interrupted):
+                port.start(load_case("article"))
+    finally:
+        signals.acted_on()
+        for each, handler in kept.items():
+            signal.signal(each, handler)
