@@ -5,7 +5,9 @@
     .venv/bin/python bench/r_side.py --cases article --epochs 2000
 
 Kinds, each timed on the same inputs, interleaved (A B C A B C ...) because the machine is
-shared and noisy, and reported as medians of ``--repeats``:
+shared and noisy, and reported as medians of ``--repeats``. The time is the process's CPU
+time (R runs inside it), which a busy machine disturbs less than the wall time printed beside
+it:
 
     lockstep             RPort.lockstep as a run calls it: the elementwise steps of steps.csv
                          in one call over the chunk (harness.R, lockstep_batched)
@@ -205,12 +207,15 @@ def main() -> int:
                     if not same(results[members[0]], results[k]):
                         raise SystemExit(f"{name}: {k} differs from {members[0]}")
             times: dict[str, list[float]] = {k: [] for k in kinds}
+            walls: dict[str, list[float]] = {k: [] for k in kinds}
             for _ in range(options.repeats):
                 for k, f in kinds.items():
-                    began = time.perf_counter()
+                    began, wall = time.process_time(), time.perf_counter()
                     f()
-                    times[k].append(time.perf_counter() - began)
+                    times[k].append(time.process_time() - began)
+                    walls[k].append(time.perf_counter() - wall)
             medians = {k: statistics.median(v) for k, v in times.items()}
+            wall = {k: statistics.median(v) for k, v in walls.items()}
             sizes = traces.chunks(epochs, traces.epoch_bytes(case))
             print(f"\n{name}, {epochs} epochs in {len(sizes)} chunk(s) of at most {max(sizes)} "
                   "(same bits within each group: yes)")
@@ -218,7 +223,7 @@ def main() -> int:
                 base = medians[members[0]]
                 for k in members:
                     print(f"  {k:28} {medians[k]:7.3f} s   {medians[k] / base:5.2f}x "
-                          f"{members[0]}")
+                          f"{members[0]}   (wall {wall[k]:.3f} s)")
             bare = medians["train-bare"]
             costs = ", ".join(f"{k}: {medians[k] - bare:+.3f} s" for k in groups[1][1])
             print(f"  {'train-bare':28} {bare:7.3f} s   recording costs ({costs})")
