@@ -30,6 +30,7 @@ Nothing here is a test: a ratio means something only between kinds of one run.
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import subprocess
 import sys
@@ -76,6 +77,13 @@ def revision_files(rev: str, workdir: Path) -> tuple[Path, Path]:
     for file in ("load.R", "activations.R", "steps.R", "train.R"):
         (folder / "r_impl" / file).write_text(show(f"r_impl/{file}"))
     return harness, folder / "r_impl"
+
+
+def collect() -> None:
+    """Python's and R's garbage collected: a kind's time should not include the collection
+    of the garbage the kind before it left (R collects when its heap fills)."""
+    gc.collect()
+    bridge.r()[0].r["gc"]()
 
 
 def same(a: dict, b: dict) -> bool:
@@ -210,6 +218,7 @@ def main() -> int:
             walls: dict[str, list[float]] = {k: [] for k in kinds}
             for _ in range(options.repeats):
                 for k, f in kinds.items():
+                    collect()  # each kind starts from a collected heap, not the last one's garbage
                     began, wall = time.process_time(), time.perf_counter()
                     f()
                     times[k].append(time.process_time() - began)
