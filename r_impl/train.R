@@ -53,11 +53,10 @@ starting_point <- function(X, y, wh, bh, wout, bout) {
 # Train for `epochs` epochs from the given weights (step 1 is the caller's).
 # Returns the final weights and output, and, when `record` is TRUE, a trace:
 # steps 0 and 1 once (starting_point()), then for every matrix of
-# one_epoch(), an array [epochs, rows, cols] (by_matrix()).
+# one_epoch(), an array [epochs, rows, cols].
 train <- function(X, y, wh, bh, wout, bout, lr, epochs, record = FALSE) {
   trace <- list()
   if (record) trace <- starting_point(X, y, wh, bh, wout, bout) # steps 0 and 1
-  recorded <- vector("list", epochs) # epoch i's matrices, when recording
   output <- NULL
   for (i in seq_len(epochs)) {
     values <- one_epoch(X, y, wh, bh, wout, bout, lr)
@@ -66,25 +65,16 @@ train <- function(X, y, wh, bh, wout, bout, lr, epochs, record = FALSE) {
     wout <- values$wout
     bout <- values$bout
     output <- values$output
-    if (record) recorded[[i]] <- values
+    if (record) {
+      for (name in names(values)) {
+        if (i == 1) {
+          trace[[name]] <- array(NA_real_, c(epochs, dim(values[[name]])))
+        }
+        trace[[name]][i, , ] <- values[[name]]
+      }
+    }
   }
-  if (record && epochs > 0) trace <- c(trace, by_matrix(recorded))
   list(
     wh = wh, bh = bh, wout = wout, bout = bout, output = output, trace = trace
   )
-}
-
-# The epochs' matrices, regrouped by matrix: for each name of one_epoch(), an
-# array [epochs, rows, cols] whose [i, , ] is epoch i's matrix, as Python's
-# trace[name][i]. The matrices are laid end to end, epoch after epoch (an
-# array [rows, cols, epochs]), then the epochs axis is moved to the front.
-# (Writing each epoch into [i, , ] as it comes is the same, and slower.)
-by_matrix <- function(recorded) {
-  names <- names(recorded[[1]])
-  arrays <- lapply(names, function(name) {
-    epoch_after_epoch <- as.double(unlist(lapply(recorded, `[[`, name)))
-    dim(epoch_after_epoch) <- c(dim(recorded[[1]][[name]]), length(recorded))
-    aperm(epoch_after_epoch, c(3, 1, 2))
-  })
-  setNames(arrays, names)
 }

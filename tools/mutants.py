@@ -230,16 +230,13 @@ CATALOGUE: tuple[Mutant, ...] = (
         "update order swapped: the hidden error uses wout after its update",
     ),
     Mutant(
-        "r-record-reshaped",
+        "r-record-zero-based",
         "R",
         "train.R",
-        "aperm(epoch_after_epoch, c(3, 1, 2))",
-        "array(epoch_after_epoch, dim(epoch_after_epoch)[c(3, 1, 2)])",
+        "trace[[name]][i, , ] <- values[[name]]",
+        "trace[[name]][i - 1, , ] <- values[[name]]",
         "hidden_layer_input",
-        "the recorded epochs reshaped to epochs x rows x cols instead of permuted (aperm): the "
-        "right shape, cells from the wrong epoch or place (cell 1, 1 of epoch 1 stays: on a "
-        "case where R rounds it differently, the free run calls that drift and names step 12)",
-        ("article", "two_outputs"),
+        "recorded at i - 1 (a 0-based habit): R drops index 0, each epoch lands one slot early",
     ),
     Mutant(
         "r-E-sign",

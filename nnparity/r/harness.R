@@ -325,7 +325,7 @@ lockstep_one <- function(step, name, calls, shape) {
     return(list(problem = list(epoch = 1L, message = message)))
   }
   cells <- shape[-1]
-  values <- vector("list", shape[1])
+  out <- array(NA_real_, shape)
   epoch <- 0L
   warned <- character()
   # R's warnings (recycling, say) explain a failure: keep them with it.
@@ -339,7 +339,7 @@ lockstep_one <- function(step, name, calls, shape) {
         for (epoch in seq_len(shape[1])) {
           value <- do.call(step, calls[[epoch]])
           check_dim(name, value, cells)
-          values[[epoch]] <- value
+          out[epoch, , ] <- value
         }
         NULL
       },
@@ -358,22 +358,7 @@ lockstep_one <- function(step, name, calls, shape) {
     }
   )
   if (!is.null(problem)) return(list(problem = problem))
-  list(value = by_epoch(values, shape))
-}
-
-# Each epoch's matrix as one array [epochs, rows, cols]: laid end to end, then
-# the epochs axis moved to the front (as r_impl's by_matrix()), faster than
-# writing each epoch into [epoch, , ]. Values that are not doubles are written
-# so, which converts them as before.
-by_epoch <- function(values, shape) {
-  if (!all(vapply(values, is.double, NA))) {
-    out <- array(NA_real_, shape)
-    for (epoch in seq_along(values)) out[epoch, , ] <- values[[epoch]]
-    return(out)
-  }
-  end_to_end <- unlist(values)
-  dim(end_to_end) <- c(shape[2], shape[3], shape[1])
-  aperm(end_to_end, c(3, 1, 2))
+  list(value = out)
 }
 
 check_dim <- function(name, value, expected) {
