@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import mmap
 
 import numpy as np
@@ -54,3 +55,41 @@ def test_small_arrays_do_not_keep_a_large_messages_mapping_alive(tmp_path):
     assert large.nbytes >= wire.KEEP_MAPPED_BYTES and isinstance(owner(large), mmap.mmap), (
         "a large array should be read where it was mapped, without a copy"
     )
+
+
+def mapped_message_files() -> int:
+    """How many large messages' files this process has mapped right now."""
+    with open("/proc/self/maps") as maps:
+        return len({line.split()[-2] for line in maps if "nnparity-wire-" in line})
+
+
+def test_a_run_keeps_only_the_chunks_it_is_comparing(r_available, tmp_path):
+    """Each chunk is let go once compared: a chunk kept alive (a reference cycle around its
+    trace, a reply held for the whole run) kept 9 of them mapped on the scale case."""
+    from nnparity import supervise, traces
+    from nnparity.cases import load_case, write_case
+    from parity_tests.test_scale import scale_case
+
+    case = load_case(write_case(scale_case(12), tmp_path / "scale"))  # 5.2 MB an epoch
+    seen = []
+    gc.disable()  # a chunk must go when its last reference does, not when the collector runs
+    try:
+        _run_observed(case, seen, supervise, traces)
+    finally:
+        gc.enable()
+    # the chunk being compared: Python's, R's free-running one and R's lockstep one
+    assert len(seen) == 2 * 12 and max(seen) <= 3, (
+        f"message files still mapped after each of 12 chunks: {seen}"
+    )
+
+
+def _run_observed(case, seen, supervise, traces):
+    with supervise.Supervisor() as ports:
+        python_port, r_port = ports.port("python"), ports.port("r")
+        python_port.wait_loaded()
+        r_port.wait_loaded()
+        run = traces.run(
+            case, python_port, r_port, 12, chunk_bytes=traces.epoch_bytes(case),
+            observe=lambda language, trace: seen.append(mapped_message_files()),
+        )
+    assert run.passed
