@@ -43,7 +43,7 @@ class Started(NamedTuple):
 _early: dict[str, Started] = {}
 
 #: The commands that run ports in workers, and so start them early.
-COMMANDS = ("run",)
+COMMANDS = ("run", "explain", "report")
 
 
 def start(language: str) -> Started:

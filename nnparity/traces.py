@@ -98,7 +98,10 @@ class TraceWriter:
 
     def _drop(self, name: str) -> None:
         if self.files.get(name) is not None:
-            self.files[name].close()
+            try:  # on a full disk, closing flushes the last bytes and fails: the file goes anyway
+                self.files[name].close()
+            except OSError:
+                pass
             (self.folder / f".{self.language}.{name}.npy").unlink(missing_ok=True)
         self.files[name] = None
 

@@ -36,9 +36,13 @@ def encode(message, folder: Path | str | None):
     if sum(sizes) < INLINE_BYTES:
         return ("inline", message)
     path = Path(folder) / f"{os.getpid()}-{next(_count)}.bin"
-    with open(path, "wb") as out:
-        for buffer in buffers:
-            out.write(buffer.raw())
+    try:
+        with open(path, "wb") as out:
+            for buffer in buffers:
+                out.write(buffer.raw())
+    except OSError:  # a full or small /dev/shm (a container's is often 64 MB): the socket
+        path.unlink(missing_ok=True)  # carries every message, only more slowly
+        return ("inline", message)
     return ("file", skeleton, str(path), sizes)
 
 

@@ -26,13 +26,13 @@ from generate import generated
 #: Long enough to cross many chunks and to reach epoch 73, where the wout
 #: update's lockstep difference is largest (policy.py); short enough for CI.
 EPOCHS = 100
-#: Peak resident memory of the supervising process, and of the largest worker. Measured on
-#: 40 epochs of this case with 32 MiB chunks: 228 MB and 379 MB (the R worker); with
-#: traces.CHUNK_BYTES (16 MiB) 173 MB and 262 MB. A chunk's arrays kept alive after it was
-#: compared (a reference cycle around its trace, a reply kept for the whole run) took the
-#: supervisor to 452 MB: these limits catch that.
-PEAK_RSS_LIMIT = 384 << 20
-WORKER_RSS_LIMIT = 512 << 20
+#: Peak resident memory of the supervising process, and of the largest worker: a coarse
+#: bound. Measured on 40 epochs of this case with traces.CHUNK_BYTES (16 MiB): 173 MB and
+#: 262 MB (the R worker) on a quiet machine, and up to 457 MB for the supervisor in a test
+#: suite run at a load average of 22. Whether chunks are let go once compared is tested
+#: exactly, without the noise of RSS, in test_wire.py.
+PEAK_RSS_LIMIT = 1 << 30
+WORKER_RSS_LIMIT = 1 << 30
 
 #: Under pytest-xdist, keep the tests that share the (expensive) run on one worker;
 #: pyproject.toml's addopts has --dist loadgroup.

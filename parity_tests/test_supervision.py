@@ -615,12 +615,6 @@ def test_an_output_that_fills_the_disk_is_one_line_naming_it_and_leaves_nothing(
     assert result.stdout.splitlines()[-1] == "left: ", f"a partial output was left: {result.stdout}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="traces.py: TraceOutput.abort closes the half-written .npy files, and on a full disk "
-    "close() raises OSError over the OutputError: a traceback, exit 1, and the .partial folder "
-    "stays. (Strict: once fixed this fails as XPASS; drop the mark.)",
-)
 def test_traces_that_fill_the_disk_during_the_run_are_one_line_and_leave_nothing(
     port_copy, tmp_path
 ):
@@ -641,12 +635,6 @@ def test_traces_that_fill_the_disk_during_the_run_are_one_line_and_leave_nothing
     assert result.stdout.splitlines()[-1] == "left: filler", f"a partial output: {result.stdout}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="wire.encode writes a large message into /dev/shm; when that fails (ENOSPC) the "
-    "worker's send fails and it exits 0, so the run blames the port for ending its process. "
-    "(Strict: once fixed this fails as XPASS; drop the mark.)",
-)
 def test_a_full_dev_shm_does_not_fail_a_run(tmp_path):
     # Containers often mount a small /dev/shm (Docker: 64 MB); 1 MB is full before the article
     # case's first chunk. Memory files are a speed-up: the socket can carry every message.

@@ -93,3 +93,14 @@ def _run_observed(case, seen, supervise, traces):
             observe=lambda language, trace: seen.append(mapped_message_files()),
         )
     assert run.passed
+
+
+def test_a_message_that_cannot_be_written_to_a_file_goes_through_the_socket(tmp_path):
+    """A full or small /dev/shm (test_supervision mounts a 1 MB one) must not fail a run."""
+    message = chunk_message()
+    packed = wire.encode(message, tmp_path / "no such folder")
+    assert packed[0] == "inline"
+    np.testing.assert_array_equal(
+        wire.decode(packed)["trace"]["hidden_layer_input"],
+        message["trace"]["hidden_layer_input"],
+    )
