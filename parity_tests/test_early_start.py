@@ -23,6 +23,7 @@ from parity_tests.test_supervision import (
     RETURN_R,
     TRAIN_PY,
     TRAIN_R,
+    finish,
     leftover_processes,
     nnparity,
     one_line,
@@ -92,7 +93,7 @@ def test_ctrl_c_while_the_workers_start_is_one_line_and_exit_130(tmp_path):
     while len(leftover_processes(token)) < 3 and time.monotonic() < deadline:
         time.sleep(0.01)  # until both workers are started (R's takes about 0.7 s to be ready)
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=30)
+    out, err = finish(process, 30)
     assert process.returncode == 130, f"exit {process.returncode}\n{out}{err}"
     one_line(err, "interrupted")
     assert not leftover_processes(token), "a worker started early outlived the run"

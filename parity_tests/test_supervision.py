@@ -59,6 +59,17 @@ def leftover_processes(token: str) -> list[int]:
     return found
 
 
+def finish(process: subprocess.Popen, timeout: float) -> tuple[str, str]:
+    """Its output once it ends; a process that does not end in time is killed (its workers die
+    with it, by their parent-death signal), never left running after the test."""
+    try:
+        return process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate()
+        raise AssertionError(f"still running after {timeout} s (killed):\n{out}{err}") from None
+
+
 def one_line(stderr: str, *words: str) -> str:
     assert "Traceback" not in stderr, f"a traceback reached the user:\n{stderr}"
     lines = stderr.strip().splitlines()
@@ -212,7 +223,7 @@ def test_a_signal_stops_a_run_stuck_in_r_within_two_seconds_and_leaves_nothing(
     wait_for_r_to_spin(token)
     began = time.monotonic()
     process.send_signal(sent)
-    out, err = process.communicate(timeout=30)
+    out, err = finish(process, 30)
     took = time.monotonic() - began
     assert process.returncode == code, f"exit {process.returncode}, expected {code}\n{out}{err}"
     assert took < 2.0, f"the run took {took:.1f} s to stop"
@@ -226,7 +237,7 @@ def test_a_second_ctrl_c_does_not_break_the_clean_up(port_copy, tmp_path):
     wait_for_r_to_spin(token)
     process.send_signal(signal.SIGINT)
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=30)
+    out, err = finish(process, 30)
     assert process.returncode == 130, out + err
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "r_impl") == [], (
         "the run left files behind"
@@ -335,7 +346,7 @@ def test_sigterm_makes_the_supervisor_end_and_wait_for_its_workers_itself(port_c
     workers = workers_of(token)
     assert len(workers) == 2, f"expected two workers, found {workers}"
     os.kill(supervisor, signal.SIGTERM)
-    out, _ = adopter.communicate(timeout=60)
+    out, _ = finish(adopter, 60)
     outcome = json.loads(out)
     assert outcome["code"] == 143, outcome
     # (a process a worker started dies with the worker's session but is not the supervisor's
@@ -725,7 +736,7 @@ def test_a_reader_that_stops_early_does_not_fail_a_run_whose_parity_held(tmp_pat
     )
     process.stdout.read(20)
     process.stdout.close()  # as `| head -c 20` does
-    _, err = process.communicate(timeout=120)
+    _, err = finish(process, 120)
     assert process.returncode == 0, err.decode()
     assert b"Traceback" not in err
 
@@ -823,7 +834,7 @@ def test_explain_with_a_script_stuck_in_r_stops_on_a_signal_within_two_seconds(
     wait_for_r_to_spin(token)
     began = time.monotonic()
     process.send_signal(sent)
-    out, err = process.communicate(timeout=30)
+    out, err = finish(process, 30)
     took = time.monotonic() - began
     assert process.returncode == code, f"exit {process.returncode}, expected {code}\n{out}{err}"
     assert took < 2.0, f"explain took {took:.1f} s to stop"
