@@ -34,18 +34,7 @@ class RUnavailable(RuntimeError):
 @lru_cache(maxsize=1)
 def r():
     """The embedded R, started once per process, with harness.R sourced."""
-    home = os.environ.get("R_HOME")
-    home_has_r = bool(home) and (Path(home) / "bin" / "R").exists()
-    if shutil.which("R") is None and not home_has_r:
-        where = f" and R_HOME={home} holds no bin/R" if home else " and no R_HOME"
-        raise RUnavailable(f"R is not installed (no `R` on PATH{where}): {FIX_R}.")
-    if home and not home_has_r:
-        # rpy2 would start R there anyway, and R would end the process with
-        # "Fatal error: unable to open the base package".
-        raise RUnavailable(
-            f"R_HOME={home} holds no R (no {Path(home) / 'bin' / 'R'}): unset R_HOME, "
-            "or set it to what `R RHOME` prints."
-        )
+    _check_r_is_there()
     # Starting R rewrites this process's LD_LIBRARY_PATH with R's own folders first
     # ($R_HOME/etc/ldpaths); every process started after it (the ports' workers, an
     # Rscript) would then load the system's libblas.so.3, not the one the user chose
@@ -83,6 +72,22 @@ def r():
     )  # a port's print() goes to stderr
     robjects.r["source"](str(HARNESS_R))
     return robjects, robjects.default_converter + numpy2ri.converter
+
+
+def _check_r_is_there() -> None:
+    """R on PATH, or in R_HOME: else one sentence saying how to get it (RUnavailable)."""
+    home = os.environ.get("R_HOME")
+    home_has_r = bool(home) and (Path(home) / "bin" / "R").exists()
+    if shutil.which("R") is None and not home_has_r:
+        where = f" and R_HOME={home} holds no bin/R" if home else " and no R_HOME"
+        raise RUnavailable(f"R is not installed (no `R` on PATH{where}): {FIX_R}.")
+    if home and not home_has_r:
+        # rpy2 would start R there anyway, and R would end the process with
+        # "Fatal error: unable to open the base package".
+        raise RUnavailable(
+            f"R_HOME={home} holds no R (no {Path(home) / 'bin' / 'R'}): unset R_HOME, "
+            "or set it to what `R RHOME` prints."
+        )
 
 
 def _signal_handlers() -> dict:

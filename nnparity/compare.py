@@ -214,9 +214,37 @@ class Comparison:
         value in an epoch is the bound at the epoch's largest max(|a|, |b|).
         """
         n = len(a)
+        bound, checks = self._finite_checks(name, a, b, figures, get)
+        over = np.zeros(n, dtype=np.intp)
+        first = None
+        for epochs, allowed, shown in checks:
+            x, y = a[epochs], b[epochs]
+            counts, top, found = finite_over(x, y, allowed)
+            over[epochs] = counts
+            if shown:
+                bound[epochs] = top
+            if found is not None and first is None and stats.first_violation is None:
+                k, i, j = found
+                e = int(np.arange(n)[epochs][k])
+                u, v = x[k, i, j : j + 1], y[k, i, j : j + 1]
+                first = Cell(
+                    offset + e + 1, name, i + 1, j + 1, float(u[0]), float(v[0]),
+                    float(np.abs(u - v)[0]), float(finite_ulp_distance(u, v)[0]),
+                    float(allowed[k, i, j]),
+                )
+        stats.record(a.size, {
+            "equal": figures["equal"], "max_abs": figures["max_abs"],
+            "max_rel": figures["max_rel"], "max_ulp": figures["max_ulp"], "over": over,
+            "bound": bound,
+        }, first)
+
+    def _finite_checks(self, name: str, a: np.ndarray, b: np.ndarray, figures: dict, get):
+        """The per-epoch bound the table shows (NaN where not computed in full), and the
+        epochs to look at cell by cell: [(epochs, the bound there, whether it is shown)]."""
+        n = len(a)
         max_abs = figures["max_abs"]
         bound = np.full(n, np.nan)
-        checks = []  # (epochs, the bound there, whether it is the one the table shows)
+        checks = []
         if self.full_bounds:
             checks.append((slice(None), self.bound(name, a, b, get), True))
         elif self.mode == "free" and not steps.BY_NAME[name].sums:
@@ -240,27 +268,7 @@ class Comparison:
                 epochs = np.flatnonzero(need)
                 full = self.bound(name, a[epochs], b[epochs], at_epochs(get, epochs))
                 checks.append((epochs, full, True))
-        over = np.zeros(n, dtype=np.intp)
-        first = None
-        for epochs, allowed, shown in checks:
-            x, y = a[epochs], b[epochs]
-            counts, top, found = finite_over(x, y, allowed)
-            over[epochs] = counts
-            if shown:
-                bound[epochs] = top
-            if found is not None and first is None and stats.first_violation is None:
-                k, i, j = found
-                e = int(np.arange(n)[epochs][k])
-                u, v = x[k, i, j : j + 1], y[k, i, j : j + 1]
-                first = Cell(
-                    offset + e + 1, name, i + 1, j + 1, float(u[0]), float(v[0]),
-                    float(np.abs(u - v)[0]), float(finite_ulp_distance(u, v)[0]),
-                    float(allowed[k, i, j]),
-                )
-        stats.record(a.size, {
-            "equal": figures["equal"], "max_abs": max_abs, "max_rel": figures["max_rel"],
-            "max_ulp": figures["max_ulp"], "over": over, "bound": bound,
-        }, first)
+        return bound, checks
 
     def _pair(self, name: str, python, r) -> tuple[np.ndarray, np.ndarray]:
         """The two arrays of one step, Python's broadcast over R's rows where R holds a
