@@ -95,7 +95,7 @@ def worker(kind: str, case_dir: Path) -> dict:
         run = traces.run(case, PythonPort(), r_port, case.epochs, modes)
         detail = "parity holds" if run.passed else "PARITY FAILS"
     elif kind == "bare":
-        python_impl.train(case.X, case.y, case.wh, case.bh, case.wout, case.bout, case.lr, case.epochs, record=False)
+        python_impl.train(*case.train_inputs(), case.epochs, record=False)
         r_port.start(case)
         r_port.advance(case.epochs, record=False)
     elif kind == "csv":

@@ -54,7 +54,7 @@ IN_PROCESS = (
 )
 BARE_PYTHON = (
     "import sys; from nnparity import cases, paths; c = cases.load_case(sys.argv[1]); "
-    "paths.python_impl().train(c.X, c.y, c.wh, c.bh, c.wout, c.bout, c.lr, int(sys.argv[2]))"
+    "paths.python_impl().train(*c.train_inputs(), int(sys.argv[2]))"
 )
 
 

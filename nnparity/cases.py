@@ -77,6 +77,10 @@ class Case:
         """Step 1: the weights and biases training starts from."""
         return {name: getattr(self, name) for name in steps.STATE}
 
+    def train_inputs(self) -> tuple:
+        """The arguments a port's train() takes before `epochs`: X, y, wh, bh, wout, bout, lr."""
+        return (self.X, self.y, self.wh, self.bh, self.wout, self.bout, self.lr)
+
 
 def resolve(name_or_path: str | Path) -> Path:
     """A case name (a folder of fixtures/) or a path to a case folder."""

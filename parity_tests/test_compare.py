@@ -16,13 +16,7 @@ python_impl = paths.python_impl()  # our Python port, python_impl/
 @pytest.fixture(scope="module")
 def trace(article):
     return python_impl.train(
-        article.X,
-        article.y,
-        article.wh,
-        article.bh,
-        article.wout,
-        article.bout,
-        article.lr,
+        *article.train_inputs(),
         60,
         record=True,
     )["trace"]

@@ -85,7 +85,7 @@ def test_one_case_has_every_dimension_different_one_saturates_and_one_crosses_ch
         n for n, c in loaded.items() if len(traces.chunks(c.epochs, traces.epoch_bytes(c))) > 1
     ], "no case crosses a chunk boundary"
     c = loaded["saturated"]
-    output = python_impl.train(c.X, c.y, c.wh, c.bh, c.wout, c.bout, c.lr, 1)["output"]
+    output = python_impl.train(*c.train_inputs(), 1)["output"]
     assert np.minimum(output, 1 - output).max() < 1e-9, (
         "the saturated case: an output is not within 1e-9 of 0 or 1"
     )

@@ -52,7 +52,7 @@ def overflowing_trace(overflowing):
     c = overflowing
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return python_impl.train(c.X, c.y, c.wh, c.bh, c.wout, c.bout, c.lr, EPOCHS, record=True)[
+        return python_impl.train(*c.train_inputs(), EPOCHS, record=True)[
             "trace"
         ]
 
@@ -119,13 +119,7 @@ def test_an_r_port_that_turns_nan_into_na_fails_and_says_na_is_not_nan(
 @pytest.fixture(scope="module")
 def trace(article):
     return python_impl.train(
-        article.X,
-        article.y,
-        article.wh,
-        article.bh,
-        article.wout,
-        article.bout,
-        article.lr,
+        *article.train_inputs(),
         5,
         record=True,
     )["trace"]

@@ -16,13 +16,7 @@ ROOT = paths.BASE
 
 def test_python_port_records_steps_0_and_1_then_exactly_the_article_names_in_step_order(article):
     trace = python_impl.train(
-        article.X,
-        article.y,
-        article.wh,
-        article.bh,
-        article.wout,
-        article.bout,
-        article.lr,
+        *article.train_inputs(),
         2,
         record=True,
     )["trace"]
@@ -117,13 +111,7 @@ def test_r_port_runs_on_its_own_with_rscript_and_prints_the_final_output(article
 
 def test_record_false_trains_the_same_weights_without_a_trace(article):
     args = (
-        article.X,
-        article.y,
-        article.wh,
-        article.bh,
-        article.wout,
-        article.bout,
-        article.lr,
+        *article.train_inputs(),
         20,
     )
     recorded, bare = python_impl.train(*args, record=True), python_impl.train(*args)

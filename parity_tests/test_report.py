@@ -76,7 +76,7 @@ def test_loss_per_epoch_is_half_the_summed_squared_error_of_each_epochs_output()
     recorder("Python", port.advance(2))
     recorder("Python", port.advance(3))  # two chunks, as traces.run feeds them
     train = paths.python_impl().train
-    outputs = train(case.X, case.y, case.wh, case.bh, case.wout, case.bout, case.lr, 5, record=True)
+    outputs = train(*case.train_inputs(), 5, record=True)
     outputs = outputs["trace"]["output"]
     expected = [0.5 * float(np.sum((case.y - outputs[i]) ** 2)) for i in range(5)]
     loss = recorder.loss()["Python"]

@@ -45,7 +45,7 @@ def test_the_shapes_of_steps_csv_are_the_shapes_the_python_port_records(case_nam
 
     case = load_case(case_name)
     trace = paths.python_impl().train(
-        case.X, case.y, case.wh, case.bh, case.wout, case.bout, case.lr, 2, record=True
+        *case.train_inputs(), 2, record=True
     )["trace"]
     for name in steps.NAMES:
         assert trace[name].shape[1:] == steps.shape_of(name, *case.dims), name
