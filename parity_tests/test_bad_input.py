@@ -24,6 +24,7 @@ from nnparity.command import BadInput, parse_epochs_option
 from nnparity.paths import FIXTURES
 from nnparity.port import PortError
 from nnparity.ports import PythonPort, RPort
+from parity_tests.test_supervision import one_line
 
 ROOT = paths.BASE
 ARTICLE = FIXTURES / "article"
@@ -160,15 +161,6 @@ def run_cli(capsys, *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def assert_one_line_error(err: str, *words: str) -> None:
-    assert "Traceback" not in err, f"a traceback reached the user:\n{err}"
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, f"expected one line on stderr, got {len(lines)}:\n{err}"
-    assert lines[0].startswith("nnparity: "), lines[0]
-    for word in words:
-        assert word in lines[0], f"the message does not say {word!r}: {lines[0]}"
-
-
 @pytest.fixture
 def broken_copy(tmp_path):
     def make(edit) -> Path:
@@ -192,7 +184,7 @@ def test_a_broken_case_exits_2_with_one_line_naming_file_and_problem(
         capsys, "--case", str(case), "--save-traces", str(saved), "--epochs", "3"
     )
     assert code == 2, f"exit code {code}, expected 2 (bad input)\n{out}{err}"
-    assert_one_line_error(err, str(case / file), problem)
+    one_line(err, str(case / file), problem)
     assert out == "", f"nothing but the error should be printed, got:\n{out}"
     assert not saved.exists(), "a broken case must not leave traces behind"
 
@@ -203,7 +195,7 @@ def test_a_missing_case_folder_exits_2_naming_the_folder(capsys, tmp_path):
         capsys, "--case", str(missing), "--save-traces", str(tmp_path / "traces")
     )
     assert code == 2
-    assert_one_line_error(err, str(missing), "no such case folder")
+    one_line(err, str(missing), "no such case folder")
     assert not (tmp_path / "traces").exists()
 
 
@@ -213,7 +205,7 @@ def test_a_missing_case_folder_exits_2_naming_the_folder(capsys, tmp_path):
 def test_epochs_on_the_command_line_must_be_a_positive_integer(capsys, tmp_path, epochs):
     code, _, err = run_cli(capsys, "--epochs", epochs, "--save-traces", str(tmp_path / "traces"))
     assert code == 2, err
-    assert_one_line_error(err, "--epochs", f"epochs must be a positive integer, got {epochs!r}")
+    one_line(err, "--epochs", f"epochs must be a positive integer, got {epochs!r}")
     assert not (tmp_path / "traces").exists()
 
 
@@ -257,7 +249,7 @@ def test_without_r_the_run_exits_2_with_the_command_that_installs_it(tmp_path):
     env.update(PATH=str(empty_bin), R_HOME=str(tmp_path / "nowhere"))
     result = run_subprocess(env, tmp_path)
     assert result.returncode == 2, result.stdout + result.stderr
-    assert_one_line_error(result.stderr, "R is not installed", "apt-get install r-base-core")
+    one_line(result.stderr, "R is not installed", "apt-get install r-base-core")
     assert not (tmp_path / "traces").exists()
 
 
@@ -268,7 +260,7 @@ def test_an_rpy2_that_does_not_load_exits_2_with_the_command_that_fixes_it(tmp_p
     env = dict(os.environ, PYTHONPATH=str(tmp_path / "site"))
     result = run_subprocess(env, tmp_path)
     assert result.returncode == 2, result.stdout + result.stderr
-    assert_one_line_error(
+    one_line(
         result.stderr, "rpy2 does not load", "R_getVar", "pip install rpy2==3.5.17"
     )
 
@@ -312,4 +304,4 @@ def test_an_error_inside_a_python_port_exits_1_with_its_message(capsys, port_cop
     port = port_copy(*PY_BOOM)
     code, out, err = run_cli(capsys, "--python-impl", str(port), "--epochs", "3")
     assert code == 1, f"exit code {code}, expected 1 (a port failed while running)\n{out}{err}"
-    assert_one_line_error(err, "the Python port", "ValueError: boom in step 2")
+    one_line(err, "the Python port", "ValueError: boom in step 2")

@@ -210,6 +210,21 @@ def wait_for_r_to_spin(token: str, timeout: float = 60) -> None:
     raise AssertionError("the workers did not start")
 
 
+def stop_spinning_r(process, token: str, sent: int, code: int, what: str) -> str:
+    """Send `sent` once R spins in a worker: `what` must end with `code` within 2 s, say so in
+    one line, and leave no worker. Returns its stdout."""
+    wait_for_r_to_spin(token)
+    began = time.monotonic()
+    process.send_signal(sent)
+    out, err = finish(process, 30)
+    took = time.monotonic() - began
+    assert process.returncode == code, f"exit {process.returncode}, expected {code}\n{out}{err}"
+    assert took < 2.0, f"{what} took {took:.1f} s to stop"
+    one_line(err, "stopped" if sent != signal.SIGINT else "interrupted")
+    assert not leftover_processes(token), f"a worker outlived {what}"
+    return out
+
+
 @pytest.mark.parametrize(
     "sent, code",
     [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)],
@@ -220,16 +235,8 @@ def test_a_signal_stops_a_run_stuck_in_r_within_two_seconds_and_leaves_nothing(
 ):
     target = tmp_path / "new" / "traces"
     process, token = start_hanging_run(port_copy, tmp_path, "--save-traces", str(target))
-    wait_for_r_to_spin(token)
-    began = time.monotonic()
-    process.send_signal(sent)
-    out, err = finish(process, 30)
-    took = time.monotonic() - began
-    assert process.returncode == code, f"exit {process.returncode}, expected {code}\n{out}{err}"
-    assert took < 2.0, f"the run took {took:.1f} s to stop"
-    one_line(err, "stopped" if sent != signal.SIGINT else "interrupted")
+    stop_spinning_r(process, token, sent, code, "the run")
     assert not (tmp_path / "new").exists(), "a folder the run created is still there"
-    assert not leftover_processes(token), "a worker outlived the run"
 
 
 def test_a_second_ctrl_c_does_not_break_the_clean_up(port_copy, tmp_path):
@@ -831,16 +838,8 @@ def test_explain_with_a_script_stuck_in_r_stops_on_a_signal_within_two_seconds(
         stderr=subprocess.PIPE,
         text=True,
     )
-    wait_for_r_to_spin(token)
-    began = time.monotonic()
-    process.send_signal(sent)
-    out, err = finish(process, 30)
-    took = time.monotonic() - began
-    assert process.returncode == code, f"exit {process.returncode}, expected {code}\n{out}{err}"
-    assert took < 2.0, f"explain took {took:.1f} s to stop"
-    one_line(err, "stopped" if sent != signal.SIGINT else "interrupted")
+    out = stop_spinning_r(process, token, sent, code, "explain")
     assert out == ""
-    assert not leftover_processes(token), "a worker outlived explain"
 
 
 def test_explain_timeout_ends_a_script_that_hangs_with_exit_1_and_one_line(tmp_path):
