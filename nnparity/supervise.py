@@ -27,7 +27,7 @@ from pathlib import Path
 
 from . import spawn, wire
 from .port import BorderError, Port, PortError
-from .signals import Interrupted, catch_signals, raise_swallowed, signal_name  # noqa: F401
+from .signals import raise_swallowed, signal_name
 
 
 class LoadError(PortError):
