@@ -57,12 +57,29 @@ def start(language: str) -> Started:
         stderr=subprocess.STDOUT,
         pass_fds=(child.fileno(),),
         start_new_session=True,  # the terminal's Ctrl-C reaches the supervisor only
-        env=dict(
-            os.environ, PYTHONUNBUFFERED="1", TMPDIR=tmp, NNPARITY_SUPERVISOR=str(os.getpid())
-        ),
+        env=worker_env(tmp),
     )
     child.close()
     return Started(process, Connection(parent.detach()), tmp)
+
+
+#: How long an idle OpenBLAS thread spins before it sleeps: 2**4 cycles, against OpenBLAS's
+#: default 2**28 (a tenth of a second). A worker's BLAS threads (numpy's OpenBLAS, and R's
+#: where libblas.so.3 is OpenBLAS) spin after every product by default, on the cores the
+#: other worker and the supervisor need: on the scale case (100 epochs, free-running, 2
+#: cores) the Python worker used 3.8 s of CPU for 0.7 s of its own work, and the run took
+#: 5.3 s; with 4, 3.6 s (docs/benchmarks.md). The number of threads is not changed, so
+#: neither is any bit: OpenBLAS's results depend on how many threads split a product
+#: (the scale case's trace differs between 1 and 2 threads), not on how they wait.
+BLAS_THREAD_TIMEOUT = "4"
+
+
+def worker_env(tmp: str) -> dict[str, str]:
+    """A worker's environment: the supervisor's, with its own TMPDIR and idle BLAS threads that
+    sleep (unless the user chose OPENBLAS_THREAD_TIMEOUT)."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", TMPDIR=tmp, NNPARITY_SUPERVISOR=str(os.getpid()))
+    env.setdefault("OPENBLAS_THREAD_TIMEOUT", BLAS_THREAD_TIMEOUT)
+    return env
 
 
 def end(worker: Started, kill: bool = False, grace: float = 2.0) -> int:
