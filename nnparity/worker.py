@@ -70,6 +70,7 @@ class Worker:
     def load(self, kind: str, path: str | None, options: dict, folder: str | None) -> dict:
         self.folder = folder
         self.port = open_port(kind, path, options)
+        gc.freeze()  # the port's modules and R's wrappers of its code: never collected again (warm)
         return {
             "path": str(self.port.path),
             "can_lockstep": bool(self.port.can_lockstep),
@@ -132,6 +133,10 @@ def main() -> int:
     sys.stdout = sys.stderr
     connection = Connection(int(sys.argv[1]))
     warm(sys.argv[2])
+    # What was imported and started lives as long as the worker: out of the cycle collector's
+    # way, so that the gc.collect() after each chunk (serve) scans only that chunk's objects:
+    # 6 ms instead of 0.002 ms on an R worker's 30,000 objects, 34 times on the scale case.
+    gc.freeze()
     code = serve(connection)
     # The supervisor has what it needs: end now, without Python's and R's clean-up at exit
     # (0.1 s and more). The supervisor removes this worker's TMPDIR, R's tempdir() in it.
