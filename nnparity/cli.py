@@ -142,7 +142,14 @@ def command_run(args, console: Console, err: Console) -> int:
             folder = traces.TraceOutput(save_traces, case, epochs, modes) if save_traces else None
         with supervise.Supervisor(deadline) as ports:
             python_port, r_port = ports.port(*sides[0]), ports.port(*sides[1])
-            result = supervised_run(args, err, case, epochs, modes, folder, python_port, r_port)
+            # lockstep beside R's own training, in a second worker of the same R port
+            twin = (
+                ports.port(*sides[1], quiet_load=True)
+                if traces.lockstep_worker(case, epochs, modes) else None
+            )
+            result = supervised_run(
+                args, err, case, epochs, modes, folder, python_port, r_port, twin
+            )
         if sheet is not None:  # the spreadsheet as a third implementation, from the saved traces
             return spreadsheet.finish(sheet, result, save_traces, args, console)
     if script:
@@ -151,7 +158,8 @@ def command_run(args, console: Console, err: Console) -> int:
     return OK if result.passed else FAILS
 
 
-def supervised_run(args, err: Console, case, epochs, modes, folder, python_port, r_port):
+def supervised_run(args, err: Console, case, epochs, modes, folder, python_port, r_port,
+                   lockstep_port=None):
     """The run itself, once its ports' workers are started: a progress bar on a terminal."""
     # The result is printed from a pandas table: import pandas while the ports start and
     # train (the supervisor mostly waits), not after them (0.5 s; docs/benchmarks.md).
@@ -172,6 +180,7 @@ def supervised_run(args, err: Console, case, epochs, modes, folder, python_port,
             environment=r_port.environment,
             chunk_bytes=2**62 if scripts.wanted(args) else traces.CHUNK_BYTES,  # a script: once
             full_bounds=args.save_stats is not None,  # the file's bound column in every row
+            lockstep_port=lockstep_port,
         )
 
 

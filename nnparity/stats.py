@@ -133,6 +133,9 @@ def table(reports) -> pd.DataFrame:
                     "first_difference": epoch
                     == (first.epoch if first and first.name == s.name else 0),
                     "first_over": epoch == (s.first_violation.epoch if s.first_violation else 0),
+                    # the step list's order, to sort by (a map over the names cost 30 ms on
+                    # the article's 70,000 rows: strings, one by one)
+                    "_order": steps.position(s.name),
                 }
             )
             frames.append(frame)
@@ -140,10 +143,7 @@ def table(reports) -> pd.DataFrame:
         return empty()
     out = pd.concat(frames, ignore_index=True)
     out["equal_share"] = out["equal"] / out["cells"]
-    order = {name: steps.position(name) for name in steps.NAMES}
-    out = out.assign(_order=out["matrix"].map(order)).sort_values(
-        ["mode", "epoch", "_order"], kind="stable"
-    )
+    out = out.sort_values(["mode", "epoch", "_order"], kind="stable")
     return conform(out.drop(columns="_order").reset_index(drop=True))
 
 

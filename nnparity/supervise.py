@@ -84,6 +84,7 @@ class WorkerPort(Port):
         deadline: Deadline | None = None,
         options: dict | None = None,
         folder: str | None = None,
+        quiet_load: bool = False,
     ):
         self.kind = kind
         self.folder = folder  # where large messages travel (wire.py); None: all through the socket
@@ -98,6 +99,7 @@ class WorkerPort(Port):
         self._tail: collections.deque[str] = collections.deque(maxlen=20)
         self._relay = threading.Event()  # once loaded, what the port prints goes straight to stderr
         self._held: list[bytes] = []
+        self.quiet_load = quiet_load  # a second worker of a port already loaded (lockstep's)
         # a worker started early (spawn.early) has been warming its runtime meanwhile
         self.worker = spawn.take(self.language)
         self.process, self.connection = self.worker.process, self.worker.connection
@@ -111,14 +113,20 @@ class WorkerPort(Port):
     # -- the port interface ------------------------------------------------------------
 
     def wait_loaded(self) -> None:
-        info = self._load.result()
+        self._load.result()
+
+    def _loaded(self, info: dict) -> None:
+        """The port is loaded (its load reply, however it was collected): what it printed while
+        it loaded goes to stderr, unless a twin said it already (``quiet_load``)."""
         self.path, self.language = Path(info["path"]), info["language"]
         self.can_lockstep, self.can_chunk = info["can_lockstep"], info["can_chunk"]
         self.description = info["describe"]
         self.loaded = True
-        for chunk in self._held:
-            sys.stderr.buffer.write(chunk)
-        sys.stderr.flush()
+        if not self.quiet_load:
+            for chunk in self._held:
+                sys.stderr.buffer.write(chunk)
+            sys.stderr.flush()
+        self._held.clear()
         self._relay.set()
 
     def start(self, case) -> None:
@@ -185,8 +193,12 @@ class WorkerPort(Port):
             pending.done = True
             if status == "ok":
                 pending.value = value
+                if pending is self._load:
+                    self._loaded(value)
             else:
                 pending.error = self._error(status, value)
+            if pending is not self._load and self._load.error is not None:
+                pending.error = self._load.error  # the port never loaded: that is what failed
 
     def _error(self, status: str, message: str) -> Exception:
         """The exception a worker's failed reply stands for."""
@@ -293,8 +305,9 @@ class Supervisor:
         self.ports: list[WorkerPort] = []
         self.folder = wire.run_folder()  # the run's large messages (wire.py), removed at the end
 
-    def port(self, kind: str, path=None, options: dict | None = None) -> WorkerPort:
-        worker = WorkerPort(kind, path, self.deadline, options, self.folder)
+    def port(self, kind: str, path=None, options: dict | None = None,
+             quiet_load: bool = False) -> WorkerPort:
+        worker = WorkerPort(kind, path, self.deadline, options, self.folder, quiet_load)
         self.ports.append(worker)
         return worker
 

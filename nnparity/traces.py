@@ -61,6 +61,19 @@ def chunks(epochs: int, per_epoch: int, budget: int = CHUNK_BYTES) -> list[int]:
     return [size] * full + ([rest] if rest else [])
 
 
+def lockstep_worker(case: Case, epochs: int, modes, chunk_bytes: int = CHUNK_BYTES) -> bool:
+    """Whether lockstep is worth an R worker of its own: when the whole run is one chunk.
+
+    One R worker trains, then recomputes every step (lockstep), one after the
+    other, while the other core has nothing left to do once Python has trained:
+    on the article's case (5000 epochs, one chunk) 0.9 s of training, then 0.9 s
+    of lockstep. A second R worker recomputes the steps beside the training.
+    Over many chunks all three processes are busy already: a fourth only adds
+    its start (0.35 s of CPU) and its memory (docs/benchmarks.md).
+    """
+    return "lockstep" in modes and len(chunks(epochs, epoch_bytes(case), chunk_bytes)) == 1
+
+
 class TraceWriter:
     """Writes one language's trace chunk by chunk: a .npy per matrix, then zipped into an .npz.
 
@@ -233,6 +246,7 @@ def run(
     environment: Callable[[], dict] | None = None,
     full_bounds: bool = False,
     check_determinism: bool = True,
+    lockstep_port=None,
 ) -> Run:
     """Train both ports on `case` and compare every step of every epoch.
 
@@ -240,6 +254,9 @@ def run(
     (the report keeps the loss from it); ``environment()`` is saved with traces.
     ``full_bounds``: the bound in every cell of every epoch, for the statistics table's
     ``bound`` column (--save-stats), not only where a cell needs it.
+
+    ``lockstep_port``: a second R port of the same code, for lockstep (``lockstep_worker``);
+    by default `r_port` recomputes the steps after its own training.
 
     First (unless `check_determinism` is false) each port trains a few epochs
     twice, to say whether it gives the same bits twice (determinism.py).
@@ -252,7 +269,7 @@ def run(
     folder = save_traces
     if save_traces is not None and not isinstance(save_traces, TraceOutput):
         folder = TraceOutput(save_traces, case, epochs, modes)
-    runner = _Runner(case, python_port, r_port, comparisons, observe, folder)
+    runner = _Runner(case, python_port, r_port, comparisons, observe, folder, lockstep_port)
     sizes = chunks(epochs, epoch_bytes(case), chunk_bytes)
     try:
         if folder:
@@ -280,8 +297,9 @@ class _Runner:
     """The steps of one run: what to ask each port for, and what to do with each chunk."""
 
     def __init__(self, case: Case, python_port, r_port, comparisons: dict[str, Comparison],
-                 observe=None, folder: TraceOutput | None = None):
+                 observe=None, folder: TraceOutput | None = None, lockstep_port=None):
         self.case, self.python_port, self.r_port = case, python_port, r_port
+        self.lockstep_port = lockstep_port or r_port  # the R port that recomputes the steps
         self.comparisons, self.observe, self.folder = comparisons, observe, folder
         self.free = "free" in comparisons
         self.lockstep = "lockstep" in comparisons and can_lockstep(r_port)
@@ -328,7 +346,7 @@ class _Runner:
         python = self.python_next.result()
         trace = python["trace"]
         lockstep = (
-            submit(self.r_port, "lockstep", self.case, trace, self.weights)
+            submit(self.lockstep_port, "lockstep", self.case, trace, self.weights)
             if self.lockstep else None
         )
         if k + 1 < len(sizes):

@@ -194,8 +194,13 @@ def start_hanging_run(port_copy, tmp_path, *extra: str) -> tuple[subprocess.Pope
     return process, token
 
 
+#: The workers of a default run (both modes) on a case that fits one chunk, as these tests'
+#: runs are: Python, R, and R's twin that recomputes the steps (traces.lockstep_worker).
+RUN_WORKERS = 3
+
+
 def wait_for_r_to_spin(token: str, timeout: float = 60) -> None:
-    """Until both workers exist and R is inside its endless loop (a worker at full CPU)."""
+    """Until the run's workers exist and R is inside its endless loop (a worker at full CPU)."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         workers = [
@@ -203,7 +208,7 @@ def wait_for_r_to_spin(token: str, timeout: float = 60) -> None:
             for pid in leftover_processes(token)
             if b"nnparity.worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
         ]
-        if len(workers) == 2:
+        if len(workers) >= 2:  # explain's two, or a run's RUN_WORKERS (the twin starts last)
             time.sleep(1.0)
             return
         time.sleep(0.2)
@@ -300,7 +305,7 @@ def test_workers_die_with_a_supervisor_killed_by_sigkill(port_copy, tmp_path):
     )
     wait_for(flag)
     workers = workers_of(token)
-    assert len(workers) == 2, f"expected two workers, found {workers}"
+    assert len(workers) == RUN_WORKERS, f"expected {RUN_WORKERS} workers, found {workers}"
     process.kill()
     process.wait(timeout=30)
     end = time.monotonic() + 1.0
@@ -351,7 +356,7 @@ def test_sigterm_makes_the_supervisor_end_and_wait_for_its_workers_itself(port_c
     supervisor = int(adopter.stdout.readline())
     wait_for(flag)
     workers = workers_of(token)
-    assert len(workers) == 2, f"expected two workers, found {workers}"
+    assert len(workers) == RUN_WORKERS, f"expected {RUN_WORKERS} workers, found {workers}"
     os.kill(supervisor, signal.SIGTERM)
     out, _ = finish(adopter, 60)
     outcome = json.loads(out)
@@ -913,3 +918,35 @@ def test_a_signal_whose_exception_a_finalizer_swallowed_still_stops_the_wait_for
         signals.acted_on()
         for each, handler in kept.items():
             signal.signal(each, handler)
+
+
+# -- lockstep's own R worker ------------------------------------------------------------
+
+
+def test_lockstep_gets_an_r_worker_of_its_own_only_for_a_run_of_one_chunk():
+    from nnparity import cases, traces
+
+    article = cases.load_case("article")
+    assert traces.lockstep_worker(article, article.epochs, traces.MODES), (
+        "the article's run is one chunk: lockstep should recompute the steps beside R's training"
+    )
+    assert not traces.lockstep_worker(article, article.epochs, ("free",)), (
+        "a free-running run has no lockstep to give a worker"
+    )
+    assert not traces.lockstep_worker(article, article.epochs, traces.MODES, chunk_bytes=4096), (
+        "a run of many chunks keeps every core busy already: no second R worker"
+    )
+
+
+def test_what_a_port_says_while_it_loads_is_shown_once_though_lockstep_loads_it_again(
+    port_copy, tmp_path
+):
+    said = "nnparity-test: the port was sourced"
+    port = port_copy("r_impl", "train.R", TRAIN_R, f'message("{said}")\n{TRAIN_R}')
+    result = nnparity("run", "--epochs", "20", "--r-impl", str(port), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stderr.count(said) == 1, (
+        f"the port's message at load should reach stderr once (the lockstep worker loads the "
+        f"port too, quietly); stderr was:\n{result.stderr}"
+    )
+    assert not leftover_processes(result.token), "a worker outlived the run"
