@@ -199,7 +199,11 @@ def main(argv: list[str] | None = None) -> int:
             pass
 
     try:
-        return args.handler(args, console, err)
+        try:
+            return args.handler(args, console, err)
+        except Exception:
+            signals.raise_swallowed()  # the error was R stopping for a signal (signals.py)
+            raise
     except (BadInput, OutputError) as error:
         say(str(error))
         return BAD_INPUT

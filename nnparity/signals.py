@@ -10,6 +10,7 @@ signal it was (130, 128 + its number). This module imports nothing heavy.
 from __future__ import annotations
 
 import signal
+import sys
 
 
 def signal_name(number: int) -> str:
@@ -37,7 +38,32 @@ def on_signal(number, frame) -> None:
     for each in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(each, signal.SIG_IGN)
     _pending = number
+    if _inside_r(frame):
+        _interrupt_r()
+        return
     _raise(number)
+
+
+#: rpy2's module whose functions R calls back while it runs (console, events).
+_R_CALLBACKS = "rinterface_lib/callbacks.py"
+
+
+def _inside_r(frame) -> bool:
+    """Whether Python runs here because R called back into it: an exception raised there is
+    printed by cffi ("Exception ignored from cffi callback", with a traceback) and dropped."""
+    while frame is not None:
+        if frame.f_code.co_filename.replace("\\", "/").endswith(_R_CALLBACKS):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _interrupt_r() -> None:
+    """Ask R to stop as its own Ctrl-C would: R raises an error at its next check for
+    interrupts (in every loop), the R call returns, and ``raise_swallowed`` raises the stop."""
+    openrlib = sys.modules.get("rpy2.rinterface_lib.openrlib")
+    if openrlib is not None:
+        openrlib.rlib.R_interrupts_pending = 1
 
 
 def _raise(number: int) -> None:
@@ -50,9 +76,11 @@ def raise_swallowed() -> None:
     """Raise again a stop that R swallowed.
 
     When the signal arrives while R runs in this process (a script's plan is
-    read in R), Python runs the handler inside one of rpy2's callbacks, which
-    prints "Exception ignored from cffi callback" and drops the exception; the
-    later signals are ignored by then. The R bridge calls this when R returns.
+    read in R), Python runs the handler inside one of rpy2's callbacks, where an
+    exception would be printed with a traceback and dropped (and the later
+    signals are ignored by then): the handler asks R to stop instead. The R
+    bridge calls this when R returns, and the command line when a command
+    failed, since R's stop reaches Python as an R error.
     """
     if _pending is not None:
         _raise(_pending)

@@ -99,15 +99,18 @@ def test_ctrl_c_while_the_workers_start_is_one_line_and_exit_130(tmp_path):
     assert not leftover_processes(token), "a worker started early outlived the run"
 
 
-def test_a_workers_idle_blas_threads_sleep_unless_the_user_chose_how_long_they_spin(monkeypatch):
+def test_a_workers_idle_blas_threads_sleep_unless_the_user_chose_how_long_they_spin(
+    monkeypatch, tmp_path
+):
     from nnparity import spawn
 
     monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT", raising=False)
-    assert spawn.worker_env("/tmp/x")["OPENBLAS_THREAD_TIMEOUT"] == spawn.BLAS_THREAD_TIMEOUT, (
+    timeout = spawn.worker_env(str(tmp_path))["OPENBLAS_THREAD_TIMEOUT"]
+    assert timeout == spawn.BLAS_THREAD_TIMEOUT, (
         "a worker's OpenBLAS threads should sleep soon after a product (they spin on the cores "
         "the other worker needs otherwise)"
     )
     monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "20")
-    assert spawn.worker_env("/tmp/x")["OPENBLAS_THREAD_TIMEOUT"] == "20", (
+    assert spawn.worker_env(str(tmp_path))["OPENBLAS_THREAD_TIMEOUT"] == "20", (
         "the user's own OPENBLAS_THREAD_TIMEOUT should reach the workers unchanged"
     )

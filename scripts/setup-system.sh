@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Install what nnparity needs from Debian's packages (no CRAN), in one apt run:
 #   r-base-core      R (4.2 on bookworm), which rpy2 embeds and r_impl runs on
+#   libblas3, liblapack3
+#                    the reference BLAS and LAPACK, R's own: named, because r-base-core
+#                    takes any libblas.so.3, and installed in one run with OpenBLAS it
+#                    would get OpenBLAS alone (seen on a fresh machine: no reference BLAS
+#                    at all, R on OpenBLAS, the BLAS matrix unable to switch back)
 #   r-cran-testthat  r_impl's own tests (tox -e rtests)
 #   r-cran-lintr     the R lint, tidyverse style (tox -e lint)
 #   chromium         the browser check of `nnparity report` (tox -e browser)
@@ -13,7 +18,7 @@
 #                    matrix (tox -e blas) through LD_LIBRARY_PATH; see below
 # Does nothing when they are all there.
 set -euo pipefail
-packages=(r-base-core r-cran-testthat r-cran-lintr chromium libreoffice-calc-nogui python3-uno
+packages=(r-base-core libblas3 liblapack3 r-cran-testthat r-cran-lintr chromium libreoffice-calc-nogui python3-uno
   poppler-utils libopenblas0-pthread libblis4-pthread)
 # Debian's own python3 makes venvs only with python3-venv (ensurepip is cut out of python3).
 if [ "$(command -v python3)" = /usr/bin/python3 ]; then packages+=(python3-venv); fi
@@ -55,7 +60,10 @@ keep_blas_choice() {
 for name in blas lapack; do
   query="$(update-alternatives --query "lib$name.so.3-$arch" 2>/dev/null || true)"
   chosen[$name]="$(sed -n 's/^Value: //p' <<<"$query")"
-  [ -n "${chosen[$name]}" ] || chosen[$name]="/usr/lib/$arch/$name/lib$name.so.3"
+  reference="/usr/lib/$arch/$name/lib$name.so.3"
+  # No reference library yet: whatever R was on came with it by accident (apt's pick
+  # for r-base-core's libblas.so.3), not by choice; the reference is chosen below.
+  [ -n "${chosen[$name]}" ] && [ -e "$reference" ] || chosen[$name]="$reference"
 done
 keep_blas_choice
 # Other apt runs may hold the lock: wait for it (up to 15 minutes) rather than fail.
