@@ -189,10 +189,22 @@ def py_arrays(value) -> dict[str, np.ndarray] | None:
     items = list(zip(names, value, strict=True))
     if not all(isinstance(v, rinterface.FloatSexpVector) for _, v in items):
         return None
-    # np.asarray is a view of R's memory, alive only as long as R keeps the vector: always
-    # copied (np.ascontiguousarray would return the view itself for an array that is already
-    # C-contiguous, as a column-major [epochs, 1, 1] one is).
-    return {str(name): np.array(np.asarray(v), order="C", copy=True) for name, v in items}
+    return {str(name): _c_ordered(v) for name, v in items}
+
+
+def _c_ordered(vector) -> np.ndarray:
+    """An R double array as a C-ordered numpy array [epochs, rows, cols], copied once.
+
+    np.asarray is a view of R's memory, alive only as long as R keeps the vector: always
+    copied (np.ascontiguousarray would return the view itself for an array that is already
+    C-contiguous, as a column-major [epochs, 1, 1] one is). An array marked "epochs_last"
+    (harness.R's epochs_last(): [rows, cols, epochs], each epoch's matrix in one block) is
+    read epoch by epoch in the same copy.
+    """
+    view = np.asarray(vector)
+    if "epochs_last" in vector.list_attrs():
+        view = view.transpose(2, 0, 1)
+    return np.array(view, order="C", copy=True)
 
 
 def r_error_text(text: str) -> str:

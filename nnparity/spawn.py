@@ -74,11 +74,23 @@ def start(language: str) -> Started:
 BLAS_THREAD_TIMEOUT = "4"
 
 
+#: glibc's malloc in a worker: memory freed is kept for the next chunk instead of given back
+#: to the kernel. A chunk's arrays are megabytes each (the scale case: 15 MB a chunk, per
+#: language), freed once sent; by default glibc returns the top of its heap (above a trim
+#: threshold of twice the last large block), and the next chunk's arrays are new pages, each
+#: faulted in and zeroed by the kernel: a quarter of the R worker's time on the scale case
+#: went to page faults. Blocks under 32 MiB (glibc's largest threshold) come from the heap.
+#: Not a change to any arithmetic: only where the bytes live (docs/benchmarks.md).
+MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(32 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(2**40)}
+
+
 def worker_env(tmp: str) -> dict[str, str]:
-    """A worker's environment: the supervisor's, with its own TMPDIR and idle BLAS threads that
-    sleep (unless the user chose OPENBLAS_THREAD_TIMEOUT)."""
+    """A worker's environment: the supervisor's, with its own TMPDIR, idle BLAS threads that
+    sleep and a malloc that keeps what was freed (unless the user chose either)."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", TMPDIR=tmp, NNPARITY_SUPERVISOR=str(os.getpid()))
     env.setdefault("OPENBLAS_THREAD_TIMEOUT", BLAS_THREAD_TIMEOUT)
+    for name, value in MALLOC.items():
+        env.setdefault(name, value)
     return env
 
 

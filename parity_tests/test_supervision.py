@@ -464,8 +464,34 @@ RETURNS = [
         "r_impl",
         "train.R",
         RETURN_R,
-        RETURN_R.replace("trace = trace", "trace = lapply(trace, function(a) array(1L, dim(a)))"),
+        RETURN_R.replace("trace = trace", "trace = lapply(trace, function(a) array(1L, 2:4))"),
         "an integer array",
+    ),
+    (
+        "r-epochs-list-too-short",
+        "r_impl",
+        "train.R",
+        RETURN_R,
+        RETURN_R.replace("trace = trace", "trace = within(trace, E <- E[-1])"),
+        "returned 4 recorded epochs of E in its trace for 5 epochs trained",
+    ),
+    (
+        "r-epochs-list-odd-shape",
+        "r_impl",
+        "train.R",
+        RETURN_R,
+        RETURN_R.replace("trace = trace", "trace = within(trace, E[[3]] <- t(E[[3]]))"),
+        "as epoch 3 of E in its trace",
+    ),
+    (
+        "r-epochs-list-of-integers",
+        "r_impl",
+        "train.R",
+        RETURN_R,
+        RETURN_R.replace(
+            "trace = trace", "trace = within(trace, E <- lapply(E, function(m) m > 0))"
+        ),
+        "returned logical values for E",
     ),
 ]
 

@@ -230,13 +230,14 @@ CATALOGUE: tuple[Mutant, ...] = (
         "update order swapped: the hidden error uses wout after its update",
     ),
     Mutant(
-        "r-record-zero-based",
+        "r-record-list-made-each-epoch",
         "R",
         "train.R",
-        "trace[[name]][i, , ] <- values[[name]]",
-        "trace[[name]][i - 1, , ] <- values[[name]]",
+        'if (i == 1) trace[[name]] <- vector("list", epochs)',
+        'trace[[name]] <- vector("list", epochs)',
         "hidden_layer_input",
-        "recorded at i - 1 (a 0-based habit): R drops index 0, each epoch lands one slot early",
+        "the list of epochs made anew in every epoch: each wipes the ones before, and only "
+        "the last epoch is left recorded (the others read NA)",
     ),
     Mutant(
         "r-E-sign",

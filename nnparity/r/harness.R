@@ -67,10 +67,14 @@ nnparity_advance <- function(state, epochs, record) {
   state$wout <- result$wout
   state$bout <- result$bout
   if (!record) return(list(output = result$output))
+  trace <- result$trace
+  for (name in names(trace)[vapply(trace, is_epochs_list, NA)]) {
+    trace[[name]] <- epochs_last(name, trace[[name]], epochs)
+  }
   # What train() returned, as [1, rows, cols], beside the trace: compared with
   # the trace's last epoch and with the other language.
   returned <- c("output", "wh", "bh", "wout", "bout")
-  c(result$trace, setNames(lapply(returned, function(name) {
+  c(trace, setNames(lapply(returned, function(name) {
     value <- result[[name]]
     array(as.double(value), c(1, dim(value)))
   }), paste0("returned_", returned)))
@@ -92,17 +96,27 @@ check_result <- function(result, record) {
       call. = FALSE
     )
   }
-  for (name in c("wh", "bh", "wout", "bout")) {
-    if (!is.double(result[[name]]) || !is.matrix(result[[name]])) {
-      stop("nnparity: returned ", describe_value(result[[name]]), " as ", name,
-           " from train; expected a matrix of doubles", call. = FALSE)
-    }
-  }
+  for (name in c("wh", "bh", "wout", "bout")) check_weight(result, name)
   if (record) check_trace(result$trace)
 }
 
+# A weight that is doubles without dimensions lost them in a step (R's
+# arithmetic with a vector: `bout + rowSums(d_output) * lr`): a wrong value of
+# that step, not of the border, so free-running stops there (a plain error)
+# and lockstep can still name the step. Anything else is the border's.
+check_weight <- function(result, name) {
+  value <- result[[name]]
+  if (is.double(value) && is.matrix(value)) return(invisible())
+  prefix <- if (is.double(value)) "" else "nnparity: "
+  stop(prefix, "returned ", describe_value(value), " as ", name,
+       " from train; expected a matrix of doubles", call. = FALSE)
+}
+
 check_trace <- function(trace) {
-  expected <- "a named list of double arrays [epochs, rows, cols]"
+  expected <- paste(
+    "a named list of double arrays [epochs, rows, cols]",
+    "(or of lists of each epoch's matrix)"
+  )
   if (!is.list(trace) || is.data.frame(trace) || length(trace) == 0) {
     stop(
       "nnparity: returned ", describe_value(trace), " as its trace; expected ",
@@ -114,12 +128,58 @@ check_trace <- function(trace) {
     stop("nnparity: returned a trace with unnamed entries; expected ", expected,
          call. = FALSE)
   }
-  for (name in names(trace)) {
+  # A list of epochs is checked as it is laid out (epochs_last()).
+  epochs_lists <- vapply(trace, is_epochs_list, NA)
+  for (name in names(trace)[!epochs_lists]) {
     if (!is.double(trace[[name]])) {
       stop("nnparity: returned ", describe_value(trace[[name]]), " for ", name,
            " in its trace; expected doubles", call. = FALSE)
     }
   }
+}
+
+is_epochs_list <- function(value) is.list(value) && !is.data.frame(value)
+
+# A matrix recorded as the list of its epochs (r_impl's train():
+# trace$E[[i]]) as one double array [rows, cols, epochs], marked with the
+# attribute "epochs_last": the epochs' matrices end to end, as unlist() lays
+# them, so nothing is reordered in R (bridge.py_arrays reads each epoch into
+# Python's order as it copies the array out). Keeping each epoch's matrix in a
+# list costs train() nothing per cell, where writing it into an array
+# [epochs, rows, cols] costs R's `[<-` per cell (docs/benchmarks.md). An epoch
+# left NULL (never recorded) reads NA, as an array's unwritten cells do.
+epochs_last <- function(name, matrices, epochs) {
+  sizes <- lengths(matrices)
+  if (length(matrices) != epochs || all(sizes == 0)) {
+    stop(
+      "nnparity: returned ", sum(sizes > 0), " recorded epochs of ", name,
+      " in its trace for ", epochs, " epochs trained; expected a list of ",
+      epochs, " matrices",
+      call. = FALSE
+    )
+  }
+  shape <- dim(matrices[[which(sizes > 0)[1]]])
+  dims <- unlist(lapply(matrices, dim), use.names = FALSE)
+  if (length(shape) != 2 || !identical(dims, rep(shape, sum(sizes > 0)))) {
+    same <- function(m) is.null(m) || identical(dim(m), shape)
+    at <- if (length(shape) != 2) which(sizes > 0)[1] else
+      which(!vapply(matrices, same, NA))[1]
+    stop(
+      "nnparity: returned ", describe_value(matrices[[at]]), " as epoch ", at,
+      " of ", name, " in its trace; expected a matrix, of one shape in every ",
+      "epoch",
+      call. = FALSE
+    )
+  }
+  if (any(sizes == 0)) matrices[sizes == 0] <- list(array(NA_real_, shape))
+  value <- unlist(matrices, use.names = FALSE)
+  if (!is.double(value)) {
+    stop("nnparity: returned ", typeof(value), " values for ", name,
+         " in its trace; expected doubles", call. = FALSE)
+  }
+  dim(value) <- c(shape, epochs)
+  attr(value, "epochs_last") <- TRUE
+  value
 }
 
 describe_value <- function(value) {
