@@ -114,3 +114,22 @@ def test_a_workers_idle_blas_threads_sleep_unless_the_user_chose_how_long_they_s
     assert spawn.worker_env(str(tmp_path))["OPENBLAS_THREAD_TIMEOUT"] == "20", (
         "the user's own OPENBLAS_THREAD_TIMEOUT should reach the workers unchanged"
     )
+
+
+@pytest.mark.parametrize(
+    "name", ["MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "R_VSIZE"]
+)
+def test_a_workers_memory_settings_are_nnparitys_unless_the_user_chose_them(
+    monkeypatch, tmp_path, name
+):
+    from nnparity import spawn
+
+    ours = {**spawn.MALLOC, **spawn.R_HEAP}[name]
+    monkeypatch.delenv(name, raising=False)
+    assert spawn.worker_env(str(tmp_path))[name] == ours, (
+        f"a worker should start with {name}={ours} (spawn.py: memory kept between chunks)"
+    )
+    monkeypatch.setenv(name, "12345")
+    assert spawn.worker_env(str(tmp_path))[name] == "12345", (
+        f"the user's own {name} should reach the workers unchanged"
+    )

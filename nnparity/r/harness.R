@@ -385,7 +385,7 @@ lockstep_one <- function(step, name, calls, shape) {
     return(list(problem = list(epoch = 1L, message = message)))
   }
   cells <- shape[-1]
-  out <- array(NA_real_, shape)
+  out <- vector("list", shape[1])
   epoch <- 0L
   warned <- character()
   # R's warnings (recycling, say) explain a failure: keep them with it.
@@ -399,7 +399,7 @@ lockstep_one <- function(step, name, calls, shape) {
         for (epoch in seq_len(shape[1])) {
           value <- do.call(step, calls[[epoch]])
           check_dim(name, value, cells)
-          out[epoch, , ] <- value
+          out[[epoch]] <- as_doubles(name, value)
         }
         NULL
       },
@@ -418,7 +418,19 @@ lockstep_one <- function(step, name, calls, shape) {
     }
   )
   if (!is.null(problem)) return(list(problem = problem))
-  list(value = out)
+  list(value = epochs_last(name, out, shape[1]))
+}
+
+# A step's matrix as doubles (an integer or logical one is converted, as
+# writing it into a double array would); any other type is the step's error.
+as_doubles <- function(name, value) {
+  if (is.double(value)) return(value)
+  if (!is.numeric(value) && !is.logical(value)) {
+    stop("steps$", name, " returned ", typeof(value), " values where the ",
+         "recorded ones are doubles", call. = FALSE)
+  }
+  storage.mode(value) <- "double"
+  value
 }
 
 check_dim <- function(name, value, expected) {
