@@ -78,28 +78,19 @@ BLAS_THREAD_TIMEOUT = "4"
 #: to the kernel. A chunk's arrays are megabytes each (the scale case: 15 MB a chunk, per
 #: language), freed once sent; by default glibc returns the top of its heap (above a trim
 #: threshold of twice the last large block), and the next chunk's arrays are new pages, each
-#: faulted in and zeroed by the kernel: a quarter of the R worker's time on the scale case
-#: went to page faults. Blocks under 32 MiB (glibc's largest threshold) come from the heap.
-#: Not a change to any arithmetic: only where the bytes live (docs/benchmarks.md).
+#: faulted in and zeroed by the kernel. Scale case, 100 epochs in 34 chunks, one process
+#: per port as a worker runs them (train, copy out, encode, collect): R 2.72 s -> 2.34 s,
+#: Python 0.78 s -> 0.61 s. Blocks under 32 MiB (glibc's largest threshold) come from the
+#: heap. Not a change to any arithmetic: only where the bytes live (docs/benchmarks.md).
 MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(32 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(2**40)}
-
-#: R's vector heap in an R worker starts at 128 MB (R_VSIZE) instead of 6 MB: R collects its
-#: garbage each time the heap fills, and a chunk of the scale case allocates about 120 MB in
-#: R (the epochs' matrices, their layout for Python, lockstep's inputs and values), so the
-#: default heap was collected many times a chunk: 0.50 s of R's 2.6 s over 20 chunks of
-#: training and lockstep, 0.32 s with 128 MB, 0.17 s with 256 MB. Garbage can then stay up
-#: to that size: scale case, 100 epochs, both modes, peak RSS of all processes 438 MB by
-#: default, 467 MB with 128 MB, 594 MB with 256 MB (issue 9's bound: 600 MB); run time, medians
-#: of 3, interleaved: 6.32 s, 5.64 s, 5.18 s (docs/benchmarks.md).
-R_HEAP = {"R_VSIZE": "128M"}
 
 
 def worker_env(tmp: str) -> dict[str, str]:
     """A worker's environment: the supervisor's, with its own TMPDIR, idle BLAS threads that
-    sleep, a malloc that keeps what was freed and a larger R heap (unless the user chose)."""
+    sleep and a malloc that keeps what was freed (unless the user chose either)."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", TMPDIR=tmp, NNPARITY_SUPERVISOR=str(os.getpid()))
     env.setdefault("OPENBLAS_THREAD_TIMEOUT", BLAS_THREAD_TIMEOUT)
-    for name, value in {**MALLOC, **R_HEAP}.items():
+    for name, value in MALLOC.items():
         env.setdefault(name, value)
     return env
 
