@@ -166,10 +166,22 @@ def r_array(array: np.ndarray):
     return vector
 
 
-def named_list(arrays: dict[str, np.ndarray]):
-    """An R named list of numeric arrays (r_array)."""
+def r_epochs_last(array: np.ndarray):
+    """A trace's array [epochs, rows, cols] as an R double array [rows, cols, epochs]: each
+    epoch's matrix in R's column-major order, the epochs end to end, so that R takes an
+    epoch as one block (harness.R's at_epoch) instead of gathering it cell by cell."""
+    from rpy2 import rinterface
+
+    array = np.asarray(array, dtype=np.float64)
+    vector = rinterface.FloatSexpVector(np.ascontiguousarray(array.transpose(0, 2, 1)).ravel())
+    vector.do_slot_assign("dim", rinterface.IntSexpVector((*array.shape[1:], array.shape[0])))
+    return vector
+
+
+def named_list(arrays: dict[str, np.ndarray], as_r=r_array):
+    """An R named list of numeric arrays (each made by `as_r`: r_array, or r_epochs_last)."""
     robjects, _ = r()
-    return robjects.ListVector({k: r_array(v) for k, v in arrays.items()})
+    return robjects.ListVector({k: as_r(v) for k, v in arrays.items()})
 
 
 def py_arrays(value) -> dict[str, np.ndarray] | None:

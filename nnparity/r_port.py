@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from . import steps
-from .bridge import call, converted, named_list, py_arrays, r
+from .bridge import call, converted, named_list, py_arrays, r, r_epochs_last
 from .paths import R_IMPL
 from .port import BorderError, Port, PortError, StepFailure, check_trace
 
@@ -125,7 +125,7 @@ class RPort(Port):
             result = call(
                 "nnparity_lockstep",
                 self.env,
-                named_list({name: trace[name] for name in steps.NAMES}),
+                named_list({name: trace[name] for name in steps.NAMES}, r_epochs_last),
                 named_list(start),
                 case.X,
                 case.y,

@@ -197,7 +197,8 @@ describe_value <- function(value) {
 
 # Lockstep: recompute every recorded matrix of every epoch with the port's
 # step function, from the other language's recorded inputs of that step.
-# `trace` holds the other language's arrays [epochs, rows, cols] for a chunk;
+# `trace` holds the other language's arrays for a chunk, each laid out
+# [rows, cols, epochs] (bridge.r_epochs_last: an epoch's matrix in one block);
 # `start` the weights at the chunk's start; `quantities` maps each recorded
 # name to the names of its inputs; `state_names` are the inputs that mean
 # "the value at the start of the epoch"; `elementwise` names the steps the
@@ -217,8 +218,9 @@ nnparity_lockstep <- function(port, trace, start, X, y, lr, quantities,
   for (name in names(quantities)) {
     needs <- quantities[[name]]
     batched <- batch && name %in% elementwise && !any(needs %in% state_names)
+    shape <- dim(trace[[name]])[c(3, 1, 2)] # [epochs, rows, cols]
     outcome <- lockstep_step(
-      port$steps[[name]], name, needs, inputs, dim(trace[[name]]), batched
+      port$steps[[name]], name, needs, inputs, shape, batched
     )
     if (is.null(outcome$problem)) {
       values[[name]] <- outcome$value
@@ -237,7 +239,7 @@ nnparity_lockstep <- function(port, trace, start, X, y, lr, quantities,
 # at the start of an epoch) is the chunk's start, then the recorded update of
 # the epoch before.
 lockstep_inputs <- function(trace, start, constant, state_names) {
-  epochs <- dim(trace[[1]])[1]
+  epochs <- dim(trace[[1]])[3]
   sliced <- list()
   over_epochs <- function(input) {
     if (input %in% names(constant)) {
@@ -283,24 +285,24 @@ lockstep_step <- function(step, name, needs, inputs, shape, batched) {
   lockstep_one(step, name, calls, shape)
 }
 
-# One epoch of a recorded array [epochs, rows, cols], as a rows x cols matrix.
+# One epoch of a recorded array [rows, cols, epochs], as a rows x cols matrix:
+# its cells are one block, taken by a range (R copies a range as a block,
+# where [, , i] or [i, , ] index every cell: 1.1 ms against 3.4 ms for three
+# epochs of a 2000 x 64 matrix).
 at_epoch <- function(i, recorded) {
-  value <- recorded[i, , ]
-  dim(value) <- dim(recorded)[-1]
+  shape <- dim(recorded)[1:2]
+  cells <- shape[1] * shape[2]
+  value <- recorded[((i - 1) * cells + 1):(i * cells)]
+  dim(value) <- shape
   value
 }
 
-# Some epochs of a recorded array [epochs, rows, cols] as one matrix
-# [epochs * rows, cols]: row (r - 1) * epochs + e holds row r of epoch e,
-# which is how R already lays the array out (no reordering).
+# Some epochs of a recorded array [rows, cols, epochs] as one matrix
+# [epochs * rows, cols]: row (r - 1) * epochs + e holds row r of epoch e.
 stack_epochs <- function(recorded, epochs) {
-  cells <- dim(recorded)[-1]
-  value <- if (length(epochs) == dim(recorded)[1]) {
-    recorded
-  } else {
-    recorded[epochs, , , drop = FALSE]
-  }
-  dim(value) <- c(length(epochs) * cells[1], cells[2])
+  shape <- dim(recorded)[1:2]
+  value <- aperm(recorded[, , epochs, drop = FALSE], c(3, 1, 2))
+  dim(value) <- c(length(epochs) * shape[1], shape[2])
   value
 }
 
