@@ -480,7 +480,7 @@ RETURNS = [
         "r_impl",
         "train.R",
         RETURN_R,
-        RETURN_R.replace("trace = trace", "trace = within(trace, E[[3]] <- t(E[[3]]))"),
+        RETURN_R.replace("trace = trace", "trace = within(trace, E[[3]] <- rbind(E[[3]], 0))"),
         "as epoch 3 of E in its trace",
     ),
     (
