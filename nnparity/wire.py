@@ -52,7 +52,7 @@ def decode(packed):
         return packed[1]
     _, skeleton, path, sizes = packed
     with open(path, "rb") as handle:
-        mapped = _map(handle.fileno()) if sum(sizes) else b""
+        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_COPY) if sum(sizes) else b""
     os.unlink(path)
     view, buffers, at = memoryview(mapped), [], 0
     for size in sizes:
@@ -62,14 +62,6 @@ def decode(packed):
         buffers.append(part if size >= KEEP_MAPPED_BYTES else bytearray(part))
         at += size
     return pickle.loads(skeleton, buffers=buffers)
-
-
-def _map(fileno: int) -> mmap.mmap:
-    """The file's pages, copy-on-write (numpy's arrays on them stay writable, as the reader's
-    own), faulted in at once where Linux can (MAP_POPULATE): one call for the whole file
-    instead of a page fault per 4 KiB page when the comparison first reads it."""
-    flags = mmap.MAP_PRIVATE | getattr(mmap, "MAP_POPULATE", 0)
-    return mmap.mmap(fileno, 0, flags=flags, prot=mmap.PROT_READ | mmap.PROT_WRITE)
 
 
 def run_folder() -> str:
