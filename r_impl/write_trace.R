@@ -24,16 +24,6 @@ write_npy <- function(a, path) {
 write_trace <- function(trace, dir) {
   dir.create(dir, showWarnings = FALSE, recursive = TRUE)
   for (name in names(trace)) {
-    write_npy(epochs_array(trace[[name]]), file.path(dir, paste0(name, ".npy")))
+    write_npy(trace[[name]], file.path(dir, paste0(name, ".npy")))
   }
-}
-
-# A matrix recorded as the list of its epochs (train()'s trace$E[[i]]) as one
-# array [epochs, rows, cols]; an array stays as it is.
-epochs_array <- function(value) {
-  if (!is.list(value)) {
-    return(value)
-  }
-  stacked <- array(unlist(value), c(dim(value[[1]]), length(value)))
-  aperm(stacked, c(3, 1, 2))
 }

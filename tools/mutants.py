@@ -230,14 +230,13 @@ CATALOGUE: tuple[Mutant, ...] = (
         "update order swapped: the hidden error uses wout after its update",
     ),
     Mutant(
-        "r-record-list-made-each-epoch",
+        "r-record-zero-based",
         "R",
         "train.R",
-        'if (i == 1) trace[[name]] <- vector("list", epochs)',
-        'trace[[name]] <- vector("list", epochs)',
+        "trace[[name]][i, ] <- values[[name]]",
+        "trace[[name]][i - 1, ] <- values[[name]]",
         "hidden_layer_input",
-        "the list of epochs made anew in every epoch: each wipes the ones before, and only "
-        "the last epoch is left recorded (the others read NA)",
+        "recorded at i - 1 (a 0-based habit): R drops index 0, each epoch lands one slot early",
     ),
     Mutant(
         "r-E-sign",
