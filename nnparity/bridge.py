@@ -169,13 +169,8 @@ def r_array(array: np.ndarray):
 def r_epochs_last(array: np.ndarray):
     """A trace's array [epochs, rows, cols] as an R double array [rows, cols, epochs]: each
     epoch's matrix in R's column-major order, the epochs end to end, so that R takes an
-    epoch as one block (harness.R's at_epoch) instead of gathering it cell by cell."""
-    from rpy2 import rinterface
-
-    array = np.asarray(array, dtype=np.float64)
-    vector = rinterface.FloatSexpVector(np.ascontiguousarray(array.transpose(0, 2, 1)).ravel())
-    vector.do_slot_assign("dim", rinterface.IntSexpVector((*array.shape[1:], array.shape[0])))
-    return vector
+    epoch as one block (harness.R's epoch_of) instead of gathering it cell by cell."""
+    return r_array(np.asarray(array).transpose(1, 2, 0))
 
 
 def named_list(arrays: dict[str, np.ndarray], as_r=r_array):

@@ -28,8 +28,10 @@ else:
 """
 
 
-def run_interrupted_in_r() -> subprocess.CompletedProcess:
-    """INTERRUPTED_IN_R's output; a run still in R after 30 s is killed and reported as such."""
+@pytest.fixture(scope="module")
+def interrupted_in_r() -> subprocess.CompletedProcess:
+    """INTERRUPTED_IN_R's output, run once for this module's tests; a run still in R after
+    30 s is killed and reported as such."""
     command = [sys.executable, "-c", INTERRUPTED_IN_R]
     try:
         return subprocess.run(command, capture_output=True, text=True, timeout=30)
@@ -41,8 +43,8 @@ def run_interrupted_in_r() -> subprocess.CompletedProcess:
         return subprocess.CompletedProcess(command, -9, "still in R after 30 s\n" + out, err)
 
 
-def test_ctrl_c_while_r_runs_in_the_supervisor_stops_r_at_once():
-    result = run_interrupted_in_r()
+def test_ctrl_c_while_r_runs_in_the_supervisor_stops_r_at_once(interrupted_in_r):
+    result = interrupted_in_r
     said = result.stdout.strip()
     assert said.startswith("stopped after") and float(said.split()[2]) < 2.0, (
         "a Ctrl-C that arrived while R ran an endless loop in the supervising process did not "
@@ -51,8 +53,8 @@ def test_ctrl_c_while_r_runs_in_the_supervisor_stops_r_at_once():
     )
 
 
-def test_ctrl_c_while_r_runs_in_the_supervisor_prints_no_traceback():
-    result = run_interrupted_in_r()
+def test_ctrl_c_while_r_runs_in_the_supervisor_prints_no_traceback(interrupted_in_r):
+    result = interrupted_in_r
     assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr, (
         "a Ctrl-C raised inside one of rpy2's callbacks was printed by cffi with a "
         f"traceback:\n{result.stderr}"

@@ -140,14 +140,12 @@ check_trace <- function(trace) {
 
 is_epochs_list <- function(value) is.list(value) && !is.data.frame(value)
 
-# A matrix recorded as the list of its epochs (r_impl's train():
-# trace$E[[i]]) as one double array [rows, cols, epochs], marked with the
+# A matrix recorded as the list of its epochs (a port's trace$E[[i]], and
+# lockstep's values) as one double array [rows, cols, epochs], marked with the
 # attribute "epochs_last": the epochs' matrices end to end, as unlist() lays
 # them, so nothing is reordered in R (bridge.py_arrays reads each epoch into
-# Python's order as it copies the array out). Keeping each epoch's matrix in a
-# list costs train() nothing per cell, where writing it into an array
-# [epochs, rows, cols] costs R's `[<-` per cell (docs/benchmarks.md). An epoch
-# left NULL (never recorded) reads NA, as an array's unwritten cells do.
+# Python's order as it copies the array out). An epoch left NULL (never
+# recorded) reads NA, as an array's unwritten cells do.
 epochs_last <- function(name, matrices, epochs) {
   sizes <- lengths(matrices)
   if (length(matrices) != epochs || all(sizes == 0)) {
@@ -434,10 +432,10 @@ lockstep_one <- function(step, name, calls, shape) {
   list(value = epochs_last(name, out, shape[1]))
 }
 
-# A step's matrix as doubles (an integer or logical one is converted, as
-# writing it into a double array would); any other type is the step's error.
+# A step's matrix that is not doubles, as doubles (an integer or logical one is
+# converted, as writing it into a double array would); any other type is the
+# step's error.
 as_doubles <- function(name, value) {
-  if (is.double(value)) return(value)
   if (!is.numeric(value) && !is.logical(value)) {
     stop("steps$", name, " returned ", typeof(value), " values where the ",
          "recorded ones are doubles", call. = FALSE)
