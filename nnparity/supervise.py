@@ -96,6 +96,9 @@ class WorkerPort(Port):
         self._environment: Pending | None = None
         self._pending: collections.deque[Pending] = collections.deque()
         self._outbox: queue.Queue = queue.Queue()
+        # the worker's slots whose replies are let go of (wire.decode), told with the next request
+        self._released: list[int] = []
+        self._released_lock = threading.Lock()
         self._tail: collections.deque[str] = collections.deque(maxlen=20)
         self._relay = threading.Event()  # once loaded, what the port prints goes straight to stderr
         self._held: list[bytes] = []
@@ -168,10 +171,17 @@ class WorkerPort(Port):
             message = self._outbox.get()
             if message is None:
                 return
+            with self._released_lock:
+                released, self._released = self._released, []
             try:
-                self.connection.send(wire.encode(message, self.folder))
+                self.connection.send(wire.encode((*message, released), folder=self.folder))
             except (OSError, ValueError):
                 return  # the worker is gone; the main thread sees the end of the socket
+
+    def _release(self, slot: int) -> None:
+        """The last array on one of the worker's slots is gone (from any thread): tell it."""
+        with self._released_lock:
+            self._released.append(slot)
 
     def _read_output(self) -> None:
         for line in iter(self.process.stdout.readline, b""):
@@ -223,7 +233,7 @@ class WorkerPort(Port):
             try:
                 ready = self.connection.poll(0.2 if left is None else min(0.2, max(left, 0.0)))
                 if ready:
-                    return wire.decode(self.connection.recv())
+                    return wire.decode(self.connection.recv(), self._release)
             except (EOFError, OSError):
                 raise self._ended(pending) from None
 

@@ -2,13 +2,35 @@
 
 Small messages are pickled onto the socket. A message carrying large arrays (a
 chunk of trace: 5 MB an epoch on the scale case) is pickled with protocol 5's
-out-of-band buffers (PEP 574): the arrays' bytes go into one file in a folder
-of the run (in /dev/shm, memory, where there is one), and only the pickle's
-skeleton and the file's name cross the socket. The reader maps the file
-copy-on-write and unlinks it at once, so numpy's arrays are built on the mapped
-pages without a copy, and the file is gone whatever happens next. Measured on
-the scale case (100 epochs, free-running): reading 1 GB of replies off the
-socket cost the supervisor 2.5 s (socket reads into a BytesIO).
+out-of-band buffers (PEP 574): only the pickle's skeleton crosses the socket,
+with where each array's bytes are; the reader maps them and builds numpy's
+arrays on the mapped pages, without a copy. Arrays under KEEP_MAPPED_BYTES (a
+weight) travel in the message itself.
+
+Where the bytes are (all in the run's folder, in /dev/shm where there is one):
+
+- A worker's replies go into its **slots** (``Arena``): a few files of memory it
+  keeps mapped for the whole run and fills again once the supervisor has let go
+  of what they held. The supervisor maps each reply's region on its own, and
+  when the last array on it is gone (``weakref.finalize``), the slot is free: the
+  next request to that worker says so (``released``), and only then does the
+  worker write there again. A slot still held is never written: the worker takes
+  another, and past MAX_SLOTS a file of its own for that reply.
+- A reply's arrays sent on to another worker (Python's chunk to R's lockstep) are
+  not copied again: the message names the same region of the same slot, which
+  stays held until the supervisor's own arrays on it are gone, after R's reply.
+- Anything else large (the supervisor's own arrays) goes into a file of its own,
+  which the reader maps and unlinks at once: gone whatever happens next.
+
+Measured, 16 MiB (a scale chunk), in one process: a new file written, mapped,
+read and unmapped 13 ms; a slot written, its region mapped, read and unmapped
+3.8 ms (docs/benchmarks.md). Before files, the socket: reading 1 GB of replies
+cost the supervisor 2.5 s.
+
+Every reader's mapping is private (copy on write): an array the reader changes
+never changes the slot. A slot's file is given its pages when it is made
+(posix_fallocate): a full /dev/shm is an error there, and the message goes
+through the socket, never a SIGBUS later.
 """
 
 from __future__ import annotations
@@ -17,50 +39,214 @@ import itertools
 import mmap
 import os
 import pickle
+import threading
+import weakref
 from pathlib import Path
+
+import numpy as np
 
 #: Messages whose arrays add up to less than this go through the socket whole.
 INLINE_BYTES = 1 << 20
-#: Arrays of at least this size stay views of the mapped file; smaller ones are copied.
+#: Arrays under this size travel in the message (copied); larger ones stay mapped.
 KEEP_MAPPED_BYTES = 1 << 16
+#: The most slots a worker keeps; a reply finding them all held gets a file of its own.
+MAX_SLOTS = 4
+#: Where an array starts inside a slot: a multiple of this (a cache line).
+ALIGN = 64
 _count = itertools.count()
 
 
-def encode(message, folder: Path | str | None):
-    """A message for Connection.send: ("inline", message) or ("file", skeleton, path, sizes)."""
-    if folder is None:
+def _address(buffer) -> int:
+    """Where a buffer's bytes start in this process's memory."""
+    return np.frombuffer(buffer, dtype=np.uint8).__array_interface__["data"][0]
+
+
+class _Mapped:
+    """The regions of files this process has mapped for messages it read: address -> region,
+    so that an array read from one can be sent on by naming the same region (encode)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.regions: dict[int, tuple[int, int, str, int]] = {}  # key: (start, size, path, offset)
+
+    def add(self, mapping: mmap.mmap, path: str, offset: int) -> None:
+        start = _address(mapping)
+        key = id(mapping)
+        with self.lock:
+            self.regions[key] = (start, len(mapping), path, offset)
+        weakref.finalize(mapping, self._drop, key).atexit = False
+
+    def _drop(self, key: int) -> None:
+        with self.lock:
+            self.regions.pop(key, None)
+
+    def find(self, buffer) -> tuple[str, int] | None:
+        """(path, offset) of a buffer lying in a mapped region; None otherwise."""
+        if not self.regions:
+            return None
+        at, size = _address(buffer), buffer.nbytes
+        with self.lock:
+            for start, length, path, offset in self.regions.values():
+                if start <= at and at + size <= start + length:
+                    return path, offset + (at - start)
+        return None
+
+
+_mapped = _Mapped()
+
+
+class Slot:
+    """A file of memory a worker writes its replies into, mapped for the whole run."""
+
+    def __init__(self, number: int, path: Path, capacity: int):
+        self.number, self.path, self.capacity = number, str(path), capacity
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.posix_fallocate(fd, 0, capacity)  # the pages now, or ENOSPC now
+            self.mapping = mmap.mmap(fd, capacity)
+        except BaseException:
+            os.unlink(path)
+            raise
+        finally:
+            os.close(fd)
+        self.held = False
+
+
+class Arena:
+    """A worker's slots (see the module's text). ``take`` one for a reply; ``release`` what the
+    supervisor said it let go of."""
+
+    def __init__(self, folder: Path | str):
+        self.folder = Path(folder)
+        self.slots: list[Slot] = []
+
+    def take(self, size: int) -> Slot | None:
+        """A free slot of at least `size` bytes, now held; None when there is none to be had."""
+        free = [s for s in self.slots if not s.held and s.capacity >= size]
+        if free:
+            slot = min(free, key=lambda s: s.capacity)
+        elif len(self.slots) < MAX_SLOTS:
+            capacity = -(-size // (1 << 20)) << 20  # whole MiB: the next chunk may be larger
+            path = self.folder / f"{os.getpid()}-slot-{len(self.slots)}.bin"
+            try:
+                slot = Slot(len(self.slots), path, capacity)
+            except OSError:  # a full or small /dev/shm
+                return None
+            self.slots.append(slot)
+        else:
+            return None
+        slot.held = True
+        return slot
+
+    def release(self, numbers) -> None:
+        for number in numbers:
+            if 0 <= number < len(self.slots):
+                self.slots[number].held = False
+
+
+def encode(message, arena: Arena | None = None, folder: Path | str | None = None):
+    """A message for Connection.send: ("inline", message), or ("parts", skeleton, parts, slot).
+
+    Each part is ("bytes", data) or (how, path, offset, size) where how is "slot" (a region
+    of a file that stays: a slot) or "once" (a file of this message's own, to be unlinked).
+    `slot` is (number, path) of the sender's slot the message holds, or None.
+    """
+    if arena is None and folder is None:
         return ("inline", message)
     buffers: list[pickle.PickleBuffer] = []
     skeleton = pickle.dumps(message, protocol=5, buffer_callback=buffers.append)
-    sizes = [buffer.raw().nbytes for buffer in buffers]
-    if sum(sizes) < INLINE_BYTES:
+    raws = [buffer.raw() for buffer in buffers]
+    sent_on = [_mapped.find(raw) if raw.nbytes >= KEEP_MAPPED_BYTES else None for raw in raws]
+    if not any(sent_on) and sum(raw.nbytes for raw in raws) < INLINE_BYTES:
         return ("inline", message)
-    path = Path(folder) / f"{os.getpid()}-{next(_count)}.bin"
+    large = [i for i, raw in enumerate(raws) if sent_on[i] is None and raw.nbytes >= KEEP_MAPPED_BYTES]
+    offsets, end = {}, 0
+    for i in large:
+        offsets[i], end = end, -(-(end + raws[i].nbytes) // ALIGN) * ALIGN
+    slot = arena.take(end) if (arena is not None and large) else None
+    if slot is not None:
+        how, path, target = "slot", slot.path, slot.mapping
+    elif large:
+        how, path, target = "once", _once_file(folder, end), None
+        if path is None:
+            return ("inline", message)
+    parts = []
+    try:
+        for i, raw in enumerate(raws):
+            if sent_on[i] is not None:
+                parts.append(("slot", *sent_on[i], raw.nbytes))
+            elif i not in offsets:
+                parts.append(("bytes", bytes(raw)))
+            else:
+                if target is not None:
+                    target[offsets[i] : offsets[i] + raw.nbytes] = raw
+                parts.append((how, path, offsets[i], raw.nbytes))
+        if large and target is None:
+            _write_once(path, [(offsets[i], raws[i]) for i in large])
+    except OSError:  # a full /dev/shm while writing a file of its own: the socket carries it
+        if slot is not None:
+            slot.held = False
+        elif large:
+            Path(path).unlink(missing_ok=True)
+        return ("inline", message)
+    return ("parts", skeleton, parts, None if slot is None else (slot.number, slot.path))
+
+
+def _once_file(folder, size: int) -> str | None:
+    if folder is None:
+        return None
+    return str(Path(folder) / f"{os.getpid()}-{next(_count)}.bin")
+
+
+def _write_once(path: str, pieces) -> None:
     try:
         with open(path, "wb") as out:
-            for buffer in buffers:
-                out.write(buffer.raw())
-    except OSError:  # a full or small /dev/shm (a container's is often 64 MB): the socket
-        path.unlink(missing_ok=True)  # carries every message, only more slowly
-        return ("inline", message)
-    return ("file", skeleton, str(path), sizes)
+            for offset, raw in pieces:
+                out.seek(offset)
+                out.write(raw)
+    except OSError:
+        Path(path).unlink(missing_ok=True)
+        raise
 
 
-def decode(packed):
-    """The message encode() packed; a file's pages are mapped, then the file is unlinked."""
+def decode(packed, released=None):
+    """The message encode() packed, its arrays built on mapped pages.
+
+    ``released(slot)`` is called once the last array on the sender's slot is gone (from
+    whichever thread drops it): the supervisor passes it on to the worker (supervise.py).
+    """
     if packed[0] == "inline":
         return packed[1]
-    _, skeleton, path, sizes = packed
-    with open(path, "rb") as handle:
-        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_COPY) if sum(sizes) else b""
-    os.unlink(path)
-    view, buffers, at = memoryview(mapped), [], 0
-    for size in sizes:
-        # A small array (a weight, a returned matrix) is copied out: a view would keep the
-        # whole chunk's mapping alive for as long as the run keeps that array.
-        part = view[at : at + size]
-        buffers.append(part if size >= KEEP_MAPPED_BYTES else bytearray(part))
-        at += size
+    _, skeleton, parts, slot = packed
+    files: dict[str, list[int]] = {}
+    for part in parts:
+        if part[0] != "bytes":
+            _, path, offset, size = part
+            low, high = files.setdefault(path, [offset, offset + size])
+            files[path] = [min(low, offset), max(high, offset + size)]
+    views = {}
+    for path, (low, high) in files.items():
+        start = low - low % mmap.ALLOCATIONGRANULARITY
+        with open(path, "rb") as handle:
+            mapping = mmap.mmap(
+                handle.fileno(), high - start, access=mmap.ACCESS_COPY, offset=start
+            )
+        if any(p[0] == "once" and p[1] == path for p in parts):
+            os.unlink(path)
+        else:
+            _mapped.add(mapping, path, start)
+            if slot is not None and released is not None and path == slot[1]:
+                weakref.finalize(mapping, released, slot[0]).atexit = False
+        views[path] = (memoryview(mapping), start)
+    buffers = []
+    for part in parts:
+        if part[0] == "bytes":
+            buffers.append(bytearray(part[1]))
+            continue
+        _, path, offset, size = part
+        view, start = views[path]
+        buffers.append(view[offset - start : offset - start + size])
+    views = None
     return pickle.loads(skeleton, buffers=buffers)
 
 

@@ -66,9 +66,11 @@ class Worker:
     def __init__(self):
         self.port = None
         self.folder = None  # where large replies travel (wire.py); None: through the socket
+        self.arena = None  # this worker's slots in that folder
 
     def load(self, kind: str, path: str | None, options: dict, folder: str | None) -> dict:
         self.folder = folder
+        self.arena = wire.Arena(folder) if folder is not None else None
         self.port = open_port(kind, path, options)
         gc.freeze()  # the port's modules and R's wrappers of its code: never collected again (warm)
         return {
@@ -103,9 +105,11 @@ def serve(connection: Connection) -> int:
     worker = Worker()
     while True:
         try:
-            operation, args = wire.decode(connection.recv())
+            operation, args, released = wire.decode(connection.recv())
         except (EOFError, OSError):  # the supervisor is gone: nothing left to do
             return 0
+        if worker.arena is not None:  # slots whose earlier replies the supervisor let go of
+            worker.arena.release(released)
         try:
             reply = ("ok", getattr(worker, operation)(*args))
         except (RUnavailable, BadInput) as error:  # the user's input: exit code 2 wherever it shows
@@ -116,10 +120,11 @@ def serve(connection: Connection) -> int:
             reply = ("unavailable", str(error))
         except BaseException as error:  # whatever a port raises is its failure
             reply = ("port", f"{type(error).__name__}: {error}")
+        args = None  # lockstep's input (another worker's slot, mapped here): not read again
         if operation in ("advance", "lockstep"):
             gc.collect()  # rpy2's wrappers sit in reference cycles: R's memory comes back here
         try:
-            connection.send(wire.encode(reply, worker.folder))
+            connection.send(wire.encode(reply, worker.arena, worker.folder))
         except (OSError, ValueError):
             return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import mmap
+from pathlib import Path
 
 import numpy as np
 
@@ -26,10 +27,10 @@ def owner(array: np.ndarray):
     return base.obj if isinstance(base, memoryview) else base
 
 
-def test_a_large_message_arrives_whole_and_its_file_is_gone(tmp_path):
+def test_a_large_message_of_the_supervisor_arrives_whole_and_its_file_is_gone(tmp_path):
     message = chunk_message()
-    packed = wire.encode(message, tmp_path)
-    assert packed[0] == "file", "a 6 MB message should travel through a file, not the socket"
+    packed = wire.encode(message, folder=tmp_path)
+    assert packed[0] == "parts", "a 6 MB message should travel through a file, not the socket"
     received = wire.decode(packed)
     for part in ("trace", "weights"):
         for name, value in message[part].items():
@@ -38,13 +39,13 @@ def test_a_large_message_arrives_whole_and_its_file_is_gone(tmp_path):
 
 
 def test_a_small_message_goes_through_the_socket(tmp_path):
-    packed = wire.encode({"weights": {"wh": np.ones((2, 3))}}, tmp_path)
+    packed = wire.encode({"weights": {"wh": np.ones((2, 3))}}, wire.Arena(tmp_path), tmp_path)
     assert packed[0] == "inline"
     assert not list(tmp_path.iterdir())
 
 
 def test_small_arrays_do_not_keep_a_large_messages_mapping_alive(tmp_path):
-    received = wire.decode(wire.encode(chunk_message(), tmp_path))
+    received = wire.decode(wire.encode(chunk_message(), wire.Arena(tmp_path)))
     weights = received["weights"]["wh"]
     assert weights.nbytes < wire.KEEP_MAPPED_BYTES
     assert not isinstance(owner(weights), mmap.mmap), (
@@ -54,6 +55,89 @@ def test_small_arrays_do_not_keep_a_large_messages_mapping_alive(tmp_path):
     large = received["trace"]["hidden_layer_input"]
     assert large.nbytes >= wire.KEEP_MAPPED_BYTES and isinstance(owner(large), mmap.mmap), (
         "a large array should be read where it was mapped, without a copy"
+    )
+
+
+class Worker:
+    """A worker's side of the slots, and what the supervisor said it let go of."""
+
+    def __init__(self, folder):
+        self.arena, self.released = wire.Arena(folder), []
+
+    def reply(self, message):
+        self.arena.release(list(self.released))
+        self.released.clear()
+        return wire.encode(message, self.arena)
+
+
+def test_a_reply_arrives_whole_through_a_slot_that_stays(tmp_path):
+    worker, message = Worker(tmp_path), chunk_message()
+    packed = worker.reply(message)
+    assert packed[0] == "parts" and packed[3] is not None, "a large reply should use a slot"
+    received = wire.decode(packed, worker.released.append)
+    np.testing.assert_array_equal(
+        received["trace"]["hidden_layer_input"], message["trace"]["hidden_layer_input"]
+    )
+    assert [p.name for p in tmp_path.iterdir()] == [Path(packed[3][1]).name], (
+        "the slot's file should stay for the next reply"
+    )
+
+
+def test_a_slot_is_written_again_only_once_every_array_on_it_is_gone(tmp_path):
+    """The supervisor compares chunk k while chunk k+1 is written: never into chunk k's slot."""
+    worker = Worker(tmp_path)
+    first = worker.reply(chunk_message())
+    kept = wire.decode(first, worker.released.append)["trace"]["hidden_layer_input"][2:4]
+    copy = kept.copy()
+    second = worker.reply({"trace": {"hidden_layer_input": np.zeros((6, 2000, 64))}})
+    assert second[3][0] != first[3][0], "a slot still read by the supervisor was written again"
+    np.testing.assert_array_equal(kept, copy, err_msg="an array changed under the supervisor")
+    wire.decode(second, worker.released.append)  # dropped at once: its slot is free
+    assert worker.released == [second[3][0]], (
+        f"the second reply's slot should be free once its arrays are gone: {worker.released}"
+    )
+    worker.arena.release(worker.released)
+    worker.released.clear()
+    del kept
+    gc.collect()
+    assert worker.released == [first[3][0]], (
+        "the first reply's slot should be free once the last array on it (a slice) is gone"
+    )
+    third = worker.reply(chunk_message())
+    assert third[3][0] in (first[3][0], second[3][0]) and len(list(tmp_path.iterdir())) == 2, (
+        "a free slot should be written again rather than a new one made"
+    )
+
+
+def test_a_worker_whose_slots_are_all_held_sends_a_file_of_its_own(tmp_path):
+    worker, held = Worker(tmp_path), []
+    for _ in range(wire.MAX_SLOTS):
+        held.append(wire.decode(worker.reply(chunk_message()), worker.released.append))
+    packed = wire.encode(chunk_message(), worker.arena, tmp_path)
+    assert packed[3] is None and {p[0] for p in packed[2]} == {"bytes", "once"}, (
+        f"with every slot held the reply should go into a file of its own: {packed[2]}"
+    )
+    np.testing.assert_array_equal(
+        wire.decode(packed)["trace"]["hidden_layer_input"],
+        chunk_message()["trace"]["hidden_layer_input"],
+    )
+
+
+def test_arrays_sent_on_to_another_worker_are_not_copied_again(tmp_path):
+    """Python's chunk goes on to R's lockstep as the same region of Python's slot."""
+    worker, message = Worker(tmp_path / "python"), chunk_message()
+    (tmp_path / "python").mkdir()
+    (tmp_path / "supervisor").mkdir()
+    trace = wire.decode(worker.reply(message), worker.released.append)["trace"]
+    request = wire.encode(("lockstep", (trace,)), folder=tmp_path / "supervisor")
+    large = [part for part in request[2] if part[0] != "bytes"]
+    assert large and all(p[0] == "slot" and "python" in p[1] for p in large), (
+        f"the supervisor should name Python's slot, not write the chunk again: {large}"
+    )
+    assert not list((tmp_path / "supervisor").iterdir())
+    operation, (sent_on,) = wire.decode(request)
+    np.testing.assert_array_equal(
+        sent_on["hidden_layer_input"], message["trace"]["hidden_layer_input"]
     )
 
 
@@ -98,7 +182,7 @@ def _run_observed(case, seen, supervise, traces):
 def test_a_message_that_cannot_be_written_to_a_file_goes_through_the_socket(tmp_path):
     """A full or small /dev/shm (test_supervision mounts a 1 MB one) must not fail a run."""
     message = chunk_message()
-    packed = wire.encode(message, tmp_path / "no such folder")
+    packed = wire.encode(message, wire.Arena(tmp_path / "no such folder"), tmp_path / "nor this")
     assert packed[0] == "inline"
     np.testing.assert_array_equal(
         wire.decode(packed)["trace"]["hidden_layer_input"],
