@@ -159,7 +159,9 @@ def encode(message, arena: Arena | None = None, folder: Path | str | None = None
     sent_on = [_mapped.find(raw) if raw.nbytes >= KEEP_MAPPED_BYTES else None for raw in raws]
     if not any(sent_on) and sum(raw.nbytes for raw in raws) < INLINE_BYTES:
         return ("inline", message)
-    large = [i for i, raw in enumerate(raws) if sent_on[i] is None and raw.nbytes >= KEEP_MAPPED_BYTES]
+    large = [
+        i for i, raw in enumerate(raws) if sent_on[i] is None and raw.nbytes >= KEEP_MAPPED_BYTES
+    ]
     offsets, end = {}, 0
     for i in large:
         offsets[i], end = end, -(-(end + raws[i].nbytes) // ALIGN) * ALIGN
