@@ -9,25 +9,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 import threading
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from . import (
-    compare_folders,
-    doctor,
-    explain,
-    html_report,
-    scripts,
-    signals,
-    spreadsheet,
-    stats,
-    supervise,
-    traces,
-    workbook,
-)
+from . import scripts, signals, spreadsheet, stats, supervise, traces
 from .atomic import OutputError
 from .cases import load_case
 from .command import (
@@ -52,20 +41,34 @@ def r_variants() -> list[str]:
     return sorted(p.name for p in R_VARIANTS.iterdir() if p.is_dir()) if R_VARIANTS.is_dir() else []
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: The other commands: name -> the module that adds its subparser (add_parser) and sets
+#: handler=function(args, console, err) -> exit code. Imported only when asked for: a run
+#: needs none of them (their imports, 40 ms of a run's start, docs/benchmarks.md).
+COMMANDS = {
+    "explain": "explain",
+    "report": "html_report",
+    "compare": "compare_folders",
+    "doctor": "doctor",
+    "workbook": "workbook",
+}
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; with `argv`, only the command it names (all of them when
+    it names none, or asks for the list)."""
     parser = argparse.ArgumentParser(
         prog="nnparity",
         description="Prove that a Python and an R network compute the same thing, step by step.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    add_run_parser(sub)
-    # Further commands register here: each module adds its subparser and sets
-    # handler=function(args, console, err) -> exit code.
-    explain.add_parser(sub)
-    html_report.add_parser(sub)
-    compare_folders.add_parser(sub)
-    doctor.add_parser(sub)
-    workbook.add_parser(sub)
+    command = next((a for a in argv if not a.startswith("-")), None) if argv else None
+    if command not in (*COMMANDS, "run"):
+        command = None
+    if command in (None, "run"):
+        add_run_parser(sub)
+    for name, module in COMMANDS.items():
+        if command in (None, name):
+            importlib.import_module(f".{module}", __package__).add_parser(sub)
     return parser
 
 
@@ -187,7 +190,8 @@ def supervised_run(args, err: Console, case, epochs, modes, folder, python_port,
 
 def main(argv: list[str] | None = None) -> int:
     signals.catch_signals()
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     console, err = (
         Console(),
         Console(stderr=True, soft_wrap=True),
