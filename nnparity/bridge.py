@@ -179,11 +179,12 @@ def named_list(arrays: dict[str, np.ndarray], as_r=r_array):
     return robjects.ListVector({k: as_r(v) for k, v in arrays.items()})
 
 
-def py_arrays(value) -> dict[str, np.ndarray] | None:
+def py_arrays(value, place=None) -> dict[str, np.ndarray] | None:
     """A named R list of double arrays (from ``call(..., convert=False)``) as C-ordered numpy
     arrays, each copied once, straight from R's memory into C order (numpy2ri copies each into
     a Fortran-ordered array first). None when ``value`` is not such a list: read it
-    ``converted``."""
+    ``converted``. ``place(shapes)`` gives the empty arrays to copy into (a worker's slot,
+    wire.Arena.place); by default new ones."""
     from rpy2 import rinterface
 
     if not isinstance(value, rinterface.ListSexpVector) or list(value.rclass) != ["list"]:
@@ -196,22 +197,28 @@ def py_arrays(value) -> dict[str, np.ndarray] | None:
     items = list(zip(names, value, strict=True))
     if not all(isinstance(v, rinterface.FloatSexpVector) for _, v in items):
         return None
-    return {str(name): _c_ordered(v) for name, v in items}
+    views = [_epochs_view(v) for _, v in items]
+    out = (place or _new_arrays)([view.shape for view in views])
+    for target, view in zip(out, views, strict=True):
+        np.copyto(target, view)
+    return {str(name): target for (name, _), target in zip(items, out, strict=True)}
 
 
-def _c_ordered(vector) -> np.ndarray:
-    """An R double array as a C-ordered numpy array [epochs, rows, cols], copied once.
+def _new_arrays(shapes) -> list[np.ndarray]:
+    return [np.empty(shape) for shape in shapes]
 
-    np.asarray is a view of R's memory, alive only as long as R keeps the vector: always
-    copied (np.ascontiguousarray would return the view itself for an array that is already
-    C-contiguous, as a column-major [epochs, 1, 1] one is). An array marked "epochs_last"
-    (harness.R's epochs_last(): [rows, cols, epochs], each epoch's matrix in one block) is
-    read epoch by epoch in the same copy.
+
+def _epochs_view(vector) -> np.ndarray:
+    """An R double array as numpy's view [epochs, rows, cols] of R's memory, to be copied
+    (py_arrays): a view is alive only as long as R keeps the vector.
+
+    An array marked "epochs_last" (harness.R's epochs_last(): [rows, cols, epochs], each
+    epoch's matrix in one block) is read epoch by epoch in the same copy.
     """
     view = np.asarray(vector)
     if "epochs_last" in vector.list_attrs():
         view = view.transpose(2, 0, 1)
-    return np.array(view, order="C", copy=True)
+    return view
 
 
 def r_error_text(text: str) -> str:

@@ -68,6 +68,8 @@ class RPort(Port):
         # the chunk, kept only where per-epoch calls agree (harness.R, lockstep_batched).
         self.elementwise = np.array([q.name for q in steps.QUANTITIES if not q.sums])
         self.batch = True
+        # Where a chunk's arrays are copied out of R: new arrays, or a worker's slot (worker.py)
+        self.place = None
 
     @property
     def can_lockstep(self) -> bool:
@@ -91,7 +93,7 @@ class RPort(Port):
             )
         except PortError as error:
             raise self.failed(error) from None
-        trace = py_arrays(result)  # a list of double arrays, each copied once into C order
+        trace = py_arrays(result, self.place)  # double arrays, each copied once into C order
         if trace is None:  # anything else, as numpy2ri reads it: check_trace names it
             result = converted(result)
             trace = _as_dict(result)
@@ -138,7 +140,7 @@ class RPort(Port):
             )
         except PortError as error:
             raise PortError(f"{self.describe()} failed in lockstep: {error}") from None
-        values = py_arrays(result.rx2("values"))  # built by harness.R: always double arrays
+        values = py_arrays(result.rx2("values"), self.place)  # harness.R's: double arrays
         if values is None:
             values = _as_dict(converted(result.rx2("values")))
         problems = converted(result.rx2("problems"))

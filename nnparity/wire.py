@@ -49,8 +49,10 @@ import numpy as np
 INLINE_BYTES = 1 << 20
 #: Arrays under this size travel in the message (copied); larger ones stay mapped.
 KEEP_MAPPED_BYTES = 1 << 16
-#: The most slots a worker keeps; a reply finding them all held gets a file of its own.
-MAX_SLOTS = 4
+#: The most slots a worker keeps; a reply finding them all held gets a file of its own. Three:
+#: R's free-running chunk k and its lockstep values of chunk k are held while chunk k+1 is
+#: written; Python's chunk k+1 is asked for once chunk k is let go of (traces._Runner.chunk).
+MAX_SLOTS = 3
 #: Where an array starts inside a slot: a multiple of this (a cache line).
 ALIGN = 64
 _count = itertools.count()
@@ -109,74 +111,156 @@ class Slot:
             raise
         finally:
             os.close(fd)
+        self.address = _address(self.mapping)
         self.held = False
+
+    def offset_of(self, buffer) -> int | None:
+        """Where a buffer lies in this slot; None when it lies elsewhere."""
+        at = _address(buffer) - self.address
+        return at if 0 <= at and at + buffer.nbytes <= self.capacity else None
+
+
+def _layout(sizes: list[int]) -> tuple[list[int], int]:
+    """Offsets of consecutive buffers of these sizes, each ALIGNed, and where the last ends."""
+    offsets, end = [], 0
+    for size in sizes:
+        offsets.append(end)
+        end = -(-(end + size) // ALIGN) * ALIGN
+    return offsets, end
 
 
 class Arena:
-    """A worker's slots (see the module's text). ``take`` one for a reply; ``release`` what the
-    supervisor said it let go of."""
+    """A worker's slots (see the module's text). ``take`` one for a reply, or ``place`` a
+    reply's arrays straight into one; ``release`` what the supervisor said it let go of."""
 
     def __init__(self, folder: Path | str):
         self.folder = Path(folder)
-        self.slots: list[Slot] = []
+        self.slots: dict[int, Slot] = {}
+        self.placed: list[Slot] = []  # slots holding arrays of the reply being made
+        self._numbers = itertools.count()
 
     def take(self, size: int) -> Slot | None:
         """A free slot of at least `size` bytes, now held; None when there is none to be had."""
-        free = [s for s in self.slots if not s.held and s.capacity >= size]
+        free = [s for s in self.slots.values() if not s.held and s.capacity >= size]
         if free:
             slot = min(free, key=lambda s: s.capacity)
         elif len(self.slots) < MAX_SLOTS:
             capacity = -(-size // (1 << 20)) << 20  # whole MiB: the next chunk may be larger
-            path = self.folder / f"{os.getpid()}-slot-{len(self.slots)}.bin"
+            number = next(self._numbers)
             try:
-                slot = Slot(len(self.slots), path, capacity)
+                slot = Slot(number, self.folder / f"{os.getpid()}-slot-{number}.bin", capacity)
             except OSError:  # a full or small /dev/shm
                 return None
-            self.slots.append(slot)
+            self.slots[number] = slot
         else:
             return None
         slot.held = True
         return slot
 
+    def place(self, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
+        """Empty double arrays of these shapes for the next reply, in one slot where they are
+        large enough to travel in one (and a slot is free): written there, they are sent
+        without another copy. Elsewhere, ordinary arrays."""
+        sizes = [8 * int(np.prod(shape)) for shape in shapes]
+        offsets, end = _layout(sizes)
+        slot = self.take(end) if end >= INLINE_BYTES else None
+        if slot is None:
+            return [np.empty(shape) for shape in shapes]
+        self.placed.append(slot)
+        return [
+            np.ndarray(shape, dtype=np.float64, buffer=slot.mapping, offset=offset)
+            for shape, offset in zip(shapes, offsets, strict=True)
+        ]
+
+    def placed_at(self, buffer) -> tuple[Slot, int] | None:
+        for slot in self.placed:
+            offset = slot.offset_of(buffer)
+            if offset is not None:
+                return slot, offset
+        return None
+
+    def sent(self, used: list[Slot]) -> None:
+        """A reply went: the slots it names stay held; any other slot placed for it is free."""
+        for slot in self.placed:
+            if slot not in used:
+                slot.held = False
+        self.placed = []
+
     def release(self, numbers) -> None:
+        """The supervisor let go of these slots. Of the free slots, one is kept for the next
+        reply; the others (the determinism check's two, at the start) give their memory back."""
         for number in numbers:
-            if 0 <= number < len(self.slots):
+            if number in self.slots:
                 self.slots[number].held = False
+        spare = [s for s in self.slots.values() if not s.held]
+        for slot in sorted(spare, key=lambda s: s.capacity)[:-1]:
+            try:
+                slot.mapping.close()  # BufferError: an array of this process still uses it
+            except BufferError:
+                continue
+            os.unlink(slot.path)
+            del self.slots[slot.number]
 
 
 def encode(message, arena: Arena | None = None, folder: Path | str | None = None):
-    """A message for Connection.send: ("inline", message), or ("parts", skeleton, parts, slot).
+    """A message for Connection.send: ("inline", message), or ("parts", skeleton, parts, slots).
 
     Each part is ("bytes", data) or (how, path, offset, size) where how is "slot" (a region
     of a file that stays: a slot) or "once" (a file of this message's own, to be unlinked).
-    `slot` is (number, path) of the sender's slot the message holds, or None.
+    `slots` lists (number, path) of the sender's slots the message holds. A worker's arena
+    learns which of its placed slots the message holds (Arena.sent).
     """
+    used: list[Slot] = []
+    try:
+        packed = _encode(message, arena, folder, used)
+    except BaseException:
+        used.clear()
+        raise
+    finally:
+        if arena is not None:
+            arena.sent(used)
+    return packed
+
+
+def _encode(message, arena, folder, used: list[Slot]):
     if arena is None and folder is None:
         return ("inline", message)
     buffers: list[pickle.PickleBuffer] = []
     skeleton = pickle.dumps(message, protocol=5, buffer_callback=buffers.append)
     raws = [buffer.raw() for buffer in buffers]
-    sent_on = [_mapped.find(raw) if raw.nbytes >= KEEP_MAPPED_BYTES else None for raw in raws]
-    if not any(sent_on) and sum(raw.nbytes for raw in raws) < INLINE_BYTES:
+    where: list = [None] * len(raws)  # ("slot", path, offset) of a buffer already in a file
+    for i, raw in enumerate(raws):
+        if raw.nbytes < KEEP_MAPPED_BYTES:
+            continue
+        placed = arena.placed_at(raw) if arena is not None else None
+        if placed is not None:
+            slot, offset = placed
+            where[i] = (slot.path, offset)
+            if slot not in used:
+                used.append(slot)
+        else:
+            where[i] = _mapped.find(raw)
+    if not any(where) and sum(raw.nbytes for raw in raws) < INLINE_BYTES:
         return ("inline", message)
     large = [
-        i for i, raw in enumerate(raws) if sent_on[i] is None and raw.nbytes >= KEEP_MAPPED_BYTES
+        i for i, raw in enumerate(raws) if where[i] is None and raw.nbytes >= KEEP_MAPPED_BYTES
     ]
-    offsets, end = {}, 0
-    for i in large:
-        offsets[i], end = end, -(-(end + raws[i].nbytes) // ALIGN) * ALIGN
+    offsets, end = _layout([raws[i].nbytes for i in large])
+    offsets = dict(zip(large, offsets, strict=True))
     slot = arena.take(end) if (arena is not None and large) else None
     if slot is not None:
+        used.append(slot)
         how, path, target = "slot", slot.path, slot.mapping
     elif large:
         how, path, target = "once", _once_file(folder, end), None
         if path is None:
+            used.clear()
             return ("inline", message)
     parts = []
     try:
         for i, raw in enumerate(raws):
-            if sent_on[i] is not None:
-                parts.append(("slot", *sent_on[i], raw.nbytes))
+            if where[i] is not None:
+                parts.append(("slot", *where[i], raw.nbytes))
             elif i not in offsets:
                 parts.append(("bytes", bytes(raw)))
             else:
@@ -186,12 +270,11 @@ def encode(message, arena: Arena | None = None, folder: Path | str | None = None
         if large and target is None:
             _write_once(path, [(offsets[i], raws[i]) for i in large])
     except OSError:  # a full /dev/shm while writing a file of its own: the socket carries it
-        if slot is not None:
-            slot.held = False
-        elif large:
+        if large and target is None:
             Path(path).unlink(missing_ok=True)
+        used.clear()
         return ("inline", message)
-    return ("parts", skeleton, parts, None if slot is None else (slot.number, slot.path))
+    return ("parts", skeleton, parts, [(slot.number, slot.path) for slot in used])
 
 
 def _once_file(folder, size: int) -> str | None:
@@ -214,12 +297,13 @@ def _write_once(path: str, pieces) -> None:
 def decode(packed, released=None):
     """The message encode() packed, its arrays built on mapped pages.
 
-    ``released(slot)`` is called once the last array on the sender's slot is gone (from
-    whichever thread drops it): the supervisor passes it on to the worker (supervise.py).
+    ``released(number)`` is called once the last array on a slot of the sender's is gone
+    (from whichever thread drops it): the supervisor tells the worker (supervise.py).
     """
     if packed[0] == "inline":
         return packed[1]
-    _, skeleton, parts, slot = packed
+    _, skeleton, parts, slots = packed
+    held = {path: number for number, path in slots}
     files: dict[str, list[int]] = {}
     for part in parts:
         if part[0] != "bytes":
@@ -237,8 +321,8 @@ def decode(packed, released=None):
             os.unlink(path)
         else:
             _mapped.add(mapping, path, start)
-            if slot is not None and released is not None and path == slot[1]:
-                weakref.finalize(mapping, released, slot[0]).atexit = False
+            if path in held and released is not None:
+                weakref.finalize(mapping, released, held[path]).atexit = False
         views[path] = (memoryview(mapping), start)
     buffers = []
     for part in parts:

@@ -72,6 +72,8 @@ class Worker:
         self.folder = folder
         self.arena = wire.Arena(folder) if folder is not None else None
         self.port = open_port(kind, path, options)
+        if self.arena is not None and hasattr(self.port, "place"):  # an R port: copied from R
+            self.port.place = self.arena.place  # straight into a slot, sent as it is
         gc.freeze()  # the port's modules and R's wrappers of its code: never collected again (warm)
         return {
             "path": str(self.port.path),

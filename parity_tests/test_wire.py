@@ -73,12 +73,12 @@ class Worker:
 def test_a_reply_arrives_whole_through_a_slot_that_stays(tmp_path):
     worker, message = Worker(tmp_path), chunk_message()
     packed = worker.reply(message)
-    assert packed[0] == "parts" and packed[3] is not None, "a large reply should use a slot"
+    assert packed[0] == "parts" and len(packed[3]) == 1, "a large reply should use one slot"
     received = wire.decode(packed, worker.released.append)
     np.testing.assert_array_equal(
         received["trace"]["hidden_layer_input"], message["trace"]["hidden_layer_input"]
     )
-    assert [p.name for p in tmp_path.iterdir()] == [Path(packed[3][1]).name], (
+    assert [p.name for p in tmp_path.iterdir()] == [Path(packed[3][0][1]).name], (
         "the slot's file should stay for the next reply"
     )
 
@@ -90,22 +90,26 @@ def test_a_slot_is_written_again_only_once_every_array_on_it_is_gone(tmp_path):
     kept = wire.decode(first, worker.released.append)["trace"]["hidden_layer_input"][2:4]
     copy = kept.copy()
     second = worker.reply({"trace": {"hidden_layer_input": np.zeros((6, 2000, 64))}})
-    assert second[3][0] != first[3][0], "a slot still read by the supervisor was written again"
+    assert second[3][0][0] != first[3][0][0], (
+        "a slot still read by the supervisor was written again"
+    )
     np.testing.assert_array_equal(kept, copy, err_msg="an array changed under the supervisor")
     wire.decode(second, worker.released.append)  # dropped at once: its slot is free
-    assert worker.released == [second[3][0]], (
+    assert worker.released == [second[3][0][0]], (
         f"the second reply's slot should be free once its arrays are gone: {worker.released}"
     )
     worker.arena.release(worker.released)
     worker.released.clear()
     del kept
     gc.collect()
-    assert worker.released == [first[3][0]], (
+    assert worker.released == [first[3][0][0]], (
         "the first reply's slot should be free once the last array on it (a slice) is gone"
     )
     third = worker.reply(chunk_message())
-    assert third[3][0] in (first[3][0], second[3][0]) and len(list(tmp_path.iterdir())) == 2, (
-        "a free slot should be written again rather than a new one made"
+    slots_left = len(list(tmp_path.iterdir()))
+    assert third[3][0][0] in (first[3][0][0], second[3][0][0]) and slots_left == 1, (
+        "a free slot should be written again rather than a new one made, and a second free "
+        f"one should give its memory back ({slots_left} slot files)"
     )
 
 
@@ -114,7 +118,7 @@ def test_a_worker_whose_slots_are_all_held_sends_a_file_of_its_own(tmp_path):
     for _ in range(wire.MAX_SLOTS):
         held.append(wire.decode(worker.reply(chunk_message()), worker.released.append))
     packed = wire.encode(chunk_message(), worker.arena, tmp_path)
-    assert packed[3] is None and {p[0] for p in packed[2]} == {"bytes", "once"}, (
+    assert packed[3] == [] and {p[0] for p in packed[2]} == {"bytes", "once"}, (
         f"with every slot held the reply should go into a file of its own: {packed[2]}"
     )
     np.testing.assert_array_equal(
@@ -187,4 +191,31 @@ def test_a_message_that_cannot_be_written_to_a_file_goes_through_the_socket(tmp_
     np.testing.assert_array_equal(
         wire.decode(packed)["trace"]["hidden_layer_input"],
         message["trace"]["hidden_layer_input"],
+    )
+
+
+def test_arrays_placed_in_a_slot_are_sent_from_where_they_were_written(tmp_path):
+    """R's chunk is copied out of R straight into a slot (RPort.place): not copied again."""
+    arena = wire.Arena(tmp_path)
+    (placed,) = arena.place([(6, 2000, 64)])
+    placed[:] = chunk_message()["trace"]["hidden_layer_input"]
+    packed = wire.encode({"trace": {"hidden_layer_input": placed}}, arena)
+    (slot,) = arena.slots.values()
+    assert packed[3] == [(slot.number, slot.path)] and [p[:3] for p in packed[2]] == [
+        ("slot", slot.path, 0)
+    ], f"the placed array should travel from its own place in the slot: {packed[2]}"
+    np.testing.assert_array_equal(
+        wire.decode(packed)["trace"]["hidden_layer_input"],
+        chunk_message()["trace"]["hidden_layer_input"],
+    )
+
+
+def test_a_slot_placed_for_a_reply_that_did_not_carry_it_is_free_again(tmp_path):
+    """A port that fails after its arrays were placed replies with an error: no slot stays held."""
+    arena = wire.Arena(tmp_path)
+    arena.place([(6, 2000, 64)])
+    assert wire.encode(("port", "RuntimeError: it failed"), arena)[0] == "inline"
+    assert not any(slot.held for slot in arena.slots.values()), (
+        "a slot placed for a reply that never carried it is held for ever: the worker would "
+        "run out of slots"
     )
