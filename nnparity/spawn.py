@@ -84,22 +84,13 @@ BLAS_THREAD_TIMEOUT = "4"
 #: heap. Not a change to any arithmetic: only where the bytes live (docs/benchmarks.md).
 MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(32 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(2**40)}
 
-#: R's collector in a worker grows its heap more readily (R's own setting, ?Memory: 3 is "more
-#: aggressive"). A recorded chunk lives through many of R's collections; with R's default
-#: growth its heap stays tight, and R escalates to full collections, each 25 ms on this
-#: machine. In an R worker, scale case, 100 epochs in 34 chunks with recording, R's collection
-#: time 0.48-0.68 s -> 0.17-0.29 s, CPU 1.84-1.92 s -> 1.41-1.69 s; the article's 5000 epochs
-#: unchanged (docs/benchmarks.md). Not a change to any arithmetic.
-R_MEMORY = {"R_GC_MEM_GROW": "3"}
-
 
 def worker_env(tmp: str) -> dict[str, str]:
     """A worker's environment: the supervisor's, with its own TMPDIR, idle BLAS threads that
-    sleep, a malloc that keeps what was freed and R's heap that grows (unless the user chose
-    any of these)."""
+    sleep and a malloc that keeps what was freed (unless the user chose either)."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", TMPDIR=tmp, NNPARITY_SUPERVISOR=str(os.getpid()))
     env.setdefault("OPENBLAS_THREAD_TIMEOUT", BLAS_THREAD_TIMEOUT)
-    for name, value in {**MALLOC, **R_MEMORY}.items():
+    for name, value in MALLOC.items():
         env.setdefault(name, value)
     return env
 

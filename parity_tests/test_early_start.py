@@ -116,15 +116,13 @@ def test_a_workers_idle_blas_threads_sleep_unless_the_user_chose_how_long_they_s
     )
 
 
-@pytest.mark.parametrize(
-    "name", ["MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "R_GC_MEM_GROW"]
-)
+@pytest.mark.parametrize("name", ["MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"])
 def test_a_workers_memory_settings_are_nnparitys_unless_the_user_chose_them(
     monkeypatch, tmp_path, name
 ):
     from nnparity import spawn
 
-    ours = {**spawn.MALLOC, **spawn.R_MEMORY}[name]
+    ours = spawn.MALLOC[name]
     monkeypatch.delenv(name, raising=False)
     assert spawn.worker_env(str(tmp_path))[name] == ours, (
         f"a worker should start with {name}={ours} (spawn.py: memory kept between chunks)"
