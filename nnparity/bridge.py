@@ -194,7 +194,8 @@ def py_arrays(value, place=None) -> dict[str, np.ndarray] | None:
     names = value.names
     if names is rinterface.NULL or any(not name for name in names):
         return None
-    items = list(zip(names, value, strict=True))
+    # iterated as rinterface's list: robjects' converts each element on the way (0.7 ms a call)
+    items = list(zip(names, rinterface.ListSexpVector(value), strict=True))
     if not all(isinstance(v, rinterface.FloatSexpVector) for _, v in items):
         return None
     views = [_epochs_view(v) for _, v in items]

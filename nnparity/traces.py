@@ -318,24 +318,20 @@ class _Runner:
                 for port in (self.python_port, self.r_port)}
 
     def start(self, sizes: list[int], asked: dict) -> dict:
-        """Start the training(s) on the case and ask for the first chunk; judge the determinism
-        checks `asked` (ask_determinism), then let go of their traces (``asked`` is emptied).
-
-        R is asked first, before the checks are judged. Python, which is faster, is asked once
-        they are: its checks' traces are gone by then, and a worker writes its first chunk
-        where they were (wire.py's slots) instead of in more memory.
-        """
+        """Start the training(s) on the case and ask for the first chunk; then judge the
+        determinism checks `asked` (ask_determinism) and let go of their traces (``asked`` is
+        emptied). Python's first chunk is asked for at once: R's lockstep waits for it."""
         total = sum(sizes)
         for port in (self.python_port, self.r_port):
             if hasattr(port, "epochs_total"):
                 port.epochs_total = total
-        started = [submit(self.r_port, "start", self.case)] if self.free else []
+        training = [self.python_port] + ([self.r_port] if self.free else [])
+        started = [submit(port, "start", self.case) for port in training]
+        self.python_next = submit(self.python_port, "advance", sizes[0])
         self.r_next = self._advance_r(sizes, 0) if self.free else None
         same_bits = {port.language: determinism.judge(port, n, answers)
                      for port, (n, answers) in asked.items()}
         asked.clear()  # their traces: 4 x 16 MB on the scale case
-        started.append(submit(self.python_port, "start", self.case))
-        self.python_next = submit(self.python_port, "advance", sizes[0])
         for answer in started:
             answer.result()
         self.weights = {name: value.copy() for name, value in self.case.state().items()}
