@@ -167,10 +167,11 @@ def supervised_run(args, err: Console, case, epochs, modes, folder, python_port,
     with bad_input():
         python_port.wait_loaded()
         r_port.wait_loaded()
-    # The result is printed from a pandas table: import pandas while the ports train (the
-    # supervisor mostly waits), not after them (0.5 s), nor while they start: the workers'
-    # start-up wants both cores (docs/benchmarks.md).
-    threading.Thread(target=importlib.import_module, args=("pandas",), daemon=True).start()
+    if args.save_stats is not None:
+        # The statistics file is written from a pandas table: import pandas while the ports
+        # train (the supervisor mostly waits), not after them (0.5 s), nor while they start:
+        # the workers' start-up wants both cores (docs/benchmarks.md).
+        threading.Thread(target=importlib.import_module, args=("pandas",), daemon=True).start()
     progress = Progress(
         TextColumn(f"{case.name}"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"),
         TimeElapsedColumn(), console=err, transient=True,

@@ -133,6 +133,51 @@ def test_the_totals_of_the_table_are_the_comparisons(small_run):
             assert got == want, f"{mode}/{s.name}: table {got}, comparison {want}"
 
 
+def overflowing_run(tmp_path, epochs=40):
+    """A run whose values overflow to Inf, then NaN, in both languages (test_nan.py's case)."""
+    sys.path.insert(0, str(paths.FIXTURES))
+    from generate import generated
+
+    from nnparity.cases import write_case
+
+    case = generated("overflow", 7, 200, 4, 3, 1, 1e308, epochs, "lr so large that wout overflows")
+    case = load_case(write_case(case, tmp_path / "overflow"))
+    return traces.run(case, PythonPort(), RPort(), epochs)
+
+
+@pytest.mark.parametrize("which", ["article", "overflowing"])
+def test_the_printed_figures_are_the_tables_summary(small_run, tmp_path, which):
+    """The terminal table and --json take each matrix's figures from the comparison's totals
+    (report.figures), without building the table: they must be its summary, cell for cell."""
+    run = small_run[0] if which == "article" else overflowing_run(tmp_path)
+    table = stats.table(run.reports)
+    for mode, result in run.reports.items():
+        summary = stats.summary(table, mode)
+        for s in result.stats:
+            shown, filed = report.figures(s), summary.loc[s.name]
+            for column, value in shown.items():
+                assert value == filed[column] or (np.isnan(value) and np.isnan(filed[column])), (
+                    f"{which}, {mode}/{s.name}: {column} printed {value}, "
+                    f"the statistics table's summary {filed[column]}"
+                )
+
+
+def test_a_run_that_prints_its_result_does_not_import_pandas(r_available):
+    """pandas (0.3 s of CPU to import) is for --save-stats and the HTML report only."""
+    code = (
+        "import io, sys; from rich.console import Console; from nnparity import cases, traces; "
+        "from nnparity.ports import PythonPort, RPort; from nnparity.report import show_run; "
+        "run = traces.run(cases.load_case('article'), PythonPort(), RPort(), 50); "
+        "show_run(run, Console(file=io.StringIO())); show_run(run, Console(file=io.StringIO()), "
+        "as_json_output=True); print('pandas' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=paths.BASE
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False", "printing a run's result imported pandas"
+
+
 def test_the_first_difference_is_flagged_on_its_row(small_run):
     run, _ = small_run
     table = stats.table(run.reports)
