@@ -74,24 +74,6 @@ def lockstep_worker(case: Case, epochs: int, modes, chunk_bytes: int = CHUNK_BYT
     return "lockstep" in modes and len(chunks(epochs, epoch_bytes(case), chunk_bytes)) == 1
 
 
-#: Epochs in each piece of a run that lockstep_worker() splits (pipelined): lockstep calls
-#: an elementwise step once over at least 64 epochs (harness.R, lockstep_batched).
-PIECE_EPOCHS = 128
-
-
-def pipelined(sizes: list[int]) -> list[int]:
-    """A one-chunk run, with lockstep in an R worker of its own, in two halves.
-
-    Lockstep waits for Python's trace of a chunk; in halves, it recomputes the
-    first while Python trains the second. Article, both modes: ... (docs/benchmarks.md).
-    A run of several chunks, or too few epochs to halve, stays as it is.
-    """
-    if len(sizes) != 1 or sizes[0] < 2 * PIECE_EPOCHS:
-        return sizes
-    half = sizes[0] // 2
-    return [half, sizes[0] - half]
-
-
 class TraceWriter:
     """Writes one language's trace chunk by chunk: a .npy per matrix, then zipped into an .npz.
 
@@ -290,8 +272,6 @@ def run(
         folder = TraceOutput(save_traces, case, epochs, modes)
     runner = _Runner(case, python_port, r_port, comparisons, observe, folder, lockstep_port)
     sizes = chunks(epochs, epoch_bytes(case), chunk_bytes)
-    if lockstep_port is not None:
-        sizes = pipelined(sizes)
     try:
         if folder:
             folder.open()
@@ -384,9 +364,6 @@ class _Runner:
             submit(self.lockstep_port, "lockstep", self.case, trace, self.weights)
             if self.lockstep else None
         )
-        if k + 1 < len(sizes) and self.lockstep_port is not self.r_port:
-            # lockstep has a worker of its own, which waits for Python's next chunk
-            self.python_next = submit(self.python_port, "advance", sizes[k + 1])
         if self.r_next is not None:
             self._free_running(k, sizes, trace)
         if lockstep is not None:
@@ -402,7 +379,7 @@ class _Runner:
         python = trace = None
         if not all(hasattr(port, "submit") for port in (self.python_port, self.r_port)):
             gc.collect()
-        if k + 1 < len(sizes) and self.lockstep_port is self.r_port:
+        if k + 1 < len(sizes):
             self.python_next = submit(self.python_port, "advance", sizes[k + 1])
 
     def _free_running(self, k: int, sizes: list[int], trace: dict) -> None:
