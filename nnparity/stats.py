@@ -1,11 +1,13 @@
 """Tidy statistics: one row per (mode, epoch, recorded matrix), built with pandas.
 
 The comparison (``Comparison``, per step ``StepStats``) accumulates its
-figures per epoch; ``table`` lays them out as one tidy table, and everything
-that reports a run reads that table: the terminal table and ``--json``
-(``summary``), the HTML page and its plots. ``--save-stats FILE`` writes the
-same table (CSV, or Parquet for a name ending in ``.parquet``), so a report
-made from the file is the report of the run.
+figures per epoch; ``table`` lays them out as one tidy table, which the HTML
+page and its plots read. The terminal table and ``--json`` show its
+``summary``, taken from the comparison's totals of the same figures
+(report.figures: no pandas for a run that only prints; test_stats holds them
+equal). ``--save-stats FILE`` writes the table (CSV, or Parquet for a name
+ending in ``.parquet``), so a report made from the file is the report of the
+run.
 
 The schema (also in docs/results-as-data.md):
 

@@ -15,7 +15,8 @@ Where the bytes are (all in the run's folder, in /dev/shm where there is one):
   when the last array on it is gone (``weakref.finalize``), the slot is free: the
   next request to that worker says so (``released``), and only then does the
   worker write there again. A slot still held is never written: the worker takes
-  another, and past MAX_SLOTS a file of its own for that reply.
+  another, and past MAX_SLOTS a file of its own for that reply. An R port copies
+  its chunk out of R straight into a slot (``Arena.place``): sent from there.
 - A reply's arrays sent on to another worker (Python's chunk to R's lockstep) are
   not copied again: the message names the same region of the same slot, which
   stays held until the supervisor's own arrays on it are gone, after R's reply.

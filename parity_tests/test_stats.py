@@ -1,9 +1,10 @@
 """Tidy statistics: `--save-stats FILE`, one row per mode, epoch and matrix, read by every report.
 
-The table (``nnparity.stats``) is what the terminal table, ``--json`` and the
-HTML report show; a file written by ``--save-stats`` reads back to the same
-table, so a report made from the file is the report of the run. The docs'
-pandas and R snippets draw the report's plots from the file.
+The table (``nnparity.stats``) is what the terminal table and ``--json`` sum up
+(from the comparison's totals, held equal here) and the HTML report shows; a
+file written by ``--save-stats`` reads back to the same table, so a report made
+from the file is the report of the run. The docs' pandas and R snippets draw
+the report's plots from the file.
 """
 
 from __future__ import annotations
