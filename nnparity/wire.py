@@ -338,9 +338,49 @@ def decode(packed, released=None):
 
 
 def run_folder() -> str:
-    """A folder for one run's large messages: in memory (/dev/shm) where there is one."""
+    """A folder for one run's large messages: in memory (/dev/shm) where there is one.
+
+    Its name carries the supervisor's process id. A supervisor killed outright (SIGKILL)
+    cannot remove its folder, and the slots in it hold memory until the machine restarts: a
+    new run removes the folders of supervisors that are gone (``_remove_stale``).
+    """
     import tempfile
 
     shm = "/dev/shm"
-    base = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
-    return tempfile.mkdtemp(prefix="nnparity-wire-", dir=base)
+    base = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else tempfile.gettempdir()
+    _remove_stale(Path(base))
+    return tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-", dir=base)
+
+
+#: How a run's folder is named: this, the supervisor's process id, a dash, random letters.
+FOLDER_PREFIX = "nnparity-wire-"
+
+
+def _remove_stale(base: Path) -> None:
+    """Remove the run folders in `base` whose supervisor is no longer running (ours only)."""
+    import shutil
+
+    try:
+        folders = list(base.glob(f"{FOLDER_PREFIX}*-*"))
+    except OSError:
+        return
+    for folder in folders:
+        pid = folder.name.removeprefix(FOLDER_PREFIX).split("-", 1)[0]
+        if not pid.isdigit() or _running(int(pid)):
+            continue
+        try:
+            if folder.stat().st_uid != os.getuid():
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import gc
 import mmap
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -218,4 +221,27 @@ def test_a_slot_placed_for_a_reply_that_did_not_carry_it_is_free_again(tmp_path)
     assert not any(slot.held for slot in arena.slots.values()), (
         "a slot placed for a reply that never carried it is held for ever: the worker would "
         "run out of slots"
+    )
+
+
+def test_a_run_removes_the_folders_of_supervisors_that_are_gone(tmp_path):
+    """A supervisor killed by SIGKILL leaves its slots behind, in memory: the next run frees
+    them. Folders of running supervisors, and anything else, stay."""
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True, text=True, check=True,
+    )
+    gone = tmp_path / f"{wire.FOLDER_PREFIX}{ended.stdout.strip()}-abc123"
+    running = tmp_path / f"{wire.FOLDER_PREFIX}{os.getppid()}-def456"
+    other = tmp_path / "nnparity-wire-old"
+    for folder in (gone, running, other):
+        folder.mkdir()
+        (folder / "slot.bin").write_bytes(b"x" * 100)
+    wire._remove_stale(tmp_path)
+    assert not gone.exists(), "the folder of a supervisor that is gone was left in memory"
+    assert running.exists() and other.exists(), "a folder still in use, or not a run's, was removed"
+    made = Path(wire.run_folder())
+    made.rmdir()
+    assert made.name.startswith(f"{wire.FOLDER_PREFIX}{os.getpid()}-"), (
+        f"a run's folder should carry its supervisor's process id: {made.name}"
     )
