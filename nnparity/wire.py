@@ -150,7 +150,7 @@ class Arena:
             number = next(self._numbers)
             try:
                 slot = Slot(number, self.folder / f"{os.getpid()}-slot-{number}.bin", capacity)
-            except OSError:  # a full or small /dev/shm
+            except (OSError, AttributeError):  # a full or small /dev/shm; no posix_fallocate
                 return None
             self.slots[number] = slot
         else:

@@ -245,3 +245,16 @@ def test_a_run_removes_the_folders_of_supervisors_that_are_gone(tmp_path):
     assert made.name.startswith(f"{wire.FOLDER_PREFIX}{os.getpid()}-"), (
         f"a run's folder should carry its supervisor's process id: {made.name}"
     )
+
+
+def test_a_system_without_posix_fallocate_sends_through_files_of_their_own(
+    tmp_path, monkeypatch
+):
+    """macOS has no posix_fallocate: no slot, and every reply still arrives whole."""
+    monkeypatch.delattr(os, "posix_fallocate")
+    packed = wire.encode(chunk_message(), wire.Arena(tmp_path), tmp_path)
+    assert packed[3] == [] and "once" in {p[0] for p in packed[2]}
+    np.testing.assert_array_equal(
+        wire.decode(packed)["trace"]["hidden_layer_input"],
+        chunk_message()["trace"]["hidden_layer_input"],
+    )
