@@ -358,7 +358,7 @@ class _Runner:
         pays the comparison of each chunk once more.
         """
         size = sizes[k]
-        python = self.python_next.result()
+        python, self.python_next = self.python_next.result(), None  # held here only
         trace = python["trace"]
         lockstep = (
             submit(self.lockstep_port, "lockstep", self.case, trace, self.weights)

@@ -54,6 +54,11 @@ KEEP_MAPPED_BYTES = 1 << 16
 #: R's free-running chunk k and its lockstep values of chunk k are held while chunk k+1 is
 #: written; Python's chunk k+1 is asked for once chunk k is let go of (traces._Runner.chunk).
 MAX_SLOTS = 3
+#: A free slot not taken for this many replies gives its memory back: the determinism
+#: check's two replies hold two slots at the start, which a Python worker, writing each
+#: chunk where the last one was, never needs again. R's worker with lockstep takes its three
+#: in turn, every two or three replies: none stays idle that long.
+IDLE_TAKES = 4
 #: Where an array starts inside a slot: a multiple of this (a cache line).
 ALIGN = 64
 _count = itertools.count()
@@ -114,6 +119,7 @@ class Slot:
             os.close(fd)
         self.address = _address(self.mapping)
         self.held = False
+        self.taken_at = 0  # the arena's count of takes when this slot was last taken
 
     def offset_of(self, buffer) -> int | None:
         """Where a buffer lies in this slot; None when it lies elsewhere."""
@@ -139,6 +145,7 @@ class Arena:
         self.slots: dict[int, Slot] = {}
         self.placed: list[Slot] = []  # slots holding arrays of the reply being made
         self._numbers = itertools.count()
+        self.takes = 0
 
     def take(self, size: int) -> Slot | None:
         """A free slot of at least `size` bytes, now held; None when there is none to be had."""
@@ -155,7 +162,8 @@ class Arena:
             self.slots[number] = slot
         else:
             return None
-        slot.held = True
+        self.takes += 1
+        slot.held, slot.taken_at = True, self.takes
         return slot
 
     def place(self, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
@@ -188,13 +196,14 @@ class Arena:
         self.placed = []
 
     def release(self, numbers) -> None:
-        """The supervisor let go of these slots. Of the free slots, one is kept for the next
-        reply; the others (the determinism check's two, at the start) give their memory back."""
+        """The supervisor let go of these slots. A free slot idle for IDLE_TAKES replies
+        gives its memory back."""
         for number in numbers:
             if number in self.slots:
                 self.slots[number].held = False
-        spare = [s for s in self.slots.values() if not s.held]
-        for slot in sorted(spare, key=lambda s: s.capacity)[:-1]:
+        idle = [s for s in self.slots.values()
+                if not s.held and self.takes - s.taken_at >= IDLE_TAKES]
+        for slot in idle:
             try:
                 slot.mapping.close()  # BufferError: an array of this process still uses it
             except BufferError:
