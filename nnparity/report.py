@@ -28,11 +28,14 @@ def _num(x: float) -> str:
     return f"{x:.1e}"
 
 
-def figures(step) -> dict:
-    """One matrix's figures over every epoch, from its comparison's totals (StepStats): the
-    same numbers as its rows of the statistics table add up to (``nnparity.stats.summary``;
-    parity_tests/test_stats.py holds them equal), without building that table: a run that
-    prints its result needs neither pandas (0.3 s of CPU to import) nor the table."""
+def figures(step, summary=None):
+    """One matrix's figures over every epoch: its row of ``summary`` (``nnparity.stats.summary``
+    of a statistics table, one read from a file) when given, else its comparison's totals
+    (StepStats): the same numbers (parity_tests/test_stats.py holds them equal), without
+    building the table: a run that prints its result needs neither pandas (0.3 s of CPU to
+    import) nor the table."""
+    if summary is not None:
+        return summary.loc[step.name]
     return {
         "cells": step.cells,
         "equal": step.equal,
@@ -67,7 +70,7 @@ def table(report: ParityReport, summary=None) -> Table:
         if s.not_computed:
             t.add_row(str(s.step), s.name, "", "", "", "", "not computed")
             continue
-        f = figures(s) if summary is None else summary.loc[s.name]
+        f = figures(s, summary)
         over = "[green]0 ok[/green]" if f["over"] == 0 else f"[red]{f['over']:,} FAIL[/red]"
         ulp = f"{f['max_ulp']:.0f}" if f["max_ulp"] < 1e6 else _num(f["max_ulp"])
         share = f"{100 * f['equal_share']:.1f}%"
@@ -275,9 +278,6 @@ def as_json(run: Run, stats=None) -> dict:
                 )
                 for language in ("Python", "R")
             },
-            "steps": [
-                _step_json(s, figures(s) if summary is None else summary.loc[s.name])
-                for s in report.stats
-            ],
+            "steps": [_step_json(s, figures(s, summary)) for s in report.stats],
         }
     return out
