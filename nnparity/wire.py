@@ -242,14 +242,18 @@ def _encode(message, arena, folder, used: list[Slot]):
     for i, raw in enumerate(raws):
         if raw.nbytes < KEEP_MAPPED_BYTES:
             continue
-        placed = arena.placed_at(raw) if arena is not None else None
+        # Only the supervisor sends on what it read: it holds its own arrays on that region
+        # until the receiver has replied. A worker never does (the supervisor would not know
+        # to keep the other worker's slot held for as long as its reply lives).
+        if arena is None:
+            where[i] = _mapped.find(raw)
+            continue
+        placed = arena.placed_at(raw)
         if placed is not None:
             slot, offset = placed
             where[i] = (slot.path, offset)
             if slot not in used:
                 used.append(slot)
-        else:
-            where[i] = _mapped.find(raw)
     if not any(where) and sum(raw.nbytes for raw in raws) < INLINE_BYTES:
         return ("inline", message)
     large = [
@@ -262,7 +266,7 @@ def _encode(message, arena, folder, used: list[Slot]):
         used.append(slot)
         how, path, target = "slot", slot.path, slot.mapping
     elif large:
-        how, path, target = "once", _once_file(folder, end), None
+        how, path, target = "once", _once_file(folder), None
         if path is None:
             used.clear()
             return ("inline", message)
@@ -287,21 +291,17 @@ def _encode(message, arena, folder, used: list[Slot]):
     return ("parts", skeleton, parts, [(slot.number, slot.path) for slot in used])
 
 
-def _once_file(folder, size: int) -> str | None:
+def _once_file(folder) -> str | None:
     if folder is None:
         return None
     return str(Path(folder) / f"{os.getpid()}-{next(_count)}.bin")
 
 
 def _write_once(path: str, pieces) -> None:
-    try:
-        with open(path, "wb") as out:
-            for offset, raw in pieces:
-                out.seek(offset)
-                out.write(raw)
-    except OSError:
-        Path(path).unlink(missing_ok=True)
-        raise
+    with open(path, "wb") as out:
+        for offset, raw in pieces:
+            out.seek(offset)
+            out.write(raw)
 
 
 def decode(packed, released=None):
@@ -314,20 +314,20 @@ def decode(packed, released=None):
         return packed[1]
     _, skeleton, parts, slots = packed
     held = {path: number for number, path in slots}
-    files: dict[str, list[int]] = {}
+    files: dict[str, list] = {}  # path -> [how, first byte, end]
     for part in parts:
         if part[0] != "bytes":
-            _, path, offset, size = part
-            low, high = files.setdefault(path, [offset, offset + size])
-            files[path] = [min(low, offset), max(high, offset + size)]
+            how, path, offset, size = part
+            _, low, high = files.setdefault(path, [how, offset, offset + size])
+            files[path] = [how, min(low, offset), max(high, offset + size)]
     views = {}
-    for path, (low, high) in files.items():
+    for path, (how, low, high) in files.items():
         start = low - low % mmap.ALLOCATIONGRANULARITY
         with open(path, "rb") as handle:
             mapping = mmap.mmap(
                 handle.fileno(), high - start, access=mmap.ACCESS_COPY, offset=start
             )
-        if any(p[0] == "once" and p[1] == path for p in parts):
+        if how == "once":
             os.unlink(path)
         else:
             _mapped.add(mapping, path, start)
