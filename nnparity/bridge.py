@@ -196,13 +196,28 @@ def py_arrays(value, place=None) -> dict[str, np.ndarray] | None:
         return None
     # iterated as rinterface's list: robjects' converts each element on the way (0.7 ms a call)
     items = list(zip(names, rinterface.ListSexpVector(value), strict=True))
-    if not all(isinstance(v, rinterface.FloatSexpVector) for _, v in items):
+    if not all(isinstance(v, rinterface.FloatSexpVector) or _epochs_list(v) for _, v in items):
         return None
     views = [_epochs_view(v) for _, v in items]
-    out = (place or _new_arrays)([view.shape for view in views])
+    out = (place or _new_arrays)([_shape(view) for view in views])
     for target, view in zip(out, views, strict=True):
-        np.copyto(target, view)
+        if isinstance(view, list):
+            for epoch, matrix in zip(target, view, strict=True):
+                np.copyto(epoch, matrix)
+        else:
+            np.copyto(target, view)
     return {str(name): target for (name, _), target in zip(items, out, strict=True)}
+
+
+def _epochs_list(value) -> bool:
+    """harness.R's epochs_last() for a large matrix: the list of its epochs, each doubles."""
+    from rpy2 import rinterface
+
+    return isinstance(value, rinterface.ListSexpVector) and "epochs_list" in value.list_attrs()
+
+
+def _shape(view) -> tuple[int, ...]:
+    return (len(view), *view[0].shape) if isinstance(view, list) else view.shape
 
 
 def _new_arrays(shapes) -> list[np.ndarray]:
@@ -214,8 +229,13 @@ def _epochs_view(vector) -> np.ndarray:
     (py_arrays): a view is alive only as long as R keeps the vector.
 
     An array marked "epochs_last" (harness.R's epochs_last(): [rows, cols, epochs], each
-    epoch's matrix in one block) is read epoch by epoch in the same copy.
+    epoch's matrix in one block) is read epoch by epoch in the same copy; a list marked
+    "epochs_list" (the same for a large matrix: its epochs' vectors as the port left them) is
+    a list of views, one per epoch.
     """
+    if _epochs_list(vector):  # each epoch's doubles, as R's column-major [rows, cols]
+        shape = tuple(vector.do_slot("epochs_list"))
+        return [np.asarray(epoch).reshape(shape, order="F") for epoch in vector]
     view = np.asarray(vector)
     if "epochs_last" in vector.list_attrs():
         view = view.transpose(2, 0, 1)

@@ -1,38 +1,48 @@
 """An R port may record each matrix as one array [epochs, rows, cols] or as the list of its epochs.
 
-r_impl's train() fills a matrix [epochs, cells] one row per epoch and shapes it
-[epochs, rows, cols] at the end (R writes a row of a matrix faster than a slice
-of an array). A user's port may write the array's slices (``trace$E[i, , ]``) or
-keep each epoch's matrix in a list (``trace$E[[i]]``, laid out by harness.R's
-epochs_last): all must give the same trace, bit for bit, and an epoch a port
-forgot to record must show as a wrong value at that epoch, as an unwritten cell
-of an array does.
+r_impl's train() keeps each epoch's matrix in a list (``trace$E[[i]]``: harness.R's
+epochs_last lays a small matrix's epochs end to end, and leaves a large one's list for
+bridge.py_arrays to copy epoch by epoch). A user's port may instead write an array's
+slices (``trace$E[i, , ]``) or a matrix [epochs, cells] one row per epoch, shaped
+[epochs, rows, cols] at the end: all must give the same trace, bit for bit, and an
+epoch a port forgot to record must show as a wrong value at that epoch, as an
+unwritten cell of an array does.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
 
-from nnparity import steps
+from nnparity import bridge, steps
+from nnparity.paths import FIXTURES
 from nnparity.ports import RPort
 from parity_tests.test_supervision import nnparity
 
+sys.path.insert(0, str(FIXTURES))
+from generate import generated  # noqa: E402
+
 pytestmark = pytest.mark.usefixtures("r_available")
 
-OURS = """      for (name in names(values)) {
+
+def epochs_list_cells() -> int:
+    """harness.R's size from which a matrix's epochs leave R as a list, read from R."""
+    return int(bridge.r()[0].r["epochs_list_cells"][0])
+
+OURS = LIST_RECORDING = """      for (name in names(values)) {
+        if (i == 1) trace[[name]] <- vector("list", epochs)
+        trace[[name]][[i]] <- values[[name]]
+      }"""
+
+ROWS_RECORDING = """      for (name in names(values)) {
         if (i == 1) {
           trace[[name]] <- matrix(NA_real_, epochs, length(values[[name]]))
         }
         trace[[name]][i, ] <- values[[name]]
         if (i == epochs) dim(trace[[name]]) <- c(epochs, dim(values[[name]]))
-      }"""
-
-LIST_RECORDING = """      for (name in names(values)) {
-        if (i == 1) trace[[name]] <- vector("list", epochs)
-        trace[[name]][[i]] <- values[[name]]
       }"""
 
 ARRAY_RECORDING = """      for (name in names(values)) {
@@ -43,6 +53,13 @@ ARRAY_RECORDING = """      for (name in names(values)) {
       }"""
 
 
+def wide_case():
+    """200 samples x 8 hidden units: the hidden layer's matrices (1,600 cells) reach Python as
+    the list of their epochs (harness.R's epochs_list_cells), the output layer's (200 cells)
+    laid end to end in R; a run of this case takes both ways."""
+    return generated("wide", 20261206, 200, 6, 8, 1, 0.01, 7, "two ways out of R in one run")
+
+
 def trained(port: RPort, case, chunks=(3, 4)) -> dict[str, np.ndarray]:
     """The port's trace over `chunks` (its weights carried between them), chunks end to end."""
     port.start(case)
@@ -51,7 +68,7 @@ def trained(port: RPort, case, chunks=(3, 4)) -> dict[str, np.ndarray]:
 
 
 @pytest.mark.parametrize(
-    "recording", [ARRAY_RECORDING, LIST_RECORDING], ids=["array-slices", "list-of-epochs"]
+    "recording", [ARRAY_RECORDING, ROWS_RECORDING], ids=["array-slices", "rows-of-cells"]
 )
 def test_an_r_ports_way_of_recording_does_not_change_its_trace(port_copy, case, recording):
     other = RPort(port_copy("r_impl", "train.R", OURS, recording))
@@ -65,6 +82,41 @@ def test_an_r_ports_way_of_recording_does_not_change_its_trace(port_copy, case, 
             "(harness.R epochs_last, bridge.py_arrays)",
             strict=True,
         )
+
+
+@pytest.mark.parametrize(
+    "recording", [ARRAY_RECORDING, ROWS_RECORDING], ids=["array-slices", "rows-of-cells"]
+)
+def test_a_large_matrix_read_epoch_by_epoch_equals_one_laid_out_in_r(port_copy, recording):
+    case = wide_case()
+    assert case.X.shape[0] * case.wh.shape[1] >= epochs_list_cells() > case.X.shape[0], (
+        "the wide case no longer takes both ways out of R: see harness.R's epochs_list_cells"
+    )
+    other = RPort(port_copy("r_impl", "train.R", OURS, recording))
+    expected = trained(other, case)
+    got = trained(RPort(), case)
+    for name in steps.NAMES:
+        np.testing.assert_array_equal(
+            got[name],
+            expected[name],
+            err_msg=f"{name}: r_impl's list of epochs, read epoch by epoch when large "
+            "(bridge.py_arrays), differs from the same values recorded as one array",
+            strict=True,
+        )
+
+
+def test_a_large_matrixs_unrecorded_epoch_reads_na(port_copy):
+    skips_third = LIST_RECORDING.replace(
+        "trace[[name]][[i]] <- values[[name]]", "if (i != 3) trace[[name]][[i]] <- values[[name]]"
+    )
+    port = RPort(port_copy("r_impl", "train.R", OURS, skips_third))
+    port.start(wide_case())
+    trace = port.advance(4)
+    hidden = trace["hidden_layer_input"]
+    assert hidden.shape[1] * hidden.shape[2] >= epochs_list_cells()
+    assert np.isnan(hidden[2]).all() and not np.isnan(hidden[[0, 1, 3]]).any(), (
+        "an epoch a port left NULL in a large matrix's list should read NA (epoch 3 only)"
+    )
 
 
 def test_an_epoch_the_port_did_not_record_fails_parity_at_that_epoch(port_copy, tmp_path):

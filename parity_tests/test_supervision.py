@@ -26,9 +26,6 @@ pytestmark = pytest.mark.usefixtures("r_available")
 TRAIN_R = "train <- function(X, y, wh, bh, wout, bout, lr, epochs, record = FALSE) {"
 TRAIN_PY = "def train(X, y, wh, bh, wout, bout, lr, epochs, record=False):"
 RETURN_R = "    wh = wh, bh = bh, wout = wout, bout = bout, output = output, trace = trace"
-#: In an R port's trace, E as the list of its epochs (as a port may record it) instead of r_impl's
-#: array [epochs, rows, cols].
-E_AS_LIST = "E <- lapply(seq_len(dim(E)[1]), function(i) array(E[i, , ], dim(E)[-1]))"
 RETURN_PY = "    return dict(wh=wh, bh=bh, wout=wout, bout=bout, output=output, trace=trace)"
 
 
@@ -475,7 +472,7 @@ RETURNS = [
         "r_impl",
         "train.R",
         RETURN_R,
-        RETURN_R.replace("trace = trace", f"trace = within(trace, {{{E_AS_LIST}; E <- E[-1]}})"),
+        RETURN_R.replace("trace = trace", "trace = within(trace, E <- E[-1])"),
         "returned 4 recorded epochs of E in its trace for 5 epochs trained",
     ),
     (
@@ -484,7 +481,7 @@ RETURNS = [
         "train.R",
         RETURN_R,
         RETURN_R.replace(
-            "trace = trace", f"trace = within(trace, {{{E_AS_LIST}; E[[3]] <- rbind(E[[3]], 0)}})"
+            "trace = trace", "trace = within(trace, E[[3]] <- rbind(E[[3]], 0))"
         ),
         "as epoch 3 of E in its trace",
     ),
@@ -494,7 +491,7 @@ RETURNS = [
         "train.R",
         RETURN_R,
         RETURN_R.replace(
-            "trace = trace", f"trace = within(trace, {{{E_AS_LIST}; E <- lapply(E, `>`, 0)}})"
+            "trace = trace", "trace = within(trace, E <- lapply(E, `>`, 0))"
         ),
         "returned logical values for E",
     ),

@@ -53,9 +53,8 @@ starting_point <- function(X, y, wh, bh, wout, bout) {
 # Train for `epochs` epochs from the given weights (step 1 is the caller's).
 # Returns the final weights and output, and, when `record` is TRUE, a trace:
 # steps 0 and 1 once (starting_point()), then for every matrix of
-# one_epoch(), an array [epochs, rows, cols]. Each is filled one row of cells
-# per epoch (R writes a row of a matrix faster than a slice of an array, and
-# keeps no object per epoch), then shaped after the last epoch.
+# one_epoch(), the list of its value at each epoch (trace$E[[i]]: the matrix
+# one_epoch() made, kept, not copied).
 train <- function(X, y, wh, bh, wout, bout, lr, epochs, record = FALSE) {
   trace <- list()
   if (record) trace <- starting_point(X, y, wh, bh, wout, bout) # steps 0 and 1
@@ -69,11 +68,8 @@ train <- function(X, y, wh, bh, wout, bout, lr, epochs, record = FALSE) {
     output <- values$output
     if (record) {
       for (name in names(values)) {
-        if (i == 1) {
-          trace[[name]] <- matrix(NA_real_, epochs, length(values[[name]]))
-        }
-        trace[[name]][i, ] <- values[[name]]
-        if (i == epochs) dim(trace[[name]]) <- c(epochs, dim(values[[name]]))
+        if (i == 1) trace[[name]] <- vector("list", epochs)
+        trace[[name]][[i]] <- values[[name]]
       }
     }
   }

@@ -24,6 +24,15 @@ write_npy <- function(a, path) {
 write_trace <- function(trace, dir) {
   dir.create(dir, showWarnings = FALSE, recursive = TRUE)
   for (name in names(trace)) {
-    write_npy(trace[[name]], file.path(dir, paste0(name, ".npy")))
+    value <- trace[[name]]
+    if (is.list(value)) value <- epochs_array(value)
+    write_npy(value, file.path(dir, paste0(name, ".npy")))
   }
+}
+
+# The list of a matrix's epochs (train.R's trace$E[[i]]) as one array
+# [epochs, rows, cols], the layout the Python trace has.
+epochs_array <- function(matrices) {
+  value <- array(unlist(matrices), c(dim(matrices[[1]]), length(matrices)))
+  aperm(value, c(3, 1, 2))
 }

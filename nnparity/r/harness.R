@@ -140,12 +140,20 @@ check_trace <- function(trace) {
 
 is_epochs_list <- function(value) is.list(value) && !is.data.frame(value)
 
+# The size (cells) from which epochs_last() leaves a matrix's epochs in their
+# list. Measured per epoch of 300 (docs/benchmarks.md): Python reads each
+# vector of a list in 11-15 us up to 1,024 cells; unlist() and the copy out of
+# its result take 1 us at 16 cells, 29 us at 1,024 and 154 us at 4,096.
+epochs_list_cells <- 1024
+
 # A matrix recorded as the list of its epochs (a port's trace$E[[i]], and
 # lockstep's values) as one double array [rows, cols, epochs], marked with the
 # attribute "epochs_last": the epochs' matrices end to end, as unlist() lays
 # them, so nothing is reordered in R (bridge.py_arrays reads each epoch into
-# Python's order as it copies the array out). An epoch left NULL (never
-# recorded) reads NA, as an array's unwritten cells do.
+# Python's order as it copies the array out); a large matrix's list is kept
+# as it is, marked with the attribute "epochs_list" (the matrix's dimensions).
+# An epoch left NULL (never recorded) reads NA, as an array's unwritten cells
+# do.
 epochs_last <- function(name, matrices, epochs) {
   sizes <- lengths(matrices)
   if (length(matrices) != epochs || all(sizes == 0)) {
@@ -170,6 +178,16 @@ epochs_last <- function(name, matrices, epochs) {
     )
   }
   if (any(sizes == 0)) matrices[sizes == 0] <- list(array(NA_real_, shape))
+  # A large matrix's epochs go to Python as they are, each copied once from
+  # where the port left it (bridge.py_arrays): unlist() would copy them all
+  # once more, and the new chunk-sized vector brings R's collections forward
+  # (docs/benchmarks.md). Small ones are laid end to end here, as reading
+  # thousands of tiny vectors one by one costs Python more than the copy.
+  large <- prod(shape) >= epochs_list_cells
+  if (large && all(vapply(matrices, is.double, NA))) {
+    attr(matrices, "epochs_list") <- shape
+    return(matrices)
+  }
   value <- unlist(matrices, use.names = FALSE)
   if (!is.double(value)) {
     stop("nnparity: returned ", typeof(value), " values for ", name,

@@ -21,11 +21,15 @@ test_that("every recorded matrix has steps.csv's shape, for every epoch", {
     for (k in seq_len(nrow(steps))) {
       name <- steps$name[k]
       label <- paste(case_name, name)
-      expect_identical(
-        dim(trace[[name]]), as.integer(c(4, shape_of(steps[k, ], case))),
-        label = paste("dim of", label)
-      )
-      expect_false(anyNA(trace[[name]]), label = paste(label, "has NA cells"))
+      expect_length(trace[[name]], 4)
+      for (i in seq_along(trace[[name]])) {
+        epoch <- trace[[name]][[i]]
+        expect_identical(
+          dim(epoch), as.integer(shape_of(steps[k, ], case)),
+          label = paste("dim of", label, "at epoch", i)
+        )
+        expect_false(anyNA(epoch), label = paste(label, "has NA cells at epoch", i))
+      }
     }
   }
 })
@@ -41,9 +45,9 @@ test_that("each epoch's matrix is recorded as one_epoch() computed it", {
     article$lr
   )
   for (name in names(first)) {
-    epoch <- function(i) array(trace[[name]][i, , ], dim(first[[name]]))
-    expect_identical(epoch(1), first[[name]], label = paste(name, "epoch 1"))
-    expect_identical(epoch(2), second[[name]], label = paste(name, "epoch 2"))
+    recorded <- trace[[name]]
+    expect_identical(recorded[[1]], first[[name]], label = paste(name, "epoch 1"))
+    expect_identical(recorded[[2]], second[[name]], label = paste(name, "epoch 2"))
   }
 })
 
@@ -64,6 +68,6 @@ test_that("steps.csv gives the article's network its shapes", {
 test_that("biases stay 1-row matrices when there are several outputs", {
   case <- read_case(file.path(root, "fixtures", "two_outputs"))
   trace <- train_case(case, 2)$trace
-  expect_identical(dim(trace$bout)[2:3], c(1L, 2L))
-  expect_identical(dim(trace$bh)[2:3], c(1L, ncol(case$wh)))
+  expect_identical(dim(trace$bout[[2]]), c(1L, 2L))
+  expect_identical(dim(trace$bh[[2]]), c(1L, ncol(case$wh)))
 })

@@ -15,7 +15,7 @@ test_that("epoch 1 reproduces every number the article prints", {
     value <- if (p$step == 1) {
       start[[p$matrix]][p$row, p$col]
     } else {
-      trace[[p$matrix]][1, p$row, p$col]
+      trace[[p$matrix]][[1]][p$row, p$col]
     }
     unit <- 10^-p$decimals
     expect_lte(
