@@ -46,8 +46,8 @@ test_that("each epoch's matrix is recorded as one_epoch() computed it", {
   )
   for (name in names(first)) {
     recorded <- trace[[name]]
-    expect_identical(recorded[[1]], first[[name]], label = paste(name, "epoch 1"))
-    expect_identical(recorded[[2]], second[[name]], label = paste(name, "epoch 2"))
+    expect_identical(recorded[[1]], first[[name]], label = paste(name, "at 1"))
+    expect_identical(recorded[[2]], second[[name]], label = paste(name, "at 2"))
   }
 })
 
