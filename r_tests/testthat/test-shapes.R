@@ -28,7 +28,7 @@ test_that("every recorded matrix has steps.csv's shape, for every epoch", {
           dim(epoch), as.integer(shape_of(steps[k, ], case)),
           label = paste("dim of", label, "at epoch", i)
         )
-        expect_false(anyNA(epoch), label = paste(label, "has NA cells at epoch", i))
+        expect_false(anyNA(epoch), label = paste(label, "has NA at epoch", i))
       }
     }
   }
