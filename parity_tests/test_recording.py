@@ -32,6 +32,7 @@ def epochs_list_cells() -> int:
     """harness.R's size from which a matrix's epochs leave R as a list, read from R."""
     return int(bridge.r()[0].r["epochs_list_cells"][0])
 
+
 OURS = LIST_RECORDING = """      for (name in names(values)) {
         if (i == 1) trace[[name]] <- vector("list", epochs)
         trace[[name]][[i]] <- values[[name]]
@@ -60,6 +61,25 @@ def wide_case():
     return generated("wide", 20261206, 200, 6, 8, 1, 0.01, 7, "two ways out of R in one run")
 
 
+#: The other ways a port may record, each held to r_impl's trace bit for bit.
+OTHER_WAYS = pytest.mark.parametrize(
+    "recording", [ARRAY_RECORDING, ROWS_RECORDING], ids=["array-slices", "rows-of-cells"]
+)
+
+#: r_impl's recording, forgetting the third epoch of every matrix.
+SKIPS_THIRD = LIST_RECORDING.replace(
+    "trace[[name]][[i]] <- values[[name]]", "if (i != 3) trace[[name]][[i]] <- values[[name]]"
+)
+
+
+def assert_same_trace(got: dict, expected: dict, what: str) -> None:
+    """Every recorded matrix bit for bit; `what` says, in the failure, what differs from what."""
+    for name in steps.NAMES:
+        np.testing.assert_array_equal(
+            got[name], expected[name], err_msg=f"{name}: {what}", strict=True
+        )
+
+
 def trained(port: RPort, case, chunks=(3, 4)) -> dict[str, np.ndarray]:
     """The port's trace over `chunks` (its weights carried between them), chunks end to end."""
     port.start(case)
@@ -67,49 +87,33 @@ def trained(port: RPort, case, chunks=(3, 4)) -> dict[str, np.ndarray]:
     return {name: np.concatenate([part[name] for part in parts]) for name in steps.NAMES}
 
 
-@pytest.mark.parametrize(
-    "recording", [ARRAY_RECORDING, ROWS_RECORDING], ids=["array-slices", "rows-of-cells"]
-)
+@OTHER_WAYS
 def test_an_r_ports_way_of_recording_does_not_change_its_trace(port_copy, case, recording):
     other = RPort(port_copy("r_impl", "train.R", OURS, recording))
     expected = trained(RPort(), case)
-    got = trained(other, case)
-    for name in steps.NAMES:
-        np.testing.assert_array_equal(
-            got[name],
-            expected[name],
-            err_msg=f"{case.name}: {name} recorded another way differs from r_impl's "
-            "(harness.R epochs_last, bridge.py_arrays)",
-            strict=True,
-        )
+    assert_same_trace(
+        trained(other, case), expected,
+        f"{case.name}: recorded another way differs from r_impl's "
+        "(harness.R epochs_last, bridge.py_arrays)",
+    )
 
 
-@pytest.mark.parametrize(
-    "recording", [ARRAY_RECORDING, ROWS_RECORDING], ids=["array-slices", "rows-of-cells"]
-)
+@OTHER_WAYS
 def test_a_large_matrix_read_epoch_by_epoch_equals_one_laid_out_in_r(port_copy, recording):
     case = wide_case()
     assert case.X.shape[0] * case.wh.shape[1] >= epochs_list_cells() > case.X.shape[0], (
         "the wide case no longer takes both ways out of R: see harness.R's epochs_list_cells"
     )
     other = RPort(port_copy("r_impl", "train.R", OURS, recording))
-    expected = trained(other, case)
-    got = trained(RPort(), case)
-    for name in steps.NAMES:
-        np.testing.assert_array_equal(
-            got[name],
-            expected[name],
-            err_msg=f"{name}: r_impl's list of epochs, read epoch by epoch when large "
-            "(bridge.py_arrays), differs from the same values recorded as one array",
-            strict=True,
-        )
+    assert_same_trace(
+        trained(RPort(), case), trained(other, case),
+        "r_impl's list of epochs, read epoch by epoch when large (bridge.py_arrays), "
+        "differs from the same values recorded as one array",
+    )
 
 
 def test_a_large_matrixs_unrecorded_epoch_reads_na(port_copy):
-    skips_third = LIST_RECORDING.replace(
-        "trace[[name]][[i]] <- values[[name]]", "if (i != 3) trace[[name]][[i]] <- values[[name]]"
-    )
-    port = RPort(port_copy("r_impl", "train.R", OURS, skips_third))
+    port = RPort(port_copy("r_impl", "train.R", OURS, SKIPS_THIRD))
     port.start(wide_case())
     trace = port.advance(4)
     hidden = trace["hidden_layer_input"]
@@ -120,10 +124,7 @@ def test_a_large_matrixs_unrecorded_epoch_reads_na(port_copy):
 
 
 def test_an_epoch_the_port_did_not_record_fails_parity_at_that_epoch(port_copy, tmp_path):
-    skips_third = LIST_RECORDING.replace(
-        "trace[[name]][[i]] <- values[[name]]", "if (i != 3) trace[[name]][[i]] <- values[[name]]"
-    )
-    port = port_copy("r_impl", "train.R", OURS, skips_third)
+    port = port_copy("r_impl", "train.R", OURS, SKIPS_THIRD)
     result = nnparity(
         "run", "--epochs", "5", "--mode", "free", "--json", "--r-impl", str(port), cwd=tmp_path
     )
