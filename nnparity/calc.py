@@ -116,8 +116,8 @@ def recalculate_all(
         )
         client = None
         try:
-            client = subprocess.run(
-                [python, str(UNO_SCRIPT), pipe, str(Path(tmp, "jobs.json"))],
+            client = subprocess.run(  # -X faulthandler: a crash in pyuno still says where
+                [python, "-X", "faulthandler", str(UNO_SCRIPT), pipe, str(Path(tmp, "jobs.json"))],
                 capture_output=True, text=True, timeout=timeout, env=office_env(),
             )
         except subprocess.TimeoutExpired:
@@ -126,12 +126,31 @@ def recalculate_all(
         finally:  # a client that finished asked the office to quit: give it time to
             _stop(process, grace=10 if client is not None and client.returncode == 0 else 0)
         outs = [Path(job["out"]) for job in jobs]
-        if client.returncode != 0 or not all(out.is_file() for out in outs):
-            last = (client.stderr.strip().splitlines() or ["no message"])[-1]
+        # calc_uno writes each out file whole (a rename) after it read every sheet: all
+        # present means every workbook was recalculated and read, however the client ended.
+        if not all(out.is_file() for out in outs):
+            last = f"{_ended(client.returncode)}: {_last_word(client.stderr)}"
             for workbook, job in zip(workbooks, jobs, strict=True):  # name the user's file
                 last = last.replace(job["workbook"], str(workbook))
             raise CalcError(f"{names}: LibreOffice could not recalculate it: {last}")
         return [json.loads(out.read_text()) for out in outs]
+
+
+def _ended(returncode: int) -> str:
+    """How the uno client ended, in words: its exit status or the signal that stopped it."""
+    if returncode < 0:
+        try:
+            return f"its client was stopped by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"its client was stopped by signal {-returncode}"
+    return f"its client exited with status {returncode}"
+
+
+def _last_word(stderr: str) -> str:
+    """The line of the client's stderr that says what went wrong."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    fatal = [line for line in lines if line.startswith("Fatal Python error")]
+    return (fatal or lines or ["it printed nothing"])[-1]
 
 
 def _stop(process: subprocess.Popen, grace: float = 10) -> None:

@@ -19,6 +19,7 @@ a PDF (the README's picture of the workbook is made this way).
 """
 
 import json
+import os
 import sys
 import time
 
@@ -89,12 +90,19 @@ def main(pipe, jobs):
         todo = json.load(handle)
     for job in todo:  # one office, several workbooks: its start-up is most of a small one's time
         sheets = read(desktop, job["workbook"], job.get("pdf"))
-        with open(job["out"], "w") as handle:
+        part = job["out"] + ".part"  # an out file is whole or absent: the caller trusts it
+        with open(part, "w") as handle:
             json.dump(sheets, handle)
+        os.replace(part, job["out"])
     try:
         desktop.terminate()
     except Exception:  # the office quits as the bridge goes down: that is the point
         pass
+    # Leave without Python's teardown: pyuno tearing down a bridge the office has just
+    # closed can crash the interpreter, and the work is already on disk.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

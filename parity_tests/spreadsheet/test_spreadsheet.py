@@ -253,3 +253,43 @@ def test_a_recalculation_that_takes_too_long_is_stopped_with_a_message(tmp_path,
     path = write_workbook(article, 1, tmp_path / "a.xlsx")
     with pytest.raises(calc.CalcError, match="did not finish recalculating within 0.01 s"):
         calc.recalculate(path, timeout=0.01)
+
+
+#: A stand-in for calc_uno.py that does its work (every out file written whole), then
+#: crashes as pyuno's bridge writer thread did once in CI, after the office was told to quit.
+WRITES_THEN_CRASHES = """
+import json, os, signal, sys
+for job in json.load(open(sys.argv[2])):
+    json.dump({"Sheet1": [[1.5]]}, open(job["out"], "w"))
+os.kill(os.getpid(), signal.SIGSEGV)
+"""
+#: The same crash before it wrote anything.
+CRASHES_AT_ONCE = "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n"
+
+
+def fake_client(tmp_path, monkeypatch, source: str) -> None:
+    script = tmp_path / "client.py"
+    script.write_text(source)
+    monkeypatch.setattr(calc, "UNO_SCRIPT", script)
+
+
+def test_a_client_crash_after_every_workbook_was_read_keeps_the_values(tmp_path, monkeypatch,
+                                                                       article):
+    path = write_workbook(article, 1, tmp_path / "a.xlsx")
+    fake_client(tmp_path, monkeypatch, WRITES_THEN_CRASHES)
+    assert calc.recalculate(path) == {"Sheet1": [[1.5]]}, (
+        "every workbook was read and written whole before the client crashed at its exit: "
+        "the values should be used, not the run failed"
+    )
+
+
+def test_a_client_crash_before_the_values_are_read_names_the_signal(tmp_path, monkeypatch,
+                                                                    article):
+    path = write_workbook(article, 1, tmp_path / "a.xlsx")
+    fake_client(tmp_path, monkeypatch, CRASHES_AT_ONCE)
+    with pytest.raises(calc.CalcError) as failed:
+        calc.recalculate(path)
+    message = str(failed.value)
+    assert str(path) in message and "stopped by SIGSEGV" in message, (
+        f"the message should name the workbook and how LibreOffice's client ended: {message}"
+    )
