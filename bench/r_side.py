@@ -18,9 +18,8 @@ it:
     train-bare           train(record = FALSE), inside R
     train-record@REV     (--against REV) REV's r_impl train(record = TRUE), inside R
     advance              RPort.advance(record=True): train(record = TRUE), the border checks
-                         and the trace into numpy (one copy per matrix)
-    advance-numpy2ri     the same R call, its trace converted as before: numpy2ri, then
-                         np.ascontiguousarray (two copies per matrix)
+                         and the trace into numpy (one copy per matrix, or per epoch of a
+                         large one: bridge.py_arrays)
 
 Every kind's result is checked against the first's (same bits) before anything is timed.
 The scale case is test_scale's (2000 samples x 50 features x 64 hidden units), generated.
@@ -138,16 +137,10 @@ def kinds_for(case, epochs: int, against: str | None, workdir: Path) -> dict:
 
         return run
 
-    def advance(numpy2ri: bool):
-        def one(size: int) -> dict:
-            if not numpy2ri:
-                return port.advance(size, True)
-            raw = bridge.call("nnparity_advance", port.state, size, True, convert=False)
-            return {k: np.ascontiguousarray(v) for k, v in bridge.converted(raw).items()}
-
+    def advance():
         def run():
             port.start(case)
-            chunks = [one(size) for size in sizes]
+            chunks = [port.advance(size, True) for size in sizes]
             return {k: v for k, v in joined(chunks).items() if k in steps.NAMES}
 
         return run
@@ -187,8 +180,7 @@ def kinds_for(case, epochs: int, against: str | None, workdir: Path) -> dict:
     kinds["train-bare"] = train(port.env, False)
     if old_train is not None:
         kinds[f"train-record@{against}"] = train(old_train, True)
-    kinds["advance"] = advance(False)
-    kinds["advance-numpy2ri"] = advance(True)
+    kinds["advance"] = advance()
     return kinds
 
 

@@ -74,6 +74,13 @@ def r():
     return robjects, robjects.default_converter + numpy2ri.converter
 
 
+def interpret_harness() -> None:
+    """Leave harness.R's own functions to R's interpreter, the port's code to its JIT compiler
+    (harness.R, as_port_runs): for an R that runs nothing but the harness and one port (a
+    worker). Compiling the harness on its first calls cost an R worker's start ~45 ms."""
+    r()[0].r["nnparity_interpret_harness"]()
+
+
 def _check_r_is_there() -> None:
     """R on PATH, or in R_HOME: else one sentence saying how to get it (RUnavailable)."""
     home = os.environ.get("R_HOME")

@@ -71,6 +71,10 @@ class Worker:
     def load(self, kind: str, path: str | None, options: dict, folder: str | None) -> dict:
         self.folder = folder
         self.arena = wire.Arena(folder) if folder is not None else None
+        if kind == "r":  # this R runs the harness and this port only: the harness uncompiled
+            from .bridge import interpret_harness
+
+            interpret_harness()
         self.port = open_port(kind, path, options)
         if self.arena is not None and hasattr(self.port, "place"):  # an R port: copied from R
             self.port.place = self.arena.place  # straight into a slot, sent as it is

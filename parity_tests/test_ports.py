@@ -118,3 +118,87 @@ def test_record_false_trains_the_same_weights_without_a_trace(article):
     assert bare["trace"] == {}
     for name in steps.STATE:
         assert bare[name].tobytes() == recorded[name].tobytes()
+
+
+#: r_impl loaded by a worker (worker.Worker.load), or as the tests load it (RPort()), in a
+#: process of its own: which functions R's JIT compiled after a short training and a lockstep,
+#: the JIT's level afterwards, and the trace's digest.
+JIT_PROBE = """
+import hashlib, json, sys
+from nnparity import bridge
+from nnparity.cases import load_case
+from nnparity.ports import PythonPort, RPort
+from nnparity.worker import Worker
+case = load_case("article")
+if sys.argv[1] == "worker":
+    worker = Worker()
+    worker.load("r", None, {}, None)
+    port = worker.port
+else:
+    port = RPort()
+port.start(case)
+trace = port.advance(20)
+python = PythonPort()
+python.start(case)
+port.lockstep(case, python.advance(20), case.state())
+robjects = bridge.r()[0]
+compiled = robjects.r('''function(f) any(grepl("<bytecode", capture.output(print(f))))''')
+functions = {"train": port.env.find("train"), "one_epoch": port.env.find("one_epoch"),
+             "steps$E": port.env.find("steps").rx2("E")}
+functions.update((name, robjects.globalenv.find(name))
+                 for name in ("nnparity_advance", "check_result"))
+print(json.dumps({
+    "compiled": {name: bool(compiled(f)[0]) for name, f in functions.items()},
+    "jit_after": int(robjects.r("compiler::enableJIT(-1)")[0]),
+    "digest": hashlib.md5(b"".join(trace[k].tobytes() for k in sorted(trace))).hexdigest(),
+}))
+"""
+
+
+def jit_probe(mode: str, **env) -> dict:
+    import json
+    import os
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", JIT_PROBE, mode], capture_output=True,
+                            text=True, env={**os.environ, **env}, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+#: The port's functions the probe asks about, and the harness's (called outside lockstep).
+PORT_FUNCTIONS = ("train", "one_epoch", "steps$E")
+HARNESS_FUNCTIONS = ("nnparity_advance", "check_result")
+
+
+def test_an_r_worker_compiles_the_ports_code_as_r_does_and_leaves_the_harness_uncompiled(
+    r_available,
+):
+    worker, everything = jit_probe("worker"), jit_probe("in-process")
+    port = {name: worker["compiled"][name] for name in PORT_FUNCTIONS}
+    assert port == {name: everything["compiled"][name] for name in PORT_FUNCTIONS}, (
+        "the port's functions should be compiled by R's JIT exactly as in an R that compiles "
+        f"everything: worker {worker}, everything {everything}"
+    )
+    assert any(port.values()), f"R's JIT should have compiled some of the port's code: {worker}"
+    harness = {name: worker["compiled"][name] for name in HARNESS_FUNCTIONS}
+    compiled_elsewhere = all(everything["compiled"][name] for name in HARNESS_FUNCTIONS)
+    assert not any(harness.values()) and compiled_elsewhere, (
+        "the harness's own functions should be left to the interpreter in a worker (compiling "
+        f"them cost ~45 ms of its start), and compiled elsewhere: worker {worker}, "
+        f"everything {everything}"
+    )
+    assert worker["jit_after"] == 0, f"the JIT should be off between the port's calls: {worker}"
+
+
+def test_an_r_worker_trains_the_same_bits_as_an_r_that_compiles_everything(r_available):
+    assert jit_probe("worker")["digest"] == jit_probe("in-process")["digest"], (
+        "leaving the harness uncompiled changed the bits R's port computes"
+    )
+
+
+def test_an_r_worker_keeps_the_jit_off_for_the_port_when_the_user_turned_it_off(r_available):
+    probe = jit_probe("worker", R_ENABLE_JIT="0")
+    assert not any(probe["compiled"].values()), (
+        f"R_ENABLE_JIT=0 should leave the port uncompiled too, as Rscript would: {probe}"
+    )

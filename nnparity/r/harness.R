@@ -1,6 +1,28 @@
 # The R side of nnparity's bridge. Python calls these functions through rpy2;
 # each call crosses the language border once, whatever the number of epochs.
 
+# R's JIT compiler compiles a function on its first call. The port's code runs
+# compiled, as Rscript runs it; the harness's own functions run a few times
+# per chunk, and compiling them on their first call cost an R worker about
+# 45 ms at its start (docs/benchmarks.md). In a worker, whose R runs nothing
+# but this harness and one port, nnparity_interpret_harness() turns the JIT
+# off and as_port_runs() turns it back on, at R's own level (R_ENABLE_JIT),
+# for the port's code. port_jit_level NULL: the JIT as R set it, for all
+# code (R in a process that runs other R code too).
+port_jit_level <- NULL
+
+nnparity_interpret_harness <- function() {
+  port_jit_level <<- compiler::enableJIT(0)
+  invisible(port_jit_level)
+}
+
+as_port_runs <- function(expr) {
+  if (is.null(port_jit_level)) return(expr)
+  compiler::enableJIT(port_jit_level)
+  on.exit(compiler::enableJIT(0))
+  expr
+}
+
 # Source every .R file of a port (except its Rscript entry point, main.R) into
 # a fresh environment, so that several ports can live in one R session.
 # A port's load.R (as r_impl has) names its files in r_impl_files; any other
@@ -19,7 +41,7 @@ nnparity_load_port <- function(files) {
   port <- new.env(parent = globalenv())
   for (file in unlist(lapply(files, port_files_of))) {
     tryCatch(
-      sys.source(file, envir = port, keep.source = TRUE),
+      as_port_runs(sys.source(file, envir = port, keep.source = TRUE)),
       error = function(error) {
         stop(basename(file), ": ", conditionMessage(error), call. = FALSE)
       }
@@ -51,10 +73,10 @@ nnparity_start <- function(port, X, y, wh, bh, wout, bout, lr) {
 
 nnparity_advance <- function(state, epochs, record) {
   result <- withCallingHandlers(
-    state$port$train(
+    as_port_runs(state$port$train(
       state$X, state$y, state$wh, state$bh, state$wout, state$bout, state$lr,
       epochs, record
-    ),
+    )),
     error = function(e) {
       site <- crash_site(sys.calls(), conditionCall(e), state$port)
       if (is.null(site)) return()
@@ -227,6 +249,15 @@ describe_value <- function(value) {
 nnparity_lockstep <- function(port, trace, start, X, y, lr, quantities,
                               state_names, elementwise = character(),
                               batch = TRUE) {
+  as_port_runs(lockstep(
+    port, trace, start, X, y, lr, quantities, state_names, elementwise, batch
+  ))
+}
+
+# Lockstep's loops call the port's steps once per epoch: compiled, as the
+# port's code is (as_port_runs()).
+lockstep <- function(port, trace, start, X, y, lr, quantities, state_names,
+                     elementwise, batch) {
   constant <- list(X = X, y = y, lr = lr)
   inputs <- lockstep_inputs(trace, start, constant, state_names)
   values <- list()
