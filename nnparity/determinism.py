@@ -6,8 +6,12 @@ on each run. A learner who saw such bits differ between Python and R would
 blame a port. So before a comparison, each port trains the first few epochs of
 the case twice from the same start and the two traces are compared bit for bit.
 
-Cost: ``EPOCHS`` epochs twice per port (on the article case, a few
-milliseconds; fewer epochs on a case whose epochs would not fit in one chunk).
+Cost: ``EPOCHS`` epochs once per port that trains in the run, whose own first
+chunk, trained from the same start, is the second training; twice for a port
+that does not (R with ``--mode lockstep``). On the article case, a few
+milliseconds; fewer epochs on a case whose epochs would not fit in one chunk,
+where a second training of its own had cost R's worker a chunk (60 ms on the
+scale case).
 A port is anything with ``start(case)`` and ``advance(epochs, record)``
 returning ``{name: array[epochs, rows, cols]}``, in this process or behind a
 worker's proxy.
@@ -38,7 +42,7 @@ class Determinism:
     """The outcome of training one port twice on the same case from the same start."""
 
     language: str
-    epochs: int  # epochs trained twice
+    epochs: int  # epochs trained twice (the second time, maybe as the run's first chunk)
     same_bits: bool | None  # None: the check could not be made (the port failed)
     # Where the two runs first differ: epoch, matrix, row, col, run 1's value, run 2's.
     first: tuple[int, str, int, int, float, float] | None = None
@@ -89,20 +93,25 @@ def check(port, case, epochs: int = EPOCHS) -> Determinism:
     return judge(port, epochs, ask(port, case, epochs))
 
 
-def ask(port, case, epochs: int) -> list:
-    """Ask `port` for both trainings at once: a worker queues them and the caller goes on
-    (port.submit); an in-process port answers each in turn, here."""
+def ask(port, case, epochs: int, trainings: int = 2) -> list:
+    """Ask `port` for the check's trainings at once: a worker queues them and the caller goes
+    on (port.submit); an in-process port answers each in turn, here. With ``trainings=1`` the
+    run's own first chunk, trained from the same start, is the second (``judge``'s ``chunk``)."""
     return [
         submit(port, operation, *args)
-        for _ in range(2)
+        for _ in range(trainings)
         for operation, args in (("start", (case,)), ("advance", (epochs, True)))
     ]
 
 
-def judge(port, epochs: int, asked: list) -> Determinism:
-    """What ``ask``'s two trainings say: the same bits, or where they first differ."""
+def judge(port, epochs: int, asked: list, chunk: dict | PortError | None = None) -> Determinism:
+    """What ``ask``'s trainings say: the same bits, or where they first differ.
+
+    ``chunk``: the run's first chunk (``ask(..., trainings=1)``), whose first `epochs` epochs
+    are the second training; a PortError if the port failed to train it.
+    """
     language = getattr(port, "language", type(port).__name__)
-    runs, error = [], None
+    runs, error = [], chunk if isinstance(chunk, PortError) else None
     for answer in asked:  # every reply is read, so none is left owed
         try:
             value = answer.result()
@@ -113,6 +122,9 @@ def judge(port, epochs: int, asked: list) -> Determinism:
             runs.append(value["trace"])
     if error is not None:
         return Determinism(language, epochs, None, error=str(error))
+    if chunk is not None:
+        runs.append({name: value[:epochs] for name, value in chunk.items()
+                     if isinstance(value, np.ndarray)})
     first = first_difference(*runs)
     return Determinism(language, epochs, first is None, first)
 

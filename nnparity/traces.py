@@ -275,12 +275,14 @@ def run(
     try:
         if folder:
             folder.open()
-        asked = runner.ask_determinism(epoch_bytes(case), chunk_bytes) if check_determinism else {}
-        same_bits = runner.start(sizes, asked)  # asked is emptied: its traces are let go of
+        asked = runner.ask_determinism(epoch_bytes(case), chunk_bytes, sizes[0]) if (
+            check_determinism) else {}
+        runner.start(sizes, asked)  # asked is emptied: its traces are let go of
         for k, size in enumerate(sizes):
             runner.chunk(k, sizes)
             if progress:
                 progress(size)
+        same_bits = runner.determinism()
         info = environment() if environment else None
         saved = folder.commit(fingerprint(info)) if folder else []
     except BaseException:
@@ -310,17 +312,32 @@ class _Runner:
         self.python_next = self.r_next = None
         self.weights = None  # the weights at the start of the next chunk
         self.done = 0  # epochs compared
+        self.same_bits: dict = {}  # language -> determinism.Determinism
+        self.checked_in_chunk: dict = {}  # port -> (epochs, answers): judged with chunk 0
 
-    def ask_determinism(self, per_epoch: int, budget: int) -> dict:
-        """Both ports' determinism checks, asked for at once: {port: (epochs, answers)}."""
+    def ask_determinism(self, per_epoch: int, budget: int, first_chunk: int) -> dict:
+        """Both ports' determinism checks, asked for at once: {port: (epochs, answers)}.
+
+        A port that trains in this run trains once for its check: the run's first chunk,
+        from the same start, is its second training (judged in chunk 0).
+        """
         n = determinism.epochs_to_check(self.case, per_epoch, budget)
-        return {port: (n, determinism.ask(port, self.case, n))
-                for port in (self.python_port, self.r_port)}
+        asked = {}
+        for port in (self.python_port, self.r_port):
+            once = n <= first_chunk and self._trains(port)
+            asked[port] = (n, determinism.ask(port, self.case, n, trainings=1 if once else 2))
+            if once:
+                self.checked_in_chunk[port] = None
+        return asked
 
-    def start(self, sizes: list[int], asked: dict) -> dict:
+    def _trains(self, port) -> bool:
+        return port is self.python_port or self.free
+
+    def start(self, sizes: list[int], asked: dict) -> None:
         """Start the training(s) on the case and ask for the first chunk; then judge the
-        determinism checks `asked` (ask_determinism) and let go of their traces (``asked`` is
-        emptied). Python's first chunk is asked for at once: R's lockstep waits for it."""
+        determinism checks `asked` (ask_determinism) that trained twice, keep those whose
+        second training is chunk 0, and let go of the others' traces (``asked`` is emptied).
+        Python's first chunk is asked for at once: R's lockstep waits for it."""
         total = sum(sizes)
         for port in (self.python_port, self.r_port):
             if hasattr(port, "epochs_total"):
@@ -329,13 +346,27 @@ class _Runner:
         started = [submit(port, "start", self.case) for port in training]
         self.python_next = submit(self.python_port, "advance", sizes[0])
         self.r_next = self._advance_r(sizes, 0) if self.free else None
-        same_bits = {port.language: determinism.judge(port, n, answers)
-                     for port, (n, answers) in asked.items()}
+        for port, (n, answers) in asked.items():
+            if port in self.checked_in_chunk:  # judged with chunk 0 (_judge_with)
+                self.checked_in_chunk[port] = (n, answers)
+            else:
+                self.same_bits[port.language] = determinism.judge(port, n, answers)
         asked.clear()  # their traces: 4 x 16 MB on the scale case
         for answer in started:
             answer.result()
         self.weights = {name: value.copy() for name, value in self.case.state().items()}
-        return same_bits
+
+    def determinism(self) -> dict:
+        """Each port's determinism check, Python's first: {language: Determinism}."""
+        order = [port.language for port in (self.python_port, self.r_port)]
+        return {language: self.same_bits[language] for language in order
+                if language in self.same_bits}
+
+    def _judge_with(self, port, chunk: dict | PortError) -> None:
+        """The determinism check of a port whose second training is chunk 0 (or its failure)."""
+        if self.checked_in_chunk.get(port) is not None:
+            n, answers = self.checked_in_chunk.pop(port)
+            self.same_bits[port.language] = determinism.judge(port, n, answers, chunk)
 
     def _advance_r(self, sizes: list[int], k: int):
         """Ask R's free-running training for chunk k (and, with the last, its environment)."""
@@ -360,6 +391,8 @@ class _Runner:
         size = sizes[k]
         python, self.python_next = self.python_next.result(), None  # held here only
         trace = python["trace"]
+        if k == 0:
+            self._judge_with(self.python_port, trace)
         lockstep = (
             submit(self.lockstep_port, "lockstep", self.case, trace, self.weights)
             if self.lockstep else None
@@ -389,6 +422,8 @@ class _Runner:
         except PortError as error:
             if type(error) is not PortError:  # the worker ended, or the run timed out
                 raise
+            if k == 0:
+                self._judge_with(self.r_port, error)
             # lockstep, if asked for, can still say which step is wrong
             self.comparisons["free"].fail(f"after epoch {self.done}: {error}")
             self.r_next = None
@@ -396,6 +431,8 @@ class _Runner:
                 self.folder.drop("r")
             return
         self.r_next = self._advance_r(sizes, k + 1) if k + 1 < len(sizes) else None
+        if k == 0:
+            self._judge_with(self.r_port, r_trace)
         self.comparisons["free"].add(trace, r_trace, sizes[k], self.weights)
         self._keep("r", "R", r_trace)
 

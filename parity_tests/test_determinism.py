@@ -86,6 +86,50 @@ def test_the_check_does_not_change_the_run_it_comes_before(article, r_port):
             assert same, f"{mode}/{a.name}: the check before the run changed the run"
 
 
+class Counting:
+    """A port, with the epochs of each advance it was asked for."""
+
+    def __init__(self, port):
+        self.port, self.advanced = port, []
+
+    def __getattr__(self, name):
+        return getattr(self.port, name)
+
+    def advance(self, epochs, record=True):
+        self.advanced.append(epochs)
+        return self.port.advance(epochs, record)
+
+
+def test_a_port_that_trains_in_the_run_is_trained_once_more_for_the_check_not_twice(
+    article, r_port
+):
+    python, r = Counting(PythonPort()), Counting(r_port)
+    run = traces.run(article, python, r, 20, modes=("free",))
+    for port in (python, r):
+        assert port.advanced == [determinism.EPOCHS, 20], (
+            f"{port.language}: the run's first chunk, from the same start, should be the check's "
+            f"second training; advanced {port.advanced}"
+        )
+        assert run.determinism[port.language].same_bits, run.determinism[port.language].describe()
+    assert list(run.determinism) == ["Python", "R"]
+
+
+def test_r_trains_twice_for_the_check_when_only_lockstep_runs(article, r_port):
+    r = Counting(r_port)
+    run = traces.run(article, PythonPort(), r, 20, modes=("lockstep",))
+    assert r.advanced == [determinism.EPOCHS] * 2, (
+        f"R does not train in a lockstep-only run: its check needs two trainings; {r.advanced}"
+    )
+    assert run.determinism["R"].same_bits, run.determinism["R"].describe()
+
+
+def test_noise_between_the_check_and_the_runs_first_chunk_is_found(article, r_port):
+    run = traces.run(article, Noisy(), r_port, 20, modes=("free",))
+    found = run.determinism["Python"]
+    assert found.same_bits is False, "the first chunk differed from the check's training: missed"
+    assert found.first[:4] == (2, "output", 1, 1), found.describe()
+
+
 def test_nnparity_run_says_when_a_port_does_not_give_the_same_bits_twice(tmp_path, capsys):
     port = tmp_path / "noisy.py"
     port.write_text(NOISY_PORT)
