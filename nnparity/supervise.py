@@ -292,6 +292,11 @@ class WorkerPort(Port):
     def close(self, kill: bool = False) -> None:
         """Let the worker go (or kill it): it ends when its socket closes, and is killed if it
         has not within 2 s; its temporary folder goes with it (spawn.end)."""
+        self.let_go(kill)
+        spawn.end(self.worker, kill)
+
+    def let_go(self, kill: bool = False) -> None:
+        """Close the worker's socket (or kill it first): it ends. ``close`` also waits for it."""
         if kill:
             self.kill()
         self._outbox.put(None)
@@ -299,7 +304,6 @@ class WorkerPort(Port):
             self.connection.close()
         except OSError:
             pass
-        spawn.end(self.worker, kill)
 
 
 class Supervisor:
@@ -325,6 +329,9 @@ class Supervisor:
         return self
 
     def __exit__(self, kind, error, tb) -> None:
+        # Every worker told first, then each waited for: they end side by side.
         for worker in self.ports:
-            worker.close(kill=kind is not None)
+            worker.let_go(kill=kind is not None)
+        for worker in self.ports:
+            spawn.end(worker.worker, kill=kind is not None)
         shutil.rmtree(self.folder, ignore_errors=True)
