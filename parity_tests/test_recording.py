@@ -19,7 +19,7 @@ import pytest
 
 from nnparity import bridge, steps
 from nnparity.paths import FIXTURES
-from nnparity.ports import RPort
+from nnparity.ports import PythonPort, RPort
 from parity_tests.test_supervision import nnparity
 
 sys.path.insert(0, str(FIXTURES))
@@ -109,6 +109,27 @@ def test_a_large_matrix_read_epoch_by_epoch_equals_one_laid_out_in_r(port_copy, 
         trained(RPort(), case), trained(other, case),
         "r_impl's list of epochs, read epoch by epoch when large (bridge.py_arrays), "
         "differs from the same values recorded as one array",
+    )
+
+
+@pytest.mark.parametrize("epochs", [7, 70], ids=["called-per-epoch", "batched"])
+def test_lockstep_takes_a_large_matrix_as_its_list_of_epochs_as_it_takes_one_array(
+    monkeypatch, epochs
+):
+    case = wide_case()
+    python = PythonPort()
+    python.start(case)
+    trace = python.advance(epochs)
+    port = RPort()
+    as_lists = port.lockstep(case, trace, case.state())  # hidden layer: a list per matrix
+    monkeypatch.setattr(bridge, "_list_cells", lambda: 2**62)
+    as_arrays = port.lockstep(case, trace, case.state())  # every matrix one array
+    failed = {k: v for k, v in {**as_lists, **as_arrays}.items() if not isinstance(v, np.ndarray)}
+    assert not failed, f"lockstep failed a step: {failed}"
+    assert_same_trace(
+        as_lists, as_arrays,
+        "lockstep fed a large matrix as the list of its epochs (bridge.r_epochs_last) differs "
+        "from lockstep fed the same values as one array [rows, cols, epochs]",
     )
 
 

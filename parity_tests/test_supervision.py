@@ -256,14 +256,19 @@ def test_a_second_ctrl_c_does_not_break_the_clean_up(port_copy, tmp_path):
     )
 
 
-def workers_of(token: str) -> list[int]:
-    """The worker processes of the run carrying `token`."""
+def workers_of(token: str, supervisor: int) -> list[int]:
+    """The worker processes of the run carrying `token`: the supervisor's children running
+    nnparity.worker (a worker's own child, forked and not yet exec'd, shows the same
+    command line for a moment: R's start runs `R RHOME` so)."""
     found = []
     for pid in leftover_processes(token):
         try:
-            if b"nnparity.worker" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            if parent == supervisor and b"nnparity.worker" in Path(
+                f"/proc/{pid}/cmdline"
+            ).read_bytes():
                 found.append(pid)
-        except OSError:
+        except (OSError, IndexError, ValueError):
             continue
     return found
 
@@ -304,7 +309,7 @@ def test_workers_die_with_a_supervisor_killed_by_sigkill(port_copy, tmp_path):
         stderr=subprocess.DEVNULL,
     )
     wait_for(flag)
-    workers = workers_of(token)
+    workers = workers_of(token, process.pid)
     assert len(workers) == RUN_WORKERS, f"expected {RUN_WORKERS} workers, found {workers}"
     process.kill()
     process.wait(timeout=30)
@@ -355,7 +360,7 @@ def test_sigterm_makes_the_supervisor_end_and_wait_for_its_workers_itself(port_c
     )
     supervisor = int(adopter.stdout.readline())
     wait_for(flag)
-    workers = workers_of(token)
+    workers = workers_of(token, supervisor)
     assert len(workers) == RUN_WORKERS, f"expected {RUN_WORKERS} workers, found {workers}"
     os.kill(supervisor, signal.SIGTERM)
     out, _ = finish(adopter, 60)

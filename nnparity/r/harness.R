@@ -265,7 +265,7 @@ lockstep <- function(port, trace, start, X, y, lr, quantities, state_names,
   for (name in names(quantities)) {
     needs <- quantities[[name]]
     batched <- batch && name %in% elementwise && !any(needs %in% state_names)
-    shape <- dim(trace[[name]])[c(3, 1, 2)] # [epochs, rows, cols]
+    shape <- epochs_shape(trace[[name]]) # [epochs, rows, cols]
     outcome <- lockstep_step(
       port$steps[[name]], name, needs, inputs, shape, batched
     )
@@ -286,7 +286,7 @@ lockstep <- function(port, trace, start, X, y, lr, quantities, state_names,
 # at the start of an epoch) is the chunk's start, then the recorded update of
 # the epoch before.
 lockstep_inputs <- function(trace, start, constant, state_names) {
-  epochs <- dim(trace[[1]])[3]
+  epochs <- epochs_shape(trace[[1]])[1]
   sliced <- list()
   over_epochs <- function(input) {
     if (input %in% names(constant)) {
@@ -294,7 +294,11 @@ lockstep_inputs <- function(trace, start, constant, state_names) {
     }
     if (is.null(sliced[[input]])) {
       recorded <- trace[[input]]
-      sliced[[input]] <<- lapply(seq_len(epochs), epoch_of(recorded))
+      sliced[[input]] <<- if (is.list(recorded)) {
+        recorded
+      } else {
+        lapply(seq_len(epochs), epoch_of(recorded))
+      }
     }
     if (input %in% state_names) {
       return(c(list(start[[input]]), sliced[[input]][-epochs]))
@@ -305,13 +309,14 @@ lockstep_inputs <- function(trace, start, constant, state_names) {
     if (input %in% names(constant)) {
       return(constant[[input]])
     }
-    epoch_of(trace[[input]])(i)
+    recorded <- trace[[input]]
+    if (is.list(recorded)) recorded[[i]] else epoch_of(recorded)(i)
   }
   stacked <- function(input, which) {
     if (input %in% names(constant)) {
       return(stack_constant(constant[[input]], length(which)))
     }
-    stack_epochs(trace[[input]], which)
+    stack_epochs(as_epochs_last(trace[[input]]), which)
   }
   list(over_epochs = over_epochs, at = at, stacked = stacked)
 }
@@ -330,6 +335,24 @@ lockstep_step <- function(step, name, needs, inputs, shape, batched) {
   # The arguments of each epoch's call: list(epoch 1's, epoch 2's, ...).
   calls <- .mapply(list, lapply(needs, inputs$over_epochs), NULL)
   lockstep_one(step, name, calls, shape)
+}
+
+# A recorded input's shape [epochs, rows, cols]: an array [rows, cols, epochs],
+# or, for a large matrix, the list of its epochs' matrices
+# (bridge.r_epochs_last sends it so from epochs_list_cells on: each epoch
+# made in R as a matrix of its own, nothing to slice here).
+epochs_shape <- function(recorded) {
+  if (is.list(recorded)) {
+    return(c(length(recorded), dim(recorded[[1]])))
+  }
+  dim(recorded)[c(3, 1, 2)]
+}
+
+# A recorded input as an array [rows, cols, epochs], from a list of its
+# epochs' matrices if it came as one.
+as_epochs_last <- function(recorded) {
+  if (!is.list(recorded)) return(recorded)
+  array(unlist(recorded, use.names = FALSE), epochs_shape(recorded)[c(2, 3, 1)])
 }
 
 # A function of i: epoch i of a recorded array [rows, cols, epochs], as a
