@@ -236,7 +236,8 @@ describe_value <- function(value) {
 # Lockstep: recompute every recorded matrix of every epoch with the port's
 # step function, from the other language's recorded inputs of that step.
 # `trace` holds the other language's arrays for a chunk, each laid out
-# [rows, cols, epochs] (bridge.r_epochs_last: an epoch's matrix in one block);
+# [rows, cols, epochs] (bridge.r_epochs_last: an epoch's matrix in one block),
+# or, from epochs_list_cells on, as the list of its epochs' matrices;
 # `start` the weights at the chunk's start; `quantities` maps each recorded
 # name to the names of its inputs; `state_names` are the inputs that mean
 # "the value at the start of the epoch"; `elementwise` names the steps the
