@@ -218,7 +218,11 @@ def wait_for_r_to_spin(token: str, timeout: float = 60) -> None:
 def stop_spinning_r(process, token: str, sent: int, code: int, what: str) -> str:
     """Send `sent` once R spins in a worker: `what` must end with `code` within 2 s, say so in
     one line, and leave no worker. Returns its stdout."""
-    wait_for_r_to_spin(token)
+    try:
+        wait_for_r_to_spin(token)
+    except BaseException:  # nothing left spinning in R after the tests
+        process.kill()
+        raise
     began = time.monotonic()
     process.send_signal(sent)
     out, err = finish(process, 30)
@@ -308,11 +312,13 @@ def test_workers_die_with_a_supervisor_killed_by_sigkill(port_copy, tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    wait_for(flag)
-    workers = workers_of(token, process.pid)
-    assert len(workers) == RUN_WORKERS, f"expected {RUN_WORKERS} workers, found {workers}"
-    process.kill()
-    process.wait(timeout=30)
+    try:
+        wait_for(flag)
+        workers = workers_of(token, process.pid)
+        assert len(workers) == RUN_WORKERS, f"expected {RUN_WORKERS} workers, found {workers}"
+    finally:  # a failure above must not leave the run spinning in R after the tests
+        process.kill()
+        process.wait(timeout=30)
     end = time.monotonic() + 1.0
     while any(alive(pid) for pid in workers) and time.monotonic() < end:
         time.sleep(0.05)
@@ -359,10 +365,12 @@ def test_sigterm_makes_the_supervisor_end_and_wait_for_its_workers_itself(port_c
         text=True,
     )
     supervisor = int(adopter.stdout.readline())
-    wait_for(flag)
-    workers = workers_of(token, supervisor)
-    assert len(workers) == RUN_WORKERS, f"expected {RUN_WORKERS} workers, found {workers}"
-    os.kill(supervisor, signal.SIGTERM)
+    try:
+        wait_for(flag)
+        workers = workers_of(token, supervisor)
+        assert len(workers) == RUN_WORKERS, f"expected {RUN_WORKERS} workers, found {workers}"
+    finally:  # SIGTERM ends the run whatever happened above: nothing left spinning in R
+        os.kill(supervisor, signal.SIGTERM)
     out, _ = finish(adopter, 60)
     outcome = json.loads(out)
     assert outcome["code"] == 143, outcome
