@@ -184,13 +184,13 @@ def r_epochs_last(array: np.ndarray):
     from rpy2 import rinterface
 
     array = np.asarray(array)
-    if array.ndim == 3 and len(array) and array.shape[1] * array.shape[2] >= _list_cells():
+    if array.ndim == 3 and len(array) and array.shape[1] * array.shape[2] >= epochs_list_cells():
         return rinterface.ListSexpVector([r_array(matrix) for matrix in array])
     return r_array(array.transpose(1, 2, 0))
 
 
 @lru_cache(maxsize=1)
-def _list_cells() -> int:
+def epochs_list_cells() -> int:
     """harness.R's epochs_list_cells: from this size a matrix's epochs travel as a list."""
     return int(r()[0].r["epochs_list_cells"][0])
 

@@ -289,14 +289,9 @@ class WorkerPort(Port):
                 pass
         self._outbox.put(None)
 
-    def close(self, kill: bool = False) -> None:
-        """Let the worker go (or kill it): it ends when its socket closes, and is killed if it
-        has not within 2 s; its temporary folder goes with it (spawn.end)."""
-        self.let_go(kill)
-        spawn.end(self.worker, kill)
-
     def let_go(self, kill: bool = False) -> None:
-        """Close the worker's socket (or kill it first): it ends. ``close`` also waits for it."""
+        """Close the worker's socket (or kill it first): it ends. Supervisor.__exit__ waits for
+        it (spawn.end: killed if it has not ended within 2 s; its temporary folder removed)."""
         if kill:
             self.kill()
         self._outbox.put(None)

@@ -316,18 +316,17 @@ class _Runner:
         self.checked_in_chunk: dict = {}  # port -> (epochs, answers): judged with chunk 0
 
     def ask_determinism(self, per_epoch: int, budget: int, first_chunk: int) -> dict:
-        """Both ports' determinism checks, asked for at once: {port: (epochs, answers)}.
-
-        A port that trains in this run trains once for its check: the run's first chunk,
-        from the same start, is its second training (judged in chunk 0).
+        """Both ports' determinism checks, asked for at once. Returns those that train twice,
+        {port: (epochs, answers)}, for ``start`` to judge. A port that trains in this run
+        trains once for its check (kept in ``checked_in_chunk``): the run's first chunk,
+        from the same start, is its second training (judged in chunk 0, _judge_with).
         """
         n = determinism.epochs_to_check(self.case, per_epoch, budget)
         asked = {}
         for port in (self.python_port, self.r_port):
             once = n <= first_chunk and self._trains(port)
-            asked[port] = (n, determinism.ask(port, self.case, n, trainings=1 if once else 2))
-            if once:
-                self.checked_in_chunk[port] = None
+            answers = determinism.ask(port, self.case, n, trainings=1 if once else 2)
+            (self.checked_in_chunk if once else asked)[port] = (n, answers)
         return asked
 
     def _trains(self, port) -> bool:
@@ -335,9 +334,9 @@ class _Runner:
 
     def start(self, sizes: list[int], asked: dict) -> None:
         """Start the training(s) on the case and ask for the first chunk; then judge the
-        determinism checks `asked` (ask_determinism) that trained twice, keep those whose
-        second training is chunk 0, and let go of the others' traces (``asked`` is emptied).
-        Python's first chunk is asked for at once: R's lockstep waits for it."""
+        determinism checks `asked` (ask_determinism's, each trained twice) and let go of
+        their traces (``asked`` is emptied). Python's first chunk is asked for at once: R's
+        lockstep waits for it."""
         total = sum(sizes)
         for port in (self.python_port, self.r_port):
             if hasattr(port, "epochs_total"):
@@ -347,10 +346,7 @@ class _Runner:
         self.python_next = submit(self.python_port, "advance", sizes[0])
         self.r_next = self._advance_r(sizes, 0) if self.free else None
         for port, (n, answers) in asked.items():
-            if port in self.checked_in_chunk:  # judged with chunk 0 (_judge_with)
-                self.checked_in_chunk[port] = (n, answers)
-            else:
-                self.same_bits[port.language] = determinism.judge(port, n, answers)
+            self.same_bits[port.language] = determinism.judge(port, n, answers)
         asked.clear()  # their traces: 4 x 16 MB on the scale case
         for answer in started:
             answer.result()
@@ -364,7 +360,7 @@ class _Runner:
 
     def _judge_with(self, port, chunk: dict | PortError) -> None:
         """The determinism check of a port whose second training is chunk 0 (or its failure)."""
-        if self.checked_in_chunk.get(port) is not None:
+        if port in self.checked_in_chunk:
             n, answers = self.checked_in_chunk.pop(port)
             self.same_bits[port.language] = determinism.judge(port, n, answers, chunk)
 

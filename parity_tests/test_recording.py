@@ -28,11 +28,6 @@ from generate import generated  # noqa: E402
 pytestmark = pytest.mark.usefixtures("r_available")
 
 
-def epochs_list_cells() -> int:
-    """harness.R's size from which a matrix's epochs leave R as a list, read from R."""
-    return int(bridge.r()[0].r["epochs_list_cells"][0])
-
-
 OURS = LIST_RECORDING = """      for (name in names(values)) {
         if (i == 1) trace[[name]] <- vector("list", epochs)
         trace[[name]][[i]] <- values[[name]]
@@ -101,7 +96,7 @@ def test_an_r_ports_way_of_recording_does_not_change_its_trace(port_copy, case, 
 @OTHER_WAYS
 def test_a_large_matrix_read_epoch_by_epoch_equals_one_laid_out_in_r(port_copy, recording):
     case = wide_case()
-    assert case.X.shape[0] * case.wh.shape[1] >= epochs_list_cells() > case.X.shape[0], (
+    assert case.X.shape[0] * case.wh.shape[1] >= bridge.epochs_list_cells() > case.X.shape[0], (
         "the wide case no longer takes both ways out of R: see harness.R's epochs_list_cells"
     )
     other = RPort(port_copy("r_impl", "train.R", OURS, recording))
@@ -120,9 +115,15 @@ def test_lockstep_takes_a_large_matrix_as_its_list_of_epochs_as_it_takes_one_arr
     python = PythonPort()
     python.start(case)
     trace = python.advance(epochs)
+    from rpy2 import rinterface
+
+    hidden = bridge.r_epochs_last(trace["hidden_layer_input"])
+    assert isinstance(hidden, rinterface.ListSexpVector) and len(hidden) == epochs, (
+        "the wide case's hidden layer should go to lockstep as the list of its epochs"
+    )
     port = RPort()
     as_lists = port.lockstep(case, trace, case.state())  # hidden layer: a list per matrix
-    monkeypatch.setattr(bridge, "_list_cells", lambda: 2**62)
+    monkeypatch.setattr(bridge, "epochs_list_cells", lambda: 2**62)
     as_arrays = port.lockstep(case, trace, case.state())  # every matrix one array
     failed = {k: v for k, v in {**as_lists, **as_arrays}.items() if not isinstance(v, np.ndarray)}
     assert not failed, f"lockstep failed a step: {failed}"
@@ -138,7 +139,7 @@ def test_a_large_matrixs_unrecorded_epoch_reads_na(port_copy):
     port.start(wide_case())
     trace = port.advance(4)
     hidden = trace["hidden_layer_input"]
-    assert hidden.shape[1] * hidden.shape[2] >= epochs_list_cells()
+    assert hidden.shape[1] * hidden.shape[2] >= bridge.epochs_list_cells()
     assert np.isnan(hidden[2]).all() and not np.isnan(hidden[[0, 1, 3]]).any(), (
         "an epoch a port left NULL in a large matrix's list should read NA (epoch 3 only)"
     )
