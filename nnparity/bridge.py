@@ -221,6 +221,8 @@ def py_arrays(value, place=None) -> dict[str, np.ndarray] | None:
     if not all(isinstance(v, rinterface.FloatSexpVector) or _epochs_list(v) for _, v in items):
         return None
     views = [_epochs_view(v) for _, v in items]
+    if any(view is None for view in views):
+        return None
     out = (place or _new_arrays)([_shape(view) for view in views])
     for target, view in zip(out, views, strict=True):
         if isinstance(view, list):
@@ -235,7 +237,29 @@ def _epochs_list(value) -> bool:
     """harness.R's epochs_last() for a large matrix: the list of its epochs, each doubles."""
     from rpy2 import rinterface
 
-    return isinstance(value, rinterface.ListSexpVector) and "epochs_list" in value.list_attrs()
+    return isinstance(value, rinterface.ListSexpVector) and _has_attribute(value, "epochs_list")
+
+
+@lru_cache(maxsize=1)
+def _c_api():
+    """R's C API as rpy2 opens it (cffi): (ffi, rlib, TYPEOF), or None where this rpy2 has no
+    TYPEOF of its own. Reading a chunk through it spares rpy2's objects: 10 us to ask a
+    vector for one attribute by listing them all (list_attrs()), 25 us for the views of a
+    list of three epochs, against 0.4 us and 5 us (about 1 ms of each of R's chunks on the
+    scale case, whose worker is the run's slowest; docs/benchmarks.md)."""
+    from rpy2.rinterface_lib import _rinterface_capi, openrlib
+
+    typeof = getattr(_rinterface_capi, "_TYPEOF", None)
+    return (openrlib.ffi, openrlib.rlib, typeof) if typeof is not None else None
+
+
+def _has_attribute(vector, name: str) -> bool:
+    api = _c_api()
+    if api is None:
+        return name in vector.list_attrs()
+    _, rlib, _ = api
+    found = rlib.Rf_getAttrib(vector.__sexp__._cdata, rlib.Rf_install(name.encode()))
+    return found != rlib.R_NilValue
 
 
 def _shape(view) -> tuple[int, ...]:
@@ -246,22 +270,41 @@ def _new_arrays(shapes) -> list[np.ndarray]:
     return [np.empty(shape) for shape in shapes]
 
 
-def _epochs_view(vector) -> np.ndarray:
+def _epochs_view(vector) -> np.ndarray | list[np.ndarray] | None:
     """An R double array as numpy's view [epochs, rows, cols] of R's memory, to be copied
     (py_arrays): a view is alive only as long as R keeps the vector.
 
     An array marked "epochs_last" (harness.R's epochs_last(): [rows, cols, epochs], each
     epoch's matrix in one block) is read epoch by epoch in the same copy; a list marked
     "epochs_list" (the same for a large matrix: its epochs' vectors as the port left them) is
-    a list of views, one per epoch.
+    a list of views, one per epoch, or None if one is not doubles of the marked shape.
     """
     if _epochs_list(vector):  # each epoch's doubles, as R's column-major [rows, cols]
         shape = tuple(vector.do_slot("epochs_list"))
-        return [np.asarray(epoch).reshape(shape, order="F") for epoch in vector]
+        return _epoch_views(vector, shape)
     view = np.asarray(vector)
-    if "epochs_last" in vector.list_attrs():
+    if _has_attribute(vector, "epochs_last"):
         view = view.transpose(2, 0, 1)
     return view
+
+
+def _epoch_views(vector, shape: tuple[int, int]) -> list[np.ndarray] | None:
+    """Each epoch of an "epochs_list" as numpy's view of its doubles, R's [rows, cols]."""
+    api = _c_api()
+    if api is None:
+        return [np.asarray(epoch).reshape(shape, order="F") for epoch in vector]
+    ffi, rlib, typeof = api
+    cells = shape[0] * shape[1]
+    listed = vector.__sexp__._cdata
+    views = []
+    for i in range(rlib.Rf_xlength(listed)):
+        epoch = rlib.VECTOR_ELT(listed, i)
+        # epochs_last() made each one so; a wrong one would be read past its end
+        if typeof(epoch) != rlib.REALSXP or rlib.Rf_xlength(epoch) != cells:
+            return None
+        doubles = np.frombuffer(ffi.buffer(rlib.REAL(epoch), cells * 8), dtype=np.float64)
+        views.append(doubles.reshape(shape, order="F"))
+    return views
 
 
 def r_error_text(text: str) -> str:

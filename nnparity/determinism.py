@@ -100,7 +100,7 @@ def ask(port, case, epochs: int, trainings: int = 2) -> list:
     return [
         submit(port, operation, *args)
         for _ in range(trainings)
-        for operation, args in (("start", (case,)), ("advance", (epochs, True)))
+        for operation, args in (("start", (case,)), ("advance", (epochs, True, False)))
     ]
 
 

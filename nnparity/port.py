@@ -136,11 +136,17 @@ class Answer:
 
 def submit(port, operation: str, *args):
     """Ask a port for something; a worker queues it and starts at once, an in-process port answers
-    now. ``result()`` gives the answer (``advance``: ``{"trace", "weights"}``) or raises."""
+    now. ``result()`` gives the answer or raises. ``advance`` takes (epochs, record=True,
+    weights=True) and answers ``{"trace", "weights"}``: the weights after those epochs, or
+    None when not asked for (worker.Worker.advance does the same)."""
     if hasattr(port, "submit"):
         return port.submit(operation, *args)
     if operation == "advance":
-        # a script trains once: it has no weights to carry on
-        weights = getattr(port, "weights", lambda: None)
-        return Answer(lambda: {"trace": port.advance(*args), "weights": weights()})
+        return Answer(lambda: _advance(port, *args))
     return Answer(lambda: getattr(port, operation)(*args))
+
+
+def _advance(port, epochs: int, record: bool = True, weights: bool = True) -> dict:
+    trace = port.advance(epochs, record)
+    carried = getattr(port, "weights", None) if weights else None  # a script has none to carry on
+    return {"trace": trace, "weights": carried() if carried else None}

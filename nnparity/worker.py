@@ -90,9 +90,9 @@ class Worker:
     def start(self, case) -> None:
         self.port.start(case)
 
-    def advance(self, epochs: int, record: bool = True) -> dict:
+    def advance(self, epochs: int, record: bool = True, weights: bool = True) -> dict:
         trace = self.port.advance(epochs, record)
-        return {"trace": trace, "weights": self.port.weights()}
+        return {"trace": trace, "weights": self.port.weights() if weights else None}
 
     def lockstep(self, case, trace, start) -> dict:
         return self.port.lockstep(case, trace, start)

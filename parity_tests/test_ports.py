@@ -202,3 +202,23 @@ def test_an_r_worker_keeps_the_jit_off_for_the_port_when_the_user_turned_it_off(
     assert not any(probe["compiled"].values()), (
         f"R_ENABLE_JIT=0 should leave the port uncompiled too, as Rscript would: {probe}"
     )
+
+
+@pytest.mark.parametrize("language", ["Python", "R"])
+def test_a_port_answers_a_chunk_with_its_weights_only_when_asked_for_them(
+    article, python_port, r_port, language
+):
+    from nnparity.port import submit
+
+    port = python_port if language == "Python" else r_port
+    port.start(article)
+    asked = submit(port, "advance", 2).result()
+    spared = submit(port, "advance", 2, True, False).result()
+    assert spared["weights"] is None, (
+        f"the {language} port was asked not to return its weights (R's, which the run never "
+        "reads, cost rpy2 1-2 ms a chunk) and returned them"
+    )
+    for name in steps.STATE:
+        assert asked["weights"][name].tobytes() == asked["trace"][name][-1].tobytes(), (
+            f"{language}: the weights asked for are not the chunk's last {name}"
+        )

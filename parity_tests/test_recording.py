@@ -155,3 +155,32 @@ def test_an_epoch_the_port_did_not_record_fails_parity_at_that_epoch(port_copy, 
     assert (first["epoch"], first["matrix"]) == (3, "hidden_layer_input"), (
         f"an epoch left unrecorded should read NA and fail at epoch 3, its first matrix: {first}"
     )
+
+
+def test_r_memory_read_through_rs_c_api_equals_what_rpy2s_objects_read(monkeypatch):
+    port = RPort()
+    port.start(wide_case())
+    fast = port.advance(3)
+    monkeypatch.setattr(bridge, "_c_api", lambda: None)  # rpy2's objects only
+    port.start(wide_case())
+    assert_same_trace(
+        fast, port.advance(3),
+        "a chunk read through R's C API (bridge._c_api) differs from the same chunk read "
+        "through rpy2's objects",
+    )
+
+
+@pytest.mark.parametrize(
+    "epoch", ["1:12", "as.double(1:11)"], ids=["integers", "too-few-doubles"]
+)
+def test_a_list_of_epochs_with_an_epoch_of_the_wrong_kind_is_never_read_past_its_end(epoch):
+    robjects, _ = bridge.r()
+    listed = robjects.r(f"""
+        epochs <- list(matrix(as.double(1:12), 3), {epoch})
+        attr(epochs, "epochs_list") <- c(3L, 4L)
+        list(E = epochs)
+    """)
+    assert bridge.py_arrays(listed) is None, (
+        "an epoch that is not doubles of the list's marked shape should send the list to "
+        "rpy2's own conversion (py_arrays None), not be read as 12 doubles"
+    )
