@@ -5,7 +5,11 @@ chunk of trace: 5 MB an epoch on the scale case) is pickled with protocol 5's
 out-of-band buffers (PEP 574): only the pickle's skeleton crosses the socket,
 with where each array's bytes are; the reader maps them and builds numpy's
 arrays on the mapped pages, without a copy. Arrays under KEEP_MAPPED_BYTES (a
-weight) travel in the message itself.
+weight, a chunk's output layer) are copied out as they are read, so that none keeps a
+mapping alive; they lie in the same file as the large ones, not in the skeleton. Sent
+inline, the scale case's were 330 KB a chunk, more than a socket holds (208 KB by
+default), and R's worker waited in send() for the supervisor to finish comparing the
+chunk before: 0.3 s of a 4 s run with lockstep (docs/benchmarks.md).
 
 Where the bytes are (all in the run's folder, in /dev/shm where there is one):
 
@@ -48,7 +52,7 @@ import numpy as np
 
 #: Messages whose arrays add up to less than this go through the socket whole.
 INLINE_BYTES = 1 << 20
-#: Arrays under this size travel in the message (copied); larger ones stay mapped.
+#: Arrays under this size are copied as they are read; larger ones stay mapped.
 KEEP_MAPPED_BYTES = 1 << 16
 #: The most slots a worker keeps; a reply finding them all held gets a file of its own. Three:
 #: R's free-running chunk k and its lockstep values of chunk k are held while chunk k+1 is
@@ -215,8 +219,9 @@ class Arena:
 def encode(message, arena: Arena | None = None, folder: Path | str | None = None):
     """A message for Connection.send: ("inline", message), or ("parts", skeleton, parts, slots).
 
-    Each part is ("bytes", data) or (how, path, offset, size) where how is "slot" (a region
-    of a file that stays: a slot) or "once" (a file of this message's own, to be unlinked).
+    Each part is ("bytes", data) or (how, path, offset, size, copied) where how is "slot" (a
+    region of a file that stays: a slot) or "once" (a file of this message's own, to be
+    unlinked), and `copied` says the reader copies it out (under KEEP_MAPPED_BYTES).
     `slots` lists (number, path) of the sender's slots the message holds. A worker's arena
     learns which of its placed slots the message holds (Arena.sent).
     """
@@ -240,15 +245,14 @@ def _encode(message, arena, folder, used: list[Slot]):
     raws = [buffer.raw() for buffer in buffers]
     where: list = [None] * len(raws)  # ("slot", path, offset) of a buffer already in a file
     for i, raw in enumerate(raws):
-        if raw.nbytes < KEEP_MAPPED_BYTES:
-            continue
         # Only the supervisor sends on what it read: it holds its own arrays on that region
         # until the receiver has replied. A worker never does (the supervisor would not know
         # to keep the other worker's slot held for as long as its reply lives).
         if arena is None:
-            where[i] = _mapped.find(raw)
+            if raw.nbytes >= KEEP_MAPPED_BYTES:
+                where[i] = _mapped.find(raw)
             continue
-        placed = arena.placed_at(raw)
+        placed = arena.placed_at(raw)  # small ones too: read from there, copied (decode)
         if placed is not None:
             slot, offset = placed
             where[i] = (slot.path, offset)
@@ -259,6 +263,8 @@ def _encode(message, arena, folder, used: list[Slot]):
     large = [
         i for i, raw in enumerate(raws) if where[i] is None and raw.nbytes >= KEEP_MAPPED_BYTES
     ]
+    if large:  # a file is written anyway: the small arrays go in it, not in the skeleton
+        large += [i for i, raw in enumerate(raws) if where[i] is None and i not in large]
     offsets, end = _layout([raws[i].nbytes for i in large])
     offsets = dict(zip(large, offsets, strict=True))
     slot = arena.take(end) if (arena is not None and large) else None
@@ -273,14 +279,15 @@ def _encode(message, arena, folder, used: list[Slot]):
     parts = []
     try:
         for i, raw in enumerate(raws):
+            copied = raw.nbytes < KEEP_MAPPED_BYTES  # read out of the file (decode): a copy
             if where[i] is not None:
-                parts.append(("slot", *where[i], raw.nbytes))
+                parts.append(("slot", *where[i], raw.nbytes, copied))
             elif i not in offsets:
                 parts.append(("bytes", bytes(raw)))
             else:
                 if target is not None:
                     target[offsets[i] : offsets[i] + raw.nbytes] = raw
-                parts.append((how, path, offsets[i], raw.nbytes))
+                parts.append((how, path, offsets[i], raw.nbytes, copied))
         if large and target is None:
             _write_once(path, [(offsets[i], raws[i]) for i in large])
     except OSError:  # a full /dev/shm while writing a file of its own: the socket carries it
@@ -317,7 +324,7 @@ def decode(packed, released=None):
     files: dict[str, list] = {}  # path -> [how, first byte, end]
     for part in parts:
         if part[0] != "bytes":
-            how, path, offset, size = part
+            how, path, offset, size, _ = part
             _, low, high = files.setdefault(path, [how, offset, offset + size])
             files[path] = [how, min(low, offset), max(high, offset + size)]
     views = {}
@@ -339,9 +346,10 @@ def decode(packed, released=None):
         if part[0] == "bytes":
             buffers.append(bytearray(part[1]))
             continue
-        _, path, offset, size = part
+        _, path, offset, size, copied = part
         view, start = views[path]
-        buffers.append(view[offset - start : offset - start + size])
+        region = view[offset - start : offset - start + size]
+        buffers.append(bytearray(region) if copied else region)
     views = None
     return pickle.loads(skeleton, buffers=buffers)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import mmap
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -59,6 +60,25 @@ def test_small_arrays_do_not_keep_a_large_messages_mapping_alive(tmp_path):
     assert large.nbytes >= wire.KEEP_MAPPED_BYTES and isinstance(owner(large), mmap.mmap), (
         "a large array should be read where it was mapped, without a copy"
     )
+
+
+#: What a socket holds by default on Linux (net.core.wmem_default): a larger message makes
+#: its sender wait in send() until the reader reads.
+SOCKET_BYTES = 212992
+
+
+def small_arrays(count: int = 8) -> dict:
+    """A scale chunk's output layer: [3, 2000, 1] each (48 KB), together over SOCKET_BYTES."""
+    rng = np.random.default_rng(8)
+    return {f"small_{i}": rng.normal(size=(3, 2000, 1)) for i in range(count)}
+
+
+def assert_small_arrays_arrive_as_copies(received: dict, sent: dict) -> None:
+    for name, value in sent.items():
+        np.testing.assert_array_equal(received[name], value, err_msg=name)
+        assert not isinstance(owner(received[name]), mmap.mmap), (
+            f"{name}: a small array read as a view of the mapped file would keep it alive"
+        )
 
 
 class Worker:
@@ -136,7 +156,7 @@ def test_a_worker_whose_slots_are_all_held_sends_a_file_of_its_own(tmp_path):
     for _ in range(wire.MAX_SLOTS):
         held.append(wire.decode(worker.reply(chunk_message()), worker.released.append))
     packed = wire.encode(chunk_message(), worker.arena, tmp_path)
-    assert packed[3] == [] and {p[0] for p in packed[2]} == {"bytes", "once"}, (
+    assert packed[3] == [] and {p[0] for p in packed[2]} == {"once"}, (
         f"with every slot held the reply should go into a file of its own: {packed[2]}"
     )
     np.testing.assert_array_equal(
@@ -312,3 +332,30 @@ def test_a_system_without_posix_fallocate_sends_through_files_of_their_own(
         wire.decode(packed)["trace"]["hidden_layer_input"],
         chunk_message()["trace"]["hidden_layer_input"],
     )
+
+
+def test_a_large_replys_small_arrays_travel_in_its_slot_not_through_the_socket(tmp_path):
+    worker, message, small = Worker(tmp_path), chunk_message(), small_arrays()
+    message["trace"].update(small)
+    packed = worker.reply(message)
+    on_the_socket = len(pickle.dumps(packed, protocol=5))
+    assert on_the_socket < SOCKET_BYTES // 4, (
+        f"a chunk's small arrays ({sum(v.nbytes for v in small.values())} bytes) went through "
+        f"the socket ({on_the_socket} bytes): its sender waits until the supervisor reads"
+    )
+    assert_small_arrays_arrive_as_copies(wire.decode(packed)["trace"], small)
+
+
+def test_small_arrays_an_r_port_placed_in_a_slot_are_read_from_there(tmp_path):
+    """R's chunk is copied out of R straight into a slot (Arena.place), small arrays too."""
+    worker, small = Worker(tmp_path), small_arrays()
+    shapes = [(3, 2000, 64)] + [value.shape for value in small.values()]
+    placed = worker.arena.place(shapes)
+    for target, value in zip(placed[1:], small.values(), strict=True):
+        target[...] = value
+    message = {"trace": {"large": placed[0], **dict(zip(small, placed[1:], strict=True))}}
+    packed = worker.reply(message)
+    assert len(pickle.dumps(packed, protocol=5)) < SOCKET_BYTES // 4 and not any(
+        part[0] == "bytes" for part in packed[2]
+    ), "small arrays already in a slot should be named there, not copied into the socket"
+    assert_small_arrays_arrive_as_copies(wire.decode(packed)["trace"], small)
