@@ -162,15 +162,34 @@ def converted(value):
 
 
 def r_array(array: np.ndarray):
-    """A numpy array as an R double array of the same shape, as numpy2ri makes it, with one
-    copy less: numpy2ri copies into R, then R's array() copies again to set the dimensions;
-    here the dimensions are set on the vector itself."""
+    """A numpy array as an R double array of the same shape, as numpy2ri makes it, with two
+    copies less: numpy2ri copies into R, then R's array() copies again to set the dimensions;
+    here the dimensions are set on the vector itself, and the values are written into R's
+    memory in R's column-major order as they are copied (``_r_doubles``)."""
     from rpy2 import rinterface
 
     array = np.asarray(array, dtype=np.float64)
-    vector = rinterface.FloatSexpVector(np.ravel(array, order="F"))  # R's column-major order
+    if _c_api() is not None:
+        vector = _r_doubles(array)
+    else:  # a column-major copy first, then rpy2 copies it into R
+        vector = rinterface.FloatSexpVector(np.ravel(array, order="F"))
     vector.do_slot_assign("dim", rinterface.IntSexpVector(array.shape))
     return vector
+
+
+def _r_doubles(array: np.ndarray):
+    """R doubles allocated in R and written once, straight from numpy's layout into R's
+    column-major order. Lockstep's input on the scale case, 34 chunks of 16 MB: 0.45 s of
+    R's worker through a column-major copy and rpy2's FloatSexpVector (docs/benchmarks.md)."""
+    from rpy2.rinterface_lib import conversion, memorymanagement
+
+    ffi, rlib, _ = _c_api()
+    with memorymanagement.rmemory() as protected:
+        vector = protected.protect(rlib.Rf_allocVector(rlib.REALSXP, array.size))
+        if array.size:
+            cells = np.frombuffer(ffi.buffer(rlib.REAL(vector), array.size * 8), np.float64)
+            np.copyto(cells.reshape(array.shape, order="F"), array)
+        return conversion._cdata_to_rinterface(vector)  # held by rpy2 from here
 
 
 def r_epochs_last(array: np.ndarray):
@@ -243,14 +262,17 @@ def _epochs_list(value) -> bool:
 @lru_cache(maxsize=1)
 def _c_api():
     """R's C API as rpy2 opens it (cffi): (ffi, rlib, TYPEOF), or None where this rpy2 has no
-    TYPEOF of its own. Reading a chunk through it spares rpy2's objects: 10 us to ask a
-    vector for one attribute by listing them all (list_attrs()), 25 us for the views of a
-    list of three epochs, against 0.4 us and 5 us (about 1 ms of each of R's chunks on the
-    scale case, whose worker is the run's slowest; docs/benchmarks.md)."""
-    from rpy2.rinterface_lib import _rinterface_capi, openrlib
+    TYPEOF, or no wrapper of a new R value, of its own. Reading a chunk through it spares
+    rpy2's objects: 10 us to ask a vector for one attribute by listing them all
+    (list_attrs()), 25 us for the views of a list of three epochs, against 0.4 us and 5 us
+    (about 1 ms of each of R's chunks on the scale case, whose worker is the run's slowest;
+    docs/benchmarks.md)."""
+    from rpy2.rinterface_lib import _rinterface_capi, conversion, openrlib
 
     typeof = getattr(_rinterface_capi, "_TYPEOF", None)
-    return (openrlib.ffi, openrlib.rlib, typeof) if typeof is not None else None
+    if typeof is None or not hasattr(conversion, "_cdata_to_rinterface"):
+        return None
+    return openrlib.ffi, openrlib.rlib, typeof
 
 
 def _has_attribute(vector, name: str) -> bool:

@@ -184,3 +184,30 @@ def test_a_list_of_epochs_with_an_epoch_of_the_wrong_kind_is_never_read_past_its
         "an epoch that is not doubles of the list's marked shape should send the list to "
         "rpy2's own conversion (py_arrays None), not be read as 12 doubles"
     )
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.arange(12.0).reshape(3, 4),
+        np.asfortranarray(np.arange(12.0).reshape(3, 4)),
+        np.arange(60.0).reshape(3, 4, 5)[:, ::2, 1:],
+        np.zeros((0, 3)),
+    ],
+    ids=["c-order", "fortran-order", "strided-3d", "empty"],
+)
+def test_an_array_written_into_r_through_rs_c_api_equals_rpy2s_copy(monkeypatch, array):
+    robjects, _ = bridge.r()
+    as_r = robjects.r("function(x) list(values = as.vector(x), dim = dim(x))")
+    written = as_r(bridge.r_array(array))
+    monkeypatch.setattr(bridge, "_c_api", lambda: None)  # rpy2's FloatSexpVector only
+    copied = as_r(bridge.r_array(array))
+    for part in ("values", "dim"):
+        assert list(written.rx2(part)) == list(copied.rx2(part)), (
+            f"{part}: an array written into R's memory in R's order (bridge._r_doubles) "
+            "differs from rpy2's copy of its column-major copy"
+        )
+    assert list(written.rx2("dim")) == list(array.shape)
+    np.testing.assert_array_equal(
+        np.array(written.rx2("values")), np.ravel(array, order="F"), strict=False
+    )
