@@ -153,12 +153,13 @@ def command_run(args, console: Console, err: Console) -> int:
             result = supervised_run(
                 args, err, case, epochs, modes, folder, python_port, r_port, twin
             )
-        if sheet is not None:  # the spreadsheet as a third implementation, from the saved traces
-            return spreadsheet.finish(sheet, result, save_traces, args, console)
-    if script:
-        scripts.remark(result, python_port, r_port)
-    write_out(console, err, lambda: show_run(result, console, args.json, args.save_stats))
-    return OK if result.passed else FAILS
+            ports.let_go()  # the workers end while the verdict is written; leaving waits for them
+            if sheet is not None:  # the spreadsheet as a third implementation, from the traces
+                return spreadsheet.finish(sheet, result, save_traces, args, console)
+            if script:
+                scripts.remark(result, python_port, r_port)
+            write_out(console, err, lambda: show_run(result, console, args.json, args.save_stats))
+            return OK if result.passed else FAILS
 
 
 def supervised_run(args, err: Console, case, epochs, modes, folder, python_port, r_port,

@@ -991,3 +991,22 @@ def test_what_a_port_says_while_it_loads_is_shown_once_though_lockstep_loads_it_
         f"port too, quietly); stderr was:\n{result.stderr}"
     )
     assert not leftover_processes(result.token), "a worker outlived the run"
+
+
+def test_workers_let_go_end_on_their_own_and_leaving_the_block_waits_for_them():
+    """A run lets its workers go before it writes the verdict (cli.command_run): they end
+    meanwhile, and leaving the Supervisor's block still waits for every one of them."""
+    from nnparity.supervise import Supervisor
+
+    with Supervisor() as ports:
+        workers = [ports.port("python"), ports.port("r")]
+        for port in workers:
+            port.wait_loaded()
+        ports.let_go()
+        began = time.monotonic()
+        ended = [port.process.wait(timeout=10) for port in workers]
+        folder = Path(ports.folder)
+    assert ended == [0, 0] and time.monotonic() - began < 5, (
+        f"workers let go should end on their own, at once and cleanly: exit codes {ended}"
+    )
+    assert not folder.exists(), "leaving the block should remove the run's message folder"
