@@ -62,6 +62,11 @@ def _shape_problem(who: str, value, expected: np.ndarray) -> str | None:
     return None
 
 
+def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two float64 arrays of one shape hold the same bits in every cell."""
+    return bool(np.array_equal(a.view(np.int64), b.view(np.int64)))
+
+
 class OnceComparison:
     """Feed it the same chunks as ``Comparison``; it keeps one ``OnceCheck`` per record."""
 
@@ -142,6 +147,8 @@ class OnceComparison:
         if problem:
             return self._note(name, epoch, problem)
         a, b = np.asarray(value, dtype=np.float64)[0], expected
+        if _same_bits(a, b):  # the common case, in one pass (X: 3 of the scale case's 34 ms)
+            return
         differs = (a.view(np.int64) != b.view(np.int64)) & ~same_missing(a, b)
         self._violation(name, epoch, a, b, differs, np.zeros_like(a), (who, what))
 
@@ -155,6 +162,8 @@ class OnceComparison:
         if np.shape(a) != np.shape(b) or len(a) != 1:
             return self._note(name, epoch, f"shapes differ: Python {np.shape(a)}, R {np.shape(b)}")
         a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        if _same_bits(a, b):  # within any bound
+            return
         with np.errstate(invalid="ignore", over="ignore"):
             diff = np.abs(a - b)
             if bound is not None and cheap is not None and (diff <= cheap(plain, a, b)).all():
