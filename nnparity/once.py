@@ -147,7 +147,7 @@ class OnceComparison:
         if problem:
             return self._note(name, epoch, problem)
         a, b = np.asarray(value, dtype=np.float64)[0], expected
-        if _same_bits(a, b):  # the common case, in one pass (X: 3 of the scale case's 34 ms)
+        if _same_bits(a, b):  # the common case, settled in one pass (docs/benchmarks.md)
             return
         differs = (a.view(np.int64) != b.view(np.int64)) & ~same_missing(a, b)
         self._violation(name, epoch, a, b, differs, np.zeros_like(a), (who, what))
