@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 
 import pytest
 from hypothesis import settings
@@ -12,6 +13,14 @@ from nnparity.bridge import RUnavailable
 from nnparity.ports import PythonPort, RPort
 
 CASE_NAMES = cases.names()
+
+# A suite started in the background (a non-interactive shell's `&`, nohup, some CI runners)
+# inherits SIGINT ignored, and so would every run the tests start and send a Ctrl-C to: an
+# nnparity that finds SIGINT ignored leaves it so (signals.catch_signals), as shells do, and
+# the Ctrl-C tests would fail for a reason that is not nnparity's. Caught here, SIGINT is
+# back to its default in every process the tests start (exec resets a caught signal).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
