@@ -260,18 +260,17 @@ def _encode(message, arena, folder, used: list[Slot]):
                 used.append(slot)
     if not any(where) and sum(raw.nbytes for raw in raws) < INLINE_BYTES:
         return ("inline", message)
-    large = [
-        i for i, raw in enumerate(raws) if where[i] is None and raw.nbytes >= KEEP_MAPPED_BYTES
-    ]
-    if large:  # a file is written anyway: the small arrays go in it, not in the skeleton
-        large += [i for i, raw in enumerate(raws) if where[i] is None and i not in large]
-    offsets, end = _layout([raws[i].nbytes for i in large])
-    offsets = dict(zip(large, offsets, strict=True))
-    slot = arena.take(end) if (arena is not None and large) else None
+    unplaced = [i for i, w in enumerate(where) if w is None]
+    # A large array not in a file yet is written into one; the small ones then go in it too,
+    # not in the skeleton. Else they all travel in the skeleton.
+    written = unplaced if any(raws[i].nbytes >= KEEP_MAPPED_BYTES for i in unplaced) else []
+    offsets, end = _layout([raws[i].nbytes for i in written])
+    offsets = dict(zip(written, offsets, strict=True))
+    slot = arena.take(end) if (arena is not None and written) else None
     if slot is not None:
         used.append(slot)
         how, path, target = "slot", slot.path, slot.mapping
-    elif large:
+    elif written:
         how, path, target = "once", _once_file(folder), None
         if path is None:
             used.clear()
@@ -288,10 +287,10 @@ def _encode(message, arena, folder, used: list[Slot]):
                 if target is not None:
                     target[offsets[i] : offsets[i] + raw.nbytes] = raw
                 parts.append((how, path, offsets[i], raw.nbytes, copied))
-        if large and target is None:
-            _write_once(path, [(offsets[i], raws[i]) for i in large])
+        if written and target is None:
+            _write_once(path, [(offsets[i], raws[i]) for i in written])
     except OSError:  # a full /dev/shm while writing a file of its own: the socket carries it
-        if large and target is None:
+        if written and target is None:
             Path(path).unlink(missing_ok=True)
         used.clear()
         return ("inline", message)
