@@ -36,6 +36,7 @@ from .command import (
     write_out,
 )
 from .compare import ulp_distance
+from .floats import same_bits
 from .paths import PYTHON_IMPL, R_IMPL
 from .port import PortError
 from .ports import PythonPort, RPort
@@ -245,7 +246,7 @@ def _fmt(v: float, decimals: int) -> str:
 def agreement(a: np.ndarray, b: np.ndarray) -> str:
     if a.shape != b.shape:
         return f"shapes differ: {a.shape} and {b.shape}"
-    if np.array_equal(a.view(np.int64), b.view(np.int64)):
+    if same_bits(a, b):
         return "bitwise equal"
     diff = float(np.max(np.abs(a - b)))
     return f"max difference {diff:.2g}\n({ulp_distance(a, b).max():.0f} ULP)"

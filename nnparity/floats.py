@@ -22,6 +22,11 @@ def bitwise_equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a.view(np.int64) == b.view(np.int64)
 
 
+def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two float64 arrays of one shape hold the same bits in every cell."""
+    return bool(np.array_equal(a.view(np.int64), b.view(np.int64)))
+
+
 def integer_line(x: np.ndarray) -> np.ndarray:
     """Each double's place on one monotone integer line (numpy's ``integer_repr``)."""
     i = x.view(np.int64)

@@ -29,7 +29,7 @@ import numpy as np
 
 from . import policy, steps
 from .cells import Cell
-from .floats import finite_ulp_distance, ulp_distance
+from .floats import finite_ulp_distance, same_bits, ulp_distance
 from .missing import same_missing
 
 
@@ -60,11 +60,6 @@ def _shape_problem(who: str, value, expected: np.ndarray) -> str | None:
         got = shape[1:] if len(shape) == 3 else shape
         return f"shapes differ: {who} {got}, expected {np.shape(expected)}"
     return None
-
-
-def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
-    """Whether two float64 arrays of one shape hold the same bits in every cell."""
-    return bool(np.array_equal(a.view(np.int64), b.view(np.int64)))
 
 
 class OnceComparison:
@@ -147,7 +142,7 @@ class OnceComparison:
         if problem:
             return self._note(name, epoch, problem)
         a, b = np.asarray(value, dtype=np.float64)[0], expected
-        if _same_bits(a, b):  # the common case, settled in one pass (docs/benchmarks.md)
+        if same_bits(a, b):  # the common case, settled in one pass (docs/benchmarks.md)
             return
         differs = (a.view(np.int64) != b.view(np.int64)) & ~same_missing(a, b)
         self._violation(name, epoch, a, b, differs, np.zeros_like(a), (who, what))
@@ -162,7 +157,7 @@ class OnceComparison:
         if np.shape(a) != np.shape(b) or len(a) != 1:
             return self._note(name, epoch, f"shapes differ: Python {np.shape(a)}, R {np.shape(b)}")
         a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-        if _same_bits(a, b):  # within any bound
+        if same_bits(a, b):  # within any bound
             return
         with np.errstate(invalid="ignore", over="ignore"):
             diff = np.abs(a - b)
