@@ -138,15 +138,16 @@ def submit(port, operation: str, *args):
     """Ask a port for something; a worker queues it and starts at once, an in-process port answers
     now. ``result()`` gives the answer or raises. ``advance`` takes (epochs, record=True,
     weights=True) and answers ``{"trace", "weights"}``: the weights after those epochs, or
-    None when not asked for (worker.Worker.advance does the same)."""
+    None when not asked for (``advance_reply``, which a worker answers with too)."""
     if hasattr(port, "submit"):
         return port.submit(operation, *args)
     if operation == "advance":
-        return Answer(lambda: _advance(port, *args))
+        return Answer(lambda: advance_reply(port, *args))
     return Answer(lambda: getattr(port, operation)(*args))
 
 
-def _advance(port, epochs: int, record: bool = True, weights: bool = True) -> dict:
+def advance_reply(port, epochs: int, record: bool = True, weights: bool = True) -> dict:
+    """What ``advance`` answers, in this process or a worker's: ``{"trace", "weights"}``."""
     trace = port.advance(epochs, record)
     carried = getattr(port, "weights", None) if weights else None  # a script has none to carry on
     return {"trace": trace, "weights": carried() if carried else None}

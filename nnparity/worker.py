@@ -91,8 +91,9 @@ class Worker:
         self.port.start(case)
 
     def advance(self, epochs: int, record: bool = True, weights: bool = True) -> dict:
-        trace = self.port.advance(epochs, record)
-        return {"trace": trace, "weights": self.port.weights() if weights else None}
+        from .port import advance_reply
+
+        return advance_reply(self.port, epochs, record, weights)
 
     def lockstep(self, case, trace, start) -> dict:
         return self.port.lockstep(case, trace, start)
