@@ -1,5 +1,6 @@
 """``nnparity`` and ``python -m nnparity``: start a run's workers, then the command line."""
 
+import os
 import sys
 
 from . import signals, spawn
@@ -12,6 +13,13 @@ def main() -> int:
 
 def command() -> int:
     signals.catch_signals()  # from the first moment: Ctrl-C or SIGTERM during start-up too
+    # This process's numpy, imported below, starts OpenBLAS's threads, and each spins for
+    # OpenBLAS's default 2**28 cycles (a tenth of a second) before it sleeps, on the cores
+    # where the workers are starting R and numpy: the run's slowest part, R's worker,
+    # was ready later. Scale case, 100 epochs, free-running, medians of 11 interleaved:
+    # 2.02 -> 1.96 s; the article's 0.86 -> 0.83 s (docs/benchmarks.md). How idle threads
+    # wait changes no result (spawn.BLAS_THREAD_TIMEOUT); a value of the user's is kept.
+    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", spawn.BLAS_THREAD_TIMEOUT)
     try:
         spawn.early(sys.argv[1:])  # before the harness's imports: the workers warm up meanwhile
         from .cli import main as command_line

@@ -70,7 +70,8 @@ def start(language: str) -> Started:
 #: cores) the Python worker used 3.8 s of CPU for 0.7 s of its own work, and the run took
 #: 5.3 s; with 4, 3.6 s (docs/benchmarks.md). The number of threads is not changed, so
 #: neither is any bit: OpenBLAS's results depend on how many threads split a product
-#: (the scale case's trace differs between 1 and 2 threads), not on how they wait.
+#: (the scale case's trace differs between 1 and 2 threads), not on how they wait. The
+#: supervisor sets it for its own numpy too (__main__.command).
 BLAS_THREAD_TIMEOUT = "4"
 
 

@@ -116,6 +116,39 @@ def test_a_workers_idle_blas_threads_sleep_unless_the_user_chose_how_long_they_s
     )
 
 
+#: `python -m nnparity` with its command line replaced by a report of what the supervisor's
+#: numpy will find when the command line imports it.
+SUPERVISOR_ENV = """
+import os, sys, types
+cli = types.ModuleType("nnparity.cli")
+cli.main = lambda: print(os.environ.get("OPENBLAS_THREAD_TIMEOUT"), "numpy" in sys.modules) or 0
+sys.modules["nnparity.cli"] = cli
+from nnparity.__main__ import command
+sys.exit(command())
+"""
+
+
+@pytest.mark.parametrize("users", [None, "20"])
+def test_the_supervisors_idle_blas_threads_sleep_unless_the_user_chose_how_long_they_spin(
+    users
+):
+    from nnparity import spawn
+
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    if users is not None:
+        env["OPENBLAS_THREAD_TIMEOUT"] = users
+    done = subprocess.run([sys.executable, "-c", SUPERVISOR_ENV], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    expected = f"{users or spawn.BLAS_THREAD_TIMEOUT} False"
+    assert done.stdout.strip() == expected, (
+        f"the supervisor's numpy should start with OPENBLAS_THREAD_TIMEOUT="
+        f"{users or spawn.BLAS_THREAD_TIMEOUT} (the user's own value, else nnparity's) and "
+        f"before numpy is imported (its threads start as it is); found "
+        f"'{done.stdout.strip()}' as 'value numpy-already-imported'"
+    )
+
+
 @pytest.mark.parametrize("name", ["MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"])
 def test_a_workers_memory_settings_are_nnparitys_unless_the_user_chose_them(
     monkeypatch, tmp_path, name
