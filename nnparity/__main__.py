@@ -16,8 +16,8 @@ def command() -> int:
     # This process's numpy, imported below, starts OpenBLAS's threads, and each spins for
     # OpenBLAS's default 2**28 cycles (a tenth of a second) before it sleeps, on the cores
     # where the workers are starting R and numpy: the run's slowest part, R's worker,
-    # was ready later. Scale case, 100 epochs, free-running, medians of 11 interleaved:
-    # 2.02 -> 1.96 s; the article's 0.86 -> 0.83 s (docs/benchmarks.md). How idle threads
+    # was ready later. bench/ab.py, medians of 11: scale case, 100 epochs, free-running
+    # 1.97 -> 1.92 s; the article's 0.90 -> 0.85 s (docs/benchmarks.md). How idle threads
     # wait changes no result (spawn.BLAS_THREAD_TIMEOUT); a value of the user's is kept.
     os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", spawn.BLAS_THREAD_TIMEOUT)
     try:
