@@ -113,8 +113,13 @@ class Comparison:
     def __init__(
         self, case, mode: str, sides: tuple[str, str] = ("Python", "R"), title: str | None = None,
         bound=None, tolerance: str | None = None, full_bounds: bool = False,
+        expected_epochs: int | None = None,
     ):
         """``bound`` and ``tolerance``: a free-running bound of another pair (the spreadsheet's).
+
+        ``expected_epochs``: the epochs the run asked for. The report cannot pass unless every
+        step compared was compared in each of them (``coverage_gap``), whatever cut the run
+        short; None: whatever was fed is the whole run.
 
         ``full_bounds``: the bound in full in every epoch, for the statistics table's ``bound``
         column (--save-stats); otherwise only in epochs where a cell needs more than a cheap one.
@@ -128,6 +133,7 @@ class Comparison:
         self.tolerance = tolerance or policy.describe(mode)
         self.stats = {name: StepStats(name) for name in steps.NAMES}
         self.epochs = 0
+        self.expected_epochs = expected_epochs
         self.first_difference: Cell | None = None
         self.error: str | None = None
         self.non_finite: dict[str, NonFinite] = {}
@@ -356,13 +362,32 @@ class Comparison:
             sides=self.sides,
         )
 
+    def coverage_gap(self) -> str | None:
+        """Why this mode cannot pass though no cell failed: epochs asked for that a step was
+        never compared in. A step with a problem, or that a script never computes, says so
+        on its own."""
+        expected = self.expected_epochs
+        if expected is None:
+            return None
+        if self.epochs != expected:
+            return f"{self.epochs} of the {expected} epochs asked for were compared"
+        for stats in self.stats.values():
+            if stats.problem or stats.not_computed:
+                continue
+            compared = sum(len(figures) for figures in stats.per_epoch["max_abs"])
+            if compared != expected:
+                return (f"step {stats.step} ({stats.name}) was compared in {compared} of the "
+                        f"{expected} epochs asked for")
+        return None
+
     def report(self) -> ParityReport:
         for stats in self.stats.values():  # name the two sides in each step's first violation
             if stats.first_violation is not None:
                 stats.first_violation.sides = self.sides
         return ParityReport(
             self.case.name, self.mode, self.epochs, list(self.stats.values()),
-            self.first_difference, self.tolerance, self.error, dict(self.non_finite),
+            self.first_difference, self.tolerance, self.error or self.coverage_gap(),
+            dict(self.non_finite),
             sides=self.sides, title=self.title,
             once=list(self.once.checks.values()),
         )

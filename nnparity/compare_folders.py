@@ -82,7 +82,7 @@ def compare(
     """
     x, y = a.arrays(language), b.arrays(language)
     epochs = len(next(iter(x.values())))
-    comparison = Comparison(a.case, MODE)
+    comparison = Comparison(a.case, MODE, expected_epochs=epochs)
     per_epoch = sum(int(np.prod(v.shape[1:])) * 8 for v in x.values())
     done = 0
     for size in traces.chunks(epochs, per_epoch, chunk_bytes):

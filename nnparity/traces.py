@@ -266,7 +266,8 @@ def run(
     Python's once it is: _Runner.chunk).
     """
     epochs = epochs or case.epochs
-    comparisons = {mode: Comparison(case, mode, full_bounds=full_bounds) for mode in modes}
+    comparisons = {mode: Comparison(case, mode, full_bounds=full_bounds, expected_epochs=epochs)
+                   for mode in modes}
     folder = save_traces
     if save_traces is not None and not isinstance(save_traces, TraceOutput):
         folder = TraceOutput(save_traces, case, epochs, modes)

@@ -188,3 +188,48 @@ def test_a_structural_problem_counts_as_a_failure_at_the_epoch_it_is_found(artic
     first = first_failure([late, compare(article, trace, missing)])
     assert first.where() == "epoch 1, step 11 (bh): the R trace does not record this matrix"
     assert first_failure([late, compare(article, trace, missing)], structural=False).name == "E"
+
+
+def test_a_run_cut_short_cannot_pass_however_equal_the_epochs_it_compared(article, trace):
+    comparison = Comparison(article, "free", expected_epochs=60)
+    first_half = {k: v[:30] for k, v in trace.items() if k in steps.NAMES}
+    comparison.add(first_half, {k: v.copy() for k, v in first_half.items()}, 30, article.state())
+    report = comparison.report()
+    assert not report.passed, "30 bitwise-equal epochs of 60 asked for were reported as parity"
+    assert report.error == "30 of the 60 epochs asked for were compared", report.error
+
+
+def test_a_step_left_out_of_one_chunk_cannot_pass(article, trace):
+    comparison = Comparison(article, "free", expected_epochs=60)
+    start = article.state()
+    for offset in (0, 30):
+        part = {k: v[offset : offset + 30] for k, v in trace.items() if k in steps.NAMES}
+        comparison.add(part, {k: v.copy() for k, v in part.items()}, 30, start)
+        start = {k: part[k][-1] for k in steps.STATE}
+        wh = comparison.stats["wh"]  # as if a chunk's wh had been skipped: its first chunk only
+        wh.per_epoch = {k: v[:1] for k, v in wh.per_epoch.items()}
+    report = comparison.report()
+    assert not report.passed, "a step compared in 30 of 60 epochs was reported as parity"
+    expected = "step 10 (wh) was compared in 30 of the 60 epochs asked for"
+    assert report.error == expected, report.error
+
+
+def test_a_run_whose_comparison_skips_a_chunk_exits_without_parity(
+    article, r_port, monkeypatch
+):
+    from nnparity import traces
+    from nnparity.ports import PythonPort
+
+    real_add = Comparison.add
+
+    def add_all_but_the_second_chunk(self, python, r, epochs, start):
+        self.calls = getattr(self, "calls", 0) + 1
+        if self.calls != 2:
+            real_add(self, python, r, epochs, start)
+
+    monkeypatch.setattr(Comparison, "add", add_all_but_the_second_chunk)
+    ten_epochs = 10 * traces.epoch_bytes(article)
+    run = traces.run(article, PythonPort(), r_port, 30, chunk_bytes=ten_epochs)
+    assert not run.passed, "a run that compared 20 of its 30 epochs passed"
+    for mode, report in run.reports.items():
+        assert report.error == "20 of the 30 epochs asked for were compared", (mode, report.error)
