@@ -75,7 +75,8 @@ class Spreadsheet:
             c = Comparison(self.case, "free", sides=SIDES[language],
                            title=f"free-running: {language} against the spreadsheet (LibreOffice)",
                            bound=policy.spreadsheet_bound,
-                           tolerance=policy.describe("spreadsheet"))
+                           tolerance=policy.describe("spreadsheet"),
+                           expected_epochs=self.epochs)
             c.add(trace, sheet, self.epochs, self.case.state())
             reports[language] = c.report()
         return reports
