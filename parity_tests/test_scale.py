@@ -89,13 +89,52 @@ def test_the_scale_case_is_streamed_in_many_chunks(tmp_path):
     )
 
 
+#: Whether free-running parity holds over these EPOCHS, as measured (docs/blas.md) on each
+#: set-up of the BLAS matrix (scripts/blas_matrix.py), keyed by what the run loaded (its
+#: fingerprint: R's BLAS, numpy's BLAS with its kernels and threads). Where it does not, the
+#: two trainings drift apart faster than the free-running bound, fixed in size, allows: the
+#: first cell beyond it is at that epoch and matrix, every step agrees (lockstep), and the
+#: first difference is born of rounding. A fact of the libraries, not of the ports.
+NUMPY_1 = "openblas 0.3.31.188.0 (SkylakeX kernels, 1 threads)"
+NUMPY_2 = "openblas 0.3.31.188.0 (SkylakeX kernels, 2 threads)"
+LIB = "/usr/lib/x86_64-linux-gnu"
+FREE_RUNNING_MEASURED = {
+    (f"{LIB}/blas/libblas.so.3.11.0", NUMPY_2): None,
+    (f"{LIB}/blas/libblas.so.3.11.0", NUMPY_1): (61, "output"),
+    (f"{LIB}/openblas-pthread/libblas.so.3", NUMPY_2): None,
+    (f"{LIB}/openblas-pthread/libblas.so.3", NUMPY_1): None,
+    (f"{LIB}/blis-pthread/libblas.so.3", NUMPY_2): None,
+    (f"{LIB}/blis-pthread/libblas.so.3", NUMPY_1): (61, "output"),
+}
+
+
 def test_the_scale_case_holds_parity_at_every_step_of_every_epoch(scale_run, r_available):
+    """Lockstep holds everywhere. Free-running holds where it was measured to, drifts beyond
+    its bound exactly where it was measured to, and elsewhere holds or drifts: never a cell
+    beyond the bound that is not drift from a difference born of rounding."""
     case, measured, result = scale_run
-    assert measured["code"] == 0, (
-        f"exit code {measured['code']}:\n{result.stdout[-5000:]}{result.stderr[-2000:]}"
-    )
     report = json.loads(result.stdout)
-    assert report["passed"] and report["epochs"] == EPOCHS
+    environment = report["environment"]
+    setup = (environment.get("R BLAS"), environment.get("numpy BLAS loaded"))
+    free, lockstep = report["modes"]["free"], report["modes"]["lockstep"]
+    said = f"exit code {measured['code']}:\n{result.stdout[-5000:]}{result.stderr[-2000:]}"
+    assert report["epochs"] == EPOCHS and lockstep["passed"], said
+    drift = FREE_RUNNING_MEASURED.get(setup, "unmeasured")
+    if drift is None:
+        assert measured["code"] == 0 and report["passed"], said
+    else:
+        assert measured["code"] == (0 if free["passed"] else 1), said
+        assert free["error"] is None and not any(s["problem"] for s in free["steps"]), said
+        assert free["passed"] or free["first_difference_is_rounding"], (
+            f"free-running fails on {setup}, and its first difference is not rounding: {said}"
+        )
+    if drift not in (None, "unmeasured"):
+        first = free["first_violation"]
+        found = (first["epoch"], first["matrix"]) if first else None
+        assert found == drift, (
+            f"on {setup} free-running was measured to drift beyond its bound first at {drift}, "
+            f"now at {found} (update FREE_RUNNING_MEASURED and docs/blas.md): {said}"
+        )
     for mode in traces.MODES:
         cells = {s["matrix"]: s["cells"] for s in report["modes"][mode]["steps"]}
         for name in steps.NAMES:
