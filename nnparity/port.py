@@ -98,7 +98,7 @@ def check_trace(port: Port, trace, epochs: int) -> dict[str, np.ndarray]:
                 f"{what.get(value.dtype.kind, str(value.dtype))} for {name}; "
                 f"expected doubles (float64)"
             )
-        checked[name] = value
+        checked[name] = plain(value)
     unknown = sorted(set(checked) - set(steps.NAMES))
     if unknown and not set(checked) & set(steps.NAMES):
         raise BorderError(
@@ -107,6 +107,13 @@ def check_trace(port: Port, trace, epochs: int) -> dict[str, np.ndarray]:
             f"expected {', '.join(steps.NAMES[:3])}, ..."
         )
     return checked
+
+
+def plain(value: np.ndarray) -> np.ndarray:
+    """A port's array as numpy's own ndarray: a subclass's code (its arithmetic, and its class,
+    which the supervisor would have to import to read a worker's reply) stays with the port;
+    only its numbers cross."""
+    return value if type(value) is np.ndarray else np.asarray(value)
 
 
 def _kind(value) -> str:

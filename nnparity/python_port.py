@@ -12,7 +12,7 @@ import numpy as np
 
 from . import steps
 from .paths import PYTHON_IMPL, python_impl
-from .port import BorderError, Port, PortError, check_trace
+from .port import BorderError, Port, PortError, check_trace, plain
 
 _loaded = itertools.count()
 
@@ -112,7 +112,7 @@ class PythonPort(Port):
                     f"{self.describe()} returned {type(value).__name__} as {name} from train; "
                     "expected an array of doubles"
                 )
-            s[name] = value
+            s[name] = plain(value)
         if not record:
             return {"output": np.asarray(result.get("output"))}
         return {**check_trace(self, result.get("trace"), epochs), **returned(self, result)}
@@ -131,5 +131,5 @@ def returned(port: Port, result: dict) -> dict[str, np.ndarray]:
                 f"{port.describe()} returned {type(value).__name__} as {name} from train; "
                 "expected an array of doubles"
             )
-        out[steps.returned(name)] = value[None]
+        out[steps.returned(name)] = plain(value)[None]
     return out

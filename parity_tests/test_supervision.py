@@ -177,6 +177,36 @@ def test_a_port_that_ends_its_process_never_turns_the_run_green(
     assert not leftover_processes(result.token), "a worker outlived the run"
 
 
+#: python_impl's train returning every matrix as an array of a class of its own whose
+#: differences are all zero, and its output 1e-9 off: compared with that class's arithmetic,
+#: the run would hold.
+BLIND_PY = RETURN_PY.replace("trace=trace)", """trace=_blind(trace))
+
+
+class _Blind(np.ndarray):
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        result = getattr(ufunc, method)(*(np.asarray(x) for x in inputs), **kwargs)
+        return np.zeros_like(result) if ufunc is np.subtract else result
+
+
+def _blind(trace):
+    if "output" in trace:
+        trace["output"] = trace["output"] + 1e-9
+    return {name: np.asarray(value).view(_Blind) for name, value in trace.items()}""")
+
+
+def test_a_ports_own_array_class_cannot_change_how_it_is_compared(port_copy, tmp_path):
+    port = port_copy("python_impl", "train.py", RETURN_PY, BLIND_PY)
+    result = nnparity("run", "--epochs", "20", "--python-impl", str(port), cwd=tmp_path)
+    assert result.returncode == 1, (
+        f"exit {result.returncode}, expected 1 (parity fails)\n{result.stdout}{result.stderr}"
+    )
+    assert "Traceback" not in result.stderr, f"a traceback reached the user:\n{result.stderr}"
+    assert "PARITY FAILS" in result.stdout and "step 4 (output)" in result.stdout, (
+        f"the output 1e-9 off is not what fails:\n{result.stdout}"
+    )
+
+
 # -- signals and hangs ------------------------------------------------------------------
 
 
