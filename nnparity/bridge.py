@@ -203,9 +203,84 @@ def r_epochs_last(array: np.ndarray):
     from rpy2 import rinterface
 
     array = np.asarray(array)
-    if array.ndim == 3 and len(array) and array.shape[1] * array.shape[2] >= epochs_list_cells():
+    if _as_epochs_list(array):
         return rinterface.ListSexpVector([r_array(matrix) for matrix in array])
     return r_array(array.transpose(1, 2, 0))
+
+
+def _as_epochs_list(array: np.ndarray) -> bool:
+    """Whether ``r_epochs_last`` sends `array` as the list of its epochs' matrices."""
+    return array.ndim == 3 and len(array) > 0 and array[0].size >= epochs_list_cells()
+
+
+class LockstepInputs:
+    """Lockstep's inputs in R, chunk after chunk: the same R vectors, written again.
+
+    Each chunk's inputs (the other trace: 16 MB on the scale case) were new R vectors,
+    alive through R's whole lockstep call and so kept past R's young collections. On the
+    scale case (100 epochs, both modes) R's worker's collections took 0.25 s, 0.17 s with
+    the same vectors written again; the run 3.89 -> 3.78 s (docs/benchmarks.md). A matrix
+    is laid out as ``r_epochs_last`` lays it (so the values are those bits), and made anew
+    when its layout changes (a chunk of fewer epochs). Written only between calls: each
+    call's values are copied out of R first (py_arrays), and R code never changes a value
+    its caller holds (a function that changes an argument changes its own copy). Without
+    rpy2's C API handles, new vectors every chunk as before.
+    """
+
+    def __init__(self):
+        # name -> (its layout, its R value, numpy's views of R's memory to write into)
+        self.held: dict[str, tuple] = {}
+
+    def __call__(self, arrays: dict[str, np.ndarray]):
+        robjects, _ = r()
+        values = {}
+        for name, array in arrays.items():
+            array = np.asarray(array, dtype=np.float64)
+            # the layout r_epochs_last gives it: its shape, and whether a list of its epochs
+            layout = (array.shape, _as_epochs_list(array))
+            held = self.held.get(name)
+            if held is not None and held[0] == layout:
+                _, value, views = held
+                for target, source in zip(views, _epochs_of(array, value), strict=True):
+                    np.copyto(target, source)
+            else:
+                value = r_epochs_last(array)
+                views = _writable(value, array.shape)
+                if views is not None:
+                    self.held[name] = (layout, value, views)
+            values[name] = value
+        return robjects.ListVector(values)
+
+
+def _epochs_of(array: np.ndarray, value) -> list[np.ndarray]:
+    """The parts of [epochs, rows, cols] `array` that `_writable`'s views of `value` take."""
+    from rpy2 import rinterface
+
+    if isinstance(value, rinterface.ListSexpVector):
+        return list(array)
+    return [array.transpose(1, 2, 0)]
+
+
+def _writable(value, shape: tuple[int, ...]) -> list[np.ndarray] | None:
+    """numpy's views of the R memory of ``r_epochs_last``'s value for an array of `shape`, in
+    R's layout: one per epoch of a list, or one of the whole [rows, cols, epochs] array. None
+    without rpy2's C API handles."""
+    from rpy2 import rinterface
+
+    api = _c_api()
+    if api is None or len(shape) != 3:
+        return None
+    ffi, rlib, _ = api
+    epochs, rows, cols = shape
+
+    def view(vector, dims: tuple[int, ...]) -> np.ndarray:
+        cells = int(np.prod(dims))
+        memory = ffi.buffer(rlib.REAL(vector.__sexp__._cdata), cells * 8)
+        return np.frombuffer(memory, np.float64).reshape(dims, order="F")
+
+    if isinstance(value, rinterface.ListSexpVector):
+        return [view(epoch, (rows, cols)) for epoch in value]
+    return [view(value, (rows, cols, epochs))]
 
 
 @lru_cache(maxsize=1)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from . import steps
-from .bridge import call, converted, named_list, py_arrays, r, r_epochs_last
+from .bridge import LockstepInputs, call, converted, named_list, py_arrays, r
 from .paths import R_IMPL
 from .port import BorderError, Port, PortError, StepFailure, check_trace
 
@@ -70,6 +70,7 @@ class RPort(Port):
         self.batch = True
         # Where a chunk's arrays are copied out of R: new arrays, or a worker's slot (worker.py)
         self.place = None
+        self.lockstep_inputs = LockstepInputs()  # the same R vectors for every chunk
 
     @property
     def can_lockstep(self) -> bool:
@@ -127,7 +128,7 @@ class RPort(Port):
             result = call(
                 "nnparity_lockstep",
                 self.env,
-                named_list({name: trace[name] for name in steps.NAMES}, r_epochs_last),
+                self.lockstep_inputs({name: trace[name] for name in steps.NAMES}),
                 named_list(start),
                 case.X,
                 case.y,

@@ -211,3 +211,50 @@ def test_an_array_written_into_r_through_rs_c_api_equals_rpy2s_copy(monkeypatch,
     np.testing.assert_array_equal(
         np.array(written.rx2("values")), np.ravel(array, order="F"), strict=False
     )
+
+
+def test_lockstep_writes_each_chunks_inputs_into_the_same_r_vectors_with_the_same_bits():
+    case = wide_case()  # the hidden layer's inputs go as lists of epochs, the output's as arrays
+    python = PythonPort()
+    python.start(case)
+    reused, start, held = RPort(), case.state(), {}
+    for epochs in (3, 3, 1):  # the second chunk takes the first one's vectors; the last, new ones
+        trace = python.advance(epochs)
+        got = reused.lockstep(case, trace, start)
+        fresh = RPort().lockstep(case, trace, start)  # R vectors made for this chunk
+        assert_same_trace(
+            got, fresh,
+            f"lockstep of a {epochs}-epoch chunk whose inputs were written into the R vectors "
+            "of the chunk before (bridge.LockstepInputs) differs from lockstep on new ones",
+        )
+        if held:
+            same = {name: reused.lockstep_inputs.held[name][1] is value
+                    for name, value in held.items()}
+            assert all(same.values()) == (epochs == 3), (
+                f"a chunk of {epochs} epochs after one of 3: which inputs went into the R vectors "
+                f"of the chunk before: {same}"
+            )
+        held = {name: value for name, (_, value, _) in reused.lockstep_inputs.held.items()}
+        start = python.weights()
+
+
+#: r_impl's step E, and the same step returning its input
+E_RETURNS_OUTPUT = "    y - output\n", "    output\n"
+
+
+def test_a_step_returning_its_input_keeps_its_chunks_values_once_the_next_chunk_is_written(
+    port_copy,
+):
+    case = wide_case()
+    python = PythonPort()
+    python.start(case)
+    port = RPort(port_copy("r_impl", "steps.R", *E_RETURNS_OUTPUT))
+    first = python.advance(3)
+    values = port.lockstep(case, first, case.state())
+    start = python.weights()
+    port.lockstep(case, python.advance(3), start)
+    np.testing.assert_array_equal(
+        values["E"], first["output"], strict=True,
+        err_msg="lockstep's E of the first chunk (the step returns R's vector of its input) "
+        "changed when the second chunk's inputs were written into the same R vectors",
+    )
