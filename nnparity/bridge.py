@@ -183,13 +183,22 @@ def _r_doubles(array: np.ndarray):
     R's worker through a column-major copy and rpy2's FloatSexpVector (docs/benchmarks.md)."""
     from rpy2.rinterface_lib import conversion, memorymanagement
 
-    ffi, rlib, _ = _c_api()
+    _, rlib, _ = _c_api()
     with memorymanagement.rmemory() as protected:
         vector = protected.protect(rlib.Rf_allocVector(rlib.REALSXP, array.size))
         if array.size:
-            cells = np.frombuffer(ffi.buffer(rlib.REAL(vector), array.size * 8), np.float64)
-            np.copyto(cells.reshape(array.shape, order="F"), array)
+            np.copyto(_doubles(vector, array.shape), array)
         return conversion._cdata_to_rinterface(vector)  # held by rpy2 from here
+
+
+def _doubles(vector, dims: tuple[int, ...]) -> np.ndarray:
+    """numpy's view of an R double vector's memory (rpy2's C handle on it, ``_c_api``) as an
+    array of `dims` in R's column-major order: alive only as long as R keeps the vector."""
+    ffi, rlib, _ = _c_api()
+    cells = int(np.prod(dims))
+    return np.frombuffer(ffi.buffer(rlib.REAL(vector), cells * 8), np.float64).reshape(
+        dims, order="F"
+    )
 
 
 def r_epochs_last(array: np.ndarray):
@@ -238,49 +247,22 @@ class LockstepInputs:
             array = np.asarray(array, dtype=np.float64)
             # the layout r_epochs_last gives it: its shape, and whether a list of its epochs
             layout = (array.shape, _as_epochs_list(array))
+            # in R's layout: each epoch's matrix (a list), or the array [rows, cols, epochs]
+            parts = list(array) if layout[1] else [array.transpose(1, 2, 0)]
             held = self.held.get(name)
             if held is not None and held[0] == layout:
                 _, value, views = held
-                for target, source in zip(views, _epochs_of(array, value), strict=True):
+                for target, source in zip(views, parts, strict=True):
                     np.copyto(target, source)
             else:
                 value = r_epochs_last(array)
-                views = _writable(value, array.shape)
-                if views is not None:
+                if _c_api() is not None and array.ndim == 3:
+                    vectors = value if layout[1] else [value]
+                    views = [_doubles(v.__sexp__._cdata, p.shape) for v, p in zip(
+                        vectors, parts, strict=True)]
                     self.held[name] = (layout, value, views)
             values[name] = value
         return robjects.ListVector(values)
-
-
-def _epochs_of(array: np.ndarray, value) -> list[np.ndarray]:
-    """The parts of [epochs, rows, cols] `array` that `_writable`'s views of `value` take."""
-    from rpy2 import rinterface
-
-    if isinstance(value, rinterface.ListSexpVector):
-        return list(array)
-    return [array.transpose(1, 2, 0)]
-
-
-def _writable(value, shape: tuple[int, ...]) -> list[np.ndarray] | None:
-    """numpy's views of the R memory of ``r_epochs_last``'s value for an array of `shape`, in
-    R's layout: one per epoch of a list, or one of the whole [rows, cols, epochs] array. None
-    without rpy2's C API handles."""
-    from rpy2 import rinterface
-
-    api = _c_api()
-    if api is None or len(shape) != 3:
-        return None
-    ffi, rlib, _ = api
-    epochs, rows, cols = shape
-
-    def view(vector, dims: tuple[int, ...]) -> np.ndarray:
-        cells = int(np.prod(dims))
-        memory = ffi.buffer(rlib.REAL(vector.__sexp__._cdata), cells * 8)
-        return np.frombuffer(memory, np.float64).reshape(dims, order="F")
-
-    if isinstance(value, rinterface.ListSexpVector):
-        return [view(epoch, (rows, cols)) for epoch in value]
-    return [view(value, (rows, cols, epochs))]
 
 
 @lru_cache(maxsize=1)
@@ -390,7 +372,7 @@ def _epoch_views(vector, shape: tuple[int, int]) -> list[np.ndarray] | None:
     api = _c_api()
     if api is None:
         return [np.asarray(epoch).reshape(shape, order="F") for epoch in vector]
-    ffi, rlib, typeof = api
+    _, rlib, typeof = api
     cells = shape[0] * shape[1]
     listed = vector.__sexp__._cdata
     views = []
@@ -399,8 +381,7 @@ def _epoch_views(vector, shape: tuple[int, int]) -> list[np.ndarray] | None:
         # epochs_last() made each one so; a wrong one would be read past its end
         if typeof(epoch) != rlib.REALSXP or rlib.Rf_xlength(epoch) != cells:
             return None
-        doubles = np.frombuffer(ffi.buffer(rlib.REAL(epoch), cells * 8), dtype=np.float64)
-        views.append(doubles.reshape(shape, order="F"))
+        views.append(_doubles(epoch, shape))
     return views
 
 
