@@ -19,6 +19,7 @@ import pytest
 from nnparity import steps, traces
 from nnparity.cases import load_case, write_case
 from nnparity.paths import FIXTURES
+from parity_tests.test_parity import LIB  # where Debian keeps the BLAS libraries R loads
 
 sys.path.insert(0, str(FIXTURES))
 from generate import generated
@@ -97,7 +98,6 @@ def test_the_scale_case_is_streamed_in_many_chunks(tmp_path):
 #: first difference is born of rounding. A fact of the libraries, not of the ports.
 NUMPY_1 = "openblas 0.3.31.188.0 (SkylakeX kernels, 1 threads)"
 NUMPY_2 = "openblas 0.3.31.188.0 (SkylakeX kernels, 2 threads)"
-LIB = "/usr/lib/x86_64-linux-gnu"
 FREE_RUNNING_MEASURED = {
     (f"{LIB}/blas/libblas.so.3.11.0", NUMPY_2): None,
     (f"{LIB}/blas/libblas.so.3.11.0", NUMPY_1): (61, "output"),
