@@ -3,7 +3,7 @@
 import os
 import sys
 
-from . import signals, spawn
+from . import signals  # alone at first: it imports nothing but signal and sys
 
 
 def main() -> int:
@@ -13,6 +13,17 @@ def main() -> int:
 
 def command() -> int:
     signals.catch_signals()  # from the first moment: Ctrl-C or SIGTERM during start-up too
+    try:  # every import after it: a Ctrl-C while one runs is one line, not a traceback
+        return start_and_run()
+    except (KeyboardInterrupt, signals.Interrupted) as stop:  # before the run, or after it
+        message, code = signals.stopped(stop)
+        print(f"nnparity: {message}", file=sys.stderr)
+        return code
+
+
+def start_and_run() -> int:
+    from . import spawn
+
     # This process's numpy, imported below, starts OpenBLAS's threads, and each spins for
     # OpenBLAS's default 2**28 cycles (a tenth of a second) before it sleeps, on the cores
     # where the workers are starting R and numpy: the run's slowest part, R's worker,
@@ -20,15 +31,10 @@ def command() -> int:
     # 1.97 -> 1.92 s; the article's 0.90 -> 0.85 s (docs/benchmarks.md). How idle threads
     # wait changes no result (spawn.BLAS_THREAD_TIMEOUT); a value of the user's is kept.
     os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", spawn.BLAS_THREAD_TIMEOUT)
-    try:
-        spawn.early(sys.argv[1:])  # before the harness's imports: the workers warm up meanwhile
-        from .cli import main as command_line
+    spawn.early(sys.argv[1:])  # before the harness's imports: the workers warm up meanwhile
+    from .cli import main as command_line
 
-        return command_line()  # which says how a run was stopped, once it has begun
-    except (KeyboardInterrupt, signals.Interrupted) as stop:  # before that, or after it
-        message, code = signals.stopped(stop)
-        print(f"nnparity: {message}", file=sys.stderr)
-        return code
+    return command_line()  # which says how a run was stopped, once it has begun
 
 
 def end(code: int) -> None:

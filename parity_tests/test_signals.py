@@ -1,4 +1,5 @@
-"""Ctrl-C reaches a supervisor that runs R itself (nnparity/signals.py, nnparity/bridge.py)."""
+"""Ctrl-C in the supervising process: while it starts, and while R runs in it (nnparity/signals.py,
+nnparity/__main__.py, nnparity/bridge.py)."""
 
 from __future__ import annotations
 
@@ -72,3 +73,29 @@ def test_starting_r_keeps_the_supervisors_signal_handlers():
     assert result.stdout.strip() == "True", (
         f"rpy2 replaced the supervisor's SIGINT handler as R started:\n{result.stderr}"
     )
+
+
+#: A Ctrl-C while `nnparity` imports its modules, before any run: the import of the first
+#: module after the signal handlers (spawn) is interrupted, as a Ctrl-C there would.
+CTRL_C_WHILE_IMPORTING = """
+import sys
+class Interrupting:
+    def find_spec(self, name, path=None, target=None):
+        if name == "nnparity.spawn":
+            raise KeyboardInterrupt
+sys.meta_path.insert(0, Interrupting())
+from nnparity import __main__
+print(__main__.command())
+"""
+
+
+def test_ctrl_c_while_the_command_imports_its_modules_is_one_line_and_exit_130():
+    result = subprocess.run(
+        [sys.executable, "-c", CTRL_C_WHILE_IMPORTING], capture_output=True, text=True,
+        timeout=60,
+    )
+    assert result.stdout.strip() == "130" and "Traceback" not in result.stderr, (
+        "a Ctrl-C while nnparity imported its modules (before a run began) did not end in "
+        f"one line and exit code 130:\nstdout: {result.stdout}\nstderr: {result.stderr}"
+    )
+    assert result.stderr.strip().startswith("nnparity: interrupted (Ctrl-C)"), result.stderr
