@@ -175,8 +175,13 @@ class WorkerPort(Port):
                 released, self._released = self._released, []
             try:
                 self.connection.send(wire.encode((*message, released), folder=self.folder))
-            except (OSError, ValueError):
-                return  # the worker is gone; the main thread sees the end of the socket
+            except Exception as error:
+                # The worker is gone (the main thread sees the end of the socket), or the
+                # run is ending and closed the socket while this was sent (let_go: the
+                # write finds no handle, a TypeError inside multiprocessing).
+                if isinstance(error, (OSError, ValueError)) or self.connection.closed:
+                    return
+                raise
 
     def _release(self, slot: int) -> None:
         """The last array on one of the worker's slots is gone (from any thread): tell it."""

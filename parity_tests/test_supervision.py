@@ -11,15 +11,21 @@ user's is deleted.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+
+from nnparity.supervise import WorkerPort
 
 pytestmark = pytest.mark.usefixtures("r_available")
 
@@ -1040,3 +1046,29 @@ def test_workers_let_go_end_on_their_own_and_leaving_the_block_waits_for_them():
         f"workers let go should end on their own, at once and cleanly: exit codes {ended}"
     )
     assert not folder.exists(), "leaving the block should remove the run's message folder"
+
+
+def test_a_request_being_sent_when_the_run_closes_the_socket_ends_quietly():
+    # A signal ends a run while a request is on its way to a worker: let_go() closes the
+    # socket under the sending thread, whose write then finds no handle (a TypeError inside
+    # multiprocessing). That thread printed a traceback above the one line of the stop.
+    ours, theirs = multiprocessing.Pipe()
+    send_bytes = ours._send
+
+    def closed_while_sending(buffer):
+        ours.close()
+        send_bytes(buffer)
+
+    ours._send = closed_while_sending
+    port = SimpleNamespace(
+        connection=ours, folder=None, _outbox=queue.Queue(), _released=[],
+        _released_lock=threading.Lock(),
+    )
+    port._outbox.put(("advance", (5, True)))
+    port._outbox.put(None)
+    try:
+        WorkerPort._send_loop(port)
+    except Exception as error:
+        pytest.fail(f"the sending thread raised {error!r} when the run closed the socket")
+    finally:
+        theirs.close()
