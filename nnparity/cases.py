@@ -226,19 +226,28 @@ def parse_lr(path: Path, text: str | None) -> float:
     return lr
 
 
-def positive_integer(text: str | int | None) -> int | None:
-    """The whole number at least 1 that ``text`` spells in ASCII digits, or None."""
-    if text is None or not INTEGER.fullmatch(str(text).strip()):
-        return None
-    number = int(str(text).strip())
-    return number if number >= 1 else None
+#: The most epochs a run can train: R counts them in its integers, whose largest is 2^31 - 1.
+MAX_EPOCHS = 2**31 - 1
+
+
+def epochs_count(text: str | int | None) -> int | str:
+    """The number of epochs ``text`` spells in ASCII digits (1 to MAX_EPOCHS), or what is
+    wrong with it."""
+    digits = "" if text is None else str(text).strip()
+    significant = digits.lstrip("0")
+    if not INTEGER.fullmatch(digits) or not significant:
+        return f"epochs must be a positive integer, got {text!r}"
+    if len(significant) > 10 or int(significant) > MAX_EPOCHS:  # int() of 4,300+ digits raises
+        shown = digits if len(digits) <= 40 else f"{digits[:20]}... ({len(digits)} digits)"
+        return f"epochs must be at most {MAX_EPOCHS} (R's largest integer), got {shown}"
+    return int(significant)
 
 
 def parse_epochs(path: Path | str, text: str | int | None) -> int:
     """A case's epochs (config.csv); the command line's are command.parse_epochs_option."""
-    epochs = positive_integer(text)
-    if epochs is None:
-        raise CaseError(path, f"epochs must be a positive integer, got {text!r}")
+    epochs = epochs_count(text)
+    if isinstance(epochs, str):
+        raise CaseError(path, epochs)
     return epochs
 
 

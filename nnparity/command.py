@@ -16,7 +16,7 @@ import sys
 from contextlib import contextmanager
 
 from .bridge import RUnavailable
-from .cases import CaseError, positive_integer
+from .cases import CaseError, epochs_count
 from .port import PortError
 
 OK, FAILS, BAD_INPUT = 0, 1, 2
@@ -66,9 +66,9 @@ def parse_timeout(text: str | None) -> float | None:
 
 def parse_epochs_option(option: str, text: str | None) -> int:
     """A number of epochs given on the command line (--epochs, --epoch): bad input names it."""
-    epochs = positive_integer(text)
-    if epochs is None:
-        raise BadInput(f"{option}: epochs must be a positive integer, got {text!r}")
+    epochs = epochs_count(text)
+    if isinstance(epochs, str):
+        raise BadInput(f"{option}: {epochs}")
     return epochs
 
 

@@ -134,6 +134,12 @@ BROKEN_CASES = [
         "epochs must be a positive integer, got 'many'",
     ),
     (
+        "epochs-beyond-rs-integers",
+        replace("config.csv", "epochs,5000", "epochs," + "9" * 30),
+        "config.csv",
+        "epochs must be at most 2147483647 (R's largest integer), got " + "9" * 30,
+    ),
+    (
         "config-bad-header",
         replace("config.csv", "key,value", "name,setting"),
         "config.csv",
@@ -208,6 +214,19 @@ def test_epochs_on_the_command_line_must_be_a_positive_integer(capsys, tmp_path,
     one_line(err, "--epochs", f"epochs must be a positive integer, got {epochs!r}")
     assert not (tmp_path / "traces").exists()
 
+
+
+@pytest.mark.parametrize(
+    "epochs", ["2147483648", "9" * 30, "9" * 5000], ids=["2^31", "30-digits", "5000-digits"]
+)
+def test_epochs_on_the_command_line_beyond_rs_integers_are_one_line(capsys, tmp_path, epochs):
+    # R counts epochs in its integers; a larger count was a Python traceback (OverflowError,
+    # MemoryError), and 4,300 digits and more one from int() itself.
+    code, _, err = run_cli(capsys, "--epochs", epochs, "--save-traces", str(tmp_path / "traces"))
+    assert code == 2, err
+    one_line(err, "--epochs", "epochs must be at most 2147483647 (R's largest integer)")
+    assert "Traceback" not in err and len(err) < 200, err
+    assert not (tmp_path / "traces").exists()
 
 
 @pytest.mark.parametrize("option", ["--epochs", "--epoch"])
