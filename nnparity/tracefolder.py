@@ -24,6 +24,7 @@ import json
 import os
 import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,11 +33,14 @@ import numpy as np
 from . import rds
 from .atomic import staged_file
 from .cases import Case, CaseError, load_case, write_case
+from .port import describe_dtype
 
 TRACE_JSON = "trace.json"
 CASE_DIR = "case"
 LANGUAGES = ("python", "r")
 FORMAT = "nnparity trace folder"
+#: How every matrix of a trace is stored (traces.TraceWriter): little-endian doubles.
+DTYPE = np.dtype("<f8")
 
 
 class TraceFolderError(ValueError):
@@ -138,50 +142,63 @@ def open_folder(path: Path | str) -> TraceFolder:
 
 
 def npz_arrays(path: Path | str) -> dict[str, np.ndarray]:
-    """``{name: array}`` of an .npz; members stored uncompressed (as nnparity writes
+    """``{name: array}`` of a trace's .npz; members stored uncompressed (as nnparity writes
     them) are memory-mapped.
 
     A trace can be larger than memory: mapping reads only the epochs used.
-    Compressed members are read whole. TraceFolderError when the file is not
-    an .npz.
+    Compressed members are read whole. Each member's .npy header is checked
+    (``_checked_header``) before any of its data is read or mapped. TraceFolderError
+    (one line, naming the file and the member) when the file is not such an .npz.
     """
     path = Path(path)
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = archive.infolist()
-    except (OSError, zipfile.BadZipFile) as error:
-        raise TraceFolderError(f"{path}: not an .npz ({error})") from None
     arrays = {}
     try:
-        with path.open("rb") as handle:
-            for member in members:
+        with zipfile.ZipFile(path) as archive, path.open("rb") as handle:
+            for member in archive.infolist():
                 if not member.filename.endswith(".npy"):
                     continue
                 name = member.filename[: -len(".npy")]
-                if member.compress_type != zipfile.ZIP_STORED:
-                    with np.load(path) as archive:
-                        arrays[name] = archive[name]
-                    continue
-                handle.seek(member.header_offset + 26)  # the local header's name and extra lengths
-                name_length, extra_length = struct.unpack("<HH", handle.read(4))
-                handle.seek(member.header_offset + 30 + name_length + extra_length)
-                version = np.lib.format.read_magic(handle)
-                read_header = (
-                    np.lib.format.read_array_header_1_0
-                    if version == (1, 0)
-                    else np.lib.format.read_array_header_2_0
-                )
-                shape, fortran, dtype = read_header(handle)
-                arrays[name] = np.memmap(
-                    path,
-                    dtype=dtype,
-                    mode="r",
-                    offset=handle.tell(),
-                    shape=shape,
-                    order="F" if fortran else "C",
-                )
-    except (OSError, ValueError, struct.error) as error:
-        raise TraceFolderError(
-            f"{path}: a member cannot be read as a numpy array ({error})"
-        ) from None
+                if member.compress_type == zipfile.ZIP_STORED:
+                    handle.seek(_data_start(handle, member))
+                    shape = _checked_header(path, name, handle)
+                    arrays[name] = np.memmap(
+                        path, dtype=DTYPE, mode="r", offset=handle.tell(), shape=shape
+                    )
+                else:
+                    with archive.open(member) as stream:
+                        shape = _checked_header(path, name, stream)
+                        arrays[name] = np.frombuffer(stream.read(), DTYPE).reshape(shape)
+    except TraceFolderError:
+        raise
+    except (OSError, ValueError, EOFError, struct.error, zipfile.BadZipFile, zlib.error) as error:
+        raise TraceFolderError(f"{path}: not a readable .npz of numpy arrays ({error})") from None
     return arrays
+
+
+def _data_start(handle, member: zipfile.ZipInfo) -> int:
+    """Where a stored member's bytes begin in the file: after its local header."""
+    handle.seek(member.header_offset + 26)  # the local header's name and extra lengths
+    name_length, extra_length = struct.unpack("<HH", handle.read(4))
+    return member.header_offset + 30 + name_length + extra_length
+
+
+def _checked_header(path: Path, name: str, stream) -> tuple[int, ...]:
+    """The shape a member's .npy header declares, read from ``stream``, which it leaves at
+    the data; TraceFolderError unless the header declares what nnparity writes: little-endian
+    doubles in C order. Nothing is mapped or unpickled before this passes."""
+    version = np.lib.format.read_magic(stream)
+    read_header = (
+        np.lib.format.read_array_header_1_0
+        if version == (1, 0)
+        else np.lib.format.read_array_header_2_0
+    )
+    shape, fortran, dtype = read_header(stream)
+    where = f"{path}: {name}"
+    if dtype != DTYPE:
+        raise TraceFolderError(
+            f"{where} holds {describe_dtype(dtype)} ({dtype.str}); "
+            f"a trace holds little-endian doubles ({DTYPE.str})"
+        )
+    if fortran:
+        raise TraceFolderError(f"{where} is stored in Fortran order; a trace is stored in C order")
+    return shape

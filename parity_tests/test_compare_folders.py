@@ -59,14 +59,16 @@ def golden(tmp_path_factory, r_available) -> Path:
 def other(golden, tmp_path):
     """``other(edit, environment)``: a copy of the golden folder, a trace and environment edited."""
 
-    def make(edit=None, environment: dict | None = None, language: str = "r") -> Path:
+    def make(
+        edit=None, environment: dict | None = None, language: str = "r", save=np.savez
+    ) -> Path:
         copy = tmp_path / "other"
         shutil.copytree(golden, copy)
         if edit is not None:
             with np.load(copy / f"{language}.npz") as npz:
                 arrays = {name: npz[name] for name in npz.files}
             edit(arrays)
-            np.savez(copy / f"{language}.npz", **arrays)
+            save(copy / f"{language}.npz", **arrays)
         if environment is not None:
             info = json.loads((copy / "trace.json").read_text())
             info["environment"].update(environment)
@@ -165,6 +167,58 @@ def test_bad_input_gets_one_line_and_exit_2(capsys, golden, other, tmp_path, mak
     code, out, err = compare(capsys, golden, make_b(other, tmp_path))
     assert code == 2, out + err
     assert_one_line(err, *words)
+
+
+def store_wh(convert):
+    def edit(arrays):
+        arrays["wh"] = convert(arrays["wh"])
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    "convert, words",
+    [
+        (lambda v: v + 5j, ["complex", "<c16"]),
+        (lambda v: v.astype(str), ["strings"]),
+        (lambda v: np.rec.fromarrays([v]), ["|V8"]),
+        (lambda v: v.astype(np.float32), ["float32", "<f4"]),
+        (lambda v: v.astype(np.int64), ["integers", "<i8"]),
+        (lambda v: v.astype(">f8"), [">f8"]),
+        (np.asfortranarray, ["Fortran order"]),
+    ],
+    ids=["complex", "strings", "structured", "float32", "int64", "big-endian", "fortran-order"],
+)
+@pytest.mark.parametrize("save", [np.savez, np.savez_compressed], ids=["stored", "compressed"])
+def test_a_member_not_stored_as_little_endian_c_order_doubles_is_refused_naming_it(
+    capsys, golden, other, convert, words, save
+):
+    code, out, err = compare(capsys, golden, other(store_wh(convert), save=save))
+    assert code == 2, (
+        f"nnparity writes every matrix as little-endian doubles in C order; anything else is a "
+        f"damaged trace (exit 2), not a trace to compare:\n{out}{err}"
+    )
+    assert_one_line(err, "r.npz", "wh", *words)
+
+
+def test_an_object_member_is_refused_from_its_header_without_mapping_or_unpickling(
+    golden, other
+):
+    """In a process of its own: mapping an object array's bytes as pointers crashes it."""
+    b = other(store_wh(lambda v: v.astype(object)))
+    result = subprocess.run(
+        [sys.executable, "-m", "nnparity", "compare", str(golden), str(b)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2, (
+        f"an object-dtype member must be refused as bad input (exit 2), "
+        f"got exit {result.returncode}:\n{result.stdout}{result.stderr}"
+    )
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "r.npz" in lines[0] and "wh" in lines[0] and "|O" in lines[0], (
+        f"expected one line naming r.npz, wh and its dtype (|O):\n{result.stderr}"
+    )
 
 
 def test_traces_of_different_cases_are_refused(capsys, golden, other):
