@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import rds
+from . import rds, steps
 from .atomic import staged_file
 from .cases import Case, CaseError, load_case, write_case
 from .port import describe_dtype
@@ -87,9 +87,13 @@ def _write_json(path: Path, data: dict) -> Path:
 
 @dataclass
 class TraceFolder:
+    """A trace folder checked against its trace.json (``open_folder``)."""
+
     path: Path
     info: dict
     case: Case
+    epochs: int  # trace.json's; every matrix holds this many
+    traces: dict[str, dict[str, np.ndarray]]  # language -> matrix name -> [epochs, rows, cols]
 
     @property
     def environment(self) -> dict[str, str]:
@@ -97,15 +101,17 @@ class TraceFolder:
 
     @property
     def languages(self) -> list[str]:
-        return [language for language in LANGUAGES if (self.path / f"{language}.npz").is_file()]
+        return list(self.traces)
 
     def arrays(self, language: str) -> dict[str, np.ndarray]:
         """The trace of one language, each matrix mapped from the file rather than read whole."""
-        return npz_arrays(self.path / f"{language}.npz")
+        return self.traces[language]
 
 
 def open_folder(path: Path | str) -> TraceFolder:
-    """A trace folder's description and case; TraceFolderError (one line) when it is not one."""
+    """A trace folder checked against its trace.json: its epochs, its files, every matrix of
+    every .npz it lists (``npz_arrays``). TraceFolderError (one line) when it is not one, or
+    is damaged."""
     path = Path(path)
     if not path.is_dir():
         raise TraceFolderError(
@@ -130,20 +136,60 @@ def open_folder(path: Path | str) -> TraceFolder:
         raise TraceFolderError(
             f'{info_path}: not an nnparity trace description (no "format": "{FORMAT}")'
         )
+    epochs, files = _described(info_path, info)
     try:
         case = load_case(path / CASE_DIR)
     except CaseError as error:
         raise TraceFolderError(f"{path}: the saved case is unusable: {error}") from None
     case.name = str(info.get("case", case.name))
-    folder = TraceFolder(path, info, case)
-    if not folder.languages:
+    traces = {
+        language: npz_arrays(path / f"{language}.npz", epochs)
+        for language in LANGUAGES
+        if f"{language}.npz" in files
+    }
+    if not traces:
         raise TraceFolderError(f"{path}: holds no python.npz or r.npz")
-    return folder
+    return TraceFolder(path, info, case, epochs, traces)
 
 
-def npz_arrays(path: Path | str) -> dict[str, np.ndarray]:
-    """``{name: array}`` of a trace's .npz; members stored uncompressed (as nnparity writes
-    them) are memory-mapped.
+def _described(info_path: Path, info: dict) -> tuple[int, list[str]]:
+    """The epochs and the files trace.json describes, each file present and each .npz
+    listed; TraceFolderError when it does not describe them plainly or the folder differs."""
+
+    def shown(key: str) -> str:
+        return json.dumps(info[key])[:40] if key in info else "missing"
+
+    epochs, files = info.get("epochs"), info.get("files")
+    if type(epochs) is not int or epochs < 1:
+        raise TraceFolderError(
+            f'{info_path}: "epochs" is {shown("epochs")}; expected a positive whole number'
+        )
+    if not isinstance(files, list) or not all(isinstance(name, str) for name in files):
+        raise TraceFolderError(
+            f'{info_path}: "files" is {shown("files")}; expected a list of file names'
+        )
+    if not isinstance(info.get("environment", {}), dict):
+        raise TraceFolderError(
+            f'{info_path}: "environment" is {shown("environment")}; expected an object'
+        )
+    folder = info_path.parent
+    for name in files:
+        if not (folder / name).is_file():
+            raise TraceFolderError(
+                f"{folder / name}: missing, though {TRACE_JSON} lists it (the folder is damaged)"
+            )
+    for language in LANGUAGES:
+        name = f"{language}.npz"
+        if name not in files and (folder / name).exists():
+            raise TraceFolderError(
+                f"{folder / name}: not listed in {TRACE_JSON}'s files (the folder is damaged)"
+            )
+    return epochs, files
+
+
+def npz_arrays(path: Path | str, epochs: int) -> dict[str, np.ndarray]:
+    """``{name: array [epochs, rows, cols]}`` of a trace's .npz; members stored uncompressed
+    (as nnparity writes them) are memory-mapped.
 
     A trace can be larger than memory: mapping reads only the epochs used.
     Compressed members are read whole. Each member's .npy header is checked
@@ -160,18 +206,20 @@ def npz_arrays(path: Path | str) -> dict[str, np.ndarray]:
                 name = member.filename[: -len(".npy")]
                 if member.compress_type == zipfile.ZIP_STORED:
                     handle.seek(_data_start(handle, member))
-                    shape = _checked_header(path, name, handle)
+                    shape = _checked_header(path, name, handle, epochs)
                     arrays[name] = np.memmap(
                         path, dtype=DTYPE, mode="r", offset=handle.tell(), shape=shape
                     )
                 else:
                     with archive.open(member) as stream:
-                        shape = _checked_header(path, name, stream)
+                        shape = _checked_header(path, name, stream, epochs)
                         arrays[name] = np.frombuffer(stream.read(), DTYPE).reshape(shape)
     except TraceFolderError:
         raise
     except (OSError, ValueError, EOFError, struct.error, zipfile.BadZipFile, zlib.error) as error:
         raise TraceFolderError(f"{path}: not a readable .npz of numpy arrays ({error})") from None
+    if not arrays:
+        raise TraceFolderError(f"{path}: holds no matrices (a trace holds {steps.NAMES[0]}, ...)")
     return arrays
 
 
@@ -182,10 +230,11 @@ def _data_start(handle, member: zipfile.ZipInfo) -> int:
     return member.header_offset + 30 + name_length + extra_length
 
 
-def _checked_header(path: Path, name: str, stream) -> tuple[int, ...]:
+def _checked_header(path: Path, name: str, stream, epochs: int) -> tuple[int, ...]:
     """The shape a member's .npy header declares, read from ``stream``, which it leaves at
     the data; TraceFolderError unless the header declares what nnparity writes: little-endian
-    doubles in C order. Nothing is mapped or unpickled before this passes."""
+    doubles in C order, [epochs, rows, cols]. Nothing is mapped or unpickled before this
+    passes."""
     version = np.lib.format.read_magic(stream)
     read_header = (
         np.lib.format.read_array_header_1_0
@@ -201,4 +250,14 @@ def _checked_header(path: Path, name: str, stream) -> tuple[int, ...]:
         )
     if fortran:
         raise TraceFolderError(f"{where} is stored in Fortran order; a trace is stored in C order")
+    if len(shape) != 3 or shape[0] != epochs:
+        raise TraceFolderError(
+            f"{where} is {shape_text(shape)}, where the {epochs} epochs {TRACE_JSON} says "
+            f"need {epochs} x rows x cols"
+        )
     return shape
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    """``40 x 4 x 3``."""
+    return " x ".join(str(n) for n in shape) or "a single number"

@@ -13,15 +13,17 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from nnparity import paths, traces
+from nnparity import compare_folders, paths, traces
 from nnparity.cases import FIXTURES, load_case
 from nnparity.cli import main
 from nnparity.ports import PythonPort, RPort
+from nnparity.tracefolder import open_folder
 
 EPOCHS = 40
 OPENBLAS = Path("/usr/lib/x86_64-linux-gnu/openblas-pthread")
@@ -219,6 +221,137 @@ def test_an_object_member_is_refused_from_its_header_without_mapping_or_unpickli
     assert len(lines) == 1 and "r.npz" in lines[0] and "wh" in lines[0] and "|O" in lines[0], (
         f"expected one line naming r.npz, wh and its dtype (|O):\n{result.stderr}"
     )
+
+
+@pytest.fixture
+def damaged(golden, tmp_path):
+    """``damaged(edit)``: a copy of the golden folder after ``edit(folder)``."""
+
+    def make(edit) -> Path:
+        copy = tmp_path / "damaged"
+        shutil.copytree(golden, copy)
+        edit(copy)
+        return copy
+
+    return make
+
+
+def every_npz(convert):
+    """An edit of a folder: every matrix of python.npz and r.npz replaced by ``convert(it)``."""
+
+    def edit(folder: Path) -> None:
+        for language in ("python", "r"):
+            with np.load(folder / f"{language}.npz") as npz:
+                arrays = {name: convert(npz[name]) for name in npz.files}
+            np.savez(folder / f"{language}.npz", **arrays)
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    "convert",
+    [lambda v: v[:0], lambda v: v[:3], lambda v: v[0]],
+    ids=["no-epochs", "3-of-the-40-epochs", "no-epoch-axis"],
+)
+def test_matrices_holding_other_epochs_than_trace_json_says_are_refused(
+    capsys, damaged, convert
+):
+    """Both sides cut the same way agree cell for cell, about fewer epochs than they claim."""
+    folder = damaged(every_npz(convert))
+    code, out, err = compare(capsys, folder, folder)
+    assert code == 2, (
+        f"trace.json says {EPOCHS} epochs and the matrices hold fewer: a damaged folder "
+        f"(exit 2), never an agreement:\n{out}{err}"
+    )
+    assert_one_line(err, "python.npz", "trace.json", f"{EPOCHS} epochs")
+
+
+def test_an_npz_holding_no_matrices_is_refused(capsys, damaged):
+    def empty(folder: Path) -> None:
+        for name in ("python.npz", "r.npz"):
+            np.savez(folder / name)
+
+    folder = damaged(empty)
+    code, out, err = compare(capsys, folder, folder)
+    assert code == 2, f"an .npz with no matrices is a damaged trace (exit 2):\n{out}{err}"
+    assert_one_line(err, "python.npz", "no matrices")
+
+
+@pytest.mark.parametrize("listed", ["python.npz", "r.npz", "r.rds"])
+def test_a_file_trace_json_lists_but_the_folder_lacks_is_refused(capsys, golden, damaged, listed):
+    b = damaged(lambda folder: (folder / listed).unlink())
+    code, out, err = compare(capsys, golden, b)
+    assert code == 2, (
+        f"trace.json lists {listed} and it is gone: a damaged folder (exit 2), not a "
+        f"comparison of what is left:\n{out}{err}"
+    )
+    assert_one_line(err, listed, "trace.json")
+
+
+def edit_info(change):
+    """An edit of a folder: trace.json replaced by ``change(its content)``."""
+
+    def edit(folder: Path) -> None:
+        info = json.loads((folder / "trace.json").read_text())
+        (folder / "trace.json").write_text(json.dumps(change(info)))
+
+    return edit
+
+
+def unlisted(info):
+    info["files"].remove("r.npz")
+    return info
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (lambda info: {**info, "epochs": str(EPOCHS)}, ["epochs", f'"{EPOCHS}"']),
+        (lambda info: {**info, "epochs": -EPOCHS}, ["epochs", f"-{EPOCHS}"]),
+        (lambda info: {**info, "epochs": 0}, ["epochs", "0"]),
+        (lambda info: {**info, "epochs": float(EPOCHS)}, ["epochs", f"{EPOCHS}.0"]),
+        (lambda info: {**info, "epochs": True}, ["epochs", "true"]),
+        (lambda info: {k: v for k, v in info.items() if k != "epochs"}, ["epochs", "missing"]),
+        (lambda info: {**info, "epochs": 10**30}, ["python.npz", "trace.json", "epochs"]),
+        (lambda info: {**info, "files": "python.npz"}, ["files"]),
+        (lambda info: {**info, "environment": ["numpy"]}, ["environment"]),
+        (lambda info: [info], ["trace.json", "not an nnparity trace description"]),
+        (unlisted, ["r.npz", "not listed", "trace.json"]),
+    ],
+    ids=[
+        "epochs-a-string", "epochs-negative", "epochs-zero", "epochs-a-float", "epochs-a-bool",
+        "epochs-missing", "epochs-huge", "files-not-a-list", "environment-not-an-object",
+        "not-an-object", "an-npz-not-listed",
+    ],
+)
+def test_a_trace_json_that_does_not_describe_the_folder_is_refused(
+    capsys, golden, damaged, change, words
+):
+    code, out, err = compare(capsys, golden, damaged(edit_info(change)))
+    assert code == 2, f"a trace.json that does not describe its folder is bad input:\n{out}{err}"
+    assert_one_line(err, *words)
+
+
+def test_a_comparison_that_saw_fewer_epochs_than_trace_json_says_fails(golden):
+    """Past the folder's checks, compare still expects trace.json's epochs, as `run` does."""
+    a = open_folder(golden)
+    cut = replace(a, traces={language: {name: v[:3] for name, v in arrays.items()}
+                             for language, arrays in a.traces.items()})
+    report = compare_folders.compare(cut, cut, "r")
+    assert not report.passed, f"3 epochs compared of {EPOCHS} cannot agree about {EPOCHS}"
+    said = "\n".join(compare_folders.summary("r", report))
+    assert "every cell of every epoch" not in said, f"3 epochs are not every epoch:\n{said}"
+
+
+def test_the_summary_of_a_comparison_that_did_not_cover_every_epoch_says_so(golden):
+    a = open_folder(golden)
+    short = replace(
+        compare_folders.compare(a, a, "r"),
+        error=f"3 of the {EPOCHS} epochs asked for were compared",
+    )
+    said = "\n".join(compare_folders.summary("r", short))
+    assert f"not complete: 3 of the {EPOCHS} epochs" in said, said
+    assert "every cell of every epoch" not in said, f"the summary claims every epoch:\n{said}"
 
 
 def test_traces_of_different_cases_are_refused(capsys, golden, other):
