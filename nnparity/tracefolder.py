@@ -20,9 +20,12 @@ and, once for the run:
 
 from __future__ import annotations
 
+import io
 import json
+import math
 import os
 import struct
+import tokenize
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -187,61 +190,83 @@ def _described(info_path: Path, info: dict) -> tuple[int, list[str]]:
     return epochs, files
 
 
+#: What numpy's .npy header parser, zipfile and zlib raise on damaged bytes.
+DAMAGED = (
+    OSError, ValueError, EOFError, SyntaxError, tokenize.TokenError, struct.error,
+    zipfile.BadZipFile, zlib.error,
+)
+
+#: More than the header of any array of doubles: a member's header is read from this many
+#: of its first bytes at most, so a damaged header cannot run into the next member.
+HEADER_BYTES = 4096
+
+
 def npz_arrays(path: Path | str, epochs: int) -> dict[str, np.ndarray]:
     """``{name: array [epochs, rows, cols]}`` of a trace's .npz; members stored uncompressed
     (as nnparity writes them) are memory-mapped.
 
     A trace can be larger than memory: mapping reads only the epochs used.
-    Compressed members are read whole. Each member's .npy header is checked
-    (``_checked_header``) before any of its data is read or mapped. TraceFolderError
-    (one line, naming the file and the member) when the file is not such an .npz.
+    Compressed members are read whole. Each member is checked (``_matrix``) before any
+    of its data is mapped: TraceFolderError (one line, naming the file and the member)
+    when the file is not such an .npz.
     """
     path = Path(path)
     arrays = {}
     try:
         with zipfile.ZipFile(path) as archive, path.open("rb") as handle:
             for member in archive.infolist():
-                if not member.filename.endswith(".npy"):
-                    continue
-                name = member.filename[: -len(".npy")]
-                if member.compress_type == zipfile.ZIP_STORED:
-                    handle.seek(_data_start(handle, member))
-                    shape = _checked_header(path, name, handle, epochs)
-                    arrays[name] = np.memmap(
-                        path, dtype=DTYPE, mode="r", offset=handle.tell(), shape=shape
+                name = member.filename.removesuffix(".npy")
+                if name not in steps.NAMES or not member.filename.endswith(".npy"):
+                    raise TraceFolderError(
+                        f"{path}: {member.filename} is not a matrix of a trace "
+                        f"(nnparity writes {steps.NAMES[0]}.npy ... {steps.NAMES[-1]}.npy)"
                     )
-                else:
-                    with archive.open(member) as stream:
-                        shape = _checked_header(path, name, stream, epochs)
-                        arrays[name] = np.frombuffer(stream.read(), DTYPE).reshape(shape)
-    except TraceFolderError:
-        raise
-    except (OSError, ValueError, EOFError, struct.error, zipfile.BadZipFile, zlib.error) as error:
-        raise TraceFolderError(f"{path}: not a readable .npz of numpy arrays ({error})") from None
+                try:
+                    arrays[name] = _matrix(path, name, archive, handle, member, epochs)
+                except TraceFolderError:
+                    raise
+                except DAMAGED as error:
+                    raise TraceFolderError(
+                        f"{path}: {member.filename} cannot be read as a numpy array ({error})"
+                    ) from None
+    except (OSError, zipfile.BadZipFile) as error:
+        raise TraceFolderError(f"{path}: not an .npz ({error})") from None
     if not arrays:
         raise TraceFolderError(f"{path}: holds no matrices (a trace holds {steps.NAMES[0]}, ...)")
     return arrays
 
 
-def _data_start(handle, member: zipfile.ZipInfo) -> int:
-    """Where a stored member's bytes begin in the file: after its local header."""
+def _matrix(path: Path, name: str, archive, handle, member: zipfile.ZipInfo, epochs: int):
+    """One member, checked from its first bytes (``_checked_header``): then mapped when
+    stored, read when compressed."""
+    head_bytes = min(member.file_size, HEADER_BYTES)
+    if member.compress_type != zipfile.ZIP_STORED:
+        with archive.open(member) as stream:
+            head = io.BytesIO(stream.read(head_bytes))
+            shape = _checked_header(path, name, head, member.file_size, epochs)
+            return np.frombuffer(head.read() + stream.read(), DTYPE).reshape(shape)
     handle.seek(member.header_offset + 26)  # the local header's name and extra lengths
     name_length, extra_length = struct.unpack("<HH", handle.read(4))
-    return member.header_offset + 30 + name_length + extra_length
+    start = member.header_offset + 30 + name_length + extra_length
+    handle.seek(start)
+    head = io.BytesIO(handle.read(head_bytes))
+    shape = _checked_header(path, name, head, member.file_size, epochs)
+    return np.memmap(path, dtype=DTYPE, mode="r", offset=start + head.tell(), shape=shape)
 
 
-def _checked_header(path: Path, name: str, stream, epochs: int) -> tuple[int, ...]:
-    """The shape a member's .npy header declares, read from ``stream``, which it leaves at
-    the data; TraceFolderError unless the header declares what nnparity writes: little-endian
-    doubles in C order, [epochs, rows, cols]. Nothing is mapped or unpickled before this
-    passes."""
-    version = np.lib.format.read_magic(stream)
+def _checked_header(path: Path, name: str, head: io.BytesIO, size: int, epochs: int):
+    """The shape a member's .npy header declares, read from ``head`` (the member's first
+    bytes; ``size``: all its bytes), which it leaves at the data. TraceFolderError unless
+    the header declares what nnparity writes, little-endian doubles in C order
+    [epochs, rows, cols], and the member holds as many doubles. Nothing is mapped or
+    unpickled before this passes."""
+    version = np.lib.format.read_magic(head)
     read_header = (
         np.lib.format.read_array_header_1_0
         if version == (1, 0)
         else np.lib.format.read_array_header_2_0
     )
-    shape, fortran, dtype = read_header(stream)
+    shape, fortran, dtype = read_header(head)
     where = f"{path}: {name}"
     if dtype != DTYPE:
         raise TraceFolderError(
@@ -254,6 +279,12 @@ def _checked_header(path: Path, name: str, stream, epochs: int) -> tuple[int, ..
         raise TraceFolderError(
             f"{where} is {shape_text(shape)}, where the {epochs} epochs {TRACE_JSON} says "
             f"need {epochs} x rows x cols"
+        )
+    data, needed = size - head.tell(), DTYPE.itemsize * math.prod(shape)
+    if data != needed:
+        raise TraceFolderError(
+            f"{where} holds {data} bytes of data, where its {shape_text(shape)} doubles "
+            f"need {needed}"
         )
     return shape
 

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -352,6 +353,61 @@ def test_the_summary_of_a_comparison_that_did_not_cover_every_epoch_says_so(gold
     said = "\n".join(compare_folders.summary("r", short))
     assert f"not complete: 3 of the {EPOCHS} epochs" in said, said
     assert "every cell of every epoch" not in said, f"the summary claims every epoch:\n{said}"
+
+
+def rewrite_r_npz(change):
+    """An edit of a folder: r.npz rewritten with its members (name -> bytes) after
+    ``change(members)``."""
+
+    def edit(folder: Path) -> None:
+        path = folder / "r.npz"
+        with zipfile.ZipFile(path) as archive:
+            members = {name: archive.read(name) for name in archive.namelist()}
+        change(members)
+        with zipfile.ZipFile(path, "w") as archive:
+            for name, data in members.items():
+                archive.writestr(name, data)
+
+    return edit
+
+
+def add(name, data=None):
+    def change(members):
+        members[name] = members["wh.npy"] if data is None else data
+
+    return change
+
+
+def cut_wh(end):
+    def change(members):
+        members["wh.npy"] = members["wh.npy"][:end]
+
+    return change
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (add("notes.txt", b"written by hand"), ["notes.txt", "not a matrix"]),
+        (add("extra.npy"), ["extra.npy", "not a matrix"]),
+        (cut_wh(-8), ["wh", "bytes"]),
+        (cut_wh(100), ["wh"]),
+        (add("wh.npy", b"not a numpy array"), ["wh"]),
+    ],
+    ids=[
+        "a-member-not-npy", "a-member-of-another-name", "a-member-short-by-one-double",
+        "a-member-cut-in-its-header", "a-member-not-numpy",
+    ],
+)
+def test_an_npz_member_that_is_not_a_whole_matrix_of_the_trace_is_refused_naming_it(
+    capsys, golden, damaged, change, words
+):
+    code, out, err = compare(capsys, golden, damaged(rewrite_r_npz(change)))
+    assert code == 2, (
+        f"a member nnparity does not write, or a damaged one, is bad input (exit 2), "
+        f"never compared or skipped:\n{out}{err}"
+    )
+    assert_one_line(err, "r.npz", *words)
 
 
 def test_traces_of_different_cases_are_refused(capsys, golden, other):
