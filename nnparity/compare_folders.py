@@ -8,9 +8,10 @@ of Python, B in the place of R), and the message says which environment made
 each folder (the fingerprint ``nnparity run --save-traces`` saved in
 trace.json).
 
-Exit codes as for ``run``: 0 every cell within the bound, 1 a cell beyond it,
-2 bad input (a missing folder, a folder that is not a trace folder, traces of
-different cases, or of different names or shapes).
+Exit codes as for ``run``: 0 every cell of every epoch compared and within the
+bound, 1 a cell beyond it, 2 bad input (a missing folder, a folder that is not a
+trace folder or that its trace.json does not describe (tracefolder.open_folder),
+traces of different cases, or of different names or shapes).
 """
 
 from __future__ import annotations

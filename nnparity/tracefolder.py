@@ -15,7 +15,11 @@ and, once for the run:
   environment that made the traces (``nnparity.fingerprint``: Python, numpy and
   its BLAS, R and its BLAS).
 
-``nnparity compare A B`` reads two such folders.
+``nnparity compare A B`` reads two such folders, each checked against its
+trace.json first (``open_folder``): every file it lists present, every member of
+each .npz one of the article's matrices as nnparity writes it (little-endian
+doubles, C order, ``[epochs, rows, cols]`` with trace.json's epochs). Anything
+else is a damaged folder, refused in one line, never compared.
 """
 
 from __future__ import annotations
