@@ -8,9 +8,10 @@ of Python, B in the place of R), and the message says which environment made
 each folder (the fingerprint ``nnparity run --save-traces`` saved in
 trace.json).
 
-Exit codes as for ``run``: 0 every cell within the bound, 1 a cell beyond it,
-2 bad input (a missing folder, a folder that is not a trace folder, traces of
-different cases, or of different names or shapes).
+Exit codes as for ``run``: 0 every cell of every epoch compared and within the
+bound, 1 a cell beyond it, 2 bad input (a missing folder, a folder that is not a
+trace folder or that its trace.json does not describe (tracefolder.open_folder),
+traces of different cases, or of different names or shapes).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from rich.console import Console
 from . import steps, traces
 from .command import FAILS, OK, BadInput
 from .compare import Cell, Comparison, ParityReport, describe_value
-from .tracefolder import TraceFolder, TraceFolderError, open_folder
+from .tracefolder import TraceFolder, TraceFolderError, open_folder, shape_text
 
 MODE = "free"  # two trainings, each on its own: the free-running bound
 
@@ -52,8 +53,8 @@ def check_comparable(a: TraceFolder, b: TraceFolder) -> list[str]:
         for name in x:
             if x[name].shape != y[name].shape:
                 raise TraceFolderError(
-                    f"{language}.npz: {name} is {_shape(x[name])} in {a.path} "
-                    f"and {_shape(y[name])} in {b.path}"
+                    f"{language}.npz: {name} is {shape_text(x[name].shape)} in {a.path} "
+                    f"and {shape_text(y[name].shape)} in {b.path}"
                 )
     return common
 
@@ -68,10 +69,6 @@ def _files(folder: TraceFolder) -> str:
     return ", ".join(f"{language}.npz" for language in folder.languages)
 
 
-def _shape(array: np.ndarray) -> str:
-    return " x ".join(str(n) for n in array.shape)
-
-
 def compare(
     a: TraceFolder, b: TraceFolder, language: str, chunk_bytes: int = traces.CHUNK_BYTES
 ) -> ParityReport:
@@ -81,8 +78,8 @@ def compare(
     case's for the first epoch, then A's update of the epoch before.
     """
     x, y = a.arrays(language), b.arrays(language)
-    epochs = len(next(iter(x.values())))
-    comparison = Comparison(a.case, MODE, expected_epochs=epochs)
+    epochs = a.epochs
+    comparison = Comparison(a.case, MODE, expected_epochs=epochs)  # fewer compared: not passed
     per_epoch = sum(int(np.prod(v.shape[1:])) * 8 for v in x.values())
     done = 0
     for size in traces.chunks(epochs, per_epoch, chunk_bytes):
@@ -123,7 +120,9 @@ def summary(language: str, report: ParityReport) -> list[str]:
     """Where A and B first differ, and the first cell beyond the bound."""
     lines = [f"{language}.npz: " + ("within the bound" if report.passed else "BEYOND THE BOUND")]
     lines += [f"  structural problem at {problem}" for problem in report.problems]
-    if report.first_difference is None and not report.problems:
+    if report.error:
+        lines.append(f"  not complete: {report.error}")
+    if report.first_difference is None and report.passed:
         lines.append("  bitwise equal: every cell of every epoch")
     elif report.first_difference is not None:
         lines.append(f"  first difference: {describe_cell(report.first_difference)}")
@@ -143,7 +142,7 @@ def print_comparison(
         console.print(text, highlight=False, markup=False, soft_wrap=True, **style)
 
     for label, folder in (("A", a), ("B", b)):
-        epochs = folder.info.get("epochs", "?")
+        epochs = folder.epochs
         environment = (
             "; ".join(f"{key} {value}" for key, value in folder.environment.items())
             or "not recorded"

@@ -57,6 +57,21 @@ class Port:
         raise PortError(f"{self.describe()} cannot recompute single steps")
 
 
+def describe_dtype(dtype: np.dtype) -> str:
+    """What an array of this dtype holds, in words: "complex numbers", "float32 numbers"."""
+    what = {
+        "i": "integers",
+        "u": "integers",
+        "b": "logicals",
+        "U": "strings",
+        "S": "strings",
+        "O": "objects",
+        "f": f"{'big-endian ' if dtype.byteorder == '>' else ''}{dtype.name} numbers",
+        "c": "complex numbers",
+    }
+    return what.get(dtype.kind, str(dtype))
+
+
 def check_trace(port: Port, trace, epochs: int) -> dict[str, np.ndarray]:
     """What a port's train returned, checked where it crosses into the harness.
 
@@ -83,19 +98,8 @@ def check_trace(port: Port, trace, epochs: int) -> dict[str, np.ndarray]:
                 f"{port.describe()} returned {_kind(value)} for {name}; expected {expected}"
             )
         if value.dtype != np.float64:
-            what = {
-                "i": "integers",
-                "u": "integers",
-                "b": "logicals",
-                "U": "strings",
-                "S": "strings",
-                "O": "objects",
-                "f": f"{value.dtype} numbers",
-                "c": "complex numbers",
-            }
             raise BorderError(
-                f"{port.describe()} returned "
-                f"{what.get(value.dtype.kind, str(value.dtype))} for {name}; "
+                f"{port.describe()} returned {describe_dtype(value.dtype)} for {name}; "
                 f"expected doubles (float64)"
             )
         checked[name] = plain(value)

@@ -15,28 +15,39 @@ and, once for the run:
   environment that made the traces (``nnparity.fingerprint``: Python, numpy and
   its BLAS, R and its BLAS).
 
-``nnparity compare A B`` reads two such folders.
+``nnparity compare A B`` reads two such folders, each checked against its
+trace.json first (``open_folder``): every file it lists present, every member of
+each .npz one of the article's matrices as nnparity writes it (little-endian
+doubles, C order, ``[epochs, rows, cols]`` with trace.json's epochs). Anything
+else is a damaged folder, refused in one line, never compared.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import math
 import os
 import struct
+import tokenize
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import rds
+from . import rds, steps
 from .atomic import staged_file
 from .cases import Case, CaseError, load_case, write_case
+from .port import describe_dtype
 
 TRACE_JSON = "trace.json"
 CASE_DIR = "case"
 LANGUAGES = ("python", "r")
 FORMAT = "nnparity trace folder"
+#: How every matrix of a trace is stored (traces.TraceWriter): little-endian doubles.
+DTYPE = np.dtype("<f8")
 
 
 class TraceFolderError(ValueError):
@@ -83,9 +94,13 @@ def _write_json(path: Path, data: dict) -> Path:
 
 @dataclass
 class TraceFolder:
+    """A trace folder checked against its trace.json (``open_folder``)."""
+
     path: Path
     info: dict
     case: Case
+    epochs: int  # trace.json's; every matrix holds this many
+    traces: dict[str, dict[str, np.ndarray]]  # language -> matrix name -> [epochs, rows, cols]
 
     @property
     def environment(self) -> dict[str, str]:
@@ -93,15 +108,17 @@ class TraceFolder:
 
     @property
     def languages(self) -> list[str]:
-        return [language for language in LANGUAGES if (self.path / f"{language}.npz").is_file()]
+        return list(self.traces)
 
     def arrays(self, language: str) -> dict[str, np.ndarray]:
         """The trace of one language, each matrix mapped from the file rather than read whole."""
-        return npz_arrays(self.path / f"{language}.npz")
+        return self.traces[language]
 
 
 def open_folder(path: Path | str) -> TraceFolder:
-    """A trace folder's description and case; TraceFolderError (one line) when it is not one."""
+    """A trace folder checked against its trace.json: its epochs, its files, every matrix of
+    every .npz it lists (``npz_arrays``). TraceFolderError (one line) when it is not one, or
+    is damaged."""
     path = Path(path)
     if not path.is_dir():
         raise TraceFolderError(
@@ -126,62 +143,156 @@ def open_folder(path: Path | str) -> TraceFolder:
         raise TraceFolderError(
             f'{info_path}: not an nnparity trace description (no "format": "{FORMAT}")'
         )
+    epochs, files = _described(info_path, info)
     try:
         case = load_case(path / CASE_DIR)
     except CaseError as error:
         raise TraceFolderError(f"{path}: the saved case is unusable: {error}") from None
     case.name = str(info.get("case", case.name))
-    folder = TraceFolder(path, info, case)
-    if not folder.languages:
+    traces = {
+        language: npz_arrays(path / f"{language}.npz", epochs)
+        for language in LANGUAGES
+        if f"{language}.npz" in files
+    }
+    if not traces:
         raise TraceFolderError(f"{path}: holds no python.npz or r.npz")
-    return folder
+    return TraceFolder(path, info, case, epochs, traces)
 
 
-def npz_arrays(path: Path | str) -> dict[str, np.ndarray]:
-    """``{name: array}`` of an .npz; members stored uncompressed (as nnparity writes
-    them) are memory-mapped.
+def _described(info_path: Path, info: dict) -> tuple[int, list[str]]:
+    """The epochs and the files trace.json describes, each file present and each .npz
+    listed; TraceFolderError when it does not describe them plainly or the folder differs."""
+
+    def shown(key: str) -> str:
+        return json.dumps(info[key])[:40] if key in info else "missing"
+
+    epochs, files = info.get("epochs"), info.get("files")
+    if type(epochs) is not int or epochs < 1:
+        raise TraceFolderError(
+            f'{info_path}: "epochs" is {shown("epochs")}; expected a positive whole number'
+        )
+    if not isinstance(files, list) or not all(isinstance(name, str) for name in files):
+        raise TraceFolderError(
+            f'{info_path}: "files" is {shown("files")}; expected a list of file names'
+        )
+    if not isinstance(info.get("environment", {}), dict):
+        raise TraceFolderError(
+            f'{info_path}: "environment" is {shown("environment")}; expected an object'
+        )
+    folder = info_path.parent
+    for name in files:
+        if not (folder / name).is_file():
+            raise TraceFolderError(
+                f"{folder / name}: missing, though {TRACE_JSON} lists it (the folder is damaged)"
+            )
+    for language in LANGUAGES:
+        name = f"{language}.npz"
+        if name not in files and (folder / name).exists():
+            raise TraceFolderError(
+                f"{folder / name}: not listed in {TRACE_JSON}'s files (the folder is damaged)"
+            )
+    return epochs, files
+
+
+#: What numpy's .npy header parser, zipfile and zlib raise on damaged bytes.
+DAMAGED = (
+    OSError, ValueError, EOFError, SyntaxError, tokenize.TokenError, struct.error,
+    zipfile.BadZipFile, zlib.error,
+)
+
+#: More than the header of any array of doubles: a member's header is read from this many
+#: of its first bytes at most, so a damaged header cannot run into the next member.
+HEADER_BYTES = 4096
+
+
+def npz_arrays(path: Path | str, epochs: int) -> dict[str, np.ndarray]:
+    """``{name: array [epochs, rows, cols]}`` of a trace's .npz; members stored uncompressed
+    (as nnparity writes them) are memory-mapped.
 
     A trace can be larger than memory: mapping reads only the epochs used.
-    Compressed members are read whole. TraceFolderError when the file is not
-    an .npz.
+    Compressed members are read whole. Each member is checked (``_matrix``) before any
+    of its data is mapped: TraceFolderError (one line, naming the file and the member)
+    when the file is not such an .npz.
     """
     path = Path(path)
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = archive.infolist()
-    except (OSError, zipfile.BadZipFile) as error:
-        raise TraceFolderError(f"{path}: not an .npz ({error})") from None
     arrays = {}
     try:
-        with path.open("rb") as handle:
-            for member in members:
-                if not member.filename.endswith(".npy"):
-                    continue
-                name = member.filename[: -len(".npy")]
-                if member.compress_type != zipfile.ZIP_STORED:
-                    with np.load(path) as archive:
-                        arrays[name] = archive[name]
-                    continue
-                handle.seek(member.header_offset + 26)  # the local header's name and extra lengths
-                name_length, extra_length = struct.unpack("<HH", handle.read(4))
-                handle.seek(member.header_offset + 30 + name_length + extra_length)
-                version = np.lib.format.read_magic(handle)
-                read_header = (
-                    np.lib.format.read_array_header_1_0
-                    if version == (1, 0)
-                    else np.lib.format.read_array_header_2_0
-                )
-                shape, fortran, dtype = read_header(handle)
-                arrays[name] = np.memmap(
-                    path,
-                    dtype=dtype,
-                    mode="r",
-                    offset=handle.tell(),
-                    shape=shape,
-                    order="F" if fortran else "C",
-                )
-    except (OSError, ValueError, struct.error) as error:
-        raise TraceFolderError(
-            f"{path}: a member cannot be read as a numpy array ({error})"
-        ) from None
+        with zipfile.ZipFile(path) as archive, path.open("rb") as handle:
+            for member in archive.infolist():
+                name = member.filename.removesuffix(".npy")
+                if name not in steps.NAMES or not member.filename.endswith(".npy"):
+                    raise TraceFolderError(
+                        f"{path}: {member.filename} is not a matrix of a trace "
+                        f"(nnparity writes {steps.NAMES[0]}.npy ... {steps.NAMES[-1]}.npy)"
+                    )
+                try:
+                    arrays[name] = _matrix(path, name, archive, handle, member, epochs)
+                except TraceFolderError:
+                    raise
+                except DAMAGED as error:
+                    raise TraceFolderError(
+                        f"{path}: {member.filename} cannot be read as a numpy array ({error})"
+                    ) from None
+    except (OSError, zipfile.BadZipFile) as error:
+        raise TraceFolderError(f"{path}: not an .npz ({error})") from None
+    if not arrays:
+        raise TraceFolderError(f"{path}: holds no matrices (a trace holds {steps.NAMES[0]}, ...)")
     return arrays
+
+
+def _matrix(path: Path, name: str, archive, handle, member: zipfile.ZipInfo, epochs: int):
+    """One member, checked from its first bytes (``_checked_header``): then mapped when
+    stored, read when compressed."""
+    head_bytes = min(member.file_size, HEADER_BYTES)
+    if member.compress_type != zipfile.ZIP_STORED:
+        with archive.open(member) as stream:
+            head = io.BytesIO(stream.read(head_bytes))
+            shape = _checked_header(path, name, head, member.file_size, epochs)
+            return np.frombuffer(head.read() + stream.read(), DTYPE).reshape(shape)
+    handle.seek(member.header_offset + 26)  # the local header's name and extra lengths
+    name_length, extra_length = struct.unpack("<HH", handle.read(4))
+    start = member.header_offset + 30 + name_length + extra_length
+    handle.seek(start)
+    head = io.BytesIO(handle.read(head_bytes))
+    shape = _checked_header(path, name, head, member.file_size, epochs)
+    return np.memmap(path, dtype=DTYPE, mode="r", offset=start + head.tell(), shape=shape)
+
+
+def _checked_header(path: Path, name: str, head: io.BytesIO, size: int, epochs: int):
+    """The shape a member's .npy header declares, read from ``head`` (the member's first
+    bytes; ``size``: all its bytes), which it leaves at the data. TraceFolderError unless
+    the header declares what nnparity writes, little-endian doubles in C order
+    [epochs, rows, cols], and the member holds as many doubles. Nothing is mapped or
+    unpickled before this passes."""
+    version = np.lib.format.read_magic(head)
+    read_header = (
+        np.lib.format.read_array_header_1_0
+        if version == (1, 0)
+        else np.lib.format.read_array_header_2_0
+    )
+    shape, fortran, dtype = read_header(head)
+    where = f"{path}: {name}"
+    if dtype != DTYPE:
+        raise TraceFolderError(
+            f"{where} holds {describe_dtype(dtype)} ({dtype.str}); "
+            f"a trace holds little-endian doubles ({DTYPE.str})"
+        )
+    if fortran:
+        raise TraceFolderError(f"{where} is stored in Fortran order; a trace is stored in C order")
+    if len(shape) != 3 or shape[0] != epochs:
+        raise TraceFolderError(
+            f"{where} is {shape_text(shape)}, where the {epochs} epochs {TRACE_JSON} says "
+            f"need {epochs} x rows x cols"
+        )
+    data, needed = size - head.tell(), DTYPE.itemsize * math.prod(shape)
+    if data != needed:
+        raise TraceFolderError(
+            f"{where} holds {data} bytes of data, where its {shape_text(shape)} doubles "
+            f"need {needed}"
+        )
+    return shape
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    """``40 x 4 x 3``."""
+    return " x ".join(str(n) for n in shape) or "a single number"

@@ -99,14 +99,17 @@ class TraceWriter:
             if name not in self.files:
                 self.shapes[name] = (self.epochs, *value.shape[1:])
                 handle = open(self.folder / f".{self.language}.{name}.npy", "wb")
-                header = {"descr": "<f8", "fortran_order": False, "shape": self.shapes[name]}
+                header = {
+                    "descr": tracefolder.DTYPE.str, "fortran_order": False,
+                    "shape": self.shapes[name],
+                }
                 np.lib.format.write_array_header_2_0(handle, header)
                 self.files[name], self.written[name] = handle, 0
             handle = self.files[name]
             if handle is None or value.shape[1:] != self.shapes[name][1:]:
                 self._drop(name)
                 continue
-            handle.write(np.ascontiguousarray(value, dtype="<f8").tobytes())
+            handle.write(np.ascontiguousarray(value, dtype=tracefolder.DTYPE).tobytes())
             self.written[name] += len(value)
 
     def _drop(self, name: str) -> None:

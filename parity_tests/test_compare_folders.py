@@ -13,15 +13,18 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from nnparity import paths, traces
+from nnparity import compare_folders, paths, traces
 from nnparity.cases import FIXTURES, load_case
 from nnparity.cli import main
 from nnparity.ports import PythonPort, RPort
+from nnparity.tracefolder import open_folder
 
 EPOCHS = 40
 OPENBLAS = Path("/usr/lib/x86_64-linux-gnu/openblas-pthread")
@@ -59,14 +62,16 @@ def golden(tmp_path_factory, r_available) -> Path:
 def other(golden, tmp_path):
     """``other(edit, environment)``: a copy of the golden folder, a trace and environment edited."""
 
-    def make(edit=None, environment: dict | None = None, language: str = "r") -> Path:
+    def make(
+        edit=None, environment: dict | None = None, language: str = "r", save=np.savez
+    ) -> Path:
         copy = tmp_path / "other"
         shutil.copytree(golden, copy)
         if edit is not None:
             with np.load(copy / f"{language}.npz") as npz:
                 arrays = {name: npz[name] for name in npz.files}
             edit(arrays)
-            np.savez(copy / f"{language}.npz", **arrays)
+            save(copy / f"{language}.npz", **arrays)
         if environment is not None:
             info = json.loads((copy / "trace.json").read_text())
             info["environment"].update(environment)
@@ -165,6 +170,244 @@ def test_bad_input_gets_one_line_and_exit_2(capsys, golden, other, tmp_path, mak
     code, out, err = compare(capsys, golden, make_b(other, tmp_path))
     assert code == 2, out + err
     assert_one_line(err, *words)
+
+
+def store_wh(convert):
+    def edit(arrays):
+        arrays["wh"] = convert(arrays["wh"])
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    "convert, words",
+    [
+        (lambda v: v + 5j, ["complex", "<c16"]),
+        (lambda v: v.astype(str), ["strings"]),
+        (lambda v: np.rec.fromarrays([v]), ["|V8"]),
+        (lambda v: v.astype(np.float32), ["float32", "<f4"]),
+        (lambda v: v.astype(np.int64), ["integers", "<i8"]),
+        (lambda v: v.astype(">f8"), [">f8"]),
+        (np.asfortranarray, ["Fortran order"]),
+    ],
+    ids=["complex", "strings", "structured", "float32", "int64", "big-endian", "fortran-order"],
+)
+@pytest.mark.parametrize("save", [np.savez, np.savez_compressed], ids=["stored", "compressed"])
+def test_a_member_not_stored_as_little_endian_c_order_doubles_is_refused_naming_it(
+    capsys, golden, other, convert, words, save
+):
+    code, out, err = compare(capsys, golden, other(store_wh(convert), save=save))
+    assert code == 2, (
+        f"nnparity writes every matrix as little-endian doubles in C order; anything else is a "
+        f"damaged trace (exit 2), not a trace to compare:\n{out}{err}"
+    )
+    assert_one_line(err, "r.npz", "wh", *words)
+
+
+def test_an_object_member_is_refused_from_its_header_without_mapping_or_unpickling(
+    golden, other
+):
+    """In a process of its own: mapping an object array's bytes as pointers crashes it."""
+    b = other(store_wh(lambda v: v.astype(object)))
+    result = subprocess.run(
+        [sys.executable, "-m", "nnparity", "compare", str(golden), str(b)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2, (
+        f"an object-dtype member must be refused as bad input (exit 2), "
+        f"got exit {result.returncode}:\n{result.stdout}{result.stderr}"
+    )
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "r.npz" in lines[0] and "wh" in lines[0] and "|O" in lines[0], (
+        f"expected one line naming r.npz, wh and its dtype (|O):\n{result.stderr}"
+    )
+
+
+@pytest.fixture
+def damaged(golden, tmp_path):
+    """``damaged(edit)``: a copy of the golden folder after ``edit(folder)``."""
+
+    def make(edit) -> Path:
+        copy = tmp_path / "damaged"
+        shutil.copytree(golden, copy)
+        edit(copy)
+        return copy
+
+    return make
+
+
+def every_npz(convert):
+    """An edit of a folder: every matrix of python.npz and r.npz replaced by ``convert(it)``."""
+
+    def edit(folder: Path) -> None:
+        for language in ("python", "r"):
+            with np.load(folder / f"{language}.npz") as npz:
+                arrays = {name: convert(npz[name]) for name in npz.files}
+            np.savez(folder / f"{language}.npz", **arrays)
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    "convert",
+    [lambda v: v[:0], lambda v: v[:3], lambda v: v[0]],
+    ids=["no-epochs", "3-of-the-40-epochs", "no-epoch-axis"],
+)
+def test_matrices_holding_other_epochs_than_trace_json_says_are_refused(
+    capsys, damaged, convert
+):
+    """Both sides cut the same way agree cell for cell, about fewer epochs than they claim."""
+    folder = damaged(every_npz(convert))
+    code, out, err = compare(capsys, folder, folder)
+    assert code == 2, (
+        f"trace.json says {EPOCHS} epochs and the matrices hold fewer: a damaged folder "
+        f"(exit 2), never an agreement:\n{out}{err}"
+    )
+    assert_one_line(err, "python.npz", "trace.json", f"{EPOCHS} epochs")
+
+
+def test_an_npz_holding_no_matrices_is_refused(capsys, damaged):
+    def empty(folder: Path) -> None:
+        for name in ("python.npz", "r.npz"):
+            np.savez(folder / name)
+
+    folder = damaged(empty)
+    code, out, err = compare(capsys, folder, folder)
+    assert code == 2, f"an .npz with no matrices is a damaged trace (exit 2):\n{out}{err}"
+    assert_one_line(err, "python.npz", "no matrices")
+
+
+@pytest.mark.parametrize("listed", ["python.npz", "r.npz", "r.rds"])
+def test_a_file_trace_json_lists_but_the_folder_lacks_is_refused(capsys, golden, damaged, listed):
+    b = damaged(lambda folder: (folder / listed).unlink())
+    code, out, err = compare(capsys, golden, b)
+    assert code == 2, (
+        f"trace.json lists {listed} and it is gone: a damaged folder (exit 2), not a "
+        f"comparison of what is left:\n{out}{err}"
+    )
+    assert_one_line(err, listed, "trace.json")
+
+
+def edit_info(change):
+    """An edit of a folder: trace.json replaced by ``change(its content)``."""
+
+    def edit(folder: Path) -> None:
+        info = json.loads((folder / "trace.json").read_text())
+        (folder / "trace.json").write_text(json.dumps(change(info)))
+
+    return edit
+
+
+def unlisted(info):
+    info["files"].remove("r.npz")
+    return info
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (lambda info: {**info, "epochs": str(EPOCHS)}, ["epochs", f'"{EPOCHS}"']),
+        (lambda info: {**info, "epochs": -EPOCHS}, ["epochs", f"-{EPOCHS}"]),
+        (lambda info: {**info, "epochs": 0}, ["epochs", "0"]),
+        (lambda info: {**info, "epochs": float(EPOCHS)}, ["epochs", f"{EPOCHS}.0"]),
+        (lambda info: {**info, "epochs": True}, ["epochs", "true"]),
+        (lambda info: {k: v for k, v in info.items() if k != "epochs"}, ["epochs", "missing"]),
+        (lambda info: {**info, "epochs": 10**30}, ["python.npz", "trace.json", "epochs"]),
+        (lambda info: {**info, "files": "python.npz"}, ["files"]),
+        (lambda info: {**info, "environment": ["numpy"]}, ["environment"]),
+        (lambda info: [info], ["trace.json", "not an nnparity trace description"]),
+        (unlisted, ["r.npz", "not listed", "trace.json"]),
+    ],
+    ids=[
+        "epochs-a-string", "epochs-negative", "epochs-zero", "epochs-a-float", "epochs-a-bool",
+        "epochs-missing", "epochs-huge", "files-not-a-list", "environment-not-an-object",
+        "not-an-object", "an-npz-not-listed",
+    ],
+)
+def test_a_trace_json_that_does_not_describe_the_folder_is_refused(
+    capsys, golden, damaged, change, words
+):
+    code, out, err = compare(capsys, golden, damaged(edit_info(change)))
+    assert code == 2, f"a trace.json that does not describe its folder is bad input:\n{out}{err}"
+    assert_one_line(err, *words)
+
+
+def test_a_comparison_that_saw_fewer_epochs_than_trace_json_says_fails(golden):
+    """Past the folder's checks, compare still expects trace.json's epochs, as `run` does."""
+    a = open_folder(golden)
+    cut = replace(a, traces={language: {name: v[:3] for name, v in arrays.items()}
+                             for language, arrays in a.traces.items()})
+    report = compare_folders.compare(cut, cut, "r")
+    assert not report.passed, f"3 epochs compared of {EPOCHS} cannot agree about {EPOCHS}"
+    said = "\n".join(compare_folders.summary("r", report))
+    assert "every cell of every epoch" not in said, f"3 epochs are not every epoch:\n{said}"
+
+
+def test_the_summary_of_a_comparison_that_did_not_cover_every_epoch_says_so(golden):
+    a = open_folder(golden)
+    short = replace(
+        compare_folders.compare(a, a, "r"),
+        error=f"3 of the {EPOCHS} epochs asked for were compared",
+    )
+    said = "\n".join(compare_folders.summary("r", short))
+    assert f"not complete: 3 of the {EPOCHS} epochs" in said, said
+    assert "every cell of every epoch" not in said, f"the summary claims every epoch:\n{said}"
+
+
+def rewrite_r_npz(change):
+    """An edit of a folder: r.npz rewritten with its members (name -> bytes) after
+    ``change(members)``."""
+
+    def edit(folder: Path) -> None:
+        path = folder / "r.npz"
+        with zipfile.ZipFile(path) as archive:
+            members = {name: archive.read(name) for name in archive.namelist()}
+        change(members)
+        with zipfile.ZipFile(path, "w") as archive:
+            for name, data in members.items():
+                archive.writestr(name, data)
+
+    return edit
+
+
+def add(name, data=None):
+    def change(members):
+        members[name] = members["wh.npy"] if data is None else data
+
+    return change
+
+
+def cut_wh(end):
+    def change(members):
+        members["wh.npy"] = members["wh.npy"][:end]
+
+    return change
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (add("notes.txt", b"written by hand"), ["notes.txt", "not a matrix"]),
+        (add("extra.npy"), ["extra.npy", "not a matrix"]),
+        (cut_wh(-8), ["wh", "bytes"]),
+        (cut_wh(100), ["wh"]),
+        (add("wh.npy", b"not a numpy array"), ["wh"]),
+    ],
+    ids=[
+        "a-member-not-npy", "a-member-of-another-name", "a-member-short-by-one-double",
+        "a-member-cut-in-its-header", "a-member-not-numpy",
+    ],
+)
+def test_an_npz_member_that_is_not_a_whole_matrix_of_the_trace_is_refused_naming_it(
+    capsys, golden, damaged, change, words
+):
+    code, out, err = compare(capsys, golden, damaged(rewrite_r_npz(change)))
+    assert code == 2, (
+        f"a member nnparity does not write, or a damaged one, is bad input (exit 2), "
+        f"never compared or skipped:\n{out}{err}"
+    )
+    assert_one_line(err, "r.npz", *words)
 
 
 def test_traces_of_different_cases_are_refused(capsys, golden, other):
