@@ -169,8 +169,17 @@ class StagedFolder:
                     prefix=f".{self.target.name}.", suffix=".old", dir=self.target.parent
                 )
             )
-            os.replace(self.target, old / "old")
-            os.replace(self.staging, self.target)
+            try:
+                os.replace(self.target, old / "old")
+            except OSError:  # a mount point, say: the target stays as it was, nothing beside it
+                old.rmdir()
+                raise
+            try:
+                os.replace(self.staging, self.target)
+            except OSError:
+                os.replace(old / "old", self.target)
+                old.rmdir()
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(self.staging, self.target)

@@ -689,6 +689,17 @@ def test_report_out_refuses_a_folder_of_the_users_even_with_an_index_html(tmp_pa
     assert (folder / "index.html").read_text() == "<p>mine</p>"
 
 
+def test_a_traces_folder_that_cannot_be_moved_into_place_leaves_nothing_behind(tmp_path):
+    # A mount point cannot be renamed (EBUSY): the finished traces cannot replace it.
+    args = "run --epochs 3 --mode free --save-traces mp"
+    script = f'"$0" -m nnparity {args}; code=$?; echo "left: $(ls -A)"; exit $code'
+    result = on_tmpfs(tmp_path / "mp", "size=1m", ["sh", "-c", script, sys.executable],
+                      cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    one_line(result.stderr, str(tmp_path / "mp"), "cannot be written")
+    assert result.stdout.splitlines()[-1] == "left: mp", f"something was left: {result.stdout}"
+
+
 # -- the environment --------------------------------------------------------------------
 
 
