@@ -188,17 +188,19 @@ def require_pyarrow(path: Path | str) -> None:
 def check_target(path: Path | str, traces_folder: Path | str | None = None) -> None:
     """Whether a table can be written at ``path``: StatsError (one line) when it cannot.
 
-    Its folder may be ``traces_folder`` (--save-traces), which the run makes.
+    Not inside ``traces_folder`` (--save-traces), which holds only what the run writes there.
     """
     path = Path(path)
     if is_parquet(path):
         require_pyarrow(path)
+    if traces_folder is not None and path.resolve().is_relative_to(Path(traces_folder).resolve()):
+        raise StatsError(
+            f"{path}: is inside the --save-traces folder {traces_folder}, which holds only the "
+            "traces; save the statistics beside it"
+        )
     if path.is_dir():
         raise StatsError(f"{path}: is a folder; give a file name ending in .csv or .parquet")
-    made_by_run = (
-        traces_folder is not None and path.parent.resolve() == Path(traces_folder).resolve()
-    )
-    if not path.parent.is_dir() and not made_by_run:
+    if not path.parent.is_dir():
         raise StatsError(f"{path}: the folder {path.parent} does not exist")
 
 

@@ -253,14 +253,20 @@ def test_a_stats_file_in_a_missing_folder_is_one_line_and_exit_2(capsys, tmp_pat
     assert code == 2 and len(err.strip().splitlines()) == 1 and "does not exist" in err, err
 
 
-def test_the_statistics_can_go_into_the_folder_the_traces_are_saved_in(capsys, tmp_path):
+@pytest.mark.parametrize("inside", ["stats.csv", "sub/stats.csv"])
+def test_statistics_inside_the_traces_folder_are_refused_before_the_run(capsys, tmp_path, inside):
+    # The traces folder holds exactly what nnparity writes there: a file saved inside it
+    # would make the next run with the same command refuse the folder.
     folder = tmp_path / "run"
     code = main(["run", "--epochs", "3", "--save-traces", str(folder), "--save-stats",
-                 str(folder / "stats.csv")])
+                 str(folder / inside)])
     out, err = capsys.readouterr()
-    assert code == 0, out + err
-    assert len(stats.read(folder / "stats.csv")) == 2 * 3 * len(steps.NAMES)
-    assert (folder / "python.npz").is_file() and (folder / "trace.json").is_file()
+    assert code == 2, f"exit {code}, expected 2 (refused before the run): {out + err}"
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and str(folder / inside) in lines[0] and "--save-traces" in lines[0], (
+        f"expected one line naming the file and --save-traces: {err!r}"
+    )
+    assert out == "" and list(tmp_path.iterdir()) == [], "the run went ahead or left something"
 
 
 def snippet(language: str, reads: str) -> str:
