@@ -3,9 +3,15 @@
 An output is written beside its target (same folder, so the final rename
 cannot cross file systems) and renamed into place only when complete; on any
 failure, or a signal, the staging copy is removed and the target is as it was.
-A folder target is replaced whole, so it holds exactly what one run wrote,
-and only if everything in it was written by nnparity: a folder holding
-anything else is refused, never emptied. A case folder is the one exception
+A target given as a symbolic link is followed: the link stays, and what it
+points to is written (a link to nothing is refused).
+
+Nothing that exists at a target is replaced unless nnparity can tell it is its
+own earlier output of the same kind; anything else is refused, never replaced
+or emptied. A file output says how it recognises its own (``check_file``'s
+``ours``: the statistics' columns, the workbook's creator). A folder target is
+replaced whole, so it holds exactly what one run wrote, and only if everything
+in it was written by nnparity. A case folder is the one exception
 (``keep_others``): what the user put beside the case files, such as a
 walkthrough, is copied into the new folder, and the old folder is removed only
 once the new one is in place.
@@ -17,7 +23,7 @@ import fnmatch
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -37,14 +43,52 @@ def current_umask() -> int:
     return mask
 
 
+def followed(target: Path | str, what: str) -> Path:
+    """The absolute path an output is written to: a symbolic link followed (the link stays);
+    OutputError for a link that points to nothing."""
+    path = Path(target).absolute()
+    if not path.is_symlink():
+        return path
+    if not path.exists():
+        raise OutputError(f"{target}: is a dangling symbolic link; give another path for {what}")
+    return path.resolve()
+
+
+def check_file(target: Path | str, what: str, ours: Callable[[Path], bool]) -> Path:
+    """A file output's target, checked before the work starts; returns the path to write.
+
+    It may be new, or a regular file ``ours`` recognises as nnparity's own earlier
+    ``what``; anything else there (the user's file, a device, a pipe) is refused with
+    one line (OutputError), as is a folder or a missing parent folder.
+    """
+    path = followed(target, what)
+    if path.is_dir():
+        raise OutputError(f"{target}: is a folder; give a file name for {what}")
+    if path.exists():
+        if not path.is_file():
+            raise OutputError(
+                f"{target}: is not a regular file (a device, a pipe or a socket); give a new "
+                f"file name for {what} (nothing was changed)"
+            )
+        if not ours(path):
+            raise OutputError(
+                f"{target}: exists and is not a file nnparity wrote (it replaces only its own "
+                "earlier output); give a new name or move the file away (nothing was changed)"
+            )
+    if not path.parent.is_dir():
+        raise OutputError(f"{target}: the folder {path.parent} does not exist")
+    return path
+
+
 @contextmanager
 def staged_file(target: Path | str) -> Iterator[Path]:
     """``with staged_file(path) as tmp:`` write tmp; it becomes ``path`` when the block ends.
 
     The one atomic file writer: statistics, trace descriptions, .rds traces and
-    workbooks all go through it. The file gets the permissions open() would give.
+    workbooks all go through it. The file gets the permissions open() would give;
+    a link is followed (``followed``). Check a user's target first (``check_file``).
     """
-    target = Path(target).absolute()
+    target = followed(target, "the file")
     try:
         handle, name = tempfile.mkstemp(
             prefix=f".{target.name}.", suffix=f".partial{target.suffix}", dir=target.parent

@@ -689,6 +689,124 @@ def test_report_out_refuses_a_folder_of_the_users_even_with_an_index_html(tmp_pa
     assert (folder / "index.html").read_text() == "<p>mine</p>"
 
 
+def tree(folder: Path) -> dict[str, object]:
+    """Everything under `folder`, as it is on disk: a file's bytes, a link's target, a folder,
+    or another kind of file (its mode); never opened unless it is a regular file."""
+    out = {}
+    for path in sorted(folder.rglob("*")):
+        mode = path.lstat().st_mode
+        if path.is_symlink():
+            out[str(path.relative_to(folder))] = ("link", os.readlink(path))
+        elif path.is_dir():
+            out[str(path.relative_to(folder))] = "folder"
+        elif path.is_file():
+            out[str(path.relative_to(folder))] = path.read_bytes()
+        else:
+            out[str(path.relative_to(folder))] = ("special", mode)
+    return out
+
+
+def a_users_csv(t: Path) -> Path:
+    (t / "precious.csv").write_text("data\n")
+    return t / "precious.csv"
+
+
+def a_cases_own_csv(t: Path) -> Path:
+    import shutil
+
+    from nnparity.paths import FIXTURES
+
+    shutil.copytree(FIXTURES / "article", t / "c1")
+    return t / "c1" / "X.csv"
+
+
+def a_fifo(t: Path) -> Path:
+    os.mkfifo(t / "fifo")
+    return t / "fifo"
+
+
+def a_device_node(t: Path) -> Path:
+    try:  # a character device like /dev/null (1, 3), made here: never the system's own
+        os.mknod(t / "mynull", 0o666 | 0o020000, os.makedev(1, 3))
+    except PermissionError:
+        pytest.skip("making a device node needs root")
+    return t / "mynull"
+
+
+def a_link_to_a_users_file(t: Path) -> Path:
+    (t / "mine.csv").write_text("data\n")
+    (t / "link.csv").symlink_to("mine.csv")
+    return t / "link.csv"
+
+
+@pytest.mark.parametrize(
+    "make", [a_users_csv, a_cases_own_csv, a_fifo, a_device_node, a_link_to_a_users_file],
+    ids=lambda make: make.__name__.replace("_", "-"),
+)
+def test_save_stats_refuses_an_existing_file_nnparity_did_not_write_before_any_port_runs(
+    tmp_path, make
+):
+    target = make(tmp_path)
+    before = tree(tmp_path)
+    result = nnparity(
+        "run", "--epochs", "5", "--mode", "free", "--save-stats", str(target), cwd=tmp_path
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    one_line(result.stderr, str(target))
+    assert result.stdout == "", f"the run went ahead although it could not save: {result.stdout}"
+    assert tree(tmp_path) == before, f"--save-stats {target.name} changed what was there"
+
+
+def test_save_stats_replaces_its_own_earlier_statistics_file(tmp_path):
+    from nnparity import stats, steps
+
+    for epochs in ("3", "4"):
+        result = nnparity(
+            "run", "--epochs", epochs, "--mode", "free", "--save-stats", "s.csv", cwd=tmp_path
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert len(stats.read(tmp_path / "s.csv")) == 4 * len(steps.NAMES), (
+        "the second run did not replace the statistics file the first one wrote"
+    )
+
+
+def test_save_stats_through_a_symbolic_link_writes_the_file_it_points_to(tmp_path):
+    from nnparity import stats, steps
+
+    real = tmp_path / "real.csv"
+    first = nnparity("run", "--epochs", "3", "--mode", "free", "--save-stats", str(real),
+                     cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    (tmp_path / "link.csv").symlink_to("real.csv")
+    result = nnparity(
+        "run", "--epochs", "4", "--mode", "free", "--save-stats", "link.csv", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "link.csv").is_symlink(), "the link was replaced by a file"
+    assert len(stats.read(real)) == 4 * len(steps.NAMES), "the file the link points to was not"
+
+
+def test_workbook_refuses_an_xlsx_nnparity_did_not_write(tmp_path):
+    from openpyxl import Workbook
+
+    Workbook().save(tmp_path / "mine.xlsx")
+    before = tree(tmp_path)
+    result = nnparity("workbook", "--out", "mine.xlsx", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    one_line(result.stderr, "mine.xlsx")
+    assert tree(tmp_path) == before, "workbook --out replaced a workbook of the user's"
+
+
+def test_workbook_replaces_its_own_earlier_workbook(tmp_path):
+    from openpyxl import load_workbook
+
+    for epochs in ("1", "2"):
+        result = nnparity("workbook", "--epochs", epochs, "--out", "w.xlsx", cwd=tmp_path)
+        assert result.returncode == 0, result.stdout + result.stderr
+    sheets = load_workbook(tmp_path / "w.xlsx", read_only=True).sheetnames
+    assert len(sheets) == 3, f"the second workbook (2 epochs) did not replace the first: {sheets}"
+
+
 def test_a_traces_folder_that_cannot_be_moved_into_place_leaves_nothing_behind(tmp_path):
     # A mount point cannot be renamed (EBUSY): the finished traces cannot replace it.
     args = "run --epochs 3 --mode free --save-traces mp"
