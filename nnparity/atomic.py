@@ -121,7 +121,8 @@ class StagedFolder:
     def __init__(
         self, target: Path | str, ours: tuple[str, ...], what: str, keep_others: bool = False
     ):
-        self.target = Path(target).absolute()  # resolved now: a port's setwd() cannot move it
+        # absolute now, so a port's setwd() cannot move it; a link is followed
+        self.target = followed(target, what)
         self.ours, self.what, self.keep_others = ours, what, keep_others
         self.staging: Path | None = None
         self._made: list[Path] = []
@@ -129,10 +130,6 @@ class StagedFolder:
 
     def check(self) -> None:
         t = self.target
-        if t.is_symlink() and not t.exists():
-            raise OutputError(
-                f"{t}: is a dangling symbolic link; give a folder to write {self.what} into"
-            )
         if t.exists():
             if not t.is_dir():
                 raise OutputError(

@@ -807,6 +807,19 @@ def test_workbook_replaces_its_own_earlier_workbook(tmp_path):
     assert len(sheets) == 3, f"the second workbook (2 epochs) did not replace the first: {sheets}"
 
 
+def test_save_traces_into_a_symbolic_link_writes_into_the_folder_it_points_to(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to("real")
+    for _ in range(2):  # the second run replaces the first one's traces through the link
+        result = nnparity(
+            "run", "--epochs", "3", "--mode", "free", "--save-traces", "link", cwd=tmp_path
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert (tmp_path / "link").is_symlink(), "the link was replaced by a folder"
+        assert (tmp_path / "real" / "python.npz").is_file(), "nothing was written where it points"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"], "a staging folder left"
+
+
 def test_a_traces_folder_that_cannot_be_moved_into_place_leaves_nothing_behind(tmp_path):
     # A mount point cannot be renamed (EBUSY): the finished traces cannot replace it.
     args = "run --epochs 3 --mode free --save-traces mp"
