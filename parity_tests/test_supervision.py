@@ -25,6 +25,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from nnparity.atomic import MANIFEST
 from nnparity.supervise import WorkerPort
 
 pytestmark = pytest.mark.usefixtures("r_available")
@@ -659,7 +660,7 @@ def test_a_traces_folder_holds_exactly_what_the_last_run_wrote(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     written = sorted(p.name for p in target.iterdir())
-    assert written == ["case", "python.npz", "python.rds", "trace.json"], (
+    assert written == [MANIFEST, "case", "python.npz", "python.rds", "trace.json"], (
         f"a stale R trace was left: {written}"
     )
     assert json.loads((target / "trace.json").read_text())["files"] == ["python.npz", "python.rds"]
@@ -805,6 +806,81 @@ def test_workbook_replaces_its_own_earlier_workbook(tmp_path):
         assert result.returncode == 0, result.stdout + result.stderr
     sheets = load_workbook(tmp_path / "w.xlsx", read_only=True).sheetnames
     assert len(sheets) == 3, f"the second workbook (2 epochs) did not replace the first: {sheets}"
+
+
+def test_report_out_refuses_files_of_the_users_named_as_a_reports_files(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<h1>mine</h1>")
+    (site / "loss.png").write_text("png")
+    before = tree(tmp_path)
+    result = nnparity("report", "--epochs", "5", "--out", "site", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    one_line(result.stderr, str(site), "index.html")
+    assert tree(tmp_path) == before, "report --out replaced files nnparity did not write"
+
+
+def a_case_folder_with_notes(t: Path) -> None:
+    a_cases_own_csv(t)
+    (t / "c1" / "NOTES.txt").write_text("notes")
+    (t / "c1").rename(t / "case")
+
+
+def a_trace_json_and_case_folder_of_the_users(t: Path) -> None:
+    (t / "case").mkdir()
+    (t / "case" / "notes.txt").write_text("notes")
+    (t / "trace.json").write_text('{"mine": true}')
+
+
+@pytest.mark.parametrize(
+    "make", [a_case_folder_with_notes, a_trace_json_and_case_folder_of_the_users],
+    ids=lambda make: make.__name__.replace("_", "-"),
+)
+def test_save_traces_refuses_files_of_the_users_named_as_trace_files(tmp_path, make):
+    folder = tmp_path / "work"
+    folder.mkdir()
+    make(folder)
+    before = tree(tmp_path)
+    result = nnparity(
+        "run", "--epochs", "5", "--mode", "free", "--save-traces", "work", cwd=tmp_path
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    one_line(result.stderr, str(folder), "did not write")
+    assert tree(tmp_path) == before, "--save-traces deleted or changed files of the user's"
+
+
+def add_a_file_to_the_case(t: Path) -> str:
+    (t / "case" / "mine.txt").write_text("mine")
+    return "case/mine.txt"
+
+
+def change_trace_json(t: Path) -> str:
+    with open(t / "trace.json", "a") as handle:
+        handle.write("\n")
+    return "trace.json"
+
+
+@pytest.mark.parametrize("change", [add_a_file_to_the_case, change_trace_json],
+                         ids=["a-file-added", "a-file-changed"])
+def test_a_traces_folder_the_user_changed_since_nnparity_wrote_it_is_refused(tmp_path, change):
+    first = nnparity("run", "--epochs", "3", "--mode", "free", "--save-traces", "t", cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    name = change(tmp_path / "t")
+    before = tree(tmp_path)
+    result = nnparity("run", "--epochs", "3", "--mode", "free", "--save-traces", "t", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    one_line(result.stderr, str(tmp_path / "t"), name)
+    assert tree(tmp_path) == before, "--save-traces replaced a folder the user had changed"
+
+
+def test_report_out_refuses_a_traces_folder_nnparity_wrote(tmp_path):
+    first = nnparity("run", "--epochs", "3", "--mode", "free", "--save-traces", "t", cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    before = tree(tmp_path)
+    result = nnparity("report", "--epochs", "3", "--out", "t", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    one_line(result.stderr, str(tmp_path / "t"), "traces")
+    assert tree(tmp_path) == before, "a report replaced saved traces"
 
 
 def test_save_traces_into_a_symbolic_link_writes_into_the_folder_it_points_to(tmp_path):
