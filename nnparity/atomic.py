@@ -3,10 +3,17 @@
 An output is written beside its target (same folder, so the final rename
 cannot cross file systems) and renamed into place only when complete; on any
 failure, or a signal, the staging copy is removed and the target is as it was.
-A folder target is replaced whole, so it holds exactly what one run wrote,
-and only if everything in it was written by nnparity: a folder holding
-anything else is refused, never emptied. A case folder is the one exception
-(``keep_others``): what the user put beside the case files, such as a
+A target given as a symbolic link is followed: the link stays, and what it
+points to is written (a link to nothing is refused).
+
+Nothing that exists at a target is replaced unless nnparity can tell it is its
+own earlier output of the same kind; anything else is refused, never replaced
+or emptied. A file output says how it recognises its own (``check_file``'s
+``ours``: the statistics' columns, the workbook's creator). A folder output is
+replaced whole, so it holds exactly what one run wrote, and only when it is
+empty or its MANIFEST, written last by the run that made it, records
+everything in it, unchanged. A case folder is the one exception (``replaces``):
+its files are nnparity's by name, what the user put beside them, such as a
 walkthrough, is copied into the new folder, and the old folder is removed only
 once the new one is in place.
 """
@@ -14,10 +21,12 @@ once the new one is in place.
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import shutil
+import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -37,14 +46,52 @@ def current_umask() -> int:
     return mask
 
 
+def followed(target: Path | str, what: str) -> Path:
+    """The absolute path an output is written to: a symbolic link followed (the link stays);
+    OutputError for a link that points to nothing."""
+    path = Path(target).absolute()
+    if not path.is_symlink():
+        return path
+    if not path.exists():
+        raise OutputError(f"{target}: is a dangling symbolic link; give another path for {what}")
+    return path.resolve()
+
+
+def check_file(target: Path | str, what: str, ours: Callable[[Path], bool]) -> Path:
+    """A file output's target, checked before the work starts; returns the path to write.
+
+    It may be new, or a regular file ``ours`` recognises as nnparity's own earlier
+    ``what``; anything else there (the user's file, a device, a pipe) is refused with
+    one line (OutputError), as is a folder or a missing parent folder.
+    """
+    path = followed(target, what)
+    if path.is_dir():
+        raise OutputError(f"{target}: is a folder; give a file name for {what}")
+    if path.exists():
+        if not path.is_file():
+            raise OutputError(
+                f"{target}: is not a regular file (a device, a pipe or a socket); give a new "
+                f"file name for {what} (nothing was changed)"
+            )
+        if not ours(path):
+            raise OutputError(
+                f"{target}: exists and is not a file nnparity wrote (it replaces only its own "
+                "earlier output); give a new name or move the file away (nothing was changed)"
+            )
+    if not path.parent.is_dir():
+        raise OutputError(f"{target}: the folder {path.parent} does not exist")
+    return path
+
+
 @contextmanager
 def staged_file(target: Path | str) -> Iterator[Path]:
     """``with staged_file(path) as tmp:`` write tmp; it becomes ``path`` when the block ends.
 
     The one atomic file writer: statistics, trace descriptions, .rds traces and
-    workbooks all go through it. The file gets the permissions open() would give.
+    workbooks all go through it. The file gets the permissions open() would give;
+    a link is followed (``followed``). Check a user's target first (``check_file``).
     """
-    target = Path(target).absolute()
+    target = followed(target, "the file")
     try:
         handle, name = tempfile.mkstemp(
             prefix=f".{target.name}.", suffix=f".partial{target.suffix}", dir=target.parent
@@ -64,48 +111,90 @@ def staged_file(target: Path | str) -> Iterator[Path]:
         raise
 
 
+#: The record nnparity writes last into each folder it replaces whole (traces, report):
+#: every other entry's path, a file's with its size and modification time (in ns). An
+#: existing folder is nnparity's, to replace, only when it holds exactly what its manifest
+#: records, unchanged; a folder written by an nnparity older than the manifest has none.
+MANIFEST = ".nnparity-manifest.json"
+MANIFEST_FORMAT = "nnparity output manifest"
+
+
+def _raise(error: OSError) -> None:
+    raise error
+
+
+def entries(folder: Path) -> dict[str, object]:
+    """What a manifest records of ``folder``: relative path -> a file's size and mtime_ns,
+    "folder", or "other" (a link, a device: never nnparity's). The manifest is left out."""
+    found: dict[str, object] = {}
+    for top, folders, files in os.walk(folder, onerror=_raise):  # links are not descended
+        for name in folders + files:
+            path = Path(top, name)
+            info = path.lstat()
+            if stat.S_ISREG(info.st_mode):
+                entry: object = {"size": info.st_size, "mtime_ns": info.st_mtime_ns}
+            else:
+                entry = "folder" if stat.S_ISDIR(info.st_mode) else "other"
+            found[path.relative_to(folder).as_posix()] = entry
+    found.pop(MANIFEST, None)
+    return found
+
+
+def recorded(folder: Path) -> dict | None:
+    """``folder``'s manifest: what it holds ("what") and its "entries"; None without one."""
+    manifest = folder / MANIFEST
+    if manifest.is_symlink() or not manifest.is_file():
+        return None
+    try:
+        record = json.loads(manifest.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(record, dict) or record.get("format") != MANIFEST_FORMAT:
+        return None
+    return record if isinstance(record.get("entries"), dict) else None
+
+
+def _listed(paths: list[str]) -> str:
+    """The first few paths, leaving out those inside another: a folder, not each file in it."""
+    chosen = set(paths)
+    named = [p for p in paths if not any(up.as_posix() in chosen for up in Path(p).parents)]
+    return ", ".join(named[:3]) + (", ..." if len(named) > 3 else "")
+
+
 class StagedFolder:
     """A folder output: checked now, written into ``staging``, moved into place by ``commit``.
 
-    ``ours`` are glob patterns of the names nnparity writes into such a folder;
-    an existing target holding anything else is refused, unless ``keep_others``:
-    then those entries are copied into the new folder on commit. Check before
-    the work starts (the constructor does), so a run that cannot save its output
-    does not run at all.
+    An existing target is replaced whole, and only when it is empty or nnparity's own
+    (its MANIFEST records everything in it, unchanged); anything else is refused. With
+    ``replaces`` (a case folder) only the plain files so named (glob patterns) are
+    nnparity's: they are replaced, and whatever else is there is the user's and is copied
+    into the new folder on commit. Check before the work starts (the constructor does),
+    so a run that cannot save its output does not run at all.
     """
 
-    def __init__(
-        self, target: Path | str, ours: tuple[str, ...], what: str, keep_others: bool = False
-    ):
-        self.target = Path(target).absolute()  # resolved now: a port's setwd() cannot move it
-        self.ours, self.what, self.keep_others = ours, what, keep_others
+    def __init__(self, target: Path | str, what: str, replaces: tuple[str, ...] = ()):
+        # absolute now, so a port's setwd() cannot move it; a link is followed
+        self.target = followed(target, what)
+        self.what, self.replaces = what, replaces
         self.staging: Path | None = None
         self._made: list[Path] = []
         self.check()
 
     def check(self) -> None:
         t = self.target
-        if t.is_symlink() and not t.exists():
-            raise OutputError(
-                f"{t}: is a dangling symbolic link; give a folder to write {self.what} into"
-            )
         if t.exists():
             if not t.is_dir():
                 raise OutputError(
                     f"{t}: exists and is not a folder; give a new or empty folder for {self.what}"
                 )
             try:
-                foreign = sorted(p.name for p in t.iterdir() if not self.is_ours(p))
+                refused = self._not_ours()
             except OSError as error:
                 raise OutputError(f"{t}: cannot be read ({_reason(error)})") from None
-            if self.keep_others:  # kept, unless named as ours: that one would be replaced
-                foreign = [name for name in foreign if self._named_ours(name)]
-            if foreign:
-                shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+            if refused:
                 raise OutputError(
-                    f"{t}: holds files nnparity did not write ({shown}); "
-                    "give a new or empty folder "
-                    f"for {self.what} (nothing was changed)"
+                    f"{t}: {refused}; give a new or empty folder for {self.what} "
+                    "(nothing was changed)"
                 )
         parent = self._existing_parent()
         try:  # the one sure test that a folder can be written: write in it
@@ -114,21 +203,34 @@ class StagedFolder:
         except OSError as error:
             raise OutputError(f"{t}: cannot be written ({_reason(error)} in {parent})") from None
 
+    def _not_ours(self) -> str | None:
+        """Why the existing target is not nnparity's to replace; None when it is."""
+        if self.replaces:  # the user's files are kept; one named as ours must be a plain file
+            foreign = sorted(p.name for p in self.target.iterdir()
+                             if self._named_ours(p.name) and not self.is_ours(p))
+            return f"holds files nnparity did not write ({_listed(foreign)})" if foreign else None
+        found, record = entries(self.target), recorded(self.target)
+        if not found:
+            return None
+        if record is None:
+            return (
+                f"holds files nnparity did not write ({_listed(sorted(found))}) and no "
+                f"{MANIFEST}, nnparity's record of what it wrote there (a folder written by "
+                "an nnparity older than that record has none)"
+            )
+        if record.get("what") != self.what:
+            return f"holds {record.get('what')} nnparity wrote, not {self.what}"
+        changed = sorted(p for p, entry in found.items() if record["entries"].get(p) != entry)
+        if changed:
+            return f"holds files nnparity did not write or that changed since ({_listed(changed)})"
+        return None
+
     def is_ours(self, path: Path) -> bool:
-        """A plain file named as nnparity names them, or a folder of plain files ("name/")."""
-        if path.is_symlink():
-            return False
-        for pattern in self.ours:
-            if pattern.endswith("/") and fnmatch.fnmatchcase(path.name, pattern[:-1]):
-                return path.is_dir() and all(
-                    p.is_file() and not p.is_symlink() for p in path.iterdir()
-                )
-            if fnmatch.fnmatchcase(path.name, pattern):
-                return path.is_file()
-        return False
+        """With ``replaces``: a plain file named as nnparity names them."""
+        return not path.is_symlink() and path.is_file() and self._named_ours(path.name)
 
     def _named_ours(self, name: str) -> bool:
-        return any(fnmatch.fnmatchcase(name, pattern.rstrip("/")) for pattern in self.ours)
+        return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.replaces)
 
     def _existing_parent(self) -> Path:
         parent = self.target.parent
@@ -160,22 +262,39 @@ class StagedFolder:
     def commit(self) -> Path:
         """Move the staging folder into place, replacing an earlier output of nnparity whole."""
         os.chmod(self.staging, 0o755)
+        if not self.replaces:
+            self._write_manifest()
         if self.target.exists():
             self.check()  # still ours: nothing was added to it meanwhile
-            if self.keep_others:
+            if self.replaces:
                 self._copy_others()
             old = Path(
                 tempfile.mkdtemp(
                     prefix=f".{self.target.name}.", suffix=".old", dir=self.target.parent
                 )
             )
-            os.replace(self.target, old / "old")
-            os.replace(self.staging, self.target)
+            try:
+                os.replace(self.target, old / "old")
+            except OSError:  # a mount point, say: the target stays as it was, nothing beside it
+                old.rmdir()
+                raise
+            try:
+                os.replace(self.staging, self.target)
+            except OSError:
+                os.replace(old / "old", self.target)
+                old.rmdir()
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(self.staging, self.target)
         self.staging, self._made = None, []
         return self.target
+
+    def _write_manifest(self) -> None:
+        """The staging folder's MANIFEST, written last: everything else in it is complete."""
+        record = {"format": MANIFEST_FORMAT, "what": self.what, "entries": entries(self.staging)}
+        (self.staging / MANIFEST).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+        os.chmod(self.staging / MANIFEST, 0o666 & ~current_umask())
 
     def _copy_others(self) -> None:
         """Copy what the user keeps in the target (not ours, not written now) into staging."""

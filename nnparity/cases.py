@@ -317,7 +317,7 @@ def write_case(case: Case, folder: Path | str) -> Path:
     Files of the user's beside the case files (a walkthrough, notes) are kept.
     """
     ours = tuple(f"{name}.csv" for name in MATRICES) + (CONFIG,)
-    with StagedFolder(folder, ours, "a case", keep_others=True) as staging:
+    with StagedFolder(folder, "a case", replaces=ours) as staging:
         for name, matrix in case.matrices().items():
             (staging / f"{name}.csv").write_text(format_matrix(matrix))
         with (staging / CONFIG).open("w", newline="") as handle:

@@ -29,9 +29,6 @@ from .command import (
 from .compare import ParityReport
 from .report import MODE_TITLES, determinism_lines, story, verdict
 
-#: What nnparity writes into a report folder (anything else there is the user's).
-REPORT_FILES = ("index.html", "loss.png", "max-diff-*.png", "ulp-map-*.png")
-
 
 class LossRecorder:
     """Keeps the loss of every epoch each language trains, from the chunks of the run.
@@ -57,7 +54,7 @@ class LossRecorder:
 
 def report_folder(out: Path | str) -> StagedFolder:
     """The report's folder, checked before the run: new, empty, or an earlier report."""
-    return StagedFolder(out, REPORT_FILES, "the report")
+    return StagedFolder(out, "the report")
 
 
 def write_report(

@@ -185,21 +185,42 @@ def require_pyarrow(path: Path | str) -> None:
         ) from None
 
 
-def check_target(path: Path | str, traces_folder: Path | str | None = None) -> None:
-    """Whether a table can be written at ``path``: StatsError (one line) when it cannot.
+def is_statistics(path: Path) -> bool:
+    """Whether ``path`` is a statistics file nnparity wrote, which --save-stats may replace.
 
-    Its folder may be ``traces_folder`` (--save-traces), which the run makes.
+    Recognised by its columns: exactly SCHEMA's names, in order (the CSV's first line, the
+    Parquet file's schema). A user's file or a case's matrix has other columns, so it is
+    refused; a table saved elsewhere with these very columns (a filtered copy written with
+    ``index=False``) would be taken as nnparity's.
     """
+    try:
+        if is_parquet(path):
+            import pyarrow.parquet as pq
+
+            return pq.read_schema(path).names == list(SCHEMA)
+        with open(path, "rb") as handle:
+            return handle.readline(4096).rstrip(b"\r\n") == ",".join(SCHEMA).encode()
+    except (OSError, ValueError):  # pyarrow's "not Parquet" is a ValueError
+        return False
+
+
+def check_target(path: Path | str, traces_folder: Path | str | None = None) -> Path:
+    """Where a table can be written for ``path`` (a link followed): StatsError or OutputError
+    (one line) when it cannot (atomic.check_file: new, or nnparity's own statistics).
+
+    Not inside ``traces_folder`` (--save-traces), which holds only what the run writes there.
+    """
+    from .atomic import check_file
+
     path = Path(path)
     if is_parquet(path):
         require_pyarrow(path)
-    if path.is_dir():
-        raise StatsError(f"{path}: is a folder; give a file name ending in .csv or .parquet")
-    made_by_run = (
-        traces_folder is not None and path.parent.resolve() == Path(traces_folder).resolve()
-    )
-    if not path.parent.is_dir() and not made_by_run:
-        raise StatsError(f"{path}: the folder {path.parent} does not exist")
+    if traces_folder is not None and path.resolve().is_relative_to(Path(traces_folder).resolve()):
+        raise StatsError(
+            f"{path}: is inside the --save-traces folder {traces_folder}, which holds only the "
+            "traces; save the statistics beside it"
+        )
+    return check_file(path, "the statistics (.csv or .parquet)", is_statistics)
 
 
 def write(frame: pd.DataFrame, path: Path | str) -> Path:
@@ -208,16 +229,14 @@ def write(frame: pd.DataFrame, path: Path | str) -> Path:
     CSV floats are written as Python's repr writes them (the shortest decimal
     that reads back to the same double), so ``read`` gives the same doubles.
     """
-    path = Path(path)
-    check_target(path)
     from .atomic import staged_file
 
-    with staged_file(path) as tmp:
+    with staged_file(check_target(path)) as tmp:
         if is_parquet(path):
             frame.to_parquet(tmp, index=False)
         else:
             frame.to_csv(tmp, index=False)
-    return path
+    return Path(path)
 
 
 def read(path: Path | str) -> pd.DataFrame:

@@ -15,6 +15,9 @@ and, once for the run:
   environment that made the traces (``nnparity.fingerprint``: Python, numpy and
   its BLAS, R and its BLAS).
 
+The output's manifest (``atomic.MANIFEST``), written last of all, lets a later run
+tell that the folder is nnparity's own and replace it.
+
 ``nnparity compare A B`` reads two such folders, each checked against its
 trace.json first (``open_folder``): every file it lists present, every member of
 each .npz one of the article's matrices as nnparity writes it (little-endian

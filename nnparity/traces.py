@@ -39,16 +39,6 @@ MODES = ("free", "lockstep")
 #: issue 9's 600 MB (docs/benchmarks.md).
 CHUNK_BYTES = 16 * 2**20
 
-#: What nnparity writes into a --save-traces folder (tracefolder.py); anything else is the user's.
-TRACE_FILES = (
-    "python.npz",
-    "r.npz",
-    "python.rds",
-    "r.rds",
-    tracefolder.TRACE_JSON,
-    f"{tracefolder.CASE_DIR}/",
-)
-
 
 def epoch_bytes(case: Case) -> int:
     """Bytes one epoch of a trace takes."""
@@ -145,7 +135,7 @@ class TraceOutput:
     """--save-traces: checked before any port runs, staged beside, moved into place whole."""
 
     def __init__(self, target: Path | str, case: Case, epochs: int, modes: tuple[str, ...]):
-        self.output = StagedFolder(target, TRACE_FILES, "traces")
+        self.output = StagedFolder(target, "traces")
         self.case, self.epochs, self.modes = case, epochs, modes
         # python.npz, and r.npz when R trains on its own (free-running);
         # lockstep's R values are not a training.

@@ -19,11 +19,13 @@ so a learner who changes a weight on ``inputs`` sees every later step change.
 from __future__ import annotations
 
 import io
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from xml.etree import ElementTree
 
 from . import steps
-from .atomic import staged_file
+from .atomic import check_file, staged_file
 from .cases import Case, load_case
 from .command import OK, BadInput, add_case_option, bad_input, parse_epochs_option
 
@@ -190,17 +192,40 @@ def explain_cells(dims, epoch: int, names, start: bool = False) -> str:
     return "\n".join(lines)
 
 
+#: The workbook's creator and last editor, as nnparity writes them (docProps/core.xml). An
+#: office application that saves the file puts its user as the last editor, so a workbook
+#: whose creator and last editor are both still this is nnparity's own: --out may replace it.
+SIGNATURE = "nnparity"
+CORE_XML = {
+    "dc": "http://purl.org/dc/elements/1.1/",
+    "cp": "http://schemas.openxmlformats.org/package/2006/metadata/core-properties",
+}
+
+
+def is_ours(path: Path) -> bool:
+    """Whether ``path`` is a workbook nnparity wrote and no one has saved since (SIGNATURE)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            core = ElementTree.fromstring(archive.read("docProps/core.xml"))
+    except (OSError, KeyError, zipfile.BadZipFile, ElementTree.ParseError):
+        return False
+    signed = (core.findtext("dc:creator", namespaces=CORE_XML),
+              core.findtext("cp:lastModifiedBy", namespaces=CORE_XML))
+    return signed == (SIGNATURE, SIGNATURE)
+
+
 def write_workbook(case: Case, epochs: int, out: Path | str) -> Path:
-    """Write the workbook to `out` atomically: a temporary file beside it, then a rename."""
+    """Write the workbook to `out` atomically: a temporary file beside it, then a rename.
+
+    `out` may be new or a workbook nnparity wrote (``is_ours``); anything else there is
+    refused (OutputError), untouched.
+    """
     from openpyxl import Workbook
 
-    out = Path(out)
-    if out.is_dir():
-        raise BadInput(f"{out}: is a folder; give the workbook's file name ({out}/a.xlsx)")
-    if not out.parent.is_dir():
-        raise BadInput(f"{out.parent}: no such folder for the workbook")
+    path = check_file(out, "the workbook", is_ours)
     layout = Layout(case.dims, epochs)
     wb = Workbook()
+    wb.properties.creator = wb.properties.lastModifiedBy = SIGNATURE
     _inputs_sheet(wb.active, case, layout)
     for epoch in range(1, epochs + 1):
         _epoch_sheet(wb.create_sheet(epoch_sheet(epoch)), case, layout, epoch)
@@ -208,9 +233,9 @@ def write_workbook(case: Case, epochs: int, out: Path | str) -> Path:
     # fails (a full disk), and Python would print its failed close at exit.
     buffer = io.BytesIO()
     wb.save(buffer)
-    with staged_file(out) as tmp:
+    with staged_file(path) as tmp:
         tmp.write_bytes(buffer.getbuffer())
-    return out
+    return Path(out)
 
 
 def _fonts():
@@ -291,7 +316,8 @@ def add_parser(sub) -> None:
     p.add_argument("--epochs", default="1",
                    help="epochs, one sheet each (default: 1, the article's walkthrough)")
     p.add_argument("--out", type=Path, required=True, metavar="FILE.xlsx",
-                   help="the workbook to write (replaced whole, or left as it was)")
+                   help="the workbook to write: a new file, or one nnparity wrote earlier "
+                   "(replaced whole); any other file there is left as it was")
     p.set_defaults(handler=command_workbook)
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from nnparity import paths, steps
+from nnparity.atomic import MANIFEST
 from nnparity.cli import main
 
 ROOT = paths.BASE
@@ -48,7 +49,9 @@ def test_save_traces_writes_both_languages_with_the_article_names(capsys, tmp_pa
             assert set(trace.files) == set(steps.NAMES)
             assert trace["wh"].shape == (30, 4, 3) and trace["output"].shape == (30, 3, 1)
     written = sorted(p.name for p in (tmp_path / "traces").iterdir())
-    expected = ["case", "python.npz", "python.rds", "r.npz", "r.rds", "trace.json"]
+    expected = sorted(
+        [MANIFEST, "case", "python.npz", "python.rds", "r.npz", "r.rds", "trace.json"]
+    )
     assert written == expected, f"temporary files left behind, or a part missing: {written}"
 
 
@@ -111,7 +114,7 @@ def test_lockstep_only_saves_the_python_trace_and_no_r_trace(capsys, tmp_path):
         capsys, "--epochs", "10", "--mode", "lockstep", "--save-traces", str(tmp_path / "t")
     )
     assert code == 0
-    python_only = ["case", "python.npz", "python.rds", "trace.json"]
+    python_only = sorted([MANIFEST, "case", "python.npz", "python.rds", "trace.json"])
     assert sorted(p.name for p in (tmp_path / "t").iterdir()) == python_only, (
         "lockstep has no R training to save"
     )
@@ -128,7 +131,7 @@ def test_an_r_port_that_fails_while_training_leaves_no_half_written_r_trace(
         capsys, "--r-impl", str(port), "--epochs", "5", "--save-traces", str(tmp_path / "t")
     )
     assert code == 1
-    python_only = ["case", "python.npz", "python.rds", "trace.json"]
+    python_only = sorted([MANIFEST, "case", "python.npz", "python.rds", "trace.json"])
     assert sorted(p.name for p in (tmp_path / "t").iterdir()) == python_only, (
         "r.npz must not exist when R did not finish"
     )

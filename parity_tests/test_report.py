@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from nnparity import cli, html_report, paths, plots, stats, traces
+from nnparity.atomic import MANIFEST
 from nnparity.cases import load_case
 from nnparity.ports import PythonPort, RPort
 
@@ -62,7 +63,8 @@ def test_report_marks_where_the_first_difference_is_born(article_report):
 
 def test_report_leaves_nothing_but_the_page_and_its_images(article_report):
     written = sorted(p.name for p in article_report.iterdir())
-    assert written == sorted(["index.html", *referenced_images(article_report / "index.html")])
+    page = ["index.html", *referenced_images(article_report / "index.html")]
+    assert written == sorted([MANIFEST, *page])
     assert not [p for p in article_report.parent.iterdir() if p.name.startswith(".")], (
         "a staging folder was left behind"
     )

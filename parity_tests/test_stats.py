@@ -20,6 +20,7 @@ import pytest
 from rich.console import Console
 
 from nnparity import html_report, paths, report, stats, steps, traces
+from nnparity.atomic import MANIFEST
 from nnparity.cases import load_case
 from nnparity.cli import main
 from nnparity.ports import PythonPort, RPort
@@ -220,8 +221,8 @@ def test_the_report_made_from_the_file_is_the_report_of_the_run(small_run, tmp_p
             run, losses, tmp_path / "from-file", stats=from_file
         ).parent,
     }
-    files = sorted(p.name for p in made["run"].iterdir())
-    assert files == sorted(p.name for p in made["file"].iterdir())
+    files = sorted(p.name for p in made["run"].iterdir() if p.name != MANIFEST)  # its times
+    assert files == sorted(p.name for p in made["file"].iterdir() if p.name != MANIFEST)
     for name in files:
         same = (made["run"] / name).read_bytes() == (made["file"] / name).read_bytes()
         assert same, f"{name} differs between the report made from the run and from the file"
@@ -253,14 +254,20 @@ def test_a_stats_file_in_a_missing_folder_is_one_line_and_exit_2(capsys, tmp_pat
     assert code == 2 and len(err.strip().splitlines()) == 1 and "does not exist" in err, err
 
 
-def test_the_statistics_can_go_into_the_folder_the_traces_are_saved_in(capsys, tmp_path):
+@pytest.mark.parametrize("inside", ["stats.csv", "sub/stats.csv"])
+def test_statistics_inside_the_traces_folder_are_refused_before_the_run(capsys, tmp_path, inside):
+    # The traces folder holds exactly what nnparity writes there: a file saved inside it
+    # would make the next run with the same command refuse the folder.
     folder = tmp_path / "run"
     code = main(["run", "--epochs", "3", "--save-traces", str(folder), "--save-stats",
-                 str(folder / "stats.csv")])
+                 str(folder / inside)])
     out, err = capsys.readouterr()
-    assert code == 0, out + err
-    assert len(stats.read(folder / "stats.csv")) == 2 * 3 * len(steps.NAMES)
-    assert (folder / "python.npz").is_file() and (folder / "trace.json").is_file()
+    assert code == 2, f"exit {code}, expected 2 (refused before the run): {out + err}"
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and str(folder / inside) in lines[0] and "--save-traces" in lines[0], (
+        f"expected one line naming the file and --save-traces: {err!r}"
+    )
+    assert out == "" and list(tmp_path.iterdir()) == [], "the run went ahead or left something"
 
 
 def snippet(language: str, reads: str) -> str:

@@ -25,6 +25,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from nnparity.atomic import MANIFEST
 from nnparity.supervise import WorkerPort
 
 pytestmark = pytest.mark.usefixtures("r_available")
@@ -659,7 +660,7 @@ def test_a_traces_folder_holds_exactly_what_the_last_run_wrote(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     written = sorted(p.name for p in target.iterdir())
-    assert written == ["case", "python.npz", "python.rds", "trace.json"], (
+    assert written == [MANIFEST, "case", "python.npz", "python.rds", "trace.json"], (
         f"a stale R trace was left: {written}"
     )
     assert json.loads((target / "trace.json").read_text())["files"] == ["python.npz", "python.rds"]
@@ -687,6 +688,223 @@ def test_report_out_refuses_a_folder_of_the_users_even_with_an_index_html(tmp_pa
     one_line(result.stderr, "notes.txt")
     assert sorted(p.name for p in folder.iterdir()) == ["index.html", "notes.txt", "photos"]
     assert (folder / "index.html").read_text() == "<p>mine</p>"
+
+
+def tree(folder: Path) -> dict[str, object]:
+    """Everything under `folder`, as it is on disk: a file's bytes, a link's target, a folder,
+    or another kind of file (its mode); never opened unless it is a regular file."""
+    out = {}
+    for path in sorted(folder.rglob("*")):
+        mode = path.lstat().st_mode
+        if path.is_symlink():
+            out[str(path.relative_to(folder))] = ("link", os.readlink(path))
+        elif path.is_dir():
+            out[str(path.relative_to(folder))] = "folder"
+        elif path.is_file():
+            out[str(path.relative_to(folder))] = path.read_bytes()
+        else:
+            out[str(path.relative_to(folder))] = ("special", mode)
+    return out
+
+
+def a_users_csv(t: Path) -> Path:
+    (t / "precious.csv").write_text("data\n")
+    return t / "precious.csv"
+
+
+def a_cases_own_csv(t: Path) -> Path:
+    import shutil
+
+    from nnparity.paths import FIXTURES
+
+    shutil.copytree(FIXTURES / "article", t / "c1")
+    return t / "c1" / "X.csv"
+
+
+def a_fifo(t: Path) -> Path:
+    os.mkfifo(t / "fifo")
+    return t / "fifo"
+
+
+def a_device_node(t: Path) -> Path:
+    try:  # a character device like /dev/null (1, 3), made here: never the system's own
+        os.mknod(t / "mynull", 0o666 | 0o020000, os.makedev(1, 3))
+    except PermissionError:
+        pytest.skip("making a device node needs root")
+    return t / "mynull"
+
+
+def a_link_to_a_users_file(t: Path) -> Path:
+    (t / "mine.csv").write_text("data\n")
+    (t / "link.csv").symlink_to("mine.csv")
+    return t / "link.csv"
+
+
+@pytest.mark.parametrize(
+    "make", [a_users_csv, a_cases_own_csv, a_fifo, a_device_node, a_link_to_a_users_file],
+    ids=lambda make: make.__name__.replace("_", "-"),
+)
+def test_save_stats_refuses_an_existing_file_nnparity_did_not_write_before_any_port_runs(
+    tmp_path, make
+):
+    target = make(tmp_path)
+    before = tree(tmp_path)
+    result = nnparity(
+        "run", "--epochs", "5", "--mode", "free", "--save-stats", str(target), cwd=tmp_path
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    one_line(result.stderr, str(target))
+    assert result.stdout == "", f"the run went ahead although it could not save: {result.stdout}"
+    assert tree(tmp_path) == before, f"--save-stats {target.name} changed what was there"
+
+
+def test_save_stats_replaces_its_own_earlier_statistics_file(tmp_path):
+    from nnparity import stats, steps
+
+    for epochs in ("3", "4"):
+        result = nnparity(
+            "run", "--epochs", epochs, "--mode", "free", "--save-stats", "s.csv", cwd=tmp_path
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert len(stats.read(tmp_path / "s.csv")) == 4 * len(steps.NAMES), (
+        "the second run did not replace the statistics file the first one wrote"
+    )
+
+
+def test_save_stats_through_a_symbolic_link_writes_the_file_it_points_to(tmp_path):
+    from nnparity import stats, steps
+
+    real = tmp_path / "real.csv"
+    first = nnparity("run", "--epochs", "3", "--mode", "free", "--save-stats", str(real),
+                     cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    (tmp_path / "link.csv").symlink_to("real.csv")
+    result = nnparity(
+        "run", "--epochs", "4", "--mode", "free", "--save-stats", "link.csv", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "link.csv").is_symlink(), "the link was replaced by a file"
+    assert len(stats.read(real)) == 4 * len(steps.NAMES), "the file the link points to was not"
+
+
+def test_workbook_refuses_an_xlsx_nnparity_did_not_write(tmp_path):
+    from openpyxl import Workbook
+
+    Workbook().save(tmp_path / "mine.xlsx")
+    before = tree(tmp_path)
+    result = nnparity("workbook", "--out", "mine.xlsx", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    one_line(result.stderr, "mine.xlsx")
+    assert tree(tmp_path) == before, "workbook --out replaced a workbook of the user's"
+
+
+def test_workbook_replaces_its_own_earlier_workbook(tmp_path):
+    from openpyxl import load_workbook
+
+    for epochs in ("1", "2"):
+        result = nnparity("workbook", "--epochs", epochs, "--out", "w.xlsx", cwd=tmp_path)
+        assert result.returncode == 0, result.stdout + result.stderr
+    sheets = load_workbook(tmp_path / "w.xlsx", read_only=True).sheetnames
+    assert len(sheets) == 3, f"the second workbook (2 epochs) did not replace the first: {sheets}"
+
+
+def test_report_out_refuses_files_of_the_users_named_as_a_reports_files(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<h1>mine</h1>")
+    (site / "loss.png").write_text("png")
+    before = tree(tmp_path)
+    result = nnparity("report", "--epochs", "5", "--out", "site", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    one_line(result.stderr, str(site), "index.html")
+    assert tree(tmp_path) == before, "report --out replaced files nnparity did not write"
+
+
+def a_case_folder_with_notes(t: Path) -> None:
+    a_cases_own_csv(t)
+    (t / "c1" / "NOTES.txt").write_text("notes")
+    (t / "c1").rename(t / "case")
+
+
+def a_trace_json_and_case_folder_of_the_users(t: Path) -> None:
+    (t / "case").mkdir()
+    (t / "case" / "notes.txt").write_text("notes")
+    (t / "trace.json").write_text('{"mine": true}')
+
+
+@pytest.mark.parametrize(
+    "make", [a_case_folder_with_notes, a_trace_json_and_case_folder_of_the_users],
+    ids=lambda make: make.__name__.replace("_", "-"),
+)
+def test_save_traces_refuses_files_of_the_users_named_as_trace_files(tmp_path, make):
+    folder = tmp_path / "work"
+    folder.mkdir()
+    make(folder)
+    before = tree(tmp_path)
+    result = nnparity(
+        "run", "--epochs", "5", "--mode", "free", "--save-traces", "work", cwd=tmp_path
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    one_line(result.stderr, str(folder), "did not write")
+    assert tree(tmp_path) == before, "--save-traces deleted or changed files of the user's"
+
+
+def add_a_file_to_the_case(t: Path) -> str:
+    (t / "case" / "mine.txt").write_text("mine")
+    return "case/mine.txt"
+
+
+def change_trace_json(t: Path) -> str:
+    with open(t / "trace.json", "a") as handle:
+        handle.write("\n")
+    return "trace.json"
+
+
+@pytest.mark.parametrize("change", [add_a_file_to_the_case, change_trace_json],
+                         ids=["a-file-added", "a-file-changed"])
+def test_a_traces_folder_the_user_changed_since_nnparity_wrote_it_is_refused(tmp_path, change):
+    first = nnparity("run", "--epochs", "3", "--mode", "free", "--save-traces", "t", cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    name = change(tmp_path / "t")
+    before = tree(tmp_path)
+    result = nnparity("run", "--epochs", "3", "--mode", "free", "--save-traces", "t", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    one_line(result.stderr, str(tmp_path / "t"), name)
+    assert tree(tmp_path) == before, "--save-traces replaced a folder the user had changed"
+
+
+def test_report_out_refuses_a_traces_folder_nnparity_wrote(tmp_path):
+    first = nnparity("run", "--epochs", "3", "--mode", "free", "--save-traces", "t", cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    before = tree(tmp_path)
+    result = nnparity("report", "--epochs", "3", "--out", "t", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    one_line(result.stderr, str(tmp_path / "t"), "traces")
+    assert tree(tmp_path) == before, "a report replaced saved traces"
+
+
+def test_save_traces_into_a_symbolic_link_writes_into_the_folder_it_points_to(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to("real")
+    for _ in range(2):  # the second run replaces the first one's traces through the link
+        result = nnparity(
+            "run", "--epochs", "3", "--mode", "free", "--save-traces", "link", cwd=tmp_path
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert (tmp_path / "link").is_symlink(), "the link was replaced by a folder"
+        assert (tmp_path / "real" / "python.npz").is_file(), "nothing was written where it points"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"], "a staging folder left"
+
+
+def test_a_traces_folder_that_cannot_be_moved_into_place_leaves_nothing_behind(tmp_path):
+    # A mount point cannot be renamed (EBUSY): the finished traces cannot replace it.
+    args = "run --epochs 3 --mode free --save-traces mp"
+    script = f'"$0" -m nnparity {args}; code=$?; echo "left: $(ls -A)"; exit $code'
+    result = on_tmpfs(tmp_path / "mp", "size=1m", ["sh", "-c", script, sys.executable],
+                      cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    one_line(result.stderr, str(tmp_path / "mp"), "cannot be written")
+    assert result.stdout.splitlines()[-1] == "left: mp", f"something was left: {result.stdout}"
 
 
 # -- the environment --------------------------------------------------------------------
