@@ -51,7 +51,9 @@ def start(language: str) -> Started:
     tmp = tempfile.mkdtemp(prefix="nnparity-worker-")
     parent, child = socket.socketpair()
     process = subprocess.Popen(
-        [sys.executable, "-m", "nnparity.worker", str(child.fileno()), language],
+        # -P: not the current folder first on sys.path, where a learner's random.py or csv.py
+        # would stand in for the standard library's in the worker (and in our port).
+        [sys.executable, "-P", "-m", "nnparity.worker", str(child.fileno()), language],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -114,13 +116,21 @@ def end(worker: Started, kill: bool = False, grace: float = 2.0) -> int:
     """Wait for a worker's process to end (kill its session first, or after `grace` seconds);
     remove its temporary folder. Returns its exit status."""
     if kill or worker.process.poll() is None and not _wait(worker.process, grace):
-        try:
-            os.killpg(worker.process.pid, signal.SIGKILL)  # R may have started children
-        except (ProcessLookupError, PermissionError):
-            pass
+        _kill_session(worker)
     code = worker.process.wait()
+    # What the port started and left running (a fork, R's system("... &")) is in the
+    # worker's session, which outlives the worker: it ends with the run, however it ends.
+    _kill_session(worker)
     shutil.rmtree(worker.tmp, ignore_errors=True)
     return code
+
+
+def _kill_session(worker: Started) -> None:
+    """SIGKILL to the worker's process group (its session: start_new_session)."""
+    try:
+        os.killpg(worker.process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _wait(process: subprocess.Popen, seconds: float) -> bool:

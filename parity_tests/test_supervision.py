@@ -1290,3 +1290,60 @@ def test_a_request_being_sent_when_the_run_closes_the_socket_ends_quietly():
         pytest.fail(f"the sending thread raised {error!r} when the run closed the socket")
     finally:
         theirs.close()
+
+
+#: python_impl's train forking a child that would sleep for a minute, and r_impl's train
+#: leaving a shell command running in the background: both carry the run's token.
+LEFT_RUNNING = [
+    (
+        "python-fork",
+        "python_impl",
+        "train.py",
+        RETURN_PY,
+        "    import os, time\n    if os.fork() == 0:\n        time.sleep(60)\n        os._exit(0)\n"
+        + RETURN_PY,
+    ),
+    (
+        "r-background",
+        "r_impl",
+        "train.R",
+        "  trace <- list()\n",
+        '  system("sleep 60 &")\n  trace <- list()\n',
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "folder, file, old, new", [e[1:] for e in LEFT_RUNNING], ids=[e[0] for e in LEFT_RUNNING]
+)
+def test_what_a_port_leaves_running_ends_with_a_run_that_ends_normally(
+    port_copy, tmp_path, folder, file, old, new
+):
+    option = "--r-impl" if folder == "r_impl" else "--python-impl"
+    result = nnparity(
+        "run", "--epochs", "5", "--mode", "free", option, str(port_copy(folder, file, old, new)),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    left = leftover_processes(result.token)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, (
+        f"a process the {folder} port started ({len(left)} of them) was still running after "
+        "the run ended normally"
+    )
+
+
+def test_a_learners_module_named_like_the_standard_librarys_does_not_reach_the_workers(tmp_path):
+    # Learners name files random.py or csv.py. The `nnparity` command does not put the current
+    # folder on sys.path (`python -P` stands for it here); its workers must not either.
+    (tmp_path / "random.py").write_text('raise ImportError("the learner\'s random.py")\n')
+    (tmp_path / "csv.py").write_text("x = 1\n")
+    result = subprocess.run(
+        [sys.executable, "-P", "-m", "nnparity", "run", "--epochs", "5", "--mode", "free"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, (
+        "a random.py in the folder nnparity ran in was imported by a worker in place of the "
+        f"standard library's:\n{result.stderr}"
+    )
