@@ -82,8 +82,7 @@ def add_run_parser(sub) -> None:
     run.add_argument(
         "--mode",
         choices=("free", "lockstep", "both"),
-        default="both",
-        help="which comparison (default: both)",
+        help="which comparison (default: both; free for a script)",
     )
     run.add_argument(
         "--save-traces",
@@ -127,7 +126,8 @@ def add_run_parser(sub) -> None:
 
 def command_run(args, console: Console, err: Console) -> int:
     script = scripts.wanted(args)  # a learner's script on either side: free-running, one chunk
-    modes = ("free",) if script else traces.MODES if args.mode == "both" else (args.mode,)
+    mode = args.mode or "both"
+    modes = ("free",) if script else traces.MODES if mode == "both" else (mode,)
     with bad_input():  # everything the run needs is checked before any port starts
         sides = scripts.sides(args)
         if script:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import itertools
 import sys
@@ -30,7 +31,11 @@ def load_python_module(path: Path | str | None):
         raise FileNotFoundError(f"{path}: no such Python file, or a folder without __init__.py")
     name = f"_nnparity_port_{next(_loaded)}"
     locations = [str(path)] if path.is_dir() else None
-    spec = importlib.util.spec_from_file_location(name, init, submodule_search_locations=locations)
+    # Python runs a file of any name; importlib guesses the loader from ".py" only.
+    loader = importlib.machinery.SourceFileLoader(name, str(init))
+    spec = importlib.util.spec_from_file_location(
+        name, init, loader=loader, submodule_search_locations=locations
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:

@@ -678,9 +678,9 @@ def sides(args) -> tuple[tuple[str, Path | None, dict], tuple[str, Path | None, 
 
     if args.python_script and args.python_impl:
         raise BadInput("--python-script and --python-impl both name the Python side: give one")
-    if wanted(args) and args.mode == "lockstep":
+    if wanted(args) and args.mode in ("lockstep", "both"):
         raise BadInput(
-            f"--mode lockstep: a script has no step functions to drive; it is checked "
+            f"--mode {args.mode}: a script has no step functions to drive; it is checked "
             f"free-running (--mode free). {TO_LOCKSTEP}"
         )
     names = {"names": parse_names(args.names)}

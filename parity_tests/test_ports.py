@@ -222,3 +222,14 @@ def test_a_port_answers_a_chunk_with_its_weights_only_when_asked_for_them(
         assert asked["weights"][name].tobytes() == asked["trace"][name][-1].tobytes(), (
             f"{language}: the weights asked for are not the chunk's last {name}"
         )
+
+
+def test_a_python_port_in_a_file_not_named_py_loads_as_python_would_run_it(tmp_path):
+    # importlib guesses a file's loader from its ".py" only: such a file was an AttributeError
+    # about a NoneType's loader, naming no file.
+    from nnparity.python_port import load_python_module
+
+    port = tmp_path / "my_port"
+    port.write_text("def train(X, y, wh, bh, wout, bout, lr, epochs, record=False):\n    pass\n")
+    module = load_python_module(port)
+    assert callable(module.train), "the port's train() was not loaded from a file without .py"

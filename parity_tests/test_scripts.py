@@ -296,6 +296,12 @@ REFUSALS = [
         2,
         ["--mode lockstep", "no step functions"],
     ),
+    (  # exit 0 would say both modes were compared: only free-running can be
+        "both-modes-asked",
+        ["--mode", "both", "--r-script", script("faithful.R")],
+        2,
+        ["--mode both", "no step functions", "--mode free"],
+    ),
     (
         "bad-names",
         ["--r-script", script("faithful.R"), "--names", "W1"],
