@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import steps
+from . import rnumbers, steps
 from .atomic import StagedFolder
 from .paths import FIXTURES
 
@@ -35,7 +35,11 @@ MATRICES = steps.DATA + steps.STATE  # X, y, wh, bh, wout, bout
 CONFIG = "config.csv"
 #: The config keys a case may have; lr and epochs are required.
 CONFIG_KEYS = ("lr", "epochs", "description", "source", "seed")
-NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+#: A number both languages read: R's reader also reads the exponent into a C int, so at
+#: most four digits of it (|exponent| < 10,000: beyond it a double is 0 or Inf anyway).
+NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,4})?")
+#: What may stand around a number: the spaces and tabs R's reader skips (not Unicode's).
+BLANKS = " \t"
 INTEGER = re.compile(r"[0-9]+")
 BOM = "\ufeff"
 
@@ -100,12 +104,15 @@ def names() -> list[str]:
 
 NUMBER_RULE = (
     "a number here is digits with an optional sign, decimal point and exponent, "
-    "such as -0.25 or 1e-3"
+    "such as -0.25 or 1e-3, unquoted"
 )
 
 
-def read_rows(path: Path) -> list[list[str]]:
-    """The CSV rows of a case file; a file R would read differently is refused."""
+def read_rows(path: Path, quotes: bool = False) -> list[list[str]]:
+    """The CSV rows of a case file; a file R would read differently is refused. Quotes are
+    read as R's read.csv reads a text column (config.csv, ``quotes``); in a matrix file they
+    are kept, so that a quoted number, which read.csv(colClasses = "numeric") refuses, is
+    refused here too."""
     if not path.is_file():
         raise CaseError(path, "file is missing")
     try:
@@ -119,15 +126,20 @@ def read_rows(path: Path) -> list[list[str]]:
             "starts with a byte-order mark (BOM), which R's read.csv reads as part of the first "
             "value: save the file as UTF-8 without BOM",
         )
+    # Lines end as R's reader ends them (\n, \r\n, \r), not at every character Python's
+    # splitlines() takes for a line break (\f, \v, U+2028...).
+    lines = re.split(r"\r\n|\r|\n", text)
+    if lines and lines[-1] == "":
+        lines.pop()
     try:
-        return list(csv.reader(text.splitlines()))
+        return list(csv.reader(lines, quoting=csv.QUOTE_MINIMAL if quotes else csv.QUOTE_NONE))
     except csv.Error as error:
         raise CaseError(path, f"cannot be read ({error})") from None
 
 
-#: A cell that is a NUMBER with spaces around it: ``\s`` is exactly what ``str.strip``
-#: removes, so this is read_matrix's test of ``cell.strip()``, without the strip.
-_CELL = re.compile(rf"\s*(?:{NUMBER.pattern})\s*")
+#: A cell that is a NUMBER with BLANKS around it: read_matrix's test of
+#: ``cell.strip(BLANKS)``, without the strip.
+_CELL = re.compile(rf"[{BLANKS}]*(?:{NUMBER.pattern})[{BLANKS}]*")
 
 
 def _read_at_once(rows: list[list[str]]) -> np.ndarray | None:
@@ -144,10 +156,7 @@ def _read_at_once(rows: list[list[str]]) -> np.ndarray | None:
     cells = [cell for row in rows for cell in row]
     if not all(map(_CELL.fullmatch, cells)):
         return None
-    try:
-        values = np.fromiter(map(float, cells), dtype=np.float64, count=len(cells))
-    except ValueError:  # a space str.strip removes and float does not ('\x1f')
-        return None
+    values = np.fromiter(map(float, cells), dtype=np.float64, count=len(cells))
     values = values.reshape(len(rows), width)
     return values if np.isfinite(values).all() else None  # 1e999 reads as Inf
 
@@ -157,7 +166,31 @@ def read_matrix(path: Path) -> np.ndarray:
     if not rows or all(not row for row in rows):
         raise CaseError(path, "empty matrix: the file has no numbers")
     matrix = _read_at_once(rows)
-    return matrix if matrix is not None else read_cell_by_cell(path, rows)
+    if matrix is None:
+        matrix = read_cell_by_cell(path, rows)
+    check_r_reads(path, rows, matrix)
+    return matrix
+
+
+def check_r_reads(path: Path, rows: list[list[str]], values: np.ndarray) -> None:
+    """CaseError at the first cell R's read.csv reads as another double than Python's float
+    (nnparity.rnumbers: R does not round every decimal correctly)."""
+    r = rnumbers.r_reads([cell for row in rows for cell in row]).reshape(values.shape)
+    differ = ~rnumbers.same_bits(r, values)
+    if differ.any():
+        i, j = (int(k) for k in np.argwhere(differ)[0])
+        raise CaseError(path, _read_differently(f"row {i + 1}, column {j + 1}", rows[i][j],
+                                                float(values[i, j]), float(r[i, j])))
+
+
+def _read_differently(where: str, cell: str, python: float, r: float) -> str:
+    both = rnumbers.both_read(python)
+    fix = (f"write {both}, which both read as {python!r}" if both is not None
+           else "no decimal reads as that double in R: use another number")
+    return (
+        f"{where}: R's read.csv reads {cell.strip(BLANKS)} as {r!r} and Python as {python!r} "
+        f"(R does not round every decimal correctly); {fix}"
+    )
 
 
 def read_cell_by_cell(path: Path, rows: list[list[str]]) -> np.ndarray:
@@ -173,28 +206,25 @@ def read_cell_by_cell(path: Path, rows: list[list[str]]) -> np.ndarray:
             )
         parsed = []
         for j, cell in enumerate(row, start=1):
-            if cell.strip().lower().lstrip("+-") in ("nan", "inf", "infinity", "na"):
-                raise CaseError(path, f"row {i}, column {j}: {cell.strip()} is not a finite number")
-            if not NUMBER.fullmatch(cell.strip()):
+            text = cell.strip(BLANKS)
+            if text.lower().lstrip("+-") in ("nan", "inf", "infinity", "na"):
+                raise CaseError(path, f"row {i}, column {j}: {text} is not a finite number")
+            if not NUMBER.fullmatch(text):
+                shown = cell if len(cell) <= 40 else f"{cell[:40]}... ({len(cell)} characters)"
                 raise CaseError(
-                    path, f"row {i}, column {j}: {cell!r} is not a number ({NUMBER_RULE})"
+                    path, f"row {i}, column {j}: {shown!r} is not a number ({NUMBER_RULE})"
                 )
-            try:
-                value = float(cell)
-            except ValueError:  # a space str.strip removes and float does not ('1.0\x1f')
-                raise CaseError(
-                    path, f"row {i}, column {j}: {cell!r} is not a number ({NUMBER_RULE})"
-                ) from None
+            value = float(text)
             if not math.isfinite(value):  # 1e999
-                raise CaseError(path, f"row {i}, column {j}: {cell.strip()} is not a finite number")
+                raise CaseError(path, f"row {i}, column {j}: {text} is not a finite number")
             parsed.append(value)
         values.append(parsed)
     return np.array(values, dtype=np.float64)
 
 
 def read_config(path: Path) -> dict[str, str]:
-    rows = read_rows(path)
-    if not rows or [c.strip() for c in rows[0]] != ["key", "value"]:
+    rows = read_rows(path, quotes=True)
+    if not rows or rows[0] != ["key", "value"]:
         raise CaseError(path, "unreadable config: the first line must be 'key,value'")
     config: dict[str, str] = {}
     for i, row in enumerate(rows[1:], start=2):
@@ -202,7 +232,7 @@ def read_config(path: Path) -> dict[str, str]:
             raise CaseError(
                 path, f"unreadable config: line {i} has {len(row)} fields, expected key,value"
             )
-        key = row[0].strip()
+        key = row[0]  # as R's read.csv matches it: exactly
         if key not in CONFIG_KEYS:
             raise CaseError(
                 path, f"line {i}: unknown key {key!r} (a config has {', '.join(CONFIG_KEYS)})"
@@ -213,16 +243,19 @@ def read_config(path: Path) -> dict[str, str]:
                 f"line {i}: key {key!r} appears twice (R and Python would not agree on which "
                 "one counts)",
             )
-        config[key] = row[1].strip()
+        config[key] = row[1].strip(BLANKS)
     return config
 
 
 def parse_lr(path: Path, text: str | None) -> float:
-    if text is None or not NUMBER.fullmatch(text.strip()):
+    if text is None or not NUMBER.fullmatch(text):
         raise CaseError(path, f"lr must be a positive number, got {text!r}")
     lr = float(text)
     if not (math.isfinite(lr) and lr > 0):
         raise CaseError(path, f"lr must be a positive number, got {text!r}")
+    r = float(rnumbers.r_reads([text])[0])
+    if r != lr:
+        raise CaseError(path, _read_differently("lr", text, lr, r))
     return lr
 
 
@@ -233,7 +266,7 @@ MAX_EPOCHS = 2**31 - 1
 def epochs_count(text: str | int | None) -> int | str:
     """The number of epochs ``text`` spells in ASCII digits (1 to MAX_EPOCHS), or what is
     wrong with it."""
-    digits = "" if text is None else str(text).strip()
+    digits = "" if text is None else str(text).strip(BLANKS)
     significant = digits.lstrip("0")
     if not INTEGER.fullmatch(digits) or not significant:
         return f"epochs must be a positive integer, got {text!r}"
@@ -307,8 +340,15 @@ def load_case(name_or_path: str | Path) -> Case:
 
 
 def format_matrix(matrix: np.ndarray) -> str:
-    """Headerless CSV, shortest decimals that read back to the same double."""
-    return "".join(",".join(repr(float(v)) for v in row) + "\n" for row in np.atleast_2d(matrix))
+    """Headerless CSV: each double as the shortest decimal that reads back to it in Python
+    (``repr``), or, where R's read.csv would read that as another double, one that both
+    languages read as it (``rnumbers.both_read``)."""
+    matrix = np.atleast_2d(np.asarray(matrix, dtype=np.float64))
+    cells = [[repr(float(v)) for v in row] for row in matrix]
+    r = rnumbers.r_reads([cell for row in cells for cell in row]).reshape(matrix.shape)
+    for i, j in np.argwhere(~rnumbers.same_bits(r, matrix)):
+        cells[i][j] = rnumbers.both_read(float(matrix[i, j])) or cells[i][j]
+    return "".join(",".join(row) + "\n" for row in cells)
 
 
 def write_case(case: Case, folder: Path | str) -> Path:
@@ -323,7 +363,7 @@ def write_case(case: Case, folder: Path | str) -> Path:
         with (staging / CONFIG).open("w", newline="") as handle:
             writer = csv.writer(handle, lineterminator="\n")
             writer.writerow(["key", "value"])
-            writer.writerow(["lr", repr(float(case.lr))])
+            writer.writerow(["lr", rnumbers.both_read(float(case.lr)) or repr(float(case.lr))])
             writer.writerow(["epochs", str(int(case.epochs))])
             writer.writerow(["description", case.description])
             writer.writerow(["source", case.source])

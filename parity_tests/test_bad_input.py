@@ -73,6 +73,52 @@ BROKEN_CASES = [
         "ragged rows: row 2 has 3 values",
     ),
     ("blank-row", replace("y.csv", "1.0\n1.0\n", "1.0\n\n1.0\n"), "y.csv", "row 2 is blank"),
+    # What R's read.csv(colClasses = "numeric") refuses or reads otherwise is refused here:
+    # a quoted number, a space of Unicode's, a line break Python's splitlines() takes and R
+    # does not, a decimal R's reader rounds to another double (nnparity/rnumbers.py).
+    (
+        "quoted-number",
+        replace("bh.csv", "0.08", '"0.08"'),
+        "bh.csv",
+        "row 1, column 3: '\"0.08\"' is not a number",
+    ),
+    (
+        "no-break-space",
+        replace("bh.csv", "0.08", "0.08\u00a0"),
+        "bh.csv",
+        "row 1, column 3: '0.08\\xa0' is not a number",
+    ),
+    (
+        "form-feed-as-a-line-break",
+        replace("y.csv", "1.0\n1.0\n", "1.0\f1.0\n"),
+        "y.csv",
+        "row 1, column 1: '1.0\\x0c1.0' is not a number",
+    ),
+    (
+        "a-decimal-r-reads-as-another-double",
+        replace("bh.csv", "0.08", "0.8742647628088"),
+        "bh.csv",
+        "row 1, column 3: R's read.csv reads 0.8742647628088 as 0.8742647628088001 and Python as "
+        "0.8742647628088 (R does not round every decimal correctly); write 0.87426476280879994",
+    ),
+    (
+        "lr-r-reads-as-another-double",
+        replace("config.csv", "lr,0.1", "lr,0.8742647628088"),
+        "config.csv",
+        "lr: R's read.csv reads 0.8742647628088 as 0.8742647628088001",
+    ),
+    (
+        "config-key-with-spaces",
+        replace("config.csv", "lr,0.1", " lr ,0.1"),
+        "config.csv",
+        "unknown key ' lr '",
+    ),
+    (
+        "epochs-with-a-no-break-space",
+        replace("config.csv", "epochs,5000", "epochs,5000\u00a0"),
+        "config.csv",
+        "epochs must be a positive integer, got '5000\\xa0'",
+    ),
     ("X-vs-wh", replace("wh.csv", "0.92,0.11,0.52\n", ""), "wh.csv", "does not fit X"),
     ("wh-vs-wout", replace("wout.csv", "0.23\n", ""), "wout.csv", "does not fit wh"),
     ("y-vs-X", replace("y.csv", "0.0\n", ""), "y.csv", "does not fit X"),

@@ -9,6 +9,7 @@ cell-by-cell reading refuses (its message is then the one the user sees).
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nnparity import cases
+from nnparity import cases, rnumbers
 from nnparity.cases import CaseError, _read_at_once, read_cell_by_cell
 
 #: Cells both readings must refuse, or that only look like numbers.
@@ -76,3 +77,60 @@ def test_a_space_that_float_does_not_take_is_named_like_any_bad_cell(tmp_path):
     path.write_text("1.0,0.0\n0.5,1.0\x1f\n")
     with pytest.raises(CaseError, match=r"row 2, column 2: '1\.0\\x1f' is not a number"):
         cases.read_matrix(path)
+
+
+def decimals(count: int, seed: int) -> list[str]:
+    """Decimals as people and programs write them: repr, fixed and exponent forms, 1 to 25
+    significant digits, leading zeros, a sign, exponents from subnormal to near overflow."""
+    rng = random.Random(seed)
+    forms = [
+        lambda: repr(rng.uniform(-10, 10)),
+        lambda: repr(rng.uniform(-1, 1) * 10.0 ** rng.randrange(-320, 308)),
+        lambda: f"{rng.uniform(0, 1):.{rng.randrange(1, 20)}f}",
+        lambda: f"{rng.uniform(-1, 1):.{rng.randrange(1, 20)}e}",
+        lambda: "0." + "0" * rng.randrange(8) + str(rng.randrange(1, 10 ** rng.randrange(1, 18))),
+        lambda: f"{rng.randrange(1, 10 ** rng.randrange(1, 25))}e{rng.randrange(-40, 40)}",
+    ]
+    return [forms[rng.randrange(len(forms))]() for _ in range(count)]
+
+
+@pytest.mark.usefixtures("r_available")
+def test_the_emulation_of_rs_reader_gives_rs_double_for_every_decimal(tmp_path):
+    # Python's float rounds every decimal correctly and R's read.csv does not (about one in
+    # 5,000 with 12+ digits is a ULP off): nnparity.rnumbers computes what R computes.
+    from nnparity.bridge import call
+
+    texts = decimals(20_000, seed=20261207)
+    path = tmp_path / "numbers.csv"
+    path.write_text("\n".join(texts) + "\n")
+    table = call("read.csv", str(path), header=False, colClasses="numeric")
+    from_r = np.asarray(call("as.matrix", table), dtype=np.float64)[:, 0]
+    emulated = rnumbers.r_reads(texts)
+    differs = np.nonzero(~rnumbers.same_bits(emulated, from_r))[0]
+    assert differs.size == 0, (
+        f"{differs.size} of {len(texts)} decimals: R reads {texts[differs[0]]} as "
+        f"{from_r[differs[0]]!r}, the emulation says {emulated[differs[0]]!r}"
+    )
+    python = np.array([float(text) for text in texts])
+    assert (~rnumbers.same_bits(python, from_r)).any(), (
+        "R read every decimal as Python does: this sample no longer shows why the check exists"
+    )
+
+
+@pytest.mark.usefixtures("r_available")
+def test_a_written_case_holds_decimals_r_reads_as_the_very_doubles(tmp_path):
+    # repr(0.8742647628088) is '0.8742647628088', which R reads one ULP higher: the writer
+    # picks another decimal of the same double for such a cell, and lr.
+    from nnparity.bridge import call
+
+    values = np.array([[0.8742647628088, 0.46, 39.110088137299996, 1.19007925435e-21]])
+    text = cases.format_matrix(values)
+    assert text.split(",")[0] != repr(values[0, 0]), "the writer kept a decimal R misreads"
+    path = tmp_path / "m.csv"
+    path.write_text(text)
+    table = call("read.csv", str(path), header=False, colClasses="numeric")
+    from_r = np.asarray(call("as.matrix", table), dtype=np.float64)
+    assert rnumbers.same_bits(from_r.reshape(values.shape), values).all(), (
+        f"R reads {text.strip()} as {from_r.ravel().tolist()}, not {values.ravel().tolist()}"
+    )
+    assert rnumbers.same_bits(cases.read_matrix(path), values).all()
