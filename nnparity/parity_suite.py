@@ -7,6 +7,10 @@ Run it through the plugin (nnparity/pytest_plugin.py):
 ``test_step[article-lockstep-11-bout]`` holds when, on the article case and in
 lockstep mode, every cell of ``bout`` (step 11) at every epoch is within the
 policy's bound of the other language's, and every epoch of it was compared.
+The records a port makes once per call of train() have a test each too, named
+by their step: ``0-X``, ``1-initial_wh``, ``12-returned_wh`` (nnparity/once.py
+says what each must equal). The tests are ``steps.COMPARED``, the records
+``nnparity run`` compares; a run that could not be completed fails all of them.
 """
 
 from __future__ import annotations
@@ -31,35 +35,39 @@ def pytest_generate_tests(metafunc) -> None:
     params, ids = [], []
     for case in cases_asked(metafunc.config):
         for mode in modes_asked(metafunc.config):
-            for q in steps.QUANTITIES:
-                params.append((case, mode, q.name))
-                ids.append(f"{Path(case).name}-{mode}-{q.step}-{q.name}")
+            for name in steps.COMPARED:
+                params.append((case, mode, name))
+                ids.append(f"{Path(case).name}-{mode}-{steps.step_of(name)}-{name}")
     metafunc.parametrize("nnparity_step", params, ids=ids)
+
+
+def fail(message: str):
+    pytest.fail(message, pytrace=False)
 
 
 def test_step(nnparity_runs, nnparity_step):
     case_name, mode, name = nnparity_step
     outcome = nnparity_runs.outcome(case_name, mode)
-    where = f"{Path(case_name).name} ({mode}: {MODE_SAYS[mode]}), step {steps.BY_NAME[name].step}"
-    if outcome.error is not None:
-        pytest.fail(f"{where} ({name}) not compared: {outcome.error}", pytrace=False)
+    where = (f"{Path(case_name).name} ({mode}: {MODE_SAYS[mode]}), "
+             f"step {steps.step_of(name)} ({name})")
+    error = outcome.error if outcome.error is not None else outcome.report.error
+    if error is not None:  # the port failed, or not every epoch was compared
+        fail(f"{where} not compared: {error}")
     report, case = outcome.report, outcome.case
-    if report.error is not None:
-        pytest.fail(f"{where} ({name}) not compared: {report.error}", pytrace=False)
-    found = [s for s in report.stats if s.name == name]
+    found = [s for s in (*report.once, *report.stats) if s.name == name]
     if not found:
-        pytest.fail(f"{where} ({name}): the ports recorded no {name}", pytrace=False)
+        fail(f"{where}: the ports recorded no {name}")
     s = found[0]
+    per_epoch = name in steps.BY_NAME  # else once per call of train() (nnparity/once.py)
     if s.problem:
-        pytest.fail(f"{where} ({name}): {s.problem}", pytrace=False)
+        fail(f"{where}: {s.problem}")
     if s.violations:
         first = s.first_violation
-        pytest.fail(
-            f"{where} ({name}): {s.violations} of {s.cells} cells beyond the bound "
-            f"({report.tolerance}); first at {first.where()}: {first.values()}",
-            pytrace=False,
-        )
-    expected = report.epochs * int(np.prod(steps.shape_of(name, *case.dims)))
-    if s.cells != expected:
-        pytest.fail(f"{where} ({name}): compared {s.cells} cells of {expected} "
-                    f"({report.epochs} epochs)", pytrace=False)
+        if not per_epoch:  # checked against what the port was handed, recorded and returned
+            fail(f"{where}: first cell beyond the bound: {first.where()}: {first.values()}")
+        fail(f"{where}: {s.violations} of {s.cells} cells beyond the bound "
+             f"({report.tolerance}); first at {first.where()}: {first.values()}")
+    if per_epoch:
+        expected = report.epochs * int(np.prod(steps.shape_of(name, *case.dims)))
+        if s.cells != expected:
+            fail(f"{where}: compared {s.cells} cells of {expected} ({report.epochs} epochs)")

@@ -7,10 +7,12 @@ its options is given:
 
 Then pytest runs nnparity's parity suite (``nnparity/parity_suite.py``) on the
 ports named, ours standing in for the one not named: one test per case, mode
-and step, named ``test_step[<case>-<mode>-<step>-<matrix>]``, so
-``-k "article and bout"`` selects the bias update of the article case. Each case
-and mode is run once per session (``nnparity_runs`` caches the reports); every
-step's test reads its verdict from there.
+and matrix ``nnparity run`` compares (``steps.COMPARED``: steps 0 and 1, every
+epoch's steps 2 to 11, and what train() returned as step 12), named
+``test_step[<case>-<mode>-<step>-<matrix>]``, so ``-k "article and 11-bout"``
+selects the bias update of the article case. Each case and mode is run once per
+session (``nnparity_runs`` caches the reports); every test reads its verdict
+from there.
 
 Without explicit test paths only the parity suite runs; with paths, it runs
 beside your own tests.

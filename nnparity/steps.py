@@ -137,10 +137,11 @@ _SHAPES: dict[str, Quantity] = {
     **{key: BY_NAME[name] for key, name in RETURNED.items()},
 }
 
-#: Report order: steps 0 and 1, one epoch's matrices, then what train() returned.
-_POSITION: dict[str, int] = {
-    name: i - len(ONCE) for i, name in enumerate((*ONCE, *NAMES, *RETURNED))
-}
+#: Every record a comparison checks, in report order: steps 0 and 1 (ONCE), one epoch's
+#: matrices (NAMES), then what train() returned (RETURNED).
+COMPARED: tuple[str, ...] = (*ONCE, *NAMES, *RETURNED)
+
+_POSITION: dict[str, int] = {name: i - len(ONCE) for i, name in enumerate(COMPARED)}
 
 
 def step_of(name: str) -> int:

@@ -21,11 +21,27 @@ def user_pytest(folder, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=600)
 
 
-def r_port_copy(folder, old: str | None = None, new: str | None = None):
-    """r_impl copied to folder/my_port, with `old` in steps.R replaced by `new` when given."""
+def r_port_copy(folder, old: str | None = None, new: str | None = None, file: str = "steps.R"):
+    """r_impl copied to folder/my_port, with `old` in `file` replaced by `new` when given."""
     if old is None:
         return copy_port(paths.R_IMPL, folder / "my_port")
-    return copy_with(paths.R_IMPL, "steps.R", old, new, folder / "my_port")
+    return copy_with(paths.R_IMPL, file, old, new, folder / "my_port")
+
+
+def python_port_copy(folder, old: str, new: str):
+    """python_impl copied to folder/my_port, with `old` in train.py replaced by `new`."""
+    return copy_with(paths.PYTHON_IMPL, "train.py", old, new, folder / "my_port")
+
+
+def failed_tests(done: subprocess.CompletedProcess) -> list[str]:
+    """The ids of the parity suite's failed tests: ``article-free-12-returned_wh``."""
+    return re.findall(r"^FAILED nnparity/parity_suite.py::test_step\[(\S+)\]", done.stdout,
+                      flags=re.M)
+
+
+def nnparity_run(folder, *args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "nnparity", "run", *args]
+    return subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=600)
 
 
 def test_a_faithful_copy_of_r_impl_passes_every_step_of_both_modes(tmp_path):
@@ -33,7 +49,11 @@ def test_a_faithful_copy_of_r_impl_passes_every_step_of_both_modes(tmp_path):
     done = user_pytest(tmp_path, "--r-impl", "my_port", "--nnparity-case", "article",
                        "--nnparity-epochs", EPOCHS)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"{2 * len(steps.QUANTITIES)} passed" in done.stdout, done.stdout
+    tests = 2 * len(steps.COMPARED)  # both modes, every record steps 0 to 12
+    assert f"{tests} passed" in done.stdout, (
+        f"expected one passing test per mode and compared record (steps 0 to 12): {tests}\n"
+        + done.stdout
+    )
 
 
 def test_a_bias_summed_over_the_wrong_axis_fails_the_test_named_for_its_step(tmp_path):
@@ -47,10 +67,72 @@ def test_a_bias_summed_over_the_wrong_axis_fails_the_test_named_for_its_step(tmp
     )
 
 
+def test_a_port_whose_train_returns_other_weights_than_it_trained_fails_a_step_12_test(
+        tmp_path):
+    python_port_copy(tmp_path, "return dict(wh=wh, bh=bh,", "return dict(wh=wh + 1e-6, bh=bh,")
+    done = user_pytest(tmp_path, "--python-impl", "my_port", "--nnparity-case", "article",
+                       "--nnparity-epochs", EPOCHS)
+    assert done.returncode == 1, done.stdout + done.stderr
+    expected = ["article-free-12-returned_wh", "article-lockstep-12-returned_wh"]
+    assert failed_tests(done) == expected, (
+        "train() returning wh + 1e-6 must fail step 12 (returned_wh) in both modes, and only "
+        f"that; failed: {failed_tests(done)}\n{done.stdout}"
+    )
+
+
+def test_a_port_that_records_other_data_than_it_was_handed_fails_a_step_0_test(tmp_path):
+    python_port_copy(tmp_path, "start = dict(X=X, y=y,", "start = dict(X=X, y=y * 2,")
+    done = user_pytest(tmp_path, "--python-impl", "my_port", "--nnparity-case", "article",
+                       "--nnparity-epochs", EPOCHS)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert failed_tests(done) == ["article-free-0-y", "article-lockstep-0-y"], (
+        "a port recording y * 2 as the y it read must fail step 0 (y) in both modes, and only "
+        f"that; failed: {failed_tests(done)}\n{done.stdout}"
+    )
+
+
+def test_an_r_port_that_rounds_its_starting_weights_fails_a_step_1_test(tmp_path):
+    r_port_copy(tmp_path, "  trace <- list()\n", "  wh <- signif(wh, 15)\n  trace <- list()\n",
+                file="train.R")
+    done = user_pytest(tmp_path, "--r-impl", "my_port", "--nnparity-case", "iris",
+                       "--nnparity-epochs", EPOCHS, "--nnparity-mode", "free")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "iris-free-1-initial_wh" in failed_tests(done), (
+        "R starting from signif(wh, 15) instead of the iris case's wh must fail step 1 "
+        f"(initial_wh); failed: {failed_tests(done)}\n{done.stdout}"
+    )
+
+
+def test_a_step_12_failure_says_what_nnparity_run_says(tmp_path):
+    python_port_copy(tmp_path, "return dict(wh=wh, bh=bh,", "return dict(wh=wh + 1e-6, bh=bh,")
+    options = ("--python-impl", "my_port", "--nnparity-case", "article", "--nnparity-epochs",
+               EPOCHS, "--nnparity-mode", "free")
+    done = user_pytest(tmp_path, *options)
+    ran = nnparity_run(tmp_path, "--python-impl", "my_port", "--case", "article", "--epochs",
+                       EPOCHS, "--mode", "free")
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    said = re.search(r"first cell beyond the bound: .*", ran.stdout).group(0)
+    assert said in done.stdout, (
+        f"pytest must name the failing cell as `nnparity run` does: {said!r}\n{done.stdout}"
+    )
+
+
+def test_a_port_that_crashes_fails_every_test_and_passes_none(tmp_path):
+    python_port_copy(tmp_path, "    output = None\n", "    raise RuntimeError('my port broke')\n")
+    done = user_pytest(tmp_path, "--python-impl", "my_port", "--nnparity-case", "article",
+                       "--nnparity-epochs", EPOCHS)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert len(failed_tests(done)) == 2 * len(steps.COMPARED) and " passed" not in done.stdout, (
+        "a port whose train() raises must fail every test of both modes (no step was compared)"
+        f"\n{done.stdout}"
+    )
+    assert "my port broke" in done.stdout, done.stdout
+
+
 def test_k_selects_one_steps_test_per_mode(tmp_path):
     r_port_copy(tmp_path)
     done = user_pytest(tmp_path, "--r-impl", "my_port", "--nnparity-case", "article",
-                       "--nnparity-epochs", EPOCHS, "-k", "article and bout", "-v")
+                       "--nnparity-epochs", EPOCHS, "-k", "article and 11-bout", "-v")
     assert done.returncode == 0, done.stdout + done.stderr
     ran = re.findall(r"::test_step\[(\S+)\] PASSED", done.stdout)
     assert ran == ["article-free-11-bout", "article-lockstep-11-bout"], done.stdout
