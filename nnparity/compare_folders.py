@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 from rich.console import Console
+from rich.text import Text
 
 from . import steps, traces
 from .command import FAILS, OK, BadInput
@@ -157,7 +158,7 @@ def print_comparison(
     console.print()
     for language, report in reports.items():
         t = table(report)
-        t.title = f"{language}.npz, {report.case}, {report.epochs} epochs: A against B"
+        t.title = Text(f"{language}.npz, {report.case}, {report.epochs} epochs: A against B")
         t.caption = (
             "equal: share of cells bitwise equal; over: cells beyond the bound.\n"
             f"bound (free-running, A for Python, B for R): {report.tolerance}"

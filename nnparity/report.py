@@ -7,6 +7,7 @@ import math
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from . import stats as tidy
 from . import steps
@@ -54,7 +55,10 @@ def table(report: ParityReport, summary=None) -> Table:
     table) when given, else from the comparison's totals (``figures``).
     """
     t = Table(
-        title=f"{report.case}, {report.epochs} epochs, {report.title or MODE_TITLES[report.mode]}",
+        # Text, not markup: a case folder named "[red]" is a name, not a style
+        title=Text(
+            f"{report.case}, {report.epochs} epochs, {report.title or MODE_TITLES[report.mode]}"
+        ),
         title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
     )
     t.add_column("step", justify="right", no_wrap=True)

@@ -187,3 +187,16 @@ def test_a_users_ports_need_only_train_for_the_free_running_check(capsys, tmp_pa
         "free",
     )
     assert code == 0, out + err
+
+
+def test_a_case_folder_named_like_terminal_markup_is_shown_by_its_name(capsys, tmp_path):
+    # rich reads "[red]" in a string as a style: the table's title showed an empty name.
+    case = tmp_path / "[red]"
+    case.mkdir()
+    for file in (paths.FIXTURES / "article").glob("*.csv"):
+        (case / file.name).write_bytes(file.read_bytes())
+    code, out, err = run(capsys, "--case", str(case), "--epochs", "5", "--mode", "free")
+    assert code == 0, out + err
+    assert out.startswith("[red], 5 epochs, free-running"), (
+        f"the table's title lost the case's name:\n{out[:200]}"
+    )
