@@ -428,7 +428,8 @@ class _Runner:
             if k == 0:
                 self._judge_with(self.r_port, error)
             # lockstep, if asked for, can still say which step is wrong
-            self.comparisons["free"].fail(f"after epoch {self.done}: {error}")
+            first, last = self.done + 1, self.done + sizes[k]
+            self.comparisons["free"].fail(f"while training epochs {first}-{last}: {error}")
             self.r_next = None
             if self.folder:
                 self.folder.drop("r")

@@ -642,7 +642,7 @@ def test_a_traces_target_that_cannot_be_used_exits_2_before_any_port_runs(tmp_pa
 
 def test_traces_that_cannot_fit_on_the_disk_are_refused_before_the_run(tmp_path):
     result = nnparity(
-        "run", "--epochs", str(10**12), "--save-traces", str(tmp_path / "t"), cwd=tmp_path
+        "run", "--epochs", str(2**31 - 1), "--save-traces", str(tmp_path / "t"), cwd=tmp_path
     )
     assert result.returncode == 2
     one_line(result.stderr, "the traces need", "free")
