@@ -26,6 +26,7 @@ from types import SimpleNamespace
 import pytest
 
 from nnparity.atomic import MANIFEST
+from nnparity.steps import BY_NAME, QUANTITIES
 from nnparity.supervise import WorkerPort
 
 pytestmark = pytest.mark.usefixtures("r_available")
@@ -561,6 +562,52 @@ def test_what_a_port_returns_is_checked_where_it_crosses(
     assert result.returncode == 1, result.stdout + result.stderr
     line = one_line(result.stderr, words)
     assert "expected" in line, line
+
+
+#: (id, what python_impl's train does to its trace before returning it, the matrix it spoils)
+PYTHON_TRACE_FAULTS = [
+    ("one-epoch-fewer", 'trace["d_output"] = trace["d_output"][:-1]', "d_output"),
+    ("one-epoch-more", 'trace["E"] = np.concatenate([trace["E"], trace["E"][-1:]])', "E"),
+    ("missing", 'del trace["slope_hidden_layer"]', "slope_hidden_layer"),
+    (
+        "misspelled",
+        'trace["hiddenlayer_activation"] = trace.pop("hiddenlayer_activations")',
+        "hiddenlayer_activations",
+    ),
+    ("wrong-rank", 'trace["bout"] = trace["bout"][:, :, 0]', "bout"),
+]
+
+
+@pytest.mark.parametrize(
+    "spoil, name", [f[1:] for f in PYTHON_TRACE_FAULTS], ids=[f[0] for f in PYTHON_TRACE_FAULTS]
+)
+def test_a_python_trace_lockstep_cannot_use_is_a_finding_about_python_at_its_step(
+    port_copy, tmp_path, spoil, name
+):
+    port = port_copy(
+        "python_impl", "train.py", RETURN_PY, f"    if record:\n        {spoil}\n" + RETURN_PY
+    )
+    result = nnparity("run", "--epochs", "20", "--json", "--python-impl", str(port), cwd=tmp_path)
+    assert result.returncode == 1, f"exit {result.returncode}\n{result.stdout}{result.stderr}"
+    assert "nnparity: " not in result.stderr and "Traceback" not in result.stderr, (
+        f"the run failed outside the comparison instead of reporting the Python trace:\n"
+        f"{result.stderr}"
+    )
+    lockstep = json.loads(result.stdout)["modes"]["lockstep"]
+    assert lockstep["error"] is None, lockstep["error"]
+    by_name = {s["matrix"]: s for s in lockstep["steps"]}
+    problem = by_name[name]["problem"] or ""
+    assert "Python" in problem and "R's" not in problem, (
+        f"lockstep's problem at {name} should name the Python trace, not R: {problem!r}"
+    )
+    readers = {q.name for q in QUANTITIES if name in q.inputs}
+    for step in QUANTITIES:
+        if step.name != name and step.name not in readers:
+            got = by_name[step.name]
+            assert got["problem"] is None and got["cells"] > 0, (
+                f"lockstep should still recompute {step.name}, whose inputs are fine: {got}"
+            )
+    assert f"step {BY_NAME[name].step} ({name})" in json.loads(result.stdout)["verdict"]
 
 
 def test_a_python_port_that_changes_its_input_arrays_cannot_change_what_r_sees(port_copy, tmp_path):
