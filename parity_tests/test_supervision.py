@@ -286,6 +286,21 @@ def test_a_signal_stops_a_run_stuck_in_r_within_two_seconds_and_leaves_nothing(
     assert not (tmp_path / "new").exists(), "a folder the run created is still there"
 
 
+def test_json_of_a_run_stopped_by_a_signal_is_one_document_with_the_signals_exit_code(
+    port_copy, tmp_path
+):
+    process, token = start_hanging_run(port_copy, tmp_path, "--json")
+    out = stop_spinning_r(process, token, signal.SIGTERM, 143, "the run")
+    try:
+        document = json.loads(out)
+    except json.JSONDecodeError as error:
+        raise AssertionError(
+            f"a stopped run with --json printed no JSON ({error}): {out!r}"
+        ) from None
+    assert document["passed"] is False and document["error"]["exit_code"] == 143, document
+    assert "stopped by SIGTERM" in document["error"]["message"], document
+
+
 def test_a_second_ctrl_c_does_not_break_the_clean_up(port_copy, tmp_path):
     process, token = start_hanging_run(port_copy, tmp_path, "--save-traces", str(tmp_path / "t"))
     wait_for_r_to_spin(token)
@@ -648,6 +663,49 @@ def test_whatever_a_python_port_prints_at_import_and_in_train_goes_to_stderr_so_
     assert report["passed"] is True
     for said in ("printed at import", "printed in train", "written to fd 1"):
         assert said in result.stderr, f"{said!r} did not reach stderr:\n{result.stderr}"
+
+
+#: (id, how a run fails before there is a verdict, its exit code)
+RUNS_WITHOUT_A_VERDICT = [
+    ("python-port-sys-exit", "port", 1),
+    ("timeout", "--timeout 0.001", 1),
+    ("no-such-case", "--case /nonexistent", 2),
+]
+
+
+@pytest.mark.parametrize(
+    "how, code", [r[1:] for r in RUNS_WITHOUT_A_VERDICT], ids=[r[0] for r in RUNS_WITHOUT_A_VERDICT]
+)
+def test_json_is_one_json_document_saying_the_run_failed_when_there_is_no_verdict(
+    port_copy, tmp_path, how, code
+):
+    if how == "port":
+        exits = TRAIN_PY + "\n    import sys; sys.exit(0)"
+        port = port_copy("python_impl", "train.py", TRAIN_PY, exits)
+        how = f"--python-impl {port}"
+    result = nnparity("run", "--epochs", "5", "--json", *how.split(), cwd=tmp_path)
+    assert result.returncode == code, f"exit {result.returncode}\n{result.stdout}{result.stderr}"
+    line = one_line(result.stderr)
+    try:
+        document = json.loads(result.stdout)
+    except json.JSONDecodeError as error:
+        raise AssertionError(
+            f"--json printed no JSON document ({error}) for a run that failed: {result.stdout!r}"
+        ) from None
+    assert document["passed"] is False, document
+    assert document["error"] == {
+        "exit_code": code, "message": line.removeprefix("nnparity: ")
+    }, f"the document should carry the exit code and stderr's line: {document}"
+    assert document["epochs"] in (5, None) and document["case"], document
+
+
+def test_json_of_a_run_with_a_verdict_says_error_null(tmp_path):
+    result = nnparity("run", "--epochs", "5", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert "error" in document and document["error"] is None, (
+        f"a run that reached its verdict should say error: null: {document.get('error', 'absent')}"
+    )
 
 
 def test_an_r_error_while_loading_a_port_is_one_line_carrying_rs_message(port_copy, tmp_path):
