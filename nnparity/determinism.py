@@ -122,8 +122,12 @@ def judge(port, epochs: int, asked: list, chunk: dict | PortError | None = None)
             runs.append(value["trace"])
     if error is not None:
         return Determinism(language, epochs, None, error=str(error))
-    if chunk is not None:
-        runs.append({name: value[:epochs] for name, value in chunk.items()
+    if chunk is not None:  # as many of its first epochs as the check's training recorded
+        # (`epochs`, unless the port records too few or too many: a structural problem the
+        # comparison names, not a sign of noise when it records the same each time)
+        recorded = {name: len(value) for name, value in (runs[0] if runs else {}).items()
+                    if isinstance(value, np.ndarray) and value.ndim > 0}
+        runs.append({name: value[:recorded.get(name, epochs)] for name, value in chunk.items()
                      if isinstance(value, np.ndarray)})
     first = first_difference(*runs)
     return Determinism(language, epochs, first is None, first)

@@ -150,3 +150,25 @@ def test_nnparity_run_says_when_a_port_does_not_give_the_same_bits_twice(tmp_pat
     first = reported["Python"]["first_difference"]
     up_from_run_2 = np.nextafter(np.nextafter(first["run_2"], np.inf), np.inf)
     assert first["run_1"] == up_from_run_2, f"one run 1 ULP up, the other 1 ULP down: {first}"
+
+
+class OneEpochShort(PythonPort):
+    """Our Python port, recording one epoch fewer of d_output than it trained, every time."""
+
+    def advance(self, epochs, record=True):
+        trace = super().advance(epochs, record)
+        if record:
+            trace["d_output"] = trace["d_output"][:-1]
+        return trace
+
+
+def test_a_trace_short_of_an_epoch_every_time_is_not_called_run_to_run_noise(article, r_port):
+    """The check's training and the run's first chunk are of different lengths: a port that
+    records one epoch too few in both gives the same bits twice (the comparison names the
+    missing epoch as a structural problem); it is no sign of a non-deterministic BLAS."""
+    run = traces.run(article, OneEpochShort(), r_port, 20, modes=("free",))
+    found = run.determinism["Python"]
+    assert found.same_bits is True, (
+        f"a trace one epoch short in every training was called non-deterministic: "
+        f"{found.describe()}"
+    )
