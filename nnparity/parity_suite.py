@@ -52,6 +52,8 @@ def test_step(nnparity_runs, nnparity_step):
     s = found[0]
     if s.problem:
         pytest.fail(f"{where} ({name}): {s.problem}", pytrace=False)
+    if s.not_computed:  # lockstep lacked an input the Python trace should have given
+        pytest.fail(f"{where} ({name}) not compared: {s.not_computed}", pytrace=False)
     if s.violations:
         first = s.first_violation
         pytest.fail(
