@@ -106,3 +106,13 @@ class StepFailure:
 
     epoch: int
     message: str
+
+
+@dataclass(frozen=True)
+class UnreadableInput:
+    """In lockstep's values, in place of a step whose own matrix in the Python trace cannot be
+    read (missing, or not [epochs, rows, cols] of the case's shape): R was not asked to
+    recompute it, and the comparison reports ``message``, which names Python, as that step's
+    structural problem (compare.trace_problems)."""
+
+    message: str

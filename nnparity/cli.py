@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
 import threading
 from pathlib import Path
@@ -128,14 +129,17 @@ def command_run(args, console: Console, err: Console) -> int:
     script = scripts.wanted(args)  # a learner's script on either side: free-running, one chunk
     mode = args.mode or "both"
     modes = ("free",) if script else traces.MODES if mode == "both" else (mode,)
+    known = args.known = {"modes_asked": list(modes)}  # for --json if the run fails (main)
     with bad_input():  # everything the run needs is checked before any port starts
         sides = scripts.sides(args)
         if script:
             spreadsheet.refuse(args, "--r-script or --python-script")
         case = load_case(args.case)
+        known["case"] = case.name
         epochs = (
             parse_epochs_option("--epochs", args.epochs) if args.epochs is not None else case.epochs
         )
+        known["epochs"] = epochs
         deadline = supervise.Deadline(parse_timeout(args.timeout))
         if args.save_stats is not None:  # before the run, not after it: a bad name costs nothing
             stats.check_target(args.save_stats, args.save_traces)
@@ -155,10 +159,13 @@ def command_run(args, console: Console, err: Console) -> int:
             )
             ports.let_go()  # the workers end while the verdict is written; leaving waits for them
             if sheet is not None:  # the spreadsheet as a third implementation, from the traces
-                return spreadsheet.finish(sheet, result, save_traces, args, console)
+                code = spreadsheet.finish(sheet, result, save_traces, args, console)
+                known["written"] = True
+                return code
             if script:
                 scripts.remark(result, python_port, r_port)
             write_out(console, err, lambda: show_run(result, console, args.json, args.save_stats))
+            known["written"] = True
             return OK if result.passed else FAILS
 
 
@@ -199,11 +206,16 @@ def main(argv: list[str] | None = None) -> int:
         Console(stderr=True, soft_wrap=True),
     )  # an error is one line, never wrapped
 
-    def say(message: str) -> None:
+    def say(message: str, code: int) -> int:
+        """The one line on stderr of a command that failed; with --json, stdout's document."""
         try:
             err.print(f"nnparity: {message}", highlight=False, markup=False)
         except OSError:
             pass
+        if getattr(args, "json", False) and not getattr(args, "known", {}).get("written"):
+            write_out(console, err, lambda: console.print_json(
+                json.dumps(failed_run_json(args, code, message))))
+        return code
 
     try:
         try:
@@ -212,13 +224,30 @@ def main(argv: list[str] | None = None) -> int:
             signals.raise_swallowed()  # the error was R stopping for a signal (signals.py)
             raise
     except (BadInput, OutputError) as error:
-        say(str(error))
-        return BAD_INPUT
+        return say(str(error), BAD_INPUT)
     except (PortError, supervise.RunTimeout) as error:  # a port failed, ended or hung while it ran
-        say(str(error))
-        return FAILS
+        return say(str(error), FAILS)
     except (KeyboardInterrupt, signals.Interrupted) as stop:
         signals.acted_on()
         message, code = signals.stopped(stop)
-        say(message)
-        return code
+        return say(message, code)
+
+
+def failed_run_json(args, code: int, message: str) -> dict:
+    """What `run --json` prints when the run ends without a verdict (bad input, a port that
+    failed, ended or hung, a signal): report.as_json's keys, with nothing compared, and
+    ``error``: the exit code and stderr's line. The case, epochs and modes as far as known."""
+    known = getattr(args, "known", {})
+    return {
+        "case": known.get("case", args.case),
+        "epochs": known.get("epochs"),
+        "passed": False,
+        "verdict": None,
+        "environment": None,
+        "saved_traces": [],
+        "modes": {},
+        "determinism": {},
+        "saved_stats": None,
+        "modes_asked": known.get("modes_asked"),
+        "error": {"exit_code": code, "message": message},
+    }

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import policy, steps
 from .accumulate import StepStats, differences, finite_figures, finite_over
-from .cells import Cell, NonFinite, NotComputed, StepFailure
+from .cells import Cell, NonFinite, NotComputed, StepFailure, UnreadableInput
 from .floats import finite_ulp_distance, ulp_distance
 from .missing import describe_value, first_non_finite, is_r_na, same_missing
 from .once import OnceComparison
@@ -26,8 +26,8 @@ from .verdict import ParityReport, first_failure
 
 __all__ = [
     "Cell", "Comparison", "NonFinite", "NotComputed", "ParityReport", "StepFailure", "StepStats",
-    "describe_value", "first_failure", "inputs_of", "is_r_na", "structural_problem",
-    "ulp_distance",
+    "UnreadableInput", "describe_value", "first_failure", "inputs_of", "is_r_na",
+    "lockstep_markers", "structural_problem", "trace_problems", "ulp_distance",
 ]
 
 #: Why a bias may be n x k in R where Python's is 1 x k.
@@ -446,6 +446,8 @@ def structural_problem(name: str, a, b, epochs: int, offset: int = 0,
     R step failed at); with ``n_samples``, an R bias copied per sample is
     comparable (see is_bias_copied_per_sample).
     """
+    if isinstance(b, UnreadableInput):
+        return b.message
     if a is None and b is None:
         return "neither trace has this matrix"
     if a is None:
@@ -465,3 +467,51 @@ def structural_problem(name: str, a, b, epochs: int, offset: int = 0,
     if a[0] != epochs:
         return f"recorded {a[0]} epochs, expected {epochs}"
     return None
+
+
+def trace_problems(case, trace: dict, epochs: int, language: str = "Python") -> dict[str, str]:
+    """The recorded matrices of one chunk of `trace` that cannot be read as inputs: name -> why,
+    naming `language`. Each must be there, as an array [epochs, rows, cols] of this chunk's
+    epochs and the shape the step list gives for the case (steps.shape_of).
+
+    Lockstep reads Python's trace: a matrix that fails here is a finding about Python at its
+    step (``lockstep_markers``), and R recomputes only the steps that do not read it.
+    """
+    problems = {}
+    for name in steps.NAMES:
+        value = trace.get(name)
+        expected = steps.shape_of(name, *case.dims)
+        if value is None:
+            problems[name] = f"the {language} trace does not record this matrix"
+            continue
+        shape = np.shape(value)
+        if len(shape) != 3:
+            problems[name] = (
+                f"the {language} trace records it as an array of shape {shape}; expected "
+                f"[epochs, rows, cols]: {expected} per epoch over {epochs} epochs"
+            )
+        elif shape != (epochs, *expected):
+            problems[name] = (
+                f"the {language} trace records {shape[1:]} per epoch over {shape[0]} epochs; "
+                f"expected {expected} over {epochs}"
+            )
+    return problems
+
+
+def lockstep_markers(problems: dict[str, str], language: str = "Python") -> dict[str, object]:
+    """What stands in lockstep's values for the steps R cannot recompute from a trace with
+    `problems` (``trace_problems``): the unreadable matrix's own step reports its problem; a
+    step that reads it is not computed, and says which input it lacked."""
+    markers: dict[str, object] = {}
+    for q in steps.QUANTITIES:
+        if q.name in problems:
+            markers[q.name] = UnreadableInput(problems[q.name])
+            continue
+        lacking = [name for name in q.inputs if name in problems]
+        if lacking:
+            markers[q.name] = NotComputed(
+                "lockstep",
+                f"it reads {', '.join(f'{n} (step {steps.BY_NAME[n].step})' for n in lacking)}, "
+                f"which the {language} trace does not give as [epochs, rows, cols]",
+            )
+    return markers

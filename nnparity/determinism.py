@@ -122,9 +122,17 @@ def judge(port, epochs: int, asked: list, chunk: dict | PortError | None = None)
             runs.append(value["trace"])
     if error is not None:
         return Determinism(language, epochs, None, error=str(error))
-    if chunk is not None:
-        runs.append({name: value[:epochs] for name, value in chunk.items()
-                     if isinstance(value, np.ndarray)})
+    if chunk is not None and runs:
+        # The epochs both trained: the first `epochs`, or as many as the check's training
+        # recorded of a matrix when fewer. A port that records too few or too many epochs
+        # (a structural problem the comparison names) is no sign of noise for that.
+        check = runs[0]
+        shared = {name: min(len(value), epochs) for name, value in check.items()
+                  if isinstance(value, np.ndarray) and value.ndim > 0}
+        runs = [{name: value[:shared[name]] if name in shared else value
+                 for name, value in check.items()},
+                {name: value[:shared.get(name, epochs)] for name, value in chunk.items()
+                 if isinstance(value, np.ndarray)}]
     first = first_difference(*runs)
     return Determinism(language, epochs, first is None, first)
 

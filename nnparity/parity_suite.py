@@ -61,6 +61,8 @@ def test_step(nnparity_runs, nnparity_step):
     per_epoch = name in steps.BY_NAME  # else once per call of train() (nnparity/once.py)
     if s.problem:
         fail(f"{where}: {s.problem}")
+    if s.not_computed:  # lockstep lacked an input the Python trace should have given
+        fail(f"{where} not compared: {s.not_computed}")
     if s.violations:
         first = s.first_violation
         if not per_epoch:  # checked against what the port was handed, recorded and returned

@@ -123,17 +123,28 @@ class RPort(Port):
 
         A step whose R function errors or returns the wrong shape maps to a
         StepFailure (epoch within this chunk, R's message) instead of an array.
+        Only the steps whose own matrix and recorded inputs are in `trace` are
+        recomputed (the runner leaves out what it cannot read: compare.trace_problems).
         """
+        recorded = {name: trace[name] for name in steps.NAMES if name in trace}
+        quantities = self.quantities
+        if len(recorded) < len(steps.NAMES):
+            robjects, _ = r()
+            quantities = robjects.ListVector({
+                q.name: robjects.StrVector(q.inputs) for q in steps.QUANTITIES
+                if q.name in recorded
+                and all(name in recorded for name in q.inputs if name in steps.BY_NAME)
+            })
         try:
             result = call(
                 "nnparity_lockstep",
                 self.env,
-                self.lockstep_inputs({name: trace[name] for name in steps.NAMES}),
+                self.lockstep_inputs(recorded),
                 named_list(start),
                 case.X,
                 case.y,
                 float(case.lr),
-                self.quantities,
+                quantities,
                 np.array(steps.STATE),
                 self.elementwise,
                 self.batch,

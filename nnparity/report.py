@@ -252,6 +252,7 @@ def as_json(run: Run, stats=None) -> dict:
         "environment": fingerprint(run.environment),
         "saved_traces": [str(p) for p in run.saved],
         "modes": {},
+        "error": None,  # a run without a verdict: cli.failed_run_json
     }
     out["determinism"] = {language: d.as_json() for language, d in run.determinism.items()}
     for mode, report in run.reports.items():

@@ -23,7 +23,7 @@ import numpy as np
 from . import determinism, steps, tracefolder
 from .atomic import OutputError, StagedFolder, _reason, size_text
 from .cases import Case
-from .compare import Comparison, ParityReport
+from .compare import Comparison, ParityReport, lockstep_markers, trace_problems
 from .fingerprint import fingerprint
 from .port import PortError, submit
 
@@ -392,17 +392,26 @@ class _Runner:
         trace = python["trace"]
         if k == 0:
             self._judge_with(self.python_port, trace)
-        lockstep = (
-            submit(self.lockstep_port, "lockstep", self.case, trace, self.weights)
-            if self.lockstep else None
-        )
+        lockstep = markers = None
+        if self.lockstep:
+            # Python's trace is lockstep's input: a matrix it cannot read is Python's finding
+            # at that step (compare.trace_problems); R recomputes every step that does not
+            # read one.
+            unreadable = trace_problems(self.case, trace, size)
+            markers = lockstep_markers(unreadable)
+            readable = {name: value for name, value in trace.items() if name not in unreadable}
+            if len(markers) < len(steps.NAMES):
+                lockstep = submit(self.lockstep_port, "lockstep", self.case, readable,
+                                  self.weights)
         if not early and self.r_next is not None:
             r_trace = self._receive_r(k, sizes)
         if r_trace is not None:
             self.comparisons["free"].add(trace, r_trace, size, self.weights)
             self._keep("r", "R", r_trace)
-        if lockstep is not None:
-            self.comparisons["lockstep"].add(trace, lockstep.result(), size, self.weights)
+        if markers is not None:
+            recomputed = lockstep.result() if lockstep is not None else {}
+            self.comparisons["lockstep"].add(trace, {**recomputed, **markers}, size,
+                                             self.weights)
         self._keep("python", "Python", trace)
         self.weights = python["weights"] if python["weights"] is not None else self.weights
         self.done += size

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from nnparity import determinism, steps, traces
 from nnparity.cli import main
@@ -150,3 +151,37 @@ def test_nnparity_run_says_when_a_port_does_not_give_the_same_bits_twice(tmp_pat
     first = reported["Python"]["first_difference"]
     up_from_run_2 = np.nextafter(np.nextafter(first["run_2"], np.inf), np.inf)
     assert first["run_1"] == up_from_run_2, f"one run 1 ULP up, the other 1 ULP down: {first}"
+
+
+
+class EpochsAmiss(PythonPort):
+    """Our Python port, recording one epoch fewer of d_output than it trained (``more``
+    false), or E's last epoch twice (``more`` true), every time."""
+
+    more = False
+
+    def advance(self, epochs, record=True):
+        trace = super().advance(epochs, record)
+        if record and self.more:
+            trace["E"] = np.concatenate([trace["E"], trace["E"][-1:]])
+        elif record:
+            trace["d_output"] = trace["d_output"][:-1]
+        return trace
+
+
+@pytest.mark.parametrize("more", [False, True], ids=["one-epoch-fewer", "one-epoch-more"])
+def test_a_trace_amiss_by_an_epoch_every_time_is_not_called_run_to_run_noise(
+    article, r_port, more
+):
+    """The check's training and the run's first chunk are of different lengths: a port that
+    records an epoch too few or too many in both gives the same bits twice in the epochs both
+    trained (the comparison names the wrong count as a structural problem); it is no sign of
+    a non-deterministic BLAS."""
+    port = EpochsAmiss()
+    port.more = more
+    run = traces.run(article, port, r_port, 20, modes=("free",))
+    found = run.determinism["Python"]
+    assert found.same_bits is True, (
+        f"a trace an epoch amiss in every training was called non-deterministic: "
+        f"{found.describe()}"
+    )

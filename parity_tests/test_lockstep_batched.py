@@ -133,3 +133,23 @@ def test_arrays_from_r_are_python_copies_not_views_of_r_memory(r_available):
     returned = {**port.advance(EPOCHS, True), **port.lockstep(case, trace, start)}
     views = [name for name, value in returned.items() if not value.flags.owndata]
     assert not views, f"views of R's memory, not copies: {views}"
+
+
+def test_a_step_whose_arguments_are_its_inputs_names_gets_them_by_name_whatever_their_order(
+    r_available, port_copy
+):
+    """steps$E <- function(output, y) y - output, called by its train() as
+    steps$E(y = y, output = output), is right: handed y and output in the step list's order
+    (y, output) by position, it would compute output - y and read as a wrong formula."""
+    port = RPort(port_copy("r_impl", "steps.R", "E = function(y, output) {",
+                           "E = function(output, y) {"))
+    case = load_case("all_different")
+    trace, start = python_chunk(case)
+    for how, values in zip(("batched", "per epoch"), both_ways(port, case, trace, start),
+                           strict=True):
+        E = values["E"]
+        assert isinstance(E, np.ndarray), f"{how}: steps$E gave {E!r}"
+        assert E.tobytes() == trace["E"].tobytes(), (
+            f"{how}: steps$E(output, y) was not handed its inputs by name: "
+            f"{int(np.sum(E != trace['E']))} cells differ from Python's y - output"
+        )

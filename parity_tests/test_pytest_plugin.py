@@ -148,3 +148,19 @@ def test_without_its_options_the_plugin_adds_no_test(tmp_path):
     (tmp_path / "test_mine.py").write_text("def test_mine():\n    assert True\n")
     done = user_pytest(tmp_path, "-q")
     assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout + done.stderr
+
+
+def test_a_step_lockstep_cannot_recompute_says_which_python_input_it_lacked(tmp_path):
+    return_line = (
+        "    return dict(wh=wh, bh=bh, wout=wout, bout=bout, output=output, trace=trace)\n"
+    )
+    copy_with(paths.PYTHON_IMPL, "train.py", return_line,
+              '    if record:\n        del trace["slope_hidden_layer"]\n' + return_line,
+              tmp_path / "my_port")
+    done = user_pytest(tmp_path, "--python-impl", "my_port", "--nnparity-case", "article",
+                       "--nnparity-epochs", EPOCHS, "--nnparity-mode", "lockstep",
+                       "-k", "d_hiddenlayer")
+    assert done.returncode == 1, done.stdout + done.stderr
+    said = " ".join(done.stdout.split())
+    assert "step 9 (d_hiddenlayer) not compared: not computed by lockstep: it reads " \
+        "slope_hidden_layer" in said, f"the failure should say which input was lacking:\n{said}"

@@ -26,6 +26,7 @@ from types import SimpleNamespace
 import pytest
 
 from nnparity.atomic import MANIFEST
+from nnparity.steps import BY_NAME, QUANTITIES
 from nnparity.supervise import WorkerPort
 
 pytestmark = pytest.mark.usefixtures("r_available")
@@ -283,6 +284,21 @@ def test_a_signal_stops_a_run_stuck_in_r_within_two_seconds_and_leaves_nothing(
     process, token = start_hanging_run(port_copy, tmp_path, "--save-traces", str(target))
     stop_spinning_r(process, token, sent, code, "the run")
     assert not (tmp_path / "new").exists(), "a folder the run created is still there"
+
+
+def test_json_of_a_run_stopped_by_a_signal_is_one_document_with_the_signals_exit_code(
+    port_copy, tmp_path
+):
+    process, token = start_hanging_run(port_copy, tmp_path, "--json")
+    out = stop_spinning_r(process, token, signal.SIGTERM, 143, "the run")
+    try:
+        document = json.loads(out)
+    except json.JSONDecodeError as error:
+        raise AssertionError(
+            f"a stopped run with --json printed no JSON ({error}): {out!r}"
+        ) from None
+    assert document["passed"] is False and document["error"]["exit_code"] == 143, document
+    assert "stopped by SIGTERM" in document["error"]["message"], document
 
 
 def test_a_second_ctrl_c_does_not_break_the_clean_up(port_copy, tmp_path):
@@ -563,6 +579,52 @@ def test_what_a_port_returns_is_checked_where_it_crosses(
     assert "expected" in line, line
 
 
+#: (id, what python_impl's train does to its trace before returning it, the matrix it spoils)
+PYTHON_TRACE_FAULTS = [
+    ("one-epoch-fewer", 'trace["d_output"] = trace["d_output"][:-1]', "d_output"),
+    ("one-epoch-more", 'trace["E"] = np.concatenate([trace["E"], trace["E"][-1:]])', "E"),
+    ("missing", 'del trace["slope_hidden_layer"]', "slope_hidden_layer"),
+    (
+        "misspelled",
+        'trace["hiddenlayer_activation"] = trace.pop("hiddenlayer_activations")',
+        "hiddenlayer_activations",
+    ),
+    ("wrong-rank", 'trace["bout"] = trace["bout"][:, :, 0]', "bout"),
+]
+
+
+@pytest.mark.parametrize(
+    "spoil, name", [f[1:] for f in PYTHON_TRACE_FAULTS], ids=[f[0] for f in PYTHON_TRACE_FAULTS]
+)
+def test_a_python_trace_lockstep_cannot_use_is_a_finding_about_python_at_its_step(
+    port_copy, tmp_path, spoil, name
+):
+    port = port_copy(
+        "python_impl", "train.py", RETURN_PY, f"    if record:\n        {spoil}\n" + RETURN_PY
+    )
+    result = nnparity("run", "--epochs", "20", "--json", "--python-impl", str(port), cwd=tmp_path)
+    assert result.returncode == 1, f"exit {result.returncode}\n{result.stdout}{result.stderr}"
+    assert "nnparity: " not in result.stderr and "Traceback" not in result.stderr, (
+        f"the run failed outside the comparison instead of reporting the Python trace:\n"
+        f"{result.stderr}"
+    )
+    lockstep = json.loads(result.stdout)["modes"]["lockstep"]
+    assert lockstep["error"] is None, lockstep["error"]
+    by_name = {s["matrix"]: s for s in lockstep["steps"]}
+    problem = by_name[name]["problem"] or ""
+    assert "Python" in problem and "R's" not in problem, (
+        f"lockstep's problem at {name} should name the Python trace, not R: {problem!r}"
+    )
+    readers = {q.name for q in QUANTITIES if name in q.inputs}
+    for step in QUANTITIES:
+        if step.name != name and step.name not in readers:
+            got = by_name[step.name]
+            assert got["problem"] is None and got["cells"] > 0, (
+                f"lockstep should still recompute {step.name}, whose inputs are fine: {got}"
+            )
+    assert f"step {BY_NAME[name].step} ({name})" in json.loads(result.stdout)["verdict"]
+
+
 def test_a_python_port_that_changes_its_input_arrays_cannot_change_what_r_sees(port_copy, tmp_path):
     port = port_copy(
         "python_impl", "train.py", RETURN_PY, "    X[:] = 0\n    y[:] = 0\n" + RETURN_PY
@@ -601,6 +663,49 @@ def test_whatever_a_python_port_prints_at_import_and_in_train_goes_to_stderr_so_
     assert report["passed"] is True
     for said in ("printed at import", "printed in train", "written to fd 1"):
         assert said in result.stderr, f"{said!r} did not reach stderr:\n{result.stderr}"
+
+
+#: (id, how a run fails before there is a verdict, its exit code)
+RUNS_WITHOUT_A_VERDICT = [
+    ("python-port-sys-exit", "port", 1),
+    ("timeout", "--timeout 0.001", 1),
+    ("no-such-case", "--case /nonexistent", 2),
+]
+
+
+@pytest.mark.parametrize(
+    "how, code", [r[1:] for r in RUNS_WITHOUT_A_VERDICT], ids=[r[0] for r in RUNS_WITHOUT_A_VERDICT]
+)
+def test_json_is_one_json_document_saying_the_run_failed_when_there_is_no_verdict(
+    port_copy, tmp_path, how, code
+):
+    if how == "port":
+        exits = TRAIN_PY + "\n    import sys; sys.exit(0)"
+        port = port_copy("python_impl", "train.py", TRAIN_PY, exits)
+        how = f"--python-impl {port}"
+    result = nnparity("run", "--epochs", "5", "--json", *how.split(), cwd=tmp_path)
+    assert result.returncode == code, f"exit {result.returncode}\n{result.stdout}{result.stderr}"
+    line = one_line(result.stderr)
+    try:
+        document = json.loads(result.stdout)
+    except json.JSONDecodeError as error:
+        raise AssertionError(
+            f"--json printed no JSON document ({error}) for a run that failed: {result.stdout!r}"
+        ) from None
+    assert document["passed"] is False, document
+    assert document["error"] == {
+        "exit_code": code, "message": line.removeprefix("nnparity: ")
+    }, f"the document should carry the exit code and stderr's line: {document}"
+    assert document["epochs"] in (5, None) and document["case"], document
+
+
+def test_json_of_a_run_with_a_verdict_says_error_null(tmp_path):
+    result = nnparity("run", "--epochs", "5", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert "error" in document and document["error"] is None, (
+        f"a run that reached its verdict should say error: null: {document.get('error', 'absent')}"
+    )
 
 
 def test_an_r_error_while_loading_a_port_is_one_line_carrying_rs_message(port_copy, tmp_path):

@@ -324,18 +324,36 @@ lockstep_inputs <- function(trace, start, constant, state_names) {
 
 # One step over a chunk: in one call when `batched` (an elementwise step of
 # the step list) and that gives what per-epoch calls give, else per epoch.
+# Its inputs are handed by name or by position (argument_names()).
 lockstep_step <- function(step, name, needs, inputs, shape, batched) {
+  named <- argument_names(step, needs)
   if (batched) {
     outcome <- lockstep_batched(
       step, shape,
-      stacked = function(which) lapply(needs, inputs$stacked, which),
-      at = function(i) lapply(needs, inputs$at, i)
+      stacked = function(which) {
+        stats::setNames(lapply(needs, inputs$stacked, which), named)
+      },
+      at = function(i) stats::setNames(lapply(needs, inputs$at, i), named)
     )
     if (!is.null(outcome)) return(outcome)
   }
   # The arguments of each epoch's call: list(epoch 1's, epoch 2's, ...).
-  calls <- .mapply(list, lapply(needs, inputs$over_epochs), NULL)
+  calls <- .mapply(
+    list, stats::setNames(lapply(needs, inputs$over_epochs), named), NULL
+  )
   lockstep_one(step, name, calls, shape)
+}
+
+# The names a step's inputs are handed by: the inputs' own names (the step
+# list's, steps.csv) when every formal argument of the step is one of them,
+# whatever their order (function(output, y) for E = y - output, which a
+# port's train() calls as steps$E(y = y, output = output)); NULL otherwise (a
+# primitive, `...`, other names), and they are handed by position, in the
+# step list's order.
+argument_names <- function(step, needs) {
+  if (!is.function(step)) return(NULL)
+  formal <- names(formals(step))
+  if (length(formal) > 0 && all(formal %in% needs)) needs else NULL
 }
 
 # A recorded input's shape [epochs, rows, cols]: an array [rows, cols, epochs],
