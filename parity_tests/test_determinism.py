@@ -17,7 +17,9 @@ from nnparity.ports import PythonPort
 #: each call would: every call of train nudges that cell up, then down.
 NOISY_PORT = '''
 import numpy as np
-from python_impl import train as _train
+from nnparity.paths import python_impl
+
+_train = python_impl().train
 
 calls = []
 

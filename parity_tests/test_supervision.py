@@ -1452,3 +1452,24 @@ def test_a_learners_module_named_like_the_standard_librarys_does_not_reach_the_w
         "a random.py in the folder nnparity ran in was imported by a worker in place of the "
         f"standard library's:\n{result.stderr}"
     )
+
+
+def test_a_python_port_imports_the_modules_beside_it_from_any_folder(tmp_path):
+    # As `python port.py` would: the port's own folder is on its sys.path, wherever nnparity
+    # runs (the worker no longer has the current folder there).
+    port = tmp_path / "port"
+    port.mkdir()
+    (port / "helpers.py").write_text("from nnparity.paths import python_impl\n")
+    (port / "my_port.py").write_text(
+        "from helpers import python_impl\n\ntrain = python_impl().train\n"
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-P", "-m", "nnparity", "run", "--epochs", "5", "--mode", "free",
+         "--python-impl", str(port / "my_port.py")],
+        cwd=elsewhere, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, (
+        f"a port importing the module beside it did not load:\n{result.stderr}"
+    )
