@@ -586,11 +586,11 @@ source_line <- function(fn, failing) {
   describe_srcref(ref, hit[1])
 }
 
-# sprintf's %d, not paste0: a port's options(scipen, OutDec) would write line 13 as
-# "1,3e+01".
+# sprintf's %d, not paste0: a port's options(scipen, OutDec) would write
+# line 13 as "1,3e+01".
 describe_srcref <- function(ref, k) {
   sprintf(
-    "%s:%d: %s", basename(utils::getSrcFilename(ref)), as.integer(ref[1] + k - 1),
-    trimws(as.character(ref)[k])
+    "%s:%d: %s", basename(utils::getSrcFilename(ref)),
+    as.integer(ref[1] + k - 1), trimws(as.character(ref)[k])
   )
 }
