@@ -478,3 +478,132 @@ def test_the_readme_sample_for_a_learners_script_is_what_nnparity_prints(r_avail
         found = printed.find(stretch, at)
         assert found >= 0, f"README's sample says {stretch!r}; nnparity printed:\n{out}"
         at = found + len(stretch)
+
+
+# ---- the script's own X, y, weights and lr against the case's ------------------------------------
+
+
+def variant(tmp_path: Path, name: str, new_name: str, *edits: tuple[str, str]) -> str:
+    """A copy of parity_tests/scripts/NAME with each (old, new) edit made once."""
+    text = (SCRIPTS / name).read_text()
+    for old, new in edits:
+        assert old in text, f"{name} no longer contains {old!r}: the test's edit is stale"
+        text = text.replace(old, new, 1)
+    path = tmp_path / new_name
+    path.write_text(text)
+    return str(path)
+
+
+FAITHFUL_PY_X = "X = np.array([[1, 0, 1, 0],"
+FAITHFUL_PY_Y = "y = np.array([[1], [1], [0]])"
+
+# (id, script, edits, words of the one-line refusal): as written, each computes something else
+# than with the case's matrices (np.matrix's * is a matrix product; a 1-D y broadcasts E to
+# 3 x 3; R's %*% refuses a data.frame; R recycles a plain vector down the columns).
+KIND_REFUSALS = [
+    (
+        "python-np-matrix",
+        "faithful.py",
+        [
+            (FAITHFUL_PY_X, "X = np.matrix([[1, 0, 1, 0],"),
+            (FAITHFUL_PY_Y, "y = np.matrix([[1], [1], [0]])"),
+        ],
+        ["X is a numpy matrix", "np.array"],
+    ),
+    (
+        "python-1d-y",
+        "faithful.py",
+        [(FAITHFUL_PY_Y, "y = np.array([1, 1, 0])")],
+        ["y is a 1-D array of 3", "3 x 1", "np.array([[1], [1], [0]])"],
+    ),
+    (
+        "r-data-frame",
+        "faithful.R",
+        [("X = matrix(c(1, 0, 1, 0,", "X = data.frame(c(1, 0, 1, 0,")],
+        ["X is a data.frame", "3 x 4 matrix", "as.matrix"],
+    ),
+    (
+        "r-plain-vector-bias",
+        "faithful.R",
+        [
+            (
+                "bh = matrix(rep(runif(n_hidden), each = nrow(X)), nrow = nrow(X))",
+                "bh = runif(n_hidden)",
+            )
+        ],
+        ["bh is a plain vector of 3 numbers", "1 x 3 matrix"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "name, edits, words", [k[1:] for k in KIND_REFUSALS], ids=[k[0] for k in KIND_REFUSALS]
+)
+def test_a_script_whose_own_x_y_or_weights_differ_in_kind_from_the_cases_is_refused(
+    r_available, tmp_path, name, edits, words
+):
+    path = variant(tmp_path, name, f"kind_{name}", *edits)
+    flag = "--python-script" if name.endswith(".py") else "--r-script"
+    code, out, err = nnparity("run", "--epochs", "20", flag, path)
+    assert code == 2, (
+        f"as written, {name} with {edits} does not compute what it computes with the case's "
+        f"matrices: it must be refused (exit 2), not judged on the case's; exit {code}\n{out}{err}"
+    )
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nnparity: "), f"not one line:\n{err}{out}"
+    for word in words:
+        assert word in lines[0], f"the refusal lacks {word!r}: {lines[0]}"
+
+
+# (id, edits to faithful.py): a different kind that computes the same thing, so it still runs.
+KIND_ACCEPTED = [
+    (
+        "lists-for-x-and-y",
+        [
+            (FAITHFUL_PY_X, "X = ([[1, 0, 1, 0],"),
+            ("              [0, 1, 0, 1]])", "              [0, 1, 0, 1]])\nX = list(X)"),
+            (FAITHFUL_PY_Y, "y = [[1], [1], [0]]"),
+            ("wh += X.T.dot(d_hiddenlayer) * lr", "wh += np.array(X).T.dot(d_hiddenlayer) * lr"),
+            ("n_in, n_hidden, n_out = X.shape[1], 3, 1", "n_in, n_hidden, n_out = 4, 3, 1"),
+        ],
+    ),
+    (
+        "1-d-bias-row",
+        [
+            ("bh = np.random.uniform(size=(1, n_hidden))", "bh = np.random.uniform(size=n_hidden)"),
+            (
+                "bh += np.sum(d_hiddenlayer, axis=0, keepdims=True) * lr",
+                "bh += np.sum(d_hiddenlayer, axis=0) * lr",
+            ),
+        ],
+    ),
+    ("float-x-and-y", [(FAITHFUL_PY_Y, "y = np.array([[1.0], [1.0], [0.0]])")]),
+]
+
+
+@pytest.mark.parametrize("edits", [k[1] for k in KIND_ACCEPTED], ids=[k[0] for k in KIND_ACCEPTED])
+def test_a_script_whose_own_values_compute_the_same_as_the_cases_still_runs(
+    r_available, tmp_path, edits
+):
+    path = variant(tmp_path, "faithful.py", "same_kind.py", *edits)
+    code, out, err = nnparity("run", "--epochs", "20", "--python-script", path)
+    assert code == 0, (
+        f"faithful.py with {edits} computes what it computes with the case's arrays; "
+        f"exit {code}\n{out}{err}"
+    )
+
+
+def test_the_story_notes_the_scripts_own_epochs_and_lr_that_the_case_replaced(
+    r_available, tmp_path
+):
+    path = variant(tmp_path, "faithful.py", "own_lr.py", ("lr = 0.1", "lr = 0.01"))
+    code, out, err = nnparity("run", "--epochs", "20", "--python-script", path)
+    assert code == 0, f"{out}{err}"
+    text = " ".join(out.split())
+    assert "own_lr.py's loop runs 4000 epochs as written; nnparity ran 20" in text, out
+    assert "own_lr.py's lr is 0.01; the case's 0.1 was used" in text, out
+    code, out, err = nnparity("run", "--epochs", "20", "--r-script", script("faithful.R"))
+    assert code == 0, f"{out}{err}"
+    text = " ".join(out.split())
+    assert "faithful.R's loop runs 3000 epochs as written; nnparity ran 20" in text, out
+    assert "lr is" not in text, f"faithful.R's lr is the case's: nothing to say\n{out}"

@@ -283,7 +283,18 @@ script_recorder <- function(inputs, epochs, from, to, assigned, article) {
   rec$recorded <- recorded
   rec$resized <- character()
   rec$given <- list()
+  # The script's own lr and number of epochs, where the case's replaced them.
+  rec$notes <- character()
+  rec$written <- function(seq, env) {
+    count <- tryCatch(length(eval(seq, env)), error = function(e) NA_integer_)
+    if (!is.na(count) && count != epochs) {
+      rec$notes <- c(rec$notes, paste0(
+        "loop runs ", count, " epochs as written; nnparity ran ", epochs
+      ))
+    }
+  }
   rec$inject <- function(env) {
+    rec$notes <- c(rec$notes, script_lr_note(env, inputs$lr, map))
     injected <- script_inject(env, inputs, map)
     rec$resized <- injected$resized
     rec$given <- injected$given
@@ -321,6 +332,7 @@ script_inject <- function(env, inputs, map) {
     given[[name]] <- value
     targets <- c(names(map)[map == name], name)
     used <- targets[vapply(targets, exists, logical(1), envir = env)]
+    script_check_kinds(env, used, name, value)
     for (target in if (length(used)) used else name) {
       assign(target, value, envir = env)
     }
@@ -332,6 +344,70 @@ script_inject <- function(env, inputs, map) {
     }
   }
   list(given = given, resized = resized)
+}
+
+# The script's own lr, where it differs from the case's, as a note.
+script_lr_note <- function(env, lr, map) {
+  own <- script_own_value(env, "lr", map)
+  same <- !is.numeric(own) || length(own) != 1 || isTRUE(own == lr)
+  if (same) {
+    return(character())
+  }
+  paste0(
+    "lr is ", format(own, digits = 15), "; the case's ",
+    format(lr, digits = 15), " was used"
+  )
+}
+
+# Stop the script (a "nnparity_refused" condition, no error of the script's)
+# when its own value of a name the case replaces is of a kind that computes
+# something else: a data.frame (%*% refuses it), not numbers, or a plain vector
+# where the case's matrix is not a column (R recycles a vector down the
+# columns; a 1 x 1 matrix does not recycle at all).
+script_check_kinds <- function(env, targets, name, value) {
+  if (name == "lr") {
+    return(invisible())
+  }
+  for (target in targets) {
+    script_check_kind(target, name, get(target, envir = env), value)
+  }
+}
+
+script_check_kind <- function(target, name, own, value) {
+  kind <- script_kind(own, as.matrix(value))
+  if (is.null(kind)) {
+    return(invisible())
+  }
+  stop(structure(
+    class = c("nnparity_refused", "condition"),
+    list(
+      message = kind, call = NULL, target = target, name = name,
+      dims = dim(as.matrix(value))
+    )
+  ))
+}
+
+script_kind <- function(own, value) {
+  if (is.data.frame(own)) {
+    return("a data.frame (%*% needs a matrix)")
+  }
+  if (!is.numeric(own) && !is.logical(own)) {
+    return(paste0("a ", class(own)[1], " (not numbers)"))
+  }
+  if (!is.null(dim(own)) && !is.matrix(own)) {
+    return(paste0("an array of ", length(dim(own)), " dimensions"))
+  }
+  script_vector_kind(own, value)
+}
+
+# A plain vector computes as the case's matrix only where that is a column.
+script_vector_kind <- function(own, value) {
+  column <- ncol(value) == 1 && nrow(value) > 1
+  if (is.matrix(own) || column) {
+    return(NULL)
+  }
+  numbers <- if (length(own) == 1) " number" else " numbers"
+  paste0("a plain vector of ", length(own), numbers)
 }
 
 # A bias the script holds once per sample (nrow(X) rows, as the article's R
@@ -398,6 +474,7 @@ script_rewrite_loop <- function(loop, rec, epochs) {
   ))
   as.call(list(
     as.name("{"),
+    as.call(list(rec$written, loop[[3]], quote(environment()))),
     as.call(list(rec$inject, quote(environment()))),
     new_loop,
     as.call(list(rec$done))
@@ -421,6 +498,7 @@ nnparity_script_run <- function(file, from, to, article, inputs, epochs) {
     top, plan$path, script_rewrite_loop(loop, rec, as.integer(epochs))
   )
   outcome <- script_without_devices(script_eval(exprs, rec))
+  if (identical(outcome$status, "refused")) outcome$line <- plan$line
   if (identical(outcome$status, "inside") && length(rec$resized)) {
     outcome$message <- paste0(
       outcome$message, "; note: the case's sizes differ from the script's: ",
@@ -431,6 +509,7 @@ nnparity_script_run <- function(file, from, to, article, inputs, epochs) {
   outcome$trace <- mget(ls(rec$trace), envir = rec$trace)
   outcome$recorded <- names(rec$recorded)
   outcome$given <- rec$given
+  outcome$notes <- rec$notes
   outcome
 }
 
@@ -466,6 +545,12 @@ script_eval <- function(exprs, rec) {
       message = function(m) invokeRestart("muffleMessage")
     ),
     nnparity_loop_done = function(done) list(status = "done"),
+    nnparity_refused = function(refused) {
+      list(
+        status = "refused", message = conditionMessage(refused),
+        target = refused$target, name = refused$name, dims = refused$dims
+      )
+    },
     error = failed
   ))
   outcome
