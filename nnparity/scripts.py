@@ -536,6 +536,18 @@ class PythonScript(_Script):
         loop, _, _, article = min(loops, key=lambda x: (-len(x[3]), x[1], x[0].lineno))
         if not article:
             raise ScriptRefused(f"{self.path}: {no_article_names(loops)}")
+        # Every loop that trains (updates every weight and bias), besides the one chosen: a
+        # second would go unchecked. A loop inside another that qualifies is part of it.
+        trains = [
+            entry[0] for entry in loops if entry[0] is loop or set(steps.STATE) <= set(entry[3])
+        ]
+        outer = [
+            one
+            for one in trains
+            if not any(other is not one and _inside(one, other) for other in trains)
+        ]
+        if len(outer) > 1:
+            raise ScriptRefused(f"{self.path}: {two_loops(sorted(one.lineno for one in outer))}")
         if not isinstance(loop, ast.For):
             raise ScriptRefused(
                 f"{self.where(loop.lineno)}: the training loop is a `while` loop; nnparity runs "
@@ -648,6 +660,21 @@ class PythonScript(_Script):
         return self.stopped(hooks.phase, line, text, hooks.count + 1)
 
 
+def _inside(node: ast.AST, other: ast.AST) -> bool:
+    return any(child is node for child in ast.walk(other) if child is not other)
+
+
+def two_loops(lines: list[int]) -> str:
+    """The refusal of a script with more than one training loop (lines: where each starts)."""
+    listed = ", ".join(map(str, lines[:-1])) + f" and {lines[-1]}"
+    return (
+        f"the loops at lines {listed} each train the network (each updates the weights and "
+        "biases): nnparity checks one training loop per script, and would "
+        "leave the others unchecked: keep one training loop in the script, and put another "
+        "training in a script of its own"
+    )
+
+
 NO_LOOP = (
     "no training loop found: nnparity looks for a for loop whose body assigns the article's "
     "matrices (hidden_layer_input, output, wout, bh, ...)"
@@ -706,6 +733,9 @@ class RScript(_Script):
         self.plan = _r_call(
             "nnparity_script_plan", str(self.path), *self._map(), np.array(steps.NAMES)
         )
+        if "training_loops" in self.plan.keys():
+            lines = [int(line) for line in np.ravel(self.plan["training_loops"])]
+            raise ScriptRefused(f"{self.path}: {two_loops(lines)}")
         if "problem" in self.plan.keys():
             raise ScriptRefused(f"{self.path}: {_scalar(self.plan['problem'])}")
         #: Calls that look like the article's scraped `%*%` (`%%`, or `**` read as a power).

@@ -607,3 +607,65 @@ def test_the_story_notes_the_scripts_own_epochs_and_lr_that_the_case_replaced(
     text = " ".join(out.split())
     assert "faithful.R's loop runs 3000 epochs as written; nnparity ran 20" in text, out
     assert "lr is" not in text, f"faithful.R's lr is the case's: nothing to say\n{out}"
+
+
+# ---- one training loop per script ---------------------------------------------------------------
+
+FAITHFUL_PY_LOOP_START = "for i in range(epoch):"
+FAITHFUL_PY_LOOP_END = "    bh += np.sum(d_hiddenlayer, axis=0, keepdims=True) * lr\n"
+
+
+def second_loop(tmp_path: Path, bad_first: bool) -> str:
+    """faithful.py trained twice from fresh weights, one of the loops summing bh's update over
+    the wrong axis (axis=1): as good_then_bad.py and bad_then_good.py of a learner."""
+    text = (SCRIPTS / "faithful.py").read_text()
+    start, end = text.index(FAITHFUL_PY_LOOP_START), text.index(FAITHFUL_PY_LOOP_END)
+    loop = text[start : end + len(FAITHFUL_PY_LOOP_END)]
+    bad = loop.replace(
+        "np.sum(d_hiddenlayer, axis=0, keepdims=True)",
+        "np.sum(d_hiddenlayer, axis=1, keepdims=True).T",
+    )
+    assert bad != loop
+    fresh = "\n# attempt 2, fresh weights\nwh = np.random.uniform(size=(n_in, n_hidden))\n\n"
+    first, then = (bad, loop) if bad_first else (loop, bad)
+    path = tmp_path / ("bad_then_good.py" if bad_first else "good_then_bad.py")
+    path.write_text(text[:start] + first + fresh + then + text[end + len(FAITHFUL_PY_LOOP_END) :])
+    return str(path)
+
+
+@pytest.mark.parametrize("bad_first", [False, True], ids=["good-then-bad", "bad-then-good"])
+def test_a_script_with_two_training_loops_is_refused_naming_both(r_available, tmp_path, bad_first):
+    path = second_loop(tmp_path, bad_first)
+    code, out, err = nnparity("run", "--epochs", "20", "--python-script", path)
+    assert code == 2, (
+        f"{Path(path).name} trains twice; nnparity would check one loop and ignore the other's "
+        f"bh bug: it must refuse, exit {code}\n{out}{err}"
+    )
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, f"not one line:\n{err}{out}"
+    for word in ("lines 27 and 49", "one training loop per script"):
+        assert word in lines[0], f"the refusal lacks {word!r}: {lines[0]}"
+
+
+def test_a_function_holding_the_loop_called_twice_is_one_loop(r_available, tmp_path):
+    path = variant(
+        tmp_path,
+        "in_function.py",
+        "called_twice.py",
+        ("print(train(1000))", "train(10)\n    train(1000)"),
+    )
+    code, out, err = nnparity("run", "--epochs", "20", "--python-script", path)
+    assert code == 0, (
+        f"one loop, in a function called twice, is one training loop: exit {code}\n{out}{err}"
+    )
+
+
+def test_an_r_script_with_two_training_loops_is_refused_naming_both(r_available, tmp_path):
+    lines = (SCRIPTS / "faithful.R").read_text().splitlines(keepends=True)
+    loop = "".join(lines[25:46])  # lines 26-46: for (i in 1:epoch) { ... }
+    assert loop.startswith("for (i in 1:epoch) {") and loop.rstrip().endswith("}"), loop
+    path = tmp_path / "twice.R"
+    path.write_text("".join(lines) + loop)
+    code, out, err = nnparity("run", "--epochs", "20", "--r-script", str(path))
+    assert code == 2, f"twice.R trains twice; nnparity must refuse it, exit {code}\n{out}{err}"
+    assert "lines 26 and 48" in err and "one training loop per script" in err, err

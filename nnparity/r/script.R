@@ -145,6 +145,13 @@ nnparity_script_plan <- function(file, from, to, article) {
   # The loop assigning most of the article's matrices; the outermost on a tie.
   depths <- vapply(loops, function(l) l$depth, integer(1))
   best <- loops[[order(-counts, depths)[1]]]
+  trains <- script_training_loops(loops, best)
+  if (length(trains) > 1) {
+    # worded in scripts.py (two_loops), as for Python
+    return(list(
+      problem = "more than one training loop", training_loops = trains
+    ))
+  }
   if (best$kind != "for") {
     return(list(problem = paste0(
       "line ", best$line, ": the training loop is a `", best$kind,
@@ -159,6 +166,22 @@ nnparity_script_plan <- function(file, from, to, article) {
   best$damage <- script_damage(exprs, best)
   best$problem <- NULL
   best
+}
+
+# The first lines of every loop that trains (updates every weight and bias),
+# the chosen one included; a loop inside another that qualifies is part of it.
+script_training_loops <- function(loops, best) {
+  trains <- Filter(function(l) {
+    identical(l, best) || all(script_start_names() %in% l$article)
+  }, loops)
+  inside <- function(l, other) {
+    l$top == other$top && length(other$path) < length(l$path) &&
+      identical(l$path[seq_along(other$path)], other$path)
+  }
+  outer <- Filter(function(l) {
+    !any(vapply(trains, function(other) inside(l, other), logical(1)))
+  }, trains)
+  sort(vapply(outer, function(l) l$line, integer(1)))
 }
 
 script_no_loop <- paste(
