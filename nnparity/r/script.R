@@ -124,17 +124,7 @@ nnparity_script_plan <- function(file, from, to, article) {
     why <- gsub("\\s+", " ", trimws(conditionMessage(exprs)))
     return(list(problem = paste("R cannot parse it:", why)))
   }
-  loops <- list()
-  for (top in seq_along(exprs)) {
-    for (loop in script_loops(exprs[[top]])) {
-      loop$top <- top
-      loop$line <- script_line(exprs, top, loop$path)
-      loop$article <- intersect(
-        script_article_names(loop$assigned, map), article
-      )
-      loops <- c(loops, list(loop))
-    }
-  }
+  loops <- script_all_loops(exprs, map, article)
   if (length(loops) == 0) {
     return(list(problem = script_no_loop))
   }
@@ -182,6 +172,23 @@ script_training_loops <- function(loops, best) {
     !any(vapply(trains, function(other) inside(l, other), logical(1)))
   }, trains)
   sort(vapply(outer, function(l) l$line, integer(1)))
+}
+
+# Every loop of the script, with its top-level expression, first line and the
+# article's names its body assigns.
+script_all_loops <- function(exprs, map, article) {
+  loops <- list()
+  for (top in seq_along(exprs)) {
+    for (loop in script_loops(exprs[[top]])) {
+      loop$top <- top
+      loop$line <- script_line(exprs, top, loop$path)
+      loop$article <- intersect(
+        script_article_names(loop$assigned, map), article
+      )
+      loops <- c(loops, list(loop))
+    }
+  }
+  loops
 }
 
 script_no_loop <- paste(
