@@ -31,6 +31,7 @@ import ast
 import builtins
 import contextlib
 import io
+import os
 import re
 import sys
 import traceback
@@ -632,9 +633,11 @@ class PythonScript(_Script):
         folder = str(self.path.resolve().parent)
         sys.path.insert(0, folder)
         modules = set(sys.modules)
+        cwd = os.getcwd()
         try:
             yield
         finally:
+            os.chdir(cwd)  # the script's os.chdir() is its own: the next run starts from here
             sys.path.remove(folder)
             # The script's own modules go with it: another script may have one of that name.
             for name in set(sys.modules) - modules:
@@ -731,7 +734,7 @@ class RScript(_Script):
     def __init__(self, path: Path | str, names: dict[str, str] | None = None):
         super().__init__(path, names)
         self.plan = _r_call(
-            "nnparity_script_plan", str(self.path), *self._map(), np.array(steps.NAMES)
+            "nnparity_script_plan", str(self.path.resolve()), *self._map(), np.array(steps.NAMES)
         )
         if "training_loops" in self.plan.keys():
             lines = [int(line) for line in np.ravel(self.plan["training_loops"])]
@@ -771,7 +774,7 @@ class RScript(_Script):
         arrays.rx2["lr"] = lr
         outcome = _r_call(
             "nnparity_script_run",
-            str(self.path),
+            str(self.path.resolve()),  # absolute: the script's setwd() moves R's folder
             *self._map(),
             np.array(steps.NAMES),
             arrays,

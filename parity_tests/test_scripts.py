@@ -669,3 +669,18 @@ def test_an_r_script_with_two_training_loops_is_refused_naming_both(r_available,
     code, out, err = nnparity("run", "--epochs", "20", "--r-script", str(path))
     assert code == 2, f"twice.R trains twice; nnparity must refuse it, exit {code}\n{out}{err}"
     assert "lines 26 and 48" in err and "one training loop per script" in err, err
+
+
+@pytest.mark.parametrize("where", ["..", "/"], ids=["up", "root"])
+def test_an_r_script_that_changes_rs_working_directory_runs_as_without_it(
+    r_available, tmp_path, monkeypatch, where
+):
+    """setwd() in the script must not move the harness's files (nor the next run's)."""
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    (folder / "moves.R").write_text(f'setwd("{where}")\n' + (SCRIPTS / "faithful.R").read_text())
+    monkeypatch.chdir(folder)
+    code, out, err = nnparity("run", "--epochs", "20", "--r-script", "moves.R")
+    assert code == 0, (
+        f'faithful.R with setwd("{where}") first computes the same: exit {code}\n{out}{err}'
+    )

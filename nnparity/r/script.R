@@ -515,9 +515,15 @@ script_rewrite_loop <- function(loop, rec, epochs) {
 # trace, count): status "done" (the loop ran to its end), "before" (the script
 # stopped before reaching the loop) or "inside" (it stopped in the loop).
 nnparity_script_run <- function(file, from, to, article, inputs, epochs) {
+  # The script's setwd() is its own: R's working directory is the folder
+  # nnparity was run in again when it ends (the next run starts from there).
+  wd <- getwd()
+  on.exit(setwd(wd), add = TRUE)
   plan <- nnparity_script_plan(file, from, to, article)
   if (!is.null(plan$problem)) {
-    return(list(status = "before", message = plan$problem, line = NA))
+    return(list(
+      status = "before", message = plan$problem, line = NA, count = 0L
+    ))
   }
   exprs <- parse(file, keep.source = TRUE)
   rec <- script_recorder(inputs, epochs, from, to, plan$assigned, article)
