@@ -684,3 +684,38 @@ def test_an_r_script_that_changes_rs_working_directory_runs_as_without_it(
     assert code == 0, (
         f'faithful.R with setwd("{where}") first computes the same: exit {code}\n{out}{err}'
     )
+
+
+def test_an_r_error_inside_a_block_of_the_loop_names_the_line_of_the_failing_expression(
+    r_available, tmp_path
+):
+    path = variant(
+        tmp_path,
+        "faithful.R",
+        "typo_in_if.R",
+        (
+            "  E = Y - output\n",
+            "  if (i > 2) {\n    E = Y - outptu\n  } else {\n    E = Y - output\n  }\n",
+        ),
+    )
+    code, out, err = nnparity("run", "--epochs", "20", "--r-script", path)
+    assert code == 1, f"{out}{err}"
+    expected = "typo_in_if.R:35: the script stopped inside its training loop at epoch 3"
+    assert expected in out, f"the typo is on line 35, inside the if block\n{out}"
+
+
+def test_an_r_scripts_own_stop_inside_the_loop_is_told_without_nnparitys_internals(
+    r_available, tmp_path
+):
+    path = variant(
+        tmp_path,
+        "faithful.R",
+        "diverges.R",
+        ("for (i in 1:epoch) {\n", 'for (i in 1:epoch) {\n  if (i == 5) stop("diverged")\n'),
+    )
+    code, out, err = nnparity("run", "--epochs", "20", "--r-script", path)
+    assert code == 1, f"{out}{err}"
+    assert (
+        "diverges.R:27: the script stopped inside its training loop at epoch 5: diverged" in out
+    ), out
+    assert "eval(" not in out, f"nnparity's own eval() call leaked into the message\n{out}"

@@ -482,21 +482,49 @@ script_record_one <- function(rec, name, target, env, epochs) {
   rec$trace[[name]][rec$count, , ] <- value
 }
 
-# The training loop, rewritten: inject, the body then a record, and stop.
-# Each statement of the body is preceded by a note of its line, so that an
-# error inside the loop names the line it stopped at.
-script_rewrite_loop <- function(loop, rec, epochs) {
-  body <- loop[[4]]
-  record <- as.call(list(rec$record, quote(environment())))
-  refs <- attr(body, "srcref")
-  if (is.call(body) && identical(body[[1]], as.name("{")) && !is.null(refs)) {
-    statements <- list()
-    for (i in seq_along(body)[-1]) {
-      line <- as.integer(refs[[i]])[1]
-      statements <- c(statements, as.call(list(rec$at, line)), body[[i]])
-    }
-    body <- as.call(c(as.name("{"), statements))
+# Each statement of every `{ }` block in `expr` (the loop body, and the
+# blocks of its if, else and inner loops) preceded by a call noting its line,
+# so that an error inside the loop names the line it stopped at. Function
+# definitions and quoted code are left as they are.
+script_mark_lines <- function(expr, at) {
+  if (script_left_as_is(expr)) {
+    return(expr)
   }
+  if (identical(expr[[1]], as.name("{")) && !is.null(attr(expr, "srcref"))) {
+    return(script_mark_block(expr, at))
+  }
+  for (i in seq_along(expr)[-1]) {
+    part <- expr[[i]]
+    if (!missing(part) && is.call(part)) { # a NULL assigned would drop it
+      expr[[i]] <- script_mark_lines(part, at)
+    }
+  }
+  expr
+}
+
+# Not code to mark: a constant or name, a function definition, quoted code.
+script_left_as_is <- function(expr) {
+  !is.call(expr) || (is.name(expr[[1]]) &&
+    as.character(expr[[1]]) %in% c("function", "quote"))
+}
+
+script_mark_block <- function(block, at) {
+  refs <- attr(block, "srcref")
+  statements <- list()
+  for (i in seq_along(block)[-1]) {
+    line <- as.integer(refs[[i]])[1]
+    statement <- script_mark_lines(block[[i]], at)
+    statements <- c(statements, as.call(list(at, line)), list(statement))
+  }
+  as.call(c(as.name("{"), statements))
+}
+
+# The training loop, rewritten: inject, the body then a record, and stop.
+# Each statement of the body is preceded by a note of its line
+# (script_mark_lines).
+script_rewrite_loop <- function(loop, rec, epochs) {
+  body <- script_mark_lines(loop[[4]], rec$at)
+  record <- as.call(list(rec$record, quote(environment())))
   new_body <- as.call(list(as.name("{"), body, record))
   new_loop <- as.call(list(
     as.name("for"), loop[[2]], as.call(list(as.name("seq_len"), epochs)),
@@ -621,6 +649,9 @@ script_guard <- function() {
 script_error_text <- function(error, warned) {
   call <- conditionCall(error)
   text <- conditionMessage(error)
+  # stop() at the script's top level (or in its loop) has script_eval's own
+  # eval() as its call: nnparity's, not the script's
+  if (identical(call, quote(eval(exprs[[i]], env)))) call <- NULL
   if (!is.null(call)) {
     text <- paste0("in ", paste(deparse(call, nlines = 1), collapse = ""),
                    ": ", text)
