@@ -490,7 +490,7 @@ class PythonScript(_Script):
 
     def __init__(self, path: Path | str, names: dict[str, str] | None = None):
         super().__init__(path, names)
-        self.source = self.path.read_text()
+        self.source = self._read()
         try:
             self.tree = ast.parse(self.source, filename=str(self.path))
         except SyntaxError as error:
@@ -511,6 +511,19 @@ class PythonScript(_Script):
 
     def loop_line(self) -> int | None:
         return self.loop.lineno
+
+    def _read(self) -> str:
+        """The source as `python` reads it: bytes decoded by its BOM or coding cookie, else
+        UTF-8 (importlib's decode_source, universal newlines)."""
+        from importlib.util import decode_source
+
+        try:
+            return decode_source(self.path.read_bytes())
+        except (UnicodeDecodeError, SyntaxError, LookupError) as error:
+            raise ScriptRefused(
+                f"{self.path}: Python cannot read it as text ({error}): save it as UTF-8, or "
+                "declare its encoding on its first line, e.g. # -*- coding: latin-1 -*-"
+            ) from None
 
     def _syntax(self, error: SyntaxError) -> ScriptRefused:
         where = self.where(error.lineno)

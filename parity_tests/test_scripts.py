@@ -719,3 +719,33 @@ def test_an_r_scripts_own_stop_inside_the_loop_is_told_without_nnparitys_interna
         "diverges.R:27: the script stopped inside its training loop at epoch 5: diverged" in out
     ), out
     assert "eval(" not in out, f"nnparity's own eval() call leaked into the message\n{out}"
+
+
+PYTHON_ENCODINGS = [
+    ("utf-8-bom", b"\xef\xbb\xbf" + (SCRIPTS / "faithful.py").read_bytes()),
+    (
+        "latin-1-cookie",
+        b"# -*- coding: latin-1 -*-\n# r\xe9seau de neurones\n"
+        + (SCRIPTS / "faithful.py").read_bytes(),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "source", [e[1] for e in PYTHON_ENCODINGS], ids=[e[0] for e in PYTHON_ENCODINGS]
+)
+def test_a_python_script_is_read_as_python_reads_it(r_available, tmp_path, source):
+    """A BOM (Notepad's UTF-8) and a coding cookie are Python's: `python` runs these."""
+    path = tmp_path / "encoded.py"
+    path.write_bytes(source)
+    code, out, err = nnparity("run", "--epochs", "20", "--python-script", str(path))
+    assert code == 0, f"python runs encoded.py; nnparity must too: exit {code}\n{out}{err}"
+
+
+def test_a_python_script_that_cannot_be_decoded_is_refused_in_one_line_naming_it(tmp_path):
+    path = tmp_path / "garbled.py"
+    path.write_bytes(b"# r\xe9seau\n" + (SCRIPTS / "faithful.py").read_bytes())
+    code, out, err = nnparity("run", "--epochs", "20", "--python-script", str(path))
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, f"exit {code}\n{out}{err}"
+    assert "garbled.py" in lines[0] and "utf-8" in lines[0].lower(), lines[0]
