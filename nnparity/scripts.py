@@ -61,7 +61,7 @@ KNOWN_SPELLINGS: dict[str, str] = {
 INPUTS: tuple[str, ...] = (*steps.DATA, *steps.STATE, "lr")
 
 #: Every name --names may map to.
-ARTICLE_NAMES: tuple[str, ...] = (*steps.NAMES, *INPUTS, "epochs")
+ARTICLE_NAMES: tuple[str, ...] = tuple(dict.fromkeys((*steps.NAMES, *INPUTS, "epochs")))
 
 #: How to get the lockstep check for a script (the story prints it; --mode lockstep says it).
 TO_LOCKSTEP = (
@@ -116,10 +116,11 @@ def parse_names(pairs: list[str] | None) -> dict[str, str]:
         theirs, sep, article = (part.strip() for part in pair.partition("="))
         if not sep or not theirs or not article:
             raise BadInput(f"--names {pair}: expected their_name=article_name, e.g. W1=wh")
+        article = KNOWN_SPELLINGS.get(article, article)  # the article's own: epoch, Y, ...
         if article not in ARTICLE_NAMES:
             raise BadInput(
                 f"--names {pair}: {article} is not one of the article's names "
-                f"({', '.join(ARTICLE_NAMES)})"
+                f"({', '.join(ARTICLE_NAMES)}; or its spellings {', '.join(KNOWN_SPELLINGS)})"
             )
         found[theirs] = article
     return found

@@ -749,3 +749,16 @@ def test_a_python_script_that_cannot_be_decoded_is_refused_in_one_line_naming_it
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1, f"exit {code}\n{out}{err}"
     assert "garbled.py" in lines[0] and "utf-8" in lines[0].lower(), lines[0]
+
+
+def test_names_accepts_the_articles_own_spellings_as_article_names(r_available):
+    code, out, err = nnparity(
+        "run", "--epochs", "5", "--r-script", script("faithful.R"), "--names", "n_epochs=epoch"
+    )
+    assert code == 0, f"epoch is the article's spelling (README): exit {code}\n{out}{err}"
+
+
+def test_names_refusal_lists_each_article_name_once():
+    code, out, err = nnparity("run", "--r-script", script("faithful.R"), "--names", "W1=weights")
+    listed = err[err.index("(") + 1 : err.index(")")].split(", ")
+    assert code == 2 and len(listed) == len(set(listed)), f"names repeated: {err}"
