@@ -55,7 +55,8 @@ def script_lines(
     script, where: dict[str, tuple[int, int]], step=None
 ) -> dict[str, explain.Snippet]:
     """For each article matrix in `where` (name -> first, last line): the learner's statement."""
-    lines = script.path.read_text().splitlines()
+    source = getattr(script, "source", None)  # a Python script's, decoded as Python does
+    lines = (source if source is not None else script.path.read_text()).splitlines()
     found = {}
     for name, (first, last) in where.items():
         code = "\n".join(lines[first - 1 : last])

@@ -161,4 +161,7 @@ def advance_reply(port, epochs: int, record: bool = True, weights: bool = True) 
     """What ``advance`` answers, in this process or a worker's: ``{"trace", "weights"}``."""
     trace = port.advance(epochs, record)
     carried = getattr(port, "weights", None) if weights else None  # a script has none to carry on
-    return {"trace": trace, "weights": carried() if carried else None}
+    reply = {"trace": trace, "weights": carried() if carried else None}
+    if getattr(port, "notes", None):  # a script's: its own lr and epochs, which the case replaced
+        reply["notes"] = list(port.notes)
+    return reply

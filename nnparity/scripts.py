@@ -31,6 +31,7 @@ import ast
 import builtins
 import contextlib
 import io
+import os
 import re
 import sys
 import traceback
@@ -60,7 +61,7 @@ KNOWN_SPELLINGS: dict[str, str] = {
 INPUTS: tuple[str, ...] = (*steps.DATA, *steps.STATE, "lr")
 
 #: Every name --names may map to.
-ARTICLE_NAMES: tuple[str, ...] = (*steps.NAMES, *INPUTS, "epochs")
+ARTICLE_NAMES: tuple[str, ...] = tuple(dict.fromkeys((*steps.NAMES, *INPUTS, "epochs")))
 
 #: How to get the lockstep check for a script (the story prints it; --mode lockstep says it).
 TO_LOCKSTEP = (
@@ -79,6 +80,28 @@ DAMAGE = (
     "the article's web page lost the * of %*% (its R reads X%%wh and d_output**t(wout)); "
     "a matrix product is %*% in R, and this loop has"
 )
+#: How the article writes each of the case's inputs, for a refusal of the script's own kind.
+AS_THE_ARTICLE = {
+    "Python": {
+        "X": "X = np.array([[1, 0, 1, 0], [1, 0, 1, 1], [0, 1, 0, 1]])",
+        "y": "y = np.array([[1], [1], [0]])",
+        "wh": "wh = np.random.uniform(size=(inputlayer_neurons, hiddenlayer_neurons))",
+        "bh": "bh = np.random.uniform(size=(1, hiddenlayer_neurons))",
+        "wout": "wout = np.random.uniform(size=(hiddenlayer_neurons, output_neurons))",
+        "bout": "bout = np.random.uniform(size=(1, output_neurons))",
+    },
+    "R": {
+        "X": "X = matrix(c(1, 0, 1, 0, 1, 0, 1, 1, 0, 1, 0, 1), nrow = 3, byrow = TRUE) "
+        "(or as.matrix() of yours)",
+        "y": "Y = matrix(c(1, 1, 0), byrow = FALSE)",
+        "wh": "wh = matrix(rnorm(inputlayer_neurons * hiddenlayer_neurons), "
+        "inputlayer_neurons, hiddenlayer_neurons)",
+        "bh": "bh = matrix(rep(runif(hiddenlayer_neurons), each = nrow(X)), nrow = nrow(X))",
+        "wout": "wout = matrix(rnorm(hiddenlayer_neurons * output_neurons), "
+        "hiddenlayer_neurons, output_neurons)",
+        "bout": "bout = matrix(rep(runif(output_neurons), nrow(X)), nrow = nrow(X))",
+    },
+}
 MISSING_FILE_R = re.compile(r"cannot open file '([^']*)': No such file or directory")
 
 
@@ -93,10 +116,11 @@ def parse_names(pairs: list[str] | None) -> dict[str, str]:
         theirs, sep, article = (part.strip() for part in pair.partition("="))
         if not sep or not theirs or not article:
             raise BadInput(f"--names {pair}: expected their_name=article_name, e.g. W1=wh")
+        article = KNOWN_SPELLINGS.get(article, article)  # the article's own: epoch, Y, ...
         if article not in ARTICLE_NAMES:
             raise BadInput(
                 f"--names {pair}: {article} is not one of the article's names "
-                f"({', '.join(ARTICLE_NAMES)})"
+                f"({', '.join(ARTICLE_NAMES)}; or its spellings {', '.join(KNOWN_SPELLINGS)})"
             )
         found[theirs] = article
     return found
@@ -109,6 +133,45 @@ def spellings(names: dict[str, str] | None) -> dict[str, str]:
 
 def case_inputs(case) -> dict[str, np.ndarray | float]:
     return {"X": case.X, "y": case.y, **case.state(), "lr": float(case.lr)}
+
+
+def python_kind(own, case_value: np.ndarray, in_place: bool) -> str | None:
+    """How a script's own value differs from the case's array where it changes what the
+    script computes (None when it computes the same: numbers, lists numpy converts, integers,
+    a 1-D array or a number where the case's has one row, since numpy broadcasts it as a row).
+    `in_place`: the loop updates it with `+=`, which keeps its type."""
+    if own is None:
+        return None
+    if isinstance(own, np.matrix):
+        return "a numpy matrix (where * is a matrix product, not the article's elementwise one)"
+    if isinstance(own, (int, float, np.integer, np.floating)) and not isinstance(own, np.ndarray):
+        array = np.asarray(float(own))  # a number: += makes a new one, of the sum's type
+    elif isinstance(own, (list, tuple)):
+        kind = type(own).__name__
+        if in_place:
+            return f"a {kind} (its += appends, where the article's array adds)"
+        try:
+            array = np.asarray(own)
+        except ValueError:
+            return f"a ragged {kind} of lists"
+        if array.dtype.kind not in "biuf":
+            return f"a {kind} of {array.dtype} items"
+    elif isinstance(own, np.ndarray):
+        array = own
+    else:
+        return f"a {type(own).__module__.split('.')[0]} {type(own).__name__}"
+    if array.dtype.kind not in "biuf":
+        return f"an array of {array.dtype}"
+    if array.dtype.kind == "f" and array.dtype != np.float64:
+        return f"a {array.dtype} array (it computes in another precision than the case's float64)"
+    if array.dtype.kind in "biu" and in_place:
+        return f"an {array.dtype} array (its += cannot hold the float update)"
+    if array.ndim > 2:
+        return f"a {array.ndim}-D array"
+    if array.ndim < 2 and case_value.shape[0] != 1:
+        # numpy broadcasts a 1-D array as a row: a column (y) or a matrix (X, wh) it is not
+        return "a number" if array.ndim == 0 else f"a 1-D array of {array.size}"
+    return None
 
 
 class _Script(Port):
@@ -126,6 +189,7 @@ class _Script(Port):
         self.state = None
         self.ran = False
         self.given: dict[str, np.ndarray] = {}  # X, y, weights as given to the loop (steps 0, 1)
+        self.notes: list[str] = []  # what the story says of the run (the script's own lr...)
 
     def start(self, case) -> None:
         self.case = case
@@ -186,6 +250,21 @@ class _Script(Port):
             f"{self.where(line)}: the script stopped before its training loop: {error}"
         )
 
+    def mismatch(self, target: str, name: str, kind: str, shape) -> ScriptRefused:
+        """The script's own value of a name the case replaces is of another kind: as written,
+        the script computes something else than with the case's (exit 2)."""
+        line = self.loop_line()
+        what = "float array" if self.language == "Python" else "matrix"
+        return ScriptRefused(
+            f"{self.where(line)}: {target} is {kind}, where the case's {name} is a "
+            f"{' x '.join(map(str, shape))} {what}: put in its place, the case's would not "
+            "compute what the script computes as written, so nnparity cannot check it; write "
+            f"it as the article does: {AS_THE_ARTICLE[self.language][name]}"
+        )
+
+    def loop_line(self) -> int | None:
+        return None
+
     def missing_file(self, line: int | None, name: str | None, error: str = "") -> ScriptRefused:
         what = (
             f"reads {name}, which is not there"
@@ -207,6 +286,11 @@ class _Script(Port):
 
 class _LoopDone(BaseException):
     """Raised when the training loop ends: the rest of the script does not run."""
+
+
+class _Mismatch(BaseException):
+    """The script's own value of a name the case replaces is of another kind (args: target,
+    name, kind, shape); no `except` of the script's catches it."""
 
 
 def _target_names(target: ast.AST) -> list[str]:
@@ -294,6 +378,11 @@ class _Rewrite(ast.NodeTransformer):
                 )
                 inject.append(f"{bound} = __nnparity__.value({name!r}, {target!r}, {lookup})")
         before = [ast.parse(line).body[0] for line in ["__nnparity__.enter()", *inject]]
+        # the loop's own range as written, for a note (a lambda: evaluated by the hook, which
+        # ignores what fails)
+        written = ast.parse("__nnparity__.written(lambda: None)").body[0]
+        written.value.args[0].body = node.iter
+        before.insert(0, written)
         record = ast.parse(f"__nnparity__.record({lookup})").body[0]
         node.iter = ast.parse("range(__nnparity__.epochs)", mode="eval").body
         node.body = [*node.body, record]
@@ -308,8 +397,16 @@ class _Rewrite(ast.NodeTransformer):
 class _Hooks:
     """What the rewritten script calls: the case's values in, each pass's matrices out."""
 
-    def __init__(self, inputs: dict, epochs: int, recorded: dict[str, str], names: dict[str, str]):
+    def __init__(
+        self,
+        inputs: dict,
+        epochs: int,
+        recorded: dict[str, str],
+        names: dict[str, str],
+        in_place: set[str] = frozenset(),
+    ):
         self.inputs = inputs
+        self.in_place = in_place  # the script's names the loop updates with +=
         self.epochs = epochs
         self.recorded = recorded  # article name -> script name
         self.names = names
@@ -319,6 +416,16 @@ class _Hooks:
         # The case's matrices whose shape differs from the script's own (for an error).
         self.resized: list[str] = []
         self.given: dict[str, np.ndarray] = {}  # what the loop starts from, in the script's layout
+        self.notes: list[str] = []  # the script's own lr and epochs, which the case's replaced
+
+    def written(self, iterable) -> None:
+        """The number of passes the loop makes as written (iterable() is its own range)."""
+        try:
+            count = len(iterable())
+        except Exception:  # not a sized range: nothing to say
+            return
+        if count != self.epochs:
+            self.notes.append(f"loop runs {count} epochs as written; nnparity ran {self.epochs}")
 
     def enter(self) -> None:
         self.phase = "inside"
@@ -333,15 +440,23 @@ class _Hooks:
     def value(self, name: str, target: str, *scopes):
         """The case's `name`; a bias the script holds once per sample keeps that layout."""
         value = np.array(self.inputs[name], dtype=np.float64) if name != "lr" else self.inputs[name]
+        if name == "lr":
+            own = self._own(name, scopes)
+            if isinstance(own, (int, float, np.number)) and float(own) != float(value):
+                self.notes.append(f"lr is {float(own)!r}; the case's {float(value)!r} was used")
+            return value
         if name in steps.BY_NAME and steps.BY_NAME[name].bias:
             own, own_x = np.asarray(self._own(name, scopes)), self._own("X", scopes)
             rows = np.shape(own_x)[0] if np.ndim(own_x) >= 1 else None
             if own.ndim == 2 and own.shape[0] > 1 and own.shape[0] == rows:
                 value = np.repeat(value, self.inputs["X"].shape[0], axis=0)
-        if name != "lr":
-            self.given[name] = np.array(value, dtype=np.float64)  # copied: += changes it in place
+        own = next((scope[target] for scope in scopes if target in scope), None)
+        kind = python_kind(own, value, target in self.in_place)
+        if kind is not None:
+            raise _Mismatch(target, name, kind, value.shape)
+        self.given[name] = np.array(value, dtype=np.float64)  # copied: += changes it in place
         own = self._own(name, scopes)
-        if name != "lr" and np.ndim(own) == 2 and np.shape(own) != value.shape:
+        if np.ndim(own) == 2 and np.shape(own) != value.shape:
             self.resized.append(
                 f"{name} {' x '.join(map(str, value.shape))} (the script's "
                 f"{' x '.join(map(str, np.shape(own)))})"
@@ -376,18 +491,40 @@ class PythonScript(_Script):
 
     def __init__(self, path: Path | str, names: dict[str, str] | None = None):
         super().__init__(path, names)
-        self.source = self.path.read_text()
+        self.source = self._read()
         try:
             self.tree = ast.parse(self.source, filename=str(self.path))
         except SyntaxError as error:
             raise self._syntax(error) from None
         self.loop, self.recorded = self._find_loop()
         self.local = _function_locals(self.tree, self.loop)
+        self.in_place = {
+            n
+            for node in ast.walk(self.loop)
+            if isinstance(node, ast.AugAssign)
+            for n in _target_names(node.target)
+        }
         used = {n.id for n in ast.walk(self.tree) if isinstance(n, ast.Name)}
         self.targets = {}
         for name in INPUTS:
             theirs = [k for k, v in self.names.items() if v == name and k in used]
             self.targets[name] = theirs or [name]
+
+    def loop_line(self) -> int | None:
+        return self.loop.lineno
+
+    def _read(self) -> str:
+        """The source as `python` reads it: bytes decoded by its BOM or coding cookie, else
+        UTF-8 (importlib's decode_source, universal newlines)."""
+        from importlib.util import decode_source
+
+        try:
+            return decode_source(self.path.read_bytes())
+        except (UnicodeDecodeError, SyntaxError, LookupError) as error:
+            raise ScriptRefused(
+                f"{self.path}: Python cannot read it as text ({error}): save it as UTF-8, or "
+                "declare its encoding on its first line, e.g. # -*- coding: latin-1 -*-"
+            ) from None
 
     def _syntax(self, error: SyntaxError) -> ScriptRefused:
         where = self.where(error.lineno)
@@ -414,6 +551,18 @@ class PythonScript(_Script):
         loop, _, _, article = min(loops, key=lambda x: (-len(x[3]), x[1], x[0].lineno))
         if not article:
             raise ScriptRefused(f"{self.path}: {no_article_names(loops)}")
+        # Every loop that trains (updates every weight and bias), besides the one chosen: a
+        # second would go unchecked. A loop inside another that qualifies is part of it.
+        trains = [
+            entry[0] for entry in loops if entry[0] is loop or set(steps.STATE) <= set(entry[3])
+        ]
+        outer = [
+            one
+            for one in trains
+            if not any(other is not one and _inside(one, other) for other in trains)
+        ]
+        if len(outer) > 1:
+            raise ScriptRefused(f"{self.path}: {two_loops(sorted(one.lineno for one in outer))}")
         if not isinstance(loop, ast.For):
             raise ScriptRefused(
                 f"{self.where(loop.lineno)}: the training loop is a `while` loop; nnparity runs "
@@ -444,7 +593,7 @@ class PythonScript(_Script):
 
     def _run(self, epochs: int) -> dict[str, np.ndarray]:
         code = self._compiled()
-        hooks = _Hooks(case_inputs(self.case), epochs, self.recorded, self.names)
+        hooks = _Hooks(case_inputs(self.case), epochs, self.recorded, self.names, self.in_place)
         namespace = {"__name__": "__main__", "__file__": str(self.path), "__builtins__": builtins}
         namespace["__nnparity__"] = hooks
         # What the script prints is its own business, not nnparity's output; its warnings
@@ -461,6 +610,8 @@ class PythonScript(_Script):
                 exec(code, namespace)
         except _LoopDone:
             pass
+        except _Mismatch as mismatch:
+            raise self.mismatch(*mismatch.args) from None
         except (Exception, SystemExit) as error:
             raise self._error(error, hooks, warned) from None
         else:
@@ -475,6 +626,7 @@ class PythonScript(_Script):
                 f"times for {epochs} epochs (a `continue` or `break` in it?)"
             )
         self.given = hooks.given
+        self.notes = [f"{self.path.name}'s {note}" for note in hooks.notes]
         return {name: np.stack(values) for name, values in hooks.trace.items() if values}
 
     def _compiled(self):
@@ -495,9 +647,11 @@ class PythonScript(_Script):
         folder = str(self.path.resolve().parent)
         sys.path.insert(0, folder)
         modules = set(sys.modules)
+        cwd = os.getcwd()
         try:
             yield
         finally:
+            os.chdir(cwd)  # the script's os.chdir() is its own: the next run starts from here
             sys.path.remove(folder)
             # The script's own modules go with it: another script may have one of that name.
             for name in set(sys.modules) - modules:
@@ -521,6 +675,21 @@ class PythonScript(_Script):
         if hooks.phase == "inside" and hooks.resized:
             text += f"; note: the case's sizes differ from the script's: {', '.join(hooks.resized)}"
         return self.stopped(hooks.phase, line, text, hooks.count + 1)
+
+
+def _inside(node: ast.AST, other: ast.AST) -> bool:
+    return any(child is node for child in ast.walk(other) if child is not other)
+
+
+def two_loops(lines: list[int]) -> str:
+    """The refusal of a script with more than one training loop (lines: where each starts)."""
+    listed = ", ".join(map(str, lines[:-1])) + f" and {lines[-1]}"
+    return (
+        f"the loops at lines {listed} each train the network (each updates the weights and "
+        "biases): nnparity checks one training loop per script, and would "
+        "leave the others unchecked: keep one training loop in the script, and put another "
+        "training in a script of its own"
+    )
 
 
 NO_LOOP = (
@@ -579,12 +748,18 @@ class RScript(_Script):
     def __init__(self, path: Path | str, names: dict[str, str] | None = None):
         super().__init__(path, names)
         self.plan = _r_call(
-            "nnparity_script_plan", str(self.path), *self._map(), np.array(steps.NAMES)
+            "nnparity_script_plan", str(self.path.resolve()), *self._map(), np.array(steps.NAMES)
         )
+        if "training_loops" in self.plan.keys():
+            lines = [int(line) for line in np.ravel(self.plan["training_loops"])]
+            raise ScriptRefused(f"{self.path}: {two_loops(lines)}")
         if "problem" in self.plan.keys():
             raise ScriptRefused(f"{self.path}: {_scalar(self.plan['problem'])}")
         #: Calls that look like the article's scraped `%*%` (`%%`, or `**` read as a power).
         self.damage = [str(d) for d in np.ravel(self.plan["damage"])]
+
+    def loop_line(self) -> int | None:
+        return _scalar(self.plan["line"])
 
     def _map(self) -> tuple[np.ndarray, np.ndarray]:
         return np.array(list(self.names), dtype=str), np.array(list(self.names.values()), dtype=str)
@@ -613,13 +788,20 @@ class RScript(_Script):
         arrays.rx2["lr"] = lr
         outcome = _r_call(
             "nnparity_script_run",
-            str(self.path),
+            str(self.path.resolve()),  # absolute: the script's setwd() moves R's folder
             *self._map(),
             np.array(steps.NAMES),
             arrays,
             int(epochs),
         )
         status = str(_scalar(outcome["status"]))
+        if status == "refused":
+            raise self.mismatch(
+                str(_scalar(outcome["target"])),
+                str(_scalar(outcome["name"])),
+                str(_scalar(outcome["message"])),
+                [int(d) for d in np.ravel(outcome["dims"])],
+            )
         if status != "done":
             message = str(_scalar(outcome["message"], ""))
             line = _scalar(outcome["line"]) if "line" in outcome.keys() else None
@@ -635,6 +817,7 @@ class RScript(_Script):
                 f"{self.path}: the loop body ran to its end {count} times for {epochs} epochs "
                 "(a `next` or `break` in it?)"
             )
+        self.notes = [f"{self.path.name}'s {note}" for note in np.ravel(outcome["notes"])]
         given = outcome["given"]
         self.given = {name: np.asarray(given[name], dtype=np.float64) for name in given.keys()}
         trace = outcome["trace"]
@@ -697,6 +880,10 @@ def sides(args) -> tuple[tuple[str, Path | None, dict], tuple[str, Path | None, 
 
 def remark(result, *ports) -> None:
     """Say in the story that a script is checked free-running only, and how to get lockstep."""
-    sides = [p.describe() for p in ports if p.kind.endswith("-script")]
+    scripts = [p for p in ports if p.kind.endswith("-script")]
+    sides = [p.describe() for p in scripts]
     which = f"{' and '.join(sides)} {'are' if len(sides) > 1 else 'is'} checked"
-    result.reports["free"].remarks.append(FREE_ONLY.format(which=which))
+    remarks = result.reports["free"].remarks
+    for port in scripts:  # the script's own lr and epochs, which the case's replaced
+        remarks.extend(getattr(port, "notes", None) or [])
+    remarks.append(FREE_ONLY.format(which=which))

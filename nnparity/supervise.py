@@ -208,6 +208,8 @@ class WorkerPort(Port):
             pending.done = True
             if status == "ok":
                 pending.value = value
+                if pending.what == "advance" and isinstance(value, dict) and "notes" in value:
+                    self.notes = value["notes"]  # a script's, said with the story (scripts.remark)
                 if pending is self._load:
                     self._loaded(value)
             else:

@@ -484,3 +484,287 @@ def test_the_readme_sample_for_a_learners_script_is_what_nnparity_prints(r_avail
         found = printed.find(stretch, at)
         assert found >= 0, f"README's sample says {stretch!r}; nnparity printed:\n{out}"
         at = found + len(stretch)
+
+
+# ---- the script's own X, y, weights and lr against the case's ------------------------------------
+
+
+def variant(tmp_path: Path, name: str, new_name: str, *edits: tuple[str, str]) -> str:
+    """A copy of parity_tests/scripts/NAME with each (old, new) edit made once."""
+    text = (SCRIPTS / name).read_text()
+    for old, new in edits:
+        assert old in text, f"{name} no longer contains {old!r}: the test's edit is stale"
+        text = text.replace(old, new, 1)
+    path = tmp_path / new_name
+    path.write_text(text)
+    return str(path)
+
+
+FAITHFUL_PY_X = "X = np.array([[1, 0, 1, 0],"
+FAITHFUL_PY_Y = "y = np.array([[1], [1], [0]])"
+
+# (id, script, edits, words of the one-line refusal): as written, each computes something else
+# than with the case's matrices (np.matrix's * is a matrix product; a 1-D y broadcasts E to
+# 3 x 3; R's %*% refuses a data.frame; R recycles a plain vector down the columns).
+KIND_REFUSALS = [
+    (
+        "python-np-matrix",
+        "faithful.py",
+        [
+            (FAITHFUL_PY_X, "X = np.matrix([[1, 0, 1, 0],"),
+            (FAITHFUL_PY_Y, "y = np.matrix([[1], [1], [0]])"),
+        ],
+        ["X is a numpy matrix", "np.array"],
+    ),
+    (
+        "python-1d-y",
+        "faithful.py",
+        [(FAITHFUL_PY_Y, "y = np.array([1, 1, 0])")],
+        ["y is a 1-D array of 3", "3 x 1", "np.array([[1], [1], [0]])"],
+    ),
+    (
+        "r-data-frame",
+        "faithful.R",
+        [("X = matrix(c(1, 0, 1, 0,", "X = data.frame(c(1, 0, 1, 0,")],
+        ["X is a data.frame", "3 x 4 matrix", "as.matrix"],
+    ),
+    (
+        "r-plain-vector-bias",
+        "faithful.R",
+        [
+            (
+                "bh = matrix(rep(runif(n_hidden), each = nrow(X)), nrow = nrow(X))",
+                "bh = runif(n_hidden)",
+            )
+        ],
+        ["bh is a plain vector of 3 numbers", "1 x 3 matrix"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "name, edits, words", [k[1:] for k in KIND_REFUSALS], ids=[k[0] for k in KIND_REFUSALS]
+)
+def test_a_script_whose_own_x_y_or_weights_differ_in_kind_from_the_cases_is_refused(
+    r_available, tmp_path, name, edits, words
+):
+    path = variant(tmp_path, name, f"kind_{name}", *edits)
+    flag = "--python-script" if name.endswith(".py") else "--r-script"
+    code, out, err = nnparity("run", "--epochs", "20", flag, path)
+    assert code == 2, (
+        f"as written, {name} with {edits} does not compute what it computes with the case's "
+        f"matrices: it must be refused (exit 2), not judged on the case's; exit {code}\n{out}{err}"
+    )
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nnparity: "), f"not one line:\n{err}{out}"
+    for word in words:
+        assert word in lines[0], f"the refusal lacks {word!r}: {lines[0]}"
+
+
+# (id, edits to faithful.py): a different kind that computes the same thing, so it still runs.
+KIND_ACCEPTED = [
+    (
+        "lists-for-x-and-y",
+        [
+            (FAITHFUL_PY_X, "X = ([[1, 0, 1, 0],"),
+            ("              [0, 1, 0, 1]])", "              [0, 1, 0, 1]])\nX = list(X)"),
+            (FAITHFUL_PY_Y, "y = [[1], [1], [0]]"),
+            ("wh += X.T.dot(d_hiddenlayer) * lr", "wh += np.array(X).T.dot(d_hiddenlayer) * lr"),
+            ("n_in, n_hidden, n_out = X.shape[1], 3, 1", "n_in, n_hidden, n_out = 4, 3, 1"),
+        ],
+    ),
+    (
+        "1-d-bias-row",
+        [
+            ("bh = np.random.uniform(size=(1, n_hidden))", "bh = np.random.uniform(size=n_hidden)"),
+            (
+                "bh += np.sum(d_hiddenlayer, axis=0, keepdims=True) * lr",
+                "bh += np.sum(d_hiddenlayer, axis=0) * lr",
+            ),
+        ],
+    ),
+    ("float-x-and-y", [(FAITHFUL_PY_Y, "y = np.array([[1.0], [1.0], [0.0]])")]),
+]
+
+
+@pytest.mark.parametrize("edits", [k[1] for k in KIND_ACCEPTED], ids=[k[0] for k in KIND_ACCEPTED])
+def test_a_script_whose_own_values_compute_the_same_as_the_cases_still_runs(
+    r_available, tmp_path, edits
+):
+    path = variant(tmp_path, "faithful.py", "same_kind.py", *edits)
+    code, out, err = nnparity("run", "--epochs", "20", "--python-script", path)
+    assert code == 0, (
+        f"faithful.py with {edits} computes what it computes with the case's arrays; "
+        f"exit {code}\n{out}{err}"
+    )
+
+
+def test_the_story_notes_the_scripts_own_epochs_and_lr_that_the_case_replaced(
+    r_available, tmp_path
+):
+    path = variant(tmp_path, "faithful.py", "own_lr.py", ("lr = 0.1", "lr = 0.01"))
+    code, out, err = nnparity("run", "--epochs", "20", "--python-script", path)
+    assert code == 0, f"{out}{err}"
+    text = " ".join(out.split())
+    assert "own_lr.py's loop runs 4000 epochs as written; nnparity ran 20" in text, out
+    assert "own_lr.py's lr is 0.01; the case's 0.1 was used" in text, out
+    code, out, err = nnparity("run", "--epochs", "20", "--r-script", script("faithful.R"))
+    assert code == 0, f"{out}{err}"
+    text = " ".join(out.split())
+    assert "faithful.R's loop runs 3000 epochs as written; nnparity ran 20" in text, out
+    assert "lr is" not in text, f"faithful.R's lr is the case's: nothing to say\n{out}"
+
+
+# ---- one training loop per script ---------------------------------------------------------------
+
+FAITHFUL_PY_LOOP_START = "for i in range(epoch):"
+FAITHFUL_PY_LOOP_END = "    bh += np.sum(d_hiddenlayer, axis=0, keepdims=True) * lr\n"
+
+
+def second_loop(tmp_path: Path, bad_first: bool) -> str:
+    """faithful.py trained twice from fresh weights, one of the loops summing bh's update over
+    the wrong axis (axis=1): as good_then_bad.py and bad_then_good.py of a learner."""
+    text = (SCRIPTS / "faithful.py").read_text()
+    start, end = text.index(FAITHFUL_PY_LOOP_START), text.index(FAITHFUL_PY_LOOP_END)
+    loop = text[start : end + len(FAITHFUL_PY_LOOP_END)]
+    bad = loop.replace(
+        "np.sum(d_hiddenlayer, axis=0, keepdims=True)",
+        "np.sum(d_hiddenlayer, axis=1, keepdims=True).T",
+    )
+    assert bad != loop
+    fresh = "\n# attempt 2, fresh weights\nwh = np.random.uniform(size=(n_in, n_hidden))\n\n"
+    first, then = (bad, loop) if bad_first else (loop, bad)
+    path = tmp_path / ("bad_then_good.py" if bad_first else "good_then_bad.py")
+    path.write_text(text[:start] + first + fresh + then + text[end + len(FAITHFUL_PY_LOOP_END) :])
+    return str(path)
+
+
+@pytest.mark.parametrize("bad_first", [False, True], ids=["good-then-bad", "bad-then-good"])
+def test_a_script_with_two_training_loops_is_refused_naming_both(r_available, tmp_path, bad_first):
+    path = second_loop(tmp_path, bad_first)
+    code, out, err = nnparity("run", "--epochs", "20", "--python-script", path)
+    assert code == 2, (
+        f"{Path(path).name} trains twice; nnparity would check one loop and ignore the other's "
+        f"bh bug: it must refuse, exit {code}\n{out}{err}"
+    )
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, f"not one line:\n{err}{out}"
+    for word in ("lines 27 and 49", "one training loop per script"):
+        assert word in lines[0], f"the refusal lacks {word!r}: {lines[0]}"
+
+
+def test_a_function_holding_the_loop_called_twice_is_one_loop(r_available, tmp_path):
+    path = variant(
+        tmp_path,
+        "in_function.py",
+        "called_twice.py",
+        ("print(train(1000))", "train(10)\n    train(1000)"),
+    )
+    code, out, err = nnparity("run", "--epochs", "20", "--python-script", path)
+    assert code == 0, (
+        f"one loop, in a function called twice, is one training loop: exit {code}\n{out}{err}"
+    )
+
+
+def test_an_r_script_with_two_training_loops_is_refused_naming_both(r_available, tmp_path):
+    lines = (SCRIPTS / "faithful.R").read_text().splitlines(keepends=True)
+    loop = "".join(lines[25:46])  # lines 26-46: for (i in 1:epoch) { ... }
+    assert loop.startswith("for (i in 1:epoch) {") and loop.rstrip().endswith("}"), loop
+    path = tmp_path / "twice.R"
+    path.write_text("".join(lines) + loop)
+    code, out, err = nnparity("run", "--epochs", "20", "--r-script", str(path))
+    assert code == 2, f"twice.R trains twice; nnparity must refuse it, exit {code}\n{out}{err}"
+    assert "lines 26 and 48" in err and "one training loop per script" in err, err
+
+
+@pytest.mark.parametrize("where", ["..", "/"], ids=["up", "root"])
+def test_an_r_script_that_changes_rs_working_directory_runs_as_without_it(
+    r_available, tmp_path, monkeypatch, where
+):
+    """setwd() in the script must not move the harness's files (nor the next run's)."""
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    (folder / "moves.R").write_text(f'setwd("{where}")\n' + (SCRIPTS / "faithful.R").read_text())
+    monkeypatch.chdir(folder)
+    code, out, err = nnparity("run", "--epochs", "20", "--r-script", "moves.R")
+    assert code == 0, (
+        f'faithful.R with setwd("{where}") first computes the same: exit {code}\n{out}{err}'
+    )
+
+
+def test_an_r_error_inside_a_block_of_the_loop_names_the_line_of_the_failing_expression(
+    r_available, tmp_path
+):
+    path = variant(
+        tmp_path,
+        "faithful.R",
+        "typo_in_if.R",
+        (
+            "  E = Y - output\n",
+            "  if (i > 2) {\n    E = Y - outptu\n  } else {\n    E = Y - output\n  }\n",
+        ),
+    )
+    code, out, err = nnparity("run", "--epochs", "20", "--r-script", path)
+    assert code == 1, f"{out}{err}"
+    expected = "typo_in_if.R:35: the script stopped inside its training loop at epoch 3"
+    assert expected in out, f"the typo is on line 35, inside the if block\n{out}"
+
+
+def test_an_r_scripts_own_stop_inside_the_loop_is_told_without_nnparitys_internals(
+    r_available, tmp_path
+):
+    path = variant(
+        tmp_path,
+        "faithful.R",
+        "diverges.R",
+        ("for (i in 1:epoch) {\n", 'for (i in 1:epoch) {\n  if (i == 5) stop("diverged")\n'),
+    )
+    code, out, err = nnparity("run", "--epochs", "20", "--r-script", path)
+    assert code == 1, f"{out}{err}"
+    assert (
+        "diverges.R:27: the script stopped inside its training loop at epoch 5: diverged" in out
+    ), out
+    assert "eval(" not in out, f"nnparity's own eval() call leaked into the message\n{out}"
+
+
+PYTHON_ENCODINGS = [
+    ("utf-8-bom", b"\xef\xbb\xbf" + (SCRIPTS / "faithful.py").read_bytes()),
+    (
+        "latin-1-cookie",
+        b"# -*- coding: latin-1 -*-\n# r\xe9seau de neurones\n"
+        + (SCRIPTS / "faithful.py").read_bytes(),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "source", [e[1] for e in PYTHON_ENCODINGS], ids=[e[0] for e in PYTHON_ENCODINGS]
+)
+def test_a_python_script_is_read_as_python_reads_it(r_available, tmp_path, source):
+    """A BOM (Notepad's UTF-8) and a coding cookie are Python's: `python` runs these."""
+    path = tmp_path / "encoded.py"
+    path.write_bytes(source)
+    code, out, err = nnparity("run", "--epochs", "20", "--python-script", str(path))
+    assert code == 0, f"python runs encoded.py; nnparity must too: exit {code}\n{out}{err}"
+
+
+def test_a_python_script_that_cannot_be_decoded_is_refused_in_one_line_naming_it(tmp_path):
+    path = tmp_path / "garbled.py"
+    path.write_bytes(b"# r\xe9seau\n" + (SCRIPTS / "faithful.py").read_bytes())
+    code, out, err = nnparity("run", "--epochs", "20", "--python-script", str(path))
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, f"exit {code}\n{out}{err}"
+    assert "garbled.py" in lines[0] and "utf-8" in lines[0].lower(), lines[0]
+
+
+def test_names_accepts_the_articles_own_spellings_as_article_names(r_available):
+    code, out, err = nnparity(
+        "run", "--epochs", "5", "--r-script", script("faithful.R"), "--names", "n_epochs=epoch"
+    )
+    assert code == 0, f"epoch is the article's spelling (README): exit {code}\n{out}{err}"
+
+
+def test_names_refusal_lists_each_article_name_once():
+    code, out, err = nnparity("run", "--r-script", script("faithful.R"), "--names", "W1=weights")
+    listed = err[err.index("(") + 1 : err.index(")")].split(", ")
+    assert code == 2 and len(listed) == len(set(listed)), f"names repeated: {err}"

@@ -124,17 +124,7 @@ nnparity_script_plan <- function(file, from, to, article) {
     why <- gsub("\\s+", " ", trimws(conditionMessage(exprs)))
     return(list(problem = paste("R cannot parse it:", why)))
   }
-  loops <- list()
-  for (top in seq_along(exprs)) {
-    for (loop in script_loops(exprs[[top]])) {
-      loop$top <- top
-      loop$line <- script_line(exprs, top, loop$path)
-      loop$article <- intersect(
-        script_article_names(loop$assigned, map), article
-      )
-      loops <- c(loops, list(loop))
-    }
-  }
+  loops <- script_all_loops(exprs, map, article)
   if (length(loops) == 0) {
     return(list(problem = script_no_loop))
   }
@@ -145,6 +135,13 @@ nnparity_script_plan <- function(file, from, to, article) {
   # The loop assigning most of the article's matrices; the outermost on a tie.
   depths <- vapply(loops, function(l) l$depth, integer(1))
   best <- loops[[order(-counts, depths)[1]]]
+  trains <- script_training_loops(loops, best)
+  if (length(trains) > 1) {
+    # worded in scripts.py (two_loops), as for Python
+    return(list(
+      problem = "more than one training loop", training_loops = trains
+    ))
+  }
   if (best$kind != "for") {
     return(list(problem = paste0(
       "line ", best$line, ": the training loop is a `", best$kind,
@@ -159,6 +156,39 @@ nnparity_script_plan <- function(file, from, to, article) {
   best$damage <- script_damage(exprs, best)
   best$problem <- NULL
   best
+}
+
+# The first lines of every loop that trains (updates every weight and bias),
+# the chosen one included; a loop inside another that qualifies is part of it.
+script_training_loops <- function(loops, best) {
+  trains <- Filter(function(l) {
+    identical(l, best) || all(script_start_names() %in% l$article)
+  }, loops)
+  inside <- function(l, other) {
+    l$top == other$top && length(other$path) < length(l$path) &&
+      identical(l$path[seq_along(other$path)], other$path)
+  }
+  outer <- Filter(function(l) {
+    !any(vapply(trains, function(other) inside(l, other), logical(1)))
+  }, trains)
+  sort(vapply(outer, function(l) l$line, integer(1)))
+}
+
+# Every loop of the script, with its top-level expression, first line and the
+# article's names its body assigns.
+script_all_loops <- function(exprs, map, article) {
+  loops <- list()
+  for (top in seq_along(exprs)) {
+    for (loop in script_loops(exprs[[top]])) {
+      loop$top <- top
+      loop$line <- script_line(exprs, top, loop$path)
+      loop$article <- intersect(
+        script_article_names(loop$assigned, map), article
+      )
+      loops <- c(loops, list(loop))
+    }
+  }
+  loops
 }
 
 script_no_loop <- paste(
@@ -283,7 +313,18 @@ script_recorder <- function(inputs, epochs, from, to, assigned, article) {
   rec$recorded <- recorded
   rec$resized <- character()
   rec$given <- list()
+  # The script's own lr and number of epochs, where the case's replaced them.
+  rec$notes <- character()
+  rec$written <- function(seq, env) {
+    count <- tryCatch(length(eval(seq, env)), error = function(e) NA_integer_)
+    if (!is.na(count) && count != epochs) {
+      rec$notes <- c(rec$notes, paste0(
+        "loop runs ", count, " epochs as written; nnparity ran ", epochs
+      ))
+    }
+  }
   rec$inject <- function(env) {
+    rec$notes <- c(rec$notes, script_lr_note(env, inputs$lr, map))
     injected <- script_inject(env, inputs, map)
     rec$resized <- injected$resized
     rec$given <- injected$given
@@ -321,6 +362,7 @@ script_inject <- function(env, inputs, map) {
     given[[name]] <- value
     targets <- c(names(map)[map == name], name)
     used <- targets[vapply(targets, exists, logical(1), envir = env)]
+    script_check_kinds(env, used, name, value)
     for (target in if (length(used)) used else name) {
       assign(target, value, envir = env)
     }
@@ -332,6 +374,70 @@ script_inject <- function(env, inputs, map) {
     }
   }
   list(given = given, resized = resized)
+}
+
+# The script's own lr, where it differs from the case's, as a note.
+script_lr_note <- function(env, lr, map) {
+  own <- script_own_value(env, "lr", map)
+  same <- !is.numeric(own) || length(own) != 1 || isTRUE(own == lr)
+  if (same) {
+    return(character())
+  }
+  paste0(
+    "lr is ", format(own, digits = 15), "; the case's ",
+    format(lr, digits = 15), " was used"
+  )
+}
+
+# Stop the script (a "nnparity_refused" condition, no error of the script's)
+# when its own value of a name the case replaces is of a kind that computes
+# something else: a data.frame (%*% refuses it), not numbers, or a plain vector
+# where the case's matrix is not a column (R recycles a vector down the
+# columns; a 1 x 1 matrix does not recycle at all).
+script_check_kinds <- function(env, targets, name, value) {
+  if (name == "lr") {
+    return(invisible())
+  }
+  for (target in targets) {
+    script_check_kind(target, name, get(target, envir = env), value)
+  }
+}
+
+script_check_kind <- function(target, name, own, value) {
+  kind <- script_kind(own, as.matrix(value))
+  if (is.null(kind)) {
+    return(invisible())
+  }
+  stop(structure(
+    class = c("nnparity_refused", "condition"),
+    list(
+      message = kind, call = NULL, target = target, name = name,
+      dims = dim(as.matrix(value))
+    )
+  ))
+}
+
+script_kind <- function(own, value) {
+  if (is.data.frame(own)) {
+    return("a data.frame (%*% needs a matrix)")
+  }
+  if (!is.numeric(own) && !is.logical(own)) {
+    return(paste0("a ", class(own)[1], " (not numbers)"))
+  }
+  if (!is.null(dim(own)) && !is.matrix(own)) {
+    return(paste0("an array of ", length(dim(own)), " dimensions"))
+  }
+  script_vector_kind(own, value)
+}
+
+# A plain vector computes as the case's matrix only where that is a column.
+script_vector_kind <- function(own, value) {
+  column <- ncol(value) == 1 && nrow(value) > 1
+  if (is.matrix(own) || column) {
+    return(NULL)
+  }
+  numbers <- if (length(own) == 1) " number" else " numbers"
+  paste0("a plain vector of ", length(own), numbers)
 }
 
 # A bias the script holds once per sample (nrow(X) rows, as the article's R
@@ -376,21 +482,49 @@ script_record_one <- function(rec, name, target, env, epochs) {
   rec$trace[[name]][rec$count, , ] <- value
 }
 
-# The training loop, rewritten: inject, the body then a record, and stop.
-# Each statement of the body is preceded by a note of its line, so that an
-# error inside the loop names the line it stopped at.
-script_rewrite_loop <- function(loop, rec, epochs) {
-  body <- loop[[4]]
-  record <- as.call(list(rec$record, quote(environment())))
-  refs <- attr(body, "srcref")
-  if (is.call(body) && identical(body[[1]], as.name("{")) && !is.null(refs)) {
-    statements <- list()
-    for (i in seq_along(body)[-1]) {
-      line <- as.integer(refs[[i]])[1]
-      statements <- c(statements, as.call(list(rec$at, line)), body[[i]])
-    }
-    body <- as.call(c(as.name("{"), statements))
+# Each statement of every `{ }` block in `expr` (the loop body, and the
+# blocks of its if, else and inner loops) preceded by a call noting its line,
+# so that an error inside the loop names the line it stopped at. Function
+# definitions and quoted code are left as they are.
+script_mark_lines <- function(expr, at) {
+  if (script_left_as_is(expr)) {
+    return(expr)
   }
+  if (identical(expr[[1]], as.name("{")) && !is.null(attr(expr, "srcref"))) {
+    return(script_mark_block(expr, at))
+  }
+  for (i in seq_along(expr)[-1]) {
+    part <- expr[[i]]
+    if (!missing(part) && is.call(part)) { # a NULL assigned would drop it
+      expr[[i]] <- script_mark_lines(part, at)
+    }
+  }
+  expr
+}
+
+# Not code to mark: a constant or name, a function definition, quoted code.
+script_left_as_is <- function(expr) {
+  !is.call(expr) || (is.name(expr[[1]]) &&
+    as.character(expr[[1]]) %in% c("function", "quote"))
+}
+
+script_mark_block <- function(block, at) {
+  refs <- attr(block, "srcref")
+  statements <- list()
+  for (i in seq_along(block)[-1]) {
+    line <- as.integer(refs[[i]])[1]
+    statement <- script_mark_lines(block[[i]], at)
+    statements <- c(statements, as.call(list(at, line)), list(statement))
+  }
+  as.call(c(as.name("{"), statements))
+}
+
+# The training loop, rewritten: inject, the body then a record, and stop.
+# Each statement of the body is preceded by a note of its line
+# (script_mark_lines).
+script_rewrite_loop <- function(loop, rec, epochs) {
+  body <- script_mark_lines(loop[[4]], rec$at)
+  record <- as.call(list(rec$record, quote(environment())))
   new_body <- as.call(list(as.name("{"), body, record))
   new_loop <- as.call(list(
     as.name("for"), loop[[2]], as.call(list(as.name("seq_len"), epochs)),
@@ -398,6 +532,7 @@ script_rewrite_loop <- function(loop, rec, epochs) {
   ))
   as.call(list(
     as.name("{"),
+    as.call(list(rec$written, loop[[3]], quote(environment()))),
     as.call(list(rec$inject, quote(environment()))),
     new_loop,
     as.call(list(rec$done))
@@ -408,9 +543,15 @@ script_rewrite_loop <- function(loop, rec, epochs) {
 # trace, count): status "done" (the loop ran to its end), "before" (the script
 # stopped before reaching the loop) or "inside" (it stopped in the loop).
 nnparity_script_run <- function(file, from, to, article, inputs, epochs) {
+  # The script's setwd() is its own: R's working directory is the folder
+  # nnparity was run in again when it ends (the next run starts from there).
+  wd <- getwd()
+  on.exit(setwd(wd), add = TRUE)
   plan <- nnparity_script_plan(file, from, to, article)
   if (!is.null(plan$problem)) {
-    return(list(status = "before", message = plan$problem, line = NA))
+    return(list(
+      status = "before", message = plan$problem, line = NA, count = 0L
+    ))
   }
   exprs <- parse(file, keep.source = TRUE)
   rec <- script_recorder(inputs, epochs, from, to, plan$assigned, article)
@@ -421,6 +562,7 @@ nnparity_script_run <- function(file, from, to, article, inputs, epochs) {
     top, plan$path, script_rewrite_loop(loop, rec, as.integer(epochs))
   )
   outcome <- script_without_devices(script_eval(exprs, rec))
+  if (identical(outcome$status, "refused")) outcome$line <- plan$line
   if (identical(outcome$status, "inside") && length(rec$resized)) {
     outcome$message <- paste0(
       outcome$message, "; note: the case's sizes differ from the script's: ",
@@ -431,6 +573,7 @@ nnparity_script_run <- function(file, from, to, article, inputs, epochs) {
   outcome$trace <- mget(ls(rec$trace), envir = rec$trace)
   outcome$recorded <- names(rec$recorded)
   outcome$given <- rec$given
+  outcome$notes <- rec$notes
   outcome
 }
 
@@ -466,6 +609,12 @@ script_eval <- function(exprs, rec) {
       message = function(m) invokeRestart("muffleMessage")
     ),
     nnparity_loop_done = function(done) list(status = "done"),
+    nnparity_refused = function(refused) {
+      list(
+        status = "refused", message = conditionMessage(refused),
+        target = refused$target, name = refused$name, dims = refused$dims
+      )
+    },
     error = failed
   ))
   outcome
@@ -500,6 +649,9 @@ script_guard <- function() {
 script_error_text <- function(error, warned) {
   call <- conditionCall(error)
   text <- conditionMessage(error)
+  # stop() at the script's top level (or in its loop) has script_eval's own
+  # eval() as its call: nnparity's, not the script's
+  if (identical(call, quote(eval(exprs[[i]], env)))) call <- NULL
   if (!is.null(call)) {
     text <- paste0("in ", paste(deparse(call, nlines = 1), collapse = ""),
                    ": ", text)
