@@ -768,3 +768,21 @@ def test_names_refusal_lists_each_article_name_once():
     code, out, err = nnparity("run", "--r-script", script("faithful.R"), "--names", "W1=weights")
     listed = err[err.index("(") + 1 : err.index(")")].split(", ")
     assert code == 2 and len(listed) == len(set(listed)), f"names repeated: {err}"
+
+
+@pytest.mark.parametrize(
+    "name, line", [("faithful.py", 'open("log.txt", "a").write("ran\\n")\n'),
+                   ("faithful.R", 'cat("ran\\n", file = "log.txt", append = TRUE)\n')],
+    ids=["python", "r"],
+)
+def test_a_script_runs_once_as_written(r_available, tmp_path, monkeypatch, name, line):
+    # What a script does before its loop (a print, a file it appends to, a prompt) happens
+    # once, as when its author runs it: no second run for the determinism check.
+    monkeypatch.chdir(tmp_path)
+    mine = tmp_path / name
+    mine.write_text(line + (SCRIPTS / name).read_text())
+    option = "--python-script" if name.endswith(".py") else "--r-script"
+    code, out, err = nnparity("run", "--epochs", "20", option, str(mine))
+    assert code == 0, out + err
+    runs = (tmp_path / "log.txt").read_text().count("ran")
+    assert runs == 1, f"{name} ran {runs} times in one nnparity run"
