@@ -88,6 +88,9 @@ class Case:
 
 def resolve(name_or_path: str | Path) -> Path:
     """A case name (a folder of fixtures/) or a path to a case folder."""
+    if not str(name_or_path).strip():  # Path("") is ".", the folder nnparity runs in
+        known = ", ".join(names()) or "none"
+        raise CaseError("--case", f"an empty name is no case folder (cases in {FIXTURES}: {known})")
     path = Path(name_or_path)
     if path.is_dir():
         return path
@@ -113,8 +116,12 @@ def read_rows(path: Path, quotes: bool = False) -> list[list[str]]:
     read as R's read.csv reads a text column (config.csv, ``quotes``); in a matrix file they
     are kept, so that a quoted number, which read.csv(colClasses = "numeric") refuses, is
     refused here too."""
-    if not path.is_file():
+    if path.is_dir():
+        raise CaseError(path, "is a folder, not a file")
+    if not path.exists():
         raise CaseError(path, "file is missing")
+    if not path.is_file():
+        raise CaseError(path, "is not a regular file (a device, a pipe or a socket)")
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             text = handle.read()

@@ -57,9 +57,18 @@ def delete(file: str):
     return edit
 
 
+def folder_instead(file: str):
+    def edit(folder: Path) -> None:
+        (folder / file).unlink()
+        (folder / file).mkdir()
+
+    return edit
+
+
 # (id, edit of the copy, the file the message must name, words the message must contain)
 BROKEN_CASES = [
     ("missing-file", delete("wh.csv"), "wh.csv", "file is missing"),
+    ("a-folder-for-a-file", folder_instead("X.csv"), "X.csv", "is a folder, not a file"),
     (
         "non-numeric-cell",
         replace("X.csv", "1.0,0.0,1.0,0.0", "1.0,abc,1.0,0.0"),
@@ -239,6 +248,13 @@ def test_a_broken_case_exits_2_with_one_line_naming_file_and_problem(
     one_line(err, str(case / file), problem)
     assert out == "", f"nothing but the error should be printed, got:\n{out}"
     assert not saved.exists(), "a broken case must not leave traces behind"
+
+
+def test_an_empty_case_name_is_no_case_folder(capsys, tmp_path):
+    # Path("") is ".": the folder nnparity runs in was read as the case.
+    code, _, err = run_cli(capsys, "--case", "", "--save-traces", str(tmp_path / "traces"))
+    assert code == 2
+    one_line(err, "--case", "an empty name is no case folder")
 
 
 def test_a_missing_case_folder_exits_2_naming_the_folder(capsys, tmp_path):
