@@ -94,8 +94,9 @@ def r_reads(cells: list[str]) -> np.ndarray:
         expn[i] += ndigits[i]
     powers, which = np.unique(expn, return_inverse=True)
     fac = np.array([_power_of_ten(int(power)) for power in powers], dtype=_LD)[which]
-    with np.errstate(over="ignore", under="ignore"):
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         scaled = np.where((expn < 0) & (expn >= -307), ans / fac, ans * fac)
+        scaled = np.where(ans == 0, ans, scaled)  # R scales no zero: 0e9999 is 0, not 0 * Inf
         value = np.where(scaled > _DBL_MAX, np.inf, scaled.astype(np.float64))
     minus = ((u == ord("-")) & (column < e_at)).any(axis=1)  # the mantissa's sign
     return np.where(minus, -value, value)
