@@ -106,9 +106,13 @@ def names() -> list[str]:
 
 
 NUMBER_RULE = (
-    "a number here is digits with an optional sign, decimal point and exponent, "
-    "such as -0.25 or 1e-3, unquoted"
+    "a number here is digits with an optional sign, decimal point and exponent of at most "
+    "four digits, such as -0.25 or 1e-3, unquoted"
 )
+#: The longest number a cell may hold: far more than any double needs (17 significant
+#: digits, an exponent); what is longer is written out with zeros, and R's reader and
+#: nnparity.rnumbers would spend time and memory on every digit.
+MAX_CELL = 100
 
 
 def read_rows(path: Path, quotes: bool = False) -> list[list[str]]:
@@ -161,7 +165,7 @@ def _read_at_once(rows: list[list[str]]) -> np.ndarray | None:
     if not width or any(len(row) != width for row in rows):
         return None
     cells = [cell for row in rows for cell in row]
-    if not all(map(_CELL.fullmatch, cells)):
+    if max(map(len, cells)) > MAX_CELL or not all(map(_CELL.fullmatch, cells)):
         return None
     values = np.fromiter(map(float, cells), dtype=np.float64, count=len(cells))
     values = values.reshape(len(rows), width)
@@ -214,12 +218,16 @@ def read_cell_by_cell(path: Path, rows: list[list[str]]) -> np.ndarray:
         parsed = []
         for j, cell in enumerate(row, start=1):
             text = cell.strip(BLANKS)
+            if len(text) > MAX_CELL:
+                raise CaseError(
+                    path, f"row {i}, column {j}: a number of {len(text)} characters (at most "
+                    f"{MAX_CELL}: write it with an exponent, such as 1.5e-300)"
+                )
             if text.lower().lstrip("+-") in ("nan", "inf", "infinity", "na"):
                 raise CaseError(path, f"row {i}, column {j}: {text} is not a finite number")
             if not NUMBER.fullmatch(text):
-                shown = cell if len(cell) <= 40 else f"{cell[:40]}... ({len(cell)} characters)"
                 raise CaseError(
-                    path, f"row {i}, column {j}: {shown!r} is not a number ({NUMBER_RULE})"
+                    path, f"row {i}, column {j}: {_shown(cell)} is not a number ({NUMBER_RULE})"
                 )
             value = float(text)
             if not math.isfinite(value):  # 1e999
@@ -227,6 +235,13 @@ def read_cell_by_cell(path: Path, rows: list[list[str]]) -> np.ndarray:
             parsed.append(value)
         values.append(parsed)
     return np.array(values, dtype=np.float64)
+
+
+def _shown(text: str | None) -> str:
+    """A cell as a message quotes it: whole up to 40 characters, then cut."""
+    if text is None or len(text) <= 40:
+        return repr(text)
+    return f"{text[:40]!r}... ({len(text)} characters)"
 
 
 def read_config(path: Path) -> dict[str, str]:
@@ -255,11 +270,11 @@ def read_config(path: Path) -> dict[str, str]:
 
 
 def parse_lr(path: Path, text: str | None) -> float:
-    if text is None or not NUMBER.fullmatch(text):
-        raise CaseError(path, f"lr must be a positive number, got {text!r}")
+    if text is None or len(text) > MAX_CELL or not NUMBER.fullmatch(text):
+        raise CaseError(path, f"lr must be a positive number, got {_shown(text)}")
     lr = float(text)
     if not (math.isfinite(lr) and lr > 0):
-        raise CaseError(path, f"lr must be a positive number, got {text!r}")
+        raise CaseError(path, f"lr must be a positive number, got {_shown(text)}")
     r = float(rnumbers.r_reads([text])[0])
     if r != lr:
         raise CaseError(path, _read_differently("lr", text, lr, r))

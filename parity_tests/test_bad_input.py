@@ -103,6 +103,19 @@ BROKEN_CASES = [
         "y.csv",
         "row 1, column 1: '1.0\\x0c1.0' is not a number",
     ),
+    (  # R's reader and the emulation of it would go through every digit
+        "a-number-written-out-with-2000-zeros",
+        replace("bh.csv", "0.08", "0.08" + "0" * 2000),
+        "bh.csv",
+        "row 1, column 3: a number of 2004 characters (at most 100",
+    ),
+    (
+        "an-exponent-of-five-digits",
+        replace("bh.csv", "0.08", "8e-00002"),
+        "bh.csv",
+        "row 1, column 3: '8e-00002' is not a number (a number here is digits with an optional "
+        "sign, decimal point and exponent of at most four digits",
+    ),
     (
         "a-decimal-r-reads-as-another-double",
         replace("bh.csv", "0.08", "0.8742647628088"),
