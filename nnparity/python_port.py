@@ -29,12 +29,6 @@ def load_python_module(path: Path | str | None):
     init = path / "__init__.py" if path.is_dir() else path
     if not init.is_file():
         raise FileNotFoundError(f"{path}: no such Python file, or a folder without __init__.py")
-    # As `python port.py` runs it: the port's own folder (a package's, its parent) first on
-    # sys.path, so that it imports the modules beside it (a worker does not put the current
-    # folder there: spawn.start).
-    home = str(path.parent)
-    if home not in sys.path:
-        sys.path.insert(0, home)
     name = f"_nnparity_port_{next(_loaded)}"
     locations = [str(path)] if path.is_dir() else None
     # Python runs a file of any name; importlib guesses the loader from ".py" only.

@@ -23,6 +23,7 @@ import os
 import signal
 import sys
 from multiprocessing.connection import Connection
+from pathlib import Path
 
 from . import wire
 
@@ -75,6 +76,12 @@ class Worker:
             from .bridge import interpret_harness
 
             interpret_harness()
+        if kind == "python" and path is not None:
+            # As `python port.py` runs it: the port's own folder (a package's, its parent)
+            # first on sys.path, so that it imports the modules beside it (a worker does not
+            # put the current folder there: spawn.start). Here only: this process runs no
+            # other port.
+            sys.path.insert(0, str(Path(path).resolve().parent))
         self.port = open_port(kind, path, options)
         if self.arena is not None and hasattr(self.port, "place"):  # an R port: copied from R
             self.port.place = self.arena.place  # straight into a slot, sent as it is
