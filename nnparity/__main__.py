@@ -18,6 +18,16 @@ def command() -> int:
     except (KeyboardInterrupt, signals.Interrupted) as stop:  # before the run, or after it
         message, code = signals.stopped(stop)
         print(f"nnparity: {message}", file=sys.stderr)
+        argv = sys.argv[1:]
+        if "--json" in argv and next((a for a in argv if not a.startswith("-")), None) == "run":
+            # `run --json` prints one document whatever happens: before the command line was
+            # read too (later signals are ignored by now: signals.on_signal)
+            import json
+
+            from .cli import failed_run_json
+
+            case = argv[argv.index("--case") + 1] if "--case" in argv[:-1] else None
+            print(json.dumps(failed_run_json(case, code, message)))
         return code
 
 

@@ -213,8 +213,9 @@ def main(argv: list[str] | None = None) -> int:
         except OSError:
             pass
         if getattr(args, "json", False) and not getattr(args, "known", {}).get("written"):
-            write_out(console, err, lambda: console.print_json(
-                json.dumps(failed_run_json(args, code, message))))
+            known = getattr(args, "known", {})
+            document = failed_run_json(known.get("case", args.case), code, message, known)
+            write_out(console, err, lambda: console.print_json(json.dumps(document)))
         return code
 
     try:
@@ -233,13 +234,14 @@ def main(argv: list[str] | None = None) -> int:
         return say(message, code)
 
 
-def failed_run_json(args, code: int, message: str) -> dict:
+def failed_run_json(case: str | None, code: int, message: str, known: dict | None = None) -> dict:
     """What `run --json` prints when the run ends without a verdict (bad input, a port that
     failed, ended or hung, a signal): report.as_json's keys, with nothing compared, and
-    ``error``: the exit code and stderr's line. The case, epochs and modes as far as known."""
-    known = getattr(args, "known", {})
+    ``error``: the exit code and stderr's line. The case, epochs and modes as far as known
+    (``known``; none for a signal before the command line was read: __main__)."""
+    known = known or {}
     return {
-        "case": known.get("case", args.case),
+        "case": case,
         "epochs": known.get("epochs"),
         "passed": False,
         "verdict": None,

@@ -3,6 +3,7 @@ nnparity/__main__.py, nnparity/bridge.py)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -80,8 +81,11 @@ def test_starting_r_keeps_the_supervisors_signal_handlers():
 CTRL_C_WHILE_IMPORTING = """
 import sys
 class Interrupting:
+    stopped = False
+
     def find_spec(self, name, path=None, target=None):
-        if name == "nnparity.spawn":
+        if name == "nnparity.spawn" and not self.stopped:  # one Ctrl-C
+            self.stopped = True
             raise KeyboardInterrupt
 sys.meta_path.insert(0, Interrupting())
 from nnparity import __main__
@@ -99,3 +103,20 @@ def test_ctrl_c_while_the_command_imports_its_modules_is_one_line_and_exit_130()
         f"one line and exit code 130:\nstdout: {result.stdout}\nstderr: {result.stderr}"
     )
     assert result.stderr.strip().startswith("nnparity: interrupted (Ctrl-C)"), result.stderr
+
+
+def test_ctrl_c_before_run_json_reads_its_command_line_still_prints_one_json_document():
+    # `run --json` prints one document whatever happens, a stop during start-up included.
+    code = CTRL_C_WHILE_IMPORTING.replace(
+        "from nnparity import __main__",
+        'sys.argv = ["nnparity", "run", "--json", "--case", "iris"]\nfrom nnparity import __main__',
+    ).replace("print(__main__.command())", "__main__.command()")
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    try:
+        document = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"stdout is not one JSON document:\n{result.stdout}\n{result.stderr}")
+    assert document["passed"] is False and document["error"]["exit_code"] == 130, document
+    assert document["case"] == "iris", document
