@@ -133,8 +133,9 @@ print(robjects.r("R.version.string")[0])
 def rpy2_loads() -> tuple[bool, str]:
     """Start R through rpy2 in a child process (a crash there cannot take doctor down)."""
     try:
-        done = subprocess.run(
-            [sys.executable, "-c", RPY2_PROBE], capture_output=True, text=True, timeout=TIMEOUT
+        done = subprocess.run(  # -P: a csv.py in the current folder is not the standard one
+            [sys.executable, "-P", "-c", RPY2_PROBE],
+            capture_output=True, text=True, timeout=TIMEOUT,
         )
     except subprocess.TimeoutExpired:
         return False, f"starting R through rpy2 took over {TIMEOUT} s"

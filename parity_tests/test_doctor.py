@@ -74,3 +74,13 @@ def test_rpy2_is_3_5_17_for_r_before_4_5_and_3_6_from_r_4_5_on():
 def test_an_rpy2_too_new_for_r_is_explained_by_the_versions_not_only_by_the_symbol():
     said = doctor.rpy2_advice("OSError: undefined symbol: R_getVar", (4, 2, 2))
     assert "rpy2 3.6 needs R 4.5 or newer" in said and "R 4.2.2 needs rpy2==3.5.17" in said
+
+
+def test_a_learners_csv_py_in_the_current_folder_is_not_blamed_on_rpy2(tmp_path):
+    # doctor tries rpy2 in a child Python, which put the current folder first on its path.
+    (tmp_path / "csv.py").write_text('raise RuntimeError("the learner\'s csv.py")\n')
+    done = subprocess.run(
+        [sys.executable, "-P", "-m", "nnparity", "doctor"], capture_output=True, text=True,
+        cwd=tmp_path, timeout=300, env=dict(os.environ, COLUMNS="200"),
+    )
+    assert "learner's csv.py" not in done.stdout and done.returncode == 0, done.stdout
