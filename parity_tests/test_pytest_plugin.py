@@ -164,3 +164,23 @@ def test_a_step_lockstep_cannot_recompute_says_which_python_input_it_lacked(tmp_
     said = " ".join(done.stdout.split())
     assert "step 9 (d_hiddenlayer) not compared: not computed by lockstep: it reads " \
         "slope_hidden_layer" in said, f"the failure should say which input was lacking:\n{said}"
+
+
+def test_a_port_that_does_not_record_its_start_has_those_tests_skipped_as_run_notes_them(
+    tmp_path,
+):
+    # `nnparity run` notes "R does not record it" and holds; pytest failed those tests.
+    r_port_copy(
+        tmp_path,
+        "  if (record) trace <- starting_point(X, y, wh, bh, wout, bout) # steps 0 and 1\n",
+        "",
+        file="train.R",
+    )
+    done = user_pytest(tmp_path, "--r-impl", "my_port", "--nnparity-case", "article",
+                       "--nnparity-epochs", EPOCHS, "--nnparity-mode", "free", "-rs")
+    assert done.returncode == 0, done.stdout + done.stderr
+    skipped = re.findall(r"^SKIPPED .*not checked: R does not record it", done.stdout, flags=re.M)
+    assert len(skipped) == len(steps.ONCE), (
+        f"expected the {len(steps.ONCE)} tests of steps 0 and 1 skipped, saying why:\n"
+        f"{done.stdout}"
+    )
