@@ -37,6 +37,7 @@ class Started(NamedTuple):
     process: subprocess.Popen
     connection: Connection
     tmp: str
+    mark: str = ""  # NNPARITY_WORKER's value in its environment, and its descendants'
 
 
 #: Workers started ahead of their Supervisor, by language ("Python", "R").
@@ -49,6 +50,7 @@ COMMANDS = ("run", "explain", "report")
 def start(language: str) -> Started:
     """A worker process warming `language`'s runtime."""
     tmp = tempfile.mkdtemp(prefix="nnparity-worker-")
+    mark = os.urandom(8).hex()
     parent, child = socket.socketpair()
     process = subprocess.Popen(
         # -P: not the current folder first on sys.path, where a learner's random.py or csv.py
@@ -59,10 +61,10 @@ def start(language: str) -> Started:
         stderr=subprocess.STDOUT,
         pass_fds=(child.fileno(),),
         start_new_session=True,  # the terminal's Ctrl-C reaches the supervisor only
-        env=worker_env(tmp),
+        env=dict(worker_env(tmp), NNPARITY_WORKER=mark),
     )
     child.close()
-    return Started(process, Connection(parent.detach()), tmp)
+    return Started(process, Connection(parent.detach()), tmp, mark)
 
 
 #: How long an idle OpenBLAS thread spins before it sleeps: 2**4 cycles, against OpenBLAS's
@@ -119,10 +121,29 @@ def end(worker: Started, kill: bool = False, grace: float = 2.0) -> int:
         _kill_session(worker)
     code = worker.process.wait()
     # What the port started and left running (a fork, R's system("... &")) is in the
-    # worker's session, which outlives the worker: it ends with the run, however it ends.
+    # worker's session, which outlives the worker: it ends with the run, however it ends;
+    # and so does what left that session (setsid), found by the mark in its environment.
     _kill_session(worker)
+    _kill_marked(worker.mark)
     shutil.rmtree(worker.tmp, ignore_errors=True)
     return code
+
+
+def _kill_marked(mark: str) -> None:
+    """SIGKILL to every process whose environment carries this worker's mark (1 ms to read
+    the environments of the processes of this user)."""
+    if not mark:
+        return
+    marked = f"NNPARITY_WORKER={mark}".encode()
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/environ", "rb") as environ:
+                if marked in environ.read().split(b"\0"):
+                    os.kill(int(entry.name), signal.SIGKILL)
+        except OSError:  # gone, another user's, or no /proc
+            continue
 
 
 def _kill_session(worker: Started) -> None:

@@ -1415,6 +1415,21 @@ LEFT_RUNNING = [
         "  trace <- list()\n",
         '  system("sleep 60 &")\n  trace <- list()\n',
     ),
+    (  # a session of its own: not in the worker's process group
+        "python-new-session",
+        "python_impl",
+        "train.py",
+        RETURN_PY,
+        "    import subprocess\n    subprocess.Popen(['sleep', '60'], start_new_session=True)\n"
+        + RETURN_PY,
+    ),
+    (
+        "r-setsid",
+        "r_impl",
+        "train.R",
+        "  trace <- list()\n",
+        '  system("setsid sleep 60 > /dev/null 2>&1 &")\n  trace <- list()\n',
+    ),
 ]
 
 
