@@ -198,10 +198,11 @@ def _described(info_path: Path, info: dict) -> tuple[int, list[str]]:
     return epochs, files
 
 
-#: What numpy's .npy header parser, zipfile and zlib raise on damaged bytes.
+#: What numpy's .npy header parser, zipfile and zlib raise on damaged bytes (zipfile's
+#: NotImplementedError: a zip feature it cannot read, _check_zipped's first).
 DAMAGED = (
     OSError, ValueError, EOFError, SyntaxError, tokenize.TokenError, struct.error,
-    zipfile.BadZipFile, zlib.error,
+    zipfile.BadZipFile, zlib.error, NotImplementedError,
 )
 
 #: More than the header of any array of doubles: a member's header is read from this many
@@ -236,6 +237,7 @@ def npz_arrays(
                         f"{path}: {member.filename} is not a matrix of a trace "
                         f"(nnparity writes {steps.NAMES[0]}.npy ... {steps.NAMES[-1]}.npy)"
                     )
+                _check_zipped(path, member)
                 try:
                     arrays[name] = _matrix(path, name, archive, handle, member, epochs, dims)
                 except TraceFolderError:
@@ -249,6 +251,31 @@ def npz_arrays(
     if not arrays:
         raise TraceFolderError(f"{path}: holds no matrices (a trace holds {steps.NAMES[0]}, ...)")
     return arrays
+
+
+#: A zip's general purpose flags zipfile cannot read past: an encrypted member (bit 0, and
+#: bit 6, strong encryption), a patch of another file (bit 5). numpy sets none of them.
+UNREADABLE_FLAGS = {0x1: "encrypted", 0x20: "a compressed patch", 0x40: "strongly encrypted"}
+
+
+def _check_zipped(path: Path, member: zipfile.ZipInfo) -> None:
+    """TraceFolderError unless the member is zipped as numpy zips: stored (``np.savez``, as
+    nnparity writes a trace) or deflated (``np.savez_compressed``), not encrypted."""
+    where = f"{path}: {member.filename}"
+    for flag, what in UNREADABLE_FLAGS.items():
+        if member.flag_bits & flag:
+            raise TraceFolderError(f"{where} is {what} (zip flag {flag:#x}); a trace's is not")
+    if member.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise TraceFolderError(
+            f"{where} is compressed by zip method {member.compress_type}; a trace's members "
+            f"are stored (method {zipfile.ZIP_STORED}, as np.savez writes them) or deflated "
+            f"(method {zipfile.ZIP_DEFLATED}, np.savez_compressed)"
+        )
+    if member.compress_type == zipfile.ZIP_STORED and member.compress_size != member.file_size:
+        raise TraceFolderError(
+            f"{where} is stored, yet the zip says {member.compress_size} bytes stored "
+            f"for {member.file_size} read"
+        )
 
 
 def _matrix(

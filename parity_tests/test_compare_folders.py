@@ -577,6 +577,43 @@ def test_a_buggy_ports_per_sample_bias_and_transposed_matrix_are_still_compared(
     )
 
 
+def wh_unreadable_by_zipfile(method: int, flags: int):
+    def edit(folder: Path) -> None:
+        path = folder / "r.npz"
+        members = members_of(path)
+        for m in members:
+            if m.name == "wh.npy":
+                m.method, m.flags = method, flags
+        write_zip(path, members)
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    "method, flags, words",
+    [
+        (9, 0, ["compress", "9"]),
+        (zipfile.ZIP_STORED, 0x1, ["encrypted"]),
+        (zipfile.ZIP_DEFLATED, 0x1, ["encrypted"]),
+        (zipfile.ZIP_DEFLATED, 0x40, ["encrypted"]),
+        (zipfile.ZIP_DEFLATED, 0x20, ["patch"]),
+    ],
+    ids=[
+        "compression-method-9", "encrypted-stored", "encrypted-deflated",
+        "strongly-encrypted", "a-compressed-patch",
+    ],
+)
+def test_a_member_zipfile_cannot_read_is_refused_in_one_line(
+    capsys, golden, damaged, method, flags, words
+):
+    code, out, err = compare(capsys, golden, damaged(wh_unreadable_by_zipfile(method, flags)))
+    assert code == 2, (
+        f"r.npz's wh.npy is compressed by a method numpy does not use, or encrypted: a damaged "
+        f"trace (exit 2, one line), not a traceback; got exit {code}:\n{out}{err}"
+    )
+    assert_one_line(err, "r.npz", "wh", *words)
+
+
 @pytest.mark.skipif(
     not (OPENBLAS / "libblas.so.3").exists(),
     reason=f"Debian's libopenblas0-pthread is not installed ({OPENBLAS})",
