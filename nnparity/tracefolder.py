@@ -185,6 +185,12 @@ def _described(info_path: Path, info: dict) -> tuple[int, list[str]]:
         )
     folder = info_path.parent
     for name in files:
+        if name in ("", ".", "..") or "/" in name or "\0" in name:
+            raise TraceFolderError(
+                f'{info_path}: "files" lists {json.dumps(name)[:80]}; expected the plain name '
+                "of a file in the folder"
+            )
+    for name in files:
         if not (folder / name).is_file():
             raise TraceFolderError(
                 f"{folder / name}: missing, though {TRACE_JSON} lists it (the folder is damaged)"
@@ -236,6 +242,10 @@ def npz_arrays(
                     raise TraceFolderError(
                         f"{path}: {member.filename} is not a matrix of a trace "
                         f"(nnparity writes {steps.NAMES[0]}.npy ... {steps.NAMES[-1]}.npy)"
+                    )
+                if name in arrays:
+                    raise TraceFolderError(
+                        f"{path}: holds {member.filename} twice (a trace holds each matrix once)"
                     )
                 _check_zipped(path, member)
                 try:

@@ -614,6 +614,42 @@ def test_a_member_zipfile_cannot_read_is_refused_in_one_line(
     assert_one_line(err, "r.npz", "wh", *words)
 
 
+@pytest.mark.parametrize(
+    "listed",
+    ["../damaged/trace.json", "case/X.csv", "/etc/hostname", ".", ""],
+    ids=["a-path-up", "a-path-down", "an-absolute-path", "the-folder", "empty"],
+)
+def test_a_file_trace_json_lists_that_is_not_a_plain_name_in_the_folder_is_refused(
+    capsys, golden, damaged, listed
+):
+    def change(info):
+        info["files"].append(listed)
+        return info
+
+    code, out, err = compare(capsys, golden, damaged(edit_info(change)))
+    assert code == 2, (
+        f"trace.json lists {listed!r}: nnparity lists only the plain names of files in the "
+        f"folder; anything else is a damaged folder (exit 2):\n{out}{err}"
+    )
+    assert_one_line(err, "trace.json", "files", repr(listed)[1:-1] or '""')
+
+
+def test_an_npz_with_two_members_of_one_name_is_refused(capsys, golden, damaged):
+    """zipfile's reading keeps the last: the first would be silently ignored."""
+
+    def twice(folder: Path) -> None:
+        path = folder / "r.npz"
+        members = members_of(path)
+        wh = next(m for m in members if m.name == "wh.npy")
+        write_zip(path, [*members, wh])
+
+    code, out, err = compare(capsys, golden, damaged(twice))
+    assert code == 2, (
+        f"r.npz holds wh.npy twice: which is the trace? A damaged folder (exit 2):\n{out}{err}"
+    )
+    assert_one_line(err, "r.npz", "wh.npy", "twice")
+
+
 @pytest.mark.skipif(
     not (OPENBLAS / "libblas.so.3").exists(),
     reason=f"Debian's libopenblas0-pthread is not installed ({OPENBLAS})",
