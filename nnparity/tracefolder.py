@@ -21,8 +21,9 @@ tell that the folder is nnparity's own and replace it.
 ``nnparity compare A B`` reads two such folders, each checked against its
 trace.json first (``open_folder``): every file it lists present, every member of
 each .npz one of the article's matrices as nnparity writes it (little-endian
-doubles, C order, ``[epochs, rows, cols]`` with trace.json's epochs). Anything
-else is a damaged folder, refused in one line, never compared.
+doubles, C order, ``[epochs, rows, cols]`` with trace.json's epochs, and rows and
+cols each one of the saved case's dimensions or 1). Anything else is a damaged
+folder, refused in one line, never compared.
 """
 
 from __future__ import annotations
@@ -153,7 +154,7 @@ def open_folder(path: Path | str) -> TraceFolder:
         raise TraceFolderError(f"{path}: the saved case is unusable: {error}") from None
     case.name = str(info.get("case", case.name))
     traces = {
-        language: npz_arrays(path / f"{language}.npz", epochs)
+        language: npz_arrays(path / f"{language}.npz", epochs, case.dims)
         for language in LANGUAGES
         if f"{language}.npz" in files
     }
@@ -184,6 +185,12 @@ def _described(info_path: Path, info: dict) -> tuple[int, list[str]]:
         )
     folder = info_path.parent
     for name in files:
+        if name in ("", ".", "..") or "/" in name or "\0" in name:
+            raise TraceFolderError(
+                f'{info_path}: "files" lists {json.dumps(name)[:80]}; expected the plain name '
+                "of a file in the folder"
+            )
+    for name in files:
         if not (folder / name).is_file():
             raise TraceFolderError(
                 f"{folder / name}: missing, though {TRACE_JSON} lists it (the folder is damaged)"
@@ -197,24 +204,32 @@ def _described(info_path: Path, info: dict) -> tuple[int, list[str]]:
     return epochs, files
 
 
-#: What numpy's .npy header parser, zipfile and zlib raise on damaged bytes.
+#: What numpy's .npy header parser, zipfile and zlib raise on damaged bytes (zipfile's
+#: NotImplementedError: a zip feature it cannot read, _check_zipped's first).
 DAMAGED = (
     OSError, ValueError, EOFError, SyntaxError, tokenize.TokenError, struct.error,
-    zipfile.BadZipFile, zlib.error,
+    zipfile.BadZipFile, zlib.error, NotImplementedError,
 )
 
 #: More than the header of any array of doubles: a member's header is read from this many
 #: of its first bytes at most, so a damaged header cannot run into the next member.
 HEADER_BYTES = 4096
 
+#: A compressed member is inflated this many bytes at a time, straight into its array.
+PIECE_BYTES = 1 << 20
 
-def npz_arrays(path: Path | str, epochs: int) -> dict[str, np.ndarray]:
+
+def npz_arrays(
+    path: Path | str, epochs: int, dims: tuple[int, ...]
+) -> dict[str, np.ndarray]:
     """``{name: array [epochs, rows, cols]}`` of a trace's .npz; members stored uncompressed
     (as nnparity writes them) are memory-mapped.
 
     A trace can be larger than memory: mapping reads only the epochs used.
-    Compressed members are read whole. Each member is checked (``_matrix``) before any
-    of its data is mapped: TraceFolderError (one line, naming the file and the member)
+    Compressed members are read whole, piece by piece into their array. Each member is
+    checked (``_matrix``) before any of its data is mapped or inflated, its shape against
+    ``epochs`` and the case's ``dims`` (``Case.dims``), so that no more is read than a
+    trace of that case holds: TraceFolderError (one line, naming the file and the member)
     when the file is not such an .npz.
     """
     path = Path(path)
@@ -228,8 +243,13 @@ def npz_arrays(path: Path | str, epochs: int) -> dict[str, np.ndarray]:
                         f"{path}: {member.filename} is not a matrix of a trace "
                         f"(nnparity writes {steps.NAMES[0]}.npy ... {steps.NAMES[-1]}.npy)"
                     )
+                if name in arrays:
+                    raise TraceFolderError(
+                        f"{path}: holds {member.filename} twice (a trace holds each matrix once)"
+                    )
+                _check_zipped(path, member)
                 try:
-                    arrays[name] = _matrix(path, name, archive, handle, member, epochs)
+                    arrays[name] = _matrix(path, name, archive, handle, member, epochs, dims)
                 except TraceFolderError:
                     raise
                 except DAMAGED as error:
@@ -243,30 +263,81 @@ def npz_arrays(path: Path | str, epochs: int) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _matrix(path: Path, name: str, archive, handle, member: zipfile.ZipInfo, epochs: int):
+#: A zip's general purpose flags zipfile cannot read past: an encrypted member (bit 0, and
+#: bit 6, strong encryption), a patch of another file (bit 5). numpy sets none of them.
+UNREADABLE_FLAGS = {0x1: "encrypted", 0x20: "a compressed patch", 0x40: "strongly encrypted"}
+
+
+def _check_zipped(path: Path, member: zipfile.ZipInfo) -> None:
+    """TraceFolderError unless the member is zipped as numpy zips: stored (``np.savez``, as
+    nnparity writes a trace) or deflated (``np.savez_compressed``), not encrypted."""
+    where = f"{path}: {member.filename}"
+    for flag, what in UNREADABLE_FLAGS.items():
+        if member.flag_bits & flag:
+            raise TraceFolderError(f"{where} is {what} (zip flag {flag:#x}); a trace's is not")
+    if member.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise TraceFolderError(
+            f"{where} is compressed by zip method {member.compress_type}; a trace's members "
+            f"are stored (method {zipfile.ZIP_STORED}, as np.savez writes them) or deflated "
+            f"(method {zipfile.ZIP_DEFLATED}, np.savez_compressed)"
+        )
+    if member.compress_type == zipfile.ZIP_STORED and member.compress_size != member.file_size:
+        raise TraceFolderError(
+            f"{where} is stored, yet the zip says {member.compress_size} bytes stored "
+            f"for {member.file_size} read"
+        )
+
+
+def _matrix(
+    path: Path, name: str, archive, handle, member: zipfile.ZipInfo, epochs: int,
+    dims: tuple[int, ...],
+):
     """One member, checked from its first bytes (``_checked_header``): then mapped when
-    stored, read when compressed."""
+    stored, inflated piece by piece when compressed."""
     head_bytes = min(member.file_size, HEADER_BYTES)
     if member.compress_type != zipfile.ZIP_STORED:
         with archive.open(member) as stream:
             head = io.BytesIO(stream.read(head_bytes))
-            shape = _checked_header(path, name, head, member.file_size, epochs)
-            return np.frombuffer(head.read() + stream.read(), DTYPE).reshape(shape)
+            shape = _checked_header(path, name, head, member.file_size, epochs, dims)
+            return _inflated(f"{path}: {name}", head, stream, shape)
     handle.seek(member.header_offset + 26)  # the local header's name and extra lengths
     name_length, extra_length = struct.unpack("<HH", handle.read(4))
     start = member.header_offset + 30 + name_length + extra_length
     handle.seek(start)
     head = io.BytesIO(handle.read(head_bytes))
-    shape = _checked_header(path, name, head, member.file_size, epochs)
+    shape = _checked_header(path, name, head, member.file_size, epochs, dims)
     return np.memmap(path, dtype=DTYPE, mode="r", offset=start + head.tell(), shape=shape)
 
 
-def _checked_header(path: Path, name: str, head: io.BytesIO, size: int, epochs: int):
+def _inflated(where: str, head: io.BytesIO, stream, shape: tuple[int, ...]) -> np.ndarray:
+    """A compressed member's data (the rest of ``head``, then ``stream``) read into its array
+    ``PIECE_BYTES`` at a time: never more than the array, checked against the case first."""
+    array = np.empty(shape, DTYPE)
+    data = array.reshape(-1).view(np.uint8)
+    first = head.read()
+    data[: len(first)] = np.frombuffer(first, np.uint8)
+    done = len(first)
+    while done < len(data):
+        piece = stream.read(min(PIECE_BYTES, len(data) - done))
+        if not piece:
+            raise TraceFolderError(
+                f"{where} ends after {done} of the {len(data)} bytes of data it declares"
+            )
+        data[done : done + len(piece)] = np.frombuffer(piece, np.uint8)
+        done += len(piece)
+    return array
+
+
+def _checked_header(
+    path: Path, name: str, head: io.BytesIO, size: int, epochs: int, dims: tuple[int, ...]
+):
     """The shape a member's .npy header declares, read from ``head`` (the member's first
     bytes; ``size``: all its bytes), which it leaves at the data. TraceFolderError unless
     the header declares what nnparity writes, little-endian doubles in C order
-    [epochs, rows, cols], and the member holds as many doubles. Nothing is mapped or
-    unpickled before this passes."""
+    [epochs, rows, cols], rows and cols each one of the case's ``dims`` or 1 (every
+    matrix of the network is built of them, even one a port got wrong: transposed, or a
+    bias copied per sample), and the member holds as many doubles. Nothing is mapped,
+    inflated or unpickled before this passes."""
     version = np.lib.format.read_magic(head)
     read_header = (
         np.lib.format.read_array_header_1_0
@@ -286,6 +357,14 @@ def _checked_header(path: Path, name: str, head: io.BytesIO, size: int, epochs: 
         raise TraceFolderError(
             f"{where} is {shape_text(shape)}, where the {epochs} epochs {TRACE_JSON} says "
             f"need {epochs} x rows x cols"
+        )
+    sizes = sorted({*dims, 1})
+    if not all(n in sizes for n in shape[1:]):
+        case = ", ".join(f"{dim} {n}" for n, dim in zip(dims, steps.DIMENSIONS, strict=True))
+        raise TraceFolderError(
+            f"{where} is {shape_text(shape)}, where a trace of the saved case ({case}) "
+            f"is {epochs} x rows x cols, rows and cols each one of "
+            f"{', '.join(map(str, sizes))}"
         )
     data, needed = size - head.tell(), DTYPE.itemsize * math.prod(shape)
     if data != needed:

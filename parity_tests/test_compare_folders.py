@@ -8,20 +8,23 @@ Debian's OpenBLAS is installed.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import zipfile
-from dataclasses import replace
+import zlib
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from nnparity import compare_folders, paths, traces
-from nnparity.cases import FIXTURES, load_case
+from nnparity.cases import FIXTURES, load_case, write_case
 from nnparity.cli import main
 from nnparity.ports import PythonPort, RPort
 from nnparity.tracefolder import open_folder
@@ -416,6 +419,235 @@ def test_traces_of_different_cases_are_refused(capsys, golden, other):
     code, out, err = compare(capsys, golden, b)
     assert code == 2, out + err
     assert_one_line(err, "different cases")
+
+
+@dataclass
+class Member:
+    """One member of a zip written by hand (``write_zip``): its bytes as the zip holds them."""
+
+    name: str
+    data: bytes  # as stored in the zip: deflated when method is 8
+    size: int  # its bytes once read (uncompressed)
+    crc: int
+    method: int = zipfile.ZIP_STORED
+    flags: int = 0
+
+
+def members_of(path: Path) -> list[Member]:
+    """The members of an .npz, each stored, as ``write_zip`` writes them."""
+    with zipfile.ZipFile(path) as archive:
+        data = {name: archive.read(name) for name in archive.namelist()}
+    return [Member(name, value, len(value), zlib.crc32(value)) for name, value in data.items()]
+
+
+def write_zip(path: Path, members: list[Member]) -> None:
+    """A zip written byte by byte: what zipfile would refuse to write (or take long to)."""
+    out, central = bytearray(), bytearray()
+    for m in members:
+        name = m.name.encode()
+        fields = struct.pack(
+            "<HHHHHIIIHH", 20, m.flags, m.method, 0, 0x21, m.crc, len(m.data), m.size,
+            len(name), 0,
+        )
+        central += b"PK\x01\x02" + struct.pack("<H", 20) + fields
+        central += struct.pack("<HHHII", 0, 0, 0, 0, len(out)) + name
+        out += b"PK\x03\x04" + fields + name + m.data
+    end = struct.pack("<HHHHIIH", 0, 0, len(members), len(members), len(central), len(out), 0)
+    path.write_bytes(bytes(out + central + b"PK\x05\x06" + end))
+
+
+def replace_member(folder: Path, language: str, member: Member) -> None:
+    """``<language>.npz`` of ``folder`` with ``member`` in place of the one of its name."""
+    path = folder / f"{language}.npz"
+    write_zip(path, [member if m.name == member.name else m for m in members_of(path)])
+
+
+def npy_header(shape: tuple[int, ...]) -> bytes:
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": shape}
+    )
+    return header.getvalue()
+
+
+def deflated_zeros(name: str, shape: tuple[int, ...]) -> Member:
+    """A deflated .npy of ``shape`` zeros, made without holding them: about 1 byte of zip per
+    1000 of data (a zip bomb). Each piece is flushed whole, so one piece's deflate repeats."""
+    piece = bytes(10**6)
+    header, data = npy_header(shape), 8 * int(np.prod(shape))
+    assert data % len(piece) == 0
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    head = deflate.compress(header) + deflate.flush(zlib.Z_FULL_FLUSH)
+    block = deflate.compress(piece) + deflate.flush(zlib.Z_FULL_FLUSH)
+    crc = zlib.crc32(header)
+    for _ in range(data // len(piece)):
+        crc = zlib.crc32(piece, crc)
+    stream = head + block * (data // len(piece)) + deflate.flush()
+    return Member(name, stream, len(header) + data, crc, zipfile.ZIP_DEFLATED)
+
+
+#: The address space `compare` runs in below: far more than it needs, far less than a bomb.
+MEMORY_LIMIT = 2 * 1024**3
+
+
+def compare_with_memory_limit(a: Path, b: Path) -> subprocess.CompletedProcess:
+    """``nnparity compare A B`` in a process of its own, its address space limited
+    (RLIMIT_AS), so that a compare reading too much fails there, not the machine."""
+    limit = (
+        "import resource, runpy, sys; "
+        f"resource.setrlimit(resource.RLIMIT_AS, ({MEMORY_LIMIT}, {MEMORY_LIMIT})); "
+        "sys.argv = ['nnparity', 'compare', sys.argv[1], sys.argv[2]]; "
+        "runpy.run_module('nnparity', run_name='__main__')"
+    )
+    threads = {name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    return subprocess.run(
+        [sys.executable, "-c", limit, str(a), str(b)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **threads},
+        timeout=300,
+    )
+
+
+def test_a_legitimate_compare_fits_the_memory_limit_of_the_bomb_test(golden):
+    result = compare_with_memory_limit(golden, golden)
+    assert result.returncode == 0, (
+        f"compare of the golden folder with itself under a {MEMORY_LIMIT} byte address space "
+        f"failed, so the memory-bomb test below proves nothing:\n{result.stdout}{result.stderr}"
+    )
+
+
+def test_a_compressed_member_declaring_rows_and_cols_the_case_has_not_is_refused_unread(
+    golden, damaged
+):
+    """A 4 MB deflated member declaring 40 x 10000 x 1250 doubles (4 GB of zeros, CRC and
+    sizes honest) in place of wh, 40 x 4 x 3: refused from its header, never inflated."""
+    b = damaged(
+        lambda folder: replace_member(folder, "r", deflated_zeros("wh.npy", (EPOCHS, 10000, 1250)))
+    )
+    assert (b / "r.npz").stat().st_size < 10**7
+    result = compare_with_memory_limit(golden, b)
+    assert result.returncode == 2, (
+        f"a member declaring 40 x 10000 x 1250 doubles, where the article case's matrices are "
+        f"built of 3 samples, 4 features, 3 hidden units and 1 output, is a forged trace "
+        f"(exit 2), refused before its 4 GB are inflated; got exit {result.returncode}:\n"
+        f"{result.stdout}{result.stderr[-3000:]}"
+    )
+    assert_one_line(result.stderr, "r.npz", "wh", "10000")
+
+
+def test_traces_that_do_not_fit_the_saved_case_are_refused(capsys, damaged):
+    """Both folders' case/ swapped for another case (30 samples, 5 features, 6 hidden units,
+    2 outputs): the article's 3 x 3 matrices cannot be a trace of it."""
+    folder = damaged(
+        lambda folder: (
+            shutil.rmtree(folder / "case"), write_case(load_case("two_outputs"), folder / "case")
+        )
+    )
+    code, out, err = compare(capsys, folder, folder)
+    assert code == 2, (
+        f"the traces are of the article's shapes and case/ is two_outputs: a damaged folder "
+        f"(exit 2), never an agreement:\n{out}{err}"
+    )
+    assert_one_line(err, "python.npz", "3 x 3")
+
+
+def test_a_buggy_ports_per_sample_bias_and_transposed_matrix_are_still_compared(
+    capsys, damaged
+):
+    """What a buggy port records stays comparable: R's article bias copied per sample
+    (samples x hidden, not 1 x hidden) and a matrix recorded transposed (outputs x samples)."""
+
+    def edit(arrays):
+        arrays["bh"] = np.repeat(arrays["bh"], 3, axis=1)
+        arrays["output"] = arrays["output"].transpose(0, 2, 1).copy()
+
+    def buggy(folder: Path) -> None:
+        for language in ("python", "r"):
+            with np.load(folder / f"{language}.npz") as npz:
+                arrays = {name: npz[name] for name in npz.files}
+            edit(arrays)
+            np.savez(folder / f"{language}.npz", **arrays)
+
+    folder = damaged(buggy)
+    code, out, err = compare(capsys, folder, folder)
+    assert code != 2 and not err, (
+        f"a per-sample bias (40 x 3 x 3) and a transposed output (40 x 1 x 3) are shapes of "
+        f"the case's dimensions, a port's bug to compare, not a damaged folder:\n{out}{err}"
+    )
+
+
+def wh_unreadable_by_zipfile(method: int, flags: int):
+    def edit(folder: Path) -> None:
+        path = folder / "r.npz"
+        members = members_of(path)
+        for m in members:
+            if m.name == "wh.npy":
+                m.method, m.flags = method, flags
+        write_zip(path, members)
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    "method, flags, words",
+    [
+        (9, 0, ["compress", "9"]),
+        (zipfile.ZIP_STORED, 0x1, ["encrypted"]),
+        (zipfile.ZIP_DEFLATED, 0x1, ["encrypted"]),
+        (zipfile.ZIP_DEFLATED, 0x40, ["encrypted"]),
+        (zipfile.ZIP_DEFLATED, 0x20, ["patch"]),
+    ],
+    ids=[
+        "compression-method-9", "encrypted-stored", "encrypted-deflated",
+        "strongly-encrypted", "a-compressed-patch",
+    ],
+)
+def test_a_member_zipfile_cannot_read_is_refused_in_one_line(
+    capsys, golden, damaged, method, flags, words
+):
+    code, out, err = compare(capsys, golden, damaged(wh_unreadable_by_zipfile(method, flags)))
+    assert code == 2, (
+        f"r.npz's wh.npy is compressed by a method numpy does not use, or encrypted: a damaged "
+        f"trace (exit 2, one line), not a traceback; got exit {code}:\n{out}{err}"
+    )
+    assert_one_line(err, "r.npz", "wh", *words)
+
+
+@pytest.mark.parametrize(
+    "listed",
+    ["../damaged/trace.json", "case/X.csv", "/etc/hostname", ".", ""],
+    ids=["a-path-up", "a-path-down", "an-absolute-path", "the-folder", "empty"],
+)
+def test_a_file_trace_json_lists_that_is_not_a_plain_name_in_the_folder_is_refused(
+    capsys, golden, damaged, listed
+):
+    def change(info):
+        info["files"].append(listed)
+        return info
+
+    code, out, err = compare(capsys, golden, damaged(edit_info(change)))
+    assert code == 2, (
+        f"trace.json lists {listed!r}: nnparity lists only the plain names of files in the "
+        f"folder; anything else is a damaged folder (exit 2):\n{out}{err}"
+    )
+    assert_one_line(err, "trace.json", "files", repr(listed)[1:-1] or '""')
+
+
+def test_an_npz_with_two_members_of_one_name_is_refused(capsys, golden, damaged):
+    """zipfile's reading keeps the last: the first would be silently ignored."""
+
+    def twice(folder: Path) -> None:
+        path = folder / "r.npz"
+        members = members_of(path)
+        wh = next(m for m in members if m.name == "wh.npy")
+        write_zip(path, [*members, wh])
+
+    code, out, err = compare(capsys, golden, damaged(twice))
+    assert code == 2, (
+        f"r.npz holds wh.npy twice: which is the trace? A damaged folder (exit 2):\n{out}{err}"
+    )
+    assert_one_line(err, "r.npz", "wh.npy", "twice")
 
 
 @pytest.mark.skipif(
