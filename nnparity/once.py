@@ -55,11 +55,12 @@ class OnceCheck:
 
 
 def _shape_problem(who: str, value, expected: np.ndarray) -> str | None:
-    shape = np.shape(value)
-    if shape != (1, *np.shape(expected)):
-        got = shape[1:] if len(shape) == 3 else shape
-        return f"shapes differ: {who} {got}, expected {np.shape(expected)}"
-    return None
+    shape, wanted = np.shape(value), (1, *np.shape(expected))
+    if shape == wanted:
+        return None
+    if len(shape) == 3 and shape[0] == 1:  # one record of another matrix: say the matrices
+        return f"shapes differ: {who} {shape[1:]}, expected {wanted[1:]}"
+    return f"shapes differ: {who} {shape}, expected {wanted} (one record: [1, rows, cols])"
 
 
 class OnceComparison:

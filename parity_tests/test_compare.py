@@ -233,3 +233,17 @@ def test_a_run_whose_comparison_skips_a_chunk_exits_without_parity(
     assert not run.passed, "a run that compared 20 of its 30 epochs passed"
     for mode, report in run.reports.items():
         assert report.error == "20 of the 30 epochs asked for were compared", (mode, report.error)
+
+
+@pytest.mark.parametrize(
+    "record, words",
+    [((3, 4), "(3, 4), expected (1, 3, 4)"), ((2, 4, 3), "(2, 4, 3), expected (1, 4, 3)")],
+    ids=["no-record-axis", "two-records"],
+)
+def test_a_misshapen_once_record_shows_two_shapes_that_differ(record, words):
+    # "shapes differ: Python's record (3, 4), expected (3, 4)" told a stranger nothing.
+    from nnparity.once import _shape_problem
+
+    expected = np.zeros(record[-2:] if len(record) == 3 else record)
+    said = _shape_problem("Python's record", np.zeros(record), expected)
+    assert said is not None and words in said, said
