@@ -9,7 +9,8 @@ points to is written (a link to nothing is refused).
 Nothing that exists at a target is replaced unless nnparity can tell it is its
 own earlier output of the same kind; anything else is refused, never replaced
 or emptied. A file output says how it recognises its own (``check_file``'s
-``ours``: the statistics' columns, the workbook's creator). A folder output is
+``ours``: the statistics' columns; the workbook's seal, a digest of its parts as
+nnparity wrote them). A folder output is
 replaced whole, so it holds exactly what one run wrote, and only when it is
 empty or its MANIFEST, written last by the run that made it, records
 everything in it, unchanged. A case folder is the one exception (``replaces``):
@@ -57,12 +58,13 @@ def followed(target: Path | str, what: str) -> Path:
     return path.resolve()
 
 
-def check_file(target: Path | str, what: str, ours: Callable[[Path], bool]) -> Path:
+def check_file(target: Path | str, what: str, ours: Callable[[Path], bool | str]) -> Path:
     """A file output's target, checked before the work starts; returns the path to write.
 
     It may be new, or a regular file ``ours`` recognises as nnparity's own earlier
-    ``what``; anything else there (the user's file, a device, a pipe) is refused with
-    one line (OutputError), as is a folder or a missing parent folder.
+    ``what`` (``ours`` answers True; False, or the reason it is not, refuses it); anything
+    else there (the user's file, a device, a pipe) is refused with one line (OutputError),
+    as is a folder or a missing parent folder.
     """
     path = followed(target, what)
     if path.is_dir():
@@ -73,10 +75,13 @@ def check_file(target: Path | str, what: str, ours: Callable[[Path], bool]) -> P
                 f"{target}: is not a regular file (a device, a pipe or a socket); give a new "
                 f"file name for {what} (nothing was changed)"
             )
-        if not ours(path):
+        answer = ours(path)
+        if answer is not True:
+            why = answer if isinstance(answer, str) else (
+                "exists and is not a file nnparity wrote (it replaces only its own earlier output)"
+            )
             raise OutputError(
-                f"{target}: exists and is not a file nnparity wrote (it replaces only its own "
-                "earlier output); give a new name or move the file away (nothing was changed)"
+                f"{target}: {why}; give a new name or move the file away (nothing was changed)"
             )
     if not path.parent.is_dir():
         raise OutputError(f"{target}: the folder {path.parent} does not exist")

@@ -913,6 +913,58 @@ def test_workbook_replaces_its_own_earlier_workbook(tmp_path):
     assert len(sheets) == 3, f"the second workbook (2 epochs) did not replace the first: {sheets}"
 
 
+def test_workbook_refuses_its_own_workbook_once_the_user_has_edited_and_saved_it(tmp_path):
+    # openpyxl (like LibreOffice) keeps the creator and last editor "nnparity" on a re-save
+    from openpyxl import load_workbook
+
+    first = nnparity("workbook", "--epochs", "1", "--out", "w.xlsx", cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    edited = load_workbook(tmp_path / "w.xlsx")
+    edited.active["A1"] = "MY EDIT"
+    edited.save(tmp_path / "w.xlsx")
+    before = tree(tmp_path)
+    result = nnparity("workbook", "--epochs", "1", "--out", "w.xlsx", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    one_line(result.stderr, "w.xlsx", "changed since nnparity wrote it")
+    assert tree(tmp_path) == before, "workbook --out replaced a workbook the user had edited"
+
+
+def patch_member(path: Path, member: str, local_offset: int, central_offset: int, change) -> None:
+    """Change a 2-byte field of `member`'s local and central zip headers: change(old) -> new."""
+    import struct
+
+    data = bytearray(path.read_bytes())
+    for magic, name_length_at, name_at, offset in (
+        (b"PK\x03\x04", 26, 30, local_offset), (b"PK\x01\x02", 28, 46, central_offset)
+    ):
+        at = data.find(magic)
+        while at >= 0:
+            length = struct.unpack_from("<H", data, at + name_length_at)[0]
+            if data[at + name_at:at + name_at + length] == member.encode():
+                old = struct.unpack_from("<H", data, at + offset)[0]
+                struct.pack_into("<H", data, at + offset, change(old))
+            at = data.find(magic, at + 4)
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    "local_offset, central_offset, change",
+    [(8, 10, lambda old: 9), (6, 8, lambda old: old | 1)],
+    ids=["unsupported-compression", "encrypted"],
+)
+def test_workbook_refuses_an_xlsx_whose_properties_it_cannot_read_without_a_traceback(
+    tmp_path, local_offset, central_offset, change
+):
+    first = nnparity("workbook", "--epochs", "1", "--out", "w.xlsx", cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    patch_member(tmp_path / "w.xlsx", "docProps/core.xml", local_offset, central_offset, change)
+    before = tree(tmp_path)
+    result = nnparity("workbook", "--epochs", "1", "--out", "w.xlsx", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    one_line(result.stderr, "w.xlsx", "not a file nnparity wrote")
+    assert tree(tmp_path) == before, "workbook --out replaced an xlsx it could not read"
+
+
 def test_report_out_refuses_files_of_the_users_named_as_a_reports_files(tmp_path):
     site = tmp_path / "site"
     site.mkdir()
