@@ -1219,6 +1219,29 @@ def test_a_closed_stdout_is_one_line_and_the_exit_code_still_follows_the_verdict
     one_line(result.stderr, "standard output is closed")
 
 
+@pytest.mark.parametrize(
+    "more, verdict",
+    [([], 0), (["--json"], 0), (["--r-impl", "FAILING"], 1)],
+    ids=["tables", "json", "a-failing-verdict"],
+)
+def test_save_stats_is_written_though_stdout_is_closed(port_copy, tmp_path, more, verdict):
+    if "FAILING" in more:  # R's output-layer bias update forgets the learning rate
+        port = port_copy("r_impl", "steps.R", "bout + colSums(d_output) * lr",
+                         "bout + colSums(d_output)")
+        more = ["--r-impl", str(port)]
+    args = " ".join(["run", "--epochs", "5", "--mode", "free", "--save-stats", "s.csv", *more])
+    result = subprocess.run(
+        f"exec {sys.executable} -m nnparity {args} >&-", shell=True, cwd=tmp_path,
+        stderr=subprocess.PIPE, text=True, timeout=120,
+    )
+    assert (tmp_path / "s.csv").is_file(), (
+        f"--save-stats wrote no file when stdout was closed, yet the exit code was "
+        f"{result.returncode}:\n{result.stderr}"
+    )
+    assert result.returncode == verdict, result.stderr
+    one_line(result.stderr, "standard output is closed")
+
+
 def test_the_article_case_passes_with_every_safeguard_on(tmp_path):
     result = nnparity("run", "--timeout", "600", "--save-traces", "t", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
