@@ -26,6 +26,7 @@ import json
 import os
 import shutil
 import stat
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -119,7 +120,9 @@ def staged_file(target: Path | str) -> Iterator[Path]:
 #: The record nnparity writes last into each folder it replaces whole (traces, report):
 #: every other entry's path, a file's with its size and modification time (in ns). An
 #: existing folder is nnparity's, to replace, only when it holds exactly what its manifest
-#: records, unchanged; a folder written by an nnparity older than the manifest has none.
+#: records, unchanged: every entry there, nothing missing, nothing more, and no mount point
+#: (another file system mounted inside is never nnparity's, whatever it holds). A folder
+#: written by an nnparity older than the manifest has none.
 MANIFEST = ".nnparity-manifest.json"
 MANIFEST_FORMAT = "nnparity output manifest"
 
@@ -128,16 +131,41 @@ def _raise(error: OSError) -> None:
     raise error
 
 
+def _mount_points() -> set[str]:
+    """Where file systems are mounted (Linux's /proc/self/mountinfo; elsewhere none known)."""
+    try:
+        with open("/proc/self/mountinfo", "rb") as table:
+            lines = table.read().decode(errors="surrogateescape").splitlines()
+    except OSError:
+        return set()
+    # the fifth field, with space, tab, newline and backslash escaped as \ooo
+    unescape = {"\\040": " ", "\\011": "\t", "\\012": "\n", "\\134": "\\"}
+    points = set()
+    for line in lines:
+        fields = line.split(" ")
+        if len(fields) > 4:
+            point = fields[4]
+            for escaped, char in unescape.items():
+                point = point.replace(escaped, char)
+            points.add(point)
+    return points
+
+
 def entries(folder: Path) -> dict[str, object]:
     """What a manifest records of ``folder``: relative path -> a file's size and mtime_ns,
-    "folder", or "other" (a link, a device: never nnparity's). The manifest is left out."""
+    "folder", or "other" (a link, a device, a mount point: never nnparity's). The manifest
+    is left out."""
     found: dict[str, object] = {}
+    device, mounts = folder.stat().st_dev, _mount_points()
     for top, folders, files in os.walk(folder, onerror=_raise):  # links are not descended
         for name in folders + files:
             path = Path(top, name)
             info = path.lstat()
-            if stat.S_ISREG(info.st_mode):
-                entry: object = {"size": info.st_size, "mtime_ns": info.st_mtime_ns}
+            if info.st_dev != device or str(path) in mounts:  # another file system
+                entry: object = "other"
+                folders[:] = [f for f in folders if f != name]  # not walked into
+            elif stat.S_ISREG(info.st_mode):
+                entry = {"size": info.st_size, "mtime_ns": info.st_mtime_ns}
             else:
                 entry = "folder" if stat.S_ISDIR(info.st_mode) else "other"
             found[path.relative_to(folder).as_posix()] = entry
@@ -225,9 +253,13 @@ class StagedFolder:
             )
         if record.get("what") != self.what:
             return f"holds {record.get('what')} nnparity wrote, not {self.what}"
-        changed = sorted(p for p, entry in found.items() if record["entries"].get(p) != entry)
+        wrote = record["entries"]
+        changed = sorted(p for p in found.keys() | wrote.keys() if found.get(p) != wrote.get(p))
         if changed:
-            return f"holds files nnparity did not write or that changed since ({_listed(changed)})"
+            return (
+                "holds files nnparity did not write, or that changed or went missing since "
+                f"({_listed(changed)})"
+            )
         return None
 
     def is_ours(self, path: Path) -> bool:
@@ -289,11 +321,23 @@ class StagedFolder:
                 os.replace(old / "old", self.target)
                 old.rmdir()
                 raise
-            shutil.rmtree(old, ignore_errors=True)
+            self._remove(old)
         else:
             os.replace(self.staging, self.target)
         self.staging, self._made = None, []
         return self.target
+
+    def _remove(self, old: Path) -> None:
+        """Remove the earlier output, moved aside into ``old``; one line on stderr when some of
+        it cannot be removed, naming where the rest is (never left behind unsaid)."""
+        failed: list[str] = []
+        shutil.rmtree(old, onerror=lambda _f, path, info: failed.append(
+            f"{path}: {_reason(info[1]) if isinstance(info[1], OSError) else info[1]}"))
+        if failed:
+            _say(
+                f"{self.target}: written, but the earlier {self.what} it replaced could not be "
+                f"removed entirely ({failed[0]}); what is left of it is in {old}"
+            )
 
     def _write_manifest(self) -> None:
         """The staging folder's MANIFEST, written last: everything else in it is complete."""
@@ -334,6 +378,14 @@ class StagedFolder:
             self.commit()
         else:
             self.abort()
+
+
+def _say(message: str) -> None:
+    """One line on stderr, for what happened beside an output that was written."""
+    try:
+        print(f"nnparity: {message}", file=sys.stderr, flush=True)
+    except (OSError, ValueError, AttributeError):  # stderr closed or gone
+        pass
 
 
 def size_text(n: float) -> str:

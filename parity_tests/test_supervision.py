@@ -1017,8 +1017,14 @@ def change_trace_json(t: Path) -> str:
     return "trace.json"
 
 
-@pytest.mark.parametrize("change", [add_a_file_to_the_case, change_trace_json],
-                         ids=["a-file-added", "a-file-changed"])
+def remove_a_file_of_the_case(t: Path) -> str:
+    (t / "case" / "X.csv").unlink()
+    return "case/X.csv"
+
+
+@pytest.mark.parametrize("change", [add_a_file_to_the_case, change_trace_json,
+                                    remove_a_file_of_the_case],
+                         ids=["a-file-added", "a-file-changed", "a-file-removed"])
 def test_a_traces_folder_the_user_changed_since_nnparity_wrote_it_is_refused(tmp_path, change):
     first = nnparity("run", "--epochs", "3", "--mode", "free", "--save-traces", "t", cwd=tmp_path)
     assert first.returncode == 0, first.stdout + first.stderr
@@ -1051,6 +1057,52 @@ def test_save_traces_into_a_symbolic_link_writes_into_the_folder_it_points_to(tm
         assert (tmp_path / "link").is_symlink(), "the link was replaced by a folder"
         assert (tmp_path / "real" / "python.npz").is_file(), "nothing was written where it points"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"], "a staging folder left"
+
+
+def test_a_traces_folder_with_a_mount_point_inside_is_refused_and_the_mount_kept(tmp_path):
+    # The case folder's files copied, times and all, onto a file system mounted on case/: what
+    # the manifest records is all there, unchanged, but case/ is another file system now.
+    import shutil
+
+    first = nnparity("run", "--epochs", "3", "--mode", "free", "--save-traces", "t", cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    shutil.copytree(tmp_path / "t" / "case", tmp_path / "keep")  # copy2: the same mtime_ns
+    before = tree(tmp_path)
+    args = "run --epochs 3 --mode free --save-traces t"
+    script = (f'cp -p keep/* t/case/ && "$0" -m nnparity {args}; code=$?; '
+              'echo "mounted: $(ls t/case | wc -l)"; exit $code')
+    result = on_tmpfs(tmp_path / "t" / "case", "size=2m", ["sh", "-c", script, sys.executable],
+                      cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    one_line(result.stderr, str(tmp_path / "t"), "case")
+    assert result.stdout.splitlines()[-1] != "mounted: 0", "the mounted file system was emptied"
+    assert tree(tmp_path) == before, "--save-traces replaced a folder with a mount point inside"
+
+
+def test_an_earlier_output_that_cannot_be_removed_entirely_is_named_in_one_line(
+    tmp_path, monkeypatch, capsys
+):
+    from nnparity.atomic import StagedFolder
+
+    target = tmp_path / "out"
+    with StagedFolder(target, "the report") as staging:
+        (staging / "stuck.txt").write_text("first")
+    unlink = os.unlink
+
+    def refuse_stuck(path, *args, **kwargs):
+        if str(path).endswith("stuck.txt"):
+            raise PermissionError(1, "Operation not permitted", str(path))
+        return unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "unlink", refuse_stuck)
+    with StagedFolder(target, "the report") as staging:
+        (staging / "new.txt").write_text("second")
+    monkeypatch.undo()
+    assert (target / "new.txt").read_text() == "second", "the new output was not put in place"
+    left = [p for p in tmp_path.iterdir() if p != target]
+    assert left, "the earlier output was removed after all: nothing to say"
+    line = one_line(capsys.readouterr().err, str(target), "could not be removed")
+    assert str(left[0]) in line, f"the line does not say where the rest is ({left[0]}): {line}"
 
 
 def test_a_traces_folder_that_cannot_be_moved_into_place_leaves_nothing_behind(tmp_path):
