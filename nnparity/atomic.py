@@ -16,7 +16,9 @@ empty or its MANIFEST, written last by the run that made it, records
 everything in it, unchanged. A case folder is the one exception (``replaces``):
 its files are nnparity's by name, what the user put beside them, such as a
 walkthrough, is copied into the new folder, and the old folder is removed only
-once the new one is in place.
+once the new one is in place. The current folder, or a folder holding it, is never
+a folder output (replacing it would leave the shell in a removed folder); a replaced
+folder keeps its permissions.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ def followed(target: Path | str, what: str) -> Path:
     """The absolute path an output is written to: a symbolic link followed (the link stays);
     OutputError for a link that points to nothing."""
     path = Path(target).absolute()
+    if ".." in path.parts:  # "..", "out/..": the folder the file system means, named as such
+        path = path.resolve() if path.name == ".." else path.parent.resolve() / path.name
     if not path.is_symlink():
         return path
     if not path.exists():
@@ -215,6 +219,16 @@ class StagedFolder:
 
     def check(self) -> None:
         t = self.target
+        try:
+            here = Path.cwd()
+        except OSError:  # the current folder was removed: nothing to keep it in
+            here = None
+        if here is not None and here.is_relative_to(t.resolve()):
+            where = "is the current folder" if here == t.resolve() else "holds the current folder"
+            raise OutputError(
+                f"{t}: {where}, which nnparity would replace whole; give another folder for "
+                f"{self.what} (nothing was changed)"
+            )
         if t.exists():
             if not t.is_dir():
                 raise OutputError(
@@ -297,8 +311,10 @@ class StagedFolder:
         return self.staging
 
     def commit(self) -> Path:
-        """Move the staging folder into place, replacing an earlier output of nnparity whole."""
-        os.chmod(self.staging, 0o755)
+        """Move the staging folder into place, replacing an earlier output of nnparity whole.
+
+        A replaced folder's permissions (and owner, where that may be set) carry over."""
+        self._keep_permissions()
         if not self.replaces:
             self._write_manifest()
         if self.target.exists():
@@ -326,6 +342,19 @@ class StagedFolder:
             os.replace(self.staging, self.target)
         self.staging, self._made = None, []
         return self.target
+
+    def _keep_permissions(self) -> None:
+        """The staging folder gets the target's mode and owner (a new one: 0755, ours)."""
+        try:
+            was = self.target.stat() if self.target.is_dir() else None
+        except OSError:
+            was = None
+        if was is not None:
+            try:
+                os.chown(self.staging, was.st_uid, was.st_gid)
+            except OSError:  # another user's folder, not root: the mode still carries over
+                pass
+        os.chmod(self.staging, stat.S_IMODE(was.st_mode) if was is not None else 0o755)
 
     def _remove(self, old: Path) -> None:
         """Remove the earlier output, moved aside into ``old``; one line on stderr when some of

@@ -1105,6 +1105,38 @@ def test_an_earlier_output_that_cannot_be_removed_entirely_is_named_in_one_line(
     assert str(left[0]) in line, f"the line does not say where the rest is ({left[0]}): {line}"
 
 
+def test_save_traces_refuses_the_current_folder(tmp_path):
+    here = tmp_path / "here"
+    here.mkdir()
+    result = nnparity("run", "--epochs", "3", "--mode", "free", "--save-traces", ".", cwd=here)
+    assert result.returncode == 2, result.stdout + result.stderr
+    one_line(result.stderr, str(here), "current folder")
+    assert here.is_dir() and not any(here.iterdir()), "the current folder was replaced"
+
+
+def test_save_traces_refuses_a_folder_holding_the_current_folder(tmp_path):
+    first = nnparity("run", "--epochs", "3", "--mode", "free", "--save-traces", "t", cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    before = tree(tmp_path)
+    result = nnparity("run", "--epochs", "3", "--mode", "free", "--save-traces", "..",
+                      cwd=tmp_path / "t" / "case")
+    assert result.returncode == 2, result.stdout + result.stderr
+    one_line(result.stderr, str(tmp_path / "t"), "current folder")
+    assert tree(tmp_path) == before, "the folder holding the current folder was replaced"
+
+
+def test_a_replaced_folder_keeps_its_permissions(tmp_path):
+    target = tmp_path / "t"
+    target.mkdir()
+    os.chmod(target, 0o2770)
+    for _ in range(2):  # an empty folder, then nnparity's own traces
+        result = nnparity("run", "--epochs", "3", "--mode", "free", "--save-traces", "t",
+                          cwd=tmp_path)
+        assert result.returncode == 0, result.stdout + result.stderr
+        mode = target.stat().st_mode & 0o7777
+        assert mode == 0o2770, f"the folder's permissions became {mode:o}, not 2770"
+
+
 def test_a_traces_folder_that_cannot_be_moved_into_place_leaves_nothing_behind(tmp_path):
     # A mount point cannot be renamed (EBUSY): the finished traces cannot replace it.
     args = "run --epochs 3 --mode free --save-traces mp"
