@@ -9,13 +9,16 @@ points to is written (a link to nothing is refused).
 Nothing that exists at a target is replaced unless nnparity can tell it is its
 own earlier output of the same kind; anything else is refused, never replaced
 or emptied. A file output says how it recognises its own (``check_file``'s
-``ours``: the statistics' columns, the workbook's creator). A folder output is
+``ours``: the statistics' columns; the workbook's seal, a digest of its parts as
+nnparity wrote them). A folder output is
 replaced whole, so it holds exactly what one run wrote, and only when it is
 empty or its MANIFEST, written last by the run that made it, records
 everything in it, unchanged. A case folder is the one exception (``replaces``):
 its files are nnparity's by name, what the user put beside them, such as a
 walkthrough, is copied into the new folder, and the old folder is removed only
-once the new one is in place.
+once the new one is in place. The current folder, or a folder holding it, is never
+a folder output (replacing it would leave the shell in a removed folder); a replaced
+folder keeps its permissions.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import json
 import os
 import shutil
 import stat
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -50,6 +54,8 @@ def followed(target: Path | str, what: str) -> Path:
     """The absolute path an output is written to: a symbolic link followed (the link stays);
     OutputError for a link that points to nothing."""
     path = Path(target).absolute()
+    if ".." in path.parts:  # "..", "out/..": the folder the file system means, named as such
+        path = path.resolve() if path.name == ".." else path.parent.resolve() / path.name
     if not path.is_symlink():
         return path
     if not path.exists():
@@ -57,12 +63,13 @@ def followed(target: Path | str, what: str) -> Path:
     return path.resolve()
 
 
-def check_file(target: Path | str, what: str, ours: Callable[[Path], bool]) -> Path:
+def check_file(target: Path | str, what: str, ours: Callable[[Path], bool | str]) -> Path:
     """A file output's target, checked before the work starts; returns the path to write.
 
     It may be new, or a regular file ``ours`` recognises as nnparity's own earlier
-    ``what``; anything else there (the user's file, a device, a pipe) is refused with
-    one line (OutputError), as is a folder or a missing parent folder.
+    ``what`` (``ours`` answers True; False, or the reason it is not, refuses it); anything
+    else there (the user's file, a device, a pipe) is refused with one line (OutputError),
+    as is a folder or a missing parent folder.
     """
     path = followed(target, what)
     if path.is_dir():
@@ -73,10 +80,13 @@ def check_file(target: Path | str, what: str, ours: Callable[[Path], bool]) -> P
                 f"{target}: is not a regular file (a device, a pipe or a socket); give a new "
                 f"file name for {what} (nothing was changed)"
             )
-        if not ours(path):
+        answer = ours(path)
+        if answer is not True:
+            why = answer if isinstance(answer, str) else (
+                "exists and is not a file nnparity wrote (it replaces only its own earlier output)"
+            )
             raise OutputError(
-                f"{target}: exists and is not a file nnparity wrote (it replaces only its own "
-                "earlier output); give a new name or move the file away (nothing was changed)"
+                f"{target}: {why}; give a new name or move the file away (nothing was changed)"
             )
     if not path.parent.is_dir():
         raise OutputError(f"{target}: the folder {path.parent} does not exist")
@@ -114,7 +124,9 @@ def staged_file(target: Path | str) -> Iterator[Path]:
 #: The record nnparity writes last into each folder it replaces whole (traces, report):
 #: every other entry's path, a file's with its size and modification time (in ns). An
 #: existing folder is nnparity's, to replace, only when it holds exactly what its manifest
-#: records, unchanged; a folder written by an nnparity older than the manifest has none.
+#: records, unchanged: every entry there, nothing missing, nothing more, and no mount point
+#: (another file system mounted inside is never nnparity's, whatever it holds). A folder
+#: written by an nnparity older than the manifest has none.
 MANIFEST = ".nnparity-manifest.json"
 MANIFEST_FORMAT = "nnparity output manifest"
 
@@ -123,16 +135,41 @@ def _raise(error: OSError) -> None:
     raise error
 
 
+def _mount_points() -> set[str]:
+    """Where file systems are mounted (Linux's /proc/self/mountinfo; elsewhere none known)."""
+    try:
+        with open("/proc/self/mountinfo", "rb") as table:
+            lines = table.read().decode(errors="surrogateescape").splitlines()
+    except OSError:
+        return set()
+    # the fifth field, with space, tab, newline and backslash escaped as \ooo
+    unescape = {"\\040": " ", "\\011": "\t", "\\012": "\n", "\\134": "\\"}
+    points = set()
+    for line in lines:
+        fields = line.split(" ")
+        if len(fields) > 4:
+            point = fields[4]
+            for escaped, char in unescape.items():
+                point = point.replace(escaped, char)
+            points.add(point)
+    return points
+
+
 def entries(folder: Path) -> dict[str, object]:
     """What a manifest records of ``folder``: relative path -> a file's size and mtime_ns,
-    "folder", or "other" (a link, a device: never nnparity's). The manifest is left out."""
+    "folder", or "other" (a link, a device, a mount point: never nnparity's). The manifest
+    is left out."""
     found: dict[str, object] = {}
+    device, mounts = folder.stat().st_dev, _mount_points()
     for top, folders, files in os.walk(folder, onerror=_raise):  # links are not descended
         for name in folders + files:
             path = Path(top, name)
             info = path.lstat()
-            if stat.S_ISREG(info.st_mode):
-                entry: object = {"size": info.st_size, "mtime_ns": info.st_mtime_ns}
+            if info.st_dev != device or str(path) in mounts:  # another file system
+                entry: object = "other"
+                folders[:] = [f for f in folders if f != name]  # not walked into
+            elif stat.S_ISREG(info.st_mode):
+                entry = {"size": info.st_size, "mtime_ns": info.st_mtime_ns}
             else:
                 entry = "folder" if stat.S_ISDIR(info.st_mode) else "other"
             found[path.relative_to(folder).as_posix()] = entry
@@ -182,6 +219,16 @@ class StagedFolder:
 
     def check(self) -> None:
         t = self.target
+        try:
+            here = Path.cwd()
+        except OSError:  # the current folder was removed: nothing to keep it in
+            here = None
+        if here is not None and here.is_relative_to(t.resolve()):
+            where = "is the current folder" if here == t.resolve() else "holds the current folder"
+            raise OutputError(
+                f"{t}: {where}, which nnparity would replace whole; give another folder for "
+                f"{self.what} (nothing was changed)"
+            )
         if t.exists():
             if not t.is_dir():
                 raise OutputError(
@@ -220,9 +267,13 @@ class StagedFolder:
             )
         if record.get("what") != self.what:
             return f"holds {record.get('what')} nnparity wrote, not {self.what}"
-        changed = sorted(p for p, entry in found.items() if record["entries"].get(p) != entry)
+        wrote = record["entries"]
+        changed = sorted(p for p in found.keys() | wrote.keys() if found.get(p) != wrote.get(p))
         if changed:
-            return f"holds files nnparity did not write or that changed since ({_listed(changed)})"
+            return (
+                "holds files nnparity did not write, or that changed or went missing since "
+                f"({_listed(changed)})"
+            )
         return None
 
     def is_ours(self, path: Path) -> bool:
@@ -260,8 +311,10 @@ class StagedFolder:
         return self.staging
 
     def commit(self) -> Path:
-        """Move the staging folder into place, replacing an earlier output of nnparity whole."""
-        os.chmod(self.staging, 0o755)
+        """Move the staging folder into place, replacing an earlier output of nnparity whole.
+
+        A replaced folder's permissions (and owner, where that may be set) carry over."""
+        self._keep_permissions()
         if not self.replaces:
             self._write_manifest()
         if self.target.exists():
@@ -284,11 +337,36 @@ class StagedFolder:
                 os.replace(old / "old", self.target)
                 old.rmdir()
                 raise
-            shutil.rmtree(old, ignore_errors=True)
+            self._remove(old)
         else:
             os.replace(self.staging, self.target)
         self.staging, self._made = None, []
         return self.target
+
+    def _keep_permissions(self) -> None:
+        """The staging folder gets the target's mode and owner (a new one: 0755, ours)."""
+        try:
+            was = self.target.stat() if self.target.is_dir() else None
+        except OSError:
+            was = None
+        if was is not None:
+            try:
+                os.chown(self.staging, was.st_uid, was.st_gid)
+            except OSError:  # another user's folder, not root: the mode still carries over
+                pass
+        os.chmod(self.staging, stat.S_IMODE(was.st_mode) if was is not None else 0o755)
+
+    def _remove(self, old: Path) -> None:
+        """Remove the earlier output, moved aside into ``old``; one line on stderr when some of
+        it cannot be removed, naming where the rest is (never left behind unsaid)."""
+        failed: list[str] = []
+        shutil.rmtree(old, onerror=lambda _f, path, info: failed.append(
+            f"{path}: {_reason(info[1]) if isinstance(info[1], OSError) else info[1]}"))
+        if failed:
+            _say(
+                f"{self.target}: written, but the earlier {self.what} it replaced could not be "
+                f"removed entirely ({failed[0]}); what is left of it is in {old}"
+            )
 
     def _write_manifest(self) -> None:
         """The staging folder's MANIFEST, written last: everything else in it is complete."""
@@ -329,6 +407,14 @@ class StagedFolder:
             self.commit()
         else:
             self.abort()
+
+
+def _say(message: str) -> None:
+    """One line on stderr, for what happened beside an output that was written."""
+    try:
+        print(f"nnparity: {message}", file=sys.stderr, flush=True)
+    except (OSError, ValueError, AttributeError):  # stderr closed or gone
+        pass
 
 
 def size_text(n: float) -> str:

@@ -34,7 +34,7 @@ from .command import (
 )
 from .paths import R_VARIANTS
 from .port import PortError
-from .report import show_run
+from .report import save_stats, show_run
 
 
 def r_variants() -> list[str]:
@@ -164,6 +164,7 @@ def command_run(args, console: Console, err: Console) -> int:
                 return code
             if script:
                 scripts.remark(result, python_port, r_port)
+            save_stats(result, args.save_stats)  # whatever happens to stdout
             write_out(console, err, lambda: show_run(result, console, args.json, args.save_stats))
             known["written"] = True
             return OK if result.passed else FAILS

@@ -199,23 +199,33 @@ def _cell(cell) -> dict | None:
     }
 
 
-def show_run(run: Run, console: Console, as_json_output: bool = False, save_stats=None) -> None:
-    """What `nnparity run` prints (tables or JSON) and --save-stats writes: one statistics table."""
-    import json
+def save_stats(run: Run, path) -> None:
+    """--save-stats: the run's statistics table, written to ``path`` (None: nothing to write).
 
+    Called before anything is printed, never from inside the printing: a closed or full
+    stdout, which stops the printing, cannot stop the file, and a file that cannot be
+    written is bad input (exit code 2), whatever stdout does.
+    """
     from .command import bad_input
 
-    if save_stats is not None:
+    if path is not None:
         with bad_input():
-            tidy.write(tidy.table(run.reports), save_stats)
+            tidy.write(tidy.table(run.reports), path)
+
+
+def show_run(run: Run, console: Console, as_json_output: bool = False, saved_stats=None) -> None:
+    """What `nnparity run` prints (tables or JSON); ``saved_stats``, the statistics file
+    ``save_stats`` has written, is named in it."""
+    import json
+
     if as_json_output:
-        saved = {"saved_stats": str(save_stats) if save_stats is not None else None}
+        saved = {"saved_stats": str(saved_stats) if saved_stats is not None else None}
         console.print_json(json.dumps(as_json(run) | saved))
         return
     print_run(run, console)
-    if save_stats is not None:
+    if saved_stats is not None:
         console.print(
-            f"statistics saved: {save_stats}", highlight=False, markup=False, soft_wrap=True
+            f"statistics saved: {saved_stats}", highlight=False, markup=False, soft_wrap=True
         )
 
 

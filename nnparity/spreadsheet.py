@@ -28,7 +28,7 @@ from . import calc, policy
 from .cases import Case
 from .command import FAILS, OK, BadInput
 from .compare import Comparison, ParityReport
-from .report import show_run, story, table
+from .report import save_stats, show_run, story, table
 from .traces import load_trace
 from .workbook import epoch_sheet, write_workbook
 
@@ -150,10 +150,11 @@ def finish(sheet: Spreadsheet, run, traces: Path, args, console: Console) -> int
     sheet_passed = note is None and all(r.passed for r in reports.values())
     passed = run.passed and sheet_passed
     line = verdict(sheet, run, reports, note)
-    save_stats = getattr(args, "save_stats", None)
+    saved_stats = getattr(args, "save_stats", None)
+    save_stats(run, saved_stats)  # before anything is printed: stdout cannot stop it
     if args.json:  # the run's own JSON (and --save-stats), with the spreadsheet's added
         record = Console(file=io.StringIO(), record=True, width=1000)
-        show_run(run, record, True, save_stats)
+        show_run(run, record, True, saved_stats)
         out = json.loads(record.export_text(styles=False))
         out["passed"] = passed  # the exit code's answer: Python/R and the spreadsheet
         out["spreadsheet"] = {
@@ -162,7 +163,7 @@ def finish(sheet: Spreadsheet, run, traces: Path, args, console: Console) -> int
         }
         console.print_json(json.dumps(out))
         return OK if passed else FAILS
-    show_run(run, console, False, save_stats)
+    show_run(run, console, False, saved_stats)
     console.print()
     for report in reports.values():
         console.print(table(report))

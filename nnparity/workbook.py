@@ -18,6 +18,7 @@ so a learner who changes a weight on ``inputs`` sees every later step change.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import zipfile
 from dataclasses import dataclass
@@ -192,40 +193,98 @@ def explain_cells(dims, epoch: int, names, start: bool = False) -> str:
     return "\n".join(lines)
 
 
-#: The workbook's creator and last editor, as nnparity writes them (docProps/core.xml). An
-#: office application that saves the file puts its user as the last editor, so a workbook
-#: whose creator and last editor are both still this is nnparity's own: --out may replace it.
+#: How nnparity recognises its own workbook, which --out may replace: its content is exactly
+#: what nnparity wrote. docProps/core.xml (the document's properties) holds the creator and
+#: last editor "nnparity" and, as its keywords, SEAL: a sha256 of every other part of the
+#: workbook (names and bytes, in name order) as nnparity wrote them. ``is_ours`` recomputes
+#: it: an edit saved by LibreOffice, Excel or openpyxl (which keep the creator and last
+#: editor) rewrites the parts, so the digest no longer matches and the file is the user's.
+#: A file nnparity cannot read (damaged, encrypted, an unknown compression) is not its own.
 SIGNATURE = "nnparity"
+SEAL = "nnparity-sha256:"
+CORE = "docProps/core.xml"
 CORE_XML = {
     "dc": "http://purl.org/dc/elements/1.1/",
     "cp": "http://schemas.openxmlformats.org/package/2006/metadata/core-properties",
 }
 
 
-def is_ours(path: Path) -> bool:
-    """Whether ``path`` is a workbook nnparity wrote and no one has saved since (SIGNATURE)."""
+def _digest(archive: zipfile.ZipFile) -> str:
+    """The sha256 of every part but CORE: each name, its length and its bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(archive.namelist()):
+        if name == CORE:
+            continue
+        digest.update(name.encode() + b"\0")
+        with archive.open(name) as part:
+            digest.update(part.read())
+        digest.update(b"\0%d\0" % archive.getinfo(name).file_size)
+    return digest.hexdigest()
+
+
+def changed_since_written(path: Path) -> str | None:
+    """Why ``path`` is not a workbook nnparity wrote, unchanged since (None when it is one)."""
     try:
         with zipfile.ZipFile(path) as archive:
-            core = ElementTree.fromstring(archive.read("docProps/core.xml"))
-    except (OSError, KeyError, zipfile.BadZipFile, ElementTree.ParseError):
-        return False
-    signed = (core.findtext("dc:creator", namespaces=CORE_XML),
-              core.findtext("cp:lastModifiedBy", namespaces=CORE_XML))
-    return signed == (SIGNATURE, SIGNATURE)
+            core = ElementTree.fromstring(archive.read(CORE))
+            signed = (core.findtext("dc:creator", namespaces=CORE_XML),
+                      core.findtext("cp:lastModifiedBy", namespaces=CORE_XML))
+            if signed != (SIGNATURE, SIGNATURE):
+                return "not_ours"
+            seal = core.findtext("cp:keywords", namespaces=CORE_XML) or ""
+            if not seal.startswith(SEAL) or seal[len(SEAL):] != _digest(archive):
+                return "changed"
+    # Whatever reading a stranger's zip raises (a bad header, an encrypted or damaged part,
+    # an unknown compression: NotImplementedError, RuntimeError, zlib.error): not nnparity's.
+    except Exception:
+        return "not_ours"
+    return None
+
+
+def is_ours(path: Path) -> bool:
+    """Whether ``path`` is a workbook nnparity wrote and no one has changed since (SEAL)."""
+    return changed_since_written(path) is None
+
+
+def _ours(path: Path) -> bool | str:
+    """check_file's ``ours`` for a workbook: True, False or why not (an edit saved over it)."""
+    why = changed_since_written(path)
+    if why == "changed":
+        return "is a workbook nnparity wrote, changed since nnparity wrote it (an edit saved)"
+    return why is None
+
+
+def _sealed(xlsx: bytes) -> bytes:
+    """The workbook openpyxl wrote, its core properties' keywords set to SEAL and the digest."""
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as archive:
+        digest = _digest(archive)
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as sealed:
+            for info in archive.infolist():
+                data = archive.read(info)
+                if info.filename == CORE:
+                    data = data.replace(_PLACEHOLDER.encode(), (SEAL + digest).encode())
+                sealed.writestr(info, data)
+    return out.getvalue()
+
+
+#: The keywords openpyxl writes, replaced by the seal once the other parts are written.
+_PLACEHOLDER = SEAL + "0" * 64
 
 
 def write_workbook(case: Case, epochs: int, out: Path | str) -> Path:
     """Write the workbook to `out` atomically: a temporary file beside it, then a rename.
 
-    `out` may be new or a workbook nnparity wrote (``is_ours``); anything else there is
-    refused (OutputError), untouched.
+    `out` may be new or a workbook nnparity wrote, unchanged since (``is_ours``); anything
+    else there is refused (OutputError), untouched.
     """
     from openpyxl import Workbook
 
-    path = check_file(out, "the workbook", is_ours)
+    path = check_file(out, "the workbook", _ours)
     layout = Layout(case.dims, epochs)
     wb = Workbook()
     wb.properties.creator = wb.properties.lastModifiedBy = SIGNATURE
+    wb.properties.keywords = _PLACEHOLDER
     _inputs_sheet(wb.active, case, layout)
     for epoch in range(1, epochs + 1):
         _epoch_sheet(wb.create_sheet(epoch_sheet(epoch)), case, layout, epoch)
@@ -233,8 +292,9 @@ def write_workbook(case: Case, epochs: int, out: Path | str) -> Path:
     # fails (a full disk), and Python would print its failed close at exit.
     buffer = io.BytesIO()
     wb.save(buffer)
+    sealed = _sealed(buffer.getvalue())
     with staged_file(path) as tmp:
-        tmp.write_bytes(buffer.getbuffer())
+        tmp.write_bytes(sealed)
     return Path(out)
 
 
@@ -316,8 +376,9 @@ def add_parser(sub) -> None:
     p.add_argument("--epochs", default="1",
                    help="epochs, one sheet each (default: 1, the article's walkthrough)")
     p.add_argument("--out", type=Path, required=True, metavar="FILE.xlsx",
-                   help="the workbook to write: a new file, or one nnparity wrote earlier "
-                   "(replaced whole); any other file there is left as it was")
+                   help="the workbook to write: a new file, or one nnparity wrote earlier and "
+                   "no one has changed since (replaced whole); any other file there, an edited "
+                   "workbook included, is left as it was")
     p.set_defaults(handler=command_workbook)
 
 

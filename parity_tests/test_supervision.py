@@ -913,6 +913,58 @@ def test_workbook_replaces_its_own_earlier_workbook(tmp_path):
     assert len(sheets) == 3, f"the second workbook (2 epochs) did not replace the first: {sheets}"
 
 
+def test_workbook_refuses_its_own_workbook_once_the_user_has_edited_and_saved_it(tmp_path):
+    # openpyxl (like LibreOffice) keeps the creator and last editor "nnparity" on a re-save
+    from openpyxl import load_workbook
+
+    first = nnparity("workbook", "--epochs", "1", "--out", "w.xlsx", cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    edited = load_workbook(tmp_path / "w.xlsx")
+    edited.active["A1"] = "MY EDIT"
+    edited.save(tmp_path / "w.xlsx")
+    before = tree(tmp_path)
+    result = nnparity("workbook", "--epochs", "1", "--out", "w.xlsx", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    one_line(result.stderr, "w.xlsx", "changed since nnparity wrote it")
+    assert tree(tmp_path) == before, "workbook --out replaced a workbook the user had edited"
+
+
+def patch_member(path: Path, member: str, local_offset: int, central_offset: int, change) -> None:
+    """Change a 2-byte field of `member`'s local and central zip headers: change(old) -> new."""
+    import struct
+
+    data = bytearray(path.read_bytes())
+    for magic, name_length_at, name_at, offset in (
+        (b"PK\x03\x04", 26, 30, local_offset), (b"PK\x01\x02", 28, 46, central_offset)
+    ):
+        at = data.find(magic)
+        while at >= 0:
+            length = struct.unpack_from("<H", data, at + name_length_at)[0]
+            if data[at + name_at:at + name_at + length] == member.encode():
+                old = struct.unpack_from("<H", data, at + offset)[0]
+                struct.pack_into("<H", data, at + offset, change(old))
+            at = data.find(magic, at + 4)
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    "local_offset, central_offset, change",
+    [(8, 10, lambda old: 9), (6, 8, lambda old: old | 1)],
+    ids=["unsupported-compression", "encrypted"],
+)
+def test_workbook_refuses_an_xlsx_whose_properties_it_cannot_read_without_a_traceback(
+    tmp_path, local_offset, central_offset, change
+):
+    first = nnparity("workbook", "--epochs", "1", "--out", "w.xlsx", cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    patch_member(tmp_path / "w.xlsx", "docProps/core.xml", local_offset, central_offset, change)
+    before = tree(tmp_path)
+    result = nnparity("workbook", "--epochs", "1", "--out", "w.xlsx", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    one_line(result.stderr, "w.xlsx", "not a file nnparity wrote")
+    assert tree(tmp_path) == before, "workbook --out replaced an xlsx it could not read"
+
+
 def test_report_out_refuses_files_of_the_users_named_as_a_reports_files(tmp_path):
     site = tmp_path / "site"
     site.mkdir()
@@ -965,8 +1017,14 @@ def change_trace_json(t: Path) -> str:
     return "trace.json"
 
 
-@pytest.mark.parametrize("change", [add_a_file_to_the_case, change_trace_json],
-                         ids=["a-file-added", "a-file-changed"])
+def remove_a_file_of_the_case(t: Path) -> str:
+    (t / "case" / "X.csv").unlink()
+    return "case/X.csv"
+
+
+@pytest.mark.parametrize("change", [add_a_file_to_the_case, change_trace_json,
+                                    remove_a_file_of_the_case],
+                         ids=["a-file-added", "a-file-changed", "a-file-removed"])
 def test_a_traces_folder_the_user_changed_since_nnparity_wrote_it_is_refused(tmp_path, change):
     first = nnparity("run", "--epochs", "3", "--mode", "free", "--save-traces", "t", cwd=tmp_path)
     assert first.returncode == 0, first.stdout + first.stderr
@@ -999,6 +1057,84 @@ def test_save_traces_into_a_symbolic_link_writes_into_the_folder_it_points_to(tm
         assert (tmp_path / "link").is_symlink(), "the link was replaced by a folder"
         assert (tmp_path / "real" / "python.npz").is_file(), "nothing was written where it points"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"], "a staging folder left"
+
+
+def test_a_traces_folder_with_a_mount_point_inside_is_refused_and_the_mount_kept(tmp_path):
+    # The case folder's files copied, times and all, onto a file system mounted on case/: what
+    # the manifest records is all there, unchanged, but case/ is another file system now.
+    import shutil
+
+    first = nnparity("run", "--epochs", "3", "--mode", "free", "--save-traces", "t", cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    shutil.copytree(tmp_path / "t" / "case", tmp_path / "keep")  # copy2: the same mtime_ns
+    before = tree(tmp_path)
+    args = "run --epochs 3 --mode free --save-traces t"
+    script = (f'cp -p keep/* t/case/ && "$0" -m nnparity {args}; code=$?; '
+              'echo "mounted: $(ls t/case | wc -l)"; exit $code')
+    result = on_tmpfs(tmp_path / "t" / "case", "size=2m", ["sh", "-c", script, sys.executable],
+                      cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    one_line(result.stderr, str(tmp_path / "t"), "case")
+    assert result.stdout.splitlines()[-1] != "mounted: 0", "the mounted file system was emptied"
+    assert tree(tmp_path) == before, "--save-traces replaced a folder with a mount point inside"
+
+
+def test_an_earlier_output_that_cannot_be_removed_entirely_is_named_in_one_line(
+    tmp_path, monkeypatch, capsys
+):
+    from nnparity.atomic import StagedFolder
+
+    target = tmp_path / "out"
+    with StagedFolder(target, "the report") as staging:
+        (staging / "stuck.txt").write_text("first")
+    unlink = os.unlink
+
+    def refuse_stuck(path, *args, **kwargs):
+        if str(path).endswith("stuck.txt"):
+            raise PermissionError(1, "Operation not permitted", str(path))
+        return unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "unlink", refuse_stuck)
+    with StagedFolder(target, "the report") as staging:
+        (staging / "new.txt").write_text("second")
+    monkeypatch.undo()
+    assert (target / "new.txt").read_text() == "second", "the new output was not put in place"
+    left = [p for p in tmp_path.iterdir() if p != target]
+    assert left, "the earlier output was removed after all: nothing to say"
+    line = one_line(capsys.readouterr().err, str(target), "could not be removed")
+    assert str(left[0]) in line, f"the line does not say where the rest is ({left[0]}): {line}"
+
+
+def test_save_traces_refuses_the_current_folder(tmp_path):
+    here = tmp_path / "here"
+    here.mkdir()
+    result = nnparity("run", "--epochs", "3", "--mode", "free", "--save-traces", ".", cwd=here)
+    assert result.returncode == 2, result.stdout + result.stderr
+    one_line(result.stderr, str(here), "current folder")
+    assert here.is_dir() and not any(here.iterdir()), "the current folder was replaced"
+
+
+def test_save_traces_refuses_a_folder_holding_the_current_folder(tmp_path):
+    first = nnparity("run", "--epochs", "3", "--mode", "free", "--save-traces", "t", cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    before = tree(tmp_path)
+    result = nnparity("run", "--epochs", "3", "--mode", "free", "--save-traces", "..",
+                      cwd=tmp_path / "t" / "case")
+    assert result.returncode == 2, result.stdout + result.stderr
+    one_line(result.stderr, str(tmp_path / "t"), "current folder")
+    assert tree(tmp_path) == before, "the folder holding the current folder was replaced"
+
+
+def test_a_replaced_folder_keeps_its_permissions(tmp_path):
+    target = tmp_path / "t"
+    target.mkdir()
+    os.chmod(target, 0o2770)
+    for _ in range(2):  # an empty folder, then nnparity's own traces
+        result = nnparity("run", "--epochs", "3", "--mode", "free", "--save-traces", "t",
+                          cwd=tmp_path)
+        assert result.returncode == 0, result.stdout + result.stderr
+        mode = target.stat().st_mode & 0o7777
+        assert mode == 0o2770, f"the folder's permissions became {mode:o}, not 2770"
 
 
 def test_a_traces_folder_that_cannot_be_moved_into_place_leaves_nothing_behind(tmp_path):
@@ -1164,6 +1300,29 @@ def test_a_closed_stdout_is_one_line_and_the_exit_code_still_follows_the_verdict
         timeout=120,
     )
     assert result.returncode == 0
+    one_line(result.stderr, "standard output is closed")
+
+
+@pytest.mark.parametrize(
+    "more, verdict",
+    [([], 0), (["--json"], 0), (["--r-impl", "FAILING"], 1)],
+    ids=["tables", "json", "a-failing-verdict"],
+)
+def test_save_stats_is_written_though_stdout_is_closed(port_copy, tmp_path, more, verdict):
+    if "FAILING" in more:  # R's output-layer bias update forgets the learning rate
+        port = port_copy("r_impl", "steps.R", "bout + colSums(d_output) * lr",
+                         "bout + colSums(d_output)")
+        more = ["--r-impl", str(port)]
+    args = " ".join(["run", "--epochs", "5", "--mode", "free", "--save-stats", "s.csv", *more])
+    result = subprocess.run(
+        f"exec {sys.executable} -m nnparity {args} >&-", shell=True, cwd=tmp_path,
+        stderr=subprocess.PIPE, text=True, timeout=120,
+    )
+    assert (tmp_path / "s.csv").is_file(), (
+        f"--save-stats wrote no file when stdout was closed, yet the exit code was "
+        f"{result.returncode}:\n{result.stderr}"
+    )
+    assert result.returncode == verdict, result.stderr
     one_line(result.stderr, "standard output is closed")
 
 
