@@ -377,7 +377,8 @@ class _Rewrite(ast.NodeTransformer):
                     else f"globals()[{target!r}]"
                 )
                 inject.append(f"{bound} = __nnparity__.value({name!r}, {target!r}, {lookup})")
-        before = [ast.parse(line).body[0] for line in ["__nnparity__.enter()", *inject]]
+        enter = f"__nnparity__.enter({lookup})"
+        before = [ast.parse(line).body[0] for line in [enter, *inject]]
         # the loop's own range as written, for a note (a lambda: evaluated by the hook, which
         # ignores what fails)
         written = ast.parse("__nnparity__.written(lambda: None)").body[0]
@@ -417,6 +418,9 @@ class _Hooks:
         self.resized: list[str] = []
         self.given: dict[str, np.ndarray] = {}  # what the loop starts from, in the script's layout
         self.notes: list[str] = []  # the script's own lr and epochs, which the case's replaced
+        #: The script's own values as the loop would have started from them (enter): article
+        #: name -> (the script's name, its value); the case's replace them.
+        self.own: dict[str, tuple[str, object]] = {}
 
     def written(self, iterable) -> None:
         """The number of passes the loop makes as written (iterable() is its own range)."""
@@ -427,26 +431,36 @@ class _Hooks:
         if count != self.epochs:
             self.notes.append(f"loop runs {count} epochs as written; nnparity ran {self.epochs}")
 
-    def enter(self) -> None:
+    def enter(self, *scopes) -> None:
+        """The loop is reached: its own values are kept before the case's replace them."""
         self.phase = "inside"
+        for name in INPUTS:
+            found = self._own(name, scopes)
+            if found is not None:
+                self.own[name] = found
 
-    def _own(self, name: str, scopes) -> object:
+    def _own(self, name: str, scopes) -> tuple[str, object] | None:
+        """The script's name and value of an article name (under any of its names)."""
         for script_name in [k for k, v in self.names.items() if v == name] + [name]:
             for scope in scopes:
                 if script_name in scope:
-                    return scope[script_name]
+                    return script_name, scope[script_name]
         return None
+
+    def _own_value(self, name: str) -> object:
+        return self.own[name][1] if name in self.own else None
 
     def value(self, name: str, target: str, *scopes):
         """The case's `name`; a bias the script holds once per sample keeps that layout."""
         value = np.array(self.inputs[name], dtype=np.float64) if name != "lr" else self.inputs[name]
         if name == "lr":
-            own = self._own(name, scopes)
+            own = self._own_value(name)
             if isinstance(own, (int, float, np.number)) and float(own) != float(value):
                 self.notes.append(f"lr is {float(own)!r}; the case's {float(value)!r} was used")
             return value
         if name in steps.BY_NAME and steps.BY_NAME[name].bias:
-            own, own_x = np.asarray(self._own(name, scopes)), self._own("X", scopes)
+            # the script's own X, not the case's X the hooks may already have put in its place
+            own, own_x = np.asarray(self._own_value(name)), self._own_value("X")
             rows = np.shape(own_x)[0] if np.ndim(own_x) >= 1 else None
             if own.ndim == 2 and own.shape[0] > 1 and own.shape[0] == rows:
                 value = np.repeat(value, self.inputs["X"].shape[0], axis=0)
@@ -455,7 +469,7 @@ class _Hooks:
         if kind is not None:
             raise _Mismatch(target, name, kind, value.shape)
         self.given[name] = np.array(value, dtype=np.float64)  # copied: += changes it in place
-        own = self._own(name, scopes)
+        own = self._own_value(name)
         if np.ndim(own) == 2 and np.shape(own) != value.shape:
             self.resized.append(
                 f"{name} {' x '.join(map(str, value.shape))} (the script's "

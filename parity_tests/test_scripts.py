@@ -786,3 +786,42 @@ def test_a_script_runs_once_as_written(r_available, tmp_path, monkeypatch, name,
     assert code == 0, out + err
     runs = (tmp_path / "log.txt").read_text().count("ran")
     assert runs == 1, f"{name} ran {runs} times in one nnparity run"
+
+
+# ---- a Python script's per-sample biases -------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", ["article", "iris"])
+def test_a_per_sample_python_bias_keeps_the_scripts_layout_and_is_compared_row_by_row(
+    r_available, tmp_path, case
+):
+    """As the article's R does, the biases tiled once per sample (np.tile): numpy adds them
+    row by row as it adds a 1 x k row; each row is compared with our R's one row."""
+    from nnparity import cases
+
+    path = variant(
+        tmp_path,
+        "faithful.py",
+        "per_sample.py",
+        (
+            "bh = np.random.uniform(size=(1, n_hidden))",
+            "bh = np.tile(np.random.uniform(size=(1, n_hidden)), (X.shape[0], 1))",
+        ),
+        (
+            "bout = np.random.uniform(size=(1, n_out))",
+            "bout = np.tile(np.random.uniform(size=(1, n_out)), (X.shape[0], 1))",
+        ),
+    )
+    code, out, err = nnparity("run", "--case", case, "--epochs", "20", "--python-script", path)
+    assert code == 0, (
+        f"per_sample.py computes what r_impl computes on {case}: exit {code}\n{out}{err}"
+    )
+    loaded = cases.load_case(case)
+    port = PythonScript(path)
+    port.start(loaded)
+    trace = port.advance(2)
+    n, _, h, o = loaded.dims
+    assert trace["bh"].shape == (2, n, h) and trace["bout"].shape == (2, n, o), (
+        f"per_sample.py holds its biases once per sample: on {case} they must be recorded "
+        f"{n} x {h} and {n} x {o}, not {trace['bh'].shape[1:]} and {trace['bout'].shape[1:]}"
+    )
