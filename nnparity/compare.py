@@ -85,6 +85,8 @@ def inputs_of(case, trace: dict[str, np.ndarray], start: dict[str, np.ndarray]):
             return getattr(case, name)
         if name == "lr":
             return case.lr
+        if not isinstance(trace.get(name), np.ndarray):  # a script's loop never assigns it:
+            raise KeyError(name)  # the bound comes from the values alone (scaled)
         if name in steps.STATE:
             first = np.asarray(start[name])
             if first.shape != trace[name].shape[1:]:  # a bias a port made per sample: the

@@ -112,6 +112,7 @@ class ScriptRefused(BadInput):
 def parse_names(pairs: list[str] | None) -> dict[str, str]:
     """``["W1=wh", ...]`` -> ``{"W1": "wh"}``, checked against the article's names."""
     found: dict[str, str] = {}
+    given: dict[str, str] = {}  # article name -> the pair that mapped it
     for pair in pairs or []:
         theirs, sep, article = (part.strip() for part in pair.partition("="))
         if not sep or not theirs or not article:
@@ -122,6 +123,18 @@ def parse_names(pairs: list[str] | None) -> dict[str, str]:
                 f"--names {pair}: {article} is not one of the article's names "
                 f"({', '.join(ARTICLE_NAMES)}; or its spellings {', '.join(KNOWN_SPELLINGS)})"
             )
+        if theirs in found and found[theirs] != article:
+            raise BadInput(
+                f"--names {pair}: {theirs} is already mapped to {found[theirs]}: a name of the "
+                "script's stands for one of the article's"
+            )
+        if article in given and found.get(theirs) != article:
+            raise BadInput(
+                f"--names {given[article]} and --names {pair} both name {article}: nnparity "
+                f"would put the case's {article} in one and leave the other as the script has "
+                "it; give one"
+            )
+        given[article] = pair
         found[theirs] = article
     return found
 
@@ -262,6 +275,24 @@ class _Script(Port):
             f"it as the article does: {AS_THE_ARTICLE[self.language][name]}"
         )
 
+    def unnamed(self, missing: list[str], carried: list[str]) -> ScriptRefused:
+        """The script never assigns some of the case's inputs (its weights): the case's had
+        nowhere to go, and the loop ran from the script's own random values; its loop carries
+        `carried` under names not the article's, which --names would map."""
+        state = [name for name in steps.STATE if name in missing]
+        if len(carried) == len(state):
+            pairs = list(zip(carried, state, strict=True))
+        else:
+            pairs = [(carried[0], state[0])]
+        them = "it" if len(pairs) == 1 else "them"
+        hint = " (paired in the order the script sets them: check)" if len(pairs) > 1 else ""
+        return ScriptRefused(
+            f"{self.where(self.loop_line())}: the script never assigns {', '.join(missing)}, so "
+            f"the case's could not replace its own (its random weights would train, not the "
+            f"case's); its loop updates {', '.join(carried)}, not the article's names: name "
+            f"{them} with {' '.join(f'--names {t}={a}' for t, a in pairs)}{hint}"
+        )
+
     def loop_line(self) -> int | None:
         return None
 
@@ -286,6 +317,11 @@ class _Script(Port):
 
 class _LoopDone(BaseException):
     """Raised when the training loop ends: the rest of the script does not run."""
+
+
+class _Unnamed(BaseException):
+    """The script never assigns some of the case's inputs, and its loop carries values under
+    names not the article's (args: the article names, the script's names)."""
 
 
 class _Mismatch(BaseException):
@@ -405,8 +441,10 @@ class _Hooks:
         recorded: dict[str, str],
         names: dict[str, str],
         in_place: set[str] = frozenset(),
+        carried: tuple[str, ...] = (),
     ):
         self.inputs = inputs
+        self.carried = carried  # the script's names the loop assigns (its weights, if unnamed)
         self.in_place = in_place  # the script's names the loop updates with +=
         self.epochs = epochs
         self.recorded = recorded  # article name -> script name
@@ -438,6 +476,18 @@ class _Hooks:
             found = self._own(name, scopes)
             if found is not None:
                 self.own[name] = found
+        missing = [name for name in INPUTS if name != "lr" and name not in self.own]
+        if any(name in steps.STATE for name in missing):
+            # what the loop carries from epoch to epoch under names not the article's: arrays
+            # the script set before the loop (in the order it did) and the loop assigns again
+            carried = [
+                n
+                for scope in reversed(scopes)
+                for n, v in scope.items()
+                if n in self.carried and isinstance(v, np.ndarray) and v.dtype.kind in "biuf"
+            ]
+            if carried:
+                raise _Unnamed(missing, list(dict.fromkeys(carried)))
 
     def _own(self, name: str, scopes) -> tuple[str, object] | None:
         """The script's name and value of an article name (under any of its names)."""
@@ -510,7 +560,12 @@ class PythonScript(_Script):
             self.tree = ast.parse(self.source, filename=str(self.path))
         except SyntaxError as error:
             raise self._syntax(error) from None
-        self.loop, self.recorded = self._find_loop()
+        self.loop, self.recorded, assigned = self._find_loop()
+        own = set(_target_names(self.loop.target))  # the loop's counter is no weight
+        self.carried = tuple(
+            n for n in dict.fromkeys(assigned) if n not in own and self.names.get(n, n) not in
+            ARTICLE_NAMES
+        )
         self.local = _function_locals(self.tree, self.loop)
         self.in_place = {
             n
@@ -550,7 +605,7 @@ class PythonScript(_Script):
             )
         return ScriptRefused(f"{where}: Python cannot parse it: {error.msg}")
 
-    def _find_loop(self) -> tuple[ast.For, dict[str, str]]:
+    def _find_loop(self) -> tuple[ast.For, dict[str, str], list[str]]:
         loops = []
         for loop, depth in _loops(self.tree):
             assigned = [n for _, names in _assignments(loop) for n in names]
@@ -562,7 +617,7 @@ class PythonScript(_Script):
             loops.append((loop, depth, assigned, article))
         if not loops:
             raise ScriptRefused(f"{self.path}: {NO_LOOP}")
-        loop, _, _, article = min(loops, key=lambda x: (-len(x[3]), x[1], x[0].lineno))
+        loop, _, assigned, article = min(loops, key=lambda x: (-len(x[3]), x[1], x[0].lineno))
         if not article:
             raise ScriptRefused(f"{self.path}: {no_article_names(loops)}")
         # Every loop that trains (updates every weight and bias), besides the one chosen: a
@@ -583,7 +638,7 @@ class PythonScript(_Script):
                 "a `for` loop once per epoch: write it as for i in range(epoch):"
             )
         ordered = {name: article[name] for name in steps.NAMES if name in article}
-        return loop, ordered
+        return loop, ordered, assigned
 
     def body_lines(self) -> dict[str, tuple[int, int]]:
         """For each article matrix: the lines of the loop's statement that assigns it."""
@@ -607,7 +662,9 @@ class PythonScript(_Script):
 
     def _run(self, epochs: int) -> dict[str, np.ndarray]:
         code = self._compiled()
-        hooks = _Hooks(case_inputs(self.case), epochs, self.recorded, self.names, self.in_place)
+        hooks = _Hooks(
+            case_inputs(self.case), epochs, self.recorded, self.names, self.in_place, self.carried
+        )
         namespace = {"__name__": "__main__", "__file__": str(self.path), "__builtins__": builtins}
         namespace["__nnparity__"] = hooks
         # What the script prints is its own business, not nnparity's output; its warnings
@@ -626,6 +683,8 @@ class PythonScript(_Script):
             pass
         except _Mismatch as mismatch:
             raise self.mismatch(*mismatch.args) from None
+        except _Unnamed as unnamed:
+            raise self.unnamed(*unnamed.args) from None
         except (Exception, SystemExit) as error:
             raise self._error(error, hooks, warned) from None
         else:
@@ -809,6 +868,11 @@ class RScript(_Script):
             int(epochs),
         )
         status = str(_scalar(outcome["status"]))
+        if status == "unnamed":
+            raise self.unnamed(
+                [str(n) for n in np.ravel(outcome["missing"])],
+                [str(n) for n in np.ravel(outcome["carried"])],
+            )
         if status == "refused":
             raise self.mismatch(
                 str(_scalar(outcome["target"])),

@@ -825,3 +825,60 @@ def test_a_per_sample_python_bias_keeps_the_scripts_layout_and_is_compared_row_b
         f"per_sample.py holds its biases once per sample: on {case} they must be recorded "
         f"{n} x {h} and {n} x {o}, not {trace['bh'].shape[1:]} and {trace['bout'].shape[1:]}"
     )
+
+
+# ---- a script's own names for the weights ------------------------------------------------------
+
+
+def renamed(tmp_path: Path, name: str, new_name: str, names: dict[str, str]) -> str:
+    """A copy of parity_tests/scripts/NAME with every whole word `old` spelt `new`."""
+    text = (SCRIPTS / name).read_text()
+    for old, new in names.items():
+        assert re.search(rf"\b{old}\b", text), f"{name} no longer uses {old}: the edit is stale"
+        text = re.sub(rf"\b{old}\b", new, text)
+    path = tmp_path / new_name
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize("name", ["faithful.py", "faithful.R"])
+def test_a_script_naming_its_weights_otherwise_without_names_is_told_to_map_them(
+    r_available, tmp_path, name
+):
+    path = renamed(tmp_path, name, f"W1_{name}", {"wh": "W1"})
+    flag = "--python-script" if name.endswith(".py") else "--r-script"
+    code, out, err = nnparity("run", "--epochs", "10", flag, path)
+    assert "Traceback" not in out + err, f"a traceback for a script's own names:\n{out}{err}"
+    assert code == 2, (
+        f"{name} with wh spelt W1 keeps its own random W1 (the case's wh had nowhere to go): "
+        f"it must be refused, suggesting --names, not judged; exit {code}\n{out}{err}"
+    )
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, f"not one line:\n{err}{out}"
+    for word in ("never assigns wh", "--names W1=wh"):
+        assert word in lines[0], f"the refusal lacks {word!r}: {lines[0]}"
+    code, out, err = nnparity("run", "--epochs", "10", flag, path, "--names", "W1=wh")
+    assert code == 0, f"with --names W1=wh, {name} computes what ours does: exit {code}\n{out}{err}"
+
+
+def test_a_script_whose_loop_never_updates_a_weight_fails_without_a_traceback(
+    r_available, tmp_path
+):
+    path = variant(
+        tmp_path, "faithful.py", "frozen_wh.py", ("    wh += X.T.dot(d_hiddenlayer) * lr\n", "")
+    )
+    code, out, err = nnparity("run", "--epochs", "10", "--python-script", path)
+    assert "Traceback" not in out + err, f"a traceback for a weight never updated:\n{out}{err}"
+    assert code == 1, f"frozen_wh.py never trains wh: parity must fail, exit {code}\n{out}{err}"
+    assert "not computed" in out, f"wh is not computed by frozen_wh.py's loop\n{out}"
+
+
+def test_names_refuses_two_names_for_one_article_name():
+    code, out, err = nnparity(
+        "run", "--r-script", script("faithful.R"), "--names", "W1=wh", "--names", "W2=wh"
+    )
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, f"two names for wh must be refused: exit {code}\n{err}"
+    for word in ("W1", "W2", "wh"):
+        assert word in lines[0], f"the refusal lacks {word!r}: {lines[0]}"
+

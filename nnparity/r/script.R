@@ -154,8 +154,24 @@ nnparity_script_plan <- function(file, from, to, article) {
     exprs, best, map, script_start_names()
   )
   best$damage <- script_damage(exprs, best)
+  best$carried <- script_carried(exprs, best, map, article)
   best$problem <- NULL
   best
+}
+
+# The names the loop carries from epoch to epoch that are not the article's
+# (nor mapped to one): set before the loop, in the order the script sets them,
+# and assigned again in its body. Weights under other names, if the script
+# never assigns the article's.
+script_carried <- function(exprs, loop, map, article) {
+  before <- unlist(lapply(as.list(exprs)[seq_len(loop$top - 1)],
+                          script_assigned))
+  expr <- exprs[[loop$top]]
+  for (i in loop$path) expr <- expr[[i]]
+  counter <- as.character(expr[[2]])
+  carried <- setdiff(intersect(unique(before), loop$assigned), counter)
+  known <- c(article, script_start_names(), "X", "y", "lr", "epochs")
+  carried[!script_article_names(carried, map) %in% known]
 }
 
 # The first lines of every loop that trains (updates every weight and bias),
@@ -299,7 +315,8 @@ script_replace <- function(expr, path, value) {
 }
 
 # A recorder: the hooks the rewritten loop calls, and what they keep.
-script_recorder <- function(inputs, epochs, from, to, assigned, article) {
+script_recorder <- function(inputs, epochs, from, to, assigned, article,
+                            carried = character()) {
   rec <- new.env(parent = emptyenv())
   rec$phase <- "before"
   rec$count <- 0L
@@ -324,6 +341,7 @@ script_recorder <- function(inputs, epochs, from, to, assigned, article) {
     }
   }
   rec$inject <- function(env) {
+    script_check_named(env, setdiff(names(inputs), "lr"), map, carried)
     rec$notes <- c(rec$notes, script_lr_note(env, inputs$lr, map))
     injected <- script_inject(env, inputs, map)
     rec$resized <- injected$resized
@@ -346,6 +364,30 @@ script_recorder <- function(inputs, epochs, from, to, assigned, article) {
     ))
   }
   rec
+}
+
+# Stop the script ("nnparity_unnamed") when it never assigns a weight or bias
+# under any of its names, so the case's has nowhere to go, while its loop
+# carries numbers under names not the article's: its weights, unmapped.
+# scripts.py words the refusal (as for a Python script).
+script_check_named <- function(env, names, map, carried) {
+  has <- function(name) {
+    any(vapply(c(names(map)[map == name], name), exists, logical(1),
+               envir = env))
+  }
+  missing <- names[!vapply(names, has, logical(1))]
+  carried <- carried[vapply(carried, function(n) {
+    exists(n, envir = env) && is.numeric(get(n, envir = env))
+  }, logical(1))]
+  if (!any(missing %in% script_start_names()) || length(carried) == 0) {
+    return(invisible())
+  }
+  stop(structure(
+    class = c("nnparity_unnamed", "condition"),
+    list(
+      message = "unnamed", call = NULL, missing = missing, carried = carried
+    )
+  ))
 }
 
 # Put the case's matrices in place of the script's own, under the script's
@@ -554,7 +596,9 @@ nnparity_script_run <- function(file, from, to, article, inputs, epochs) {
     ))
   }
   exprs <- parse(file, keep.source = TRUE)
-  rec <- script_recorder(inputs, epochs, from, to, plan$assigned, article)
+  rec <- script_recorder(
+    inputs, epochs, from, to, plan$assigned, article, plan$carried
+  )
   top <- exprs[[plan$top]]
   loop <- top
   for (i in plan$path) loop <- loop[[i]]
@@ -562,7 +606,7 @@ nnparity_script_run <- function(file, from, to, article, inputs, epochs) {
     top, plan$path, script_rewrite_loop(loop, rec, as.integer(epochs))
   )
   outcome <- script_without_devices(script_eval(exprs, rec))
-  if (identical(outcome$status, "refused")) outcome$line <- plan$line
+  if (outcome$status %in% c("refused", "unnamed")) outcome$line <- plan$line
   if (identical(outcome$status, "inside") && length(rec$resized)) {
     outcome$message <- paste0(
       outcome$message, "; note: the case's sizes differ from the script's: ",
@@ -609,6 +653,12 @@ script_eval <- function(exprs, rec) {
       message = function(m) invokeRestart("muffleMessage")
     ),
     nnparity_loop_done = function(done) list(status = "done"),
+    nnparity_unnamed = function(unnamed) {
+      list(
+        status = "unnamed", missing = unnamed$missing,
+        carried = unnamed$carried
+      )
+    },
     nnparity_refused = function(refused) {
       list(
         status = "refused", message = conditionMessage(refused),
