@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import steps
+from . import cases, steps
 from .command import BadInput
 from .compare import NotComputed
 from .paths import R_HARNESS_DIR
@@ -100,6 +100,24 @@ AS_THE_ARTICLE = {
         "wout": "wout = matrix(rnorm(hiddenlayer_neurons * output_neurons), "
         "hiddenlayer_neurons, output_neurons)",
         "bout": "bout = matrix(rep(runif(output_neurons), nrow(X)), nrow = nrow(X))",
+    },
+}
+#: What each matrix of cases.FITS takes part in, in each language's article (in the script's
+#: names, the matrices its shapes break).
+FIT_OPERATIONS = {
+    "Python": {
+        "wh": "np.dot(X, wh)",
+        "bh": "np.dot(X, wh) + bh",
+        "wout": "np.dot(hiddenlayer_activations, wout)",
+        "bout": "np.dot(hiddenlayer_activations, wout) + bout",
+        "y": "y - output",
+    },
+    "R": {
+        "wh": "X %*% wh",
+        "bh": "X %*% wh + bh",
+        "wout": "hidden_layer_activations %*% wout",
+        "bout": "hidden_layer_activations %*% wout + bout",
+        "y": "y - output",
     },
 }
 MISSING_FILE_R = re.compile(r"cannot open file '([^']*)': No such file or directory")
@@ -293,6 +311,47 @@ class _Script(Port):
             f"{them} with {' '.join(f'--names {t}={a}' for t, a in pairs)}{hint}"
         )
 
+    def misfit(self, shapes: dict[str, tuple], theirs: dict[str, str]) -> ScriptRefused | None:
+        """The refusal of a script whose own matrices (`shapes`, by article name; `theirs`: the
+        script's names) do not fit together (cases.FITS, a bias per sample allowed): as
+        written, it stops, or computes something else than the article's network; the case's,
+        which fit, would be checked in their place, not the script. None when they fit."""
+        broken = cases.misfit(shapes, per_sample=True)
+        if broken is None:
+            return None
+        name, _, other, _ = broken
+        words = re.compile(rf"\b({'|'.join(theirs)})\b") if theirs else None
+
+        def spelt(text: str) -> str:  # in the script's names
+            return words.sub(lambda m: theirs[m.group(1)], text) if words else text
+
+        def shown(key: str) -> str:
+            return " x ".join(map(str, shapes[key]))
+
+        operation = FIT_OPERATIONS[self.language][name]
+
+        def at(key: str) -> int:  # where the operation reads it (y's reads no X, no wout)
+            found = re.search(rf"\b{key}\b", operation)
+            return found.start() if found else len(operation)
+
+        first, then = sorted((name, other), key=at)
+        why = ""
+        if name == "y":
+            rows = shapes["X"][0] if "X" in shapes else "?"
+            cols = shapes["wout"][1] if "wout" in shapes else "?"
+            why = f" as the article's (output is {rows} x {cols}: a row per row of X, a column "
+            why += "per column of wout)"
+        elif other == "X":  # a bias's rows
+            why = f" as the article's ({name} has 1 row, or one per row of X)"
+        elif name in ("bh", "bout"):
+            why = " as the article's"
+        return ScriptRefused(
+            f"{self.where(self.loop_line())}: as written, {spelt(first)} is {shown(first)} and "
+            f"{spelt(then)} {shown(then)}: {spelt(operation)} cannot be computed{spelt(why)}; "
+            "the case's matrices, which fit, would be checked in their place, not the script "
+            "as written: make the script's own fit together"
+        )
+
     def loop_line(self) -> int | None:
         return None
 
@@ -322,6 +381,11 @@ class _LoopDone(BaseException):
 class _Unnamed(BaseException):
     """The script never assigns some of the case's inputs, and its loop carries values under
     names not the article's (args: the article names, the script's names)."""
+
+
+class _Misfit(BaseException):
+    """The script's own X, y, weights and biases do not fit together as the article's network
+    (args: article name -> shape, article name -> the script's name)."""
 
 
 class _Mismatch(BaseException):
@@ -414,7 +478,8 @@ class _Rewrite(ast.NodeTransformer):
                 )
                 inject.append(f"{bound} = __nnparity__.value({name!r}, {target!r}, {lookup})")
         enter = f"__nnparity__.enter({lookup})"
-        before = [ast.parse(line).body[0] for line in [enter, *inject]]
+        statements = [enter, *inject, "__nnparity__.fits()"]
+        before = [ast.parse(line).body[0] for line in statements]
         # the loop's own range as written, for a note (a lambda: evaluated by the hook, which
         # ignores what fails)
         written = ast.parse("__nnparity__.written(lambda: None)").body[0]
@@ -488,6 +553,23 @@ class _Hooks:
             ]
             if carried:
                 raise _Unnamed(missing, list(dict.fromkeys(carried)))
+
+    def fits(self) -> None:
+        """After the case's values are in place (their kinds checked): the script's own
+        matrices must fit together, as the script as written computes with them."""
+        shapes, theirs = {}, {}
+        for name, (script_name, own) in self.own.items():
+            if name == "lr" or not isinstance(own, (np.ndarray, list, tuple)):
+                continue  # a number broadcasts to any shape
+            try:
+                shape = np.shape(own)
+            except ValueError:  # a ragged list: its kind was refused
+                continue
+            if len(shape) in (1, 2):
+                shapes[name] = shape if len(shape) == 2 else (1, shape[0])  # numpy's row
+                theirs[name] = script_name
+        if cases.misfit(shapes, per_sample=True) is not None:
+            raise _Misfit(shapes, theirs)
 
     def _own(self, name: str, scopes) -> tuple[str, object] | None:
         """The script's name and value of an article name (under any of its names)."""
@@ -685,6 +767,8 @@ class PythonScript(_Script):
             raise self.mismatch(*mismatch.args) from None
         except _Unnamed as unnamed:
             raise self.unnamed(*unnamed.args) from None
+        except _Misfit as misfit:
+            raise self.misfit(*misfit.args) from None
         except (Exception, SystemExit) as error:
             raise self._error(error, hooks, warned) from None
         else:
@@ -791,6 +875,7 @@ def _script_r_loaded() -> bool:
 
     call("source", str(SCRIPT_R))
     call("nnparity_script_steps", str(steps.CSV))  # its step facts, from steps.csv
+    call("nnparity_script_fits", *(np.array(column) for column in zip(*cases.FITS, strict=True)))
     return True
 
 
@@ -868,6 +953,12 @@ class RScript(_Script):
             int(epochs),
         )
         status = str(_scalar(outcome["status"]))
+        if status == "misfit":
+            dims, theirs = outcome["dims"], outcome["theirs"]
+            shapes = {n: tuple(int(d) for d in np.ravel(dims[n])) for n in dims.keys()}
+            refusal = self.misfit(shapes, {n: str(_scalar(theirs[n])) for n in theirs.keys()})
+            if refusal is not None:
+                raise refusal
         if status == "unnamed":
             raise self.unnamed(
                 [str(n) for n in np.ravel(outcome["missing"])],

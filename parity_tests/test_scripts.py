@@ -882,3 +882,79 @@ def test_names_refuses_two_names_for_one_article_name():
     for word in ("W1", "W2", "wh"):
         assert word in lines[0], f"the refusal lacks {word!r}: {lines[0]}"
 
+
+
+
+# ---- the script's own X, y, weights and biases must fit together -------------------------------
+
+FAITHFUL_R_WH = "wh = matrix(rnorm(ncol(X) * n_hidden), ncol(X), n_hidden)"
+
+# (id, script, edits, words of the one-line refusal): as written, each stops (or, numpy
+# broadcasting, computes a 3 x 3 E) because its own shapes do not fit together; put in their
+# place, the case's would fit, and the verdict would be about another script.
+SHAPE_REFUSALS = [
+    (
+        "python-y-a-row",
+        "faithful.py",
+        [(FAITHFUL_PY_Y, "y = np.array([[1], [1], [0]]).T")],
+        ["as written, y is 1 x 3 and X 3 x 4", "y - output"],
+    ),
+    (
+        "python-x-3-columns-for-4-inputs",
+        "faithful.py",
+        [
+            ("X = np.array([[1, 0, 1, 0],\n              [1, 0, 1, 1],\n              "
+             "[0, 1, 0, 1]])", "X = np.array([[1, 0, 1], [1, 0, 1], [0, 1, 0]])"),
+            ("n_in, n_hidden, n_out = X.shape[1], 3, 1", "n_in, n_hidden, n_out = 4, 3, 1"),
+        ],
+        ["as written, X is 3 x 3 and wh 4 x 3: np.dot(X, wh) cannot be computed"],
+    ),
+    (
+        "r-y-a-row",
+        "faithful.R",
+        [("Y = matrix(c(1, 1, 0), ncol = 1)", "Y = matrix(c(1, 1, 0), nrow = 1)")],
+        ["as written, Y is 1 x 3 and X 3 x 4", "Y - output"],
+    ),
+    (
+        "r-x-3-columns-for-4-inputs",
+        "faithful.R",
+        [
+            ("X = matrix(c(1, 0, 1, 0,\n             1, 0, 1, 1,\n             0, 1, 0, 1), "
+             "nrow = 3, byrow = TRUE)", "X = matrix(c(1, 0, 1, 1, 0, 1, 0, 1, 0), nrow = 3)"),
+            (FAITHFUL_R_WH, "wh = matrix(rnorm(4 * n_hidden), 4, n_hidden)"),
+        ],
+        ["as written, X is 3 x 3 and wh 4 x 3: X %*% wh cannot be computed"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "name, edits, words", [k[1:] for k in SHAPE_REFUSALS], ids=[k[0] for k in SHAPE_REFUSALS]
+)
+def test_a_script_whose_own_shapes_do_not_fit_together_is_refused_naming_them(
+    r_available, tmp_path, name, edits, words
+):
+    path = variant(tmp_path, name, f"misfit_{name}", *edits)
+    flag = "--python-script" if name.endswith(".py") else "--r-script"
+    code, out, err = nnparity("run", "--epochs", "20", flag, path)
+    assert code == 2, (
+        f"as written, {name} with {edits} stops (its own matrices do not fit together): "
+        f"replacing them with the case's, which fit, would judge another script; it must be "
+        f"refused (exit 2), exit {code}\n{out}{err}"
+    )
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nnparity: "), f"not one line:\n{err}{out}"
+    for word in words:
+        assert word in lines[0], f"the refusal lacks {word!r}: {lines[0]}"
+
+
+@pytest.mark.parametrize("name", ["faithful.py", "faithful.R"])
+def test_a_script_whose_own_shapes_fit_but_differ_from_the_cases_still_runs(r_available, name):
+    """faithful's 3 samples against many_samples's 64: only the script's own shapes among
+    themselves matter, the case's replace them."""
+    flag = "--python-script" if name.endswith(".py") else "--r-script"
+    code, out, err = nnparity("run", "--case", "many_samples", "--epochs", "20", flag, script(name))
+    assert code == 0, (
+        f"{name} on many_samples: its own shapes fit together, exit {code}\n{out}{err}"
+    )
+
