@@ -306,40 +306,62 @@ def parse_epochs(path: Path | str, text: str | int | None) -> int:
     return epochs
 
 
+#: How the six matrices fit together as the article's network, in the order they are
+#: checked: (matrix, axis, other, other's axis): matrix.shape[axis] must be
+#: other.shape[other's axis].
+#: A bias's rows (against X's rows) may be 1 always, and X's rows where a bias is held once
+#: per sample (a script's; a case's bias is one row). nnparity/r/script.R reads this table
+#: (scripts.py hands it over) to check an R script's own matrices by the same rule.
+FITS: tuple[tuple[str, int, str, int], ...] = (
+    ("wh", 0, "X", 1),  # X %*% wh
+    ("bh", 1, "wh", 1),  # + bh
+    ("bh", 0, "X", 0),
+    ("wout", 0, "wh", 1),  # hidden %*% wout
+    ("bout", 1, "wout", 1),  # + bout
+    ("bout", 0, "X", 0),
+    ("y", 0, "X", 0),  # y - output
+    ("y", 1, "wout", 1),
+)
+
+
+def misfit(
+    shapes: dict[str, tuple[int, ...]], per_sample: bool = False
+) -> tuple[str, int, str, int] | None:
+    """The first rule of FITS the matrices' shapes break (a name absent from `shapes` breaks
+    none), or None; `per_sample`: a bias may have one row per row of X."""
+    for rule in FITS:
+        name, axis, other, other_axis = rule
+        if name not in shapes or other not in shapes:
+            continue
+        size, wanted = shapes[name][axis], shapes[other][other_axis]
+        if axis == 0 and name in steps.BY_NAME and steps.BY_NAME[name].bias:  # its rows
+            fits = size == 1 or (per_sample and size == wanted)
+        else:
+            fits = size == wanted
+        if not fits:
+            return rule
+    return None
+
+
 def check_shapes(folder: Path, m: dict[str, np.ndarray]) -> None:
-    """The six matrices must fit together as the article's network."""
+    """The six matrices must fit together as the article's network (FITS)."""
     X, y, wh, bh, wout, bout = (m[name] for name in MATRICES)
-
-    def bad(name: str, problem: str) -> CaseError:
-        return CaseError(folder / f"{name}.csv", problem)
-
-    if wh.shape[0] != X.shape[1]:
-        raise bad(
-            "wh",
-            f"shape {wh.shape} does not fit X {X.shape}: "
-            f"wh needs one row per column of X ({X.shape[1]})",
-        )
-    if bh.shape != (1, wh.shape[1]):
-        raise bad(
-            "bh", f"shape {bh.shape} does not fit wh {wh.shape}: bh must be 1 x {wh.shape[1]}"
-        )
-    if wout.shape[0] != wh.shape[1]:
-        raise bad(
-            "wout",
-            f"shape {wout.shape} does not fit wh {wh.shape}: "
-            f"wout needs one row per hidden unit ({wh.shape[1]})",
-        )
-    if bout.shape != (1, wout.shape[1]):
-        raise bad(
-            "bout",
-            f"shape {bout.shape} does not fit wout {wout.shape}: bout must be 1 x {wout.shape[1]}",
-        )
-    if y.shape != (X.shape[0], wout.shape[1]):
-        raise bad(
-            "y",
-            f"shape {y.shape} does not fit X {X.shape} and wout {wout.shape}: "
-            f"y must be {X.shape[0]} x {wout.shape[1]}",
-        )
+    broken = misfit({name: m[name].shape for name in MATRICES})
+    if broken is None:
+        return
+    problems = {
+        "wh": f"shape {wh.shape} does not fit X {X.shape}: "
+        f"wh needs one row per column of X ({X.shape[1]})",
+        "bh": f"shape {bh.shape} does not fit wh {wh.shape}: bh must be 1 x {wh.shape[1]}",
+        "wout": f"shape {wout.shape} does not fit wh {wh.shape}: "
+        f"wout needs one row per hidden unit ({wh.shape[1]})",
+        "bout": f"shape {bout.shape} does not fit wout {wout.shape}: "
+        f"bout must be 1 x {wout.shape[1]}",
+        "y": f"shape {y.shape} does not fit X {X.shape} and wout {wout.shape}: "
+        f"y must be {X.shape[0]} x {wout.shape[1]}",
+    }
+    name = broken[0]
+    raise CaseError(folder / f"{name}.csv", problems[name])
 
 
 def load_case(name_or_path: str | Path) -> Case:

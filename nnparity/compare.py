@@ -30,10 +30,11 @@ __all__ = [
     "lockstep_markers", "structural_problem", "trace_problems", "ulp_distance",
 ]
 
-#: Why a bias may be n x k in R where Python's is 1 x k.
+#: Why a bias may be n x k in one language where the other's is 1 x k (the article's R holds
+#: its biases once per sample; a learner's script in either language may).
 BIAS_COPIES_NOTE = (
-    "R holds this bias once per sample ({rows} x {cols}), Python once (1 x {cols}): "
-    "each R row is compared with Python's row"
+    "{copies} holds this bias once per sample ({rows} x {cols}), {once} once (1 x {cols}): "
+    "each {copies} row is compared with {once}'s row"
 )
 
 
@@ -84,6 +85,8 @@ def inputs_of(case, trace: dict[str, np.ndarray], start: dict[str, np.ndarray]):
             return getattr(case, name)
         if name == "lr":
             return case.lr
+        if not isinstance(trace.get(name), np.ndarray):  # a script's loop never assigns it:
+            raise KeyError(name)  # the bound comes from the values alone (scaled)
         if name in steps.STATE:
             first = np.asarray(start[name])
             if first.shape != trace[name].shape[1:]:  # a bias a port made per sample: the
@@ -277,14 +280,21 @@ class Comparison:
         return bound, checks
 
     def _pair(self, name: str, python, r) -> tuple[np.ndarray, np.ndarray]:
-        """The two arrays of one step, Python's broadcast over R's rows where R holds a
-        bias once per sample."""
+        """The two arrays of one step; where one language holds a bias once per sample and
+        the other once, the one row broadcast over the other's rows."""
         a = np.asarray(python[name], dtype=np.float64)
         b = np.asarray(r[name], dtype=np.float64)
-        if a.shape != b.shape and is_bias_copied_per_sample(name, a.shape, b.shape,
-                                                             self.case.dims[0]):
-            self.stats[name].note = BIAS_COPIES_NOTE.format(rows=b.shape[1], cols=b.shape[2])
+        n = self.case.dims[0]
+        if a.shape != b.shape and is_bias_copied_per_sample(name, a.shape, b.shape, n):
+            self.stats[name].note = BIAS_COPIES_NOTE.format(
+                copies=self.sides[1], once=self.sides[0], rows=b.shape[1], cols=b.shape[2]
+            )
             a = np.ascontiguousarray(np.broadcast_to(a, b.shape))
+        elif a.shape != b.shape and is_bias_copied_per_sample(name, b.shape, a.shape, n):
+            self.stats[name].note = BIAS_COPIES_NOTE.format(
+                copies=self.sides[0], once=self.sides[1], rows=a.shape[1], cols=a.shape[2]
+            )
+            b = np.ascontiguousarray(np.broadcast_to(b, a.shape))
         return a, b
 
     def _allowed(self, name: str, a: np.ndarray, b: np.ndarray, diff: np.ndarray,
@@ -426,8 +436,8 @@ def first_bit_difference(pairs):
 
 def is_bias_copied_per_sample(name: str, a: tuple[int, ...], b: tuple[int, ...],
                               n_samples: int | None) -> bool:
-    """Python holds a bias once (epochs x 1 x k), R a copy per sample (epochs x n x k),
-    as the article's R does."""
+    """Shape `a` holds a bias once (epochs x 1 x k), shape `b` a copy per sample (epochs x n
+    x k), as the article's R does (and a learner's script in either language may)."""
     return (
         n_samples is not None
         and steps.BY_NAME[name].bias
@@ -443,7 +453,7 @@ def structural_problem(name: str, a, b, epochs: int, offset: int = 0,
     """Why two recorded arrays of one step cannot be compared cell by cell, or None.
 
     ``offset`` is the number of epochs before this chunk (to name the epoch an
-    R step failed at); with ``n_samples``, an R bias copied per sample is
+    R step failed at); with ``n_samples``, a bias either language copies per sample is
     comparable (see is_bias_copied_per_sample).
     """
     if isinstance(b, UnreadableInput):
@@ -457,7 +467,8 @@ def structural_problem(name: str, a, b, epochs: int, offset: int = 0,
     if b is None:
         return "the R trace does not record this matrix"
     a, b = np.shape(a), np.shape(b)
-    if a != b and is_bias_copied_per_sample(name, a, b, n_samples):
+    if a != b and (is_bias_copied_per_sample(name, a, b, n_samples)
+                   or is_bias_copied_per_sample(name, b, a, n_samples)):
         a = b
     if a != b:
         return (

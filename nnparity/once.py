@@ -115,7 +115,7 @@ class OnceComparison:
         return None if previous is None else np.asarray(previous)[0]
 
     def _copied_per_sample(self, name: str, copies: tuple, once: tuple) -> bool:
-        """A bias R holds once per sample (the article's R), where 1 x k is expected:
+        """A bias held once per sample (the article's R, a script's), where 1 x k is expected:
         each row is compared with the one row (see compare.is_bias_copied_per_sample)."""
         from .compare import is_bias_copied_per_sample  # compare imports this module
 
@@ -155,6 +155,8 @@ class OnceComparison:
             return
         if self._copied_per_sample(name, np.shape(b), np.shape(a)):
             a = np.broadcast_to(a, np.shape(b))
+        elif self._copied_per_sample(name, np.shape(a), np.shape(b)):  # a Python script's
+            b = np.broadcast_to(b, np.shape(a))
         if np.shape(a) != np.shape(b) or len(a) != 1:
             return self._note(name, epoch, f"shapes differ: Python {np.shape(a)}, R {np.shape(b)}")
         a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)

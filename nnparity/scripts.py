@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import steps
+from . import cases, steps
 from .command import BadInput
 from .compare import NotComputed
 from .paths import R_HARNESS_DIR
@@ -102,6 +102,24 @@ AS_THE_ARTICLE = {
         "bout": "bout = matrix(rep(runif(output_neurons), nrow(X)), nrow = nrow(X))",
     },
 }
+#: What each matrix of cases.FITS takes part in, in each language's article (in the script's
+#: names, the matrices its shapes break).
+FIT_OPERATIONS = {
+    "Python": {
+        "wh": "np.dot(X, wh)",
+        "bh": "np.dot(X, wh) + bh",
+        "wout": "np.dot(hiddenlayer_activations, wout)",
+        "bout": "np.dot(hiddenlayer_activations, wout) + bout",
+        "y": "y - output",
+    },
+    "R": {
+        "wh": "X %*% wh",
+        "bh": "X %*% wh + bh",
+        "wout": "hidden_layer_activations %*% wout",
+        "bout": "hidden_layer_activations %*% wout + bout",
+        "y": "y - output",
+    },
+}
 MISSING_FILE_R = re.compile(r"cannot open file '([^']*)': No such file or directory")
 
 
@@ -112,6 +130,7 @@ class ScriptRefused(BadInput):
 def parse_names(pairs: list[str] | None) -> dict[str, str]:
     """``["W1=wh", ...]`` -> ``{"W1": "wh"}``, checked against the article's names."""
     found: dict[str, str] = {}
+    given: dict[str, str] = {}  # article name -> the pair that mapped it
     for pair in pairs or []:
         theirs, sep, article = (part.strip() for part in pair.partition("="))
         if not sep or not theirs or not article:
@@ -122,6 +141,18 @@ def parse_names(pairs: list[str] | None) -> dict[str, str]:
                 f"--names {pair}: {article} is not one of the article's names "
                 f"({', '.join(ARTICLE_NAMES)}; or its spellings {', '.join(KNOWN_SPELLINGS)})"
             )
+        if theirs in found and found[theirs] != article:
+            raise BadInput(
+                f"--names {pair}: {theirs} is already mapped to {found[theirs]}: a name of the "
+                "script's stands for one of the article's"
+            )
+        if article in given and found.get(theirs) != article:
+            raise BadInput(
+                f"--names {given[article]} and --names {pair} both name {article}: nnparity "
+                f"would put the case's {article} in one and leave the other as the script has "
+                "it; give one"
+            )
+        given[article] = pair
         found[theirs] = article
     return found
 
@@ -262,6 +293,65 @@ class _Script(Port):
             f"it as the article does: {AS_THE_ARTICLE[self.language][name]}"
         )
 
+    def unnamed(self, missing: list[str], carried: list[str]) -> ScriptRefused:
+        """The script never assigns some of the case's inputs (its weights): the case's had
+        nowhere to go, and the loop ran from the script's own random values; its loop carries
+        `carried` under names not the article's, which --names would map."""
+        state = [name for name in steps.STATE if name in missing]
+        if len(carried) == len(state):
+            pairs = list(zip(carried, state, strict=True))
+        else:
+            pairs = [(carried[0], state[0])]
+        them = "it" if len(pairs) == 1 else "them"
+        hint = " (paired in the order the script sets them: check)" if len(pairs) > 1 else ""
+        return ScriptRefused(
+            f"{self.where(self.loop_line())}: the script never assigns {', '.join(missing)}, so "
+            f"the case's could not replace its own (its random weights would train, not the "
+            f"case's); its loop updates {', '.join(carried)}, not the article's names: name "
+            f"{them} with {' '.join(f'--names {t}={a}' for t, a in pairs)}{hint}"
+        )
+
+    def misfit(self, shapes: dict[str, tuple], theirs: dict[str, str]) -> ScriptRefused | None:
+        """The refusal of a script whose own matrices (`shapes`, by article name; `theirs`: the
+        script's names) do not fit together (cases.FITS, a bias per sample allowed): as
+        written, it stops, or computes something else than the article's network; the case's,
+        which fit, would be checked in their place, not the script. None when they fit."""
+        broken = cases.misfit(shapes, per_sample=True)
+        if broken is None:
+            return None
+        name, _, other, _ = broken
+        words = re.compile(rf"\b({'|'.join(theirs)})\b") if theirs else None
+
+        def spelt(text: str) -> str:  # in the script's names
+            return words.sub(lambda m: theirs[m.group(1)], text) if words else text
+
+        def shown(key: str) -> str:
+            return " x ".join(map(str, shapes[key]))
+
+        operation = FIT_OPERATIONS[self.language][name]
+
+        def at(key: str) -> int:  # where the operation reads it (y's reads no X, no wout)
+            found = re.search(rf"\b{key}\b", operation)
+            return found.start() if found else len(operation)
+
+        first, then = sorted((name, other), key=at)
+        why = ""
+        if name == "y":
+            rows = shapes["X"][0] if "X" in shapes else "?"
+            cols = shapes["wout"][1] if "wout" in shapes else "?"
+            why = f" as the article's (output is {rows} x {cols}: a row per row of X, a column "
+            why += "per column of wout)"
+        elif other == "X":  # a bias's rows
+            why = f" as the article's ({name} has 1 row, or one per row of X)"
+        elif name in ("bh", "bout"):
+            why = " as the article's"
+        return ScriptRefused(
+            f"{self.where(self.loop_line())}: as written, {spelt(first)} is {shown(first)} and "
+            f"{spelt(then)} {shown(then)}: {spelt(operation)} cannot be computed{spelt(why)}; "
+            "the case's matrices, which fit, would be checked in their place, not the script "
+            "as written: make the script's own fit together"
+        )
+
     def loop_line(self) -> int | None:
         return None
 
@@ -286,6 +376,16 @@ class _Script(Port):
 
 class _LoopDone(BaseException):
     """Raised when the training loop ends: the rest of the script does not run."""
+
+
+class _Unnamed(BaseException):
+    """The script never assigns some of the case's inputs, and its loop carries values under
+    names not the article's (args: the article names, the script's names)."""
+
+
+class _Misfit(BaseException):
+    """The script's own X, y, weights and biases do not fit together as the article's network
+    (args: article name -> shape, article name -> the script's name)."""
 
 
 class _Mismatch(BaseException):
@@ -377,7 +477,9 @@ class _Rewrite(ast.NodeTransformer):
                     else f"globals()[{target!r}]"
                 )
                 inject.append(f"{bound} = __nnparity__.value({name!r}, {target!r}, {lookup})")
-        before = [ast.parse(line).body[0] for line in ["__nnparity__.enter()", *inject]]
+        enter = f"__nnparity__.enter({lookup})"
+        statements = [enter, *inject, "__nnparity__.fits()"]
+        before = [ast.parse(line).body[0] for line in statements]
         # the loop's own range as written, for a note (a lambda: evaluated by the hook, which
         # ignores what fails)
         written = ast.parse("__nnparity__.written(lambda: None)").body[0]
@@ -404,8 +506,10 @@ class _Hooks:
         recorded: dict[str, str],
         names: dict[str, str],
         in_place: set[str] = frozenset(),
+        carried: tuple[str, ...] = (),
     ):
         self.inputs = inputs
+        self.carried = carried  # the script's names the loop assigns (its weights, if unnamed)
         self.in_place = in_place  # the script's names the loop updates with +=
         self.epochs = epochs
         self.recorded = recorded  # article name -> script name
@@ -417,6 +521,9 @@ class _Hooks:
         self.resized: list[str] = []
         self.given: dict[str, np.ndarray] = {}  # what the loop starts from, in the script's layout
         self.notes: list[str] = []  # the script's own lr and epochs, which the case's replaced
+        #: The script's own values as the loop would have started from them (enter): article
+        #: name -> (the script's name, its value); the case's replace them.
+        self.own: dict[str, tuple[str, object]] = {}
 
     def written(self, iterable) -> None:
         """The number of passes the loop makes as written (iterable() is its own range)."""
@@ -427,26 +534,65 @@ class _Hooks:
         if count != self.epochs:
             self.notes.append(f"loop runs {count} epochs as written; nnparity ran {self.epochs}")
 
-    def enter(self) -> None:
+    def enter(self, *scopes) -> None:
+        """The loop is reached: its own values are kept before the case's replace them."""
         self.phase = "inside"
+        for name in INPUTS:
+            found = self._own(name, scopes)
+            if found is not None:
+                self.own[name] = found
+        missing = [name for name in INPUTS if name != "lr" and name not in self.own]
+        if any(name in steps.STATE for name in missing):
+            # what the loop carries from epoch to epoch under names not the article's: arrays
+            # the script set before the loop (in the order it did) and the loop assigns again
+            carried = [
+                n
+                for scope in reversed(scopes)
+                for n, v in scope.items()
+                if n in self.carried and isinstance(v, np.ndarray) and v.dtype.kind in "biuf"
+            ]
+            if carried:
+                raise _Unnamed(missing, list(dict.fromkeys(carried)))
 
-    def _own(self, name: str, scopes) -> object:
+    def fits(self) -> None:
+        """After the case's values are in place (their kinds checked): the script's own
+        matrices must fit together, as the script as written computes with them."""
+        shapes, theirs = {}, {}
+        for name, (script_name, own) in self.own.items():
+            if name == "lr" or not isinstance(own, (np.ndarray, list, tuple)):
+                continue  # a number broadcasts to any shape
+            try:
+                shape = np.shape(own)
+            except ValueError:  # a ragged list: its kind was refused
+                continue
+            if len(shape) in (1, 2):
+                shapes[name] = shape if len(shape) == 2 else (1, shape[0])  # numpy's row
+                theirs[name] = script_name
+        if cases.misfit(shapes, per_sample=True) is not None:
+            raise _Misfit(shapes, theirs)
+
+    def _own(self, name: str, scopes) -> tuple[str, object] | None:
+        """The script's name and value of an article name (under any of its names)."""
         for script_name in [k for k, v in self.names.items() if v == name] + [name]:
             for scope in scopes:
                 if script_name in scope:
-                    return scope[script_name]
+                    return script_name, scope[script_name]
         return None
+
+    def _own_value(self, name: str) -> object:
+        return self.own[name][1] if name in self.own else None
 
     def value(self, name: str, target: str, *scopes):
         """The case's `name`; a bias the script holds once per sample keeps that layout."""
         value = np.array(self.inputs[name], dtype=np.float64) if name != "lr" else self.inputs[name]
         if name == "lr":
-            own = self._own(name, scopes)
+            own = self._own_value(name)
             if isinstance(own, (int, float, np.number)) and float(own) != float(value):
                 self.notes.append(f"lr is {float(own)!r}; the case's {float(value)!r} was used")
             return value
         if name in steps.BY_NAME and steps.BY_NAME[name].bias:
-            own, own_x = np.asarray(self._own(name, scopes)), self._own("X", scopes)
+            # the script's own X, not the case's X the hooks may already have put in its place
+            own, own_x = np.asarray(self._own_value(name)), self._own_value("X")
             rows = np.shape(own_x)[0] if np.ndim(own_x) >= 1 else None
             if own.ndim == 2 and own.shape[0] > 1 and own.shape[0] == rows:
                 value = np.repeat(value, self.inputs["X"].shape[0], axis=0)
@@ -455,7 +601,7 @@ class _Hooks:
         if kind is not None:
             raise _Mismatch(target, name, kind, value.shape)
         self.given[name] = np.array(value, dtype=np.float64)  # copied: += changes it in place
-        own = self._own(name, scopes)
+        own = self._own_value(name)
         if np.ndim(own) == 2 and np.shape(own) != value.shape:
             self.resized.append(
                 f"{name} {' x '.join(map(str, value.shape))} (the script's "
@@ -496,7 +642,12 @@ class PythonScript(_Script):
             self.tree = ast.parse(self.source, filename=str(self.path))
         except SyntaxError as error:
             raise self._syntax(error) from None
-        self.loop, self.recorded = self._find_loop()
+        self.loop, self.recorded, assigned = self._find_loop()
+        own = set(_target_names(self.loop.target))  # the loop's counter is no weight
+        self.carried = tuple(
+            n for n in dict.fromkeys(assigned) if n not in own and self.names.get(n, n) not in
+            ARTICLE_NAMES
+        )
         self.local = _function_locals(self.tree, self.loop)
         self.in_place = {
             n
@@ -536,7 +687,7 @@ class PythonScript(_Script):
             )
         return ScriptRefused(f"{where}: Python cannot parse it: {error.msg}")
 
-    def _find_loop(self) -> tuple[ast.For, dict[str, str]]:
+    def _find_loop(self) -> tuple[ast.For, dict[str, str], list[str]]:
         loops = []
         for loop, depth in _loops(self.tree):
             assigned = [n for _, names in _assignments(loop) for n in names]
@@ -548,7 +699,7 @@ class PythonScript(_Script):
             loops.append((loop, depth, assigned, article))
         if not loops:
             raise ScriptRefused(f"{self.path}: {NO_LOOP}")
-        loop, _, _, article = min(loops, key=lambda x: (-len(x[3]), x[1], x[0].lineno))
+        loop, _, assigned, article = min(loops, key=lambda x: (-len(x[3]), x[1], x[0].lineno))
         if not article:
             raise ScriptRefused(f"{self.path}: {no_article_names(loops)}")
         # Every loop that trains (updates every weight and bias), besides the one chosen: a
@@ -569,7 +720,7 @@ class PythonScript(_Script):
                 "a `for` loop once per epoch: write it as for i in range(epoch):"
             )
         ordered = {name: article[name] for name in steps.NAMES if name in article}
-        return loop, ordered
+        return loop, ordered, assigned
 
     def body_lines(self) -> dict[str, tuple[int, int]]:
         """For each article matrix: the lines of the loop's statement that assigns it."""
@@ -593,7 +744,9 @@ class PythonScript(_Script):
 
     def _run(self, epochs: int) -> dict[str, np.ndarray]:
         code = self._compiled()
-        hooks = _Hooks(case_inputs(self.case), epochs, self.recorded, self.names, self.in_place)
+        hooks = _Hooks(
+            case_inputs(self.case), epochs, self.recorded, self.names, self.in_place, self.carried
+        )
         namespace = {"__name__": "__main__", "__file__": str(self.path), "__builtins__": builtins}
         namespace["__nnparity__"] = hooks
         # What the script prints is its own business, not nnparity's output; its warnings
@@ -612,6 +765,10 @@ class PythonScript(_Script):
             pass
         except _Mismatch as mismatch:
             raise self.mismatch(*mismatch.args) from None
+        except _Unnamed as unnamed:
+            raise self.unnamed(*unnamed.args) from None
+        except _Misfit as misfit:
+            raise self.misfit(*misfit.args) from None
         except (Exception, SystemExit) as error:
             raise self._error(error, hooks, warned) from None
         else:
@@ -718,6 +875,7 @@ def _script_r_loaded() -> bool:
 
     call("source", str(SCRIPT_R))
     call("nnparity_script_steps", str(steps.CSV))  # its step facts, from steps.csv
+    call("nnparity_script_fits", *(np.array(column) for column in zip(*cases.FITS, strict=True)))
     return True
 
 
@@ -795,6 +953,17 @@ class RScript(_Script):
             int(epochs),
         )
         status = str(_scalar(outcome["status"]))
+        if status == "misfit":
+            dims, theirs = outcome["dims"], outcome["theirs"]
+            shapes = {n: tuple(int(d) for d in np.ravel(dims[n])) for n in dims.keys()}
+            refusal = self.misfit(shapes, {n: str(_scalar(theirs[n])) for n in theirs.keys()})
+            if refusal is not None:
+                raise refusal
+        if status == "unnamed":
+            raise self.unnamed(
+                [str(n) for n in np.ravel(outcome["missing"])],
+                [str(n) for n in np.ravel(outcome["carried"])],
+            )
         if status == "refused":
             raise self.mismatch(
                 str(_scalar(outcome["target"])),

@@ -786,3 +786,175 @@ def test_a_script_runs_once_as_written(r_available, tmp_path, monkeypatch, name,
     assert code == 0, out + err
     runs = (tmp_path / "log.txt").read_text().count("ran")
     assert runs == 1, f"{name} ran {runs} times in one nnparity run"
+
+
+# ---- a Python script's per-sample biases -------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", ["article", "iris"])
+def test_a_per_sample_python_bias_keeps_the_scripts_layout_and_is_compared_row_by_row(
+    r_available, tmp_path, case
+):
+    """As the article's R does, the biases tiled once per sample (np.tile): numpy adds them
+    row by row as it adds a 1 x k row; each row is compared with our R's one row."""
+    from nnparity import cases
+
+    path = variant(
+        tmp_path,
+        "faithful.py",
+        "per_sample.py",
+        (
+            "bh = np.random.uniform(size=(1, n_hidden))",
+            "bh = np.tile(np.random.uniform(size=(1, n_hidden)), (X.shape[0], 1))",
+        ),
+        (
+            "bout = np.random.uniform(size=(1, n_out))",
+            "bout = np.tile(np.random.uniform(size=(1, n_out)), (X.shape[0], 1))",
+        ),
+    )
+    code, out, err = nnparity("run", "--case", case, "--epochs", "20", "--python-script", path)
+    assert code == 0, (
+        f"per_sample.py computes what r_impl computes on {case}: exit {code}\n{out}{err}"
+    )
+    loaded = cases.load_case(case)
+    port = PythonScript(path)
+    port.start(loaded)
+    trace = port.advance(2)
+    n, _, h, o = loaded.dims
+    assert trace["bh"].shape == (2, n, h) and trace["bout"].shape == (2, n, o), (
+        f"per_sample.py holds its biases once per sample: on {case} they must be recorded "
+        f"{n} x {h} and {n} x {o}, not {trace['bh'].shape[1:]} and {trace['bout'].shape[1:]}"
+    )
+
+
+# ---- a script's own names for the weights ------------------------------------------------------
+
+
+def renamed(tmp_path: Path, name: str, new_name: str, names: dict[str, str]) -> str:
+    """A copy of parity_tests/scripts/NAME with every whole word `old` spelt `new`."""
+    text = (SCRIPTS / name).read_text()
+    for old, new in names.items():
+        assert re.search(rf"\b{old}\b", text), f"{name} no longer uses {old}: the edit is stale"
+        text = re.sub(rf"\b{old}\b", new, text)
+    path = tmp_path / new_name
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize("name", ["faithful.py", "faithful.R"])
+def test_a_script_naming_its_weights_otherwise_without_names_is_told_to_map_them(
+    r_available, tmp_path, name
+):
+    path = renamed(tmp_path, name, f"W1_{name}", {"wh": "W1"})
+    flag = "--python-script" if name.endswith(".py") else "--r-script"
+    code, out, err = nnparity("run", "--epochs", "10", flag, path)
+    assert "Traceback" not in out + err, f"a traceback for a script's own names:\n{out}{err}"
+    assert code == 2, (
+        f"{name} with wh spelt W1 keeps its own random W1 (the case's wh had nowhere to go): "
+        f"it must be refused, suggesting --names, not judged; exit {code}\n{out}{err}"
+    )
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, f"not one line:\n{err}{out}"
+    for word in ("never assigns wh", "--names W1=wh"):
+        assert word in lines[0], f"the refusal lacks {word!r}: {lines[0]}"
+    code, out, err = nnparity("run", "--epochs", "10", flag, path, "--names", "W1=wh")
+    assert code == 0, f"with --names W1=wh, {name} computes what ours does: exit {code}\n{out}{err}"
+
+
+def test_a_script_whose_loop_never_updates_a_weight_fails_without_a_traceback(
+    r_available, tmp_path
+):
+    path = variant(
+        tmp_path, "faithful.py", "frozen_wh.py", ("    wh += X.T.dot(d_hiddenlayer) * lr\n", "")
+    )
+    code, out, err = nnparity("run", "--epochs", "10", "--python-script", path)
+    assert "Traceback" not in out + err, f"a traceback for a weight never updated:\n{out}{err}"
+    assert code == 1, f"frozen_wh.py never trains wh: parity must fail, exit {code}\n{out}{err}"
+    assert "not computed" in out, f"wh is not computed by frozen_wh.py's loop\n{out}"
+
+
+def test_names_refuses_two_names_for_one_article_name():
+    code, out, err = nnparity(
+        "run", "--r-script", script("faithful.R"), "--names", "W1=wh", "--names", "W2=wh"
+    )
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, f"two names for wh must be refused: exit {code}\n{err}"
+    for word in ("W1", "W2", "wh"):
+        assert word in lines[0], f"the refusal lacks {word!r}: {lines[0]}"
+
+
+
+
+# ---- the script's own X, y, weights and biases must fit together -------------------------------
+
+FAITHFUL_R_WH = "wh = matrix(rnorm(ncol(X) * n_hidden), ncol(X), n_hidden)"
+
+# (id, script, edits, words of the one-line refusal): as written, each stops (or, numpy
+# broadcasting, computes a 3 x 3 E) because its own shapes do not fit together; put in their
+# place, the case's would fit, and the verdict would be about another script.
+SHAPE_REFUSALS = [
+    (
+        "python-y-a-row",
+        "faithful.py",
+        [(FAITHFUL_PY_Y, "y = np.array([[1], [1], [0]]).T")],
+        ["as written, y is 1 x 3 and X 3 x 4", "y - output"],
+    ),
+    (
+        "python-x-3-columns-for-4-inputs",
+        "faithful.py",
+        [
+            ("X = np.array([[1, 0, 1, 0],\n              [1, 0, 1, 1],\n              "
+             "[0, 1, 0, 1]])", "X = np.array([[1, 0, 1], [1, 0, 1], [0, 1, 0]])"),
+            ("n_in, n_hidden, n_out = X.shape[1], 3, 1", "n_in, n_hidden, n_out = 4, 3, 1"),
+        ],
+        ["as written, X is 3 x 3 and wh 4 x 3: np.dot(X, wh) cannot be computed"],
+    ),
+    (
+        "r-y-a-row",
+        "faithful.R",
+        [("Y = matrix(c(1, 1, 0), ncol = 1)", "Y = matrix(c(1, 1, 0), nrow = 1)")],
+        ["as written, Y is 1 x 3 and X 3 x 4", "Y - output"],
+    ),
+    (
+        "r-x-3-columns-for-4-inputs",
+        "faithful.R",
+        [
+            ("X = matrix(c(1, 0, 1, 0,\n             1, 0, 1, 1,\n             0, 1, 0, 1), "
+             "nrow = 3, byrow = TRUE)", "X = matrix(c(1, 0, 1, 1, 0, 1, 0, 1, 0), nrow = 3)"),
+            (FAITHFUL_R_WH, "wh = matrix(rnorm(4 * n_hidden), 4, n_hidden)"),
+        ],
+        ["as written, X is 3 x 3 and wh 4 x 3: X %*% wh cannot be computed"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "name, edits, words", [k[1:] for k in SHAPE_REFUSALS], ids=[k[0] for k in SHAPE_REFUSALS]
+)
+def test_a_script_whose_own_shapes_do_not_fit_together_is_refused_naming_them(
+    r_available, tmp_path, name, edits, words
+):
+    path = variant(tmp_path, name, f"misfit_{name}", *edits)
+    flag = "--python-script" if name.endswith(".py") else "--r-script"
+    code, out, err = nnparity("run", "--epochs", "20", flag, path)
+    assert code == 2, (
+        f"as written, {name} with {edits} stops (its own matrices do not fit together): "
+        f"replacing them with the case's, which fit, would judge another script; it must be "
+        f"refused (exit 2), exit {code}\n{out}{err}"
+    )
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nnparity: "), f"not one line:\n{err}{out}"
+    for word in words:
+        assert word in lines[0], f"the refusal lacks {word!r}: {lines[0]}"
+
+
+@pytest.mark.parametrize("name", ["faithful.py", "faithful.R"])
+def test_a_script_whose_own_shapes_fit_but_differ_from_the_cases_still_runs(r_available, name):
+    """faithful's 3 samples against many_samples's 64: only the script's own shapes among
+    themselves matter, the case's replace them."""
+    flag = "--python-script" if name.endswith(".py") else "--r-script"
+    code, out, err = nnparity("run", "--case", "many_samples", "--epochs", "20", flag, script(name))
+    assert code == 0, (
+        f"{name} on many_samples: its own shapes fit together, exit {code}\n{out}{err}"
+    )
+

@@ -24,6 +24,39 @@ nnparity_script_steps <- function(file) {
   invisible(NULL)
 }
 
+# How the six matrices fit together as the article's network: cases.FITS
+# (the one definition), set by nnparity_script_fits() when scripts.py sources
+# this file. Each row: the size of `name` along `axis` must be that of `other`
+# along `other_axis` (a bias's rows may also be 1).
+script_fit_rules <- NULL
+
+nnparity_script_fits <- function(name, axis, other, other_axis) {
+  script_fit_rules <<- data.frame(
+    name = name, axis = axis + 1L, other = other,
+    other_axis = other_axis + 1L
+  )
+  invisible(NULL)
+}
+
+# Whether matrices of these dims (a list by article name; a name absent
+# breaks no rule) break a rule of script_fit_rules; a bias may be held once
+# per sample.
+script_misfits <- function(dims) {
+  rules <- split(script_fit_rules, seq_len(nrow(script_fit_rules)))
+  any(vapply(rules, script_breaks, logical(1), dims = dims))
+}
+
+script_breaks <- function(rule, dims) {
+  a <- dims[[rule$name]]
+  b <- dims[[rule$other]]
+  if (is.null(a) || is.null(b)) {
+    return(FALSE)
+  }
+  size <- a[rule$axis]
+  bias_rows <- rule$axis == 1 && script_is_bias(rule$name)
+  size != b[rule$other_axis] && !(bias_rows && size == 1)
+}
+
 # The weights and biases training starts from (step 1): wh, bh, wout, bout.
 script_start_names <- function() {
   script_step_list$name[script_step_list$step == 1]
@@ -154,8 +187,24 @@ nnparity_script_plan <- function(file, from, to, article) {
     exprs, best, map, script_start_names()
   )
   best$damage <- script_damage(exprs, best)
+  best$carried <- script_carried(exprs, best, map, article)
   best$problem <- NULL
   best
+}
+
+# The names the loop carries from epoch to epoch that are not the article's
+# (nor mapped to one): set before the loop, in the order the script sets them,
+# and assigned again in its body. Weights under other names, if the script
+# never assigns the article's.
+script_carried <- function(exprs, loop, map, article) {
+  before <- unlist(lapply(as.list(exprs)[seq_len(loop$top - 1)],
+                          script_assigned))
+  expr <- exprs[[loop$top]]
+  for (i in loop$path) expr <- expr[[i]]
+  counter <- as.character(expr[[2]])
+  carried <- setdiff(intersect(unique(before), loop$assigned), counter)
+  known <- c(article, script_start_names(), "X", "y", "lr", "epochs")
+  carried[!script_article_names(carried, map) %in% known]
 }
 
 # The first lines of every loop that trains (updates every weight and bias),
@@ -299,7 +348,8 @@ script_replace <- function(expr, path, value) {
 }
 
 # A recorder: the hooks the rewritten loop calls, and what they keep.
-script_recorder <- function(inputs, epochs, from, to, assigned, article) {
+script_recorder <- function(inputs, epochs, from, to, assigned, article,
+                            carried = character()) {
   rec <- new.env(parent = emptyenv())
   rec$phase <- "before"
   rec$count <- 0L
@@ -324,8 +374,12 @@ script_recorder <- function(inputs, epochs, from, to, assigned, article) {
     }
   }
   rec$inject <- function(env) {
+    matrices <- setdiff(names(inputs), "lr")
+    script_check_named(env, matrices, map, carried)
     rec$notes <- c(rec$notes, script_lr_note(env, inputs$lr, map))
+    own <- script_own_dims(env, matrices, map)
     injected <- script_inject(env, inputs, map)
+    script_check_fit(own)
     rec$resized <- injected$resized
     rec$given <- injected$given
     rec$phase <- "inside"
@@ -346,6 +400,64 @@ script_recorder <- function(inputs, epochs, from, to, assigned, article) {
     ))
   }
   rec
+}
+
+# Stop the script ("nnparity_unnamed") when it never assigns a weight or bias
+# under any of its names, so the case's has nowhere to go, while its loop
+# carries numbers under names not the article's: its weights, unmapped.
+# scripts.py words the refusal (as for a Python script).
+script_check_named <- function(env, names, map, carried) {
+  has <- function(name) {
+    any(vapply(c(names(map)[map == name], name), exists, logical(1),
+               envir = env))
+  }
+  missing <- names[!vapply(names, has, logical(1))]
+  carried <- carried[vapply(carried, function(n) {
+    exists(n, envir = env) && is.numeric(get(n, envir = env))
+  }, logical(1))]
+  if (!any(missing %in% script_start_names()) || length(carried) == 0) {
+    return(invisible())
+  }
+  stop(structure(
+    class = c("nnparity_unnamed", "condition"),
+    list(
+      message = "unnamed", call = NULL, missing = missing, carried = carried
+    )
+  ))
+}
+
+# The dims of the script's own matrices (a plain vector is a column, as %*%
+# and recycling read it; a number fits anything) and the script's names.
+script_own_dims <- function(env, names, map) {
+  dims <- list()
+  theirs <- list()
+  for (name in names) {
+    for (target in c(names(map)[map == name], name)) {
+      if (!exists(target, envir = env)) next
+      own <- get(target, envir = env)
+      if (is.matrix(own)) {
+        dims[[name]] <- dim(own)
+      } else if (is.numeric(own) && length(own) > 1) {
+        dims[[name]] <- c(length(own), 1L)
+      }
+      if (!is.null(dims[[name]])) theirs[[name]] <- target
+      break
+    }
+  }
+  list(dims = dims, theirs = theirs)
+}
+
+# Stop the script ("nnparity_misfit") when its own matrices do not fit
+# together (script_misfits): as written it would stop, or compute something
+# else than the article's network. scripts.py words the refusal.
+script_check_fit <- function(own) {
+  if (!script_misfits(own$dims)) {
+    return(invisible())
+  }
+  stop(structure(
+    class = c("nnparity_misfit", "condition"),
+    list(message = "misfit", call = NULL, dims = own$dims, theirs = own$theirs)
+  ))
 }
 
 # Put the case's matrices in place of the script's own, under the script's
@@ -554,7 +666,9 @@ nnparity_script_run <- function(file, from, to, article, inputs, epochs) {
     ))
   }
   exprs <- parse(file, keep.source = TRUE)
-  rec <- script_recorder(inputs, epochs, from, to, plan$assigned, article)
+  rec <- script_recorder(
+    inputs, epochs, from, to, plan$assigned, article, plan$carried
+  )
   top <- exprs[[plan$top]]
   loop <- top
   for (i in plan$path) loop <- loop[[i]]
@@ -562,7 +676,8 @@ nnparity_script_run <- function(file, from, to, article, inputs, epochs) {
     top, plan$path, script_rewrite_loop(loop, rec, as.integer(epochs))
   )
   outcome <- script_without_devices(script_eval(exprs, rec))
-  if (identical(outcome$status, "refused")) outcome$line <- plan$line
+  refused <- c("refused", "unnamed", "misfit")
+  if (outcome$status %in% refused) outcome$line <- plan$line
   if (identical(outcome$status, "inside") && length(rec$resized)) {
     outcome$message <- paste0(
       outcome$message, "; note: the case's sizes differ from the script's: ",
@@ -609,6 +724,15 @@ script_eval <- function(exprs, rec) {
       message = function(m) invokeRestart("muffleMessage")
     ),
     nnparity_loop_done = function(done) list(status = "done"),
+    nnparity_misfit = function(misfit) {
+      list(status = "misfit", dims = misfit$dims, theirs = misfit$theirs)
+    },
+    nnparity_unnamed = function(unnamed) {
+      list(
+        status = "unnamed", missing = unnamed$missing,
+        carried = unnamed$carried
+      )
+    },
     nnparity_refused = function(refused) {
       list(
         status = "refused", message = conditionMessage(refused),
