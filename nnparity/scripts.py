@@ -267,6 +267,13 @@ class _Script(Port):
     def describe(self) -> str:
         return f"the {self.language} script {self.path.name}"
 
+    def other_language_hint(self) -> str:
+        """For a script that does not parse: when its name says it is the other language's."""
+        other = {"Python": (".r", "--r-script"), "R": (".py", "--python-script")}[self.language]
+        if self.path.suffix.lower() != other[0]:
+            return ""
+        return f" (a {self.path.suffix} file: is it for {other[1]}?)"
+
     def where(self, line: int | None) -> str:
         return f"{self.path}:{line}" if line else str(self.path)
 
@@ -685,7 +692,9 @@ class PythonScript(_Script):
                 f"{where}: Python 2 syntax (`{code}`): nnparity runs the script with Python 3, "
                 "where print is a function: write print(...) with parentheses"
             )
-        return ScriptRefused(f"{where}: Python cannot parse it: {error.msg}")
+        return ScriptRefused(
+            f"{where}: Python cannot parse it: {error.msg}{self.other_language_hint()}"
+        )
 
     def _find_loop(self) -> tuple[ast.For, dict[str, str], list[str]]:
         loops = []
@@ -912,7 +921,9 @@ class RScript(_Script):
             lines = [int(line) for line in np.ravel(self.plan["training_loops"])]
             raise ScriptRefused(f"{self.path}: {two_loops(lines)}")
         if "problem" in self.plan.keys():
-            raise ScriptRefused(f"{self.path}: {_scalar(self.plan['problem'])}")
+            problem = _scalar(self.plan["problem"])
+            hint = self.other_language_hint() if "cannot parse" in problem else ""
+            raise ScriptRefused(f"{self.path}: {problem}{hint}")
         #: Calls that look like the article's scraped `%*%` (`%%`, or `**` read as a power).
         self.damage = [str(d) for d in np.ravel(self.plan["damage"])]
 

@@ -291,6 +291,18 @@ REFUSALS = [
         ["not_written_yet.R: no such file"],
     ),
     (
+        "an-r-script-given-as-python",
+        ["--python-script", script("faithful.R")],
+        2,
+        ["Python cannot parse it", "(a .R file: is it for --r-script?)"],
+    ),
+    (
+        "a-python-script-given-as-r",
+        ["--r-script", script("faithful.py")],
+        2,
+        ["R cannot parse it", "(a .py file: is it for --python-script?)"],
+    ),
+    (
         "lockstep-asked",
         ["--mode", "lockstep", "--python-script", script("faithful.py")],
         2,
