@@ -540,17 +540,6 @@ KIND_REFUSALS = [
         [("X = matrix(c(1, 0, 1, 0,", "X = data.frame(c(1, 0, 1, 0,")],
         ["X is a data.frame", "3 x 4 matrix", "as.matrix"],
     ),
-    (
-        "r-plain-vector-bias",
-        "faithful.R",
-        [
-            (
-                "bh = matrix(rep(runif(n_hidden), each = nrow(X)), nrow = nrow(X))",
-                "bh = runif(n_hidden)",
-            )
-        ],
-        ["bh is a plain vector of 3 numbers", "1 x 3 matrix"],
-    ),
 ]
 
 
@@ -970,3 +959,40 @@ def test_a_script_whose_own_shapes_fit_but_differ_from_the_cases_still_runs(r_av
         f"{name} on many_samples: its own shapes fit together, exit {code}\n{out}{err}"
     )
 
+
+
+#: faithful.R with its biases as plain vectors (runif), added to every row with sweep().
+SWEPT_BIASES = [
+    ("bh = matrix(rep(runif(n_hidden), each = nrow(X)), nrow = nrow(X))", "bh = runif(n_hidden)"),
+    ("bout = matrix(rep(runif(1), nrow(X)), nrow = nrow(X))", "bout = runif(1)"),
+    ("X %*% wh + bh", "sweep(X %*% wh, 2, bh, \"+\")"),
+    ("hidden_layer_activations %*% wout + bout",
+     "sweep(hidden_layer_activations %*% wout, 2, bout, \"+\")"),
+]
+
+
+@pytest.mark.parametrize("case", ["article", "iris"])
+def test_an_r_script_with_plain_vector_biases_added_by_sweep_holds_parity(
+    r_available, tmp_path, case
+):
+    # The case's 1 x k bias goes in as a plain vector, the script's own kind: refused before,
+    # though the script computes the article's network.
+    bh_update = (
+        "  bh = bh + matrix(colSums(d_hiddenlayer), nrow(X), n_hidden,\n"
+        "                   byrow = TRUE) * lr",
+        "  bh = bh + colSums(d_hiddenlayer) * lr",
+    )
+    path = variant(tmp_path, "faithful.R", "swept.R", *SWEPT_BIASES, bh_update)
+    code, out, err = nnparity("run", "--case", case, "--epochs", "20", "--r-script", path)
+    assert code == 0, f"swept.R computes the article's network: exit {code}\n{out}{err}"
+
+
+def test_an_r_script_adding_a_plain_vector_bias_with_plus_fails_where_r_recycles_it(
+    r_available, tmp_path
+):
+    # bh = runif(3) added with `+`: R recycles it down the columns, not along each row.
+    path = variant(tmp_path, "faithful.R", "recycled.R", SWEPT_BIASES[0])
+    code, out, err = nnparity("run", "--epochs", "20", "--r-script", path)
+    assert code == 1 and "First: epoch 1, step 2 (hidden_layer_input)" in out, (
+        f"a bias recycled down the columns must fail at step 2, exit {code}\n{out}{err}"
+    )

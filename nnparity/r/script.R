@@ -427,7 +427,8 @@ script_check_named <- function(env, names, map, carried) {
 }
 
 # The dims of the script's own matrices (a plain vector is a column, as %*%
-# and recycling read it; a number fits anything) and the script's names.
+# and recycling read it, but a bias's is its one row, as the case's is put in
+# its place: script_layout; a number fits anything) and the script's names.
 script_own_dims <- function(env, names, map) {
   dims <- list()
   theirs <- list()
@@ -438,7 +439,11 @@ script_own_dims <- function(env, names, map) {
       if (is.matrix(own)) {
         dims[[name]] <- dim(own)
       } else if (is.numeric(own) && length(own) > 1) {
-        dims[[name]] <- c(length(own), 1L)
+        dims[[name]] <- if (script_is_bias(name)) {
+          c(1L, length(own))
+        } else {
+          c(length(own), 1L)
+        }
       }
       if (!is.null(dims[[name]])) theirs[[name]] <- target
       break
@@ -471,7 +476,8 @@ script_inject <- function(env, inputs, map) {
   for (name in names(inputs)) {
     own <- script_own_value(env, name, map)
     value <- script_layout(name, inputs[[name]], own, own_x, nrow(inputs$X))
-    given[[name]] <- value
+    # recorded as the loop's values are (script_record_one): a vector as a row
+    given[[name]] <- if (is.null(dim(value))) matrix(value, nrow = 1) else value
     targets <- c(names(map)[map == name], name)
     used <- targets[vapply(targets, exists, logical(1), envir = env)]
     script_check_kinds(env, used, name, value)
@@ -542,10 +548,13 @@ script_kind <- function(own, value) {
   script_vector_kind(own, value)
 }
 
-# A plain vector computes as the case's matrix only where that is a column.
+# A plain vector computes as the case's matrix where that is a column; where
+# it is one row (a bias), the case's goes in as a plain vector too
+# (script_layout), so sweep(), colSums() and scalar arithmetic compute as
+# the script wrote them.
 script_vector_kind <- function(own, value) {
   column <- ncol(value) == 1 && nrow(value) > 1
-  if (is.matrix(own) || column) {
+  if (is.matrix(own) || column || nrow(value) == 1) {
     return(NULL)
   }
   numbers <- if (length(own) == 1) " number" else " numbers"
@@ -553,12 +562,24 @@ script_vector_kind <- function(own, value) {
 }
 
 # A bias the script holds once per sample (nrow(X) rows, as the article's R
-# does) gets the case's bias in that layout: n rows, every row the same.
+# does) gets the case's bias in that layout: n rows, every row the same; one
+# it holds as a plain vector (runif(3)) gets the case's one row as a plain
+# vector.
 script_layout <- function(name, value, own, own_x, n) {
-  per_sample <- script_is_bias(name) && is.matrix(own) &&
-    nrow(own) > 1 && !is.null(own_x) && NROW(own_x) == nrow(own)
-  if (per_sample) matrix(rep(value, each = n), nrow = n) else value
+  if (!script_is_bias(name)) {
+    return(value)
+  }
+  if (script_per_sample(own, own_x)) {
+    return(matrix(rep(value, each = n), nrow = n))
+  }
+  if (script_plain_vector(own) && nrow(value) == 1) as.vector(value) else value
 }
+
+script_per_sample <- function(own, own_x) {
+  is.matrix(own) && nrow(own) > 1 && NROW(own_x) == nrow(own)
+}
+
+script_plain_vector <- function(own) is.numeric(own) && is.null(dim(own))
 
 # The script's current value of an article name (under any of its names).
 script_own_value <- function(env, name, map) {
