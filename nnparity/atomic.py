@@ -272,7 +272,8 @@ class StagedFolder:
         if changed:
             return (
                 "holds files nnparity did not write, or that changed or went missing since "
-                f"({_listed(changed)})"
+                f"({_listed(changed)}; its manifest records each file's size and time, which "
+                "a copy keeps with cp -a, not cp -r)"
             )
         return None
 

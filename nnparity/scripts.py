@@ -55,6 +55,7 @@ KNOWN_SPELLINGS: dict[str, str] = {
     "Y": "y",
     "hidden_layer_activations": "hiddenlayer_activations",
     "epoch": "epochs",
+    "learning_rate": "lr",  # as its formulas write it (steps 10 and 11)
 }
 
 #: What the case provides, assigned just before the loop under the script's names.

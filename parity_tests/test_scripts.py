@@ -996,3 +996,15 @@ def test_an_r_script_adding_a_plain_vector_bias_with_plus_fails_where_r_recycles
     assert code == 1 and "First: epoch 1, step 2 (hidden_layer_input)" in out, (
         f"a bias recycled down the columns must fail at step 2, exit {code}\n{out}{err}"
     )
+
+
+def test_a_python_script_writing_learning_rate_as_the_articles_formulas_gets_the_cases_lr(
+    r_available, tmp_path
+):
+    # iris trains with lr 0.01: the script's own 0.1 stayed, and parity failed at step 10.
+    edits = [("lr = 0.1", "learning_rate = 0.1")] + [
+        ("* lr\n", "* learning_rate\n") for _ in range(4)
+    ]
+    path = variant(tmp_path, "faithful.py", "spelled.py", *edits)
+    code, out, err = nnparity("run", "--case", "iris", "--epochs", "20", "--python-script", path)
+    assert code == 0, f"learning_rate is the article's lr: exit {code}\n{out}{err}"
