@@ -709,7 +709,10 @@ class PythonScript(_Script):
             loops.append((loop, depth, assigned, article))
         if not loops:
             raise ScriptRefused(f"{self.path}: {NO_LOOP}")
-        loop, _, assigned, article = min(loops, key=lambda x: (-len(x[3]), x[1], x[0].lineno))
+        # The loop assigning most of the article's matrices; on a tie the innermost, whose one
+        # pass computes them once: an epoch (a loop around it printing every 1000 epochs only
+        # repeats it).
+        loop, _, assigned, article = min(loops, key=lambda x: (-len(x[3]), -x[1], x[0].lineno))
         if not article:
             raise ScriptRefused(f"{self.path}: {no_article_names(loops)}")
         # Every loop that trains (updates every weight and bias), besides the one chosen: a

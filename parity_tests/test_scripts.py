@@ -1008,3 +1008,37 @@ def test_a_python_script_writing_learning_rate_as_the_articles_formulas_gets_the
     path = variant(tmp_path, "faithful.py", "spelled.py", *edits)
     code, out, err = nnparity("run", "--case", "iris", "--epochs", "20", "--python-script", path)
     assert code == 0, f"learning_rate is the article's lr: exit {code}\n{out}{err}"
+
+
+def nested_in_a_progress_loop(name: str, tmp_path: Path) -> str:
+    """parity_tests/scripts/NAME with its training loop run in 5 parts by an outer loop that
+    prints the error after each: `for k in 1:5` around `for i in 1:(epoch / 5)`."""
+    text = (SCRIPTS / name).read_text()
+    python = name.endswith(".py")
+    head, rest = text.split("for i in range(epoch):\n" if python else "for (i in 1:epoch) {\n")
+    body, tail = rest.split("print(output)")  # the loop runs up to the script's last print
+    inner = "".join("  " * (2 if python else 1) + line if line.strip() else line
+                    for line in body.splitlines(keepends=True))
+    if python:
+        loop = f"for k in range(5):\n    for i in range(epoch // 5):\n{inner}" \
+               "    print(k, np.mean(E ** 2))\n"
+    else:
+        loop = f"for (k in 1:5) {{\n  for (i in 1:(epoch / 5)) {{\n{inner}  print(mean(E^2))\n}}\n"
+    path = tmp_path / f"progress_{name}"
+    path.write_text(head + loop + "print(output)" + tail)
+    return str(path)
+
+
+@pytest.mark.parametrize("name", ["faithful.py", "faithful.R"])
+def test_a_training_loop_inside_a_loop_that_prints_progress_is_the_epoch_loop(
+    r_available, tmp_path, name
+):
+    # The outer loop was taken for the epochs: each "epoch" recorded was 1000 of them, and a
+    # correct script was told "a port error" at epoch 1, step 2.
+    path = nested_in_a_progress_loop(name, tmp_path)
+    flag = "--python-script" if name.endswith(".py") else "--r-script"
+    code, out, err = nnparity("run", "--epochs", "20", flag, path)
+    assert code == 0, (
+        f"{Path(path).name} computes the article's network, in a loop that prints: "
+        f"exit {code}\n{out}{err}"
+    )

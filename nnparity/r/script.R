@@ -165,9 +165,11 @@ nnparity_script_plan <- function(file, from, to, article) {
   if (max(counts) == 0) {
     return(list(problem = script_no_article_names(loops)))
   }
-  # The loop assigning most of the article's matrices; the outermost on a tie.
+  # The loop assigning most of the article's matrices; on a tie the innermost,
+  # whose one pass computes them once: an epoch (a loop around it that prints
+  # every 1000 epochs only repeats it).
   depths <- vapply(loops, function(l) l$depth, integer(1))
-  best <- loops[[order(-counts, depths)[1]]]
+  best <- loops[[order(-counts, -depths)[1]]]
   trains <- script_training_loops(loops, best)
   if (length(trains) > 1) {
     # worded in scripts.py (two_loops), as for Python
