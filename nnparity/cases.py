@@ -140,7 +140,7 @@ def read_rows(path: Path, quotes: bool = False) -> list[list[str]]:
     # Lines end as R's reader ends them (\n, \r\n, \r), not at every character Python's
     # splitlines() takes for a line break (\f, \v, U+2028...).
     lines = re.split(r"\r\n|\r|\n", text)
-    if lines and lines[-1] == "":
+    while lines and lines[-1] == "":  # blank lines at the end, which R's read.csv skips too
         lines.pop()
     try:
         return list(csv.reader(lines, quoting=csv.QUOTE_MINIMAL if quotes else csv.QUOTE_NONE))

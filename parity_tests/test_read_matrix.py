@@ -134,3 +134,10 @@ def test_a_written_case_holds_decimals_r_reads_as_the_very_doubles(tmp_path):
         f"R reads {text.strip()} as {from_r.ravel().tolist()}, not {values.ravel().tolist()}"
     )
     assert rnumbers.same_bits(cases.read_matrix(path), values).all()
+
+
+def test_blank_lines_at_the_end_of_a_matrix_file_are_skipped_as_r_skips_them(tmp_path):
+    # an editor's last empty lines: R's read.csv reads the same matrix; they were refused.
+    path = tmp_path / "bout.csv"
+    path.write_text("0.69\n\n\n")
+    assert cases.read_matrix(path).tolist() == [[0.69]]
