@@ -36,8 +36,9 @@ CONFIG = "config.csv"
 #: The config keys a case may have; lr and epochs are required.
 CONFIG_KEYS = ("lr", "epochs", "description", "source", "seed")
 #: A number both languages read: R's reader also reads the exponent into a C int, so at
-#: most four digits of it (|exponent| < 10,000: beyond it a double is 0 or Inf anyway).
-NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,4})?")
+#: most four digits of it after any leading zeros (|exponent| < 10,000: beyond it a double
+#: is 0 or Inf anyway).
+NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?0*[0-9]{1,4})?")
 #: What may stand around a number: the spaces and tabs R's reader skips (not Unicode's).
 BLANKS = " \t"
 INTEGER = re.compile(r"[0-9]+")
@@ -107,7 +108,7 @@ def names() -> list[str]:
 
 NUMBER_RULE = (
     "a number here is digits with an optional sign, decimal point and exponent of at most "
-    "four digits, such as -0.25 or 1e-3, unquoted"
+    "four digits after its leading zeros, such as -0.25 or 1e-3, unquoted"
 )
 #: The longest number a cell may hold: far more than any double needs (17 significant
 #: digits, an exponent); what is longer is written out with zeros, and R's reader and

@@ -53,7 +53,7 @@ def r_strtod(text: str) -> float:
 def r_reads(cells: list[str]) -> np.ndarray:
     """The doubles R's ``read.csv`` reads from decimal strings (each already checked to be an
     optional sign, digits with at most one point, and an optional exponent of at most
-    four digits; spaces and tabs around it allowed)."""
+    four digits after its leading zeros; spaces and tabs around it allowed)."""
     if not cells:
         return np.zeros(0)
     if len(cells) > SLICE:  # a few MB of temporaries at most, whatever the file's size
@@ -72,7 +72,7 @@ def r_reads(cells: list[str]) -> np.ndarray:
     ndigits = mantissa.sum(axis=1)
     expn = -(mantissa & (column > dot_at)).sum(axis=1)
     exponent = np.zeros(n, dtype=np.int64)
-    for j in range(width):  # at most four digits: no overflow
+    for j in range(width):  # at most four digits after leading zeros: no overflow
         here = digit[:, j] & (j > e_at[:, 0])
         exponent = np.where(here, exponent * 10 + (u[:, j].astype(np.int64) - ord("0")), exponent)
     after_e = u[np.arange(n), np.minimum(e_at[:, 0] + 1, width - 1)]
