@@ -234,6 +234,12 @@ class StagedFolder:
                 raise OutputError(
                     f"{t}: exists and is not a folder; give a new or empty folder for {self.what}"
                 )
+            if os.path.ismount(t):  # found here, not after the run when it is to be replaced
+                raise OutputError(
+                    f"{t}: is a mount point, which nnparity cannot replace (it writes a new "
+                    f"folder beside it and renames it); give a folder inside it for {self.what} "
+                    "(nothing was changed)"
+                )
             try:
                 refused = self._not_ours()
             except OSError as error:

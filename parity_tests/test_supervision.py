@@ -1647,3 +1647,14 @@ def test_a_python_port_imports_the_modules_beside_it_from_any_folder(tmp_path):
     assert result.returncode == 0, (
         f"a port importing the module beside it did not load:\n{result.stderr}"
     )
+
+
+def test_a_traces_folder_that_is_a_mount_point_is_refused_before_the_run(tmp_path):
+    # A mount point cannot be renamed over: the run trained, then failed to write (exit 2).
+    target = tmp_path / "mounted"
+    command = [sys.executable, "-m", "nnparity", "run", "--mode", "free", "--save-traces",
+               str(target)]
+    result = on_tmpfs(target, "size=1m", command, cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    one_line(result.stderr, f"{target}: is a mount point")
+    assert "PARITY" not in result.stdout, f"the run went on before refusing:\n{result.stdout}"
