@@ -411,7 +411,11 @@ class StagedFolder:
 
     def __exit__(self, kind, error, tb) -> None:
         if kind is None:
-            self.commit()
+            try:
+                self.commit()
+            except BaseException:  # the move failed: the staging folder goes too
+                self.abort()
+                raise
         else:
             self.abort()
 

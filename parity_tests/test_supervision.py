@@ -1105,6 +1105,35 @@ def test_an_earlier_output_that_cannot_be_removed_entirely_is_named_in_one_line(
     assert str(left[0]) in line, f"the line does not say where the rest is ({left[0]}): {line}"
 
 
+@pytest.mark.parametrize("failing", [1, 2], ids=["moving-the-old-aside", "moving-the-new-in"])
+def test_an_output_that_cannot_be_moved_into_place_leaves_the_earlier_one_and_nothing_else(
+    tmp_path, monkeypatch, failing
+):
+    # The rename of the earlier output aside, or of the new one into place, fails (EBUSY, say):
+    # the earlier output stays as it was, and no staging or .old folder is left beside it.
+    from nnparity.atomic import StagedFolder
+
+    target = tmp_path / "out"
+    with StagedFolder(target, "the report") as staging:
+        (staging / "page.txt").write_text("first")
+    replace, calls = os.replace, []
+
+    def busy(source, destination):
+        calls.append(source)
+        if len(calls) == failing:
+            raise OSError(16, "Device or resource busy", str(source))
+        return replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", busy)
+    with pytest.raises(OSError), StagedFolder(target, "the report") as staging:
+        (staging / "page.txt").write_text("second")
+    monkeypatch.undo()
+    assert (target / "page.txt").read_text() == "first", "the earlier output was changed"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"], (
+        f"left beside the target: {sorted(p.name for p in tmp_path.iterdir())}"
+    )
+
+
 def test_save_traces_refuses_the_current_folder(tmp_path):
     here = tmp_path / "here"
     here.mkdir()
@@ -1137,14 +1166,17 @@ def test_a_replaced_folder_keeps_its_permissions(tmp_path):
         assert mode == 0o2770, f"the folder's permissions became {mode:o}, not 2770"
 
 
-def test_a_traces_folder_that_cannot_be_moved_into_place_leaves_nothing_behind(tmp_path):
-    # A mount point cannot be renamed (EBUSY): the finished traces cannot replace it.
+def test_a_traces_folder_that_is_a_mount_point_is_refused_before_the_run_leaving_nothing(
+    tmp_path,
+):
+    # A mount point cannot be renamed (EBUSY): the run trained, then could not replace it.
     args = "run --epochs 3 --mode free --save-traces mp"
     script = f'"$0" -m nnparity {args}; code=$?; echo "left: $(ls -A)"; exit $code'
     result = on_tmpfs(tmp_path / "mp", "size=1m", ["sh", "-c", script, sys.executable],
                       cwd=tmp_path)
     assert result.returncode == 2, result.stdout + result.stderr
-    one_line(result.stderr, str(tmp_path / "mp"), "cannot be written")
+    one_line(result.stderr, str(tmp_path / "mp"), "is a mount point")
+    assert "PARITY" not in result.stdout, f"the run went on before refusing:\n{result.stdout}"
     assert result.stdout.splitlines()[-1] == "left: mp", f"something was left: {result.stdout}"
 
 
@@ -1648,13 +1680,3 @@ def test_a_python_port_imports_the_modules_beside_it_from_any_folder(tmp_path):
         f"a port importing the module beside it did not load:\n{result.stderr}"
     )
 
-
-def test_a_traces_folder_that_is_a_mount_point_is_refused_before_the_run(tmp_path):
-    # A mount point cannot be renamed over: the run trained, then failed to write (exit 2).
-    target = tmp_path / "mounted"
-    command = [sys.executable, "-m", "nnparity", "run", "--mode", "free", "--save-traces",
-               str(target)]
-    result = on_tmpfs(target, "size=1m", command, cwd=tmp_path)
-    assert result.returncode == 2, result.stdout + result.stderr
-    one_line(result.stderr, f"{target}: is a mount point")
-    assert "PARITY" not in result.stdout, f"the run went on before refusing:\n{result.stdout}"
