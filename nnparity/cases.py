@@ -29,6 +29,7 @@ import numpy as np
 
 from . import rnumbers, steps
 from .atomic import StagedFolder
+from .floats import bitwise_equal
 from .paths import FIXTURES
 
 MATRICES = steps.DATA + steps.STATE  # X, y, wh, bh, wout, bout
@@ -188,7 +189,7 @@ def check_r_reads(path: Path, rows: list[list[str]], values: np.ndarray) -> None
     """CaseError at the first cell R's read.csv reads as another double than Python's float
     (nnparity.rnumbers: R does not round every decimal correctly)."""
     r = rnumbers.r_reads([cell for row in rows for cell in row]).reshape(values.shape)
-    differ = ~rnumbers.same_bits(r, values)
+    differ = ~bitwise_equal(r, values)
     if differ.any():
         i, j = (int(k) for k in np.argwhere(differ)[0])
         raise CaseError(path, _read_differently(f"row {i + 1}, column {j + 1}", rows[i][j],
@@ -391,7 +392,7 @@ def format_matrix(matrix: np.ndarray) -> str:
     matrix = np.atleast_2d(np.asarray(matrix, dtype=np.float64))
     cells = [[repr(float(v)) for v in row] for row in matrix]
     r = rnumbers.r_reads([cell for row in cells for cell in row]).reshape(matrix.shape)
-    for i, j in np.argwhere(~rnumbers.same_bits(r, matrix)):
+    for i, j in np.argwhere(~bitwise_equal(r, matrix)):
         cells[i][j] = rnumbers.both_read(float(matrix[i, j])) or cells[i][j]
     return "".join(",".join(row) + "\n" for row in cells)
 

@@ -109,10 +109,6 @@ def r_reads(cells: list[str]) -> np.ndarray:
     return np.where(minus, -value, value)
 
 
-def same_bits(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.asarray(a, np.float64).view(np.int64) == np.asarray(b, np.float64).view(np.int64)
-
-
 def both_read(value: float) -> str | None:
     """A decimal that Python and R both read as ``value`` (a finite double): ``repr`` when R
     reads it alike, else the shortest of 17 to 25 significant digits that R reads alike;

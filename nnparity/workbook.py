@@ -196,9 +196,10 @@ def explain_cells(dims, epoch: int, names, start: bool = False) -> str:
 #: How nnparity recognises its own workbook, which --out may replace: its content is exactly
 #: what nnparity wrote. docProps/core.xml (the document's properties) holds the creator and
 #: last editor "nnparity" and, as its keywords, SEAL: a sha256 of every other part of the
-#: workbook (names and bytes, in name order) as nnparity wrote them. ``is_ours`` recomputes
-#: it: an edit saved by LibreOffice, Excel or openpyxl (which keep the creator and last
-#: editor) rewrites the parts, so the digest no longer matches and the file is the user's.
+#: workbook (names and bytes, in name order) as nnparity wrote them.
+#: ``changed_since_written`` recomputes it: an edit saved by LibreOffice, Excel or openpyxl
+#: (which keep the creator and last editor) rewrites the parts, so the digest no longer
+#: matches and the file is the user's.
 #: A file nnparity cannot read (damaged, encrypted, an unknown compression) is not its own.
 SIGNATURE = "nnparity"
 SEAL = "nnparity-sha256:"
@@ -241,11 +242,6 @@ def changed_since_written(path: Path) -> str | None:
     return None
 
 
-def is_ours(path: Path) -> bool:
-    """Whether ``path`` is a workbook nnparity wrote and no one has changed since (SEAL)."""
-    return changed_since_written(path) is None
-
-
 def _ours(path: Path) -> bool | str:
     """check_file's ``ours`` for a workbook: True, False or why not (an edit saved over it)."""
     why = changed_since_written(path)
@@ -275,8 +271,8 @@ _PLACEHOLDER = SEAL + "0" * 64
 def write_workbook(case: Case, epochs: int, out: Path | str) -> Path:
     """Write the workbook to `out` atomically: a temporary file beside it, then a rename.
 
-    `out` may be new or a workbook nnparity wrote, unchanged since (``is_ours``); anything
-    else there is refused (OutputError), untouched.
+    `out` may be new or a workbook nnparity wrote, unchanged since
+    (``changed_since_written``); anything else there is refused (OutputError), untouched.
     """
     from openpyxl import Workbook
 

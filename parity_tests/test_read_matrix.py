@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from nnparity import cases, rnumbers
 from nnparity.cases import CaseError, _read_at_once, read_cell_by_cell
+from nnparity.floats import bitwise_equal
 
 #: Cells both readings must refuse, or that only look like numbers.
 ODD = ["nan", " NaN", "-inf", "Infinity", "NA", "1e999", "-1e400", "1,2", "", " ", "0x1p3",
@@ -106,13 +107,13 @@ def test_the_emulation_of_rs_reader_gives_rs_double_for_every_decimal(tmp_path):
     table = call("read.csv", str(path), header=False, colClasses="numeric")
     from_r = np.asarray(call("as.matrix", table), dtype=np.float64)[:, 0]
     emulated = rnumbers.r_reads(texts)
-    differs = np.nonzero(~rnumbers.same_bits(emulated, from_r))[0]
+    differs = np.nonzero(~bitwise_equal(emulated, from_r))[0]
     assert differs.size == 0, (
         f"{differs.size} of {len(texts)} decimals: R reads {texts[differs[0]]} as "
         f"{from_r[differs[0]]!r}, the emulation says {emulated[differs[0]]!r}"
     )
     python = np.array([float(text) for text in texts])
-    assert (~rnumbers.same_bits(python, from_r)).any(), (
+    assert (~bitwise_equal(python, from_r)).any(), (
         "R read every decimal as Python does: this sample no longer shows why the check exists"
     )
 
@@ -130,10 +131,10 @@ def test_a_written_case_holds_decimals_r_reads_as_the_very_doubles(tmp_path):
     path.write_text(text)
     table = call("read.csv", str(path), header=False, colClasses="numeric")
     from_r = np.asarray(call("as.matrix", table), dtype=np.float64)
-    assert rnumbers.same_bits(from_r.reshape(values.shape), values).all(), (
+    assert bitwise_equal(from_r.reshape(values.shape), values).all(), (
         f"R reads {text.strip()} as {from_r.ravel().tolist()}, not {values.ravel().tolist()}"
     )
-    assert rnumbers.same_bits(cases.read_matrix(path), values).all()
+    assert bitwise_equal(cases.read_matrix(path), values).all()
 
 
 def test_blank_lines_at_the_end_of_a_matrix_file_are_skipped_as_r_skips_them(tmp_path):
