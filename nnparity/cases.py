@@ -141,9 +141,9 @@ def read_rows(path: Path, quotes: bool = False) -> list[list[str]]:
         )
     # Lines end as R's reader ends them (\n, \r\n, \r), not at every character Python's
     # splitlines() takes for a line break (\f, \v, U+2028...).
-    lines = re.split(r"\r\n|\r|\n", text)
-    while lines and lines[-1] == "":  # blank lines at the end, which R's read.csv skips too
-        lines.pop()
+    # Empty lines are skipped wherever they are, as R's read.csv skips them (blank.lines.skip);
+    # a line of blanks is not empty, and R reads it as a row of NA: refused (read_matrix).
+    lines = [line for line in re.split(r"\r\n|\r|\n", text) if line]
     try:
         return list(csv.reader(lines, quoting=csv.QUOTE_MINIMAL if quotes else csv.QUOTE_NONE))
     except csv.Error as error:

@@ -81,7 +81,8 @@ BROKEN_CASES = [
         "X.csv",
         "ragged rows: row 2 has 3 values",
     ),
-    ("blank-row", replace("y.csv", "1.0\n1.0\n", "1.0\n\n1.0\n"), "y.csv", "row 2 is blank"),
+    ("blank-row", replace("y.csv", "1.0\n1.0\n", "1.0\n   \n1.0\n"), "y.csv",
+     "row 2, column 1: '   ' is not a number"),
     # What R's read.csv(colClasses = "numeric") refuses or reads otherwise is refused here:
     # a quoted number, a space of Unicode's, a line break Python's splitlines() takes and R
     # does not, a decimal R's reader rounds to another double (nnparity/rnumbers.py).

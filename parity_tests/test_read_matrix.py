@@ -137,8 +137,34 @@ def test_a_written_case_holds_decimals_r_reads_as_the_very_doubles(tmp_path):
     assert bitwise_equal(cases.read_matrix(path), values).all()
 
 
-def test_blank_lines_at_the_end_of_a_matrix_file_are_skipped_as_r_skips_them(tmp_path):
-    # an editor's last empty lines: R's read.csv reads the same matrix; they were refused.
-    path = tmp_path / "bout.csv"
-    path.write_text("0.69\n\n\n")
-    assert cases.read_matrix(path).tolist() == [[0.69]]
+#: Empty lines where an editor leaves them: at the end, between rows, at the start, with
+#: Windows' line ends. R's read.csv skips every one (blank.lines.skip).
+EMPTY_LINES = {
+    "at-the-end": "0.5,1\n2,3\n\n\n",
+    "between-rows": "0.5,1\n\n2,3\n",
+    "at-the-start": "\n0.5,1\n2,3\n",
+    "windows-line-ends": "0.5,1\r\n\r\n2,3\r\n\r\n",
+}
+
+
+@pytest.mark.usefixtures("r_available")
+@pytest.mark.parametrize("text", EMPTY_LINES.values(), ids=EMPTY_LINES)
+def test_empty_lines_in_a_matrix_file_are_skipped_as_r_skips_them(tmp_path, text):
+    # they were refused ("row 2 is blank"), though R reads the same matrix without them
+    from nnparity.bridge import call
+
+    path = tmp_path / "wh.csv"
+    path.write_bytes(text.encode())
+    table = call("read.csv", str(path), header=False, colClasses="numeric")
+    from_r = np.asarray(call("as.matrix", table), dtype=np.float64)
+    assert from_r.tolist() == [[0.5, 1.0], [2.0, 3.0]], f"R reads {text!r} as {from_r}"
+    assert cases.read_matrix(path).tolist() == from_r.tolist(), (
+        f"R reads {text!r} as the matrix {from_r.tolist()}; nnparity does not"
+    )
+
+
+def test_a_line_of_blanks_is_refused_as_r_reads_it_as_missing_values(tmp_path):
+    path = tmp_path / "wh.csv"
+    path.write_text("0.5,1\n  \n2,3\n")
+    with pytest.raises(CaseError, match=r"row 2"):
+        cases.read_matrix(path)
