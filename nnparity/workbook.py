@@ -195,8 +195,9 @@ def explain_cells(dims, epoch: int, names, start: bool = False) -> str:
 
 #: How nnparity recognises its own workbook, which --out may replace: its content is exactly
 #: what nnparity wrote. docProps/core.xml (the document's properties) holds the creator and
-#: last editor "nnparity" and, as its keywords, SEAL: a sha256 of every other part of the
-#: workbook (names and bytes, in name order) as nnparity wrote them.
+#: last editor "nnparity" and, as its keywords, SEAL: a sha256 of every part of the workbook
+#: (names and bytes, in name order) as nnparity wrote them, the properties too, with the seal
+#: itself read as the placeholder it replaced (a title or subject edited alone changes it).
 #: ``changed_since_written`` recomputes it: an edit saved by LibreOffice, Excel or openpyxl
 #: (which keep the creator and last editor) rewrites the parts, so the digest no longer
 #: matches and the file is the user's.
@@ -210,16 +211,19 @@ CORE_XML = {
 }
 
 
-def _digest(archive: zipfile.ZipFile) -> str:
-    """The sha256 of every part but CORE: each name, its length and its bytes, in name order."""
+def _digest(archive: zipfile.ZipFile, core: bytes) -> str:
+    """The sha256 of every part, CORE read as `core` (its seal back to the placeholder): each
+    name, its length and its bytes, in name order."""
     digest = hashlib.sha256()
     for name in sorted(archive.namelist()):
-        if name == CORE:
-            continue
         digest.update(name.encode() + b"\0")
-        with archive.open(name) as part:
-            digest.update(part.read())
-        digest.update(b"\0%d\0" % archive.getinfo(name).file_size)
+        if name == CORE:
+            data = core
+        else:
+            with archive.open(name) as part:
+                data = part.read()
+        digest.update(data)
+        digest.update(b"\0%d\0" % len(data))
     return digest.hexdigest()
 
 
@@ -227,13 +231,15 @@ def changed_since_written(path: Path) -> str | None:
     """Why ``path`` is not a workbook nnparity wrote, unchanged since (None when it is one)."""
     try:
         with zipfile.ZipFile(path) as archive:
-            core = ElementTree.fromstring(archive.read(CORE))
+            data = archive.read(CORE)
+            core = ElementTree.fromstring(data)
             signed = (core.findtext("dc:creator", namespaces=CORE_XML),
                       core.findtext("cp:lastModifiedBy", namespaces=CORE_XML))
             if signed != (SIGNATURE, SIGNATURE):
                 return "not_ours"
             seal = core.findtext("cp:keywords", namespaces=CORE_XML) or ""
-            if not seal.startswith(SEAL) or seal[len(SEAL):] != _digest(archive):
+            unsealed = data.replace(seal.encode(), _PLACEHOLDER.encode(), 1)
+            if not seal.startswith(SEAL) or seal[len(SEAL):] != _digest(archive, unsealed):
                 return "changed"
     # Whatever reading a stranger's zip raises (a bad header, an encrypted or damaged part,
     # an unknown compression: NotImplementedError, RuntimeError, zlib.error): not nnparity's.
@@ -253,7 +259,7 @@ def _ours(path: Path) -> bool | str:
 def _sealed(xlsx: bytes) -> bytes:
     """The workbook openpyxl wrote, its core properties' keywords set to SEAL and the digest."""
     with zipfile.ZipFile(io.BytesIO(xlsx)) as archive:
-        digest = _digest(archive)
+        digest = _digest(archive, archive.read(CORE))
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w") as sealed:
             for info in archive.infolist():

@@ -929,6 +929,28 @@ def test_workbook_refuses_its_own_workbook_once_the_user_has_edited_and_saved_it
     assert tree(tmp_path) == before, "workbook --out replaced a workbook the user had edited"
 
 
+def test_workbook_refuses_its_own_workbook_once_only_its_title_was_edited(tmp_path):
+    # The properties part holds the seal; a title typed into it alone is an edit too.
+    import zipfile
+
+    first = nnparity("workbook", "--epochs", "1", "--out", "w.xlsx", cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    path = tmp_path / "w.xlsx"
+    with zipfile.ZipFile(path) as archive:
+        parts = {info: archive.read(info) for info in archive.infolist()}
+    with zipfile.ZipFile(path, "w") as archive:
+        for info, data in parts.items():
+            if info.filename == "docProps/core.xml":
+                data = data.replace(b"</cp:coreProperties>",
+                                    b"<dc:title>My notes</dc:title></cp:coreProperties>")
+            archive.writestr(info, data)
+    before = tree(tmp_path)
+    result = nnparity("workbook", "--epochs", "1", "--out", "w.xlsx", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    one_line(result.stderr, "w.xlsx", "changed since nnparity wrote it")
+    assert tree(tmp_path) == before, "workbook --out replaced a workbook whose title was edited"
+
+
 def patch_member(path: Path, member: str, local_offset: int, central_offset: int, change) -> None:
     """Change a 2-byte field of `member`'s local and central zip headers: change(old) -> new."""
     import struct
