@@ -149,8 +149,9 @@ class Comparison:
         )
 
     def fail(self, error: str) -> None:
-        """A port failed while running: this mode cannot hold, and says why."""
-        self.error = error
+        """A port failed while running: this mode cannot hold, and says why (the first reason
+        given, which the others followed from)."""
+        self.error = self.error or error
 
     def bound(self, name: str, a: np.ndarray, b: np.ndarray, get) -> np.ndarray:
         """This mode's bound, per cell."""

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import steps
+from . import policy, steps
 from .port import PortError, submit
 
 #: Epochs trained twice per port. A BLAS that splits a sum between threads does
@@ -47,9 +47,38 @@ class Determinism:
     # Where the two runs first differ: epoch, matrix, row, col, run 1's value, run 2's.
     first: tuple[int, str, int, int, float, float] | None = None
     error: str | None = None
+    # The first cell (as `first`) where they differ by more than free-running allows
+    # (policy.free_running_bound): no BLAS's run-to-run noise is that large in a few epochs.
+    beyond: tuple[int, str, int, int, float, float] | None = None
+    # Only the check's own training failed, not the run's (its second training): train()
+    # fails on its first call alone.
+    first_call_failed: bool = False
+
+    @property
+    def breaks_free_running(self) -> bool:
+        """Whether free-running, which compared a later call of train(), cannot speak for the
+        first: the two trainings differ beyond the bound, or only the first one failed."""
+        return self.beyond is not None or self.first_call_failed
 
     def describe(self) -> str:
         who = f"the {self.language} port"
+        if self.first_call_failed:
+            return (
+                f"{who} failed on its first training ({self.error}) but not on the run's, a later "
+                "call of train() from the same start: train() depends on something besides its "
+                "arguments (state kept between calls?), and free-running compared a later call "
+                "than the one a program that trains once makes"
+            )
+        if self.beyond is not None:
+            epoch, name, row, col, a, b = self.beyond
+            return (
+                f"{who} does NOT give the same results twice: two trainings from the same start "
+                f"differ beyond the free-running bound at epoch {epoch}, step "
+                f"{steps.BY_NAME[name].step} ({name}), cell [{row}, {col}] ({a!r} then {b!r}), "
+                "more than any BLAS's run-to-run noise: train() depends on something besides its "
+                "arguments (state kept between calls, a random draw), and free-running compared "
+                "a later call than the one a program that trains once makes"
+            )
         if self.same_bits is None:
             return f"{who} could not be run twice to check its bits: {self.error}"
         if self.same_bits:
@@ -71,7 +100,13 @@ class Determinism:
                 "epoch": epoch, "step": steps.BY_NAME[name].step, "matrix": name, "row": row,
                 "col": col, "run_1": _json_float(a), "run_2": _json_float(b),
             }
+        beyond = None
+        if self.beyond is not None:
+            epoch, name, row, col, a, b = self.beyond
+            beyond = {"epoch": epoch, "step": steps.BY_NAME[name].step, "matrix": name,
+                      "row": row, "col": col, "run_1": _json_float(a), "run_2": _json_float(b)}
         return {"epochs": self.epochs, "same_bits": self.same_bits, "first_difference": first,
+                "beyond_bound": beyond, "first_call_failed": self.first_call_failed,
                 "error": self.error}
 
 
@@ -121,7 +156,9 @@ def judge(port, epochs: int, asked: list, chunk: dict | PortError | None = None)
         if isinstance(value, dict) and "trace" in value:
             runs.append(value["trace"])
     if error is not None:
-        return Determinism(language, epochs, None, error=str(error))
+        # the check's training failed and the run's first chunk, the same training, did not
+        first_only = isinstance(chunk, dict) and error is not chunk
+        return Determinism(language, epochs, None, error=str(error), first_call_failed=first_only)
     if chunk is not None and runs:
         # The epochs both trained: the first `epochs`, or as many as the check's training
         # recorded of a matrix when fewer. A port that records too few or too many epochs
@@ -134,7 +171,31 @@ def judge(port, epochs: int, asked: list, chunk: dict | PortError | None = None)
                 {name: value[:shared.get(name, epochs)] for name, value in chunk.items()
                  if isinstance(value, np.ndarray)}]
     first = first_difference(*runs)
-    return Determinism(language, epochs, first is None, first)
+    beyond = first_beyond_bound(*runs) if first is not None else None
+    return Determinism(language, epochs, first is None, first, beyond=beyond)
+
+
+def first_beyond_bound(a: dict, b: dict) -> tuple | None:
+    """The first cell, in epoch then step order, where two trainings of one port differ by more
+    than free-running allows between Python and R (NaN against a number included)."""
+    best = None
+    for order, name in enumerate(steps.NAMES):
+        x, y = a.get(name), b.get(name)
+        if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray)):
+            continue
+        x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+        if x.shape != y.shape:
+            continue  # first_difference has named it; the comparison names a port's shapes
+        with np.errstate(invalid="ignore", over="ignore"):
+            within = np.abs(x - y) <= policy.free_running_bound(name, x, y)
+        far = ~(within | (x.view(np.int64) == y.view(np.int64)) | (np.isnan(x) & np.isnan(y)))
+        cells = np.argwhere(far)
+        if len(cells) and (best is None or (cells[0][0], order) < best[0]):
+            best = ((cells[0][0], order), name, tuple(int(k) for k in cells[0]), x, y)
+    if best is None:
+        return None
+    _, name, (e, i, j), x, y = best
+    return (e + 1, name, i + 1, j + 1, float(x[e, i, j]), float(y[e, i, j]))
 
 
 def first_difference(a: dict, b: dict) -> tuple | None:

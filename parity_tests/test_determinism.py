@@ -187,3 +187,54 @@ def test_a_trace_amiss_by_an_epoch_every_time_is_not_called_run_to_run_noise(
         f"a trace an epoch amiss in every training was called non-deterministic: "
         f"{found.describe()}"
     )
+
+
+class WrongOnFirstCall(PythonPort):
+    """Our Python port with a doubled learning rate in its first training only: a train() that
+    keeps state between calls, as a global counter does."""
+
+    def __init__(self, fails: bool = False):
+        super().__init__()
+        self.calls, self.fails = 0, fails
+
+    def advance(self, epochs, record=True):
+        self.calls += 1
+        if self.calls == 1 and self.fails:
+            raise PortError("the port failed on its first call")
+        if self.calls == 1:
+            self.state["lr"] = self.state["lr"] * 2
+            try:
+                return super().advance(epochs, record)
+            finally:
+                self.state["lr"] = self.state["lr"] / 2
+        return super().advance(epochs, record)
+
+
+def test_a_port_that_trains_otherwise_on_its_first_call_fails_free_running(article, r_port):
+    """The check's training is the port's first call of train(); the run compares a later one.
+    A program that trains once gets the first: free-running cannot hold for it."""
+    run = traces.run(article, WrongOnFirstCall(), r_port, 20)
+    found = run.determinism["Python"]
+    assert found.beyond is not None and found.beyond[:2] == (1, "wout"), found.describe()
+    assert not run.reports["free"].passed, "free-running held for a port wrong on its first call"
+    assert "differ beyond the free-running bound" in run.reports["free"].error
+    assert run.reports["lockstep"].passed, (
+        "lockstep recomputes R's steps from Python's recorded inputs: the first call is not in it"
+    )
+    assert not run.passed
+
+
+def test_run_to_run_noise_within_the_bound_is_a_note_not_a_failure(article, r_port):
+    run = traces.run(article, Noisy(), r_port, 20, modes=("free",))
+    assert run.determinism["Python"].same_bits is False
+    assert run.determinism["Python"].beyond is None, run.determinism["Python"].describe()
+    assert run.passed, "1 ULP of run-to-run noise failed the run"
+
+
+def test_a_port_that_fails_on_its_first_call_only_fails_free_running(article, r_port):
+    run = traces.run(article, WrongOnFirstCall(fails=True), r_port, 20, modes=("free",))
+    found = run.determinism["Python"]
+    assert found.first_call_failed, found.describe()
+    assert not run.passed, "free-running held for a port whose first training failed"
+    error = run.reports["free"].error
+    assert "failed on its first training" in error and "first call" in error, error
