@@ -488,8 +488,8 @@ class _Rewrite(ast.NodeTransformer):
         enter = f"__nnparity__.enter({lookup})"
         statements = [enter, *inject, "__nnparity__.fits()"]
         before = [ast.parse(line).body[0] for line in statements]
-        # the loop's own range as written, for a note (a lambda: evaluated by the hook, which
-        # ignores what fails)
+        # the loop's own range as written, evaluated once by the hook (a lambda): its errors are
+        # the script's, and its length a note
         written = ast.parse("__nnparity__.written(lambda: None)").body[0]
         written.value.args[0].body = node.iter
         before.insert(0, written)
@@ -534,9 +534,13 @@ class _Hooks:
         self.own: dict[str, tuple[str, object]] = {}
 
     def written(self, iterable) -> None:
-        """The number of passes the loop makes as written (iterable() is its own range)."""
+        """The loop's own range as written, evaluated as Python would before the first pass
+        (iterable() is it): what it raises is the script's error before its loop (a NameError
+        for range(epochs), range(5e3)'s TypeError). Then, if sized, a note of its passes."""
+        value = iterable()
+        iter(value)  # `for i in 5000:` fails here as written
         try:
-            count = len(iterable())
+            count = len(value)
         except Exception:  # not a sized range: nothing to say
             return
         if count != self.epochs:

@@ -1042,3 +1042,36 @@ def test_a_training_loop_inside_a_loop_that_prints_progress_is_the_epoch_loop(
         f"{Path(path).name} computes the article's network, in a loop that prints: "
         f"exit {code}\n{out}{err}"
     )
+
+
+# (id, script, edit of its loop line, words of R's or Python's error): the loop's own range
+# fails as written, before the first pass; replacing it with the case's epochs had hidden that.
+BROKEN_LOOP_RANGES = [
+    ("python-undefined-name", "faithful.py",
+     ("for i in range(epoch):", "for i in range(epochs):"), "name 'epochs' is not defined"),
+    ("python-float-range", "faithful.py", ("epoch = 4000", "epoch = 4e3"),
+     "'float' object cannot be interpreted as an integer"),
+    ("python-not-iterable", "faithful.py",
+     ("for i in range(epoch):", "for i in epoch:"), "'int' object is not iterable"),
+    ("r-undefined-name", "faithful.R", ("for (i in 1:epoch) {", "for (i in 1:epochs) {"),
+     "object 'epochs' not found"),
+    ("r-function-as-sequence", "faithful.R", ("for (i in 1:epoch) {", "for (i in mean) {"),
+     "invalid for() loop sequence"),
+]
+
+
+@pytest.mark.parametrize("name, edit, words", [b[1:] for b in BROKEN_LOOP_RANGES],
+                         ids=[b[0] for b in BROKEN_LOOP_RANGES])
+def test_a_script_whose_loop_range_fails_as_written_is_refused_naming_its_error(
+    r_available, tmp_path, name, edit, words
+):
+    path = variant(tmp_path, name, f"range_{name}", edit)
+    flag = "--python-script" if name.endswith(".py") else "--r-script"
+    code, out, err = nnparity("run", "--epochs", "20", flag, path)
+    assert code == 2, (
+        f"as written, {name} with {edit} stops at its loop's line before the first pass; "
+        f"nnparity must say so (exit 2), not train the case's epochs: exit {code}\n{out}{err}"
+    )
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "stopped before its training loop" in lines[0], err + out
+    assert words in lines[0], f"the script's own error ({words}) is not named: {lines[0]}"

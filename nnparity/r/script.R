@@ -367,9 +367,31 @@ script_recorder <- function(inputs, epochs, from, to, assigned, article,
   rec$given <- list()
   # The script's own lr and number of epochs, where the case's replaced them.
   rec$notes <- character()
+  # The loop's own sequence as written, evaluated as R's for() would (`seq`, a
+  # promise: object 'epochs' not found is the script's error before its loop);
+  # then a note of its length.
   rec$written <- function(seq, env) {
-    count <- tryCatch(length(eval(seq, env)), error = function(e) NA_integer_)
-    if (!is.na(count) && count != epochs) {
+    # the calls an error of the sequence's own is made in here: R says it at the
+    # loop's line without them (object 'epochs' not found)
+    ours <- list(sys.call(), quote(for (pass in value) break))
+    as_scripts <- function(error) {
+      call <- conditionCall(error)
+      own <- any(vapply(ours, identical, logical(1), call)) ||
+        (is.call(call) && identical(call[[1]], quote(withCallingHandlers)))
+      if (own) {
+        error$call <- NULL
+        stop(error)
+      }
+    }
+    withCallingHandlers(
+      {
+        value <- seq
+        for (pass in value) break # R's own test of a for() loop sequence
+      },
+      error = as_scripts
+    )
+    count <- length(value)
+    if (count != epochs) {
       rec$notes <- c(rec$notes, paste0(
         "loop runs ", count, " epochs as written; nnparity ran ", epochs
       ))
