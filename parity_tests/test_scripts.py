@@ -1075,3 +1075,23 @@ def test_a_script_whose_loop_range_fails_as_written_is_refused_naming_its_error(
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "stopped before its training loop" in lines[0], err + out
     assert words in lines[0], f"the script's own error ({words}) is not named: {lines[0]}"
+
+
+# As Rscript runs a script, its top level is R's global environment: `<<-` there, or assign()
+# into .GlobalEnv, is an ordinary assignment of the script's.
+GLOBAL_ASSIGNMENTS = {
+    "superassignment": "  wh <<- wh + t(X) %*% d_hiddenlayer * lr",
+    "assign-into-GlobalEnv": '  assign("wh", wh + t(X) %*% d_hiddenlayer * lr, envir = .GlobalEnv)',
+    "assign-into-globalenv()": '  assign("wh", wh + t(X) %*% d_hiddenlayer * lr, globalenv())',
+}
+
+
+@pytest.mark.parametrize("line", GLOBAL_ASSIGNMENTS.values(), ids=GLOBAL_ASSIGNMENTS)
+def test_an_r_script_assigning_its_global_environment_holds_parity(r_available, tmp_path, line):
+    path = variant(tmp_path, "faithful.R", "global.R",
+                   ("  wh = wh + t(X) %*% d_hiddenlayer * lr", line))
+    code, out, err = nnparity("run", "--epochs", "20", "--r-script", path)
+    assert code == 0, (
+        f"as Rscript runs it, {line.strip()!r} updates the script's wh: it computes what "
+        f"python_impl computes, yet exit {code}\n{out}{err}"
+    )

@@ -710,7 +710,7 @@ nnparity_script_run <- function(file, from, to, article, inputs, epochs) {
       status = "before", message = plan$problem, line = NA, count = 0L
     ))
   }
-  exprs <- parse(file, keep.source = TRUE)
+  exprs <- lapply(parse(file, keep.source = TRUE), script_global_assign)
   rec <- script_recorder(
     inputs, epochs, from, to, plan$assigned, article, plan$carried
   )
@@ -740,7 +740,8 @@ nnparity_script_run <- function(file, from, to, article, inputs, epochs) {
 # Evaluate the (rewritten) script's expressions in a fresh environment, what
 # they print captured, their warnings kept to explain an error.
 script_eval <- function(exprs, rec) {
-  env <- new.env(parent = script_guard())
+  env <- new.env()
+  parent.env(env) <- script_guard(env)
   current <- 0L
   warned <- character()
   keep_warning <- function(w) {
@@ -805,8 +806,27 @@ script_without_devices <- function(expr) {
 
 # The script's enclosure: quit() and q() in an embedded R would end the whole
 # process nnparity runs in; here they stop the script with an error instead.
-script_guard <- function() {
+# `x <<- value` outside any function, as Rscript runs it (at top level, in the
+# global environment, where nothing encloses it): `x <- value` in the
+# environment the script runs in here (script_eval), its global environment.
+script_global_assign <- function(expr) {
+  if (!is.call(expr) || identical(expr[[1]], as.name("function"))) {
+    return(expr)
+  }
+  if (identical(expr[[1]], as.name("<<-"))) expr[[1]] <- as.name("<-")
+  for (i in seq_along(expr)[-1]) {
+    if (is.call(expr[[i]])) expr[[i]] <- script_global_assign(expr[[i]])
+  }
+  expr
+}
+
+# What the script's code sees between its own environment and R's: quit()
+# refused, and `.GlobalEnv` and globalenv() its own environment, `env` (as
+# assign("wh", value, envir = .GlobalEnv) means it when Rscript runs it).
+script_guard <- function(env) {
   guard <- new.env(parent = globalenv())
+  guard$.GlobalEnv <- env
+  guard$globalenv <- function() env
   guard$quit <- function(...) {
     stop("the script calls quit(), which would end nnparity's R: remove it",
          call. = FALSE)
