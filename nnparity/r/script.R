@@ -710,7 +710,8 @@ nnparity_script_run <- function(file, from, to, article, inputs, epochs) {
       status = "before", message = plan$problem, line = NA, count = 0L
     ))
   }
-  exprs <- lapply(parse(file, keep.source = TRUE), script_global_assign)
+  exprs <- parse(file, keep.source = TRUE)
+  for (i in seq_along(exprs)) exprs[[i]] <- script_global_assign(exprs[[i]])
   rec <- script_recorder(
     inputs, epochs, from, to, plan$assigned, article, plan$carried
   )
