@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import NamedTuple
 
 
@@ -47,15 +48,29 @@ _early: dict[str, Started] = {}
 COMMANDS = ("run", "explain", "report")
 
 
+#: A worker's program: ``nnparity.worker`` of the very package this process runs (its folder,
+#: the first argument), not whichever one its Python would import by name: run from another
+#: checkout sharing a virtualenv (a git worktree), the workers had imported the installed
+#: one, its ports too, and a port changed in the checkout held parity.
+WORKER = (
+    "import importlib.util, sys; home = sys.argv.pop(1); "
+    "spec = importlib.util.spec_from_file_location('nnparity', home + '/__init__.py', "
+    "submodule_search_locations=[home]); package = importlib.util.module_from_spec(spec); "
+    "sys.modules['nnparity'] = package; spec.loader.exec_module(package); "
+    "from nnparity.worker import main; sys.exit(main())"
+)
+
+
 def start(language: str) -> Started:
     """A worker process warming `language`'s runtime."""
     tmp = tempfile.mkdtemp(prefix="nnparity-worker-")
     mark = os.urandom(8).hex()
     parent, child = socket.socketpair()
+    home = str(Path(__file__).resolve().parent)
     process = subprocess.Popen(
         # -P: not the current folder first on sys.path, where a learner's random.py or csv.py
         # would stand in for the standard library's in the worker (and in our port).
-        [sys.executable, "-P", "-m", "nnparity.worker", str(child.fileno()), language],
+        [sys.executable, "-P", "-c", WORKER, home, str(child.fileno()), language],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

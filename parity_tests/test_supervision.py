@@ -1702,3 +1702,28 @@ def test_a_python_port_imports_the_modules_beside_it_from_any_folder(tmp_path):
         f"a port importing the module beside it did not load:\n{result.stderr}"
     )
 
+
+
+def test_workers_run_the_package_and_ports_of_the_checkout_the_run_was_started_from(
+    tmp_path, r_available
+):
+    """A second checkout sharing the virtualenv (a git worktree): `python -m nnparity` there
+    imports that checkout's package; its workers must too, with its ports, not the installed
+    ones. A step changed in the checkout's r_impl held parity when they did not."""
+    import shutil
+
+    root = Path(__file__).resolve().parent.parent
+    checkout = tmp_path / "checkout"
+    for folder in ("nnparity", "python_impl", "r_impl", "fixtures"):
+        shutil.copytree(root / folder, checkout / folder,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    steps_r = checkout / "r_impl" / "steps.R"
+    text = steps_r.read_text()
+    assert "colSums(d_output) * lr" in text, "r_impl/steps.R changed: the test's edit is stale"
+    steps_r.write_text(text.replace("colSums(d_output) * lr", "colSums(d_output) * lr * 2", 1))
+    result = nnparity("run", "--epochs", "5", "--mode", "free", cwd=checkout)
+    assert result.returncode == 1, (
+        "the checkout's r_impl doubles bout's update, yet the run exited "
+        f"{result.returncode}: its workers ran another package's ports\n{result.stdout}"
+    )
+    assert "step 11 (bout)" in result.stdout, result.stdout
