@@ -306,7 +306,29 @@ def _matrix(
     handle.seek(start)
     head = io.BytesIO(handle.read(head_bytes))
     shape = _checked_header(path, name, head, member.file_size, epochs, dims)
+    _check_crc(path, member, handle, start)
     return np.memmap(path, dtype=DTYPE, mode="r", offset=start + head.tell(), shape=shape)
+
+
+def _check_crc(path: Path, member: zipfile.ZipInfo, handle, start: int) -> None:
+    """TraceFolderError unless a stored member's bytes have the CRC-32 its zip headers hold:
+    mapped, they are not read through zipfile, which checks it (a flipped bit in a stored
+    member was compared as if the run had made it). Read once, PIECE_BYTES at a time."""
+    handle.seek(start)
+    crc, left = 0, member.file_size
+    while left:
+        piece = handle.read(min(PIECE_BYTES, left))
+        if not piece:
+            raise TraceFolderError(
+                f"{path}: {member.filename} ends after {member.file_size - left} of its "
+                f"{member.file_size} bytes"
+            )
+        crc, left = zlib.crc32(piece, crc), left - len(piece)
+    if crc != member.CRC:
+        raise TraceFolderError(
+            f"{path}: {member.filename} is damaged: its bytes do not match the CRC-32 its zip "
+            f"holds ({crc:08x} against {member.CRC:08x})"
+        )
 
 
 def _inflated(where: str, head: io.BytesIO, stream, shape: tuple[int, ...]) -> np.ndarray:

@@ -681,3 +681,24 @@ def test_r_on_openblas_against_r_on_reference_blas_names_both_environments(golde
     assert verdict in doc and "the environments differ in: R BLAS" in doc, (
         "the docs' sample is stale"
     )
+
+
+def test_a_stored_member_whose_bytes_do_not_match_its_crc_is_refused(capsys, golden, damaged):
+    """A stored member is mapped, not read through zipfile (which checks its CRC-32): a bit
+    flipped in a low digit of one cell was compared as if the run had made it, and agreed."""
+
+    def flip(folder: Path) -> None:
+        path = folder / "r.npz"
+        members = members_of(path)
+        wh = next(m for m in members if m.name == "wh.npy")
+        data = bytearray(wh.data)
+        data[-3] ^= 0x40  # a low byte of the last cell: a difference within the bound
+        flipped = replace(wh, data=bytes(data))  # the CRC-32 kept as written
+        write_zip(path, [flipped if m is wh else m for m in members])
+
+    code, out, err = compare(capsys, golden, damaged(flip))
+    assert code == 2, (
+        f"r.npz's wh.npy does not match its CRC-32: a damaged folder (exit 2), never compared:"
+        f"\n{out}{err}"
+    )
+    assert_one_line(err, "r.npz", "wh.npy", "CRC-32")
