@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.text import Text
 
 from . import steps, traces
-from .command import FAILS, OK, BadInput
+from .command import FAILS, OK, BadInput, write_out
 from .compare import Cell, Comparison, ParityReport, describe_value
 from .tracefolder import TraceFolder, TraceFolderError, open_folder, shape_text
 
@@ -206,5 +206,5 @@ def command_compare(args, console: Console, err: Console) -> int:
     except TraceFolderError as error:
         raise BadInput(str(error)) from None
     reports = {language: compare(a, b, language) for language in languages}
-    print_comparison(a, b, reports, console)
+    write_out(console, err, lambda: print_comparison(a, b, reports, console))
     return OK if all(report.passed for report in reports.values()) else FAILS

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from .command import BAD_INPUT, OK
+from .command import BAD_INPUT, OK, write_out
 
 #: rpy2-rinterface 3.6.6 and later needs R 4.5; with R 4.2 it fails on "undefined symbol: R_getVar".
 RPY2_FOR_OLD_R = "rpy2==3.5.17"
@@ -278,19 +278,23 @@ def command_doctor(args, console, err) -> int:
         console.print(text, highlight=False, markup=False, soft_wrap=True)
 
     checks = diagnose()
-    for check in checks:
-        mark = "ok     " if check.ok else "MISSING" if check.checked else "?      "
-        need = "" if check.needed_by == "a run" else f" (needed by {check.needed_by})"
-        say(f"{mark} {check.name}: {check.detail}{need}")
-        if not check.ok and check.fix:
-            say(f"        fix: {check.fix}")
     blocking = [c.name for c in checks if c.blocks_run]
-    if blocking:
-        say(f"nnparity cannot run here: {', '.join(blocking)} missing (fixes above).")
-        return BAD_INPUT
     others = [c.name for c in checks if not c.ok]
-    say(
-        f"everything a run needs is there{'; missing for some checks: ' if others else ''}"
-        f"{', '.join(others)}."
-    )
-    return OK
+
+    def show() -> None:
+        for check in checks:
+            mark = "ok     " if check.ok else "MISSING" if check.checked else "?      "
+            need = "" if check.needed_by == "a run" else f" (needed by {check.needed_by})"
+            say(f"{mark} {check.name}: {check.detail}{need}")
+            if not check.ok and check.fix:
+                say(f"        fix: {check.fix}")
+        if blocking:
+            say(f"nnparity cannot run here: {', '.join(blocking)} missing (fixes above).")
+        else:
+            say(
+                f"everything a run needs is there"
+                f"{'; missing for some checks: ' if others else ''}{', '.join(others)}."
+            )
+
+    write_out(console, err, show)  # a full or closed stdout: one line; the code as found
+    return BAD_INPUT if blocking else OK

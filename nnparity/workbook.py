@@ -28,7 +28,7 @@ from xml.etree import ElementTree
 from . import steps
 from .atomic import check_file, staged_file
 from .cases import Case, load_case
-from .command import OK, BadInput, add_case_option, bad_input, parse_epochs_option
+from .command import OK, BadInput, add_case_option, bad_input, parse_epochs_option, write_out
 
 INPUTS = "inputs"
 #: Column A holds the labels; every matrix starts in column B.
@@ -391,7 +391,7 @@ def command_workbook(args, console, err) -> int:
         if Path(args.out).suffix.lower() != ".xlsx":
             raise BadInput(f"{args.out}: the workbook's name must end in .xlsx")
         out = write_workbook(case, epochs, args.out)
-    console.print(f"workbook written: {out} ({case.name}, {epochs} epoch"
-                  f"{'s' if epochs != 1 else ''}; open it in LibreOffice Calc or Excel)",
-                  highlight=False, markup=False, soft_wrap=True)
+    write_out(console, err, lambda: console.print(
+        f"workbook written: {out} ({case.name}, {epochs} epoch{'s' if epochs != 1 else ''}; "
+        "open it in LibreOffice Calc or Excel)", highlight=False, markup=False, soft_wrap=True))
     return OK

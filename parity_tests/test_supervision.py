@@ -1727,3 +1727,46 @@ def test_workers_run_the_package_and_ports_of_the_checkout_the_run_was_started_f
         f"{result.returncode}: its workers ran another package's ports\n{result.stdout}"
     )
     assert "step 11 (bout)" in result.stdout, result.stdout
+
+
+@pytest.fixture(scope="module")
+def saved_traces(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("saved") / "t"
+    result = nnparity("run", "--epochs", "5", "--save-traces", str(folder), cwd=folder.parent)
+    assert result.returncode == 0, result.stderr
+    return folder
+
+
+#: Commands beside `run`, `explain` and `report` that print a result, and the exit code each
+#: gives here when stdout takes what it prints.
+PRINTING = {
+    "compare": (lambda traces: ["compare", str(traces), str(traces)], 0),
+    "workbook": (lambda traces: ["workbook", "--epochs", "1", "--out", "w.xlsx"], 0),
+    "doctor": (lambda traces: ["doctor"], None),  # 0 or 2, as the machine is
+}
+
+
+@pytest.mark.parametrize("command", PRINTING)
+def test_a_full_stdout_is_one_line_and_the_exit_code_follows_the_command(
+    tmp_path, saved_traces, command
+):
+    argv, code = PRINTING[command]
+    expected = code if code is not None else nnparity(*argv(saved_traces), cwd=tmp_path).returncode
+    with open("/dev/full", "w") as full:
+        result = nnparity(*argv(saved_traces), cwd=tmp_path, stdout=full)
+    assert result.returncode == expected, f"{command}: exit {result.returncode}\n{result.stderr}"
+    one_line(result.stderr, "No space left on device")
+
+
+@pytest.mark.parametrize("command", PRINTING)
+def test_a_reader_that_stops_early_changes_no_exit_code(tmp_path, saved_traces, command):
+    argv, code = PRINTING[command]
+    expected = code if code is not None else nnparity(*argv(saved_traces), cwd=tmp_path).returncode
+    reader, writer = os.pipe()
+    os.close(reader)  # as `| head -0` leaves it: every write is a broken pipe
+    with os.fdopen(writer, "w") as closed:
+        result = nnparity(*argv(saved_traces), cwd=tmp_path, stdout=closed)
+    assert result.returncode == expected, (
+        f"{command} | head: exit {result.returncode} where it exits {expected}:\n{result.stderr}"
+    )
+    assert "Traceback" not in result.stderr, result.stderr
