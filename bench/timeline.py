@@ -46,10 +46,10 @@ def main() -> int:
     mark("harness imported")
     for owner, name in [
         (supervise.WorkerPort, "wait_loaded"), (traces, "run"), (supervise.Supervisor, "__exit__"),
-        (report, "save_stats"), (report, "show_run"),
+        (report, "stage_stats"), (report, "show_run"),
     ]:
         wrap(owner, name)
-    cli.save_stats, cli.show_run = report.save_stats, report.show_run
+    cli.stage_stats, cli.show_run = report.stage_stats, report.show_run
     collect = supervise.WorkerPort._collect
 
     def collected(self, target):

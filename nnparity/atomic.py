@@ -93,32 +93,66 @@ def check_file(target: Path | str, what: str, ours: Callable[[Path], bool | str]
     return path
 
 
+class StagedFile:
+    """A file output written beside its target (``tmp``), moved in by ``commit``; ``abort``
+    removes it. ``staged_file`` is its usual form; a command with two outputs stages both,
+    then moves both, so that one that cannot be written leaves the other as it was."""
+
+    def __init__(self, target: Path | str):
+        self.target = followed(target, "the file")
+        try:
+            handle, name = tempfile.mkstemp(
+                prefix=f".{self.target.name}.", suffix=f".partial{self.target.suffix}",
+                dir=self.target.parent,
+            )
+            os.close(handle)
+        except OSError as error:
+            raise OutputError(f"{self.target}: cannot be written ({_reason(error)})") from None
+        self.tmp: Path | None = Path(name)
+
+    @contextmanager
+    def writing(self) -> Iterator[Path]:
+        """``with staged.writing() as tmp:`` write tmp; on any failure it is removed (a full
+        disk: OutputError naming the target)."""
+        try:
+            yield self.tmp
+        except BaseException as error:
+            self.abort()
+            if isinstance(error, OSError) and not isinstance(error, OutputError):
+                raise OutputError(
+                    f"{self.target}: cannot be written ({_reason(error)})"
+                ) from None
+            raise
+
+    def commit(self) -> Path:
+        try:
+            os.chmod(self.tmp, 0o666 & ~current_umask())  # mkstemp makes it private
+            os.replace(self.tmp, self.target)
+        except OSError as error:
+            self.abort()
+            raise OutputError(f"{self.target}: cannot be written ({_reason(error)})") from None
+        self.tmp = None
+        return self.target
+
+    def abort(self) -> None:
+        if self.tmp is not None:
+            self.tmp.unlink(missing_ok=True)
+            self.tmp = None
+
+
 @contextmanager
 def staged_file(target: Path | str) -> Iterator[Path]:
     """``with staged_file(path) as tmp:`` write tmp; it becomes ``path`` when the block ends.
 
     The one atomic file writer: statistics, trace descriptions, .rds traces and
-    workbooks all go through it. The file gets the permissions open() would give;
-    a link is followed (``followed``). Check a user's target first (``check_file``).
+    workbooks all go through it (``StagedFile``). The file gets the permissions open()
+    would give; a link is followed (``followed``). Check a user's target first
+    (``check_file``).
     """
-    target = followed(target, "the file")
-    try:
-        handle, name = tempfile.mkstemp(
-            prefix=f".{target.name}.", suffix=f".partial{target.suffix}", dir=target.parent
-        )
-        os.close(handle)
-    except OSError as error:
-        raise OutputError(f"{target}: cannot be written ({_reason(error)})") from None
-    tmp = Path(name)
-    try:
-        yield tmp
-        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes it private
-        os.replace(tmp, target)
-    except BaseException as error:
-        tmp.unlink(missing_ok=True)
-        if isinstance(error, OSError) and not isinstance(error, OutputError):  # a full disk
-            raise OutputError(f"{target}: cannot be written ({_reason(error)})") from None
-        raise
+    staged = StagedFile(target)
+    with staged.writing():
+        yield staged.tmp
+    staged.commit()
 
 
 #: The record nnparity writes last into each folder it replaces whole (traces, report):

@@ -34,7 +34,7 @@ from .command import (
 )
 from .paths import R_VARIANTS
 from .port import PortError
-from .report import save_stats, show_run
+from .report import show_run, stage_stats
 
 
 def r_variants() -> list[str]:
@@ -162,12 +162,36 @@ def command_run(args, console: Console, err: Console) -> int:
                 code = spreadsheet.finish(sheet, result, save_traces, args, console)
                 known["written"] = True
                 return code
-            if script:
-                scripts.remark(result, python_port, r_port)
-            save_stats(result, args.save_stats)  # whatever happens to stdout
-            write_out(console, err, lambda: show_run(result, console, args.json, args.save_stats))
-            known["written"] = True
-            return OK if result.passed else FAILS
+            try:
+                if script:
+                    scripts.remark(result, python_port, r_port)
+                commit_outputs(folder, stage_stats(result, args.save_stats))
+            except BaseException:  # a signal, a full disk: the earlier outputs stay as they were
+                if folder is not None:
+                    folder.abort()
+                raise
+            with signals.finishing():  # whatever happens to stdout, the outputs are in place
+                write_out(
+                    console, err, lambda: show_run(result, console, args.json, args.save_stats)
+                )
+                known["written"] = True
+                return OK if result.passed else FAILS
+
+
+def commit_outputs(traces_folder, staged_stats) -> None:
+    """Move a run's outputs into place together, once each is written beside its target: one
+    that could not be written (a full disk) has left the other's earlier version as it was."""
+    with signals.finishing():
+        try:
+            if traces_folder is not None:
+                traces_folder.move()
+        except BaseException:
+            if staged_stats is not None:
+                staged_stats.abort()
+            raise
+        if staged_stats is not None:
+            with bad_input():
+                staged_stats.commit()
 
 
 def supervised_run(args, err: Console, case, epochs, modes, folder, python_port, r_port,
@@ -195,6 +219,9 @@ def supervised_run(args, err: Console, case, epochs, modes, folder, python_port,
             chunk_bytes=2**62 if scripts.wanted(args) else traces.CHUNK_BYTES,  # a script: once
             full_bounds=args.save_stats is not None,  # the file's bound column in every row
             lockstep_port=lockstep_port,
+            # the spreadsheet reads the traces from their folder; else they move in with the
+            # statistics (commit_outputs)
+            move_traces=getattr(args, "spreadsheet", None) is not None,
         )
 
 

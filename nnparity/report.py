@@ -207,11 +207,24 @@ def save_stats(run: Run, path) -> None:
     stdout, which stops the printing, cannot stop the file, and a file that cannot be
     written is bad input (exit code 2), whatever stdout does.
     """
+    staged = stage_stats(run, path)
+    if staged is not None:
+        from .command import bad_input
+
+        with bad_input():
+            staged.commit()
+
+
+def stage_stats(run: Run, path):
+    """--save-stats written beside its target, to be moved in with the run's other outputs
+    (``commit``) or dropped (``abort``); None when there is nothing to write. A file that
+    cannot be written is bad input (exit code 2)."""
     from .command import bad_input
 
-    if path is not None:
-        with bad_input():
-            tidy.write(tidy.table(run.reports), path)
+    if path is None:
+        return None
+    with bad_input():
+        return tidy.stage(tidy.table(run.reports), path)
 
 
 def show_run(run: Run, console: Console, as_json_output: bool = False, saved_stats=None) -> None:

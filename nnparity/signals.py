@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from contextlib import contextmanager
 
 
 def signal_name(number: int) -> str:
@@ -31,10 +32,29 @@ class Interrupted(BaseException):
 #: The stop a signal asked for and nobody has acted on yet (see ``raise_swallowed``).
 _pending: int | None = None
 
+#: A command's outputs are moving into place and its result is being printed (``finishing``).
+_finishing = False
+
+
+@contextmanager
+def finishing():
+    """``with finishing():`` the command's outputs move into place and its result is printed:
+    a signal then is too late to stop it, and is ignored. Stopping there would leave an
+    output moved in (the earlier one it replaced gone) under a message that the run was
+    stopped; it takes milliseconds (and a reader that stops reading ends the printing)."""
+    global _finishing
+    _finishing = True
+    try:
+        yield
+    finally:
+        _finishing = False
+
 
 def on_signal(number, frame) -> None:
     """The first SIGINT, SIGTERM or SIGHUP stops the run; later ones are ignored during clean-up."""
     global _pending
+    if _finishing:  # too late: the command completes
+        return
     for each in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(each, signal.SIG_IGN)
     _pending = number

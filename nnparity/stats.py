@@ -229,14 +229,22 @@ def write(frame: pd.DataFrame, path: Path | str) -> Path:
     CSV floats are written as Python's repr writes them (the shortest decimal
     that reads back to the same double), so ``read`` gives the same doubles.
     """
-    from .atomic import staged_file
+    stage(frame, path).commit()
+    return Path(path)
 
-    with staged_file(check_target(path)) as tmp:
+
+def stage(frame: pd.DataFrame, path: Path | str):
+    """The table written beside `path` (atomic.StagedFile), for the caller to ``commit``
+    with its other outputs, or ``abort``."""
+    from .atomic import StagedFile
+
+    staged = StagedFile(check_target(path))
+    with staged.writing() as tmp:
         if is_parquet(path):
             frame.to_parquet(tmp, index=False)
         else:
             frame.to_csv(tmp, index=False)
-    return Path(path)
+    return staged
 
 
 def read(path: Path | str) -> pd.DataFrame:

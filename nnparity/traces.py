@@ -185,19 +185,35 @@ class TraceOutput:
             writer.abort()
 
     def commit(self, environment: dict | None = None) -> list[Path]:
-        """Complete the folder (.rds, case/, trace.json: tracefolder.complete); move it in."""
+        """Complete the folder (``finish``) and move it in (``move``)."""
+        saved = self.finish(environment)
+        self.move()
+        return saved
+
+    def finish(self, environment: dict | None = None) -> list[Path]:
+        """Complete the staging folder (.rds, case/, trace.json: tracefolder.complete), not
+        moved in yet: the paths its files will have."""
         try:
             npz = [writer.close() for writer in self.writers.values()]
             more = tracefolder.complete(
                 self.output.staging, npz, self.case, self.epochs, self.modes, environment or {}
             )
-            target = self.output.commit()
         except OSError as error:
             self.abort()
             raise OutputError(
                 f"{self.output.target}: cannot be written ({_reason(error)})"
             ) from None
-        return [target / path.name for path in npz + more]
+        return [self.output.target / path.name for path in npz + more]
+
+    def move(self) -> None:
+        """Move the finished folder into place, replacing an earlier one of nnparity's."""
+        try:
+            self.output.commit()
+        except OSError as error:
+            self.abort()
+            raise OutputError(
+                f"{self.output.target}: cannot be written ({_reason(error)})"
+            ) from None
 
     def abort(self) -> None:
         for writer in self.writers.values():
@@ -240,6 +256,7 @@ def run(
     full_bounds: bool = False,
     check_determinism: bool = True,
     lockstep_port=None,
+    move_traces: bool = True,
 ) -> Run:
     """Train both ports on `case` and compare every step of every epoch.
 
@@ -250,6 +267,9 @@ def run(
 
     ``lockstep_port``: a second R port of the same code, for lockstep (``lockstep_worker``);
     by default `r_port` recomputes the steps after its own training.
+
+    ``move_traces``: False leaves the saved traces finished beside their target, for the
+    caller to move in (``TraceOutput.move``) with its other outputs, or abort.
 
     First (unless `check_determinism` is false) each port trains a few epochs
     twice, to say whether it gives the same bits twice (determinism.py).
@@ -281,7 +301,8 @@ def run(
             if checked.breaks_free_running and "free" in comparisons:
                 comparisons["free"].fail(checked.describe())
         info = environment() if environment else None
-        saved = folder.commit(fingerprint(info)) if folder else []
+        saved = (folder.commit if move_traces else folder.finish)(fingerprint(info)) if (
+            folder) else []
     except BaseException:
         if folder:
             folder.abort()

@@ -4,6 +4,7 @@ nnparity/__main__.py, nnparity/bridge.py)."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 
@@ -120,3 +121,20 @@ def test_ctrl_c_before_run_json_reads_its_command_line_still_prints_one_json_doc
         pytest.fail(f"stdout is not one JSON document:\n{result.stdout}\n{result.stderr}")
     assert document["passed"] is False and document["error"]["exit_code"] == 130, document
     assert document["case"] == "iris", document
+
+
+def test_a_signal_while_the_outputs_move_in_and_the_result_is_printed_is_too_late_to_stop():
+    """Stopping there would leave outputs moved in, the earlier ones gone, under a message
+    that the run was stopped: the command completes instead."""
+    from nnparity import signals
+
+    kept = {number: signal.getsignal(number)
+            for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        with signals.finishing():
+            signals.on_signal(signal.SIGINT, None)  # raises KeyboardInterrupt outside
+        with pytest.raises(KeyboardInterrupt):
+            signals.on_signal(signal.SIGINT, None)
+    finally:  # on_signal ignores later signals from then on: pytest's own handlers back
+        for number, handler in kept.items():
+            signal.signal(number, handler)

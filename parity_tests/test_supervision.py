@@ -1770,3 +1770,43 @@ def test_a_reader_that_stops_early_changes_no_exit_code(tmp_path, saved_traces, 
         f"{command} | head: exit {result.returncode} where it exits {expected}:\n{result.stderr}"
     )
     assert "Traceback" not in result.stderr, result.stderr
+
+
+#: What can stop a run once it has trained and compared, before its outputs are in place:
+#: a full disk while the statistics are written, a Ctrl-C; and the exit code then.
+LATE_STOPS = {
+    "full-disk": (OSError(28, "No space left on device"), 2),
+    "ctrl-c": (KeyboardInterrupt(), 130),
+}
+
+
+@pytest.mark.parametrize("stop", LATE_STOPS, ids=LATE_STOPS)
+def test_a_run_stopped_before_its_outputs_are_in_place_leaves_the_earlier_ones_as_they_were(
+    tmp_path, monkeypatch, capsys, stop
+):
+    """Traces and statistics move in together: the traces had replaced the earlier ones, then
+    the statistics failed on a full disk (exit 2), or a Ctrl-C came, and the run said it
+    had been stopped with nothing left half-written."""
+    import pandas as pd
+
+    from nnparity import cli
+
+    first = nnparity("run", "--epochs", "5", "--mode", "free", "--save-traces", "t",
+                     "--save-stats", "s.csv", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    before = tree(tmp_path)
+    error, code = LATE_STOPS[stop]
+
+    def fails(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", fails)  # the statistics, written last
+    monkeypatch.chdir(tmp_path)
+    got = cli.main(["run", "--epochs", "7", "--mode", "free", "--save-traces", "t",
+                    "--save-stats", "s.csv"])
+    capsys.readouterr()
+    assert got == code, f"exit {got}"
+    assert tree(tmp_path) == before, (
+        "a run stopped before its outputs moved in replaced the earlier ones, or left "
+        f"something beside them: {sorted(set(tree(tmp_path)) ^ set(before))}"
+    )
