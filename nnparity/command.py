@@ -81,9 +81,12 @@ def write_out(console, err, write) -> None:
     if sys.stdout is None:  # started with stdout closed (>&-)
         _say(err, "cannot write the result: standard output is closed")
         return
+    from .signals import finishing
+
     try:
-        write()
-        sys.stdout.flush()
+        with finishing():  # the result whole: a signal now is too late to cut it short
+            write()
+            sys.stdout.flush()
     except SystemExit:  # rich's answer to a broken pipe (it has already sent stdout to devnull)
         return
     except OSError as error:

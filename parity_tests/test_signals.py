@@ -138,3 +138,29 @@ def test_a_signal_while_the_outputs_move_in_and_the_result_is_printed_is_too_lat
     finally:  # on_signal ignores later signals from then on: pytest's own handlers back
         for number, handler in kept.items():
             signal.signal(number, handler)
+
+
+def test_a_signal_while_a_result_prints_lets_it_print_whole(capsys):
+    """explain interrupted while printing left part of its walkthrough on stdout."""
+    import os
+
+    from rich.console import Console
+
+    from nnparity import signals
+    from nnparity.command import write_out
+
+    def write() -> None:
+        print("the first half")
+        os.kill(os.getpid(), signal.SIGINT)  # delivered at once, to this thread
+        print("the second half")
+
+    kept = {number: signal.getsignal(number)
+            for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        signals.catch_signals()
+        write_out(Console(), Console(stderr=True), write)
+    finally:
+        for number, handler in kept.items():
+            signal.signal(number, handler)
+    out = capsys.readouterr().out
+    assert out == "the first half\nthe second half\n", f"the result was cut short: {out!r}"
