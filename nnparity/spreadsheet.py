@@ -30,7 +30,7 @@ from .command import FAILS, OK, BadInput
 from .compare import Comparison, ParityReport
 from .report import save_stats, show_run, story, table
 from .traces import load_trace
-from .workbook import epoch_sheet, write_workbook
+from .workbook import epoch_sheet, inputs_differ, write_workbook
 
 #: The workbook holds one sheet per epoch and is recalculated in one go: the largest
 #: run it is asked for. Measured on two busy cores: `run --spreadsheet` on the article
@@ -104,6 +104,12 @@ def prepare(args, case: Case, epochs: int) -> Spreadsheet | None:
     workbook = Path(args.spreadsheet) if args.spreadsheet else None
     if workbook is not None:
         check_workbook(workbook, epochs)
+        differs = inputs_differ(workbook, case)
+        if differs:  # compared with languages trained on the case, it could only fail
+            raise BadInput(
+                f"{workbook}: does not start from {case.name}'s inputs: {differs}; write one "
+                f"for this case with nnparity workbook --case {case.name} --epochs {epochs}"
+            )
     return Spreadsheet(case, epochs, workbook)
 
 
@@ -157,6 +163,8 @@ def finish(sheet: Spreadsheet, run, traces: Path, args, console: Console) -> int
         show_run(run, record, True, saved_stats)
         out = json.loads(record.export_text(styles=False))
         out["passed"] = passed  # the exit code's answer: Python/R and the spreadsheet
+        # the verdict printed last, on all three: Python/R's alone can hold while this fails
+        out["run_verdict"], out["verdict"] = out["verdict"], line
         out["spreadsheet"] = {
             "passed": sheet_passed, "verdict": line, "problem": note,
             "comparisons": {f"{k}-spreadsheet": as_json_report(r) for k, r in reports.items()},

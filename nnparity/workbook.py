@@ -25,10 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
 
+import numpy as np
+
 from . import steps
 from .atomic import check_file, staged_file
 from .cases import Case, load_case
 from .command import OK, BadInput, add_case_option, bad_input, parse_epochs_option, write_out
+from .floats import same_bits
 
 INPUTS = "inputs"
 #: Column A holds the labels; every matrix starts in column B.
@@ -272,6 +275,59 @@ def _sealed(xlsx: bytes) -> bytes:
 
 #: The keywords openpyxl writes, replaced by the seal once the other parts are written.
 _PLACEHOLDER = SEAL + "0" * 64
+
+
+def inputs_differ(path: Path, case: Case) -> str | None:
+    """Why the workbook at `path` does not start from `case`'s inputs (lr, X, y, the starting
+    weights, as its inputs sheet holds them), or None when it does, bit for bit."""
+    from openpyxl import load_workbook
+
+    book = load_workbook(path, read_only=True)
+    try:
+        if INPUTS not in book.sheetnames:
+            return f"has no sheet '{INPUTS}'"
+        blocks = Layout(case.dims, 1).inputs()
+        last = max(b.top + b.rows for b in blocks.values())
+        rows = list(book[INPUTS].iter_rows(min_row=1, max_row=last,
+                                           max_col=FIRST_COL + max(case.dims), values_only=True))
+    finally:
+        book.close()
+
+    def at(row: int, col: int):
+        cells = rows[row - 1] if row <= len(rows) else ()
+        return cells[col - 1] if col <= len(cells) else None
+
+    lr = _number(at(TOP, FIRST_COL))
+    if lr is None or not same_bits(np.float64(lr), np.float64(case.lr)):
+        return f"its lr (inputs!B{TOP}) is {at(TOP, FIRST_COL)!r}, the case's is {case.lr!r}"
+    for name, block in blocks.items():
+        title = f"{name} ({block.rows} x {block.cols})"
+        if at(block.label_row, 1) != title:
+            return (f"inputs!A{block.label_row} says {at(block.label_row, 1)!r} where a "
+                    f"workbook of this case says {title!r} (a workbook of another case?)")
+        value = getattr(case, name)
+        for i in range(block.rows):
+            for j in range(block.cols):
+                cell = at(block.top + i, FIRST_COL + j)
+                number = _number(cell)
+                if number is None or not same_bits(np.float64(number), value[i, j]):
+                    return (f"its {name}[{i + 1}, {j + 1}] is {cell!r}, the case's is "
+                            f"{float(value[i, j])!r}")
+    return None
+
+
+def _number(cell) -> float | None:
+    """A cell's number: typed in (0.42) or as nnparity writes one (=0.42); None otherwise."""
+    if isinstance(cell, bool):
+        return None
+    if isinstance(cell, (int, float)):
+        return float(cell)
+    if isinstance(cell, str) and cell.startswith("="):
+        try:
+            return float(cell[1:])
+        except ValueError:
+            return None
+    return None
 
 
 def write_workbook(case: Case, epochs: int, out: Path | str) -> Path:

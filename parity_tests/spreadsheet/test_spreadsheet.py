@@ -6,6 +6,7 @@ Runs in `tox -e spreadsheet` (which sets NNPARITY_SPREADSHEET=1); LibreOffice
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -293,3 +294,40 @@ def test_a_client_crash_before_the_values_are_read_names_the_signal(tmp_path, mo
     assert str(path) in message and "stopped by SIGSEGV" in message, (
         f"the message should name the workbook and how LibreOffice's client ended: {message}"
     )
+
+
+def test_a_workbook_of_another_case_is_bad_input_naming_what_differs(tmp_path, capsys):
+    """It was compared, and said the spreadsheet first produced NaN with equal inputs."""
+    path = write_workbook(load_case("article"), 2, tmp_path / "article.xlsx")
+    one = tmp_path / "one"
+    shutil.copytree(FIXTURES / "article", one)
+    for name in ("X.csv", "y.csv"):
+        (one / name).write_text((one / name).read_text().splitlines()[0] + "\n")
+    code = cli.main(["run", "--case", str(one), "--spreadsheet", str(path), "--epochs", "2"])
+    err = capsys.readouterr().err
+    assert code == 2, f"a workbook of another case (3 samples; the case has 1) gave exit {code}"
+    assert err.count("\n") == 1 and "X (3 x 4)" in err and "X (1 x 4)" in err, err
+
+
+def test_a_workbook_whose_start_was_edited_is_bad_input_naming_the_cell(tmp_path, capsys):
+    path = write_workbook(load_case("article"), 2, tmp_path / "w.xlsx")
+    wb = load_workbook(path)
+    wb["inputs"].cell(Layout(load_case("article").dims, 2).inputs()["wh"].top, 3).value = "=0.5"
+    wb.save(path)
+    code = cli.main(["run", "--case", "article", "--spreadsheet", str(path), "--epochs", "2"])
+    err = capsys.readouterr().err
+    assert code == 2 and "wh[1, 2]" in err and err.count("\n") == 1, err
+
+
+def test_the_json_verdict_of_a_run_whose_spreadsheet_fails_does_not_say_it_holds(
+    tmp_path, capsys, r_available
+):
+    good = write_workbook(load_case("article"), FEW_EPOCHS, tmp_path / "good.xlsx")
+    broken = tmp_path / "broken.xlsx"
+    break_hidden_bias(good, broken)
+    code = cli.main(["run", "--case", "article", "--spreadsheet", str(broken), "--epochs",
+                     str(FEW_EPOCHS), "--mode", "free", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 1 and out["passed"] is False
+    assert out["verdict"].startswith("SPREADSHEET PARITY FAILS"), out["verdict"]
+    assert out["run_verdict"].startswith("PARITY HOLDS"), out["run_verdict"]
