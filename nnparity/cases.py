@@ -272,7 +272,9 @@ def read_config(path: Path) -> dict[str, str]:
 
 
 def parse_lr(path: Path, text: str | None) -> float:
-    if text is None or len(text) > MAX_CELL or not NUMBER.fullmatch(text):
+    if text is None:
+        raise CaseError(path, "has no lr (a line lr,0.1: the learning rate, a positive number)")
+    if len(text) > MAX_CELL or not NUMBER.fullmatch(text):
         raise CaseError(path, f"lr must be a positive number, got {_shown(text)}")
     lr = float(text)
     if not (math.isfinite(lr) and lr > 0):
@@ -302,6 +304,8 @@ def epochs_count(text: str | int | None) -> int | str:
 
 def parse_epochs(path: Path | str, text: str | int | None) -> int:
     """A case's epochs (config.csv); the command line's are command.parse_epochs_option."""
+    if text is None:
+        raise CaseError(path, "has no epochs (a line epochs,5000: how many the case trains)")
     epochs = epochs_count(text)
     if isinstance(epochs, str):
         raise CaseError(path, epochs)

@@ -258,7 +258,9 @@ def main(argv: list[str] | None = None) -> int:
         return say(str(error), FAILS)
     except (KeyboardInterrupt, signals.Interrupted) as stop:
         signals.acted_on()
-        message, code = signals.stopped(stop)
+        from .spawn import COMMANDS  # the commands that run ports
+
+        message, code = signals.stopped(stop, ports=getattr(args, "command", None) in COMMANDS)
         return say(message, code)
 
 

@@ -1055,6 +1055,11 @@ def sides(args) -> tuple[tuple[str, Path | None, dict], tuple[str, Path | None, 
             f"free-running (--mode free). {TO_LOCKSTEP}"
         )
     names = {"names": parse_names(args.names)}
+    if args.names and not wanted(args):
+        raise BadInput(
+            "--names maps a learner's script's names to the article's: give --python-script "
+            "or --r-script with it (a port's names are the article's already)"
+        )
     if args.python_script:
         python = ("python-script", args.python_script, names)
     else:

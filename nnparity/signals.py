@@ -118,11 +118,12 @@ def catch_signals() -> None:
             signal.signal(each, on_signal)
 
 
-def stopped(error: BaseException) -> tuple[str, int]:
-    """What to say, and the exit code, for a run stopped by Ctrl-C or a signal."""
+def stopped(error: BaseException, ports: bool = True) -> tuple[str, int]:
+    """What to say, and the exit code, for a command stopped by Ctrl-C or a signal; `ports`:
+    whether it runs ports (run, explain, report), which were stopped too."""
+    what = "the ports were stopped and nothing" if ports else "nothing"
     if isinstance(error, Interrupted):
         return (
-            f"stopped by {signal_name(error.number)}: "
-            "the ports were stopped and nothing was left half-written"
+            f"stopped by {signal_name(error.number)}: {what} was left half-written"
         ), 128 + error.number
-    return "interrupted (Ctrl-C): the ports were stopped and nothing was left half-written", 130
+    return f"interrupted (Ctrl-C): {what} was left half-written", 130

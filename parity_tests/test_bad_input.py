@@ -182,7 +182,13 @@ BROKEN_CASES = [
         "lr-missing",
         replace("config.csv", "lr,0.1\n", ""),
         "config.csv",
-        "lr must be a positive number, got None",
+        "has no lr (a line lr,0.1",
+    ),
+    (
+        "epochs-missing",
+        replace("config.csv", "epochs,5000\n", ""),
+        "config.csv",
+        "has no epochs (a line epochs,5000",
     ),
     (
         "epochs-zero",

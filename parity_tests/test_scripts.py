@@ -1095,3 +1095,9 @@ def test_an_r_script_assigning_its_global_environment_holds_parity(r_available, 
         f"as Rscript runs it, {line.strip()!r} updates the script's wh: it computes what "
         f"python_impl computes, yet exit {code}\n{out}{err}"
     )
+
+
+def test_names_without_a_script_is_refused_not_ignored():
+    code, out, err = nnparity("run", "--epochs", "5", "--names", "W1=wh")
+    assert code == 2, f"--names with no script to map was ignored: exit {code}\n{out}{err}"
+    assert "--python-script or --r-script" in err, err
