@@ -136,6 +136,7 @@ def test_a_signal_while_the_outputs_move_in_and_the_result_is_printed_is_too_lat
         with pytest.raises(KeyboardInterrupt):
             signals.on_signal(signal.SIGINT, None)
     finally:  # on_signal ignores later signals from then on: pytest's own handlers back
+        signals.acted_on()  # and the stop it took is not left pending for the next command
         for number, handler in kept.items():
             signal.signal(number, handler)
 
