@@ -178,6 +178,11 @@ def print_comparison(
         + ("bitwise equal" if language in equal else "within" if r.passed else "beyond")
         for language, r in reports.items()
     )
+    for label, folder, other in (("A", a, b), ("B", b, a)):  # compared only where both have it
+        alone = [language for language in folder.languages if language not in other.languages]
+        if alone:
+            detail += "; not compared: " + ", ".join(
+                f"{language}.npz (only {label} holds one)" for language in alone)
     say(f"{verdict}: {detail}", style="bold green" if passed else "bold red")
 
 

@@ -702,3 +702,15 @@ def test_a_stored_member_whose_bytes_do_not_match_its_crc_is_refused(capsys, gol
         f"\n{out}{err}"
     )
     assert_one_line(err, "r.npz", "wh.npy", "CRC-32")
+
+
+def test_a_trace_only_one_folder_holds_is_named_as_not_compared(capsys, golden, tmp_path):
+    """A lockstep-only run saves python.npz alone: its folder against a full one agreed,
+    saying nothing of the other's r.npz."""
+    alone = tmp_path / "lockstep"
+    assert traces.run(load_case("article"), PythonPort(), RPort(), EPOCHS, ("lockstep",),
+                      save_traces=alone).passed
+    code, out, err = compare(capsys, golden, alone)
+    assert code == 0, out + err
+    last = out.strip().splitlines()[-1]
+    assert "not compared: r.npz (only A holds one)" in last, last
