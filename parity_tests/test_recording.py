@@ -19,6 +19,7 @@ import pytest
 
 from nnparity import bridge, steps
 from nnparity.paths import FIXTURES
+from nnparity.port import BorderError
 from nnparity.ports import PythonPort, RPort
 from parity_tests.test_supervision import nnparity
 
@@ -134,27 +135,23 @@ def test_lockstep_takes_a_large_matrix_as_its_list_of_epochs_as_it_takes_one_arr
     )
 
 
-def test_a_large_matrixs_unrecorded_epoch_reads_na(port_copy):
+def test_an_epoch_a_port_left_unrecorded_is_named_at_the_border(port_copy):
+    """It read NA, and the comparison said R had produced NA there."""
     port = RPort(port_copy("r_impl", "train.R", OURS, SKIPS_THIRD))
     port.start(wide_case())
-    trace = port.advance(4)
-    hidden = trace["hidden_layer_input"]
-    assert hidden.shape[1] * hidden.shape[2] >= bridge.epochs_list_cells()
-    assert np.isnan(hidden[2]).all() and not np.isnan(hidden[[0, 1, 3]]).any(), (
-        "an epoch a port left NULL in a large matrix's list should read NA (epoch 3 only)"
-    )
+    with pytest.raises(BorderError, match=r"recorded no hidden_layer_input at epoch 3 of the 4"):
+        port.advance(4)
 
 
-def test_an_epoch_the_port_did_not_record_fails_parity_at_that_epoch(port_copy, tmp_path):
+def test_an_epoch_the_port_did_not_record_fails_the_run_naming_it(port_copy, tmp_path):
     port = port_copy("r_impl", "train.R", OURS, SKIPS_THIRD)
     result = nnparity(
         "run", "--epochs", "5", "--mode", "free", "--json", "--r-impl", str(port), cwd=tmp_path
     )
     assert result.returncode == 1, result.stdout + result.stderr
-    first = json.loads(result.stdout)["modes"]["free"]["first_difference"]
-    assert (first["epoch"], first["matrix"]) == (3, "hidden_layer_input"), (
-        f"an epoch left unrecorded should read NA and fail at epoch 3, its first matrix: {first}"
-    )
+    error = json.loads(result.stdout)["error"]["message"]
+    assert "recorded no hidden_layer_input at epoch 3 of the 5" in error, error
+    assert "BLAS" not in result.stdout + result.stderr, "an unrecorded epoch was blamed on a BLAS"
 
 
 def test_r_memory_read_through_rs_c_api_equals_what_rpy2s_objects_read(monkeypatch):
