@@ -80,6 +80,30 @@ def test_an_r_crash_names_its_step_function_and_the_ports_own_line(article, port
     assert "d_output %*% wout" in error, error
 
 
+#: Errors an R port raises outside its step functions, and what the message must hold: the
+#: port's own line, and R's warning that explains it (both were lost: the message showed the
+#: harness's call of train(), cut off).
+R_TRAIN_ERRORS = {
+    "stop-in-train": ('  if (epochs > 2) stop("too many epochs")\n',
+                      ['at train.R:', 'stop("too many epochs")', "too many epochs"]),
+    "a-file-it-reads": ('  lr <- lr * as.numeric(readLines("scale.txt"))\n',
+                        ["at train.R:", 'readLines("scale.txt")',
+                         "R warned: cannot open file 'scale.txt'"]),
+}
+
+
+@pytest.mark.parametrize("line, words", R_TRAIN_ERRORS.values(), ids=R_TRAIN_ERRORS)
+def test_an_r_error_in_train_itself_names_the_ports_own_line(article, port_copy, r_available,
+                                                              tmp_path, monkeypatch, line, words):
+    monkeypatch.chdir(tmp_path)  # no scale.txt here
+    original = "  trace <- list()\n"
+    result = run(article, port_copy, "R", "train.R", original, line + original, epochs=3)
+    error = result.reports["free"].error
+    assert error is not None, "the port's error did not fail free-running"
+    for word in words:
+        assert word in error, f"{word!r} is not in the message: {error}"
+
+
 def test_r_starting_from_weights_rounded_to_15_digits_is_named_at_step_1(port_copy, r_available):
     from nnparity.cases import load_case
 

@@ -39,7 +39,10 @@ port_files_of <- function(file) {
 
 nnparity_load_port <- function(files) {
   port <- new.env(parent = globalenv())
-  for (file in unlist(lapply(files, port_files_of))) {
+  sourced <- unlist(lapply(files, port_files_of))
+  # where its code comes from: an error's line is looked for there (port_line())
+  attr(port, "nnparity_files") <- normalizePath(sourced, mustWork = FALSE)
+  for (file in sourced) {
     tryCatch(
       as_port_runs(sys.source(file, envir = port, keep.source = TRUE)),
       error = function(error) {
@@ -72,15 +75,27 @@ nnparity_start <- function(port, X, y, wh, bh, wout, bout, lr) {
 }
 
 nnparity_advance <- function(state, epochs, record) {
+  warned <- character()
   result <- withCallingHandlers(
     as_port_runs(state$port$train(
       state$X, state$y, state$wh, state$bh, state$wout, state$bout, state$lr,
       epochs, record
     )),
+    # R's warnings (cannot open file 'x.txt') explain the error that follows
+    warning = function(w) {
+      warned <<- union(warned, gsub("\\s+", " ", trimws(conditionMessage(w))))
+    },
     error = function(e) {
-      site <- crash_site(sys.calls(), conditionCall(e), state$port)
+      calls <- sys.calls()
+      site <- crash_site(calls, conditionCall(e), state$port)
+      if (is.null(site)) site <- port_line(calls, state$port)
       if (is.null(site)) return()
-      stop(paste0(site, ": ", conditionMessage(e)), call. = FALSE)
+      why <- if (length(warned) > 0) {
+        paste0(" (R warned: ", paste(warned, collapse = "; "), ")")
+      } else {
+        ""
+      }
+      stop(paste0(site, ": ", conditionMessage(e), why), call. = FALSE)
     }
   )
   check_result(result, record)
@@ -571,6 +586,22 @@ crash_site <- function(calls, failing, port) {
   if (is.null(line) && !is.null(at)) line <- describe_srcref(at, 1)
   where <- if (is.null(line)) "" else paste0(", at ", line)
   paste0("in step function steps$", step, where)
+}
+
+# Where in the port's own files the innermost call of the stack was made
+# ("at train.R:62: <that line>"), for an error outside its step functions (a
+# stop() in train(), a file it reads); NULL when no call comes from them.
+port_line <- function(calls, port) {
+  files <- attr(port, "nnparity_files")
+  for (call in rev(calls)) {
+    ref <- attr(call, "srcref")
+    if (is.null(ref)) next
+    file <- utils::getSrcFilename(ref, full.names = TRUE)
+    if (length(file) == 1 && normalizePath(file, mustWork = FALSE) %in% files) {
+      return(paste0("at ", describe_srcref(ref, 1)))
+    }
+  }
+  NULL
 }
 
 # The innermost steps$name(...) call on a stack of calls, or NULL.
