@@ -529,6 +529,9 @@ class _Hooks:
         self.resized: list[str] = []
         self.given: dict[str, np.ndarray] = {}  # what the loop starts from, in the script's layout
         self.notes: list[str] = []  # the script's own lr and epochs, which the case's replaced
+        self.written_count: int | None = None  # the passes the loop makes as written
+        #: The names the loop's body reads (a learning rate under another name is among them).
+        self.loop_reads: set[str] = set()
         #: The script's own values as the loop would have started from them (enter): article
         #: name -> (the script's name, its value); the case's replace them.
         self.own: dict[str, tuple[str, object]] = {}
@@ -543,6 +546,7 @@ class _Hooks:
             count = len(value)
         except Exception:  # not a sized range: nothing to say
             return
+        self.written_count = count
         if count != self.epochs:
             self.notes.append(f"loop runs {count} epochs as written; nnparity ran {self.epochs}")
 
@@ -601,6 +605,12 @@ class _Hooks:
             own = self._own_value(name)
             if isinstance(own, (int, float, np.number)) and float(own) != float(value):
                 self.notes.append(f"lr is {float(own)!r}; the case's {float(value)!r} was used")
+            if name not in self.own:
+                self.notes.append(no_lr_note(float(value), [
+                    n for scope in scopes for n, v in scope.items()
+                    if n in self.loop_reads and isinstance(v, (float, np.floating))
+                    and np.isfinite(v) and v != round(v)
+                ]))
             return value
         if name in steps.BY_NAME and steps.BY_NAME[name].bias:
             # the script's own X, not the case's X the hooks may already have put in its place
@@ -766,6 +776,10 @@ class PythonScript(_Script):
         )
         namespace = {"__name__": "__main__", "__file__": str(self.path), "__builtins__": builtins}
         namespace["__nnparity__"] = hooks
+        hooks.loop_reads = {
+            n.id for n in ast.walk(self.loop) if isinstance(n, ast.Name)
+            and isinstance(n.ctx, ast.Load)
+        }
         # What the script prints is its own business, not nnparity's output; its warnings
         # (numpy's overflow, say) are kept to explain an error.
         printed = io.StringIO()
@@ -848,7 +862,17 @@ class PythonScript(_Script):
             text += f" (Python warned: {'; '.join(said)})"
         if hooks.phase == "inside" and hooks.resized:
             text += f"; note: the case's sizes differ from the script's: {', '.join(hooks.resized)}"
+        written = hooks.written_count
+        if hooks.phase == "inside" and written is not None and hooks.count >= written:
+            text += (f"; note: its loop runs {written} epochs as written, and nnparity ran "
+                     f"{hooks.epochs} (--epochs)")
         return self.stopped(hooks.phase, line, text, hooks.count + 1)
+
+
+def no_lr_note(lr: float, candidates: list[str]) -> str:
+    """A script naming no learning rate lr (nor --names): the case's cannot reach its loop."""
+    hint = f" (is it {candidates[0]}? say --names {candidates[0]}=lr)" if candidates else ""
+    return f"learning rate is its own: it names none lr, so the case's {lr!r} was not used{hint}"
 
 
 def _inside(node: ast.AST, other: ast.AST) -> bool:

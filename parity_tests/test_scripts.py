@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import re
 from pathlib import Path
 
@@ -1101,3 +1102,44 @@ def test_names_without_a_script_is_refused_not_ignored():
     code, out, err = nnparity("run", "--epochs", "5", "--names", "W1=wh")
     assert code == 2, f"--names with no script to map was ignored: exit {code}\n{out}{err}"
     assert "--python-script or --r-script" in err, err
+
+
+@pytest.mark.parametrize("name", ["faithful.py", "faithful.R"])
+def test_a_learning_rate_under_another_name_is_named_in_the_story(r_available, tmp_path, name):
+    """It trained with the script's own, silently: a case with another lr failed at step 10
+    and a learner looked for a bug in a correct update."""
+    text = re.sub(r"\blr\b", "alpha", (SCRIPTS / name).read_text())
+    path = tmp_path / f"alpha{Path(name).suffix}"
+    path.write_text(text)
+    flag = "--python-script" if name.endswith(".py") else "--r-script"
+    code, out, err = nnparity("run", "--epochs", "20", flag, str(path))
+    said = " ".join(out.split())
+    assert "learning rate is its own: it names none lr" in said, out + err
+    assert "say --names alpha=lr" in said, out
+
+
+# (script, its loop line, a line inserted at the top of the body that stops past the epochs the
+# loop runs as written)
+PAST_WRITTEN_EPOCHS = {
+    "faithful.py": ("epoch = 4000", "epoch = 10", "for i in range(epoch):\n",
+                    "    assert i < epoch, 'past the end'\n"),
+    "faithful.R": ("epoch = 3000", "epoch = 10", "for (i in 1:epoch) {\n",
+                   "  stopifnot(i <= epoch)\n"),
+}
+
+
+@pytest.mark.parametrize("name", PAST_WRITTEN_EPOCHS)
+def test_a_script_stopping_past_its_written_epochs_says_how_many_it_runs(
+    r_available, tmp_path, name
+):
+    old_count, new_count, loop, stop = PAST_WRITTEN_EPOCHS[name]
+    path = variant(tmp_path, name, f"past_{name}", (old_count, new_count), (loop, loop + stop))
+    flag = "--python-script" if name.endswith(".py") else "--r-script"
+    code, out, err = nnparity("run", "--epochs", "20", flag, path, "--json")
+    assert code == 1, out + err
+    document = json.loads(out)  # the run's error, or free-running's (R's failed chunk)
+    message = (document["error"] or {}).get("message") or document["modes"]["free"]["error"]
+    assert "at epoch 11" in message, message
+    assert "its loop runs 10 epochs as written, and nnparity ran 20 (--epochs)" in message, (
+        f"the error past the loop's own 10 epochs does not say why it came: {message}"
+    )

@@ -391,6 +391,7 @@ script_recorder <- function(inputs, epochs, from, to, assigned, article,
       error = as_scripts
     )
     count <- length(value)
+    rec$written_count <- count
     if (count != epochs) {
       rec$notes <- c(rec$notes, paste0(
         "loop runs ", count, " epochs as written; nnparity ran ", epochs
@@ -400,7 +401,7 @@ script_recorder <- function(inputs, epochs, from, to, assigned, article,
   rec$inject <- function(env) {
     matrices <- setdiff(names(inputs), "lr")
     script_check_named(env, matrices, map, carried)
-    rec$notes <- c(rec$notes, script_lr_note(env, inputs$lr, map))
+    rec$notes <- c(rec$notes, script_lr_note(env, inputs$lr, map, rec$reads))
     own <- script_own_dims(env, matrices, map)
     injected <- script_inject(env, inputs, map)
     script_check_fit(own)
@@ -519,8 +520,11 @@ script_inject <- function(env, inputs, map) {
 }
 
 # The script's own lr, where it differs from the case's, as a note.
-script_lr_note <- function(env, lr, map) {
+script_lr_note <- function(env, lr, map, reads = character()) {
   own <- script_own_value(env, "lr", map)
+  if (is.null(own)) {
+    return(script_no_lr_note(env, lr, reads))
+  }
   same <- !is.numeric(own) || length(own) != 1 || isTRUE(own == lr)
   if (same) {
     return(character())
@@ -528,6 +532,28 @@ script_lr_note <- function(env, lr, map) {
   paste0(
     "lr is ", format(own, digits = 15), "; the case's ",
     format(lr, digits = 15), " was used"
+  )
+}
+
+# A script naming no learning rate lr (nor --names): the case's cannot reach
+# its loop, which trains with its own; a number the loop reads that is no
+# whole number is named as the likely one.
+script_no_lr_note <- function(env, lr, reads) {
+  is_rate <- function(name) {
+    if (!exists(name, envir = env, inherits = FALSE)) return(FALSE)
+    value <- get(name, envir = env)
+    is.double(value) && length(value) == 1 && is.finite(value) &&
+      value != round(value)
+  }
+  rates <- Filter(is_rate, reads)
+  hint <- if (length(rates) > 0) {
+    paste0(" (is it ", rates[1], "? say --names ", rates[1], "=lr)")
+  } else {
+    ""
+  }
+  paste0(
+    "learning rate is its own: it names none lr, so the case's ",
+    format(lr, digits = 15), " was not used", hint
   )
 }
 
@@ -680,6 +706,7 @@ script_mark_block <- function(block, at) {
 # Each statement of the body is preceded by a note of its line
 # (script_mark_lines).
 script_rewrite_loop <- function(loop, rec, epochs) {
+  rec$reads <- all.names(loop[[4]])
   body <- script_mark_lines(loop[[4]], rec$at)
   record <- as.call(list(rec$record, quote(environment())))
   new_body <- as.call(list(as.name("{"), body, record))
@@ -728,6 +755,14 @@ nnparity_script_run <- function(file, from, to, article, inputs, epochs) {
     outcome$message <- paste0(
       outcome$message, "; note: the case's sizes differ from the script's: ",
       paste(rec$resized, collapse = ", ")
+    )
+  }
+  written <- rec$written_count
+  if (identical(outcome$status, "inside") && !is.null(written) &&
+        rec$count >= written) {
+    outcome$message <- paste0(
+      outcome$message, "; note: its loop runs ", written, " epochs as written,",
+      " and nnparity ran ", epochs, " (--epochs)"
     )
   }
   outcome$count <- rec$count
