@@ -751,19 +751,8 @@ nnparity_script_run <- function(file, from, to, article, inputs, epochs) {
   outcome <- script_without_devices(script_eval(exprs, rec))
   refused <- c("refused", "unnamed", "misfit")
   if (outcome$status %in% refused) outcome$line <- plan$line
-  if (identical(outcome$status, "inside") && length(rec$resized)) {
-    outcome$message <- paste0(
-      outcome$message, "; note: the case's sizes differ from the script's: ",
-      paste(rec$resized, collapse = ", ")
-    )
-  }
-  written <- rec$written_count
-  if (identical(outcome$status, "inside") && !is.null(written) &&
-        rec$count >= written) {
-    outcome$message <- paste0(
-      outcome$message, "; note: its loop runs ", written, " epochs as written,",
-      " and nnparity ran ", epochs, " (--epochs)"
-    )
+  if (identical(outcome$status, "inside")) {
+    outcome$message <- script_inside_notes(outcome$message, rec, epochs)
   }
   outcome$count <- rec$count
   outcome$trace <- mget(ls(rec$trace), envir = rec$trace)
@@ -771,6 +760,25 @@ nnparity_script_run <- function(file, from, to, article, inputs, epochs) {
   outcome$given <- rec$given
   outcome$notes <- rec$notes
   outcome
+}
+
+# An error inside the loop, with what explains it: the case's sizes that
+# differ from the script's, epochs past those its loop runs as written.
+script_inside_notes <- function(message, rec, epochs) {
+  if (length(rec$resized)) {
+    message <- paste0(
+      message, "; note: the case's sizes differ from the script's: ",
+      paste(rec$resized, collapse = ", ")
+    )
+  }
+  written <- rec$written_count
+  if (!is.null(written) && rec$count >= written) {
+    message <- paste0(
+      message, "; note: its loop runs ", written, " epochs as written,",
+      " and nnparity ran ", epochs, " (--epochs)"
+    )
+  }
+  message
 }
 
 # Evaluate the (rewritten) script's expressions in a fresh environment, what
