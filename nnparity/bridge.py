@@ -309,6 +309,21 @@ def py_arrays(value, place=None) -> dict[str, np.ndarray] | None:
     return {str(name): target for (name, _), target in zip(items, out, strict=True)}
 
 
+def unrecorded_epochs(value) -> dict[str, int]:
+    """Of a named R list of a port's trace (``nnparity_advance``'s), each matrix whose list
+    left an epoch NULL (harness.R's epochs_last marks it "unrecorded"): name -> its first
+    such epoch, 1-based in the chunk."""
+    from rpy2 import rinterface
+
+    if not isinstance(value, rinterface.ListSexpVector) or value.names is rinterface.NULL:
+        return {}
+    found = {}
+    for name, element in zip(value.names, rinterface.ListSexpVector(value), strict=True):
+        if _has_attribute(element, "unrecorded"):
+            found[str(name)] = int(element.do_slot("unrecorded")[0])
+    return found
+
+
 def _epochs_list(value) -> bool:
     """harness.R's epochs_last() for a large matrix: the list of its epochs, each doubles."""
     from rpy2 import rinterface

@@ -109,6 +109,16 @@ class StepFailure:
 
 
 @dataclass(frozen=True)
+class Unrecorded:
+    """In an R port's trace, in place of a matrix whose list it left NULL at an epoch: never
+    recorded there (it read NA, which the comparison took for a value R had computed).
+    ``epoch`` counts from the start of the chunk, 1-based. The comparison reports it as that
+    step's problem."""
+
+    epoch: int
+
+
+@dataclass(frozen=True)
 class UnreadableInput:
     """In lockstep's values, in place of a step whose own matrix in the Python trace cannot be
     read (missing, or not [epochs, rows, cols] of the case's shape): R was not asked to

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import policy, steps
 from .accumulate import StepStats, differences, finite_figures, finite_over
-from .cells import Cell, NonFinite, NotComputed, StepFailure, UnreadableInput
+from .cells import Cell, NonFinite, NotComputed, StepFailure, UnreadableInput, Unrecorded
 from .floats import finite_ulp_distance, ulp_distance
 from .missing import describe_value, first_non_finite, is_r_na, same_missing
 from .once import OnceComparison
@@ -182,7 +182,7 @@ class Comparison:
             )
             if stats.problem:
                 failed = r.get(name)
-                found = failed.epoch if isinstance(failed, StepFailure) else 1
+                found = failed.epoch if isinstance(failed, StepFailure | Unrecorded) else 1
                 stats.problem_epoch = offset + found
                 continue
             a, b = self._pair(name, python, r)
@@ -465,6 +465,9 @@ def structural_problem(name: str, a, b, epochs: int, offset: int = 0,
         return "the Python trace does not record this matrix"
     if isinstance(b, StepFailure):
         return f"R's step function failed at epoch {offset + b.epoch}: {b.message}"
+    if isinstance(b, Unrecorded):
+        return (f"the R port recorded no {name} at epoch {offset + b.epoch} (its trace's list "
+                "holds NULL there)")
     if b is None:
         return "the R trace does not record this matrix"
     a, b = np.shape(a), np.shape(b)

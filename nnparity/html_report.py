@@ -41,7 +41,7 @@ class LossRecorder:
         self.losses: dict[str, list[np.ndarray]] = {"Python": [], "R": []}
 
     def __call__(self, language: str, trace: dict[str, np.ndarray]) -> None:
-        if "E" in trace:
+        if isinstance(trace.get("E"), np.ndarray):  # not a step's problem (cells.Unrecorded)
             E = np.asarray(trace["E"], dtype=np.float64)
             self.losses[language].append((E.reshape(len(E), -1) ** 2).sum(axis=1) / 2)
 

@@ -11,7 +11,16 @@ from pathlib import Path
 import numpy as np
 
 from . import steps
-from .bridge import LockstepInputs, call, converted, named_list, py_arrays, r
+from .bridge import (
+    LockstepInputs,
+    call,
+    converted,
+    named_list,
+    py_arrays,
+    r,
+    unrecorded_epochs,
+)
+from .cells import Unrecorded
 from .paths import R_IMPL
 from .port import BorderError, Port, PortError, StepFailure, check_trace
 
@@ -94,6 +103,7 @@ class RPort(Port):
             )
         except PortError as error:
             raise self.failed(error) from None
+        skipped = unrecorded_epochs(result) if record else {}
         trace = py_arrays(result, self.place)  # double arrays, each copied once into C order
         if trace is None:  # anything else, as numpy2ri reads it: check_trace names it
             result = converted(result)
@@ -102,7 +112,9 @@ class RPort(Port):
                 return {}
             trace = trace if trace is not None else result
         trace = check_trace(self, trace, epochs)
-        return {name: np.ascontiguousarray(value) for name, value in trace.items()}
+        out = {name: np.ascontiguousarray(value) for name, value in trace.items()}
+        # an epoch its list left NULL: that step's problem, named (compare.structural_problem)
+        return out | {name: Unrecorded(epoch) for name, epoch in skipped.items() if name in out}
 
     def failed(self, error: PortError) -> PortError:
         """The port's error, named: a failed check of what train returned reads

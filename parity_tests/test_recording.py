@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from nnparity import bridge, steps
+from nnparity.cells import Unrecorded
 from nnparity.paths import FIXTURES
-from nnparity.port import BorderError
 from nnparity.ports import PythonPort, RPort
 from parity_tests.test_supervision import nnparity
 
@@ -135,23 +135,32 @@ def test_lockstep_takes_a_large_matrix_as_its_list_of_epochs_as_it_takes_one_arr
     )
 
 
-def test_an_epoch_a_port_left_unrecorded_is_named_at_the_border(port_copy):
+def test_an_epoch_a_port_left_unrecorded_is_marked_as_such(port_copy):
     """It read NA, and the comparison said R had produced NA there."""
     port = RPort(port_copy("r_impl", "train.R", OURS, SKIPS_THIRD))
     port.start(wide_case())
-    with pytest.raises(BorderError, match=r"recorded no hidden_layer_input at epoch 3 of the 4"):
-        port.advance(4)
+    trace = port.advance(4)
+    assert trace["hidden_layer_input"] == Unrecorded(3), (
+        f"epoch 3, left NULL in a large matrix's list: {trace['hidden_layer_input']!r}"
+    )
+    assert trace["output"] == Unrecorded(3), f"and in a small one's: {trace['output']!r}"
 
 
-def test_an_epoch_the_port_did_not_record_fails_the_run_naming_it(port_copy, tmp_path):
+def test_an_epoch_the_port_did_not_record_fails_parity_at_that_epoch_naming_it(
+    port_copy, tmp_path
+):
     port = port_copy("r_impl", "train.R", OURS, SKIPS_THIRD)
     result = nnparity(
         "run", "--epochs", "5", "--mode", "free", "--json", "--r-impl", str(port), cwd=tmp_path
     )
     assert result.returncode == 1, result.stdout + result.stderr
-    error = json.loads(result.stdout)["error"]["message"]
-    assert "recorded no hidden_layer_input at epoch 3 of the 5" in error, error
-    assert "BLAS" not in result.stdout + result.stderr, "an unrecorded epoch was blamed on a BLAS"
+    document = json.loads(result.stdout)
+    verdict = document["verdict"]
+    assert "First: epoch 3, step 2 (hidden_layer_input)" in verdict, verdict
+    assert "recorded no hidden_layer_input at epoch 3" in verdict, verdict
+    assert document["determinism"]["R"]["same_bits"] is not False, (
+        f"an unrecorded epoch was taken for run-to-run noise: {document['determinism']['R']}"
+    )
 
 
 def test_r_memory_read_through_rs_c_api_equals_what_rpy2s_objects_read(monkeypatch):

@@ -539,7 +539,7 @@ RETURNS = [
         "train.R",
         RETURN_R,
         RETURN_R.replace("trace = trace", "trace = within(trace, E <- E[-1])"),
-        "returned a list of 4 epochs of E in its trace for 5 epochs trained",
+        "returned a list of 4 epochs of E in its trace, 4 of them recorded, for 5 epochs trained",
     ),
     (
         "r-epochs-list-odd-shape",

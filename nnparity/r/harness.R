@@ -189,39 +189,37 @@ epochs_list_cells <- 1024
 # them, so nothing is reordered in R (bridge.py_arrays reads each epoch into
 # Python's order as it copies the array out); a large matrix's list is kept
 # as it is, marked with the attribute "epochs_list" (the matrix's dimensions).
-# An epoch left NULL was never recorded: the border says which (it read NA,
-# which the comparison then blamed on R's arithmetic, and the determinism
-# check on its BLAS).
+# An epoch left NULL was never recorded: it reads NA, and the value carries
+# the first such epoch as its attribute "unrecorded" (RPort.advance makes it
+# that step's problem, named: NA alone read as a value R had computed).
 epochs_last <- function(name, matrices, epochs) {
-  if (length(matrices) != epochs) {
+  sizes <- lengths(matrices)
+  if (length(matrices) != epochs || all(sizes == 0)) {
     stop(
       "nnparity: returned a list of ", length(matrices), " epochs of ", name,
-      " in its trace for ", epochs, " epochs trained; expected a list of ",
-      epochs, " matrices",
+      " in its trace, ", sum(sizes > 0), " of them recorded, for ", epochs,
+      " epochs trained; expected a list of ", epochs, " matrices",
       call. = FALSE
     )
   }
-  skipped <- which(vapply(matrices, is.null, NA))
-  if (length(skipped) > 0) {
-    stop(
-      "nnparity: recorded no ", name, " at epoch ", skipped[1], " of the ",
-      epochs, " train() was asked for (its trace's list holds NULL there)",
-      call. = FALSE
-    )
-  }
-  sizes <- lengths(matrices)
-  shape <- dim(matrices[[1]])
+  shape <- dim(matrices[[which(sizes > 0)[1]]])
   # Sizes only, as writing into an array [epochs, rows, cols] would check:
   # the dimensions of 5000 small matrices cost more than the epochs' layout.
-  odd <- which(sizes != prod(shape))
+  odd <- which(sizes != 0 & sizes != prod(shape))
   if (length(shape) != 2 || length(odd) > 0) {
-    at <- if (length(odd) > 0) odd[1] else 1
+    at <- if (length(odd) > 0) odd[1] else which(sizes > 0)[1]
     stop(
       "nnparity: returned ", describe_value(matrices[[at]]), " as epoch ", at,
       " of ", name, " in its trace; expected a matrix, of one size in every ",
       "epoch",
       call. = FALSE
     )
+  }
+  skipped <- which(vapply(matrices, is.null, NA))
+  if (length(skipped) > 0) matrices[skipped] <- list(array(NA_real_, shape))
+  marked <- function(value) {
+    if (length(skipped) > 0) attr(value, "unrecorded") <- skipped[1]
+    value
   }
   # A large matrix's epochs go to Python as they are, each copied once from
   # where the port left it (bridge.py_arrays): unlist() would copy them all
@@ -231,7 +229,7 @@ epochs_last <- function(name, matrices, epochs) {
   large <- prod(shape) >= epochs_list_cells
   if (large && all(vapply(matrices, is.double, NA))) {
     attr(matrices, "epochs_list") <- shape
-    return(matrices)
+    return(marked(matrices))
   }
   value <- unlist(matrices, use.names = FALSE)
   if (!is.double(value)) {
@@ -240,7 +238,7 @@ epochs_last <- function(name, matrices, epochs) {
   }
   dim(value) <- c(shape, epochs)
   attr(value, "epochs_last") <- TRUE
-  value
+  marked(value)
 }
 
 describe_value <- function(value) {
