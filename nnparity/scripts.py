@@ -746,6 +746,16 @@ class PythonScript(_Script):
                 f"{self.where(loop.lineno)}: the training loop is a `while` loop; nnparity runs "
                 "a `for` loop once per epoch: write it as for i in range(epoch):"
             )
+        read = [n.id for n in ast.walk(loop.iter) if isinstance(n, ast.Name)]
+        data = [n for n in read if self.names.get(n, n) in steps.DATA]
+        if data:  # range(len(X)), zip(X, y): one pass per sample, not per epoch
+            raise ScriptRefused(
+                f"{self.where(loop.lineno)}: the training loop runs over the samples "
+                f"(for {ast.unparse(loop.target)} in {ast.unparse(loop.iter)}, read from "
+                f"{data[0]}): that is per-sample training, one update per sample; the "
+                "article's network takes every sample at once (full batch) and updates once "
+                "per epoch, which is what nnparity checks"
+            )
         ordered = {name: article[name] for name in steps.NAMES if name in article}
         return loop, ordered, assigned
 

@@ -1143,3 +1143,28 @@ def test_a_script_stopping_past_its_written_epochs_says_how_many_it_runs(
     assert "its loop runs 10 epochs as written, and nnparity ran 20 (--epochs)" in message, (
         f"the error past the loop's own 10 epochs does not say why it came: {message}"
     )
+
+
+# (script, its loop line, the same loop over the samples inside an epoch loop): per-sample
+# (stochastic) training; it took the inner loop for the epochs and failed on its shapes.
+PER_SAMPLE = {
+    "faithful.py-range": ("faithful.py", "for i in range(epoch):\n",
+                          "for i in range(epoch):\n  for j in range(X.shape[0]):\n"),
+    "faithful.py-zip": ("faithful.py", "for i in range(epoch):\n",
+                        "for i in range(epoch):\n  for xr, yr in zip(X, y):\n"),
+    "faithful.R-nrow": ("faithful.R", "for (i in 1:epoch) {\n",
+                        "for (i in 1:epoch) for (j in 1:nrow(X)) {\n"),
+}
+
+
+@pytest.mark.parametrize("name, loop, per_sample", PER_SAMPLE.values(), ids=PER_SAMPLE)
+def test_a_loop_over_the_samples_is_refused_as_per_sample_training(
+    r_available, tmp_path, name, loop, per_sample
+):
+    path = variant(tmp_path, name, f"sgd_{name}", (loop, per_sample))
+    flag = "--python-script" if name.endswith(".py") else "--r-script"
+    code, out, err = nnparity("run", "--epochs", "5", flag, path)
+    assert code == 2, f"per-sample training must be refused (exit 2): exit {code}\n{out}{err}"
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "runs over the samples" in lines[0], err + out
+    assert "full batch" in lines[0], lines[0]

@@ -184,6 +184,10 @@ nnparity_script_plan <- function(file, from, to, article) {
       "for (i in 1:epoch) { ... }"
     )))
   }
+  per_sample <- script_over_samples(exprs, best, map)
+  if (!is.null(per_sample)) {
+    return(list(problem = paste0("line ", best$line, ": ", per_sample)))
+  }
   best$body_lines <- script_body_lines(exprs, best, map, article)
   best$init_lines <- script_init_lines(
     exprs, best, map, script_start_names()
@@ -192,6 +196,24 @@ nnparity_script_plan <- function(file, from, to, article) {
   best$carried <- script_carried(exprs, best, map, article)
   best$problem <- NULL
   best
+}
+
+# Why the chosen loop is not over the epochs but over the samples (its
+# sequence reads X or y: 1:nrow(X), seq_along(y)), or NULL: per-sample
+# training, which updates the weights once per sample, not the article's.
+script_over_samples <- function(exprs, loop, map) {
+  expr <- exprs[[loop$top]]
+  for (i in loop$path) expr <- expr[[i]]
+  read <- all.names(expr[[3]])
+  data <- read[script_article_names(read, map) %in% c("X", "y")]
+  if (length(data) == 0) return(NULL)
+  paste0(
+    "the training loop runs over the samples (for (", as.character(expr[[2]]),
+    " in ", paste(deparse(expr[[3]]), collapse = " "), "), its sequence ",
+    "read from ", data[1], "): that is per-sample training, one update per ",
+    "sample; the article's network takes every sample at once (full batch) ",
+    "and updates once per epoch, which is what nnparity checks"
+  )
 }
 
 # The names the loop carries from epoch to epoch that are not the article's
