@@ -28,6 +28,9 @@ class Cell:
     bound: float  # the largest difference the policy allows in this cell
     rounding_bound: float | None = None  # first difference: the lockstep bound of its step
     sides: tuple[str, str] = ("Python", "R")  # what the two values came from
+    # first difference: its step's inputs one side never recorded (a script's loop that never
+    # assigns them), so that they were equal is not known
+    unrecorded_inputs: tuple[str, ...] = ()
 
     @property
     def step(self) -> int:
@@ -48,6 +51,14 @@ class Cell:
             if self.is_rounding
             else "a port error: beyond what one step's rounding can make"
         )
+        if self.unrecorded_inputs:
+            names = ", ".join(self.unrecorded_inputs)
+            return (
+                f"first seen at {self.where()}: its output differs, and its inputs {names} went "
+                "unrecorded on one side (a script's loop that never assigns them trains from "
+                "names of its own?), so whether its inputs were equal is not known; "
+                f"{self.values()}; {verdict} ({self.rounding_bound:.3g})"
+            )
         return (
             f"born at {self.where()}: every input of that step was bitwise equal, "
             f"its output was not; {self.values()}; {verdict} ({self.rounding_bound:.3g})"

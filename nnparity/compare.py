@@ -371,6 +371,10 @@ class Comparison:
                 scaled(policy.lockstep_bound, name, one_a, one_b, at_epoch)[0, i, j]
             ),
             sides=self.sides,
+            unrecorded_inputs=tuple(
+                n for n in steps.BY_NAME[name].inputs
+                if n in self.stats and self.stats[n].not_computed
+            ),
         )
 
     def coverage_gap(self) -> str | None:

@@ -301,22 +301,29 @@ class _Script(Port):
             f"it as the article does: {AS_THE_ARTICLE[self.language][name]}"
         )
 
-    def unnamed(self, missing: list[str], carried: list[str]) -> ScriptRefused:
-        """The script never assigns some of the case's inputs (its weights): the case's had
-        nowhere to go, and the loop ran from the script's own random values; its loop carries
-        `carried` under names not the article's, which --names would map."""
-        state = [name for name in steps.STATE if name in missing]
+    def unnamed(self, missing: list[str], carried: list[str],
+                untrained: list[str] = ()) -> ScriptRefused:
+        """The script never assigns some of the case's inputs (its weights), or its loop never
+        updates them (`untrained`: set before it, then left alone): the case's had nowhere to
+        go, or could not train, and the loop ran from the script's own random values; its loop
+        carries `carried` under names not the article's, which --names would map."""
+        state = [name for name in steps.STATE if name in (*missing, *untrained)]
         if len(carried) == len(state):
             pairs = list(zip(carried, state, strict=True))
         else:
             pairs = [(carried[0], state[0])]
         them = "it" if len(pairs) == 1 else "them"
         hint = " (paired in the order the script sets them: check)" if len(pairs) > 1 else ""
+        said = []
+        if missing:
+            said.append(f"the script never assigns {', '.join(missing)}, so the case's could not "
+                        "replace its own")
+        if untrained:
+            said.append(f"its loop never updates {', '.join(untrained)}, where the case's go")
         return ScriptRefused(
-            f"{self.where(self.loop_line())}: the script never assigns {', '.join(missing)}, so "
-            f"the case's could not replace its own (its random weights would train, not the "
-            f"case's); its loop updates {', '.join(carried)}, not the article's names: name "
-            f"{them} with {' '.join(f'--names {t}={a}' for t, a in pairs)}{hint}"
+            f"{self.where(self.loop_line())}: {'; '.join(said)} (its random weights would "
+            f"train, not the case's); its loop updates {', '.join(carried)}, not the article's "
+            f"names: name {them} with {' '.join(f'--names {t}={a}' for t, a in pairs)}{hint}"
         )
 
     def misfit(self, shapes: dict[str, tuple], theirs: dict[str, str]) -> ScriptRefused | None:
@@ -558,7 +565,10 @@ class _Hooks:
             if found is not None:
                 self.own[name] = found
         missing = [name for name in INPUTS if name != "lr" and name not in self.own]
-        if any(name in steps.STATE for name in missing):
+        # set before the loop, and never assigned in it: the case's would not train there
+        untrained = [name for name in steps.STATE if name in self.own and name not in
+                     self.recorded]
+        if any(name in steps.STATE for name in missing) or untrained:
             # what the loop carries from epoch to epoch under names not the article's: arrays
             # the script set before the loop (in the order it did) and the loop assigns again
             carried = [
@@ -568,7 +578,7 @@ class _Hooks:
                 if n in self.carried and isinstance(v, np.ndarray) and v.dtype.kind in "biuf"
             ]
             if carried:
-                raise _Unnamed(missing, list(dict.fromkeys(carried)))
+                raise _Unnamed(missing, list(dict.fromkeys(carried)), untrained)
 
     def fits(self) -> None:
         """After the case's values are in place (their kinds checked): the script's own
@@ -1016,6 +1026,7 @@ class RScript(_Script):
             raise self.unnamed(
                 [str(n) for n in np.ravel(outcome["missing"])],
                 [str(n) for n in np.ravel(outcome["carried"])],
+                [str(n) for n in np.ravel(outcome["untrained"])],
             )
         if status == "refused":
             raise self.mismatch(

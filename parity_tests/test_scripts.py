@@ -1168,3 +1168,45 @@ def test_a_loop_over_the_samples_is_refused_as_per_sample_training(
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "runs over the samples" in lines[0], err + out
     assert "full batch" in lines[0], lines[0]
+
+
+#: (script, edits): the loop trains copies of the weights under names of its own, set from the
+#: article's before it; the case's, put in the article's names, never trained. It failed at
+#: step 2 with "every input of that step was bitwise equal", which was never checked.
+ALIASES = {
+    "faithful.py": [
+        ("for i in range(epoch):\n",
+         "W1, b1, W2, b2 = wh, bh, wout, bout\nfor i in range(epoch):\n"),
+        ("np.dot(X, wh) + bh", "np.dot(X, W1) + b1"),
+        ("np.dot(hiddenlayer_activations, wout) + bout",
+         "np.dot(hiddenlayer_activations, W2) + b2"),
+        ("d_output.dot(wout.T)", "d_output.dot(W2.T)"),
+        ("    wout +=", "    W2 +="), ("    wh +=", "    W1 +="),
+        ("    bout +=", "    b2 +="), ("    bh +=", "    b1 +="),
+    ],
+    "faithful.R": [
+        ("for (i in 1:epoch) {\n",
+         "W1 = wh; b1 = bh; W2 = wout; b2 = bout\nfor (i in 1:epoch) {\n"),
+        ("X %*% wh + bh", "X %*% W1 + b1"),
+        ("hidden_layer_activations %*% wout + bout", "hidden_layer_activations %*% W2 + b2"),
+        ("d_output %*% t(wout)", "d_output %*% t(W2)"),
+        ("  wout = wout +", "  W2 = W2 +"), ("  wh = wh +", "  W1 = W1 +"),
+        ("  bout = bout +", "  b2 = b2 +"), ("  bh = bh +", "  b1 = b1 +"),
+    ],
+}
+ALIAS_NAMES = ["--names", "W1=wh", "--names", "b1=bh", "--names", "W2=wout", "--names", "b2=bout"]
+
+
+@pytest.mark.parametrize("name", ALIASES)
+def test_a_loop_training_copies_of_the_weights_under_other_names_is_refused(
+    r_available, tmp_path, name
+):
+    path = variant(tmp_path, name, f"alias_{name}", *ALIASES[name])
+    flag = "--python-script" if name.endswith(".py") else "--r-script"
+    code, out, err = nnparity("run", "--epochs", "20", flag, path)
+    assert code == 2, f"its loop trains W1..b2, not the case's weights: exit {code}\n{out}{err}"
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "its loop never updates wh, bh, wout, bout" in lines[0], err
+    assert "--names W1=wh" in lines[0], lines[0]
+    code, out, err = nnparity("run", "--epochs", "20", flag, path, *ALIAS_NAMES)
+    assert code == 0, f"with the --names it suggests, it holds parity: exit {code}\n{out}{err}"

@@ -422,7 +422,7 @@ script_recorder <- function(inputs, epochs, from, to, assigned, article,
   }
   rec$inject <- function(env) {
     matrices <- setdiff(names(inputs), "lr")
-    script_check_named(env, matrices, map, carried)
+    script_check_named(env, matrices, map, carried, names(rec$recorded))
     rec$notes <- c(rec$notes, script_lr_note(env, inputs$lr, map, rec$reads))
     own <- script_own_dims(env, matrices, map)
     injected <- script_inject(env, inputs, map)
@@ -453,22 +453,29 @@ script_recorder <- function(inputs, epochs, from, to, assigned, article,
 # under any of its names, so the case's has nowhere to go, while its loop
 # carries numbers under names not the article's: its weights, unmapped.
 # scripts.py words the refusal (as for a Python script).
-script_check_named <- function(env, names, map, carried) {
+# Its weights set before the loop that the loop never assigns (`trained`: the
+# article's names it assigns) are stopped for the same reason: the case's,
+# put there, would not train.
+script_check_named <- function(env, names, map, carried, trained) {
   has <- function(name) {
     any(vapply(c(names(map)[map == name], name), exists, logical(1),
                envir = env))
   }
   missing <- names[!vapply(names, has, logical(1))]
+  weights <- script_start_names()
+  untrained <- setdiff(intersect(weights, setdiff(names, missing)), trained)
   carried <- carried[vapply(carried, function(n) {
     exists(n, envir = env) && is.numeric(get(n, envir = env))
   }, logical(1))]
-  if (!any(missing %in% script_start_names()) || length(carried) == 0) {
+  unmoved <- any(missing %in% weights) || length(untrained) > 0
+  if (!unmoved || length(carried) == 0) {
     return(invisible())
   }
   stop(structure(
     class = c("nnparity_unnamed", "condition"),
     list(
-      message = "unnamed", call = NULL, missing = missing, carried = carried
+      message = "unnamed", call = NULL, missing = missing, carried = carried,
+      untrained = untrained
     )
   ))
 }
@@ -842,7 +849,7 @@ script_eval <- function(exprs, rec) {
     nnparity_unnamed = function(unnamed) {
       list(
         status = "unnamed", missing = unnamed$missing,
-        carried = unnamed$carried
+        carried = unnamed$carried, untrained = unnamed$untrained
       )
     },
     nnparity_refused = function(refused) {
