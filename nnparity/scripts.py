@@ -471,10 +471,12 @@ class _Rewrite(ast.NodeTransformer):
     """The training loop becomes: the case's inputs assigned, the loop over the case's
     epochs with a record at the end of every pass, then a stop."""
 
-    def __init__(self, loop: ast.For, targets: dict[str, list[str]], local: set[str] | None):
+    def __init__(self, loop: ast.For, targets: dict[str, list[str]], local: set[str] | None,
+                 recorded: dict[str, str] | None = None):
         self.loop = loop
         self.targets = targets
         self.local = local  # inside a function: the names local to it; None at module level
+        self.recorded = recorded or {}  # article name -> the script's name the loop assigns
 
     def visit_For(self, node: ast.For):
         self.generic_visit(node)
@@ -502,13 +504,32 @@ class _Rewrite(ast.NodeTransformer):
         before.insert(0, written)
         record = ast.parse(f"__nnparity__.record({lookup})").body[0]
         node.iter = ast.parse("range(__nnparity__.epochs)", mode="eval").body
-        node.body = [*node.body, record]
+        node.body = [*self._keep_first(node.body), record]
         done = ast.parse("__nnparity__.done()").body[0]
         made = [*before, node, done]
         for statement in made:
             ast.copy_location(statement, node)
             ast.fix_missing_locations(statement)
         return made
+
+
+    def _keep_first(self, body: list[ast.stmt]) -> list[ast.stmt]:
+        """A step's matrix the body assigns again later (the output recomputed for a printout
+        after the weights moved) is kept as its step made it: after the first of the body's
+        statements that assigns it, ``keep`` takes its value for the record."""
+        out = list(body)
+        for name, theirs in self.recorded.items():
+            if name in steps.STATE:
+                continue  # a weight's value is the one the pass ends with
+            at = [i for i, statement in enumerate(body) if theirs in {
+                n for _, names in _assignments(ast.Module([statement], [])) for n in names}]
+            if len(at) < 2:
+                continue
+            keep = ast.parse(f"__nnparity__.keep({name!r}, {theirs})").body[0]
+            ast.copy_location(keep, body[at[0]])
+            ast.fix_missing_locations(keep)
+            out.insert(out.index(body[at[0]]) + 1, keep)
+        return out
 
 
 class _Hooks:
@@ -537,6 +558,7 @@ class _Hooks:
         self.given: dict[str, np.ndarray] = {}  # what the loop starts from, in the script's layout
         self.notes: list[str] = []  # the script's own lr and epochs, which the case's replaced
         self.written_count: int | None = None  # the passes the loop makes as written
+        self.early: dict[str, np.ndarray] = {}  # keep(): this pass's matrices as their step made
         #: The names the loop's body reads (a learning rate under another name is among them).
         self.loop_reads: set[str] = set()
         #: The script's own values as the loop would have started from them (enter): article
@@ -641,10 +663,18 @@ class _Hooks:
             )
         return value
 
+    def keep(self, name: str, value) -> None:
+        """A step's matrix as its step made it, recorded instead of the pass's last value
+        (_Rewrite._keep_first)."""
+        self.early[name] = np.array(value, dtype=np.float64)
+
     def record(self, *scopes) -> None:
         self.count += 1
+        early, self.early = self.early, {}
         for name, script_name in self.recorded.items():
             found = [scope[script_name] for scope in scopes if script_name in scope]
+            if name in early:
+                found = [early[name]]
             if not found:
                 continue
             value = np.array(found[0], dtype=np.float64)
@@ -845,7 +875,7 @@ class PythonScript(_Script):
         loop = next(
             n for n in ast.walk(tree) if isinstance(n, ast.For) and (n.lineno, n.col_offset) == at
         )
-        tree = _Rewrite(loop, self.targets, self.local).visit(tree)
+        tree = _Rewrite(loop, self.targets, self.local, self.recorded).visit(tree)
         return compile(tree, str(self.path), "exec")
 
     @contextlib.contextmanager

@@ -1210,3 +1210,27 @@ def test_a_loop_training_copies_of_the_weights_under_other_names_is_refused(
     assert "--names W1=wh" in lines[0], lines[0]
     code, out, err = nnparity("run", "--epochs", "20", flag, path, *ALIAS_NAMES)
     assert code == 0, f"with the --names it suggests, it holds parity: exit {code}\n{out}{err}"
+
+
+#: (script, its last update, the same then the output recomputed for a printout, from the
+#: weights just updated): a correct script failed at step 4, its end-of-pass output recorded.
+RECOMPUTED = {
+    "faithful.py": ("    bh += np.sum(d_hiddenlayer, axis=0, keepdims=True) * lr\n",
+                    "    output = sigmoid(np.dot(sigmoid(np.dot(X, wh) + bh), wout) + bout)\n"),
+    "faithful.R": ("                   byrow = TRUE) * lr\n",
+                   "  output = sigmoid(sigmoid(X %*% wh + bh) %*% wout + bout)\n"),
+}
+
+
+@pytest.mark.parametrize("name", RECOMPUTED)
+def test_a_matrix_assigned_again_later_in_the_loop_is_recorded_as_its_step_made_it(
+    r_available, tmp_path, name
+):
+    last, again = RECOMPUTED[name]
+    path = variant(tmp_path, name, f"again_{name}", (last, last + again))
+    flag = "--python-script" if name.endswith(".py") else "--r-script"
+    code, out, err = nnparity("run", "--epochs", "20", flag, path)
+    assert code == 0, (
+        f"{name} recomputing its output after the update trains as the article does: "
+        f"exit {code}\n{out}{err}"
+    )

@@ -433,11 +433,16 @@ script_recorder <- function(inputs, epochs, from, to, assigned, article,
   }
   rec$line <- NA_integer_
   rec$at <- function(line) rec$line <- line
+  # a step's matrix as its step made it, when the body assigns it again
+  # later (script_keep_first); recorded instead of the value the pass ends with
+  rec$early <- list()
+  rec$keep <- function(name, value) rec$early[[name]] <- value
   rec$record <- function(env) {
     rec$count <- rec$count + 1L
     for (name in names(recorded)) {
       script_record_one(rec, name, recorded[[name]], env, epochs)
     }
+    rec$early <- list()
   }
   rec$done <- function() {
     rec$phase <- "after"
@@ -671,10 +676,13 @@ script_own_value <- function(env, name, map) {
 }
 
 script_record_one <- function(rec, name, target, env, epochs) {
-  if (!exists(target, envir = env)) {
+  if (!is.null(rec$early[[name]])) {
+    value <- rec$early[[name]]
+  } else if (exists(target, envir = env)) {
+    value <- get(target, envir = env)
+  } else {
     return(invisible())
   }
-  value <- get(target, envir = env)
   if (!is.numeric(value)) {
     stop(target, " is not numeric at the end of epoch ", rec$count,
          call. = FALSE)
@@ -736,7 +744,8 @@ script_mark_block <- function(block, at) {
 # (script_mark_lines).
 script_rewrite_loop <- function(loop, rec, epochs) {
   rec$reads <- all.names(loop[[4]])
-  body <- script_mark_lines(loop[[4]], rec$at)
+  marked <- script_mark_lines(loop[[4]], rec$at)
+  body <- script_keep_first(marked, loop[[4]], rec)
   record <- as.call(list(rec$record, quote(environment())))
   new_body <- as.call(list(as.name("{"), body, record))
   new_loop <- as.call(list(
@@ -750,6 +759,30 @@ script_rewrite_loop <- function(loop, rec, epochs) {
     new_loop,
     as.call(list(rec$done))
   ))
+}
+
+# A matrix of a step that the body assigns again later (the output
+# recomputed for a printout after the weights moved) is kept as its step made
+# it: after the first of the body's statements that assigns it, a call keeps
+# its value for the record (rec$keep). `marked` is `body` with each statement
+# preceded by its line (script_mark_block): statement k is element 1 + 2k.
+script_keep_first <- function(marked, body, rec) {
+  braced <- is.call(body) && identical(body[[1]], as.name("{")) &&
+    !is.null(attr(body, "srcref"))
+  if (!braced) return(marked)
+  statements <- as.list(body)[-1]
+  steps_only <- rec$recorded[!names(rec$recorded) %in% script_start_names()]
+  for (name in names(steps_only)) {
+    target <- steps_only[[name]]
+    at <- which(vapply(statements, function(statement) {
+      target %in% script_assigned(statement)
+    }, logical(1)))
+    if (length(at) < 2) next
+    k <- 1 + 2 * at[1]
+    keep <- as.call(list(rec$keep, name, as.name(target)))
+    marked[[k]] <- as.call(list(as.name("{"), marked[[k]], keep))
+  }
+  marked
 }
 
 # Run the script with its loop rewritten. Returns list(status, message, line,
