@@ -705,6 +705,7 @@ class PythonScript(_Script):
         except SyntaxError as error:
             raise self._syntax(error) from None
         self.loop, self.recorded, assigned = self._find_loop()
+        self._refuse_weights_held_in_objects()
         own = set(_target_names(self.loop.target))  # the loop's counter is no weight
         self.carried = tuple(
             n for n in dict.fromkeys(assigned) if n not in own and self.names.get(n, n) not in
@@ -725,6 +726,31 @@ class PythonScript(_Script):
 
     def loop_line(self) -> int | None:
         return self.loop.lineno
+
+    def _refuse_weights_held_in_objects(self) -> None:
+        """A loop that updates no weight under a plain name but assigns parts of objects
+        (self.wh += ..., params["wh"] = ...) trains weights nnparity cannot put the case's in:
+        refused (it failed at step 2, the case's weights, put in plain names, never used)."""
+        if any(name in steps.STATE for name in self.recorded):
+            return
+        held = []
+        for node in ast.walk(self.loop):
+            targets = node.targets if isinstance(node, ast.Assign) else (
+                [node.target] if isinstance(node, ast.AugAssign) else [])
+            for target in targets:
+                keyed = isinstance(target, ast.Subscript) and isinstance(
+                    target.slice, ast.Constant) and isinstance(target.slice.value, str)
+                if isinstance(target, ast.Attribute) or keyed:
+                    held.append(ast.unparse(target))
+        if held:
+            shown = ", ".join(dict.fromkeys(held))
+            raise ScriptRefused(
+                f"{self.where(self.loop.lineno)}: its loop updates no weight under a plain name "
+                f"but parts of objects ({shown}): nnparity puts the case's weights in plain "
+                "names (wh, bh, wout, bout, or those --names maps), so it cannot start this "
+                "loop from them; to check it, train plain names in the loop (wh = self.wh "
+                "before it, self.wh = wh after it)"
+            )
 
     def _read(self) -> str:
         """The source as `python` reads it: bytes decoded by its BOM or coding cookie, else

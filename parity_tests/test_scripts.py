@@ -1234,3 +1234,10 @@ def test_a_matrix_assigned_again_later_in_the_loop_is_recorded_as_its_step_made_
         f"{name} recomputing its output after the update trains as the article does: "
         f"exit {code}\n{out}{err}"
     )
+
+
+def test_a_loop_training_weights_held_in_an_object_is_refused_naming_them(r_available):
+    code, out, err = nnparity("run", "--epochs", "20", "--python-script", script("in_a_class.py"))
+    assert code == 2, f"self.wh cannot start from the case's weights: exit {code}\n{out}{err}"
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "parts of objects (self.wout, self.wh" in lines[0], err + out
