@@ -504,7 +504,7 @@ class _Rewrite(ast.NodeTransformer):
         before.insert(0, written)
         record = ast.parse(f"__nnparity__.record({lookup})").body[0]
         node.iter = ast.parse("range(__nnparity__.epochs)", mode="eval").body
-        node.body = [*self._keep_first(node.body), record]
+        node.body = [*self._tracked(node.body), record]
         done = ast.parse("__nnparity__.done()").body[0]
         made = [*before, node, done]
         for statement in made:
@@ -513,23 +513,50 @@ class _Rewrite(ast.NodeTransformer):
         return made
 
 
-    def _keep_first(self, body: list[ast.stmt]) -> list[ast.stmt]:
-        """A step's matrix the body assigns again later (the output recomputed for a printout
-        after the weights moved) is kept as its step made it: after the first of the body's
-        statements that assigns it, ``keep`` takes its value for the record."""
-        out = list(body)
-        for name, theirs in self.recorded.items():
-            if name in steps.STATE:
-                continue  # a weight's value is the one the pass ends with
-            at = [i for i, statement in enumerate(body) if theirs in {
-                n for _, names in _assignments(ast.Module([statement], [])) for n in names}]
-            if len(at) < 2:
+    def _tracked(self, statements: list[ast.stmt]) -> list[ast.stmt]:
+        """The statements (and those of the blocks inside them: if, with, try, inner loops),
+        with the hooks told around each: before one that assigns a weight, ``update()``;
+        after one that assigns a step's matrix, ``assigned(name, value)`` (_Hooks.record
+        takes each matrix as the pass computed it for its updates)."""
+        theirs = {script: name for name, script in self.recorded.items()}
+        out = []
+        for statement in statements:
+            if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                out.append(statement)
                 continue
-            keep = ast.parse(f"__nnparity__.keep({name!r}, {theirs})").body[0]
-            ast.copy_location(keep, body[at[0]])
-            ast.fix_missing_locations(keep)
-            out.insert(out.index(body[at[0]]) + 1, keep)
+            for field in ("body", "orelse", "finalbody"):
+                block = getattr(statement, field, None)
+                if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
+                    setattr(statement, field, self._tracked(block))
+            for handler in getattr(statement, "handlers", None) or []:
+                handler.body = self._tracked(handler.body)
+            if isinstance(statement, ast.Assign):
+                direct = [n for t in statement.targets for n in _target_names(t)]
+            elif isinstance(statement, (ast.AugAssign, ast.AnnAssign)):
+                direct = _target_names(statement.target)
+            else:
+                direct = []
+            updates = any(theirs.get(n) in steps.STATE for n in _statement_assigns(statement))
+            if updates:
+                out.append(self._hook("__nnparity__.update()", statement))
+            out.append(statement)
+            for script in dict.fromkeys(direct):
+                name = theirs.get(script)
+                if name is not None and name not in steps.STATE:
+                    out.append(self._hook(f"__nnparity__.assigned({name!r}, {script})", statement))
         return out
+
+    @staticmethod
+    def _hook(code: str, where: ast.stmt) -> ast.stmt:
+        hook = ast.parse(code).body[0]
+        ast.copy_location(hook, where)
+        ast.fix_missing_locations(hook)
+        return hook
+
+
+def _statement_assigns(statement: ast.stmt) -> list[str]:
+    """The names a statement assigns, itself or anywhere inside it (not in functions)."""
+    return [n for _, names in _assignments(ast.Module([statement], [])) for n in names]
 
 
 class _Hooks:
@@ -558,7 +585,9 @@ class _Hooks:
         self.given: dict[str, np.ndarray] = {}  # what the loop starts from, in the script's layout
         self.notes: list[str] = []  # the script's own lr and epochs, which the case's replaced
         self.written_count: int | None = None  # the passes the loop makes as written
-        self.early: dict[str, np.ndarray] = {}  # keep(): this pass's matrices as their step made
+        # this pass's step matrices as it computed its updates from them (assigned())
+        self.early: dict[str, np.ndarray] = {}
+        self.updating = False  # a weight's update has come in this pass
         #: The names the loop's body reads (a learning rate under another name is among them).
         self.loop_reads: set[str] = set()
         #: The script's own values as the loop would have started from them (enter): article
@@ -663,14 +692,25 @@ class _Hooks:
             )
         return value
 
-    def keep(self, name: str, value) -> None:
-        """A step's matrix as its step made it, recorded instead of the pass's last value
-        (_Rewrite._keep_first)."""
-        self.early[name] = np.array(value, dtype=np.float64)
+    def update(self) -> None:
+        """A statement assigning a weight comes next (_Rewrite._tracked)."""
+        self.updating = True
+
+    def assigned(self, name: str, value) -> None:
+        """A step's matrix was assigned: kept if it is its last value before the pass's first
+        weight update, or its first after one (a step computed after an update, too early).
+        One assigned again later (a printout from the updated weights) is not what the pass
+        computed its updates from."""
+        if value is None or (self.updating and name in self.early):
+            return
+        try:
+            self.early[name] = np.array(value, dtype=np.float64)
+        except (TypeError, ValueError):  # not numbers: record() says so at the pass's end
+            self.early.pop(name, None)
 
     def record(self, *scopes) -> None:
         self.count += 1
-        early, self.early = self.early, {}
+        early, self.early, self.updating = self.early, {}, False
         for name, script_name in self.recorded.items():
             found = [scope[script_name] for scope in scopes if script_name in scope]
             if name in early:

@@ -1212,28 +1212,77 @@ def test_a_loop_training_copies_of_the_weights_under_other_names_is_refused(
     assert code == 0, f"with the --names it suggests, it holds parity: exit {code}\n{out}{err}"
 
 
-#: (script, its last update, the same then the output recomputed for a printout, from the
-#: weights just updated): a correct script failed at step 4, its end-of-pass output recorded.
-RECOMPUTED = {
-    "faithful.py": ("    bh += np.sum(d_hiddenlayer, axis=0, keepdims=True) * lr\n",
-                    "    output = sigmoid(np.dot(sigmoid(np.dot(X, wh) + bh), wout) + bout)\n"),
-    "faithful.R": ("                   byrow = TRUE) * lr\n",
-                   "  output = sigmoid(sigmoid(X %*% wh + bh) %*% wout + bout)\n"),
+#: Correct scripts whose loop assigns a step's matrix more than once (id -> script, edits):
+#: each matrix is recorded as the pass computed its updates from it. The value the pass ended
+#: with had been recorded, then the first assigned (a placeholder, half a sum, a printout
+#: before the forward pass), and they failed.
+ASSIGNED_TWICE = {
+    "py-output-recomputed-after-the-update": ("faithful.py", [(
+        "    bh += np.sum(d_hiddenlayer, axis=0, keepdims=True) * lr\n",
+        "    bh += np.sum(d_hiddenlayer, axis=0, keepdims=True) * lr\n"
+        "    output = sigmoid(np.dot(sigmoid(np.dot(X, wh) + bh), wout) + bout)\n")]),
+    "py-built-in-two-statements": ("faithful.py", [(
+        "    hidden_layer_input = np.dot(X, wh) + bh\n",
+        "    hidden_layer_input = np.dot(X, wh)\n    hidden_layer_input += bh\n")]),
+    "py-placeholder-first": ("faithful.py", [(
+        "    hidden_layer_input = np.dot(X, wh) + bh\n",
+        "    hidden_layer_input = None\n    hidden_layer_input = np.dot(X, wh) + bh\n")]),
+    "py-printout-before-the-forward-pass": ("faithful.py", [(
+        "    # forward propagation\n",
+        "    if i % 7 == 0:\n"
+        "        output = sigmoid(np.dot(sigmoid(np.dot(X, wh) + bh), wout) + bout)\n")]),
+    "r-output-recomputed-after-the-update": ("faithful.R", [(
+        "                   byrow = TRUE) * lr\n",
+        "                   byrow = TRUE) * lr\n"
+        "  output = sigmoid(sigmoid(X %*% wh + bh) %*% wout + bout)\n")]),
+    "r-built-in-two-statements": ("faithful.R", [(
+        "  hidden_layer_input = X %*% wh + bh\n",
+        "  hidden_layer_input = X %*% wh\n  hidden_layer_input = hidden_layer_input + bh\n")]),
+    "r-printout-before-the-forward-pass": ("faithful.R", [(
+        "  # forward\n",
+        "  if (i %% 7 == 0) {\n"
+        "    output = sigmoid(sigmoid(X %*% wh + bh) %*% wout + bout)\n  }\n")]),
 }
 
 
-@pytest.mark.parametrize("name", RECOMPUTED)
-def test_a_matrix_assigned_again_later_in_the_loop_is_recorded_as_its_step_made_it(
-    r_available, tmp_path, name
+@pytest.mark.parametrize("name, edits", ASSIGNED_TWICE.values(), ids=ASSIGNED_TWICE)
+def test_a_matrix_assigned_twice_is_recorded_as_the_pass_computed_its_updates_from_it(
+    r_available, tmp_path, name, edits
 ):
-    last, again = RECOMPUTED[name]
-    path = variant(tmp_path, name, f"again_{name}", (last, last + again))
+    path = variant(tmp_path, name, f"twice_{name}", *edits)
     flag = "--python-script" if name.endswith(".py") else "--r-script"
     code, out, err = nnparity("run", "--epochs", "20", flag, path)
-    assert code == 0, (
-        f"{name} recomputing its output after the update trains as the article does: "
-        f"exit {code}\n{out}{err}"
-    )
+    assert code == 0, f"{path} trains as the article does: exit {code}\n{out}{err}"
+
+
+def test_a_matrix_assigned_again_inside_a_block_is_recorded_as_its_step_made_it(
+    r_available, tmp_path
+):
+    """The loop's body inside a `with` block, the output recomputed at its end."""
+    import textwrap
+
+    text = (SCRIPTS / "faithful.py").read_text()
+    head, rest = text.split("for i in range(epoch):\n", 1)
+    body, tail = rest.split("\n\nprint(output)", 1)
+    tail = "print(output)" + tail
+    recomputed = "    output = sigmoid(np.dot(sigmoid(np.dot(X, wh) + bh), wout) + bout)\n"
+    path = tmp_path / "with_block.py"
+    path.write_text(head + "for i in range(epoch):\n  with np.errstate(over='ignore'):\n"
+                    + textwrap.indent(body + "\n" + recomputed, "  ") + "\n" + tail)
+    code, out, err = nnparity("run", "--epochs", "20", "--python-script", str(path))
+    assert code == 0, f"{path.read_text()}\nexit {code}\n{out}{err}"
+
+
+def test_a_step_overwritten_by_a_wrong_value_before_the_updates_is_blamed_at_its_step(
+    r_available, tmp_path
+):
+    path = variant(tmp_path, "faithful.py", "overwritten.py", (
+        "    hidden_layer_input = np.dot(X, wh) + bh\n",
+        "    hidden_layer_input = np.dot(X, wh) + bh\n"
+        "    hidden_layer_input = np.dot(X, wh)  # the bias dropped\n"))
+    code, out, err = nnparity("run", "--epochs", "20", "--python-script", path)
+    assert code == 1, out + err
+    assert "First: epoch 1, step 2 (hidden_layer_input)" in out, out
 
 
 def test_a_loop_training_weights_held_in_an_object_is_refused_naming_them(r_available):

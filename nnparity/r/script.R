@@ -433,16 +433,14 @@ script_recorder <- function(inputs, epochs, from, to, assigned, article,
   }
   rec$line <- NA_integer_
   rec$at <- function(line) rec$line <- line
-  # a step's matrix as its step made it, when the body assigns it again
-  # later (script_keep_first); recorded instead of the value the pass ends with
-  rec$early <- list()
-  rec$keep <- function(name, value) rec$early[[name]] <- value
+  script_track_early(rec)
   rec$record <- function(env) {
     rec$count <- rec$count + 1L
     for (name in names(recorded)) {
       script_record_one(rec, name, recorded[[name]], env, epochs)
     }
     rec$early <- list()
+    rec$updating <- FALSE
   }
   rec$done <- function() {
     rec$phase <- "after"
@@ -452,6 +450,22 @@ script_recorder <- function(inputs, epochs, from, to, assigned, article,
     ))
   }
   rec
+}
+
+# Each step's matrix as the pass computed it for its updates (rec$early): its
+# last value before the first statement that assigns a weight, or, first
+# assigned after one (an update made too early), its first value after it;
+# not one assigned again later for a printout. Weights: the pass's end.
+script_track_early <- function(rec) {
+  rec$early <- list()
+  rec$updating <- FALSE
+  rec$update <- function() rec$updating <- TRUE
+  rec$assigned <- function(name, value) {
+    if (is.numeric(value) && (!rec$updating || is.null(rec$early[[name]]))) {
+      rec$early[[name]] <- value
+    }
+  }
+  invisible(rec)
 }
 
 # Stop the script ("nnparity_unnamed") when it never assigns a weight or bias
@@ -706,20 +720,52 @@ script_record_one <- function(rec, name, target, env, epochs) {
 # blocks of its if, else and inner loops) preceded by a call noting its line,
 # so that an error inside the loop names the line it stopped at. Function
 # definitions and quoted code are left as they are.
-script_mark_lines <- function(expr, at) {
+script_mark_lines <- function(expr, at, track = NULL) {
   if (script_left_as_is(expr)) {
     return(expr)
   }
   if (identical(expr[[1]], as.name("{")) && !is.null(attr(expr, "srcref"))) {
-    return(script_mark_block(expr, at))
+    return(script_mark_block(expr, at, track))
   }
   for (i in seq_along(expr)[-1]) {
     part <- expr[[i]]
     if (!missing(part) && is.call(part)) { # a NULL assigned would drop it
-      expr[[i]] <- script_mark_lines(part, at)
+      expr[[i]] <- script_mark_lines(part, at, track)
     }
   }
   expr
+}
+
+# What the rewritten body tells the recorder as it runs (rec$early): which
+# statements assign a step's matrix (named by the script: its article name)
+# and which a weight.
+script_tracking <- function(rec) {
+  weights <- names(rec$recorded) %in% script_start_names()
+  list(
+    steps = stats::setNames(names(rec$recorded)[!weights],
+                            unlist(rec$recorded[!weights])),
+    weights = unlist(rec$recorded[weights]),
+    assigned = rec$assigned, update = rec$update
+  )
+}
+
+# A statement of a block, with the recorder told around it (script_tracking):
+# before it, that a weight is being updated; after it, the step's matrix it
+# assigned.
+script_tracked <- function(statement, track) {
+  if (is.null(track)) return(list(statement))
+  before <- list()
+  if (any(script_assigned(statement) %in% track$weights)) {
+    before <- list(as.call(list(track$update)))
+  }
+  after <- list()
+  target <- script_assignment_target(statement)
+  if (length(target) == 1 && target %in% names(track$steps)) {
+    after <- list(as.call(list(
+      track$assigned, track$steps[[target]], as.name(target)
+    )))
+  }
+  c(before, list(statement), after)
 }
 
 # Not code to mark: a constant or name, a function definition, quoted code.
@@ -728,13 +774,15 @@ script_left_as_is <- function(expr) {
     as.character(expr[[1]]) %in% c("function", "quote"))
 }
 
-script_mark_block <- function(block, at) {
+script_mark_block <- function(block, at, track = NULL) {
   refs <- attr(block, "srcref")
   statements <- list()
   for (i in seq_along(block)[-1]) {
     line <- as.integer(refs[[i]])[1]
-    statement <- script_mark_lines(block[[i]], at)
-    statements <- c(statements, as.call(list(at, line)), list(statement))
+    statement <- script_mark_lines(block[[i]], at, track)
+    statements <- c(
+      statements, as.call(list(at, line)), script_tracked(statement, track)
+    )
   }
   as.call(c(as.name("{"), statements))
 }
@@ -744,8 +792,7 @@ script_mark_block <- function(block, at) {
 # (script_mark_lines).
 script_rewrite_loop <- function(loop, rec, epochs) {
   rec$reads <- all.names(loop[[4]])
-  marked <- script_mark_lines(loop[[4]], rec$at)
-  body <- script_keep_first(marked, loop[[4]], rec)
+  body <- script_mark_lines(loop[[4]], rec$at, script_tracking(rec))
   record <- as.call(list(rec$record, quote(environment())))
   new_body <- as.call(list(as.name("{"), body, record))
   new_loop <- as.call(list(
@@ -759,30 +806,6 @@ script_rewrite_loop <- function(loop, rec, epochs) {
     new_loop,
     as.call(list(rec$done))
   ))
-}
-
-# A matrix of a step that the body assigns again later (the output
-# recomputed for a printout after the weights moved) is kept as its step made
-# it: after the first of the body's statements that assigns it, a call keeps
-# its value for the record (rec$keep). `marked` is `body` with each statement
-# preceded by its line (script_mark_block): statement k is element 1 + 2k.
-script_keep_first <- function(marked, body, rec) {
-  braced <- is.call(body) && identical(body[[1]], as.name("{")) &&
-    !is.null(attr(body, "srcref"))
-  if (!braced) return(marked)
-  statements <- as.list(body)[-1]
-  steps_only <- rec$recorded[!names(rec$recorded) %in% script_start_names()]
-  for (name in names(steps_only)) {
-    target <- steps_only[[name]]
-    at <- which(vapply(statements, function(statement) {
-      target %in% script_assigned(statement)
-    }, logical(1)))
-    if (length(at) < 2) next
-    k <- 1 + 2 * at[1]
-    keep <- as.call(list(rec$keep, name, as.name(target)))
-    marked[[k]] <- as.call(list(as.name("{"), marked[[k]], keep))
-  }
-  marked
 }
 
 # Run the script with its loop rewritten. Returns list(status, message, line,
