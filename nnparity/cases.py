@@ -117,11 +117,11 @@ NUMBER_RULE = (
 MAX_CELL = 100
 
 
-def read_rows(path: Path, quotes: bool = False) -> list[list[str]]:
+def read_rows(path: Path, quotes: bool = False, numbered: list | None = None) -> list[list[str]]:
     """The CSV rows of a case file; a file R would read differently is refused. Quotes are
     read as R's read.csv reads a text column (config.csv, ``quotes``); in a matrix file they
     are kept, so that a quoted number, which read.csv(colClasses = "numeric") refuses, is
-    refused here too."""
+    refused here too. ``numbered`` (a list) receives each row's line in the file."""
     if path.is_dir():
         raise CaseError(path, "is a folder, not a file")
     if not path.exists():
@@ -143,7 +143,10 @@ def read_rows(path: Path, quotes: bool = False) -> list[list[str]]:
     # splitlines() takes for a line break (\f, \v, U+2028...).
     # Empty lines are skipped wherever they are, as R's read.csv skips them (blank.lines.skip);
     # a line of blanks is not empty, and R reads it as a row of NA: refused (read_matrix).
-    lines = [line for line in re.split(r"\r\n|\r|\n", text) if line]
+    kept = [(i, line) for i, line in enumerate(re.split(r"\r\n|\r|\n", text), start=1) if line]
+    if numbered is not None:
+        numbered.extend(i for i, _ in kept)
+    lines = [line for _, line in kept]
     try:
         return list(csv.reader(lines, quoting=csv.QUOTE_MINIMAL if quotes else csv.QUOTE_NONE))
     except csv.Error as error:
@@ -247,11 +250,12 @@ def _shown(text: str | None) -> str:
 
 
 def read_config(path: Path) -> dict[str, str]:
-    rows = read_rows(path, quotes=True)
+    lines: list[int] = []  # each row's line in the file (empty lines are skipped)
+    rows = read_rows(path, quotes=True, numbered=lines)
     if not rows or rows[0] != ["key", "value"]:
         raise CaseError(path, "unreadable config: the first line must be 'key,value'")
     config: dict[str, str] = {}
-    for i, row in enumerate(rows[1:], start=2):
+    for i, row in zip(lines[1:], rows[1:], strict=True):
         if len(row) != 2:
             raise CaseError(
                 path, f"unreadable config: line {i} has {len(row)} fields, expected key,value"

@@ -31,6 +31,7 @@ import ast
 import builtins
 import contextlib
 import io
+import itertools
 import os
 import re
 import sys
@@ -403,6 +404,10 @@ class _Misfit(BaseException):
     (args: article name -> shape, article name -> the script's name)."""
 
 
+class _PerSample(BaseException):
+    """The training loop runs over the samples, not the epochs (args: the refusal's words)."""
+
+
 class _Mismatch(BaseException):
     """The script's own value of a name the case replaces is of another kind (args: target,
     name, kind, shape); no `except` of the script's catches it."""
@@ -497,10 +502,10 @@ class _Rewrite(ast.NodeTransformer):
         enter = f"__nnparity__.enter({lookup})"
         statements = [enter, *inject, "__nnparity__.fits()"]
         before = [ast.parse(line).body[0] for line in statements]
-        # the loop's own range as written, evaluated once by the hook (a lambda): its errors are
-        # the script's, and its length a note
-        written = ast.parse("__nnparity__.written(lambda: None)").body[0]
-        written.value.args[0].body = node.iter
+        # the loop's own range as written, evaluated once where the loop would (a walrus in it
+        # binds there): its errors are the script's, its length a note, or per-sample training
+        written = ast.parse(f"__nnparity__.written(None, {lookup})").body[0]
+        written.value.args[0] = node.iter
         before.insert(0, written)
         record = ast.parse(f"__nnparity__.record({lookup})").body[0]
         node.iter = ast.parse("range(__nnparity__.epochs)", mode="eval").body
@@ -585,24 +590,47 @@ class _Hooks:
         self.given: dict[str, np.ndarray] = {}  # what the loop starts from, in the script's layout
         self.notes: list[str] = []  # the script's own lr and epochs, which the case's replaced
         self.written_count: int | None = None  # the passes the loop makes as written
+        self.loop_text = ""  # `for ... in ...` as written (a refusal quotes it)
+        self.over_data = False  # its range reads X or y
+        self.nested = False  # it runs inside another loop
         # this pass's step matrices as it computed its updates from them (assigned())
         self.early: dict[str, np.ndarray] = {}
         self.updating = False  # a weight's update has come in this pass
-        #: The names the loop's body reads (a learning rate under another name is among them).
+        #: The names the loop's body reads (a learning rate under another name is among them),
+        #: and those its statements updating a weight read.
         self.loop_reads: set[str] = set()
+        self.update_reads: set[str] = set()
         #: The script's own values as the loop would have started from them (enter): article
         #: name -> (the script's name, its value); the case's replace them.
         self.own: dict[str, tuple[str, object]] = {}
 
-    def written(self, iterable) -> None:
-        """The loop's own range as written, evaluated as Python would before the first pass
-        (iterable() is it): what it raises is the script's error before its loop (a NameError
-        for range(epochs), range(5e3)'s TypeError). Then, if sized, a note of its passes."""
-        value = iterable()
+    def written(self, value, *scopes) -> None:
+        """The loop's own range as written, evaluated as Python would before the first pass:
+        what it raises is the script's error before its loop (a NameError for range(epochs),
+        range(5e3)'s TypeError). A range over the samples (as long as the script's X has rows,
+        read from X or y, or inside another loop; or an unsized one read from them: zip(X, y))
+        is per-sample training (_PerSample). Then, if sized, a note of its passes."""
         iter(value)  # `for i in 5000:` fails here as written
         try:
             count = len(value)
-        except Exception:  # not a sized range: nothing to say
+        except Exception:  # not a sized range
+            count = None
+        own_x = self._own("X", scopes)
+        rows = np.shape(own_x[1])[0] if own_x is not None and np.ndim(own_x[1]) >= 1 else None
+        passes = count
+        if count is None and rows is not None and (self.over_data or self.nested):
+            # zip(X, y), an iterator: its passes counted up to one more than X's rows (the
+            # loop runs the case's epochs instead; an endless one is not run to its end)
+            passes = len(list(itertools.islice(value, rows + 1)))
+        if passes is not None and passes == rows and (self.over_data or self.nested):
+            raise _PerSample(
+                f"the training loop runs over the samples ({self.loop_text}: {passes} passes, "
+                "one per sample of X): that "
+                "is per-sample training, one update per sample; the article's network takes "
+                "every sample at once (full batch) and updates once per epoch, which is what "
+                "nnparity checks"
+            )
+        if count is None:
             return
         self.written_count = count
         if count != self.epochs:
@@ -622,14 +650,19 @@ class _Hooks:
         if any(name in steps.STATE for name in missing) or untrained:
             # what the loop carries from epoch to epoch under names not the article's: arrays
             # the script set before the loop (in the order it did) and the loop assigns again
-            carried = [
-                n
+            carried = {
+                n: v
                 for scope in reversed(scopes)
                 for n, v in scope.items()
                 if n in self.carried and isinstance(v, np.ndarray) and v.dtype.kind in "biuf"
-            ]
+            }
+            if not any(name in steps.STATE for name in missing):
+                # weights set and left alone (updated by a helper, say): only arrays of their
+                # shapes stand for them (not a history of losses the loop fills)
+                shapes = {np.shape(self.own[name][1]) for name in untrained}
+                carried = {n: v for n, v in carried.items() if np.shape(v) in shapes}
             if carried:
-                raise _Unnamed(missing, list(dict.fromkeys(carried)), untrained)
+                raise _Unnamed(missing, list(carried), untrained)
 
     def fits(self) -> None:
         """After the case's values are in place (their kinds checked): the script's own
@@ -667,11 +700,12 @@ class _Hooks:
             if isinstance(own, (int, float, np.number)) and float(own) != float(value):
                 self.notes.append(f"lr is {float(own)!r}; the case's {float(value)!r} was used")
             if name not in self.own:
-                self.notes.append(no_lr_note(float(value), [
-                    n for scope in scopes for n, v in scope.items()
-                    if n in self.loop_reads and isinstance(v, (float, np.floating))
-                    and np.isfinite(v) and v != round(v)
-                ]))
+                rates = [n for scope in scopes for n, v in scope.items()
+                         if n in self.loop_reads and isinstance(v, (float, np.floating))
+                         and np.isfinite(v) and v != round(v)]
+                # a number the weights' updates read first (eps in a log is no rate)
+                rates.sort(key=lambda n: n not in self.update_reads)
+                self.notes.append(no_lr_note(float(value), rates))
             return value
         if name in steps.BY_NAME and steps.BY_NAME[name].bias:
             # the script's own X, not the case's X the hooks may already have put in its place
@@ -832,7 +866,9 @@ class PythonScript(_Script):
         # The loop assigning most of the article's matrices; on a tie the innermost, whose one
         # pass computes them once: an epoch (a loop around it printing every 1000 epochs only
         # repeats it).
-        loop, _, assigned, article = min(loops, key=lambda x: (-len(x[3]), -x[1], x[0].lineno))
+        loop, depth, assigned, article = min(
+            loops, key=lambda x: (-len(x[3]), -x[1], x[0].lineno))
+        self.loop_nested = depth > 0  # inside another loop (the epochs, if it runs per sample)
         if not article:
             raise ScriptRefused(f"{self.path}: {no_article_names(loops)}")
         # Every loop that trains (updates every weight and bias), besides the one chosen: a
@@ -851,16 +887,6 @@ class PythonScript(_Script):
             raise ScriptRefused(
                 f"{self.where(loop.lineno)}: the training loop is a `while` loop; nnparity runs "
                 "a `for` loop once per epoch: write it as for i in range(epoch):"
-            )
-        read = [n.id for n in ast.walk(loop.iter) if isinstance(n, ast.Name)]
-        data = [n for n in read if self.names.get(n, n) in steps.DATA]
-        if data:  # range(len(X)), zip(X, y): one pass per sample, not per epoch
-            raise ScriptRefused(
-                f"{self.where(loop.lineno)}: the training loop runs over the samples "
-                f"(for {ast.unparse(loop.target)} in {ast.unparse(loop.iter)}, read from "
-                f"{data[0]}): that is per-sample training, one update per sample; the "
-                "article's network takes every sample at once (full batch) and updates once "
-                "per epoch, which is what nnparity checks"
             )
         ordered = {name: article[name] for name in steps.NAMES if name in article}
         return loop, ordered, assigned
@@ -896,6 +922,16 @@ class PythonScript(_Script):
             n.id for n in ast.walk(self.loop) if isinstance(n, ast.Name)
             and isinstance(n.ctx, ast.Load)
         }
+        hooks.update_reads = {
+            n.id for statement in ast.walk(self.loop)
+            if isinstance(statement, (ast.Assign, ast.AugAssign))
+            and any(self.names.get(t, t) in steps.STATE for t in _statement_assigns(statement))
+            for n in ast.walk(statement) if isinstance(n, ast.Name)
+        }
+        hooks.loop_text = f"for {ast.unparse(self.loop.target)} in {ast.unparse(self.loop.iter)}"
+        hooks.over_data = any(self.names.get(n.id, n.id) in steps.DATA
+                              for n in ast.walk(self.loop.iter) if isinstance(n, ast.Name))
+        hooks.nested = self.loop_nested
         # What the script prints is its own business, not nnparity's output; its warnings
         # (numpy's overflow, say) are kept to explain an error.
         printed = io.StringIO()
@@ -916,6 +952,8 @@ class PythonScript(_Script):
             raise self.unnamed(*unnamed.args) from None
         except _Misfit as misfit:
             raise self.misfit(*misfit.args) from None
+        except _PerSample as per_sample:
+            raise ScriptRefused(f"{self.where(self.loop.lineno)}: {per_sample}") from None
         except (Exception, SystemExit) as error:
             raise self._error(error, hooks, warned) from None
         else:
@@ -952,9 +990,11 @@ class PythonScript(_Script):
         sys.path.insert(0, folder)
         modules = set(sys.modules)
         cwd = os.getcwd()
+        argv, sys.argv = sys.argv, [str(self.path)]  # its command line: `python script.py`
         try:
             yield
         finally:
+            sys.argv = argv
             os.chdir(cwd)  # the script's os.chdir() is its own: the next run starts from here
             sys.path.remove(folder)
             # The script's own modules go with it: another script may have one of that name.
@@ -1118,6 +1158,8 @@ class RScript(_Script):
             refusal = self.misfit(shapes, {n: str(_scalar(theirs[n])) for n in theirs.keys()})
             if refusal is not None:
                 raise refusal
+        if status == "per_sample":
+            raise ScriptRefused(f"{self.where(self.loop_line())}: {_scalar(outcome['message'])}")
         if status == "unnamed":
             raise self.unnamed(
                 [str(n) for n in np.ravel(outcome["missing"])],

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from nnparity import paths
-from nnparity.cases import CaseError
+from nnparity.cases import CaseError, load_case
 from nnparity.cli import main
 from nnparity.command import BadInput, parse_epochs_option
 from nnparity.paths import FIXTURES
@@ -406,3 +406,11 @@ def test_an_error_inside_a_python_port_exits_1_with_its_message(capsys, port_cop
     code, out, err = run_cli(capsys, "--python-impl", str(port), "--epochs", "3")
     assert code == 1, f"exit code {code}, expected 1 (a port failed while running)\n{out}{err}"
     one_line(err, "the Python port", "ValueError: boom in step 2")
+
+
+def test_a_config_error_names_the_line_of_the_file_empty_lines_included(tmp_path):
+    case = tmp_path / "case"
+    shutil.copytree(FIXTURES / "article", case)
+    (case / "config.csv").write_text("key,value\n\nlr,0.1\n\nepochs,5000\nlearningrate,0.1\n")
+    with pytest.raises(CaseError, match=r"line 6: unknown key 'learningrate'"):
+        load_case(case)

@@ -1290,3 +1290,66 @@ def test_a_loop_training_weights_held_in_an_object_is_refused_naming_them(r_avai
     assert code == 2, f"self.wh cannot start from the case's weights: exit {code}\n{out}{err}"
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "parts of objects (self.wout, self.wh" in lines[0], err + out
+
+
+#: Correct scripts a rule of the checks above had refused or failed (id -> script, edits).
+CORRECT_AS_WRITTEN = {
+    # an epoch count read from the data size is no loop over the samples
+    "py-epochs-from-the-data-size": ("faithful.py", [
+        ("for i in range(epoch):\n", "for i in range(len(X) * 1000):\n")]),
+    "r-epochs-from-the-data-size": ("faithful.R", [
+        ("for (i in 1:epoch) {\n", "for (i in 1:(nrow(X) * 1000)) {\n")]),
+    # a history the loop fills beside a helper that updates the biases: no copy of a weight
+    "py-helper-updates-and-a-loss-history": ("faithful.py", [
+        ("for i in range(epoch):\n",
+         "def update(b, d, rate):\n    b += np.sum(d, axis=0, keepdims=True) * rate\n\n\n"
+         "losses = np.zeros(epoch)\nfor i in range(epoch):\n"),
+        ("    bout += np.sum(d_output, axis=0, keepdims=True) * lr\n",
+         "    update(bout, d_output, lr)\n    losses[i] = np.mean(E ** 2)\n")]),
+    "r-assign-into-GlobalEnv-and-a-loss-history": ("faithful.R", [
+        ("for (i in 1:epoch) {\n", "losses = numeric(epoch)\nfor (i in 1:epoch) {\n"),
+        ("  wh = wh + t(X) %*% d_hiddenlayer * lr\n",
+         '  assign("wh", wh + t(X) %*% d_hiddenlayer * lr, envir = .GlobalEnv)\n'
+         "  losses[i] = mean(E^2)\n")]),
+    # <<- inside local() assigns the script's own weights, as under Rscript
+    "r-superassignment-inside-local": ("faithful.R", [
+        ("  wh = wh + t(X) %*% d_hiddenlayer * lr\n",
+         "  local({\n    wh <<- wh + t(X) %*% d_hiddenlayer * lr\n  })\n")]),
+    # a script reading its own command line reads `python script.py`'s, not nnparity's
+    "py-argparse": ("faithful.py", [
+        ("epoch = 4000\n", "import argparse\n\nparser = argparse.ArgumentParser()\n"
+         "parser.add_argument('--epochs', type=int, default=4000)\n"
+         "epoch = parser.parse_args().epochs\n")]),
+    # a walrus in the loop's range binds where the loop would
+    "py-walrus-in-the-range": ("faithful.py", [
+        ("for i in range(epoch):\n", "for i in range(n_iter := epoch):\n"),
+        ("    bh += np.sum(d_hiddenlayer, axis=0, keepdims=True) * lr\n",
+         "    bh += np.sum(d_hiddenlayer, axis=0, keepdims=True) * lr\n"
+         "    if i == n_iter - 1:\n        print('done')\n")]),
+}
+
+
+@pytest.mark.parametrize("name, edits", CORRECT_AS_WRITTEN.values(), ids=CORRECT_AS_WRITTEN)
+def test_a_correct_script_is_checked_not_refused(r_available, tmp_path, name, edits):
+    path = variant(tmp_path, name, f"correct_{name}", *edits)
+    flag = "--python-script" if name.endswith(".py") else "--r-script"
+    code, out, err = nnparity("run", "--epochs", "20", flag, path)
+    assert code == 0, f"{path} runs and trains as the article does: exit {code}\n{out}{err}"
+
+
+def test_an_inner_loop_over_as_many_passes_as_samples_is_per_sample_training(tmp_path):
+    path = variant(tmp_path, "faithful.py", "sgd_n.py", (
+        "for i in range(epoch):\n",
+        "n = X.shape[0]\nfor i in range(epoch):\n  for j in range(n):\n"))
+    code, out, err = nnparity("run", "--epochs", "5", "--python-script", path)
+    assert code == 2 and "runs over the samples (for j in range(n): 3 passes" in err, out + err
+
+
+def test_the_learning_rate_named_is_the_one_the_updates_read(tmp_path):
+    text = re.sub(r"\blr\b", "step_size", (SCRIPTS / "faithful.py").read_text())
+    text = text.replace("    E = y - output\n", "    E = y - output\n    eps = 1e-8\n"
+                        "    loss = -np.mean(np.log(output + eps))\n")
+    path = tmp_path / "eps.py"
+    path.write_text(text)
+    code, out, err = nnparity("run", "--epochs", "20", "--python-script", str(path))
+    assert "say --names step_size=lr" in " ".join(out.split()), out + err

@@ -85,12 +85,16 @@ script_assigned <- function(expr) {
   unique(found[!is.na(found)])
 }
 
-# The name an assignment call assigns, or nothing for any other call.
+# The name an assignment call assigns, or nothing for any other call:
+# `x <- value` (and its other operators), and assign("x", value, ...).
 script_assignment_target <- function(expr) {
   head <- expr[[1]]
   is_assignment <- is.name(head) && length(expr) == 3 &&
     as.character(head) %in% script_assign_ops
-  if (is_assignment) script_target(expr[[2]]) else character()
+  if (is_assignment) return(script_target(expr[[2]]))
+  named <- identical(head, as.name("assign")) && length(expr) >= 3 &&
+    is.character(expr[[2]]) && length(expr[[2]]) == 1
+  if (named) expr[[2]] else character()
 }
 
 # The article's name of each script name (the map comes from Python).
@@ -184,10 +188,7 @@ nnparity_script_plan <- function(file, from, to, article) {
       "for (i in 1:epoch) { ... }"
     )))
   }
-  per_sample <- script_over_samples(exprs, best, map)
-  if (!is.null(per_sample)) {
-    return(list(problem = paste0("line ", best$line, ": ", per_sample)))
-  }
+  best$over_data <- script_over_data(exprs, best, map)
   best$body_lines <- script_body_lines(exprs, best, map, article)
   best$init_lines <- script_init_lines(
     exprs, best, map, script_start_names()
@@ -198,22 +199,13 @@ nnparity_script_plan <- function(file, from, to, article) {
   best
 }
 
-# Why the chosen loop is not over the epochs but over the samples (its
-# sequence reads X or y: 1:nrow(X), seq_along(y)), or NULL: per-sample
-# training, which updates the weights once per sample, not the article's.
-script_over_samples <- function(exprs, loop, map) {
+# Whether the chosen loop's sequence reads X or y (1:nrow(X), seq_along(y)):
+# with as many passes as X has rows, per-sample training (rec$written).
+script_over_data <- function(exprs, loop, map) {
   expr <- exprs[[loop$top]]
   for (i in loop$path) expr <- expr[[i]]
   read <- all.names(expr[[3]])
-  data <- read[script_article_names(read, map) %in% c("X", "y")]
-  if (length(data) == 0) return(NULL)
-  paste0(
-    "the training loop runs over the samples (for (", as.character(expr[[2]]),
-    " in ", paste(deparse(expr[[3]]), collapse = " "), "), its sequence ",
-    "read from ", data[1], "): that is per-sample training, one update per ",
-    "sample; the article's network takes every sample at once (full batch) ",
-    "and updates once per epoch, which is what nnparity checks"
-  )
+  any(script_article_names(read, map) %in% c("X", "y"))
 }
 
 # The names the loop carries from epoch to epoch that are not the article's
@@ -392,6 +384,9 @@ script_recorder <- function(inputs, epochs, from, to, assigned, article,
   # The loop's own sequence as written, evaluated as R's for() would (`seq`, a
   # promise: object 'epochs' not found is the script's error before its loop);
   # then a note of its length.
+  rec$over_data <- FALSE # the loop's sequence reads X or y
+  rec$nested <- FALSE # the loop runs inside another
+  rec$loop_text <- ""
   rec$written <- function(seq, env) {
     # the calls an error of the sequence's own is made in here: R says it at the
     # loop's line without them (object 'epochs' not found)
@@ -413,6 +408,7 @@ script_recorder <- function(inputs, epochs, from, to, assigned, article,
       error = as_scripts
     )
     count <- length(value)
+    script_check_per_sample(rec, count, script_own_value(env, "X", map))
     rec$written_count <- count
     if (count != epochs) {
       rec$notes <- c(rec$notes, paste0(
@@ -452,6 +448,25 @@ script_recorder <- function(inputs, epochs, from, to, assigned, article,
   rec
 }
 
+# Stop the script ("nnparity_per_sample") when its loop makes one pass per
+# sample of its own X, its sequence read from X or y or inside another loop:
+# per-sample training, one update per sample, not the article's full batch.
+script_check_per_sample <- function(rec, count, own_x) {
+  rows <- if (is.null(own_x)) NA else NROW(own_x)
+  if (!isTRUE(count == rows) || !(rec$over_data || rec$nested)) {
+    return(invisible())
+  }
+  stop(structure(
+    class = c("nnparity_per_sample", "condition"),
+    list(call = NULL, message = paste0(
+      "the training loop runs over the samples (", rec$loop_text, ": ", count,
+      " passes, one per sample of X): that is per-sample training, one ",
+      "update per sample; the article's network takes every sample at once ",
+      "(full batch) and updates once per epoch, which is what nnparity checks"
+    ))
+  ))
+}
+
 # Each step's matrix as the pass computed it for its updates (rec$early): its
 # last value before the first statement that assigns a weight, or, first
 # assigned after one (an update made too early), its first value after it;
@@ -486,6 +501,16 @@ script_check_named <- function(env, names, map, carried, trained) {
   carried <- carried[vapply(carried, function(n) {
     exists(n, envir = env) && is.numeric(get(n, envir = env))
   }, logical(1))]
+  if (!any(missing %in% weights)) {
+    # weights set and left alone (updated by a helper, say): only arrays of
+    # their dimensions stand for them (not a history of losses the loop fills)
+    dims <- lapply(untrained, function(name) {
+      dim(script_own_value(env, name, map))
+    })
+    carried <- Filter(function(n) {
+      any(vapply(dims, identical, logical(1), dim(get(n, envir = env))))
+    }, carried)
+  }
   unmoved <- any(missing %in% weights) || length(untrained) > 0
   if (!unmoved || length(carried) == 0) {
     return(invisible())
@@ -791,7 +816,14 @@ script_mark_block <- function(block, at, track = NULL) {
 # Each statement of the body is preceded by a note of its line
 # (script_mark_lines).
 script_rewrite_loop <- function(loop, rec, epochs) {
-  rec$reads <- all.names(loop[[4]])
+  # the names the weights' updates read first (a learning rate's hint)
+  weights <- unlist(rec$recorded[names(rec$recorded) %in% script_start_names()])
+  updates <- Filter(function(statement) {
+    any(script_assigned(statement) %in% weights)
+  }, as.list(loop[[4]])[-1])
+  rec$reads <- unique(c(
+    unlist(lapply(updates, all.names)), all.names(loop[[4]])
+  ))
   body <- script_mark_lines(loop[[4]], rec$at, script_tracking(rec))
   record <- as.call(list(rec$record, quote(environment())))
   new_body <- as.call(list(as.name("{"), body, record))
@@ -830,6 +862,12 @@ nnparity_script_run <- function(file, from, to, article, inputs, epochs) {
   top <- exprs[[plan$top]]
   loop <- top
   for (i in plan$path) loop <- loop[[i]]
+  rec$over_data <- isTRUE(plan$over_data)
+  rec$nested <- plan$depth > 0
+  rec$loop_text <- paste0(
+    "for (", as.character(loop[[2]]), " in ",
+    paste(deparse(loop[[3]]), collapse = " "), ")"
+  )
   exprs[[plan$top]] <- script_replace(
     top, plan$path, script_rewrite_loop(loop, rec, as.integer(epochs))
   )
@@ -908,6 +946,9 @@ script_eval <- function(exprs, rec) {
         carried = unnamed$carried, untrained = unnamed$untrained
       )
     },
+    nnparity_per_sample = function(refused) {
+      list(status = "per_sample", message = conditionMessage(refused))
+    },
     nnparity_refused = function(refused) {
       list(
         status = "refused", message = conditionMessage(refused),
@@ -938,8 +979,12 @@ script_without_devices <- function(expr) {
 # `x <<- value` outside any function, as Rscript runs it (at top level, in the
 # global environment, where nothing encloses it): `x <- value` in the
 # environment the script runs in here (script_eval), its global environment.
+# Inside a function, local(), with() or within() it assigns in an enclosing
+# environment, the script's own here too: left as it is.
 script_global_assign <- function(expr) {
-  if (!is.call(expr) || identical(expr[[1]], as.name("function"))) {
+  own_environment <- c("function", "local", "with", "within")
+  if (!is.call(expr) || (is.name(expr[[1]]) &&
+                           as.character(expr[[1]]) %in% own_environment)) {
     return(expr)
   }
   if (identical(expr[[1]], as.name("<<-"))) expr[[1]] <- as.name("<-")
