@@ -36,18 +36,33 @@ _pending: int | None = None
 _finishing = False
 
 
+#: The signals that stop a run (on_signal).
+STOPS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
 @contextmanager
 def finishing():
     """``with finishing():`` the command's outputs move into place and its result is printed:
     a signal then is too late to stop it, and is ignored. Stopping there would leave an
     output moved in (the earlier one it replaced gone) under a message that the run was
-    stopped; it takes milliseconds (and a reader that stops reading ends the printing)."""
+    stopped; it takes milliseconds (and a reader that stops reading ends the printing).
+
+    The signals are also held back from this thread meanwhile: one arriving while a write
+    to a slow pipe waited ended that write part way (4096 of 12443 bytes of --json), and
+    Python went on as if all were written. Let through at the end, it is ignored."""
     global _finishing
     _finishing = True
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, STOPS)
     try:
         yield
     finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        _let_handlers_run()  # a signal let through now meets _finishing, and is ignored
         _finishing = False
+
+
+def _let_handlers_run() -> None:
+    """A Python call: the interpreter runs the handlers of signals caught so far before it."""
 
 
 def on_signal(number, frame) -> None:
@@ -55,7 +70,7 @@ def on_signal(number, frame) -> None:
     global _pending
     if _finishing:  # too late: the command completes
         return
-    for each in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    for each in STOPS:
         signal.signal(each, signal.SIG_IGN)
     _pending = number
     if _inside_r(frame):

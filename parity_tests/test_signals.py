@@ -4,9 +4,11 @@ nnparity/__main__.py, nnparity/bridge.py)."""
 from __future__ import annotations
 
 import json
+import platform
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -165,3 +167,40 @@ def test_a_signal_while_a_result_prints_lets_it_print_whole(capsys):
             signal.signal(number, handler)
     out = capsys.readouterr().out
     assert out == "the first half\nthe second half\n", f"the result was cut short: {out!r}"
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64" or not Path("/proc/self/syscall").exists(),
+                    reason="finds the write by its x86_64 syscall number in /proc/PID/syscall")
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT],
+                         ids=["SIGTERM", "SIGHUP", "SIGINT"])
+def test_a_signal_while_the_result_waits_on_a_slow_reader_leaves_it_whole(tmp_path, stop):
+    """A signal that ended a write to a full pipe part way: 4096 of the 12443 bytes of
+    --json reached the reader, and the run exited 0."""
+    import fcntl
+    import os
+    import time
+
+    reader, writer = os.pipe()
+    fcntl.fcntl(reader, 1031, 4096)  # F_SETPIPE_SZ: the pipe holds 4096 bytes
+    run = subprocess.Popen([sys.executable, "-m", "nnparity", "run", "--epochs", "300", "--json"],
+                           stdout=writer, stderr=subprocess.PIPE, cwd=tmp_path)
+    os.close(writer)
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # until it waits in write(1, ...) on the full pipe
+            fields = Path(f"/proc/{run.pid}/syscall").read_text().split()
+            if fields and fields[0] == "1" and int(fields[1], 16) == 1:
+                break
+            assert run.poll() is None and time.monotonic() < deadline, "never waited on stdout"
+            time.sleep(0.01)
+        run.send_signal(stop)
+        time.sleep(0.3)
+        with os.fdopen(reader, "rb") as pipe:
+            printed = pipe.read()
+        run.wait(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 0, run.stderr.read().decode()
+    document = json.loads(printed)  # whole: one JSON document
+    assert document["passed"] is True
