@@ -246,6 +246,12 @@ def main(argv: list[str] | None = None) -> int:
             write_out(console, err, lambda: console.print_json(json.dumps(document)))
         return code
 
+    if args.command in ("run", "explain", "report", "workbook"):
+        from .paths import missing_parts
+
+        missing = missing_parts()
+        if missing:
+            return say(missing, BAD_INPUT)
     try:
         try:
             return args.handler(args, console, err)

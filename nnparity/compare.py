@@ -140,7 +140,7 @@ class Comparison:
         self.first_difference: Cell | None = None
         self.error: str | None = None
         self.non_finite: dict[str, NonFinite] = {}
-        self.once = OnceComparison(case, mode)  # steps 0 and 1, what train() returned
+        self.once = OnceComparison(case, mode, sides)  # steps 0 and 1, what train() returned
         #: Whether a finite chunk's per-epoch figures settle what they can (_add_finite), which
         #: needs a cheap bound that grows with max(|a|, |b|), as these two do; False: every
         #: measure in every cell (the general path, which the fast one is tested against).

@@ -66,9 +66,10 @@ def _shape_problem(who: str, value, expected: np.ndarray) -> str | None:
 class OnceComparison:
     """Feed it the same chunks as ``Comparison``; it keeps one ``OnceCheck`` per record."""
 
-    def __init__(self, case, mode: str):
+    def __init__(self, case, mode: str, sides: tuple[str, str] = ("Python", "R")):
         self.case = case
         self.mode = mode
+        self.sides = sides  # what the two traces come from (the spreadsheet's comparisons)
         self.checks = {name: OnceCheck(name) for name in (*steps.ONCE, *steps.RETURNED)}
         self.returned: dict[str, dict] = {}  # language -> the weights it last returned
 
@@ -79,7 +80,9 @@ class OnceComparison:
         ``cheap_last(name, a, b)``, if given, a bound never larger, tried first (the full
         one may cost a matrix product, and is needed only where the cheap one fails)."""
         first, last = offset + 1, offset + epochs
-        sides = {"Python": python} if self.mode == "lockstep" else {"Python": python, "R": r}
+        first_side, other_side = self.sides
+        sides = ({first_side: python} if self.mode == "lockstep"
+                 else {first_side: python, other_side: r})
         for name, quantity in steps.ONCE.items():
             plain = quantity.name
             for language, trace in sides.items():
@@ -109,7 +112,7 @@ class OnceComparison:
         """What a port should have read or started from in this chunk."""
         if plain in steps.DATA or offset == 0:
             return getattr(self.case, plain)
-        if language == "Python":
+        if language == self.sides[0]:
             return np.asarray(start[plain])
         previous = self.returned.get(language, {}).get(plain)
         return None if previous is None else np.asarray(previous)[0]
@@ -158,7 +161,9 @@ class OnceComparison:
         elif self._copied_per_sample(name, np.shape(a), np.shape(b)):  # a Python script's
             b = np.broadcast_to(b, np.shape(a))
         if np.shape(a) != np.shape(b) or len(a) != 1:
-            return self._note(name, epoch, f"shapes differ: Python {np.shape(a)}, R {np.shape(b)}")
+            first, other = self.sides
+            return self._note(name, epoch,
+                              f"shapes differ: {first} {np.shape(a)}, {other} {np.shape(b)}")
         a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
         if same_bits(a, b):  # within any bound
             return
@@ -168,7 +173,7 @@ class OnceComparison:
                 return
             allowed = np.zeros_like(a) if bound is None else np.asarray(bound(plain, a, b))
             differs = ~(diff <= allowed) & ~same_missing(a, b)
-        self._violation(name, epoch, a[0], b[0], differs[0], allowed[0], ("Python", "R"))
+        self._violation(name, epoch, a[0], b[0], differs[0], allowed[0], self.sides)
 
     def _violation(self, name, epoch, a, b, differs, allowed, labels) -> None:
         n = int(differs.sum())

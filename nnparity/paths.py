@@ -37,6 +37,17 @@ FIXTURES = BASE / "fixtures"
 R_HARNESS_DIR = PACKAGE / "r"
 HARNESS_R = R_HARNESS_DIR / "harness.R"
 
+def missing_parts() -> str | None:
+    """Why this nnparity has not the ports and cases it runs (a copy of the package folder
+    alone), or None."""
+    absent = [p.name + "/" for p in (PYTHON_IMPL, R_IMPL, FIXTURES) if not p.is_dir()]
+    if not absent:
+        return None
+    return (f"the nnparity package at {PACKAGE} has no {', '.join(absent)} beside it (a copy "
+            "of the package folder alone?): run it from a checkout of the repository, or "
+            "install the wheel, which carries them")
+
+
 #: The import name of our Python port: inside nnparity, never a top-level ``python_impl``.
 PYTHON_IMPL_MODULE = "nnparity.python_impl"
 

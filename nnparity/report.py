@@ -140,8 +140,10 @@ def story(report: ParityReport) -> str:
 
 def determinism_lines(run: Run) -> list[str]:
     """A line for each port that did not give the same bits twice (a failed port: elsewhere)."""
+    errors = {report.error for report in run.reports.values()}
     return [f"run to run: {d.describe()}" for d in run.determinism.values()
-            if d.same_bits is False and not d.breaks_free_running]  # else free-running's error
+            if (d.same_bits is False or d.breaks_free_running)
+            and d.describe() not in errors]  # else a mode's error says it
 
 
 def verdict(run: Run) -> str:

@@ -188,9 +188,12 @@ def verdict(sheet: Spreadsheet, run, reports: dict[str, ParityReport], note: str
     if note:
         return f"SPREADSHEET NOT CHECKED: {name}: {note}"
     if all(r.passed for r in reports.values()):
-        both = "Python and R agree" if run.passed else "Python and R do NOT agree (above)"
-        return (f"SPREADSHEET PARITY HOLDS: {name}, {which} = Python = R at every step of every "
-                f"epoch ({sheet.epochs}); {both}")
+        if run.passed:
+            return (f"SPREADSHEET PARITY HOLDS: {name}, {which} = Python = R at every step of "
+                    f"every epoch ({sheet.epochs}); Python and R agree")
+        return (f"SPREADSHEET PARITY HOLDS: {name}, {which} agrees with Python and with R, each "
+                f"within the spreadsheet's bound, at every step of every epoch "
+                f"({sheet.epochs}); but Python and R do NOT pass their own check (above)")
     first = [(lang, r.first_violation) for lang, r in reports.items() if not r.passed]
     where = "; ".join(f"{lang}: {c.where()}" if c else f"{lang}: {r_problem(reports[lang])}"
                       for lang, c in first)

@@ -297,9 +297,14 @@ def run(
             if progress:
                 progress(size)
         same_bits = runner.determinism()
-        for checked in same_bits.values():
-            if checked.breaks_free_running and "free" in comparisons:
-                comparisons["free"].fail(checked.describe())
+        for language, checked in same_bits.items():
+            if not checked.breaks_free_running:
+                continue
+            # free-running compares both trainings; lockstep reads Python's (R's steps are
+            # called on their own, not through its train())
+            for mode in comparisons if language == python_port.language else ("free",):
+                if mode in comparisons:
+                    comparisons[mode].fail(checked.describe())
         info = environment() if environment else None
         saved = (folder.commit if move_traces else folder.finish)(fingerprint(info)) if (
             folder) else []

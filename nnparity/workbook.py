@@ -299,7 +299,8 @@ def inputs_differ(path: Path, case: Case) -> str | None:
 
     lr = _number(at(TOP, FIRST_COL))
     if lr is None or not same_bits(np.float64(lr), np.float64(case.lr)):
-        return f"its lr (inputs!B{TOP}) is {at(TOP, FIRST_COL)!r}, the case's is {case.lr!r}"
+        shown = _shown_cell(at(TOP, FIRST_COL))
+        return f"its lr (inputs!B{TOP}) is {shown}, the case's is {case.lr!r}"
     for name, block in blocks.items():
         title = f"{name} ({block.rows} x {block.cols})"
         if at(block.label_row, 1) != title:
@@ -311,9 +312,17 @@ def inputs_differ(path: Path, case: Case) -> str | None:
                 cell = at(block.top + i, FIRST_COL + j)
                 number = _number(cell)
                 if number is None or not same_bits(np.float64(number), value[i, j]):
-                    return (f"its {name}[{i + 1}, {j + 1}] is {cell!r}, the case's is "
+                    return (f"its {name}[{i + 1}, {j + 1}] is {_shown_cell(cell)}, the case's is "
                             f"{float(value[i, j])!r}")
     return None
+
+
+def _shown_cell(cell) -> str:
+    """A cell of the inputs sheet as a refusal quotes it: a formula that is not one number is
+    named as such (=1/10 is read as no number: nnparity writes each input as =<number>)."""
+    if isinstance(cell, str) and cell.startswith("=") and _number(cell) is None:
+        return f"the formula {cell!r}, not a number (an input is typed as =0.1)"
+    return repr(cell)
 
 
 def _number(cell) -> float | None:

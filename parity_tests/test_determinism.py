@@ -218,10 +218,32 @@ def test_a_port_that_trains_otherwise_on_its_first_call_fails_free_running(artic
     assert found.beyond is not None and found.beyond[:2] == (1, "wout"), found.describe()
     assert not run.reports["free"].passed, "free-running held for a port wrong on its first call"
     assert "differ beyond the free-running bound" in run.reports["free"].error
-    assert run.reports["lockstep"].passed, (
-        "lockstep recomputes R's steps from Python's recorded inputs: the first call is not in it"
+    assert not run.reports["lockstep"].passed, (
+        "lockstep reads Python's training, a later call than a program that trains once makes"
     )
     assert not run.passed
+
+
+def test_lockstep_alone_fails_for_a_python_port_wrong_on_its_first_call(article, r_port):
+    run = traces.run(article, WrongOnFirstCall(), r_port, 20, modes=("lockstep",))
+    assert not run.passed, "lockstep read Python's second training and held"
+
+
+def test_lockstep_alone_holds_for_an_r_port_wrong_on_its_first_train_and_says_so(
+    article, port_copy
+):
+    """Lockstep calls R's steps on their own, never its train(): a note, not a failure."""
+    from nnparity.ports import RPort
+    from nnparity.report import determinism_lines
+
+    original = "train <- function(X, y, wh, bh, wout, bout, lr, epochs, record = FALSE) {\n"
+    counted = ("calls <- 0\n" + original + "  calls <<- calls + 1\n"
+               "  if (calls == 1) lr <- lr * 2\n")
+    r = RPort(port_copy("r_impl", "train.R", original, counted))
+    run = traces.run(article, PythonPort(), r, 20, modes=("lockstep",))
+    assert run.passed, run.reports["lockstep"].error
+    assert any("the R port does NOT give the same results twice" in line
+               for line in determinism_lines(run)), determinism_lines(run)
 
 
 def test_run_to_run_noise_within_the_bound_is_a_note_not_a_failure(article, r_port):

@@ -1810,3 +1810,15 @@ def test_a_run_stopped_before_its_outputs_are_in_place_leaves_the_earlier_ones_a
         "a run stopped before its outputs moved in replaced the earlier ones, or left "
         f"something beside them: {sorted(set(tree(tmp_path)) ^ set(before))}"
     )
+
+
+def test_a_copy_of_the_package_alone_says_what_it_lacks(tmp_path):
+    """It said "[Errno 2] No such file or directory: '.../fixtures'"."""
+    import shutil
+
+    root = Path(__file__).resolve().parent.parent
+    shutil.copytree(root / "nnparity", tmp_path / "nnparity",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    result = nnparity("run", "--case", "article", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    one_line(result.stderr, "has no python_impl/, r_impl/, fixtures/ beside it", "wheel")
