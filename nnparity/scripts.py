@@ -543,7 +543,7 @@ class _Rewrite(ast.NodeTransformer):
                 direct = []
             updates = any(theirs.get(n) in steps.STATE for n in _statement_assigns(statement))
             if updates:
-                out.append(self._hook("__nnparity__.update()", statement))
+                out.append(self._hook("__nnparity__.update(locals(), globals())", statement))
             out.append(statement)
             for script in dict.fromkeys(direct):
                 name = theirs.get(script)
@@ -726,8 +726,16 @@ class _Hooks:
             )
         return value
 
-    def update(self) -> None:
-        """A statement assigning a weight comes next (_Rewrite._tracked)."""
+    def update(self, *scopes) -> None:
+        """A statement assigning a weight comes next (_Rewrite._tracked): the step matrices
+        assigned so far in this pass are taken as they are now (one filled in place after it
+        was assigned, column by column in an inner loop, included)."""
+        if not self.updating:
+            for name in list(self.early):
+                script = self.recorded[name]
+                found = [scope[script] for scope in scopes if script in scope]
+                if found:
+                    self.assigned(name, found[0])
         self.updating = True
 
     def assigned(self, name: str, value) -> None:

@@ -1320,6 +1320,16 @@ CORRECT_AS_WRITTEN = {
         ("epoch = 4000\n", "import argparse\n\nparser = argparse.ArgumentParser()\n"
          "parser.add_argument('--epochs', type=int, default=4000)\n"
          "epoch = parser.parse_args().epochs\n")]),
+    # a matrix filled column by column in an inner loop after it was assigned zeros
+    "py-filled-column-by-column": ("faithful.py", [
+        ("    hidden_layer_input = np.dot(X, wh) + bh\n",
+         "    hidden_layer_input = np.zeros((X.shape[0], wh.shape[1]))\n"
+         "    for j in range(wh.shape[1]):\n"
+         "        hidden_layer_input[:, j] = np.dot(X, wh[:, j]) + bh[0, j]\n")]),
+    "r-filled-column-by-column": ("faithful.R", [
+        ("  hidden_layer_input = X %*% wh + bh\n",
+         "  hidden_layer_input = matrix(0, nrow(X), ncol(wh))\n"
+         "  for (j in 1:ncol(wh)) hidden_layer_input[, j] = X %*% wh[, j] + bh[, j]\n")]),
     # a walrus in the loop's range binds where the loop would
     "py-walrus-in-the-range": ("faithful.py", [
         ("for i in range(epoch):\n", "for i in range(n_iter := epoch):\n"),

@@ -474,7 +474,20 @@ script_check_per_sample <- function(rec, count, own_x) {
 script_track_early <- function(rec) {
   rec$early <- list()
   rec$updating <- FALSE
-  rec$update <- function() rec$updating <- TRUE
+  # at the pass's first weight update, the step matrices assigned so far are
+  # taken as they are now (one filled in place after it was assigned, column
+  # by column in an inner loop, included)
+  rec$update <- function(env) {
+    if (!rec$updating) {
+      for (name in names(rec$early)) {
+        target <- rec$recorded[[name]]
+        if (exists(target, envir = env)) {
+          rec$early[[name]] <- get(target, envir = env)
+        }
+      }
+    }
+    rec$updating <- TRUE
+  }
   rec$assigned <- function(name, value) {
     if (is.numeric(value) && (!rec$updating || is.null(rec$early[[name]]))) {
       rec$early[[name]] <- value
@@ -781,7 +794,7 @@ script_tracked <- function(statement, track) {
   if (is.null(track)) return(list(statement))
   before <- list()
   if (any(script_assigned(statement) %in% track$weights)) {
-    before <- list(as.call(list(track$update)))
+    before <- list(as.call(list(track$update, quote(environment()))))
   }
   after <- list()
   target <- script_assignment_target(statement)
