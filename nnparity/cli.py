@@ -283,6 +283,7 @@ def failed_run_json(case: str | None, code: int, message: str, known: dict | Non
         "verdict": None,
         "environment": None,
         "saved_traces": [],
+        "calls": [],
         "modes": {},
         "determinism": {},
         "saved_stats": None,

@@ -141,9 +141,11 @@ def story(report: ParityReport) -> str:
 def determinism_lines(run: Run) -> list[str]:
     """A line for each port that did not give the same bits twice (a failed port: elsewhere)."""
     errors = {report.error for report in run.reports.values()}
-    return [f"run to run: {d.describe()}" for d in run.determinism.values()
-            if (d.same_bits is False or d.breaks_free_running)
-            and d.describe() not in errors]  # else a mode's error says it
+    lines = [f"run to run: {d.describe()}" for d in run.determinism.values()
+             if (d.same_bits is False or d.breaks_free_running)
+             and d.describe() not in errors]  # else a mode's error says it
+    note = run.calls_note() if run.determinism else None  # ports, not a script's one pass
+    return lines + ([f"calls: {note}"] if note else [])
 
 
 def verdict(run: Run) -> str:
@@ -277,6 +279,7 @@ def as_json(run: Run, stats=None) -> dict:
         "verdict": verdict(run),
         "environment": fingerprint(run.environment),
         "saved_traces": [str(p) for p in run.saved],
+        "calls": run.calls,  # epochs of each call of a port's train()
         "modes": {},
         "error": None,  # a run without a verdict: cli.failed_run_json
     }

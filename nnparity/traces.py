@@ -232,10 +232,23 @@ class Run:
     environment: dict[str, str] | None = None  # the fingerprint (None: read it in this process)
     # language -> whether that port gave the same bits twice (nnparity/determinism.py)
     determinism: dict[str, determinism.Determinism] = field(default_factory=dict)
+    # the epochs of each call of a port's train() (the run's chunks, CHUNK_BYTES of trace each)
+    calls: list[int] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
         return all(report.passed for report in self.reports.values())
+
+    def calls_note(self) -> str | None:
+        """What streaming in chunks leaves unseen, when the run trained in more than one call."""
+        if len(self.calls) < 2:
+            return None
+        return (
+            f"each port's train() was called {len(self.calls)} times, for at most "
+            f"{max(self.calls)} epochs each (the run streams its trace a chunk at a time): a "
+            "train() that behaves otherwise past that many epochs of one call (a schedule on "
+            "its own loop counter) is not seen here; a program that trains once makes one call"
+        )
 
 
 def can_lockstep(port) -> bool:
@@ -313,7 +326,7 @@ def run(
             folder.abort()
         raise
     reports = {mode: c.report() for mode, c in comparisons.items()}
-    return Run(case, epochs, reports, saved, info, determinism=same_bits)
+    return Run(case, epochs, reports, saved, info, determinism=same_bits, calls=sizes)
 
 
 class _Runner:

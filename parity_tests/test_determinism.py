@@ -260,3 +260,17 @@ def test_a_port_that_fails_on_its_first_call_only_fails_free_running(article, r_
     assert not run.passed, "free-running held for a port whose first training failed"
     error = run.reports["free"].error
     assert "failed on its first training" in error and "first call" in error, error
+
+
+def test_a_run_in_several_calls_of_train_says_how_many_epochs_one_call_trained(article, r_port):
+    """A train() with a schedule on its own loop counter (lr halved from its 12th epoch) held
+    parity over calls of 12 epochs: the run cannot see it, and says what it could not see."""
+    from nnparity.report import determinism_lines
+
+    run = traces.run(article, PythonPort(), r_port, 30, ("free",),
+                     chunk_bytes=12 * traces.epoch_bytes(article))
+    assert len(run.calls) > 1, run.calls
+    said = [line for line in determinism_lines(run) if line.startswith("calls:")]
+    assert said and f"at most {max(run.calls)} epochs each" in said[0], determinism_lines(run)
+    one = traces.run(article, PythonPort(), r_port, 30, ("free",))
+    assert not [line for line in determinism_lines(one) if line.startswith("calls:")]
