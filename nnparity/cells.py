@@ -56,7 +56,8 @@ class Cell:
             return (
                 f"first seen at {self.where()}: its output differs, and its inputs {names} went "
                 "unrecorded on one side (a script's loop that never assigns them trains from "
-                "names of its own?), so whether its inputs were equal is not known; "
+                "names of its own?) or were not what the port was handed (step 1), so whether "
+                "its inputs were equal is not known; "
                 f"{self.values()}; {verdict} ({self.rounding_bound:.3g})"
             )
         return (

@@ -195,11 +195,11 @@ class Comparison:
                     self._note_non_finite(name, offset, a, b)
                 stats.add(offset, a, b, d, *self._allowed(name, a, b, d.diff, get))
             max_abs[name] = stats.per_epoch["max_abs"][-1]
-        self._note_first_difference(python, r, offset, get, max_abs)
         last = at_epochs(get, slice(epochs - 1, epochs))
         cheap = self.free_bound if self.mode == "free" else lambda n, a, b: np.zeros_like(a)
         self.once.add(python, r, offset, epochs, start, lambda n, a, b: self.bound(n, a, b, last),
                       cheap)
+        self._note_first_difference(python, r, offset, get, max_abs)  # after once: step 1
 
     def _needs_scale(self, name: str) -> bool:
         """Whether _add_finite reads the largest max(|a|, |b|) per epoch (the bound shown)."""
@@ -373,9 +373,18 @@ class Comparison:
             sides=self.sides,
             unrecorded_inputs=tuple(
                 n for n in steps.BY_NAME[name].inputs
-                if n in self.stats and self.stats[n].not_computed
+                if (n in self.stats and self.stats[n].not_computed) or self._not_as_handed(n)
             ),
         )
+
+    def _not_as_handed(self, name: str) -> bool:
+        """Whether a port recorded starting from another `name` than it was handed (its
+        step-1 record failed): the weights its step read are not known to be equal."""
+        for record, quantity in steps.ONCE.items():
+            if quantity.step == 1 and quantity.name == name:
+                check = self.once.checks[record]
+                return check.first_violation is not None or check.problem is not None
+        return False
 
     def coverage_gap(self) -> str | None:
         """Why this mode cannot pass though no cell failed: epochs asked for that a step was

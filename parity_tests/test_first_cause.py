@@ -121,3 +121,21 @@ def test_a_returned_output_from_a_fresh_forward_pass_is_named(article, port_copy
     )
     result = run(article, port_copy, "Python", "train.py", original, fresh, epochs=3)
     assert "First: epoch 3, step 12 (returned_output)" in verdict(result), verdict(result)
+
+
+def test_a_first_difference_after_a_failed_start_does_not_claim_equal_inputs(
+    port_copy, r_available
+):
+    """R starting from weights rounded in their last digits, recording the ones it was
+    handed: the step-1 check fails, and the first difference, at step 2, had said every input
+    of that step was bitwise equal."""
+    from nnparity.cases import load_case
+
+    original = "  trace <- list()\n"
+    rounded = "  wh <- signif(wh, 15)\n" + original
+    result = run(load_case("iris"), port_copy, "R", "train.R", original, rounded, epochs=3)
+    first = result.reports["free"].first_difference
+    assert first is not None and first.name == "hidden_layer_input", first
+    story = first.origin()
+    assert "every input of that step was bitwise equal" not in story, story
+    assert "not what the port was handed" in story, story
