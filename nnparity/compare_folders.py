@@ -161,7 +161,7 @@ def print_comparison(
         t.title = Text(f"{language}.npz, {report.case}, {report.epochs} epochs: A against B")
         t.caption = (
             "equal: share of cells bitwise equal; over: cells beyond the bound.\n"
-            f"bound (free-running, A for Python, B for R): {report.tolerance}"
+            f"bound (free-running, A's values against B's): {report.tolerance}"
         )
         console.print(t)
         say("\n".join(summary(language, report)))
@@ -183,6 +183,8 @@ def print_comparison(
         if alone:
             detail += "; not compared: " + ", ".join(
                 f"{language}.npz (only {label} holds one)" for language in alone)
+    say("saved traces hold steps 2 to 11 of every epoch; what train() was handed and returned "
+        "(steps 0, 1 and 12) is checked by `nnparity run` only")
     say(f"{verdict}: {detail}", style="bold green" if passed else "bold red")
 
 

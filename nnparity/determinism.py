@@ -66,8 +66,8 @@ class Determinism:
             return (
                 f"{who} failed on its first training ({self.error}) but not on the run's, a later "
                 "call of train() from the same start: train() depends on something besides its "
-                "arguments (state kept between calls?), and free-running compared a later call "
-                "than the one a program that trains once makes"
+                "arguments (state kept between calls?), and the run compared a later call than "
+                "the one a program that trains once makes"
             )
         if self.beyond is not None:
             epoch, name, row, col, a, b = self.beyond
@@ -76,8 +76,8 @@ class Determinism:
                 f"differ beyond the free-running bound at epoch {epoch}, step "
                 f"{steps.BY_NAME[name].step} ({name}), cell [{row}, {col}] ({a!r} then {b!r}), "
                 "more than any BLAS's run-to-run noise: train() depends on something besides its "
-                "arguments (state kept between calls, a random draw), and free-running compared "
-                "a later call than the one a program that trains once makes"
+                "arguments (state kept between calls, a random draw), and the run compared a "
+                "later call than the one a program that trains once makes"
             )
         if self.same_bits is None:
             return f"{who} could not be run twice to check its bits: {self.error}"
