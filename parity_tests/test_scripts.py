@@ -1285,11 +1285,16 @@ def test_a_step_overwritten_by_a_wrong_value_before_the_updates_is_blamed_at_its
     assert "First: epoch 1, step 2 (hidden_layer_input)" in out, out
 
 
-def test_a_loop_training_weights_held_in_an_object_is_refused_naming_them(r_available):
-    code, out, err = nnparity("run", "--epochs", "20", "--python-script", script("in_a_class.py"))
-    assert code == 2, f"self.wh cannot start from the case's weights: exit {code}\n{out}{err}"
+@pytest.mark.parametrize("name, parts", [("in_a_class.py", "self.wout, self.wh"),
+                                         ("in_a_list.R", "net$wout, net$wh")])
+def test_a_loop_training_weights_held_in_an_object_is_refused_naming_them(
+    r_available, name, parts
+):
+    flag = "--python-script" if name.endswith(".py") else "--r-script"
+    code, out, err = nnparity("run", "--epochs", "20", flag, script(name))
+    assert code == 2, f"{parts} cannot start from the case's weights: exit {code}\n{out}{err}"
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and "parts of objects (self.wout, self.wh" in lines[0], err + out
+    assert len(lines) == 1 and f"parts of objects ({parts}" in lines[0], err + out
 
 
 #: Correct scripts a rule of the checks above had refused or failed (id -> script, edits).

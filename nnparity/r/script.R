@@ -189,6 +189,10 @@ nnparity_script_plan <- function(file, from, to, article) {
     )))
   }
   best$over_data <- script_over_data(exprs, best, map)
+  held <- script_held_in_objects(exprs, best)
+  if (length(held) > 0) {
+    return(list(problem = script_held_problem(best$line, held)))
+  }
   best$body_lines <- script_body_lines(exprs, best, map, article)
   best$init_lines <- script_init_lines(
     exprs, best, map, script_start_names()
@@ -197,6 +201,46 @@ nnparity_script_plan <- function(file, from, to, article) {
   best$carried <- script_carried(exprs, best, map, article)
   best$problem <- NULL
   best
+}
+
+# The parts of objects (net$wh, net[["wh"]], obj@wh) the chosen loop assigns,
+# when it assigns no weight under a plain name; else nothing.
+script_held_in_objects <- function(exprs, loop) {
+  if (any(script_start_names() %in% loop$article)) return(character())
+  expr <- exprs[[loop$top]]
+  for (i in loop$path) expr <- expr[[i]]
+  unique(script_object_targets(expr[[4]]))
+}
+
+script_held_problem <- function(line, held) {
+  paste0(
+    "line ", line, ": its loop updates no weight under a plain name but ",
+    "parts of objects (", paste(held, collapse = ", "), "): nnparity puts ",
+    "the case's weights in plain names (wh, bh, wout, bout, or those --names ",
+    "maps), so it cannot start this loop from them; to check it, train ",
+    "plain names in the loop (wh = net$wh before it, net$wh = wh after it)"
+  )
+}
+
+# The object parts assigned anywhere in `e` (function bodies left out).
+script_object_targets <- function(e) {
+  if (!is.call(e) || identical(e[[1]], as.name("function"))) return(character())
+  found <- script_part_assigned(e)
+  for (part in as.list(e)[-1]) {
+    if (!missing(part)) found <- c(found, script_object_targets(part))
+  }
+  found
+}
+
+# The part of an object a call assigns (x$a <- v, x[["a"]] = v, x@a <- v).
+script_part_assigned <- function(e) {
+  assigns <- is.name(e[[1]]) && as.character(e[[1]]) %in% script_assign_ops &&
+    length(e) == 3
+  if (!assigns) return(character())
+  target <- e[[2]]
+  part <- is.call(target) && is.name(target[[1]]) &&
+    as.character(target[[1]]) %in% c("$", "[[", "@")
+  if (part) paste(deparse(target), collapse = "") else character()
 }
 
 # Whether the chosen loop's sequence reads X or y (1:nrow(X), seq_along(y)):
