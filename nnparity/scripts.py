@@ -223,6 +223,8 @@ class _Script(Port):
         self.ran = False
         self.given: dict[str, np.ndarray] = {}  # X, y, weights as given to the loop (steps 0, 1)
         self.notes: list[str] = []  # what the story says of the run (the script's own lr...)
+        #: names the script sets before its loop from another name (W2 = wout): name -> source
+        self.aliases: dict[str, str] = {}
 
     def start(self, case) -> None:
         self.case = case
@@ -309,12 +311,15 @@ class _Script(Port):
         go, or could not train, and the loop ran from the script's own random values; its loop
         carries `carried` under names not the article's, which --names would map."""
         state = [name for name in steps.STATE if name in (*missing, *untrained)]
-        if len(carried) == len(state):
+        copies = {c: self.aliases[c] for c in carried if self.aliases.get(c) in state}
+        if copies:  # the script set them from the weights (W2 = wout): paired as it says
+            pairs, hint = list(copies.items()), ""
+        elif len(carried) == len(state):
             pairs = list(zip(carried, state, strict=True))
+            hint = " (paired in the order the script sets them: check)" if len(pairs) > 1 else ""
         else:
-            pairs = [(carried[0], state[0])]
+            pairs, hint = [(carried[0], state[0])], ""
         them = "it" if len(pairs) == 1 else "them"
-        hint = " (paired in the order the script sets them: check)" if len(pairs) > 1 else ""
         said = []
         if missing:
             said.append(f"the script never assigns {', '.join(missing)}, so the case's could not "
@@ -559,6 +564,25 @@ class _Rewrite(ast.NodeTransformer):
         return hook
 
 
+def _aliases(statements: list[ast.stmt], names: dict[str, str]) -> dict[str, str]:
+    """Names set from another name (W1 = wh; W1, b1 = wh, bh; W1 = wh.copy()): name -> the
+    article's name of its source."""
+    found = {}
+    for statement in statements:
+        if not (isinstance(statement, ast.Assign) and len(statement.targets) == 1):
+            continue
+        target, value = statement.targets[0], statement.value
+        pairs = (list(zip(target.elts, value.elts, strict=True)) if isinstance(target, ast.Tuple)
+                 and isinstance(value, ast.Tuple) and len(target.elts) == len(value.elts)
+                 else [(target, value)])
+        for t, v in pairs:
+            if isinstance(v, ast.Call) and isinstance(v.func, ast.Attribute) and not v.args:
+                v = v.func.value  # wh.copy()
+            if isinstance(t, ast.Name) and isinstance(v, ast.Name):
+                found[t.id] = names.get(v.id, v.id)
+    return found
+
+
 def _statement_assigns(statement: ast.stmt) -> list[str]:
     """The names a statement assigns, itself or anywhere inside it (not in functions)."""
     return [n for _, names in _assignments(ast.Module([statement], [])) for n in names]
@@ -788,6 +812,8 @@ class PythonScript(_Script):
             raise self._syntax(error) from None
         self.loop, self.recorded, assigned = self._find_loop()
         self._refuse_weights_held_in_objects()
+        self.aliases = _aliases(
+            [s for s in self.tree.body if s.end_lineno < self.loop.lineno], self.names)
         own = set(_target_names(self.loop.target))  # the loop's counter is no weight
         self.carried = tuple(
             n for n in dict.fromkeys(assigned) if n not in own and self.names.get(n, n) not in
@@ -1122,6 +1148,10 @@ class RScript(_Script):
             raise ScriptRefused(f"{self.path}: {problem}{hint}")
         #: Calls that look like the article's scraped `%*%` (`%%`, or `**` read as a power).
         self.damage = [str(d) for d in np.ravel(self.plan["damage"])]
+        if "aliases" in self.plan.keys():
+            aliases = self.plan["aliases"]
+            self.aliases = dict(zip((str(n) for n in np.ravel(aliases["from"])),
+                                    (str(n) for n in np.ravel(aliases["to"])), strict=True))
 
     def loop_line(self) -> int | None:
         return _scalar(self.plan["line"])

@@ -1186,7 +1186,7 @@ ALIASES = {
     ],
     "faithful.R": [
         ("for (i in 1:epoch) {\n",
-         "W1 = wh; b1 = bh; W2 = wout; b2 = bout\nfor (i in 1:epoch) {\n"),
+         "W1 = wh; W2 = wout; b1 = bh; b2 = bout\nfor (i in 1:epoch) {\n"),
         ("X %*% wh + bh", "X %*% W1 + b1"),
         ("hidden_layer_activations %*% wout + bout", "hidden_layer_activations %*% W2 + b2"),
         ("d_output %*% t(wout)", "d_output %*% t(W2)"),
@@ -1207,7 +1207,9 @@ def test_a_loop_training_copies_of_the_weights_under_other_names_is_refused(
     assert code == 2, f"its loop trains W1..b2, not the case's weights: exit {code}\n{out}{err}"
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "its loop never updates wh, bh, wout, bout" in lines[0], err
-    assert "--names W1=wh" in lines[0], lines[0]
+    assert "--names W1=wh" in lines[0] and "--names W2=wout" in lines[0], (
+        f"the pairs the script states (W2 = wout) are not the ones suggested: {lines[0]}"
+    )
     code, out, err = nnparity("run", "--epochs", "20", flag, path, *ALIAS_NAMES)
     assert code == 0, f"with the --names it suggests, it holds parity: exit {code}\n{out}{err}"
 

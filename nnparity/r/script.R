@@ -199,6 +199,7 @@ nnparity_script_plan <- function(file, from, to, article) {
   )
   best$damage <- script_damage(exprs, best)
   best$carried <- script_carried(exprs, best, map, article)
+  best$aliases <- script_aliases(as.list(exprs)[seq_len(best$top - 1)], map)
   best$problem <- NULL
   best
 }
@@ -265,6 +266,32 @@ script_carried <- function(exprs, loop, map, article) {
   carried <- setdiff(intersect(unique(before), loop$assigned), counter)
   known <- c(article, script_start_names(), "X", "y", "lr", "epochs")
   carried[!script_article_names(carried, map) %in% known]
+}
+
+# Names the script sets before its loop from another name (W2 = wout; also
+# inside `{ }`): list(from = its names, to = the article's names of their
+# sources).
+script_aliases <- function(exprs, map) {
+  statements <- unlist(lapply(exprs, function(expr) {
+    braced <- is.call(expr) && identical(expr[[1]], as.name("{"))
+    if (braced) as.list(expr)[-1] else list(expr)
+  }), recursive = FALSE)
+  simple <- Filter(script_is_alias, statements)
+  list(
+    from = vapply(simple, function(e) as.character(e[[2]]), character(1)),
+    to = script_article_names(
+      vapply(simple, function(e) as.character(e[[3]]), character(1)), map
+    )
+  )
+}
+
+# Whether a statement sets a name from another name: W2 = wout, W2 <- wout.
+script_is_alias <- function(e) {
+  if (!is.call(e) || length(e) != 3) return(FALSE)
+  plain <- c(
+    deparse(e[[1]]) %in% c("<-", "="), is.name(e[[2]]), is.name(e[[3]])
+  )
+  all(plain)
 }
 
 # The first lines of every loop that trains (updates every weight and bias),
