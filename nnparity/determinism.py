@@ -111,7 +111,9 @@ class Determinism:
 
 
 def _json_float(x: float):
-    return x if np.isfinite(x) else str(x)
+    from .missing import describe_value
+
+    return x if np.isfinite(x) else describe_value(x)  # NaN, NA, inf or -inf, as report's
 
 
 def epochs_to_check(case, per_epoch_bytes: int, budget: int) -> int:

@@ -266,7 +266,7 @@ def _step_json(s, f) -> dict:
 
 def _json_float(x: float):
     x = float(x)
-    return x if math.isfinite(x) else str(x)
+    return x if math.isfinite(x) else describe_value(x)  # NaN, NA, inf or -inf: one spelling
 
 
 def as_json(run: Run, stats=None) -> dict:

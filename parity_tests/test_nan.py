@@ -8,6 +8,7 @@ language first produced a non-finite value: epoch, step, cell.
 
 from __future__ import annotations
 
+import json
 import sys
 import warnings
 
@@ -185,3 +186,16 @@ def test_only_one_language_producing_a_non_finite_value_is_said_so(article, trac
         in story(report)
     ), story(report)
     assert [s.name for s in report.stats if s.violations] == ["bh"]
+
+
+def test_json_spells_a_value_that_is_not_a_number_as_first_non_finite_does():
+    """first_violation said "nan" where first_non_finite said "NaN"."""
+    from nnparity.cells import Cell
+    from nnparity.report import _cell
+
+    na = float(np.array([0x7FF00000000007A2], dtype=np.uint64).view(np.float64)[0])  # R's NA
+    cell = Cell(3, "wout", 1, 1, float("nan"), na, float("inf"), float("inf"), 1e-12)
+    shown = _cell(cell)
+    assert (shown["python"], shown["r"], shown["abs_diff"]) == ("NaN", "NA", "inf"), shown
+    assert describe_value(na) == "NA"
+    assert json.loads(json.dumps(shown))["python"] == "NaN"
