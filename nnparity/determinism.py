@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import policy, steps
+from .missing import json_number
 from .port import PortError, submit
 
 #: Epochs trained twice per port. A BLAS that splits a sum between threads does
@@ -93,27 +94,18 @@ class Determinism:
         )
 
     def as_json(self) -> dict:
-        first = None
-        if self.first is not None:
-            epoch, name, row, col, a, b = self.first
-            first = {
-                "epoch": epoch, "step": steps.BY_NAME[name].step, "matrix": name, "row": row,
-                "col": col, "run_1": _json_float(a), "run_2": _json_float(b),
-            }
-        beyond = None
-        if self.beyond is not None:
-            epoch, name, row, col, a, b = self.beyond
-            beyond = {"epoch": epoch, "step": steps.BY_NAME[name].step, "matrix": name,
-                      "row": row, "col": col, "run_1": _json_float(a), "run_2": _json_float(b)}
-        return {"epochs": self.epochs, "same_bits": self.same_bits, "first_difference": first,
-                "beyond_bound": beyond, "first_call_failed": self.first_call_failed,
-                "error": self.error}
+        return {"epochs": self.epochs, "same_bits": self.same_bits,
+                "first_difference": _cell_json(self.first), "beyond_bound": _cell_json(self.beyond),
+                "first_call_failed": self.first_call_failed, "error": self.error}
 
 
-def _json_float(x: float):
-    from .missing import describe_value
-
-    return x if np.isfinite(x) else describe_value(x)  # NaN, NA, inf or -inf, as report's
+def _cell_json(cell: tuple | None) -> dict | None:
+    """A cell where two trainings differ (``Determinism.first``, ``.beyond``) for --json."""
+    if cell is None:
+        return None
+    epoch, name, row, col, a, b = cell
+    return {"epoch": epoch, "step": steps.BY_NAME[name].step, "matrix": name, "row": row,
+            "col": col, "run_1": json_number(a), "run_2": json_number(b)}
 
 
 def epochs_to_check(case, per_epoch_bytes: int, budget: int) -> int:
@@ -179,29 +171,27 @@ def judge(port, epochs: int, asked: list, chunk: dict | PortError | None = None)
 
 def first_beyond_bound(a: dict, b: dict) -> tuple | None:
     """The first cell, in epoch then step order, where two trainings of one port differ by more
-    than free-running allows between Python and R (NaN against a number included)."""
-    best = None
-    for order, name in enumerate(steps.NAMES):
-        x, y = a.get(name), b.get(name)
-        if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray)):
-            continue
-        x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-        if x.shape != y.shape:
-            continue  # first_difference has named it; the comparison names a port's shapes
+    than free-running allows between Python and R (NaN against a number included). Matrices
+    of other shapes are left to first_difference, which names them."""
+
+    def far(name: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore", over="ignore"):
             within = np.abs(x - y) <= policy.free_running_bound(name, x, y)
-        far = ~(within | (x.view(np.int64) == y.view(np.int64)) | (np.isnan(x) & np.isnan(y)))
-        cells = np.argwhere(far)
-        if len(cells) and (best is None or (cells[0][0], order) < best[0]):
-            best = ((cells[0][0], order), name, tuple(int(k) for k in cells[0]), x, y)
-    if best is None:
-        return None
-    _, name, (e, i, j), x, y = best
-    return (e + 1, name, i + 1, j + 1, float(x[e, i, j]), float(y[e, i, j]))
+        return ~(within | (x.view(np.int64) == y.view(np.int64)) | (np.isnan(x) & np.isnan(y)))
+
+    return _first_cell(a, b, far, shapes_differ=False)
 
 
 def first_difference(a: dict, b: dict) -> tuple | None:
     """The first cell, in epoch then step order, whose bits differ between two traces."""
+    return _first_cell(a, b, lambda name, x, y: x.view(np.int64) != y.view(np.int64),
+                       shapes_differ=True)
+
+
+def _first_cell(a: dict, b: dict, differs, shapes_differ: bool) -> tuple | None:
+    """The first cell, in epoch then step order, where ``differs(name, x, y)`` (per cell) holds:
+    (epoch, name, row, col, a's value, b's value), 1-based. A matrix of another shape in each
+    is such a cell at its start when `shapes_differ`, else passed over."""
     best = None
     for order, name in enumerate(steps.NAMES):
         x, y = a.get(name), b.get(name)
@@ -209,8 +199,10 @@ def first_difference(a: dict, b: dict) -> tuple | None:
             continue  # not recorded, or a marker (a script port's matrix it never computes)
         x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
         if x.shape != y.shape:  # a different shape each time: not deterministic either
-            return (1, name, 1, 1, float("nan"), float("nan"))
-        cells = np.argwhere(x.view(np.int64) != y.view(np.int64))
+            if shapes_differ:
+                return (1, name, 1, 1, float("nan"), float("nan"))
+            continue
+        cells = np.argwhere(differs(name, x, y))
         if len(cells) and (best is None or (cells[0][0], order) < best[0]):
             best = ((cells[0][0], order), name, tuple(int(k) for k in cells[0]), x, y)
     if best is None:

@@ -23,6 +23,12 @@ def describe_value(v: float) -> str:
     return repr(v)
 
 
+def json_number(v: float):
+    """A number for --json: itself when finite, else its one spelling (NaN, NA, inf, -inf)."""
+    v = float(v)
+    return v if np.isfinite(v) else describe_value(v)
+
+
 def same_missing(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Per cell, whether both are NaN of the same kind (both NA, or both plain NaN)."""
     return np.isnan(a) & np.isnan(b) & (is_r_na(a) == is_r_na(b))

@@ -13,6 +13,7 @@ from . import stats as tidy
 from . import steps
 from .compare import ParityReport, describe_value, first_failure
 from .fingerprint import fingerprint, one_line
+from .missing import json_number
 from .traces import Run
 
 MODE_TITLES = {
@@ -196,11 +197,11 @@ def _cell(cell) -> dict | None:
         "matrix": cell.name,
         "row": cell.row,
         "col": cell.col,
-        "python": _json_float(cell.python),
-        "r": _json_float(cell.r),
-        "abs_diff": _json_float(cell.abs_diff),
-        "ulps": _json_float(cell.ulps),
-        "allowed": _json_float(cell.bound),
+        "python": json_number(cell.python),
+        "r": json_number(cell.r),
+        "abs_diff": json_number(cell.abs_diff),
+        "ulps": json_number(cell.ulps),
+        "allowed": json_number(cell.bound),
     }
 
 
@@ -254,9 +255,9 @@ def _step_json(s, f) -> dict:
         "matrix": s.name,
         "cells": int(f["cells"]),
         "bitwise_equal": int(f["equal"]),
-        "max_abs": _json_float(f["max_abs"]),
-        "max_rel": _json_float(f["max_rel"]),
-        "max_ulp": _json_float(f["max_ulp"]),
+        "max_abs": json_number(f["max_abs"]),
+        "max_rel": json_number(f["max_rel"]),
+        "max_ulp": json_number(f["max_ulp"]),
         "beyond_bound": int(f["over"]),
         "passed": s.passed,
         "problem": s.problem,
@@ -264,9 +265,6 @@ def _step_json(s, f) -> dict:
     }
 
 
-def _json_float(x: float):
-    x = float(x)
-    return x if math.isfinite(x) else describe_value(x)  # NaN, NA, inf or -inf: one spelling
 
 
 def as_json(run: Run, stats=None) -> dict:
