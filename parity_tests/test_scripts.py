@@ -65,6 +65,12 @@ def script(name: str) -> str:
     return str(SCRIPTS / name)
 
 
+def run_script(path, *options: str) -> tuple[int, str, str]:
+    """`nnparity run OPTIONS --python-script PATH` (or --r-script, by its suffix)."""
+    flag = "--python-script" if str(path).endswith(".py") else "--r-script"
+    return nnparity("run", *options, flag, str(path))
+
+
 # ---- scripts that run -------------------------------------------------------------------------
 
 
@@ -551,8 +557,7 @@ def test_a_script_whose_own_x_y_or_weights_differ_in_kind_from_the_cases_is_refu
     r_available, tmp_path, name, edits, words
 ):
     path = variant(tmp_path, name, f"kind_{name}", *edits)
-    flag = "--python-script" if name.endswith(".py") else "--r-script"
-    code, out, err = nnparity("run", "--epochs", "20", flag, path)
+    code, out, err = run_script(path, "--epochs", "20")
     assert code == 2, (
         f"as written, {name} with {edits} does not compute what it computes with the case's "
         f"matrices: it must be refused (exit 2), not judged on the case's; exit {code}\n{out}{err}"
@@ -848,8 +853,7 @@ def test_a_script_naming_its_weights_otherwise_without_names_is_told_to_map_them
     r_available, tmp_path, name
 ):
     path = renamed(tmp_path, name, f"W1_{name}", {"wh": "W1"})
-    flag = "--python-script" if name.endswith(".py") else "--r-script"
-    code, out, err = nnparity("run", "--epochs", "10", flag, path)
+    code, out, err = run_script(path, "--epochs", "10")
     assert "Traceback" not in out + err, f"a traceback for a script's own names:\n{out}{err}"
     assert code == 2, (
         f"{name} with wh spelt W1 keeps its own random W1 (the case's wh had nowhere to go): "
@@ -859,7 +863,7 @@ def test_a_script_naming_its_weights_otherwise_without_names_is_told_to_map_them
     assert len(lines) == 1, f"not one line:\n{err}{out}"
     for word in ("never assigns wh", "--names W1=wh"):
         assert word in lines[0], f"the refusal lacks {word!r}: {lines[0]}"
-    code, out, err = nnparity("run", "--epochs", "10", flag, path, "--names", "W1=wh")
+    code, out, err = run_script(path, "--epochs", "10", "--names", "W1=wh")
     assert code == 0, f"with --names W1=wh, {name} computes what ours does: exit {code}\n{out}{err}"
 
 
@@ -937,8 +941,7 @@ def test_a_script_whose_own_shapes_do_not_fit_together_is_refused_naming_them(
     r_available, tmp_path, name, edits, words
 ):
     path = variant(tmp_path, name, f"misfit_{name}", *edits)
-    flag = "--python-script" if name.endswith(".py") else "--r-script"
-    code, out, err = nnparity("run", "--epochs", "20", flag, path)
+    code, out, err = run_script(path, "--epochs", "20")
     assert code == 2, (
         f"as written, {name} with {edits} stops (its own matrices do not fit together): "
         f"replacing them with the case's, which fit, would judge another script; it must be "
@@ -954,8 +957,7 @@ def test_a_script_whose_own_shapes_do_not_fit_together_is_refused_naming_them(
 def test_a_script_whose_own_shapes_fit_but_differ_from_the_cases_still_runs(r_available, name):
     """faithful's 3 samples against many_samples's 64: only the script's own shapes among
     themselves matter, the case's replace them."""
-    flag = "--python-script" if name.endswith(".py") else "--r-script"
-    code, out, err = nnparity("run", "--case", "many_samples", "--epochs", "20", flag, script(name))
+    code, out, err = run_script(script(name), "--case", "many_samples", "--epochs", "20")
     assert code == 0, (
         f"{name} on many_samples: its own shapes fit together, exit {code}\n{out}{err}"
     )
@@ -1037,8 +1039,7 @@ def test_a_training_loop_inside_a_loop_that_prints_progress_is_the_epoch_loop(
     # The outer loop was taken for the epochs: each "epoch" recorded was 1000 of them, and a
     # correct script was told "a port error" at epoch 1, step 2.
     path = nested_in_a_progress_loop(name, tmp_path)
-    flag = "--python-script" if name.endswith(".py") else "--r-script"
-    code, out, err = nnparity("run", "--epochs", "20", flag, path)
+    code, out, err = run_script(path, "--epochs", "20")
     assert code == 0, (
         f"{Path(path).name} computes the article's network, in a loop that prints: "
         f"exit {code}\n{out}{err}"
@@ -1067,8 +1068,7 @@ def test_a_script_whose_loop_range_fails_as_written_is_refused_naming_its_error(
     r_available, tmp_path, name, edit, words
 ):
     path = variant(tmp_path, name, f"range_{name}", edit)
-    flag = "--python-script" if name.endswith(".py") else "--r-script"
-    code, out, err = nnparity("run", "--epochs", "20", flag, path)
+    code, out, err = run_script(path, "--epochs", "20")
     assert code == 2, (
         f"as written, {name} with {edit} stops at its loop's line before the first pass; "
         f"nnparity must say so (exit 2), not train the case's epochs: exit {code}\n{out}{err}"
@@ -1111,8 +1111,7 @@ def test_a_learning_rate_under_another_name_is_named_in_the_story(r_available, t
     text = re.sub(r"\blr\b", "alpha", (SCRIPTS / name).read_text())
     path = tmp_path / f"alpha{Path(name).suffix}"
     path.write_text(text)
-    flag = "--python-script" if name.endswith(".py") else "--r-script"
-    code, out, err = nnparity("run", "--epochs", "20", flag, str(path))
+    code, out, err = run_script(str(path), "--epochs", "20")
     said = " ".join(out.split())
     assert "learning rate is its own: it names none lr" in said, out + err
     assert "say --names alpha=lr" in said, out
@@ -1134,8 +1133,7 @@ def test_a_script_stopping_past_its_written_epochs_says_how_many_it_runs(
 ):
     old_count, new_count, loop, stop = PAST_WRITTEN_EPOCHS[name]
     path = variant(tmp_path, name, f"past_{name}", (old_count, new_count), (loop, loop + stop))
-    flag = "--python-script" if name.endswith(".py") else "--r-script"
-    code, out, err = nnparity("run", "--epochs", "20", flag, path, "--json")
+    code, out, err = run_script(path, "--epochs", "20", "--json")
     assert code == 1, out + err
     document = json.loads(out)  # the run's error, or free-running's (R's failed chunk)
     message = (document["error"] or {}).get("message") or document["modes"]["free"]["error"]
@@ -1162,8 +1160,7 @@ def test_a_loop_over_the_samples_is_refused_as_per_sample_training(
     r_available, tmp_path, name, loop, per_sample
 ):
     path = variant(tmp_path, name, f"sgd_{name}", (loop, per_sample))
-    flag = "--python-script" if name.endswith(".py") else "--r-script"
-    code, out, err = nnparity("run", "--epochs", "5", flag, path)
+    code, out, err = run_script(path, "--epochs", "5")
     assert code == 2, f"per-sample training must be refused (exit 2): exit {code}\n{out}{err}"
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "runs over the samples" in lines[0], err + out
@@ -1202,15 +1199,14 @@ def test_a_loop_training_copies_of_the_weights_under_other_names_is_refused(
     r_available, tmp_path, name
 ):
     path = variant(tmp_path, name, f"alias_{name}", *ALIASES[name])
-    flag = "--python-script" if name.endswith(".py") else "--r-script"
-    code, out, err = nnparity("run", "--epochs", "20", flag, path)
+    code, out, err = run_script(path, "--epochs", "20")
     assert code == 2, f"its loop trains W1..b2, not the case's weights: exit {code}\n{out}{err}"
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "its loop never updates wh, bh, wout, bout" in lines[0], err
     assert "--names W1=wh" in lines[0] and "--names W2=wout" in lines[0], (
         f"the pairs the script states (W2 = wout) are not the ones suggested: {lines[0]}"
     )
-    code, out, err = nnparity("run", "--epochs", "20", flag, path, *ALIAS_NAMES)
+    code, out, err = run_script(path, "--epochs", "20", *ALIAS_NAMES)
     assert code == 0, f"with the --names it suggests, it holds parity: exit {code}\n{out}{err}"
 
 
@@ -1252,8 +1248,7 @@ def test_a_matrix_assigned_twice_is_recorded_as_the_pass_computed_its_updates_fr
     r_available, tmp_path, name, edits
 ):
     path = variant(tmp_path, name, f"twice_{name}", *edits)
-    flag = "--python-script" if name.endswith(".py") else "--r-script"
-    code, out, err = nnparity("run", "--epochs", "20", flag, path)
+    code, out, err = run_script(path, "--epochs", "20")
     assert code == 0, f"{path} trains as the article does: exit {code}\n{out}{err}"
 
 
@@ -1292,8 +1287,7 @@ def test_a_step_overwritten_by_a_wrong_value_before_the_updates_is_blamed_at_its
 def test_a_loop_training_weights_held_in_an_object_is_refused_naming_them(
     r_available, name, parts
 ):
-    flag = "--python-script" if name.endswith(".py") else "--r-script"
-    code, out, err = nnparity("run", "--epochs", "20", flag, script(name))
+    code, out, err = run_script(script(name), "--epochs", "20")
     assert code == 2, f"{parts} cannot start from the case's weights: exit {code}\n{out}{err}"
     lines = err.strip().splitlines()
     assert len(lines) == 1 and f"parts of objects ({parts}" in lines[0], err + out
@@ -1349,8 +1343,7 @@ CORRECT_AS_WRITTEN = {
 @pytest.mark.parametrize("name, edits", CORRECT_AS_WRITTEN.values(), ids=CORRECT_AS_WRITTEN)
 def test_a_correct_script_is_checked_not_refused(r_available, tmp_path, name, edits):
     path = variant(tmp_path, name, f"correct_{name}", *edits)
-    flag = "--python-script" if name.endswith(".py") else "--r-script"
-    code, out, err = nnparity("run", "--epochs", "20", flag, path)
+    code, out, err = run_script(path, "--epochs", "20")
     assert code == 0, f"{path} runs and trains as the article does: exit {code}\n{out}{err}"
 
 
