@@ -165,12 +165,15 @@ def command_run(args, console: Console, err: Console) -> int:
             try:
                 if script:
                     scripts.remark(result, python_port, r_port)
-                commit_outputs(folder, stage_stats(result, args.save_stats))
+                staged_stats = stage_stats(result, args.save_stats)
             except BaseException:  # a signal, a full disk: the earlier outputs stay as they were
                 if folder is not None:
                     folder.abort()
                 raise
-            with signals.finishing():  # whatever happens to stdout, the outputs are in place
+            # from here the run completes: its outputs move in and its result is printed
+            # (whatever happens to stdout, the outputs are in place)
+            with signals.finishing():
+                commit_outputs(folder, staged_stats)
                 write_out(
                     console, err, lambda: show_run(result, console, args.json, args.save_stats)
                 )
@@ -181,17 +184,16 @@ def command_run(args, console: Console, err: Console) -> int:
 def commit_outputs(traces_folder, staged_stats) -> None:
     """Move a run's outputs into place together, once each is written beside its target: one
     that could not be written (a full disk) has left the other's earlier version as it was."""
-    with signals.finishing():
-        try:
-            if traces_folder is not None:
-                traces_folder.move()
-        except BaseException:
-            if staged_stats is not None:
-                staged_stats.abort()
-            raise
+    try:
+        if traces_folder is not None:
+            traces_folder.move()
+    except BaseException:
         if staged_stats is not None:
-            with bad_input():
-                staged_stats.commit()
+            staged_stats.abort()
+        raise
+    if staged_stats is not None:
+        with bad_input():
+            staged_stats.commit()
 
 
 def supervised_run(args, err: Console, case, epochs, modes, folder, python_port, r_port,

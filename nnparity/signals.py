@@ -32,8 +32,9 @@ class Interrupted(BaseException):
 #: The stop a signal asked for and nobody has acted on yet (see ``raise_swallowed``).
 _pending: int | None = None
 
-#: A command's outputs are moving into place and its result is being printed (``finishing``).
-_finishing = False
+#: How many ``finishing`` blocks are open: a command's outputs are moving into place and its
+#: result is being printed (write_out opens one inside the run's own).
+_finishing = 0
 
 
 #: The signals that stop a run (on_signal).
@@ -49,16 +50,17 @@ def finishing():
 
     The signals are also held back from this thread meanwhile: one arriving while a write
     to a slow pipe waited ended that write part way (4096 of 12443 bytes of --json), and
-    Python went on as if all were written. Let through at the end, it is ignored."""
+    Python went on as if all were written. Let through at the end, it is ignored. A block
+    inside another lets nothing through: the mask it restores holds them still."""
     global _finishing
-    _finishing = True
+    _finishing += 1
     held = signal.pthread_sigmask(signal.SIG_BLOCK, STOPS)
     try:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
         _let_handlers_run()  # a signal let through now meets _finishing, and is ignored
-        _finishing = False
+        _finishing -= 1
 
 
 def _let_handlers_run() -> None:

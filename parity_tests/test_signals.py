@@ -204,3 +204,24 @@ def test_a_signal_while_the_result_waits_on_a_slow_reader_leaves_it_whole(tmp_pa
     assert run.returncode == 0, run.stderr.read().decode()
     document = json.loads(printed)  # whole: one JSON document
     assert document["passed"] is True
+
+
+def test_a_signal_held_through_nested_finishing_blocks_is_still_too_late():
+    """write_out's block sits inside the run's: leaving the inner one had ended the run's,
+    and the signal, let through by the outer one, stopped a run whose result was printed."""
+    import os
+
+    from nnparity import signals
+
+    kept = {number: signal.getsignal(number) for number in signals.STOPS}
+    try:
+        signals.catch_signals()
+        with signals.finishing():
+            with signals.finishing():
+                os.kill(os.getpid(), signal.SIGTERM)  # held: this thread blocks it
+            assert signals._finishing == 1
+    finally:
+        signals.acted_on()
+        for number, handler in kept.items():
+            signal.signal(number, handler)
+    assert signals._finishing == 0
