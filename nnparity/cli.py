@@ -158,13 +158,11 @@ def command_run(args, console: Console, err: Console) -> int:
                 args, err, case, epochs, modes, folder, python_port, r_port, twin
             )
             ports.let_go()  # the workers end while the verdict is written; leaving waits for them
-            if sheet is not None:  # the spreadsheet as a third implementation, from the traces
-                code = spreadsheet.finish(sheet, result, save_traces, args, console)
-                known["written"] = True
-                return code
             try:
                 if script:
                     scripts.remark(result, python_port, r_port)
+                # the spreadsheet, a third implementation, against the traces still staged
+                judged = spreadsheet.judge(sheet, result, folder.output.staging) if sheet else None
                 staged_stats = stage_stats(result, args.save_stats)
             except BaseException:  # a signal, a full disk: the earlier outputs stay as they were
                 if folder is not None:
@@ -174,11 +172,15 @@ def command_run(args, console: Console, err: Console) -> int:
             # (whatever happens to stdout, the outputs are in place)
             with signals.finishing():
                 commit_outputs(folder, staged_stats)
-                write_out(
-                    console, err, lambda: show_run(result, console, args.json, args.save_stats)
-                )
+                if judged is not None:
+                    write_out(console, err, lambda: spreadsheet.show(
+                        judged, result, args, console, args.save_stats))
+                else:
+                    write_out(
+                        console, err, lambda: show_run(result, console, args.json, args.save_stats)
+                    )
                 known["written"] = True
-                return OK if result.passed else FAILS
+                return OK if (judged or result).passed else FAILS
 
 
 def commit_outputs(traces_folder, staged_stats) -> None:
@@ -221,9 +223,7 @@ def supervised_run(args, err: Console, case, epochs, modes, folder, python_port,
             chunk_bytes=2**62 if scripts.wanted(args) else traces.CHUNK_BYTES,  # a script: once
             full_bounds=args.save_stats is not None,  # the file's bound column in every row
             lockstep_port=lockstep_port,
-            # the spreadsheet reads the traces from their folder; else they move in with the
-            # statistics (commit_outputs)
-            move_traces=getattr(args, "spreadsheet", None) is not None,
+            move_traces=False,  # they move in with the statistics (commit_outputs)
         )
 
 

@@ -205,21 +205,6 @@ def _cell(cell) -> dict | None:
     }
 
 
-def save_stats(run: Run, path) -> None:
-    """--save-stats: the run's statistics table, written to ``path`` (None: nothing to write).
-
-    Called before anything is printed, never from inside the printing: a closed or full
-    stdout, which stops the printing, cannot stop the file, and a file that cannot be
-    written is bad input (exit code 2), whatever stdout does.
-    """
-    staged = stage_stats(run, path)
-    if staged is not None:
-        from .command import bad_input
-
-        with bad_input():
-            staged.commit()
-
-
 def stage_stats(run: Run, path):
     """--save-stats written beside its target, to be moved in with the run's other outputs
     (``commit``) or dropped (``abort``); None when there is nothing to write. A file that
@@ -234,7 +219,7 @@ def stage_stats(run: Run, path):
 
 def show_run(run: Run, console: Console, as_json_output: bool = False, saved_stats=None) -> None:
     """What `nnparity run` prints (tables or JSON); ``saved_stats``, the statistics file
-    ``save_stats`` has written, is named in it."""
+    written with the run's outputs (``stage_stats``), is named in it."""
     import json
 
     if as_json_output:

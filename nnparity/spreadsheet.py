@@ -26,9 +26,9 @@ from rich.console import Console
 
 from . import calc, policy
 from .cases import Case
-from .command import FAILS, OK, BadInput
+from .command import BadInput
 from .compare import Comparison, ParityReport
-from .report import save_stats, show_run, story, table
+from .report import show_run, story, table
 from .traces import load_trace
 from .workbook import epoch_sheet, inputs_differ, write_workbook
 
@@ -141,10 +141,20 @@ def traces_folder(save_traces: Path | None, sheet: Spreadsheet | None):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def finish(sheet: Spreadsheet, run, traces: Path, args, console: Console) -> int:
-    """Compare the spreadsheet with both languages, print all three comparisons, give the code."""
-    if args.save_traces is None:
-        run.saved = []  # the temporary traces are not the user's
+@dataclass
+class Judgement:
+    """The spreadsheet against both languages: reports by language, or why there are none."""
+
+    reports: dict[str, ParityReport]
+    note: str | None  # why the spreadsheet was not compared (R failed, LibreOffice failed)
+    line: str  # the verdict, printed last
+    sheet_passed: bool
+    passed: bool  # the exit code's answer: Python/R and the spreadsheet
+
+
+def judge(sheet: Spreadsheet, run, traces: Path) -> Judgement:
+    """Compare the spreadsheet with the run's traces in `traces` (their staging folder: they
+    move into place with the run's other outputs once everything is written). Prints nothing."""
     reports, note = {}, None
     if not (traces / "r.npz").is_file():  # R failed while training: its comparison says why
         note = "R did not finish training, so there is no R trace to compare with"
@@ -154,10 +164,15 @@ def finish(sheet: Spreadsheet, run, traces: Path, args, console: Console) -> int
         except calc.CalcError as error:
             note = f"LibreOffice failed: {error}"
     sheet_passed = note is None and all(r.passed for r in reports.values())
-    passed = run.passed and sheet_passed
-    line = verdict(sheet, run, reports, note)
-    saved_stats = getattr(args, "save_stats", None)
-    save_stats(run, saved_stats)  # before anything is printed: stdout cannot stop it
+    return Judgement(reports, note, verdict(sheet, run, reports, note), sheet_passed,
+                     run.passed and sheet_passed)
+
+
+def show(judged: Judgement, run, args, console: Console, saved_stats=None) -> None:
+    """Print the run and all three comparisons (tables or JSON)."""
+    if args.save_traces is None:
+        run.saved = []  # the temporary traces are not the user's
+    reports, line, passed = judged.reports, judged.line, judged.passed
     if args.json:  # the run's own JSON (and --save-stats), with the spreadsheet's added
         record = Console(file=io.StringIO(), record=True, width=1000)
         show_run(run, record, True, saved_stats)
@@ -166,11 +181,11 @@ def finish(sheet: Spreadsheet, run, traces: Path, args, console: Console) -> int
         # the verdict printed last, on all three: Python/R's alone can hold while this fails
         out["run_verdict"], out["verdict"] = out["verdict"], line
         out["spreadsheet"] = {
-            "passed": sheet_passed, "verdict": line, "problem": note,
+            "passed": judged.sheet_passed, "verdict": line, "problem": judged.note,
             "comparisons": {f"{k}-spreadsheet": as_json_report(r) for k, r in reports.items()},
         }
         console.print_json(json.dumps(out))
-        return OK if passed else FAILS
+        return
     show_run(run, console, False, saved_stats)
     console.print()
     for report in reports.values():
@@ -179,7 +194,6 @@ def finish(sheet: Spreadsheet, run, traces: Path, args, console: Console) -> int
         console.print()
     style = "bold green" if passed else "bold red"
     console.print(line, style=style, highlight=False, markup=False, soft_wrap=True)
-    return OK if passed else FAILS
 
 
 def verdict(sheet: Spreadsheet, run, reports: dict[str, ParityReport], note: str | None) -> str:

@@ -331,3 +331,47 @@ def test_the_json_verdict_of_a_run_whose_spreadsheet_fails_does_not_say_it_holds
     assert code == 1 and out["passed"] is False
     assert out["verdict"].startswith("SPREADSHEET PARITY FAILS"), out["verdict"]
     assert out["run_verdict"].startswith("PARITY HOLDS"), out["run_verdict"]
+
+
+#: What can stop a spreadsheet run once Python and R have trained, before its outputs are in
+#: place: a Ctrl-C while LibreOffice's values are compared, a full disk while the statistics
+#: are written; and the exit code then.
+LATE_STOPS = {
+    "ctrl-c-while-comparing": ("compare", KeyboardInterrupt(), 130),
+    "full-disk-at-the-statistics": ("to_csv", OSError(28, "No space left on device"), 2),
+}
+
+
+@pytest.mark.parametrize("stop", LATE_STOPS, ids=LATE_STOPS)
+def test_a_spreadsheet_run_stopped_before_its_outputs_are_in_place_leaves_the_earlier_ones(
+    tmp_path, monkeypatch, capsys, r_available, stop
+):
+    """--save-traces and --save-stats move in together after the spreadsheet is compared:
+    the traces had been moved in before the spreadsheet read them, so a stop after that
+    replaced the earlier traces while the statistics stayed the old run's."""
+    from parity_tests.test_supervision import tree
+
+    monkeypatch.chdir(tmp_path)
+    command = ["run", "--case", "article", "--spreadsheet", "--mode", "free",
+               "--save-traces", "t", "--save-stats", "s.csv"]
+    assert cli.main([*command, "--epochs", "2"]) == 0, capsys.readouterr()
+    capsys.readouterr()
+    before = tree(tmp_path)
+    where, error, code = LATE_STOPS[stop]
+
+    def fails(*args, **kwargs):
+        raise error
+
+    from nnparity.spreadsheet import Spreadsheet
+
+    monkeypatch.setattr(*((Spreadsheet, "compare") if where == "compare" else
+                          (pd.DataFrame, "to_csv")), fails)
+    got = cli.main([*command, "--epochs", "3"])
+    capsys.readouterr()
+    assert got == code, f"exit {got}, expected {code}"
+    after = tree(tmp_path)
+    changed = sorted(path for path in set(after) | set(before) if after.get(path) != before.get(path))
+    assert not changed, (
+        "a spreadsheet run stopped before its outputs moved in replaced the earlier ones, or "
+        f"left something beside them: {changed}"
+    )
