@@ -370,7 +370,7 @@ def test_a_spreadsheet_run_stopped_before_its_outputs_are_in_place_leaves_the_ea
     capsys.readouterr()
     assert got == code, f"exit {got}, expected {code}"
     after = tree(tmp_path)
-    changed = sorted(path for path in set(after) | set(before) if after.get(path) != before.get(path))
+    changed = sorted(p for p in set(after) | set(before) if after.get(p) != before.get(p))
     assert not changed, (
         "a spreadsheet run stopped before its outputs moved in replaced the earlier ones, or "
         f"left something beside them: {changed}"
