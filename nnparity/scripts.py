@@ -716,20 +716,32 @@ class _Hooks:
     def _own_value(self, name: str) -> object:
         return self.own[name][1] if name in self.own else None
 
+    def _lr_note(self, lr: float, scopes) -> str | None:
+        """What the story says of the learning rate: the case's lr replaced the script's own, or
+        could not reach its loop (no lr named, or one the loop never reads)."""
+        rates = [n for scope in scopes for n, v in scope.items()
+                 if n in self.loop_reads and isinstance(v, (float, np.floating))
+                 and np.isfinite(v) and v != round(v)]
+        # a number the weights' updates read first (eps in a log is no rate)
+        rates.sort(key=lambda n: n not in self.update_reads)
+        if "lr" not in self.own:
+            return no_lr_note(lr, rates)
+        own_name, own = self.own["lr"]
+        others = [n for n in rates if n != own_name]
+        if own_name not in self.loop_reads and others:
+            return (f"learning rate: the loop reads no {own_name}, so the case's {lr!r} put in "
+                    f"{own_name} was not used (is it {others[0]}? say --names {others[0]}=lr)")
+        if isinstance(own, (int, float, np.number)) and float(own) != lr:
+            return f"lr is {float(own)!r}; the case's {lr!r} was used"
+        return None
+
     def value(self, name: str, target: str, *scopes):
         """The case's `name`; a bias the script holds once per sample keeps that layout."""
         value = np.array(self.inputs[name], dtype=np.float64) if name != "lr" else self.inputs[name]
         if name == "lr":
-            own = self._own_value(name)
-            if isinstance(own, (int, float, np.number)) and float(own) != float(value):
-                self.notes.append(f"lr is {float(own)!r}; the case's {float(value)!r} was used")
-            if name not in self.own:
-                rates = [n for scope in scopes for n, v in scope.items()
-                         if n in self.loop_reads and isinstance(v, (float, np.floating))
-                         and np.isfinite(v) and v != round(v)]
-                # a number the weights' updates read first (eps in a log is no rate)
-                rates.sort(key=lambda n: n not in self.update_reads)
-                self.notes.append(no_lr_note(float(value), rates))
+            note = self._lr_note(float(value), scopes)
+            if note:
+                self.notes.append(note)
             return value
         if name in steps.BY_NAME and steps.BY_NAME[name].bias:
             # the script's own X, not the case's X the hooks may already have put in its place

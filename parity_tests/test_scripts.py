@@ -1117,6 +1117,24 @@ def test_a_learning_rate_under_another_name_is_named_in_the_story(r_available, t
     assert "say --names alpha=lr" in said, out
 
 
+@pytest.mark.parametrize("name", ["faithful.py", "faithful.R"])
+def test_a_learning_rate_the_loop_never_reads_is_named_with_the_one_it_reads(
+    r_available, tmp_path, name
+):
+    """A script setting lr but training with alpha: the case's lr went into lr, which the loop
+    never reads, and the story said the case's lr was used (or nothing, when the two agreed)."""
+    text = (SCRIPTS / name).read_text()
+    head, loop = text.split("\nfor ", 1)
+    head = re.sub(r"^lr = 0\.1$", "lr = 0.1\nalpha = 0.5", head, flags=re.M)
+    path = tmp_path / f"unread_lr{Path(name).suffix}"
+    path.write_text(head + "\nfor " + re.sub(r"\blr\b", "alpha", loop))
+    code, out, err = run_script(str(path), "--epochs", "20")
+    said = " ".join(out.split())
+    assert code == 1, f"the script trains with alpha = 0.5, not the case's 0.1: exit {code}"
+    assert "the loop reads no lr, so the case's 0.1 put in lr was not used" in said, out + err
+    assert "say --names alpha=lr" in said, out
+
+
 # (script, its loop line, a line inserted at the top of the body that stops past the epochs the
 # loop runs as written)
 PAST_WRITTEN_EPOCHS = {

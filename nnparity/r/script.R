@@ -678,10 +678,15 @@ script_inject <- function(env, inputs, map) {
 
 # The script's own lr, where it differs from the case's, as a note.
 script_lr_note <- function(env, lr, map, reads = character()) {
-  own <- script_own_value(env, "lr", map)
-  if (is.null(own)) {
-    return(script_no_lr_note(env, lr, reads))
+  own_name <- script_own_name(env, "lr", map)
+  if (is.null(own_name)) {
+    return(script_no_lr_note(lr, script_rates(env, reads)))
   }
+  others <- setdiff(script_rates(env, reads), own_name)
+  if (!own_name %in% reads && length(others) > 0) {
+    return(script_unread_lr_note(own_name, lr, others))
+  }
+  own <- get(own_name, envir = env)
   same <- !is.numeric(own) || length(own) != 1 || isTRUE(own == lr)
   if (same) {
     return(character())
@@ -692,17 +697,22 @@ script_lr_note <- function(env, lr, map, reads = character()) {
   )
 }
 
-# A script naming no learning rate lr (nor --names): the case's cannot reach
-# its loop, which trains with its own; a number the loop reads that is no
-# whole number is named as the likely one.
-script_no_lr_note <- function(env, lr, reads) {
+# The names among `reads` (what the loop reads) holding a number that could be
+# a learning rate: one finite double that is no whole number.
+script_rates <- function(env, reads) {
   is_rate <- function(name) {
     if (!exists(name, envir = env, inherits = FALSE)) return(FALSE)
     value <- get(name, envir = env)
     is.double(value) && length(value) == 1 && is.finite(value) &&
       value != round(value)
   }
-  rates <- Filter(is_rate, reads)
+  Filter(is_rate, reads)
+}
+
+# A script naming no learning rate lr (nor --names): the case's cannot reach
+# its loop, which trains with its own; a number the loop reads (`rates`) is
+# named as the likely one.
+script_no_lr_note <- function(lr, rates) {
   hint <- if (length(rates) > 0) {
     paste0(" (is it ", rates[1], "? say --names ", rates[1], "=lr)")
   } else {
@@ -711,6 +721,16 @@ script_no_lr_note <- function(env, lr, reads) {
   paste0(
     "learning rate is its own: it names none lr, so the case's ",
     format(lr, digits = 15), " was not used", hint
+  )
+}
+
+# A script whose lr (`own_name`) its loop never reads, while it reads another
+# rate: the case's lr, put in `own_name`, did not reach the training.
+script_unread_lr_note <- function(own_name, lr, rates) {
+  paste0(
+    "learning rate: the loop reads no ", own_name, ", so the case's ",
+    format(lr, digits = 15), " put in ", own_name, " was not used (is it ",
+    rates[1], "? say --names ", rates[1], "=lr)"
   )
 }
 
@@ -790,9 +810,15 @@ script_plain_vector <- function(own) is.numeric(own) && is.null(dim(own))
 
 # The script's current value of an article name (under any of its names).
 script_own_value <- function(env, name, map) {
+  own_name <- script_own_name(env, name, map)
+  if (is.null(own_name)) NULL else get(own_name, envir = env)
+}
+
+# The script's name holding an article name (its --names one, or the same).
+script_own_name <- function(env, name, map) {
   for (target in c(names(map)[map == name], name)) {
     if (exists(target, envir = env)) {
-      return(get(target, envir = env))
+      return(target)
     }
   }
   NULL
