@@ -824,6 +824,7 @@ class PythonScript(_Script):
             raise self._syntax(error) from None
         self.loop, self.recorded, assigned = self._find_loop()
         self._refuse_weights_held_in_objects()
+        self._refuse_weights_taken_from_objects()
         self.aliases = _aliases(
             [s for s in self.tree.body if s.end_lineno < self.loop.lineno], self.names)
         own = set(_target_names(self.loop.target))  # the loop's counter is no weight
@@ -870,6 +871,44 @@ class PythonScript(_Script):
                 "names (wh, bh, wout, bout, or those --names maps), so it cannot start this "
                 "loop from them; to check it, train plain names in the loop (wh = self.wh "
                 "before it, self.wh = wh after it)"
+            )
+
+    def _refuse_weights_taken_from_objects(self) -> None:
+        """A loop whose pass takes a weight from a part of an object before reading it (wh =
+        params["wh"], or wh, bh, ... = params["wh"], ... at the top of the body) starts each
+        pass from the object, not from the case's weights nnparity puts in before the loop:
+        refused (it failed at step 2 of epoch 1, with the script's own weights)."""
+        def part(node) -> bool:
+            keyed = isinstance(node, ast.Subscript) and isinstance(
+                node.slice, ast.Constant) and isinstance(node.slice.value, str)
+            return keyed or isinstance(node, ast.Attribute)
+
+        read: set[str] = set()
+        taken = []
+        for statement in self.loop.body:
+            if isinstance(statement, ast.Assign):
+                pairs = []
+                for target in statement.targets:
+                    if isinstance(target, ast.Tuple) and isinstance(statement.value, ast.Tuple):
+                        pairs += zip(target.elts, statement.value.elts, strict=False)
+                    else:
+                        pairs.append((target, statement.value))
+                for target, value in pairs:
+                    name = target.id if isinstance(target, ast.Name) else None
+                    if (name and self.names.get(name, name) in steps.STATE and name not in read
+                            and part(value)):
+                        taken.append(statement)
+                        break
+            read |= {n.id for n in ast.walk(statement) if isinstance(n, ast.Name)}
+        if taken:
+            shown = "; ".join(ast.get_source_segment(self.source, t) or ast.unparse(t)
+                              for t in taken)
+            raise ScriptRefused(
+                f"{self.where(taken[0].lineno)}: its loop takes weights from parts of objects "
+                f"at the start of each pass ({shown}): nnparity puts the case's weights in "
+                "plain names before the loop, and each pass replaces them with the object's; "
+                "to check it, take them once before the loop and train the plain names in it "
+                "(the object set from them after it)"
             )
 
     def _read(self) -> str:

@@ -1311,6 +1311,22 @@ def test_a_loop_training_weights_held_in_an_object_is_refused_naming_them(
     assert len(lines) == 1 and f"parts of objects ({parts}" in lines[0], err + out
 
 
+@pytest.mark.parametrize("name, line, taken", [
+    ("from_a_dict.py", 30, "wh, bh, wout, bout = params['wh'], params['bh']"),
+    ("from_a_list.R", 28, "wh = params$wh; bh = params[[\"bh\"]]"),
+])
+def test_a_loop_taking_its_weights_from_an_object_each_pass_is_refused_naming_the_line(
+    r_available, name, line, taken
+):
+    """Each pass replaced the case's weights with the object's: the run failed at step 2 of
+    epoch 1, with no word of why."""
+    code, out, err = run_script(script(name), "--epochs", "20")
+    assert code == 2, f"each pass starts from the script's own weights: exit {code}\n{out}{err}"
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and f"{name}:{line}" in lines[0].replace(": line ", ":"), err + out
+    assert f"parts of objects at the start of each pass ({taken}" in lines[0], err
+
+
 #: Correct scripts a rule of the checks above had refused or failed (id -> script, edits).
 CORRECT_AS_WRITTEN = {
     # an epoch count read from the data size is no loop over the samples

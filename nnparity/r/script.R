@@ -193,6 +193,10 @@ nnparity_script_plan <- function(file, from, to, article) {
   if (length(held) > 0) {
     return(list(problem = script_held_problem(best$line, held)))
   }
+  taken <- script_taken_from_objects(exprs, best, map)
+  if (length(taken) > 0) {
+    return(list(problem = script_taken_problem(taken)))
+  }
   best$body_lines <- script_body_lines(exprs, best, map, article)
   best$init_lines <- script_init_lines(
     exprs, best, map, script_start_names()
@@ -220,6 +224,69 @@ script_held_problem <- function(line, held) {
     "the case's weights in plain names (wh, bh, wout, bout, or those --names ",
     "maps), so it cannot start this loop from them; to check it, train ",
     "plain names in the loop (wh = net$wh before it, net$wh = wh after it)"
+  )
+}
+
+# The statements of the chosen loop's body that take a weight from a part of
+# an object (wh = params$wh, bh <- net[["bh"]], wout = obj@wout) before the
+# pass has read that weight: each pass then starts from the object, not from
+# the weights nnparity puts in before the loop. A list of list(line, text).
+script_taken_from_objects <- function(exprs, loop, map) {
+  expr <- exprs[[loop$top]]
+  for (i in loop$path) expr <- expr[[i]]
+  body <- expr[[4]]
+  statements <- if (is.call(body) && identical(body[[1]], as.name("{"))) {
+    as.list(body)[-1]
+  } else {
+    list(body)
+  }
+  lines <- lapply(attr(body, "srcref")[-1], function(ref) ref[1])
+  read <- character()
+  taken <- list()
+  for (k in seq_along(statements)) {
+    e <- statements[[k]]
+    if (script_takes_part(e, map, read)) {
+      line <- if (length(lines) >= k) lines[[k]] else loop$line
+      taken[[length(taken) + 1]] <- list(
+        line = line, text = paste(deparse(e), collapse = "")
+      )
+    }
+    read <- c(read, all.names(e))
+  }
+  taken
+}
+
+# Whether `e` assigns a weight (under its script name) a part of an object,
+# the weight not yet among the names the pass has `read`.
+script_takes_part <- function(e, map, read) {
+  if (!script_assigns_name(e)) return(FALSE)
+  name <- as.character(e[[2]])
+  weight <- script_article_names(name, map) %in% script_start_names()
+  weight && script_is_part(e[[3]]) && !name %in% read
+}
+
+# Whether `e` is `name <- value` (or =, <<-) with a plain name on the left.
+script_assigns_name <- function(e) {
+  is.call(e) && is.name(e[[1]]) && length(e) == 3 &&
+    as.character(e[[1]]) %in% script_assign_ops && is.name(e[[2]])
+}
+
+# Whether `value` is a part of an object: x$a, x[["a"]], x@a.
+script_is_part <- function(value) {
+  is.call(value) && is.name(value[[1]]) &&
+    as.character(value[[1]]) %in% c("$", "[[", "@")
+}
+
+script_taken_problem <- function(taken) {
+  first <- taken[[1]]
+  shown <- vapply(taken, function(t) t$text, "")
+  paste0(
+    "line ", first$line, ": its loop takes weights from parts of objects ",
+    "at the start of each pass (", paste(shown, collapse = "; "), "): ",
+    "nnparity puts the case's weights in plain names before the loop, and ",
+    "each pass replaces them with the object's; to check it, take them once ",
+    "before the loop and train the plain names in it (the object set from ",
+    "them after it)"
   )
 }
 
