@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import os
+import pickle
 import queue
 import shutil
 import signal
@@ -240,9 +241,16 @@ class WorkerPort(Port):
             try:
                 ready = self.connection.poll(0.2 if left is None else min(0.2, max(left, 0.0)))
                 if ready:
-                    return wire.decode(self.connection.recv(), self._release)
+                    # read as data only: a reply is the port's numbers, never code to run here
+                    packed = wire.loads(self.connection.recv_bytes())
+                    return wire.decode(packed, self._release, reply_of=self.folder)
             except (EOFError, OSError):
                 raise self._ended(pending) from None
+            except (pickle.UnpicklingError, ValueError, TypeError, IndexError) as error:
+                self.kill()  # what it sends next cannot be trusted either
+                raise self._failure(
+                    f"{self.describe()} sent a reply nnparity cannot read ({error})"
+                ) from None
 
     def _failure(self, message: str) -> PortError:
         return PortError(message) if self.loaded else LoadError(message)

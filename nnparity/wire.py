@@ -32,6 +32,13 @@ read and unmapped 13 ms; a slot written, its region mapped, read and unmapped
 3.8 ms (docs/benchmarks.md). Before files, the socket: reading 1 GB of replies
 cost the supervisor 2.5 s.
 
+A worker's reply is read as data, never as code: the supervisor unpickles it with ``loads``,
+which builds only the builtin containers and scalars, numpy's arrays and dtypes, and
+nnparity's own reply classes (``READABLE``). A pickle can name any class or function to
+call (a str subclass among a trace's names, whose ``__reduce__`` returns ``exec``): a port
+cannot make the supervisor run its code that way, and every file a message names must lie
+in the run's folder (a "once" file is unlinked once read).
+
 Every reader's mapping is private (copy on write): an array the reader changes
 never changes the slot. A slot's file is given its pages when it is made
 (posix_fallocate): a full /dev/shm is an error there, and the message goes
@@ -66,6 +73,42 @@ IDLE_TAKES = 4
 #: Where an array starts inside a slot: a multiple of this (a cache line).
 ALIGN = 64
 _count = itertools.count()
+
+
+#: The only globals a worker's reply may name (module, name): numpy's array and dtype
+#: reconstructors (numpy 2's module names, and numpy 1's), and the classes a worker's
+#: reply holds besides numbers (cells.StepFailure in lockstep's values, cells.Unrecorded in a
+#: trace). The builtin containers and scalars (dict, list, tuple, str, bytes, int, float,
+#: bool, None) are pickle's own opcodes and name no global.
+READABLE = frozenset({
+    *((core, name) for core in ("numpy._core.multiarray", "numpy.core.multiarray")
+      for name in ("_reconstruct", "scalar")),
+    *((core, "_frombuffer") for core in ("numpy._core.numeric", "numpy.core.numeric")),
+    ("numpy", "ndarray"), ("numpy", "dtype"),
+    ("nnparity.cells", "StepFailure"), ("nnparity.cells", "Unrecorded"),
+})
+
+
+class Unreadable(pickle.UnpicklingError):
+    """A message that is not data nnparity reads (it names another class or function, or a
+    file outside the run's folder)."""
+
+
+class _DataUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        if (module, name) not in READABLE:
+            raise Unreadable(
+                f"it holds a {module}.{name}, where a reply holds numbers, names and numpy "
+                "arrays only"
+            )
+        return super().find_class(module, name)
+
+
+def loads(data, buffers=None):
+    """Unpickle `data` as a reply of a worker's: data only (READABLE), never code."""
+    import io
+
+    return _DataUnpickler(io.BytesIO(data), buffers=buffers).load()
 
 
 def _address(buffer) -> int:
@@ -310,12 +353,17 @@ def _write_once(path: str, pieces) -> None:
             out.write(raw)
 
 
-def decode(packed, released=None):
+def decode(packed, released=None, reply_of: str | Path | None | bool = False):
     """The message encode() packed, its arrays built on mapped pages.
 
     ``released(number)`` is called once the last array on a slot of the sender's is gone
     (from whichever thread drops it): the supervisor tells the worker (supervise.py).
+    ``reply_of``: the run's folder (None when it has none) when `packed` is a worker's reply,
+    read by the supervisor: unpickled as data only (``loads``), and a file it names outside
+    that folder is refused, never opened nor unlinked.
     """
+    reply = reply_of is not False
+    unpickle = loads if reply else pickle.loads
     if packed[0] == "inline":
         return packed[1]
     _, skeleton, parts, slots = packed
@@ -324,6 +372,9 @@ def decode(packed, released=None):
     for part in parts:
         if part[0] != "bytes":
             how, path, offset, size, _ = part
+            if reply and (reply_of is None or how not in ("slot", "once")
+                          or Path(path).parent != Path(reply_of)):
+                raise Unreadable(f"it names a file outside the run's folder: {path}")
             _, low, high = files.setdefault(path, [how, offset, offset + size])
             files[path] = [how, min(low, offset), max(high, offset + size)]
     views = {}
@@ -350,7 +401,7 @@ def decode(packed, released=None):
         region = view[offset - start : offset - start + size]
         buffers.append(bytearray(region) if copied else region)
     views = None
-    return pickle.loads(skeleton, buffers=buffers)
+    return unpickle(skeleton, buffers=buffers)
 
 
 def run_folder() -> str:

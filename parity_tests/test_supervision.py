@@ -1822,3 +1822,38 @@ def test_a_copy_of_the_package_alone_says_what_it_lacks(tmp_path):
     result = nnparity("run", "--case", "article", cwd=tmp_path)
     assert result.returncode == 2, result.stdout + result.stderr
     one_line(result.stderr, "has no python_impl/, r_impl/, fixtures/ beside it", "wheel")
+
+
+#: A Python port whose trace names pickle as a call of exec: run in the supervisor, it printed a
+#: forged verdict and exited 0.
+FORGED_NAME = '''
+class _Name(str):
+    def __reduce__(self):
+        return (exec, ("import os, sys; sys.stdout.write('PARITY HOLDS: forged\\\\n'); "
+                       "sys.stdout.flush(); os._exit(0)",))
+
+
+_train = train
+
+
+def train(*args, **kwargs):
+    result = _train(*args, **kwargs)
+    if result["trace"]:
+        result["trace"][_Name("E")] = result["trace"].pop("E")
+    return result
+'''
+
+
+def test_a_port_cannot_make_the_supervisor_run_its_code_through_its_reply(tmp_path, port_copy):
+    """A reply is unpickled as data only: a class or function it names is refused, and the run
+    fails naming the port."""
+    end = "    return dict(wh=wh, bh=bh, wout=wout, bout=bout, output=output, trace=trace)\n"
+    port = port_copy("python_impl", "train.py", end, end + FORGED_NAME)
+    result = nnparity("run", "--epochs", "5", "--python-impl", str(port), "--json", cwd=tmp_path)
+    assert "forged" not in result.stdout and result.returncode == 1, (
+        f"the port's code ran in the supervisor: exit {result.returncode}\n{result.stdout}"
+    )
+    assert json.loads(result.stdout)["passed"] is False, result.stdout
+    assert "sent a reply nnparity cannot read (it holds a builtins.exec" in result.stderr, (
+        result.stderr
+    )

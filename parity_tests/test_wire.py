@@ -223,11 +223,11 @@ def test_in_a_run_each_worker_writes_its_chunks_into_the_same_few_slots(
     replies = []  # (how its large parts travel, the slots it holds), in the order read
     decode = wire.decode
 
-    def spied(packed, released=None):
+    def spied(packed, released=None, **how):
         if packed[0] == "parts" and released is not None:  # a worker's reply
             hows = {part[0] for part in packed[2] if part[0] != "bytes"}
             replies.append((hows, [Path(path).name for _, path in packed[3]]))
-        return decode(packed, released)
+        return decode(packed, released, **how)
 
     monkeypatch.setattr(wire, "decode", spied)
     with supervise.Supervisor() as ports:
@@ -359,3 +359,49 @@ def test_small_arrays_an_r_port_placed_in_a_slot_are_read_from_there(tmp_path):
         part[0] == "bytes" for part in packed[2]
     ), "small arrays already in a slot should be named there, not copied into the socket"
     assert_small_arrays_arrive_as_copies(wire.decode(packed)["trace"], small)
+
+
+class _Named(str):
+    """A trace's name as a port could make it: a str whose pickle calls a function."""
+
+    def __reduce__(self):
+        return (os.getpid, ())
+
+
+def test_a_workers_reply_naming_a_function_is_refused_not_called(tmp_path):
+    """Unpickling calls what a pickle names: a port's str subclass among its trace's names
+    made the supervisor run the port's code (it printed a forged verdict and exited 0)."""
+    import pytest
+
+    reply = ("ok", {"trace": {_Named("E"): np.ones((2, 3, 1))}})
+    for packed in (wire.encode(reply), wire.encode(reply, wire.Arena(tmp_path))):
+        raw = pickle.dumps(packed)
+        with pytest.raises(wire.Unreadable, match="posix.getpid"):
+            wire.decode(wire.loads(raw), reply_of=tmp_path)
+
+
+def test_a_workers_reply_of_numbers_names_and_arrays_reads_as_sent(tmp_path):
+    from nnparity.cells import StepFailure, Unrecorded
+
+    reply = ("ok", {"trace": chunk_message()["trace"], "E": Unrecorded(2),
+                    "d_output": StepFailure(1, "R said no"), "count": 3, "lr": 0.5})
+    packed = wire.encode(reply, wire.Arena(tmp_path))
+    received = wire.decode(wire.loads(pickle.dumps(packed)), reply_of=tmp_path)
+    assert received[1]["E"] == Unrecorded(2) and received[1]["d_output"] == StepFailure(
+        1, "R said no")
+    np.testing.assert_array_equal(received[1]["trace"]["hidden_layer_input"],
+                                  reply[1]["trace"]["hidden_layer_input"])
+
+
+def test_a_workers_reply_naming_a_file_outside_the_run_folder_leaves_it_alone(tmp_path):
+    """A "once" file is unlinked once read: a reply naming the user's file would delete it."""
+    import pytest
+
+    run, outside = tmp_path / "run", tmp_path / "precious.bin"
+    run.mkdir()
+    outside.write_bytes(bytes(64))
+    _, skeleton, parts, slots = wire.encode(chunk_message(), folder=run)
+    forged = ("parts", skeleton, [("once", str(outside), 0, 64, False)] + parts[1:], slots)
+    with pytest.raises(wire.Unreadable, match="outside the run's folder"):
+        wire.decode(forged, reply_of=run)
+    assert outside.read_bytes() == bytes(64), "a reply's forged file name was opened or removed"
