@@ -70,15 +70,44 @@ def r():
     callbacks.consolewrite_print = lambda text: sys.stderr.write(
         text
     )  # a port's print() goes to stderr
-    robjects.r["source"](str(HARNESS_R))
+    _HARNESS[:] = [robjects.r("new.env(parent = parent.env(globalenv()))")]
+    _source_into(robjects, _HARNESS[0], HARNESS_R)
     return robjects, robjects.default_converter + numpy2ri.converter
+
+
+#: The R environment holding harness.R's functions (and script.R's, once sourced): set by
+#: ``r()``. Its parent is the search path below R's global environment, so a port's global
+#: names (`lockstep <<- ...` at the top of a port file, a helper of the same name as one of
+#: the harness's) neither replace nor shadow the harness's own: a port that replaced
+#: `lockstep` in the global environment made a wrong step pass lockstep.
+_HARNESS: list = []
+
+
+def harness():
+    """The R environment of the harness's functions (``_HARNESS``)."""
+    r()
+    return _HARNESS[0]
+
+
+def source_harness(path) -> None:
+    """Source one of nnparity's R files into the harness's environment, its functions locked
+    there (a port reaching the environment by its frames cannot assign over them)."""
+    _source_into(r()[0], harness(), path)
+
+
+def _source_into(robjects, env, path) -> None:
+    robjects.r["sys.source"](str(path), envir=env, keep_source=False)
+    robjects.r(
+        "function(env) for (name in ls(env, all.names = TRUE)) "
+        "if (is.function(env[[name]])) lockBinding(name, env)"
+    )(env)
 
 
 def interpret_harness() -> None:
     """Leave harness.R's own functions to R's interpreter, the port's code to its JIT compiler
     (harness.R, as_port_runs): for an R that runs nothing but the harness and one port (a
     worker). Compiling the harness on its first calls cost an R worker's start ~45 ms."""
-    r()[0].r["nnparity_interpret_harness"]()
+    harness()["nnparity_interpret_harness"]()
 
 
 def _check_r_is_there() -> None:
@@ -142,7 +171,7 @@ def call(function: str, *args, convert: bool = True, **kwargs):
     try:
         with (converter if convert else robjects.default_converter).context():
             try:
-                value = robjects.r[function](*args, **kwargs)
+                value = _function(robjects, function)(*args, **kwargs)
             except RRuntimeError as error:
                 _held.clear()
                 raise PortError(r_error_text(str(error))) from None
@@ -152,6 +181,14 @@ def call(function: str, *args, convert: bool = True, **kwargs):
         sys.stderr.write("".join(_held))
         _held.clear()
     return value
+
+
+def _function(robjects, name: str):
+    """The harness's function `name`; else R's own, as R's global environment finds it."""
+    try:
+        return harness()[name]
+    except KeyError:
+        return robjects.globalenv.find(name)
 
 
 def converted(value):
@@ -268,7 +305,7 @@ class LockstepInputs:
 @lru_cache(maxsize=1)
 def epochs_list_cells() -> int:
     """harness.R's epochs_list_cells: from this size a matrix's epochs travel as a list."""
-    return int(r()[0].r["epochs_list_cells"][0])
+    return int(harness()["epochs_list_cells"][0])
 
 
 def named_list(arrays: dict[str, np.ndarray], as_r=r_array):

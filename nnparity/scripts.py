@@ -1153,9 +1153,9 @@ def no_article_names(loops) -> str:
 
 @cache
 def _script_r_loaded() -> bool:
-    from .bridge import call
+    from .bridge import call, source_harness
 
-    call("source", str(SCRIPT_R))
+    source_harness(SCRIPT_R)
     call("nnparity_script_steps", str(steps.CSV))  # its step facts, from steps.csv
     call("nnparity_script_fits", *(np.array(column) for column in zip(*cases.FITS, strict=True)))
     return True

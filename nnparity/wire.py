@@ -77,15 +77,16 @@ _count = itertools.count()
 
 #: The only globals a worker's reply may name (module, name): numpy's array and dtype
 #: reconstructors (numpy 2's module names, and numpy 1's), and the classes a worker's
-#: reply holds besides numbers (cells.StepFailure in lockstep's values, cells.Unrecorded in a
-#: trace). The builtin containers and scalars (dict, list, tuple, str, bytes, int, float,
+#: reply holds besides numbers (cells.StepFailure in lockstep's values; cells.Unrecorded in an
+#: R port's trace; cells.NotComputed in a script's, for a matrix its loop never assigns). The
+#: builtin containers and scalars (dict, list, tuple, str, bytes, int, float,
 #: bool, None) are pickle's own opcodes and name no global.
 READABLE = frozenset({
     *((core, name) for core in ("numpy._core.multiarray", "numpy.core.multiarray")
       for name in ("_reconstruct", "scalar")),
     *((core, "_frombuffer") for core in ("numpy._core.numeric", "numpy.core.numeric")),
     ("numpy", "ndarray"), ("numpy", "dtype"),
-    ("nnparity.cells", "StepFailure"), ("nnparity.cells", "Unrecorded"),
+    *(("nnparity.cells", name) for name in ("StepFailure", "Unrecorded", "NotComputed")),
 })
 
 

@@ -1857,3 +1857,33 @@ def test_a_port_cannot_make_the_supervisor_run_its_code_through_its_reply(tmp_pa
     assert "sent a reply nnparity cannot read (it holds a builtins.exec" in result.stderr, (
         result.stderr
     )
+
+
+#: An R port whose steps$bout is wrong (lockstep's to find; its train() is right), and which
+#: replaces the harness's lockstep() from its file with one handing back Python's own values.
+REPLACES_THE_HARNESS = '''
+steps$bout <- function(bout, d_output, lr) bout + colSums(d_output) * lr * 2
+lockstep <<- function(port, trace, start, X, y, lr, quantities, state_names,
+                      elementwise, batch) {
+  values <- lapply(trace[names(quantities)], function(v) {
+    if (is.list(v)) v <- as_epochs_last(v)
+    attr(v, "epochs_last") <- TRUE
+    v
+  })
+  list(values = values, problems = list())
+}
+'''
+
+
+def test_an_r_port_cannot_replace_the_harnesss_functions_from_its_files(tmp_path, port_copy):
+    """harness.R lived in R's global environment, where a port's `<<-` replaced its lockstep():
+    a wrong step passed lockstep, exit 0. The harness lives in an environment of its own."""
+    end = "    wh = wh, bh = bh, wout = wout, bout = bout, output = output, trace = trace\n  )\n}\n"
+    port = port_copy("r_impl", "train.R", end, end + REPLACES_THE_HARNESS)
+    result = nnparity("run", "--epochs", "5", "--mode", "lockstep", "--r-impl", str(port),
+                      cwd=tmp_path)
+    assert result.returncode == 1, (
+        f"a port's own lockstep() replaced the harness's: exit {result.returncode}\n"
+        f"{result.stdout}{result.stderr}"
+    )
+    assert "First: epoch 1, step 11 (bout)" in result.stdout, result.stdout
