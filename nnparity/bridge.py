@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import signals
+from . import installation, signals
 from .paths import HARNESS_R
 from .port import PortError
 
@@ -115,10 +115,9 @@ def _skip_rpy2s_library_path_question() -> None:
     0.65 s start on a quiet machine and 0.6 s under load (docs/benchmarks.md).
     Other rpy2 versions ask as they do.
     """
-    import rpy2
-    import rpy2.situation
+    if installation.rpy2_is_3_5() and "rpy2.rinterface_lib.openrlib" not in sys.modules:
+        import rpy2.situation
 
-    if rpy2.__version__.startswith("3.5.") and "rpy2.rinterface_lib.openrlib" not in sys.modules:
         rpy2.situation.r_ld_library_path_from_subprocess = lambda r_home: ""
 
 

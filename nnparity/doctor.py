@@ -23,10 +23,10 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 from .command import BAD_INPUT, OK, write_out
+from .installation import rpy2_version
 
 #: rpy2-rinterface 3.6.6 and later needs R 4.5; with R 4.2 it fails on "undefined symbol: R_getVar".
 RPY2_FOR_OLD_R = "rpy2==3.5.17"
@@ -123,9 +123,7 @@ def rpy2_for(version: tuple[int, ...]) -> str:
 
 
 RPY2_PROBE = """
-import rpy2
 import rpy2.robjects as robjects
-print(rpy2.__version__)
 print(robjects.r("R.version.string")[0])
 """
 
@@ -140,19 +138,12 @@ def rpy2_loads() -> tuple[bool, str]:
     except subprocess.TimeoutExpired:
         return False, f"starting R through rpy2 took over {TIMEOUT} s"
     if done.returncode == 0:
-        version, r = (done.stdout.strip().splitlines() + ["?", "?"])[:2]
-        return True, f"rpy2 {version} loads {r}"
+        r = (done.stdout.strip().splitlines() or ["?"])[-1]
+        return True, f"rpy2 {rpy2_version()} loads {r}"
     if done.returncode < 0:
         return False, f"the process loading rpy2 crashed (signal {-done.returncode})"
     last = [line for line in done.stderr.strip().splitlines() if line.strip()]
     return False, last[-1].strip() if last else f"exit code {done.returncode}"
-
-
-def installed(distribution: str) -> str | None:
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def diagnose() -> list[Check]:
@@ -205,7 +196,7 @@ def check_r() -> tuple[list[Check], dict[str, str]]:
 
 
 def check_rpy2(facts: dict[str, str], version: tuple[int, ...]) -> Check:
-    rpy2 = installed("rpy2")
+    rpy2 = rpy2_version()
     if rpy2 is None:
         return Check("rpy2", False, "not installed", pip(rpy2_for(version)))
     if not version:
