@@ -26,12 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .command import BAD_INPUT, OK, write_out
-from .installation import rpy2_version
-
-#: rpy2-rinterface 3.6.6 and later needs R 4.5; with R 4.2 it fails on "undefined symbol: R_getVar".
-RPY2_FOR_OLD_R = "rpy2==3.5.17"
-RPY2_FOR_NEW_R = "rpy2>=3.6"
-NEW_R = (4, 5)
+from .installation import RPY2_FOR_OLD_R, apt, pip, rpy2_fix, rpy2_for, rpy2_version
 
 #: Seconds a child process may take to start R (R and rpy2 start in about a second).
 TIMEOUT = 120
@@ -58,20 +53,6 @@ class Check:
     @property
     def blocks_run(self) -> bool:
         return self.checked and not self.ok and self.needed_by == "a run"
-
-
-def sudo() -> str:
-    return "" if os.geteuid() == 0 else "sudo "
-
-
-def apt(*packages: str) -> str:
-    if shutil.which("apt-get") is None:
-        return f"install {' and '.join(packages)} with your system's package manager"
-    return f"{sudo()}apt-get install -y {' '.join(packages)}"
-
-
-def pip(requirement: str) -> str:
-    return f"{sys.executable} -m pip install '{requirement}'"
 
 
 def find_r() -> tuple[Path | None, str]:
@@ -115,11 +96,6 @@ def r_version(facts: dict[str, str]) -> tuple[int, ...]:
         return tuple(int(part) for part in facts["version"].split("."))
     except (KeyError, ValueError):
         return ()
-
-
-def rpy2_for(version: tuple[int, ...]) -> str:
-    """The rpy2 that loads with this R."""
-    return RPY2_FOR_NEW_R if version and version[:2] >= NEW_R else RPY2_FOR_OLD_R
 
 
 RPY2_PROBE = """
@@ -207,7 +183,7 @@ def check_rpy2(facts: dict[str, str], version: tuple[int, ...]) -> Check:
     if loads:
         return Check("rpy2", True, said)
     why = f"{rpy2} does not load with R {facts['version']}: {rpy2_advice(said, version)}"
-    return Check("rpy2", False, why, pip(rpy2_for(version)))
+    return Check("rpy2", False, why, rpy2_fix(version))
 
 
 def r_home_check(home: str) -> Check:

@@ -8,8 +8,11 @@ and its distribution's metadata, shadowing the virtualenv's rpy2 in a child proc
 from __future__ import annotations
 
 import os
+import sys
 from importlib import metadata
 from pathlib import Path
+
+import pytest
 
 from parity_tests.test_bad_input import run_subprocess
 from parity_tests.test_doctor import run_doctor
@@ -64,4 +67,31 @@ def test_the_fingerprint_reads_rpy2s_version_without_rpy2_version_attribute(
     side = fingerprint.r_side()
     assert side.get("rpy2") == metadata.version("rpy2"), (
         f"the fingerprint's R side lost R for want of rpy2.__version__: {side}"
+    )
+
+
+RPY2_MIXED = {"rpy2": "3.5.17", "rpy2-rinterface": "3.6.7", "rpy2-robjects": "3.6.6"}
+MIXED = "raise ImportError(\"cannot import name 'SexpVectorCCompatibleAbstract'\")\n"
+DAMAGED = "this is not Python\n"
+
+
+@pytest.mark.parametrize(
+    "robjects, versions",
+    [(MIXED, RPY2_MIXED), (DAMAGED, {"rpy2": "3.5.17"}), (NEEDS_R_4_5, RPY2_3_6)],
+    ids=["3.5-over-3.6s-parts", "3.5-damaged", "3.6-on-r-4.2"],
+)
+def test_doctors_fix_for_an_rpy2_that_does_not_load_removes_every_part_then_installs(
+    tmp_path, robjects, versions
+):
+    # pip's install of rpy2==3.5.17 over 3.6 leaves 3.6's two parts; over a damaged 3.5.17
+    # it does nothing ("Requirement already satisfied"): the fix must not be that install.
+    done = run_doctor(fake_rpy2(tmp_path / "site", robjects, versions))
+    pip = f"{sys.executable} -m pip"
+    fix = (
+        f"fix: {pip} uninstall -y rpy2 rpy2-rinterface rpy2-robjects && "
+        f"{pip} install 'rpy2==3.5.17'"
+    )
+    assert fix in [line.strip() for line in done.stdout.splitlines()], (
+        f"doctor's fix for this rpy2 would leave it as it is; expected {fix!r} in:\n"
+        + done.stdout
     )
