@@ -48,11 +48,7 @@ def r():
         from rpy2.rinterface_lib import callbacks
         from rpy2.robjects import numpy2ri
     except Exception as error:  # ImportError, or R failing to initialise inside rpy2
-        first = str(error).splitlines()[0] if str(error) else ""
-        raise RUnavailable(
-            f"rpy2 does not load with the R found ({type(error).__name__}: {first}): "
-            "run `pip install rpy2==3.5.17` (rpy2 3.6 needs R >= 4.5; Debian bookworm has R 4.2)."
-        ) from None
+        raise RUnavailable(_why_rpy2_does_not_load(error)) from None
     # rpy2 gives SIGINT back to Python's default handler as R starts, and R may take
     # signals over: a supervisor that starts R (a script's plan is read in R) keeps its own
     # (signals.py), or a Ctrl-C after that would not stop it.
@@ -84,17 +80,33 @@ def interpret_harness() -> None:
 def _check_r_is_there() -> None:
     """R on PATH, or in R_HOME: else one sentence saying how to get it (RUnavailable)."""
     home = os.environ.get("R_HOME")
-    home_has_r = bool(home) and (Path(home) / "bin" / "R").exists()
+    lacks = installation.r_home_lacks(home) if home else None
+    home_has_r = bool(home) and lacks != Path(home, "bin", "R")
     if shutil.which("R") is None and not home_has_r:
         where = f" and R_HOME={home} holds no bin/R" if home else " and no R_HOME"
         raise RUnavailable(f"R is not installed (no `R` on PATH{where}): {FIX_R}.")
-    if home and not home_has_r:
+    if lacks is not None:
         # rpy2 would start R there anyway, and R would end the process with
-        # "Fatal error: unable to open the base package".
+        # "Fatal error: unable to open the base package", or rpy2 fail to load libR.so.
         raise RUnavailable(
-            f"R_HOME={home} holds no R (no {Path(home) / 'bin' / 'R'}): unset R_HOME, "
-            "or set it to what `R RHOME` prints."
+            f"R_HOME={home} is not an R home (no {lacks}): {installation.unset_r_home()}."
         )
+
+
+def _why_rpy2_does_not_load(error: Exception) -> str:
+    """The one sentence for an rpy2 that did not load: R_HOME that is no R home, or rpy2's
+    error and the fix (R is asked only now, on the way out: a Rscript's start)."""
+    home = os.environ.get("R_HOME")
+    if home:
+        r, _ = installation.find_r()
+        wrong = installation.not_an_r_home(home, installation.r_facts(r) if r else {})
+        if wrong:
+            return f"{wrong}: {installation.unset_r_home()}."
+    first = str(error).splitlines()[0] if str(error) else ""
+    return (
+        f"rpy2 does not load with the R found ({type(error).__name__}: {first}): "
+        "run `pip install rpy2==3.5.17` (rpy2 3.6 needs R >= 4.5; Debian bookworm has R 4.2)."
+    )
 
 
 def _signal_handlers() -> dict:

@@ -26,10 +26,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .command import BAD_INPUT, OK, write_out
-from .installation import RPY2_FOR_OLD_R, apt, pip, rpy2_fix, rpy2_for, rpy2_version
-
-#: Seconds a child process may take to start R (R and rpy2 start in about a second).
-TIMEOUT = 120
+from .installation import (
+    RPY2_FOR_OLD_R,
+    TIMEOUT,
+    apt,
+    find_r,
+    not_an_r_home,
+    pip,
+    r_facts,
+    r_version,
+    rpy2_fix,
+    rpy2_for,
+    rpy2_version,
+    unset_r_home,
+)
 
 R_HOME_EXPLAINED = (
     'rpy2 would stop with "Unable to determine R home" (then "r_home is None"): it finds R '
@@ -53,49 +63,6 @@ class Check:
     @property
     def blocks_run(self) -> bool:
         return self.checked and not self.ok and self.needed_by == "a run"
-
-
-def find_r() -> tuple[Path | None, str]:
-    """The R executable rpy2 would use, and how it was found."""
-    home = os.environ.get("R_HOME")
-    if home:
-        r = Path(home) / "bin" / "R"
-        return (r, f"R_HOME={home}") if r.is_file() else (None, f"R_HOME={home} has no bin/R")
-    on_path = shutil.which("R")
-    return (Path(on_path), "R on PATH") if on_path else (None, "no R on PATH, R_HOME unset")
-
-
-def r_facts(r: Path) -> dict[str, str]:
-    """R's version, home, BLAS, LAPACK and the test packages, from R itself (Rscript beside R)."""
-    rscript = r.parent / "Rscript"
-    code = (
-        'cat("version", paste(R.version$major, R.version$minor, sep = "."), "\\n")\n'
-        'cat("home", R.home(), "\\n")\n'
-        'cat("blas", extSoftVersion()[["BLAS"]], "\\n")\n'
-        'cat("lapack", La_library(), "\\n")\n'
-        'for (p in c("testthat", "lintr")) cat(p, if (requireNamespace(p, quietly = TRUE))'
-        ' as.character(packageVersion(p)) else "", "\\n")\n'
-    )
-    try:
-        done = subprocess.run(
-            [str(rscript), "--vanilla", "-e", code], capture_output=True, text=True, timeout=TIMEOUT
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
-        return {"error": f"{rscript} did not run ({type(error).__name__}: {error})"}
-    if done.returncode != 0:
-        return {"error": f"{rscript} failed: {done.stderr.strip()[-300:]}"}
-    facts = {}
-    for line in done.stdout.splitlines():
-        key, _, value = line.partition(" ")
-        facts[key] = value.strip()
-    return facts
-
-
-def r_version(facts: dict[str, str]) -> tuple[int, ...]:
-    try:
-        return tuple(int(part) for part in facts["version"].split("."))
-    except (KeyError, ValueError):
-        return ()
 
 
 RPY2_PROBE = """
@@ -161,10 +128,13 @@ def check_r() -> tuple[list[Check], dict[str, str]]:
             if home
             else R_HOME_EXPLAINED.format(why="R_HOME is unset and there is no `R` on PATH")
         )
-        fix = "unset R_HOME" if home and shutil.which("R") else apt("r-base-core")
+        fix = unset_r_home() if home else apt("r-base-core")
         detail = f"not found ({how}). {why}"
         return [Check("R", False, detail, fix)], {}
     facts = r_facts(r)
+    wrong_home = not_an_r_home(home, facts) if home else None
+    if wrong_home:
+        return [Check("R", False, wrong_home, unset_r_home())], {}
     if "error" in facts:
         return [Check("R", False, facts["error"], apt("r-base-core"))], {}
     found = f"{facts.get('version', '?')} at {facts.get('home', '?')} ({how})"

@@ -10,13 +10,17 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import subprocess
 import sys
 from importlib import metadata
+from pathlib import Path
 
 #: rpy2-rinterface 3.6.6 and later needs R 4.5; with R 4.2 it fails on "undefined symbol: R_getVar".
 RPY2_FOR_OLD_R = "rpy2==3.5.17"
 RPY2_FOR_NEW_R = "rpy2>=3.6"
 NEW_R = (4, 5)
+#: Seconds a child process may take to start R (R and rpy2 start in about a second).
+TIMEOUT = 120
 #: rpy2's distributions: one up to 3.5; from 3.6 a meta-package over its two parts.
 RPY2_PARTS = ("rpy2", "rpy2-rinterface", "rpy2-robjects")
 
@@ -76,3 +80,71 @@ def rpy2_fix(version: tuple[int, ...]) -> str:
     if not any(installed(part) for part in RPY2_PARTS):
         return wanted
     return f"{this_pip()} uninstall -y {' '.join(RPY2_PARTS)} && {wanted}"
+
+
+def find_r() -> tuple[Path | None, str]:
+    """The R executable rpy2 would use, and how it was found."""
+    home = os.environ.get("R_HOME")
+    if home:
+        r = Path(home) / "bin" / "R"
+        return (r, f"R_HOME={home}") if r.is_file() else (None, f"R_HOME={home} has no bin/R")
+    on_path = shutil.which("R")
+    return (Path(on_path), "R on PATH") if on_path else (None, "no R on PATH, R_HOME unset")
+
+
+def r_facts(r: Path) -> dict[str, str]:
+    """R's version, home, BLAS, LAPACK and the test packages, from R itself (Rscript beside R)."""
+    rscript = r.parent / "Rscript"
+    code = (
+        'cat("version", paste(R.version$major, R.version$minor, sep = "."), "\\n")\n'
+        'cat("home", R.home(), "\\n")\n'
+        'cat("blas", extSoftVersion()[["BLAS"]], "\\n")\n'
+        'cat("lapack", La_library(), "\\n")\n'
+        'for (p in c("testthat", "lintr")) cat(p, if (requireNamespace(p, quietly = TRUE))'
+        ' as.character(packageVersion(p)) else "", "\\n")\n'
+    )
+    try:
+        done = subprocess.run(
+            [str(rscript), "--vanilla", "-e", code], capture_output=True, text=True, timeout=TIMEOUT
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return {"error": f"{rscript} did not run ({type(error).__name__}: {error})"}
+    if done.returncode != 0:
+        return {"error": f"{rscript} failed: {done.stderr.strip()[-300:]}"}
+    facts = {}
+    for line in done.stdout.splitlines():
+        key, _, value = line.partition(" ")
+        facts[key] = value.strip()
+    return facts
+
+
+def r_version(facts: dict[str, str]) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in facts["version"].split("."))
+    except (KeyError, ValueError):
+        return ()
+
+
+def r_home_lacks(home: str) -> Path | None:
+    """The part of an R home that `home` lacks, or None: bin/R, or (on Linux) lib/libR.so,
+    the library rpy2 loads."""
+    parts = ["bin/R", *(["lib/libR.so"] if sys.platform.startswith("linux") else [])]
+    return next((Path(home, p) for p in parts if not Path(home, p).is_file()), None)
+
+
+def not_an_r_home(home: str, facts: dict[str, str]) -> str | None:
+    """Why R_HOME=`home` is no R home rpy2 can start, or None; `facts`: what its R said
+    (r_facts), which must include R's version."""
+    lacks = r_home_lacks(home)
+    if lacks is not None:
+        why = f"no {lacks}"
+    elif "error" in facts or not r_version(facts):
+        why = facts.get("error") or f"{Path(home, 'bin')} does not answer as R does"
+    else:
+        return None
+    return f"R_HOME={home} is not an R home ({why})"
+
+
+def unset_r_home() -> str:
+    """The fix for an R_HOME that is no R home: unset it, and install R where there is none."""
+    return "unset R_HOME" if shutil.which("R") else f"unset R_HOME && {apt('r-base-core')}"

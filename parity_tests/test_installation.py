@@ -95,3 +95,39 @@ def test_doctors_fix_for_an_rpy2_that_does_not_load_removes_every_part_then_inst
         f"doctor's fix for this rpy2 would leave it as it is; expected {fix!r} in:\n"
         + done.stdout
     )
+
+
+def not_r(home: Path, *parts: str) -> Path:
+    """A folder with some of an R home's parts, none of them R: bin/R and bin/Rscript are
+    scripts that print "not R", lib/libR.so is empty."""
+    for part in parts:
+        (home / part).parent.mkdir(parents=True, exist_ok=True)
+        (home / part).write_text("#!/bin/sh\necho not R\n" if part.startswith("bin/") else "")
+        (home / part).chmod(0o755)
+    return home
+
+
+NOT_R_HOMES = {
+    "bin-R-and-Rscript": ("bin/R", "bin/Rscript"),
+    "bin-R-and-libR": ("bin/R", "lib/libR.so"),
+    "every-part": ("bin/R", "bin/Rscript", "lib/libR.so"),
+}
+
+
+@pytest.mark.parametrize("parts", NOT_R_HOMES.values(), ids=NOT_R_HOMES.keys())
+def test_doctor_calls_an_r_home_that_is_not_r_so_and_fixes_it_by_unsetting_it(tmp_path, parts):
+    home = not_r(tmp_path / "not-R", *parts)
+    done = run_doctor(dict(os.environ, R_HOME=str(home), COLUMNS="200"))
+    assert done.returncode == 2, done.stdout
+    assert f"MISSING R: R_HOME={home} is not an R home (" in done.stdout, (
+        f"doctor took a folder with {', '.join(parts)} for R:\n{done.stdout}"
+    )
+    assert "fix: unset R_HOME" in done.stdout, done.stdout
+
+
+@pytest.mark.parametrize("parts", NOT_R_HOMES.values(), ids=NOT_R_HOMES.keys())
+def test_a_run_with_an_r_home_that_is_not_r_says_so_and_to_unset_it(tmp_path, parts):
+    home = not_r(tmp_path / "not-R", *parts)
+    result = run_subprocess(dict(os.environ, R_HOME=str(home)), tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    one_line(result.stderr, f"R_HOME={home} is not an R home (", ": unset R_HOME.")
