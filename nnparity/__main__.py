@@ -24,7 +24,7 @@ def command() -> int:
             # read too (later signals are ignored by now: signals.on_signal)
             import json
 
-            from .cli import failed_run_json
+            from .failed_run import failed_run_json  # not cli: it imports numpy, maybe cut short
 
             case = argv[argv.index("--case") + 1] if "--case" in argv[:-1] else None
             print(json.dumps(failed_run_json(case, code, message)))

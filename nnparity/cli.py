@@ -32,6 +32,7 @@ from .command import (
     parse_timeout,
     write_out,
 )
+from .failed_run import failed_run_json
 from .paths import R_VARIANTS
 from .port import PortError
 from .report import show_run, stage_stats
@@ -270,25 +271,3 @@ def main(argv: list[str] | None = None) -> int:
 
         message, code = signals.stopped(stop, ports=getattr(args, "command", None) in COMMANDS)
         return say(message, code)
-
-
-def failed_run_json(case: str | None, code: int, message: str, known: dict | None = None) -> dict:
-    """What `run --json` prints when the run ends without a verdict (bad input, a port that
-    failed, ended or hung, a signal): report.as_json's keys, with nothing compared, and
-    ``error``: the exit code and stderr's line. The case, epochs and modes as far as known
-    (``known``; none for a signal before the command line was read: __main__)."""
-    known = known or {}
-    return {
-        "case": case,
-        "epochs": known.get("epochs"),
-        "passed": False,
-        "verdict": None,
-        "environment": None,
-        "saved_traces": [],
-        "calls": [],
-        "modes": {},
-        "determinism": {},
-        "saved_stats": None,
-        "modes_asked": known.get("modes_asked"),
-        "error": {"exit_code": code, "message": message},
-    }
