@@ -30,11 +30,14 @@ from .installation import (
     RPY2_FOR_OLD_R,
     TIMEOUT,
     apt,
+    declared_dependencies,
     find_r,
+    missing_dependencies,
     not_an_r_home,
     pip,
     r_facts,
     r_version,
+    requirement_name,
     rpy2_fix,
     rpy2_for,
     rpy2_version,
@@ -91,6 +94,7 @@ def rpy2_loads() -> tuple[bool, str]:
 
 def diagnose() -> list[Check]:
     checks = [Check("Python", True, f"{platform.python_version()} ({sys.executable})")]
+    checks.append(check_dependencies())
     r_checks, facts = check_r()
     checks += r_checks
     version = r_version(facts)
@@ -116,6 +120,16 @@ def diagnose() -> list[Check]:
         )
     )
     return checks
+
+
+def check_dependencies() -> Check:
+    """The Python packages nnparity declares (rpy2's own check follows R's)."""
+    missing = missing_dependencies()
+    if missing:
+        names = ", ".join(requirement_name(r) for r in missing)
+        return Check("Python packages", False, f"not installed: {names}", pip(*missing))
+    found = [requirement_name(r) for r in declared_dependencies()]
+    return Check("Python packages", True, ", ".join(n for n in found if n != "rpy2"))
 
 
 def check_r() -> tuple[list[Check], dict[str, str]]:

@@ -8,10 +8,12 @@ rpy2 cannot be imported.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
 import sys
+import tomllib
 from importlib import metadata
 from pathlib import Path
 
@@ -148,3 +150,49 @@ def not_an_r_home(home: str, facts: dict[str, str]) -> str | None:
 def unset_r_home() -> str:
     """The fix for an R_HOME that is no R home: unset it, and install R where there is none."""
     return "unset R_HOME" if shutil.which("R") else f"unset R_HOME && {apt('r-base-core')}"
+
+
+
+def requirement_name(requirement: str) -> str:
+    """The distribution a requirement names ("numpy>=1.26" -> "numpy")."""
+    return re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement.strip()).group(0)
+
+
+def declared_dependencies() -> list[str]:
+    """What nnparity requires (its extras' aside), as the installed distribution declares it;
+    in a checkout that is not installed, as pyproject.toml does."""
+    try:
+        requires = metadata.requires("nnparity") or []
+    except metadata.PackageNotFoundError:
+        pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+        try:
+            requires = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+        except (OSError, KeyError, tomllib.TOMLDecodeError):
+            return []
+    return [r.split(";")[0].strip() for r in requires if "extra ==" not in r]
+
+
+def missing_dependencies() -> list[str]:
+    """The declared requirements of which nothing is installed, rpy2 aside: which rpy2 to
+    install depends on R (rpy2_fix), and doctor and the R bridge say so."""
+    return [
+        r for r in declared_dependencies()
+        if requirement_name(r) != "rpy2" and installed(requirement_name(r)) is None
+    ]
+
+
+def missing_dependency(error: ModuleNotFoundError) -> str | None:
+    """One line for a declared dependency that cannot be imported, with the command that
+    installs it and any other that is missing; None for another module. (Each dependency's
+    module is named as its distribution.)"""
+    wanted = {requirement_name(r).lower(): r for r in declared_dependencies()}
+    module = (error.name or "").partition(".")[0].lower()
+    if module not in wanted:
+        return None
+    missing = missing_dependencies()
+    if not missing:  # installed, yet not importable: its files damaged or removed
+        return (f"{module} does not import ({error}): run "
+                f"{this_pip()} install --force-reinstall '{wanted[module]}'")
+    names = ", ".join(requirement_name(r) for r in missing)
+    verb = "is" if len(missing) == 1 else "are"
+    return f"nnparity needs {names}, which {verb} not installed: run {pip(*missing)}"

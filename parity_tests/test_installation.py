@@ -8,6 +8,7 @@ and its distribution's metadata, shadowing the virtualenv's rpy2 in a child proc
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -131,3 +132,75 @@ def test_a_run_with_an_r_home_that_is_not_r_says_so_and_to_unset_it(tmp_path, pa
     result = run_subprocess(dict(os.environ, R_HOME=str(home)), tmp_path)
     assert result.returncode == 2, result.stdout + result.stderr
     one_line(result.stderr, f"R_HOME={home} is not an R home (", ": unset R_HOME.")
+
+
+
+#: A Python in which some distributions are not installed (`HIDDEN`): neither importable nor
+#: in the installed distributions' metadata, as after `pip uninstall`; then nnparity's
+#: command line, as the `nnparity` script starts it.
+WITHOUT = """
+import importlib.metadata, sys
+HIDDEN = {hidden}
+class Hide:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in HIDDEN:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+sys.meta_path.insert(0, Hide())
+version = importlib.metadata.version
+def hidden_version(name):
+    if name in HIDDEN:
+        raise importlib.metadata.PackageNotFoundError(name)
+    return version(name)
+importlib.metadata.version = hidden_version
+sys.argv = ["nnparity", *{argv}]
+from nnparity.__main__ import main
+main()
+"""
+
+
+def nnparity_without(hidden: set[str], *argv: str, cwd: Path) -> subprocess.CompletedProcess:
+    script = WITHOUT.format(hidden=sorted(hidden), argv=list(argv))
+    return subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=cwd,
+        env=dict(os.environ, COLUMNS="200", PYTHONPATH=str(Path.cwd())),
+    )
+
+
+PIP = f"{sys.executable} -m pip install"
+
+
+@pytest.mark.parametrize(
+    "hidden, argv, fix",
+    [
+        ({"rich"}, ["--help"], "'rich>=13'"),
+        ({"rich"}, ["doctor"], "'rich>=13'"),
+        ({"numpy"}, ["run", "--epochs", "3"], "'numpy>=1.26'"),
+        ({"pandas"}, ["run", "--epochs", "3", "--save-stats", "s.csv"], "'pandas>=2.0'"),
+        ({"openpyxl"}, ["workbook", "--out", "w.xlsx"], "'openpyxl>=3.1'"),
+        ({"rich", "pandas"}, ["--help"], "'pandas>=2.0' 'rich>=13'"),
+    ],
+    ids=["rich-help", "rich-doctor", "numpy-run", "pandas-save-stats", "openpyxl-workbook",
+         "two-missing"],
+)
+def test_a_missing_dependency_is_one_line_with_the_pip_command_and_exit_2(
+    tmp_path, hidden, argv, fix
+):
+    done = nnparity_without(hidden, *argv, cwd=tmp_path)
+    assert done.returncode == 2, (
+        f"nnparity {' '.join(argv)} without {', '.join(sorted(hidden))}: exit {done.returncode}"
+        f"\n{done.stderr}"
+    )
+    line = one_line(done.stderr, "which ", "not installed: run ")
+    assert line.endswith(f"{PIP} {fix}"), f"not the command that installs them: {line}"
+
+
+def test_doctor_names_the_declared_dependencies_that_are_missing_and_cannot_pass(tmp_path):
+    done = nnparity_without({"pandas", "matplotlib", "openpyxl"}, "doctor", cwd=tmp_path)
+    lines = [line.strip() for line in done.stdout.splitlines()]
+    assert done.returncode == 2, (
+        f"doctor passed without pandas, matplotlib, openpyxl:\n{done.stdout}"
+    )
+    assert "MISSING Python packages: not installed: pandas, matplotlib, openpyxl" in lines, (
+        done.stdout
+    )
+    assert f"fix: {PIP} 'pandas>=2.0' 'matplotlib>=3.8' 'openpyxl>=3.1'" in lines, done.stdout
