@@ -8,6 +8,7 @@ and its distribution's metadata, shadowing the virtualenv's rpy2 in a child proc
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from importlib import metadata
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from nnparity import paths
 from parity_tests.test_bad_input import run_subprocess
 from parity_tests.test_doctor import run_doctor
 from parity_tests.test_supervision import one_line
@@ -204,3 +206,26 @@ def test_doctor_names_the_declared_dependencies_that_are_missing_and_cannot_pass
         done.stdout
     )
     assert f"fix: {PIP} 'pandas>=2.0' 'matplotlib>=3.8' 'openpyxl>=3.1'" in lines, done.stdout
+
+
+def test_setup_system_as_a_user_without_sudo_says_to_run_it_as_root_and_fails(tmp_path):
+    """A PATH where `id -u` says 1000, dpkg-query finds nothing installed, apt-get exists and
+    sudo does not."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    shims = {"id": "echo 1000", "dpkg-query": "exit 1", "apt-get": "exit 0"}
+    for name, body in shims.items():
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    for tool in ("grep", "dirname", "basename"):
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    script = paths.BASE / "scripts" / "setup-system.sh"
+    done = subprocess.run(
+        [shutil.which("bash"), str(script)], capture_output=True, text=True, timeout=60,
+        env={"PATH": str(bin_dir)},
+    )
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, (
+        f"setup-system.sh without root or sudo: exit {done.returncode}\n{done.stderr}"
+    )
+    assert "not root and no sudo" in lines[0] and f"su -c 'bash {script}'" in lines[0], lines[0]
