@@ -21,11 +21,6 @@ from . import installation, signals
 from .paths import HARNESS_R
 from .port import PortError
 
-FIX_R = (
-    "run `make setup` (it installs Debian's r-base-core and rpy2==3.5.17), "
-    "or `apt-get install r-base-core`"
-)
-
 
 class RUnavailable(RuntimeError):
     """R, or an rpy2 that loads with it, cannot be had in this process."""
@@ -84,7 +79,9 @@ def _check_r_is_there() -> None:
     home_has_r = bool(home) and lacks != Path(home, "bin", "R")
     if shutil.which("R") is None and not home_has_r:
         where = f" and R_HOME={home} holds no bin/R" if home else " and no R_HOME"
-        raise RUnavailable(f"R is not installed (no `R` on PATH{where}): {FIX_R}.")
+        raise RUnavailable(
+            f"R is not installed (no `R` on PATH{where}): {installation.r_fix()}."
+        )
     if lacks is not None:
         # rpy2 would start R there anyway, and R would end the process with
         # "Fatal error: unable to open the base package", or rpy2 fail to load libR.so.
@@ -95,18 +92,15 @@ def _check_r_is_there() -> None:
 
 def _why_rpy2_does_not_load(error: Exception) -> str:
     """The one sentence for an rpy2 that did not load: R_HOME that is no R home, or rpy2's
-    error and the fix (R is asked only now, on the way out: a Rscript's start)."""
+    error and the fix, as doctor gives them (R is asked only now, on the way out)."""
     home = os.environ.get("R_HOME")
-    if home:
-        r, _ = installation.find_r()
-        wrong = installation.not_an_r_home(home, installation.r_facts(r) if r else {})
-        if wrong:
-            return f"{wrong}: {installation.unset_r_home()}."
+    r, _ = installation.find_r()
+    facts = installation.r_facts(r) if r else {}
+    wrong = installation.not_an_r_home(home, facts) if home else None
+    if wrong:
+        return f"{wrong}: {installation.unset_r_home()}."
     first = str(error).splitlines()[0] if str(error) else ""
-    return (
-        f"rpy2 does not load with the R found ({type(error).__name__}: {first}): "
-        "run `pip install rpy2==3.5.17` (rpy2 3.6 needs R >= 4.5; Debian bookworm has R 4.2)."
-    )
+    return installation.rpy2_not_loading(f"{type(error).__name__}: {first}", facts) + "."
 
 
 def _signal_handlers() -> dict:

@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import steps
+from . import installation, steps
 from .workbook import INPUTS, Layout, epoch_sheet
 
-#: What to install when LibreOffice or its Python bridge is missing.
-FIX = "install Debian's libreoffice-calc-nogui and python3-uno (scripts/setup-system.sh does)"
+#: What to install when LibreOffice or its Python bridge is missing (doctor's fix too).
+FIX = installation.libreoffice_fix()
 #: Seconds a recalculation may take before it is stopped. The largest workbook the
 #: tests recalculate (article, 400 epochs) takes under a minute on a busy 2-core machine;
 #: 1000 epochs took 76 s.

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from .command import BAD_INPUT, OK, write_out
 from .installation import (
-    RPY2_FOR_OLD_R,
+    R_HOME_EXPLAINED,
     TIMEOUT,
     apt,
     declared_dependencies,
@@ -36,18 +36,16 @@ from .installation import (
     not_an_r_home,
     pip,
     r_facts,
+    r_fix,
     r_version,
     requirement_name,
+    rpy2_advice,
     rpy2_fix,
     rpy2_for,
     rpy2_version,
     unset_r_home,
 )
 
-R_HOME_EXPLAINED = (
-    'rpy2 would stop with "Unable to determine R home" (then "r_home is None"): it finds R '
-    "through R_HOME or, when R_HOME is unset, by running `R RHOME`; {why}"
-)
 R_HOME_WRONG = (
     "rpy2 uses R_HOME first and would stop with \"cannot load library '{home}/lib/libR.so'\"; "
     "R_HOME points to {home}, which holds no bin/R"
@@ -142,7 +140,7 @@ def check_r() -> tuple[list[Check], dict[str, str]]:
             if home
             else R_HOME_EXPLAINED.format(why="R_HOME is unset and there is no `R` on PATH")
         )
-        fix = unset_r_home() if home else apt("r-base-core")
+        fix = unset_r_home() if home else r_fix()
         detail = f"not found ({how}). {why}"
         return [Check("R", False, detail, fix)], {}
     facts = r_facts(r)
@@ -150,7 +148,7 @@ def check_r() -> tuple[list[Check], dict[str, str]]:
     if wrong_home:
         return [Check("R", False, wrong_home, unset_r_home())], {}
     if "error" in facts:
-        return [Check("R", False, facts["error"], apt("r-base-core"))], {}
+        return [Check("R", False, facts["error"], r_fix())], {}
     found = f"{facts.get('version', '?')} at {facts.get('home', '?')} ({how})"
     return [Check("R", True, found), r_home_check(facts.get("home", ""))], facts
 
@@ -180,18 +178,6 @@ def r_home_check(home: str) -> Check:
             "R_HOME", False, f"{value}, but that R says its home is {home}", f"export R_HOME={home}"
         )
     return Check("R_HOME", True, value)
-
-
-def rpy2_advice(error: str, version: tuple[int, ...]) -> str:
-    """One sentence on why rpy2 did not load, from the last line it printed."""
-    if "R_getVar" in error:
-        return (
-            f"{error} (rpy2 3.6 needs R 4.5 or newer; R {'.'.join(map(str, version))} needs "
-            f"{RPY2_FOR_OLD_R})"
-        )
-    if "Unable to determine R home" in error or "r_home is None" in error:
-        return R_HOME_EXPLAINED.format(why="neither worked in the child process") + f" ({error})"
-    return error
 
 
 def numpy_blas() -> str:

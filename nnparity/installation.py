@@ -23,6 +23,10 @@ RPY2_FOR_NEW_R = "rpy2>=3.6"
 NEW_R = (4, 5)
 #: Seconds a child process may take to start R (R and rpy2 start in about a second).
 TIMEOUT = 120
+R_HOME_EXPLAINED = (
+    'rpy2 would stop with "Unable to determine R home" (then "r_home is None"): it finds R '
+    "through R_HOME or, when R_HOME is unset, by running `R RHOME`; {why}"
+)
 #: rpy2's distributions: one up to 3.5; from 3.6 a meta-package over its two parts.
 RPY2_PARTS = ("rpy2", "rpy2-rinterface", "rpy2-robjects")
 
@@ -58,6 +62,19 @@ def apt(*packages: str) -> str:
     return f"{sudo()}apt-get install -y {' '.join(packages)}"
 
 
+def r_fix() -> str:
+    """The command that installs R."""
+    return apt("r-base-core")
+
+
+#: What `run --spreadsheet` needs: LibreOffice's soffice, and a Python with its uno module.
+LIBREOFFICE_PACKAGES = ("libreoffice-calc-nogui", "python3-uno")
+
+
+def libreoffice_fix() -> str:
+    return apt(*LIBREOFFICE_PACKAGES)
+
+
 def this_pip() -> str:
     """pip of the Python that runs nnparity: a bare `pip` may be another Python's."""
     return f"{shlex.quote(sys.executable)} -m pip"
@@ -71,6 +88,25 @@ def pip(*requirements: str) -> str:
 def rpy2_for(version: tuple[int, ...]) -> str:
     """The rpy2 that loads with this R."""
     return RPY2_FOR_NEW_R if version and version[:2] >= NEW_R else RPY2_FOR_OLD_R
+
+
+def rpy2_advice(error: str, version: tuple[int, ...]) -> str:
+    """One sentence on why rpy2 did not load, from the last line it printed."""
+    if "R_getVar" in error or rpy2_too_new(version):
+        return (
+            f"{error} (rpy2 3.6 needs R 4.5 or newer; R {'.'.join(map(str, version))} needs "
+            f"{RPY2_FOR_OLD_R})"
+        )
+    if "Unable to determine R home" in error or "r_home is None" in error:
+        return R_HOME_EXPLAINED.format(why="neither worked in the child process") + f" ({error})"
+    return error
+
+
+def rpy2_too_new(version: tuple[int, ...]) -> bool:
+    """Whether the rpy2 installed is 3.6 or later and R `version` older than 4.5, which it needs
+    (it fails on R 4.2 for a symbol R lacks: R_getVar, or Rf_findVarInFrame)."""
+    rpy2 = tuple(int(p) for p in re.findall(r"\d+", rpy2_version() or "")[:2])
+    return bool(version) and version[:2] < NEW_R and rpy2 >= (3, 6)
 
 
 def rpy2_fix(version: tuple[int, ...]) -> str:
@@ -196,3 +232,14 @@ def missing_dependency(error: ModuleNotFoundError) -> str | None:
     names = ", ".join(requirement_name(r) for r in missing)
     verb = "is" if len(missing) == 1 else "are"
     return f"nnparity needs {names}, which {verb} not installed: run {pip(*missing)}"
+
+
+def rpy2_not_loading(error: str, facts: dict[str, str]) -> str:
+    """The one sentence for an rpy2 that did not load in this process (`error`: its type and
+    first line), and its fix: what doctor says, for the R found (`facts`: r_facts)."""
+    version = r_version(facts)
+    return (
+        f"rpy2 does not load with the R found (R {facts.get('version', '?')}, rpy2 "
+        f"{rpy2_version() or 'not installed'}: {rpy2_advice(error, version)}): "
+        f"run {rpy2_fix(version)}"
+    )

@@ -229,3 +229,34 @@ def test_setup_system_as_a_user_without_sudo_says_to_run_it_as_root_and_fails(tm
         f"setup-system.sh without root or sudo: exit {done.returncode}\n{done.stderr}"
     )
     assert "not root and no sudo" in lines[0] and f"su -c 'bash {script}'" in lines[0], lines[0]
+
+
+
+def doctors_fix(done: subprocess.CompletedProcess, check: str) -> str:
+    """The command doctor printed under its line for `check` (R, rpy2, LibreOffice)."""
+    lines = done.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith(f"MISSING {check}:"))
+    fix = lines[at + 1].strip()
+    assert fix.startswith("fix: "), f"doctor gave no fix for {check}:\n{done.stdout}"
+    return fix.removeprefix("fix: ")
+
+
+def test_a_run_without_r_gives_the_fix_doctor_gives(tmp_path):
+    bin_dir = tmp_path / "bin"  # Python's folder, apt-get where there is one, and no R
+    bin_dir.mkdir()
+    if shutil.which("apt-get"):
+        (bin_dir / "apt-get").symlink_to(shutil.which("apt-get"))
+    env = {k: v for k, v in os.environ.items() if k != "R_HOME"}
+    env.update(PATH=f"{os.path.dirname(sys.executable)}{os.pathsep}{bin_dir}", COLUMNS="200")
+    fix = doctors_fix(run_doctor(env), "R")
+    result = run_subprocess(env, tmp_path)
+    line = one_line(result.stderr, "R is not installed")
+    assert line.endswith(f": {fix}."), f"the run's fix is not doctor's ({fix}): {line}"
+
+
+def test_a_run_with_an_rpy2_that_does_not_load_gives_the_fix_doctor_gives(tmp_path):
+    env = fake_rpy2(tmp_path / "site", NEEDS_R_4_5, RPY2_3_6)
+    fix = doctors_fix(run_doctor(env), "rpy2")
+    line = one_line(run_subprocess(env, tmp_path).stderr, "rpy2 does not load", "R 4.")
+    assert line.endswith(f": run {fix}."), f"the run's fix is not doctor's ({fix}): {line}"
+    assert "rpy2 3.6 needs R 4.5 or newer" in line, line
