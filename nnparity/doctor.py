@@ -32,6 +32,7 @@ from .installation import (
     apt,
     declared_dependencies,
     find_r,
+    libreoffice_fix,
     missing_dependencies,
     not_an_r_home,
     pip,
@@ -43,6 +44,8 @@ from .installation import (
     rpy2_fix,
     rpy2_for,
     rpy2_version,
+    soffice,
+    uno_python,
     unset_r_home,
 )
 
@@ -109,14 +112,7 @@ def diagnose() -> list[Check]:
             checks.append(Check(package, bool(found), found or "R package not installed", fix, env))
     chromium = ("chromium", "chromium-browser")
     checks.append(program("Chromium", chromium, "chromium", "tox -e browser"))
-    checks.append(
-        program(
-            "LibreOffice",
-            ("soffice", "libreoffice"),
-            "libreoffice-calc-nogui",
-            "tox -e spreadsheet, nnparity run --spreadsheet",
-        )
-    )
+    checks.append(check_libreoffice())
     return checks
 
 
@@ -199,6 +195,19 @@ def program(name: str, commands: tuple[str, ...], package: str, needed_by: str) 
         apt(package),
         needed_by,
     )
+
+
+def check_libreoffice() -> Check:
+    """What `run --spreadsheet` starts (nnparity/calc.py): soffice, and a Python with uno."""
+    office, python = soffice(), uno_python()
+    if office and python:
+        found = f"{office}; LibreOffice's uno module in {python}"
+    elif not office:
+        found = "no soffice (NNPARITY_SOFFICE unset, none on PATH)"
+    else:
+        found = f"{office}, but no Python with LibreOffice's uno module (python3-uno)"
+    return Check("LibreOffice", bool(office and python), found, libreoffice_fix(),
+                 "tox -e spreadsheet, nnparity run --spreadsheet")
 
 
 def add_parser(sub) -> None:

@@ -75,6 +75,37 @@ def libreoffice_fix() -> str:
     return apt(*LIBREOFFICE_PACKAGES)
 
 
+def soffice() -> str | None:
+    """The soffice `run --spreadsheet` starts: NNPARITY_SOFFICE, or soffice on PATH (Debian's
+    `libreoffice` alone is not enough: it is not what is started)."""
+    return os.environ.get("NNPARITY_SOFFICE") or shutil.which("soffice")
+
+
+#: Where a Python with LibreOffice's uno module is looked for, after NNPARITY_UNO_PYTHON.
+UNO_PYTHONS = ("/usr/bin/python3", "/usr/lib/libreoffice/program/python")
+
+
+def uno_python() -> str | None:
+    """A Python that can `import uno` (Debian's python3 with python3-uno), or None."""
+    candidates = [os.environ.get("NNPARITY_UNO_PYTHON"), *UNO_PYTHONS, shutil.which("python3")]
+    for python in filter(None, candidates):
+        if Path(python).is_file() and subprocess.run(
+            [python, "-c", "import uno"], capture_output=True, timeout=60, env=office_env()
+        ).returncode == 0:
+            return python
+    return None
+
+
+def office_env() -> dict[str, str]:
+    """The environment for LibreOffice's processes: without LD_LIBRARY_PATH.
+
+    An embedded R sets LD_LIBRARY_PATH to its own libraries, and with it Debian's
+    pyuno fails to load ("libreglo.so: cannot open shared object file").
+    LibreOffice, a system package, needs none.
+    """
+    return {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
+
+
 def this_pip() -> str:
     """pip of the Python that runs nnparity: a bare `pip` may be another Python's."""
     return f"{shlex.quote(sys.executable)} -m pip"

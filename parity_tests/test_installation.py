@@ -260,3 +260,40 @@ def test_a_run_with_an_rpy2_that_does_not_load_gives_the_fix_doctor_gives(tmp_pa
     line = one_line(run_subprocess(env, tmp_path).stderr, "rpy2 does not load", "R 4.")
     assert line.endswith(f": run {fix}."), f"the run's fix is not doctor's ({fix}): {line}"
     assert "rpy2 3.6 needs R 4.5 or newer" in line, line
+
+
+def only_libreoffice(tmp_path: Path) -> dict[str, str]:
+    """A PATH with Python's folder, apt-get where there is one, and a `libreoffice` but no
+    `soffice` (what run --spreadsheet starts)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "libreoffice").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "libreoffice").chmod(0o755)
+    if shutil.which("apt-get"):
+        (bin_dir / "apt-get").symlink_to(shutil.which("apt-get"))
+    env = {k: v for k, v in os.environ.items() if k != "NNPARITY_SOFFICE"}
+    env.update(PATH=f"{bin_dir}{os.pathsep}{os.path.dirname(sys.executable)}", COLUMNS="200")
+    return env
+
+
+def test_doctor_does_not_take_libreoffice_without_soffice_for_what_a_spreadsheet_run_needs(
+    tmp_path,
+):
+    done = run_doctor(only_libreoffice(tmp_path))
+    assert "MISSING LibreOffice: no soffice" in done.stdout, (
+        f"doctor passed LibreOffice where run --spreadsheet finds no soffice:\n{done.stdout}"
+    )
+    fix = doctors_fix(done, "LibreOffice")
+    assert fix.endswith("libreoffice-calc-nogui python3-uno"), f"python3-uno not in: {fix}"
+
+
+def test_a_spreadsheet_run_without_soffice_gives_the_fix_doctor_gives(tmp_path):
+    env = only_libreoffice(tmp_path)
+    fix = doctors_fix(run_doctor(env), "LibreOffice")
+    result = subprocess.run(
+        [sys.executable, "-m", "nnparity", "run", "--epochs", "2", "--spreadsheet"],
+        cwd=paths.BASE, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    line = one_line(result.stderr, "LibreOffice (soffice) is not installed")
+    assert line.endswith(f": {fix}"), f"the run's fix is not doctor's ({fix}): {line}"
