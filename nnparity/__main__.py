@@ -17,18 +17,30 @@ def command() -> int:
         return start_and_run()
     except (KeyboardInterrupt, signals.Interrupted) as stop:  # before the run, or after it
         message, code = signals.stopped(stop)
-        print(f"nnparity: {message}", file=sys.stderr)
-        argv = sys.argv[1:]
-        if "--json" in argv and next((a for a in argv if not a.startswith("-")), None) == "run":
-            # `run --json` prints one document whatever happens: before the command line was
-            # read too (later signals are ignored by now: signals.on_signal)
-            import json
+        return failed(message, code)
+    except ModuleNotFoundError as error:  # a dependency the command line itself imports
+        from . import installation
 
-            from .cli import failed_run_json
+        message = installation.missing_dependency(error)
+        if message is None:
+            raise
+        return failed(message, 2)
 
-            case = argv[argv.index("--case") + 1] if "--case" in argv[:-1] else None
-            print(json.dumps(failed_run_json(case, code, message)))
-        return code
+
+def failed(message: str, code: int) -> int:
+    """One line on stderr for a command that never ran, and `run --json`'s document."""
+    print(f"nnparity: {message}", file=sys.stderr)
+    argv = sys.argv[1:]
+    if "--json" in argv and next((a for a in argv if not a.startswith("-")), None) == "run":
+        # `run --json` prints one document whatever happens: before the command line was
+        # read too (later signals are ignored by now: signals.on_signal)
+        import json
+
+        from .failed_run import failed_run_json  # not cli: it imports numpy, maybe cut short
+
+        case = argv[argv.index("--case") + 1] if "--case" in argv[:-1] else None
+        print(json.dumps(failed_run_json(case, code, message)))
+    return code
 
 
 def start_and_run() -> int:

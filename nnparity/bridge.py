@@ -17,14 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import signals
+from . import installation, signals
 from .paths import HARNESS_R
 from .port import PortError
-
-FIX_R = (
-    "run `make setup` (it installs Debian's r-base-core and rpy2==3.5.17), "
-    "or `apt-get install r-base-core`"
-)
 
 
 class RUnavailable(RuntimeError):
@@ -48,11 +43,7 @@ def r():
         from rpy2.rinterface_lib import callbacks
         from rpy2.robjects import numpy2ri
     except Exception as error:  # ImportError, or R failing to initialise inside rpy2
-        first = str(error).splitlines()[0] if str(error) else ""
-        raise RUnavailable(
-            f"rpy2 does not load with the R found ({type(error).__name__}: {first}): "
-            "run `pip install rpy2==3.5.17` (rpy2 3.6 needs R >= 4.5; Debian bookworm has R 4.2)."
-        ) from None
+        raise RUnavailable(_why_rpy2_does_not_load(error)) from None
     # rpy2 gives SIGINT back to Python's default handler as R starts, and R may take
     # signals over: a supervisor that starts R (a script's plan is read in R) keeps its own
     # (signals.py), or a Ctrl-C after that would not stop it.
@@ -113,17 +104,32 @@ def interpret_harness() -> None:
 def _check_r_is_there() -> None:
     """R on PATH, or in R_HOME: else one sentence saying how to get it (RUnavailable)."""
     home = os.environ.get("R_HOME")
-    home_has_r = bool(home) and (Path(home) / "bin" / "R").exists()
+    lacks = installation.r_home_lacks(home) if home else None
+    home_has_r = bool(home) and lacks != Path(home, "bin", "R")
     if shutil.which("R") is None and not home_has_r:
         where = f" and R_HOME={home} holds no bin/R" if home else " and no R_HOME"
-        raise RUnavailable(f"R is not installed (no `R` on PATH{where}): {FIX_R}.")
-    if home and not home_has_r:
-        # rpy2 would start R there anyway, and R would end the process with
-        # "Fatal error: unable to open the base package".
         raise RUnavailable(
-            f"R_HOME={home} holds no R (no {Path(home) / 'bin' / 'R'}): unset R_HOME, "
-            "or set it to what `R RHOME` prints."
+            f"R is not installed (no `R` on PATH{where}): {installation.r_fix()}."
         )
+    if lacks is not None:
+        # rpy2 would start R there anyway, and R would end the process with
+        # "Fatal error: unable to open the base package", or rpy2 fail to load libR.so.
+        raise RUnavailable(
+            f"R_HOME={home} is not an R home (no {lacks}): {installation.unset_r_home()}."
+        )
+
+
+def _why_rpy2_does_not_load(error: Exception) -> str:
+    """The one sentence for an rpy2 that did not load: R_HOME that is no R home, or rpy2's
+    error and the fix, as doctor gives them (R is asked only now, on the way out)."""
+    home = os.environ.get("R_HOME")
+    r, _ = installation.find_r()
+    facts = installation.r_facts(r) if r else {}
+    wrong = installation.not_an_r_home(home, facts) if home else None
+    if wrong:
+        return f"{wrong}: {installation.unset_r_home()}."
+    first = str(error).splitlines()[0] if str(error) else ""
+    return installation.rpy2_not_loading(f"{type(error).__name__}: {first}", facts) + "."
 
 
 def _signal_handlers() -> dict:
@@ -144,10 +150,9 @@ def _skip_rpy2s_library_path_question() -> None:
     0.65 s start on a quiet machine and 0.6 s under load (docs/benchmarks.md).
     Other rpy2 versions ask as they do.
     """
-    import rpy2
-    import rpy2.situation
+    if installation.rpy2_is_3_5() and "rpy2.rinterface_lib.openrlib" not in sys.modules:
+        import rpy2.situation
 
-    if rpy2.__version__.startswith("3.5.") and "rpy2.rinterface_lib.openrlib" not in sys.modules:
         rpy2.situation.r_ld_library_path_from_subprocess = lambda r_home: ""
 
 

@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import steps
+from . import installation, steps
 from .workbook import INPUTS, Layout, epoch_sheet
 
-#: What to install when LibreOffice or its Python bridge is missing.
-FIX = "install Debian's libreoffice-calc-nogui and python3-uno (scripts/setup-system.sh does)"
+#: What to install when LibreOffice or its Python bridge is missing (doctor's fix too).
+FIX = installation.libreoffice_fix()
 #: Seconds a recalculation may take before it is stopped. The largest workbook the
 #: tests recalculate (article, 400 epochs) takes under a minute on a busy 2-core machine;
 #: 1000 epochs took 76 s.
@@ -42,18 +42,11 @@ class CalcError(Exception):
     """LibreOffice failed or timed out while recalculating a workbook."""
 
 
-def office_env() -> dict[str, str]:
-    """The environment for LibreOffice's processes: without LD_LIBRARY_PATH.
-
-    An embedded R sets LD_LIBRARY_PATH to its own libraries, and with it Debian's
-    pyuno fails to load ("libreglo.so: cannot open shared object file").
-    LibreOffice, a system package, needs none.
-    """
-    return {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
+office_env = installation.office_env
 
 
 def soffice() -> str:
-    found = os.environ.get("NNPARITY_SOFFICE") or shutil.which("soffice")
+    found = installation.soffice()
     if not found:
         raise CalcUnavailable(f"LibreOffice (soffice) is not installed: {FIX}")
     return found
@@ -61,14 +54,10 @@ def soffice() -> str:
 
 def uno_python() -> str:
     """A Python that can `import uno` (Debian's python3 with python3-uno)."""
-    candidates = [os.environ.get("NNPARITY_UNO_PYTHON"), "/usr/bin/python3",
-                  "/usr/lib/libreoffice/program/python", shutil.which("python3")]
-    for python in filter(None, candidates):
-        if Path(python).is_file() and subprocess.run(
-            [python, "-c", "import uno"], capture_output=True, timeout=60, env=office_env()
-        ).returncode == 0:
-            return python
-    raise CalcUnavailable(f"no Python with LibreOffice's uno module: {FIX}")
+    found = installation.uno_python()
+    if not found:
+        raise CalcUnavailable(f"no Python with LibreOffice's uno module: {FIX}")
+    return found
 
 
 def check_available() -> tuple[str, str]:

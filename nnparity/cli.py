@@ -17,7 +17,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from . import scripts, signals, spreadsheet, stats, supervise, traces
+from . import installation, scripts, signals, spreadsheet, stats, supervise, traces
 from .atomic import OutputError
 from .cases import load_case
 from .command import (
@@ -32,6 +32,7 @@ from .command import (
     parse_timeout,
     write_out,
 )
+from .failed_run import failed_run_json
 from .paths import R_VARIANTS
 from .port import PortError
 from .report import show_run, stage_stats
@@ -208,7 +209,7 @@ def supervised_run(args, err: Console, case, epochs, modes, folder, python_port,
         # The statistics file is written from a pandas table: import pandas while the ports
         # train (the supervisor mostly waits), not after them (0.5 s), nor while they start:
         # the workers' start-up wants both cores (docs/benchmarks.md).
-        threading.Thread(target=importlib.import_module, args=("pandas",), daemon=True).start()
+        threading.Thread(target=import_quietly, args=("pandas",), daemon=True).start()
     progress = Progress(
         TextColumn(f"{case.name}"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"),
         TimeElapsedColumn(), console=err, transient=True,
@@ -225,6 +226,14 @@ def supervised_run(args, err: Console, case, epochs, modes, folder, python_port,
             lockstep_port=lockstep_port,
             move_traces=False,  # they move in with the statistics (commit_outputs)
         )
+
+
+def import_quietly(module: str) -> None:
+    """Import `module` ahead of its use; one that is missing is named by that use (main)."""
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -262,6 +271,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
     except (BadInput, OutputError) as error:
         return say(str(error), BAD_INPUT)
+    except ModuleNotFoundError as error:  # a dependency a command imports when it needs it
+        message = installation.missing_dependency(error)
+        if message is None:
+            raise
+        return say(message, BAD_INPUT)
     except (PortError, supervise.RunTimeout) as error:  # a port failed, ended or hung while it ran
         return say(str(error), FAILS)
     except (KeyboardInterrupt, signals.Interrupted) as stop:
@@ -270,25 +284,3 @@ def main(argv: list[str] | None = None) -> int:
 
         message, code = signals.stopped(stop, ports=getattr(args, "command", None) in COMMANDS)
         return say(message, code)
-
-
-def failed_run_json(case: str | None, code: int, message: str, known: dict | None = None) -> dict:
-    """What `run --json` prints when the run ends without a verdict (bad input, a port that
-    failed, ended or hung, a signal): report.as_json's keys, with nothing compared, and
-    ``error``: the exit code and stderr's line. The case, epochs and modes as far as known
-    (``known``; none for a signal before the command line was read: __main__)."""
-    known = known or {}
-    return {
-        "case": case,
-        "epochs": known.get("epochs"),
-        "passed": False,
-        "verdict": None,
-        "environment": None,
-        "saved_traces": [],
-        "calls": [],
-        "modes": {},
-        "determinism": {},
-        "saved_stats": None,
-        "modes_asked": known.get("modes_asked"),
-        "error": {"exit_code": code, "message": message},
-    }

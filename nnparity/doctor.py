@@ -23,23 +23,32 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 from .command import BAD_INPUT, OK, write_out
-
-#: rpy2-rinterface 3.6.6 and later needs R 4.5; with R 4.2 it fails on "undefined symbol: R_getVar".
-RPY2_FOR_OLD_R = "rpy2==3.5.17"
-RPY2_FOR_NEW_R = "rpy2>=3.6"
-NEW_R = (4, 5)
-
-#: Seconds a child process may take to start R (R and rpy2 start in about a second).
-TIMEOUT = 120
-
-R_HOME_EXPLAINED = (
-    'rpy2 would stop with "Unable to determine R home" (then "r_home is None"): it finds R '
-    "through R_HOME or, when R_HOME is unset, by running `R RHOME`; {why}"
+from .installation import (
+    R_HOME_EXPLAINED,
+    TIMEOUT,
+    apt,
+    declared_dependencies,
+    find_r,
+    libreoffice_fix,
+    missing_dependencies,
+    not_an_r_home,
+    pip,
+    r_facts,
+    r_fix,
+    r_version,
+    requirement_name,
+    rpy2_advice,
+    rpy2_fix,
+    rpy2_for,
+    rpy2_version,
+    soffice,
+    uno_python,
+    unset_r_home,
 )
+
 R_HOME_WRONG = (
     "rpy2 uses R_HOME first and would stop with \"cannot load library '{home}/lib/libR.so'\"; "
     "R_HOME points to {home}, which holds no bin/R"
@@ -60,72 +69,8 @@ class Check:
         return self.checked and not self.ok and self.needed_by == "a run"
 
 
-def sudo() -> str:
-    return "" if os.geteuid() == 0 else "sudo "
-
-
-def apt(*packages: str) -> str:
-    if shutil.which("apt-get") is None:
-        return f"install {' and '.join(packages)} with your system's package manager"
-    return f"{sudo()}apt-get install -y {' '.join(packages)}"
-
-
-def pip(requirement: str) -> str:
-    return f"{sys.executable} -m pip install '{requirement}'"
-
-
-def find_r() -> tuple[Path | None, str]:
-    """The R executable rpy2 would use, and how it was found."""
-    home = os.environ.get("R_HOME")
-    if home:
-        r = Path(home) / "bin" / "R"
-        return (r, f"R_HOME={home}") if r.is_file() else (None, f"R_HOME={home} has no bin/R")
-    on_path = shutil.which("R")
-    return (Path(on_path), "R on PATH") if on_path else (None, "no R on PATH, R_HOME unset")
-
-
-def r_facts(r: Path) -> dict[str, str]:
-    """R's version, home, BLAS, LAPACK and the test packages, from R itself (Rscript beside R)."""
-    rscript = r.parent / "Rscript"
-    code = (
-        'cat("version", paste(R.version$major, R.version$minor, sep = "."), "\\n")\n'
-        'cat("home", R.home(), "\\n")\n'
-        'cat("blas", extSoftVersion()[["BLAS"]], "\\n")\n'
-        'cat("lapack", La_library(), "\\n")\n'
-        'for (p in c("testthat", "lintr")) cat(p, if (requireNamespace(p, quietly = TRUE))'
-        ' as.character(packageVersion(p)) else "", "\\n")\n'
-    )
-    try:
-        done = subprocess.run(
-            [str(rscript), "--vanilla", "-e", code], capture_output=True, text=True, timeout=TIMEOUT
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
-        return {"error": f"{rscript} did not run ({type(error).__name__}: {error})"}
-    if done.returncode != 0:
-        return {"error": f"{rscript} failed: {done.stderr.strip()[-300:]}"}
-    facts = {}
-    for line in done.stdout.splitlines():
-        key, _, value = line.partition(" ")
-        facts[key] = value.strip()
-    return facts
-
-
-def r_version(facts: dict[str, str]) -> tuple[int, ...]:
-    try:
-        return tuple(int(part) for part in facts["version"].split("."))
-    except (KeyError, ValueError):
-        return ()
-
-
-def rpy2_for(version: tuple[int, ...]) -> str:
-    """The rpy2 that loads with this R."""
-    return RPY2_FOR_NEW_R if version and version[:2] >= NEW_R else RPY2_FOR_OLD_R
-
-
 RPY2_PROBE = """
-import rpy2
 import rpy2.robjects as robjects
-print(rpy2.__version__)
 print(robjects.r("R.version.string")[0])
 """
 
@@ -140,23 +85,17 @@ def rpy2_loads() -> tuple[bool, str]:
     except subprocess.TimeoutExpired:
         return False, f"starting R through rpy2 took over {TIMEOUT} s"
     if done.returncode == 0:
-        version, r = (done.stdout.strip().splitlines() + ["?", "?"])[:2]
-        return True, f"rpy2 {version} loads {r}"
+        r = (done.stdout.strip().splitlines() or ["?"])[-1]
+        return True, f"rpy2 {rpy2_version()} loads {r}"
     if done.returncode < 0:
         return False, f"the process loading rpy2 crashed (signal {-done.returncode})"
     last = [line for line in done.stderr.strip().splitlines() if line.strip()]
     return False, last[-1].strip() if last else f"exit code {done.returncode}"
 
 
-def installed(distribution: str) -> str | None:
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return None
-
-
 def diagnose() -> list[Check]:
     checks = [Check("Python", True, f"{platform.python_version()} ({sys.executable})")]
+    checks.append(check_dependencies())
     r_checks, facts = check_r()
     checks += r_checks
     version = r_version(facts)
@@ -173,15 +112,18 @@ def diagnose() -> list[Check]:
             checks.append(Check(package, bool(found), found or "R package not installed", fix, env))
     chromium = ("chromium", "chromium-browser")
     checks.append(program("Chromium", chromium, "chromium", "tox -e browser"))
-    checks.append(
-        program(
-            "LibreOffice",
-            ("soffice", "libreoffice"),
-            "libreoffice-calc-nogui",
-            "tox -e spreadsheet, nnparity run --spreadsheet",
-        )
-    )
+    checks.append(check_libreoffice())
     return checks
+
+
+def check_dependencies() -> Check:
+    """The Python packages nnparity declares (rpy2's own check follows R's)."""
+    missing = missing_dependencies()
+    if missing:
+        names = ", ".join(requirement_name(r) for r in missing)
+        return Check("Python packages", False, f"not installed: {names}", pip(*missing))
+    found = [requirement_name(r) for r in declared_dependencies()]
+    return Check("Python packages", True, ", ".join(n for n in found if n != "rpy2"))
 
 
 def check_r() -> tuple[list[Check], dict[str, str]]:
@@ -194,18 +136,21 @@ def check_r() -> tuple[list[Check], dict[str, str]]:
             if home
             else R_HOME_EXPLAINED.format(why="R_HOME is unset and there is no `R` on PATH")
         )
-        fix = "unset R_HOME" if home and shutil.which("R") else apt("r-base-core")
+        fix = unset_r_home() if home else r_fix()
         detail = f"not found ({how}). {why}"
         return [Check("R", False, detail, fix)], {}
     facts = r_facts(r)
+    wrong_home = not_an_r_home(home, facts) if home else None
+    if wrong_home:
+        return [Check("R", False, wrong_home, unset_r_home())], {}
     if "error" in facts:
-        return [Check("R", False, facts["error"], apt("r-base-core"))], {}
+        return [Check("R", False, facts["error"], r_fix())], {}
     found = f"{facts.get('version', '?')} at {facts.get('home', '?')} ({how})"
     return [Check("R", True, found), r_home_check(facts.get("home", ""))], facts
 
 
 def check_rpy2(facts: dict[str, str], version: tuple[int, ...]) -> Check:
-    rpy2 = installed("rpy2")
+    rpy2 = rpy2_version()
     if rpy2 is None:
         return Check("rpy2", False, "not installed", pip(rpy2_for(version)))
     if not version:
@@ -216,7 +161,7 @@ def check_rpy2(facts: dict[str, str], version: tuple[int, ...]) -> Check:
     if loads:
         return Check("rpy2", True, said)
     why = f"{rpy2} does not load with R {facts['version']}: {rpy2_advice(said, version)}"
-    return Check("rpy2", False, why, pip(rpy2_for(version)))
+    return Check("rpy2", False, why, rpy2_fix(version))
 
 
 def r_home_check(home: str) -> Check:
@@ -229,18 +174,6 @@ def r_home_check(home: str) -> Check:
             "R_HOME", False, f"{value}, but that R says its home is {home}", f"export R_HOME={home}"
         )
     return Check("R_HOME", True, value)
-
-
-def rpy2_advice(error: str, version: tuple[int, ...]) -> str:
-    """One sentence on why rpy2 did not load, from the last line it printed."""
-    if "R_getVar" in error:
-        return (
-            f"{error} (rpy2 3.6 needs R 4.5 or newer; R {'.'.join(map(str, version))} needs "
-            f"{RPY2_FOR_OLD_R})"
-        )
-    if "Unable to determine R home" in error or "r_home is None" in error:
-        return R_HOME_EXPLAINED.format(why="neither worked in the child process") + f" ({error})"
-    return error
 
 
 def numpy_blas() -> str:
@@ -262,6 +195,19 @@ def program(name: str, commands: tuple[str, ...], package: str, needed_by: str) 
         apt(package),
         needed_by,
     )
+
+
+def check_libreoffice() -> Check:
+    """What `run --spreadsheet` starts (nnparity/calc.py): soffice, and a Python with uno."""
+    office, python = soffice(), uno_python()
+    if office and python:
+        found = f"{office}; LibreOffice's uno module in {python}"
+    elif not office:
+        found = "no soffice (NNPARITY_SOFFICE unset, none on PATH)"
+    else:
+        found = f"{office}, but no Python with LibreOffice's uno module (python3-uno)"
+    return Check("LibreOffice", bool(office and python), found, libreoffice_fix(),
+                 "tox -e spreadsheet, nnparity run --spreadsheet")
 
 
 def add_parser(sub) -> None:

@@ -27,14 +27,12 @@ def python_side() -> dict[str, str]:
 
 def r_side() -> dict[str, str]:
     """R's version and libraries, read from the embedded R of this process."""
-    from . import bridge
+    from . import bridge, installation
 
     try:
-        import rpy2
-
         robjects, _ = bridge.r()
         return {
-            "rpy2": rpy2.__version__,
+            "rpy2": installation.rpy2_version() or "?",
             "R": str(robjects.r("R.version.string")[0]),
             "R BLAS": str(robjects.r('extSoftVersion()[["BLAS"]]')[0]),
             "R LAPACK": str(robjects.r("La_library()")[0]),

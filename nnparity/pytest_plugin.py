@@ -66,11 +66,27 @@ def pytest_configure(config) -> None:
         value = config.getoption(option)
         if value and not (here / value).exists():
             raise pytest.UsageError(f"--{option.replace('_', '-')} {value}: no such file or folder")
+    check_epochs_and_cases(config)
     # Only the parity suite, unless the user named test paths of their own too.
     if config.args_source == pytest.Config.ArgsSource.ARGS:
         config.args.append(str(SUITE))
     else:
         config.args[:] = [str(SUITE)]
+
+
+def check_epochs_and_cases(config) -> None:
+    """--nnparity-epochs and --nnparity-case as `nnparity run` checks --epochs and --case: a
+    usage error naming the option, before any test runs."""
+    from .cases import CaseError, epochs_count, load_case
+
+    epochs = config.getoption("nnparity_epochs")
+    if epochs is not None and isinstance(epochs_count(epochs), str):
+        raise pytest.UsageError(f"--nnparity-epochs {epochs}: {epochs_count(epochs)}")
+    for case in config.getoption("nnparity_case") or ():
+        try:
+            load_case(case)
+        except CaseError as error:
+            raise pytest.UsageError(f"--nnparity-case {case}: {error}") from None
 
 
 @pytest.hookimpl(tryfirst=True)

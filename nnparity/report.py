@@ -264,7 +264,7 @@ def as_json(run: Run, stats=None) -> dict:
         "saved_traces": [str(p) for p in run.saved],
         "calls": run.calls,  # epochs of each call of a port's train()
         "modes": {},
-        "error": None,  # a run without a verdict: cli.failed_run_json
+        "error": None,  # a run without a verdict: failed_run.failed_run_json
     }
     out["determinism"] = {language: d.as_json() for language, d in run.determinism.items()}
     for mode, report in run.reports.items():

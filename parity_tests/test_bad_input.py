@@ -344,13 +344,19 @@ def run_subprocess(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedP
 
 
 def test_without_r_the_run_exits_2_with_the_command_that_installs_it(tmp_path):
-    empty_bin = tmp_path / "bin"
+    empty_bin = tmp_path / "bin"  # R-less, with apt-get where there is one
     empty_bin.mkdir()
+    apt_get = shutil.which("apt-get")
+    if apt_get:
+        (empty_bin / "apt-get").symlink_to(apt_get)
     env = {k: v for k, v in os.environ.items() if not k.startswith("R_")}
     env.update(PATH=str(empty_bin), R_HOME=str(tmp_path / "nowhere"))
     result = run_subprocess(env, tmp_path)
     assert result.returncode == 2, result.stdout + result.stderr
-    one_line(result.stderr, "R is not installed", "apt-get install r-base-core")
+    sudo = "" if os.geteuid() == 0 else "sudo "
+    fix = (f"{sudo}apt-get install -y r-base-core" if apt_get
+           else "install r-base-core with your system's package manager")
+    one_line(result.stderr, "R is not installed", f": {fix}.")
     assert not (tmp_path / "traces").exists()
 
 
@@ -361,8 +367,11 @@ def test_an_rpy2_that_does_not_load_exits_2_with_the_command_that_fixes_it(tmp_p
     env = dict(os.environ, PYTHONPATH=str(tmp_path / "site"))
     result = run_subprocess(env, tmp_path)
     assert result.returncode == 2, result.stdout + result.stderr
+    pip = f"{sys.executable} -m pip"
     one_line(
-        result.stderr, "rpy2 does not load", "R_getVar", "pip install rpy2==3.5.17"
+        result.stderr, "rpy2 does not load", "R_getVar",
+        f"run {pip} uninstall -y rpy2 rpy2-rinterface rpy2-robjects && "
+        f"{pip} install 'rpy2==3.5.17'.",
     )
 
 

@@ -6,9 +6,12 @@ repository, as a user's project would.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
+
+import pytest
 
 from nnparity import paths, steps
 from tools.port_copy import copy_port, copy_with
@@ -17,8 +20,13 @@ EPOCHS = "5"  # the wrong-axis bias shows at epoch 1; 5 epochs keep each child r
 
 
 def user_pytest(folder, *args: str) -> subprocess.CompletedProcess:
+    """pytest in `folder`, with the plugin of the nnparity under test (this checkout's, not
+    whichever one the virtualenv installed: a git worktree shares it)."""
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rf", *args]
-    return subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=600)
+    env = dict(os.environ, PYTHONPATH=str(paths.PACKAGE.parent))
+    return subprocess.run(
+        command, cwd=folder, capture_output=True, text=True, timeout=600, env=env
+    )
 
 
 def r_port_copy(folder, old: str | None = None, new: str | None = None, file: str = "steps.R"):
@@ -142,6 +150,25 @@ def test_a_port_folder_that_does_not_exist_is_a_usage_error_naming_it(tmp_path):
     done = user_pytest(tmp_path, "--r-impl", "no_such_port")
     assert done.returncode == 4, done.stdout + done.stderr
     assert "--r-impl no_such_port: no such file or folder" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "option, value, says",
+    [
+        ("--nnparity-epochs", "-3", "epochs must be a positive integer, got -3"),
+        ("--nnparity-epochs", "0", "epochs must be a positive integer, got 0"),
+        ("--nnparity-case", "nosuch", "no such case folder"),
+    ],
+    ids=["negative-epochs", "zero-epochs", "unknown-case"],
+)
+def test_a_bad_epochs_or_case_option_is_a_usage_error_naming_it(tmp_path, option, value, says):
+    r_port_copy(tmp_path)
+    done = user_pytest(tmp_path, "--r-impl", "my_port", option, value)
+    assert done.returncode == 4 and f"{option} {value}: " in done.stderr, (
+        f"pytest {option} {value} was not refused as a usage error (exit 4, one line naming "
+        f"it):\nexit {done.returncode}\n{done.stdout[-2000:]}{done.stderr}"
+    )
+    assert says in done.stderr and "Traceback" not in done.stderr, done.stderr
 
 
 def test_without_its_options_the_plugin_adds_no_test(tmp_path):

@@ -125,6 +125,33 @@ def test_ctrl_c_before_run_json_reads_its_command_line_still_prints_one_json_doc
     assert document["case"] == "iris", document
 
 
+@pytest.mark.parametrize("stop, code", [("KeyboardInterrupt", 130), ("Interrupted(15)", 143)],
+                         ids=["ctrl-c", "sigterm"])
+def test_a_stop_inside_numpys_import_during_run_json_is_one_line_and_one_document(stop, code):
+    # Inside the start of numpy's extension (its numpy.dtypes): numpy cannot be imported again
+    # in this process, and the handler that builds the JSON document must not need it.
+    script = CTRL_C_WHILE_IMPORTING.replace('"nnparity.spawn"', '"numpy.dtypes"').replace(
+        "raise KeyboardInterrupt", f"raise {stop}"
+    ).replace(
+        "from nnparity import __main__",
+        "from nnparity.signals import Interrupted\n"
+        'sys.argv = ["nnparity", "run", "--json", "--epochs", "300"]\n'
+        "from nnparity import __main__",
+    ).replace("print(__main__.command())", "sys.exit(__main__.command())")
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == code and len(result.stderr.strip().splitlines()) == 1, (
+        f"a stop while the supervisor imported numpy did not end in one line and exit {code}:"
+        f"\nexit {result.returncode}\nstderr: {result.stderr}"
+    )
+    try:
+        document = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"stdout is not one JSON document:\n{result.stdout}\n{result.stderr}")
+    assert document["error"]["exit_code"] == code, document
+
+
 def test_a_signal_while_the_outputs_move_in_and_the_result_is_printed_is_too_late_to_stop():
     """Stopping there would leave outputs moved in, the earlier ones gone, under a message
     that the run was stopped: the command completes instead."""

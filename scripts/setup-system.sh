@@ -35,7 +35,15 @@ if ! command -v apt-get >/dev/null; then
   exit 2
 fi
 sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
+if [ "$(id -u)" -ne 0 ]; then
+  if ! command -v sudo >/dev/null; then
+    # Not apt-get alone: this script also keeps the BLAS that R uses (below).
+    script="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+    echo "scripts/setup-system.sh: not root and no sudo to install ${missing[*]}: run it as root: su -c 'bash $script'" >&2
+    exit 2
+  fi
+  sudo="sudo"
+fi
 echo "Installing from Debian's packages: ${missing[*]}" >&2
 # Installing OpenBLAS or BLIS registers them as alternatives for libblas.so.3 and
 # liblapack.so.3 with a higher priority than the reference BLAS (libblas3), so in

@@ -1,0 +1,29 @@
+"""What `run --json` prints when the run ends without a verdict.
+
+Standard library only: it is printed when a signal cut an import short (numpy's, whose
+second import in a process fails) and when a declared dependency is missing.
+"""
+
+from __future__ import annotations
+
+
+def failed_run_json(case: str | None, code: int, message: str, known: dict | None = None) -> dict:
+    """What `run --json` prints when the run ends without a verdict (bad input, a port that
+    failed, ended or hung, a signal): report.as_json's keys, with nothing compared, and
+    ``error``: the exit code and stderr's line. The case, epochs and modes as far as known
+    (``known``; none for a signal before the command line was read: __main__)."""
+    known = known or {}
+    return {
+        "case": case,
+        "epochs": known.get("epochs"),
+        "passed": False,
+        "verdict": None,
+        "environment": None,
+        "saved_traces": [],
+        "calls": [],
+        "modes": {},
+        "determinism": {},
+        "saved_stats": None,
+        "modes_asked": known.get("modes_asked"),
+        "error": {"exit_code": code, "message": message},
+    }
