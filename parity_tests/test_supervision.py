@@ -510,6 +510,25 @@ RETURNS = [
         "unnamed entries",
     ),
     (
+        # a wrong E first, the right one after it: R's trace$E read the first, Python the last
+        "r-trace-names-a-matrix-twice",
+        "r_impl",
+        "train.R",
+        RETURN_R,
+        RETURN_R.replace(
+            "trace = trace", "trace = c(list(E = lapply(trace$E, `*`, 2)), trace)"
+        ),
+        "returned a list with two entries named E as its trace",
+    ),
+    (
+        "r-returns-a-weight-twice",
+        "r_impl",
+        "train.R",
+        RETURN_R,
+        RETURN_R.replace("wh = wh,", "wh = wh * 2, wh = wh,"),
+        "returned a list with two entries named wh from train",
+    ),
+    (
         "r-character",
         "r_impl",
         "train.R",

@@ -133,8 +133,19 @@ check_result <- function(result, record) {
       call. = FALSE
     )
   }
+  check_unique_names(result, "from train")
   for (name in c("wh", "bh", "wout", "bout")) check_weight(result, name)
   if (record) check_trace(result$trace)
+}
+
+# A list holding two entries of one name: R's `$` reads the first, another
+# reader could take the last (a trace's E twice, the wrong one first, passed).
+check_unique_names <- function(value, where) {
+  twice <- names(value)[duplicated(names(value)) & names(value) != ""]
+  if (length(twice) > 0) {
+    stop("nnparity: returned a list with two entries named ", twice[1], " ",
+         where, "; expected one of each name", call. = FALSE)
+  }
 }
 
 # A weight that is doubles without dimensions lost them in a step (R's
@@ -165,6 +176,7 @@ check_trace <- function(trace) {
     stop("nnparity: returned a trace with unnamed entries; expected ", expected,
          call. = FALSE)
   }
+  check_unique_names(trace, "as its trace")
   # A list of epochs is checked as it is laid out (epochs_last()).
   epochs_lists <- vapply(trace, is_epochs_list, NA)
   for (name in names(trace)[!epochs_lists]) {
