@@ -73,10 +73,13 @@ class RPort(Port):
         self.quantities = robjects.ListVector(
             {q.name: robjects.StrVector(q.inputs) for q in steps.QUANTITIES}
         )
-        # The steps the step list says are elementwise: lockstep tries each in one call over
-        # the chunk, kept only where per-epoch calls agree (harness.R, lockstep_batched).
+        # The steps the step list says are elementwise: lockstep calls each once over the
+        # chunk when the port's code for it is elementwise (harness.R, elementwise_code), kept
+        # only where per-epoch calls agree (lockstep_batched).
         self.elementwise = np.array([q.name for q in steps.QUANTITIES if not q.sums])
         self.batch = True
+        #: The steps the last lockstep call computed in one call over its chunk.
+        self.batched_steps: list[str] = []
         # Where a chunk's arrays are copied out of R: new arrays, or a worker's slot (worker.py)
         self.place = None
         self.lockstep_inputs = LockstepInputs()  # the same R vectors for every chunk
@@ -168,6 +171,7 @@ class RPort(Port):
         if values is None:
             values = _as_dict(converted(result.rx2("values")))
         problems = converted(result.rx2("problems"))
+        self.batched_steps = [str(name) for name in result.rx2("batched")]
         out: dict = {
             name: np.ascontiguousarray(value, dtype=np.float64) for name, value in values.items()
         }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from nnparity import steps
 from nnparity.cases import load_case
 from nnparity.port import StepFailure
 from nnparity.ports import PythonPort, RPort
@@ -51,25 +52,34 @@ def test_batched_lockstep_has_the_bits_of_per_epoch_calls(r_available, name):
     assert_same(*both_ways(RPort(), case, trace, start))
 
 
-def test_an_elementwise_step_is_called_once_over_the_whole_chunk(r_available, port_copy):
+def test_the_articles_elementwise_steps_are_each_called_once_over_the_whole_chunk(r_available):
     """Without this, the test above would pass with batching never used."""
-    seen = (
-        "\nseen <- new.env()\nseen$rows <- integer()\nsigmoid_output <- steps$output\n"
-        "steps$output <- function(output_layer_input) {\n"
-        "  seen$rows <- c(seen$rows, nrow(output_layer_input))\n"
-        "  sigmoid_output(output_layer_input)\n}\n"
-    )
-    last = "    bh + colSums(d_hiddenlayer) * lr\n  }\n)\n"
-    port = RPort(port_copy("r_impl", "steps.R", last, last + seen))
-    case = load_case("article")
+    port, case = RPort(), load_case("article")
     trace, start = python_chunk(case)
     port.lockstep(case, trace, start)
-    from nnparity.bridge import call
+    elementwise = [q.name for q in steps.QUANTITIES if not q.sums]
+    assert port.batched_steps == elementwise, (
+        f"r_impl's elementwise steps should each be one call over the chunk: {port.batched_steps}"
+    )
 
-    rows = list(np.asarray(call("get", "seen", envir=port.env)["rows"]))
-    samples = case.X.shape[0]
-    assert EPOCHS * samples in rows, f"steps$output was never called on the whole chunk: {rows}"
-    assert len(rows) < EPOCHS, f"steps$output was called {len(rows)} times for {EPOCHS} epochs"
+
+def test_a_step_whose_code_reads_one_of_its_cells_is_called_per_epoch(r_available, port_copy):
+    """Wrong at one epoch by a test of its own first cell (epoch 23, which the batched call's
+    checks do not look at): over a stack of epochs that cell is epoch 1's, so one call over
+    the chunk gave the right value at every epoch and the mistake held parity."""
+    case = load_case("all_different")
+    trace, start = python_chunk(case)
+    marker = repr(float(trace["output"][23 - 1, 0, 0]))
+    body = (f"{{\n    slope <- derivatives_sigmoid(output)\n"
+            f"    if (output[1, 1] == {marker}) slope <- slope * 1.01\n    slope\n  }}")
+    port = RPort(port_copy("r_impl", "steps.R", "    derivatives_sigmoid(output)\n",
+                           f"    {body}\n"))
+    batched = port.lockstep(case, trace, start)
+    assert "slope_output_layer" not in port.batched_steps, (
+        "a step whose code reads a cell of its input was called once over the whole chunk"
+    )
+    port.batch = False
+    assert_same(batched, port.lockstep(case, trace, start))
 
 
 # Functions a port may give an elementwise step that are not elementwise, or not for a stack

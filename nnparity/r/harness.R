@@ -296,9 +296,11 @@ lockstep <- function(port, trace, start, X, y, lr, quantities, state_names,
   inputs <- lockstep_inputs(trace, start, constant, state_names)
   values <- list()
   problems <- list()
+  batched_steps <- character()
   for (name in names(quantities)) {
     needs <- quantities[[name]]
-    batched <- batch && name %in% elementwise && !any(needs %in% state_names)
+    batched <- batch && name %in% elementwise && !any(needs %in% state_names) &&
+      elementwise_code(port$steps[[name]])
     shape <- epochs_shape(trace[[name]]) # [epochs, rows, cols]
     outcome <- lockstep_step(
       port$steps[[name]], name, needs, inputs, shape, batched
@@ -308,8 +310,9 @@ lockstep <- function(port, trace, start, X, y, lr, quantities, state_names,
     } else {
       problems[[name]] <- outcome$problem
     }
+    if (isTRUE(outcome$batched)) batched_steps <- c(batched_steps, name)
   }
-  list(values = values, problems = problems)
+  list(values = values, problems = problems, batched = batched_steps)
 }
 
 # The steps' inputs in a chunk, by name, three ways: `over_epochs(input)`, its
@@ -353,6 +356,65 @@ lockstep_inputs <- function(trace, start, constant, state_names) {
     stack_epochs(as_epochs_last(trace[[input]]), which)
   }
   list(over_epochs = over_epochs, at = at, stacked = stacked)
+}
+
+# The operations a step may be built of to be called once over a chunk: each
+# gives every cell from the same cells of its arguments alone, whatever the
+# number of rows (R's own functions, as base R defines them).
+elementwise_operations <- c(
+  "+", "-", "*", "/", "^", "(", "{", "<-", "=", "exp", "log", "log1p",
+  "expm1", "sqrt", "abs", "tanh", "sinh", "cosh", "pmin", "pmax"
+)
+
+# Whether a step's code is elementwise by what it is written with, not by
+# what it gives on a few epochs: its body (and that of every function of the
+# port it calls, such as sigmoid()) uses only elementwise_operations, as base R
+# defines them, its own arguments and local names, and numeric constants. A
+# step that reads a row, a size, a sum or another global (output[1, 1],
+# nrow(x), if ...) is called once per epoch: a difference it makes only at
+# some epochs is then found at its epoch.
+elementwise_code <- function(step, seen = list()) {
+  if (!is.function(step) || is.primitive(step)) return(FALSE)
+  if (any(vapply(seen, identical, NA, step))) return(TRUE)
+  seen <- c(seen, step)
+  env <- environment(step)
+  locals <- c(names(formals(step)), assigned_names(body(step)))
+  elementwise_expr(body(step), env, locals, seen)
+}
+
+elementwise_expr <- function(e, env, locals, seen) {
+  if (is.numeric(e) && length(e) == 1) return(TRUE)
+  if (is.name(e)) return(as.character(e) %in% locals)
+  if (!is.call(e) || !is.name(e[[1]])) return(FALSE)
+  head <- as.character(e[[1]])
+  args <- as.list(e)[-1]
+  if (head %in% c("<-", "=")) {
+    if (!is.name(args[[1]])) return(FALSE)
+    args <- args[-1]
+  }
+  elementwise_call(head, env, seen) &&
+    all(vapply(args, elementwise_expr, NA, env, locals, seen))
+}
+
+# Whether the function a call names is one of elementwise_operations as base R
+# defines it, or a function of the port's whose own code is elementwise.
+elementwise_call <- function(head, env, seen) {
+  if (head %in% elementwise_operations) {
+    return(identical(get0(head, envir = env), get0(head, envir = baseenv())))
+  }
+  elementwise_code(get0(head, envir = env, mode = "function"), seen)
+}
+
+# The names a function body assigns with <- or = (its local names).
+assigned_names <- function(e) {
+  if (!is.call(e)) return(character())
+  found <- if (is.name(e[[1]]) && as.character(e[[1]]) %in% c("<-", "=") &&
+                 is.name(e[[2]])) {
+    as.character(e[[2]])
+  } else {
+    character()
+  }
+  c(found, unlist(lapply(as.list(e)[-1], assigned_names)))
 }
 
 # One step over a chunk: in one call when `batched` (an elementwise step of
@@ -465,7 +527,7 @@ lockstep_batched <- function(step, shape, stacked, at, batch_epochs = 64) {
   if (is.null(value) || !agrees_on(checked, step, stacked, at, value)) {
     return(NULL)
   }
-  list(value = value)
+  list(value = value, batched = TRUE)
 }
 
 # Whether `value`, the step's call on the whole chunk, holds at the epochs
