@@ -363,7 +363,8 @@ lockstep_inputs <- function(trace, start, constant, state_names) {
 # number of rows (R's own functions, as base R defines them).
 elementwise_operations <- c(
   "+", "-", "*", "/", "^", "(", "{", "<-", "=", "exp", "log", "log1p",
-  "expm1", "sqrt", "abs", "tanh", "sinh", "cosh", "pmin", "pmax"
+  "expm1", "sqrt", "abs", "tanh", "sinh", "cosh", "pmin", "pmax", ">", "<",
+  ">=", "<=", "==", "!=", "!", "&", "|", "ifelse"
 )
 
 # Whether a step's code is elementwise by what it is written with, not by
