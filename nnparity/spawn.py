@@ -161,6 +161,63 @@ def _kill_marked(mark: str) -> None:
             continue
 
 
+#: Whether this process adopts what its workers' children leave behind (``adopt_orphans``).
+_adopting: list[bool] = []
+
+
+def adopt_orphans() -> None:
+    """Make this process, nnparity's own command line, the parent of every process its
+    workers' descendants leave orphaned (Linux's child subreaper), so that ``end_adopted``
+    finds them when the command ends: a port's child that left the worker's session (setsid)
+    and cleared its environment of the worker's mark (env -i) outlived the run. Not for a
+    process that runs other code too (pytest's): everything it is left would be ended."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(36, 1, 0, 0, 0) == 0:  # PR_SET_CHILD_SUBREAPER
+            _adopting.append(True)
+    except (OSError, AttributeError):  # not Linux: the session and the mark only
+        pass
+
+
+def end_adopted(rounds: int = 5) -> None:
+    """SIGKILL to whatever this process was left (``adopt_orphans``), with its process group,
+    and reap it; again for what that leaves, a few rounds."""
+    if not _adopting:
+        return
+    for _ in range(rounds):
+        left = _children(os.getpid())
+        if not left:
+            return
+        for pid in left:
+            for kill in (os.killpg, os.kill):
+                try:
+                    kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+
+
+def _children(parent: int) -> list[int]:
+    """The processes whose parent is `parent` (their /proc/PID/stat's fourth field)."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent:
+            found.append(int(entry.name))
+    return found
+
+
 def _kill_session(worker: Started) -> None:
     """SIGKILL to the worker's process group (its session: start_new_session)."""
     try:

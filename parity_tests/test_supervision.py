@@ -1906,3 +1906,36 @@ def test_an_r_port_cannot_replace_the_harnesss_functions_from_its_files(tmp_path
         f"{result.stdout}{result.stderr}"
     )
     assert "First: epoch 1, step 11 (bout)" in result.stdout, result.stdout
+
+
+#: A Python port that leaves a process behind which left the worker's session (setsid) and
+#: cleared its environment (so the worker's mark in it is gone too): it writes a file later.
+ESCAPES = '''
+_train = train
+
+
+def train(*args, **kwargs):
+    import os
+
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            os.execve("/bin/sh", ["sh", "-c", "sleep 2; echo escaped > {out}"], {{"PATH": "/bin"}})
+        os._exit(0)
+    return _train(*args, **kwargs)
+'''
+
+
+def test_a_process_a_port_leaves_without_its_session_or_environment_ends_with_the_run(
+    tmp_path, port_copy
+):
+    """It outlived the run and wrote its file 2 s later: now the command line adopts what its
+    workers' children leave (a child subreaper) and ends it as it exits."""
+    out = tmp_path / "escaped.txt"
+    end = "    return dict(wh=wh, bh=bh, wout=wout, bout=bout, output=output, trace=trace)\n"
+    port = port_copy("python_impl", "train.py", end, end + ESCAPES.format(out=out))
+    result = nnparity("run", "--epochs", "5", "--mode", "free", "--python-impl", str(port),
+                      cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    time.sleep(3.5)
+    assert not out.exists(), "a process the port left behind outlived the run"
