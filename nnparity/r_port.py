@@ -131,6 +131,15 @@ class RPort(Port):
         state = _as_dict(call("nnparity_weights", self.state))
         return {name: np.array(state[name], dtype=np.float64) for name in steps.STATE}
 
+    def positional_steps(self) -> dict[str, list[str]]:
+        """The steps lockstep hands their inputs by position (their own argument names are
+        not the step list's): name -> those argument names (harness.R)."""
+        if not self.can_lockstep:
+            return {}
+        found = converted(call("nnparity_positional_steps", self.env, self.quantities,
+                               convert=False))
+        return {str(name): [str(a) for a in np.ravel(found[name])] for name in found.keys()}
+
     def lockstep(
         self, case, trace: dict[str, np.ndarray], start: dict[str, np.ndarray]
     ) -> dict[str, np.ndarray | StepFailure]:

@@ -94,6 +94,7 @@ class WorkerPort(Port):
         self.epochs_total = None  # set by the runner, for messages
         self._requested = 0  # epochs asked for so far
         self.loaded = False
+        self.positional: dict[str, list[str]] = {}  # the load reply's (RPort.positional_steps)
         self._environment: Pending | None = None
         self._pending: collections.deque[Pending] = collections.deque()
         self._outbox: queue.Queue = queue.Queue()
@@ -125,6 +126,7 @@ class WorkerPort(Port):
         self.path, self.language = Path(info["path"]), info["language"]
         self.can_lockstep, self.can_chunk = info["can_lockstep"], info["can_chunk"]
         self.description = info["describe"]
+        self.positional = info.get("positional", {})
         self.loaded = True
         if not self.quiet_load:
             for chunk in self._held:

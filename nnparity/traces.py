@@ -326,7 +326,32 @@ def run(
             folder.abort()
         raise
     reports = {mode: c.report() for mode, c in comparisons.items()}
+    if "lockstep" in reports:
+        reports["lockstep"].remarks += positional_remarks(reports["lockstep"], runner.lockstep_port)
     return Run(case, epochs, reports, saved, info, determinism=same_bits, calls=sizes)
+
+
+def positional_remarks(report, r_port) -> list[str]:
+    """For each step lockstep found wrong whose R function takes its inputs by position (its
+    argument names are not the step list's), how its inputs were handed: a faithful step
+    with its arguments renamed and swapped (function(out, target) target - out) read as a
+    wrong formula."""
+    positional = getattr(r_port, "positional", None)
+    if positional is None:
+        positional = r_port.positional_steps() if hasattr(r_port, "positional_steps") else {}
+    said = []
+    for s in report.stats:
+        if s.name not in positional or (s.passed and not s.problem):
+            continue
+        inputs = steps.BY_NAME[s.name].inputs
+        handed = ", ".join(f"{mine} = {theirs}" for mine, theirs in zip(
+            positional[s.name], inputs, strict=False))
+        said.append(
+            f"lockstep handed steps${s.name} its inputs by position ({handed}): its arguments "
+            f"({', '.join(positional[s.name])}) are not the step list's names "
+            f"({', '.join(inputs)}); name them so, in any order, and each gets its own input"
+        )
+    return said
 
 
 class _Runner:

@@ -92,6 +92,8 @@ class Worker:
             "can_chunk": bool(getattr(self.port, "can_chunk", True)),
             "language": self.port.language,
             "describe": self.port.describe(),
+            # an R port's steps whose inputs lockstep hands by position (a failure says so)
+            "positional": getattr(self.port, "positional_steps", dict)(),
         }
 
     def start(self, case) -> None:

@@ -1939,3 +1939,23 @@ def test_a_process_a_port_leaves_without_its_session_or_environment_ends_with_th
     assert result.returncode == 0, result.stdout + result.stderr
     time.sleep(3.5)
     assert not out.exists(), "a process the port left behind outlived the run"
+
+
+def test_a_step_whose_arguments_lockstep_hands_by_position_says_so_when_it_fails(
+    tmp_path, port_copy
+):
+    """A faithful E written function(out, target) target - out, called so by the port's own
+    train(): lockstep hands its inputs in the step list's order (y, output), and the failure
+    read as a wrong formula."""
+    from tools.port_copy import change_once
+
+    port = port_copy("r_impl", "steps.R", "  E = function(y, output) {\n    y - output\n",
+                     "  E = function(out, target) {\n    target - out\n")
+    change_once(port, "train.R", "steps$E(y, output)", "steps$E(output, y)")
+    result = nnparity("run", "--epochs", "5", "--r-impl", str(port), cwd=tmp_path)
+    assert result.returncode == 1 and "(free, 5 epochs): parity holds" in result.stdout, (
+        result.stdout + result.stderr
+    )
+    said = " ".join(result.stdout.split())
+    assert ("lockstep handed steps$E its inputs by position (out = y, target = output): its "
+            "arguments (out, target) are not the step list's names (y, output)") in said, said

@@ -440,6 +440,22 @@ lockstep_step <- function(step, name, needs, inputs, shape, batched) {
   lockstep_one(step, name, calls, shape)
 }
 
+# The steps of a port whose inputs lockstep hands by position, not by name
+# (argument_names() NULL): name -> the step's own argument names, for a
+# failure's story (argument names other than the step list's, in another
+# order, compute from the inputs in the wrong places).
+nnparity_positional_steps <- function(port, quantities) {
+  found <- list()
+  for (name in names(quantities)) {
+    step <- port$steps[[name]]
+    if (!is.function(step) || is.primitive(step)) next
+    formal <- names(formals(step))
+    by_name <- argument_names(step, quantities[[name]])
+    if (length(formal) > 0 && is.null(by_name)) found[[name]] <- formal
+  }
+  found
+}
+
 # The names a step's inputs are handed by: the inputs' own names (the step
 # list's, steps.csv) when every formal argument of the step is one of them,
 # whatever their order (function(output, y) for E = y - output, which a
