@@ -63,17 +63,38 @@ def test_the_articles_elementwise_steps_are_each_called_once_over_the_whole_chun
     )
 
 
-def test_a_step_whose_code_reads_one_of_its_cells_is_called_per_epoch(r_available, port_copy):
+#: Ways a step's code can read one cell of its input (epoch 23's, which the batched call's
+#: checks do not look at): in its body, in an argument's default, in a port function it calls.
+READS_A_CELL = {
+    "in-its-body": ("{\n    slope <- derivatives_sigmoid(output)\n"
+                    "    if (output[1, 1] == MARKER) slope <- slope * 1.01\n    slope\n  }"),
+    "in-a-default": "derivatives_sigmoid(output) * scale",
+    "in-a-helper": "nudged(derivatives_sigmoid(output), output)",
+}
+
+
+@pytest.mark.parametrize("where", READS_A_CELL)
+def test_a_step_whose_code_reads_one_of_its_cells_is_called_per_epoch(
+    r_available, port_copy, where
+):
     """Wrong at one epoch by a test of its own first cell (epoch 23, which the batched call's
     checks do not look at): over a stack of epochs that cell is epoch 1's, so one call over
     the chunk gave the right value at every epoch and the mistake held parity."""
     case = load_case("all_different")
     trace, start = python_chunk(case)
     marker = repr(float(trace["output"][23 - 1, 0, 0]))
-    body = (f"{{\n    slope <- derivatives_sigmoid(output)\n"
-            f"    if (output[1, 1] == {marker}) slope <- slope * 1.01\n    slope\n  }}")
-    port = RPort(port_copy("r_impl", "steps.R", "    derivatives_sigmoid(output)\n",
-                           f"    {body}\n"))
+    step = (f"  slope_output_layer = function(output, scale = 1 + (output[1, 1] == {marker}) / 100)"
+            " {\n" if where == "in-a-default" else "  slope_output_layer = function(output) {\n")
+    helper = (f"\nnudged <- function(slope, output) {{\n  if (output[1, 1] == {marker}) "
+              "slope * 1.01 else slope\n}\n")
+    port = port_copy("r_impl", "steps.R",
+                     "  slope_output_layer = function(output) {\n    derivatives_sigmoid(output)\n",
+                     step + "    " + READS_A_CELL[where].replace("MARKER", marker) + "\n")
+    if where == "in-a-helper":
+        from tools.port_copy import change_once
+
+        change_once(port, "activations.R", "x * (1 - x)\n}\n", "x * (1 - x)\n}\n" + helper)
+    port = RPort(port)
     batched = port.lockstep(case, trace, start)
     assert "slope_output_layer" not in port.batched_steps, (
         "a step whose code reads a cell of its input was called once over the whole chunk"

@@ -380,7 +380,11 @@ elementwise_code <- function(step, seen = list()) {
   seen <- c(seen, step)
   env <- environment(step)
   locals <- c(names(formals(step)), assigned_names(body(step)))
-  elementwise_expr(body(step), env, locals, seen)
+  # an argument's default is code too (function(x, k = x[1, 1]))
+  defaults <- Filter(function(d) !is.name(d) || nzchar(as.character(d)),
+                     formals(step))
+  all(vapply(defaults, elementwise_expr, NA, env, locals, seen)) &&
+    elementwise_expr(body(step), env, locals, seen)
 }
 
 elementwise_expr <- function(e, env, locals, seen) {
