@@ -53,7 +53,7 @@ def start_and_run() -> int:
     # 1.97 -> 1.92 s; the article's 0.90 -> 0.85 s (docs/benchmarks.md). How idle threads
     # wait changes no result (spawn.BLAS_THREAD_TIMEOUT); a value of the user's is kept.
     os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", spawn.BLAS_THREAD_TIMEOUT)
-    spawn.adopt_orphans()  # what a port's children leave behind ends with the command (end)
+    spawn.adopt_orphans(sys.argv[1:])  # what a port's children leave ends with it (end)
     spawn.early(sys.argv[1:])  # before the harness's imports: the workers warm up meanwhile
     from .cli import main as command_line
 

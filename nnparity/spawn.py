@@ -165,12 +165,17 @@ def _kill_marked(mark: str) -> None:
 _adopting: list[bool] = []
 
 
-def adopt_orphans() -> None:
+def adopt_orphans(argv: list[str]) -> None:
     """Make this process, nnparity's own command line, the parent of every process its
     workers' descendants leave orphaned (Linux's child subreaper), so that ``end_adopted``
     finds them when the command ends: a port's child that left the worker's session (setsid)
-    and cleared its environment of the worker's mark (env -i) outlived the run. Not for a
-    process that runs other code too (pytest's): everything it is left would be ended."""
+    and cleared its environment of the worker's mark (env -i) outlived the run. Only for a
+    command that runs ports, and only in a process with no children yet: a shell that
+    `exec`s nnparity hands it its background jobs, which are the user's. Not for a process
+    that runs other code too (pytest's): everything it is left would be ended."""
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command not in COMMANDS or _children(os.getpid()):
+        return
     try:
         import ctypes
 

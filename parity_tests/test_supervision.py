@@ -10,10 +10,12 @@ user's is deleted.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
 import queue
+import shlex
 import signal
 import subprocess
 import sys
@@ -1959,3 +1961,21 @@ def test_a_step_whose_arguments_lockstep_hands_by_position_says_so_when_it_fails
     said = " ".join(result.stdout.split())
     assert ("lockstep handed steps$E its inputs by position (out = y, target = output): its "
             "arguments (out, target) are not the step list's names (y, output)") in said, said
+
+
+def test_a_shells_background_job_survives_nnparity_execd_by_that_shell(tmp_path):
+    """A shell that `exec`s nnparity hands it its children: the processes nnparity ends as it
+    exits must be only what its ports' children left, never those."""
+    script = (f"sleep 60 & echo $! > job.pid; exec {shlex.quote(sys.executable)} -m nnparity "
+              "run --epochs 5 --mode free")
+    result = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=120)
+    job = int((tmp_path / "job.pid").read_text())
+    try:
+        assert result.returncode == 0, result.stdout + result.stderr
+        os.kill(job, 0)  # raises ProcessLookupError when it was ended
+    except ProcessLookupError:
+        pytest.fail("nnparity ended a background job of the shell that exec'd it")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(job, signal.SIGKILL)
