@@ -347,9 +347,9 @@ def positional_remarks(report, r_port) -> list[str]:
         handed = ", ".join(f"{mine} = {theirs}" for mine, theirs in zip(
             positional[s.name], inputs, strict=False))
         said.append(
-            f"lockstep handed steps${s.name} its inputs by position ({handed}): its arguments "
-            f"({', '.join(positional[s.name])}) are not the step list's names "
-            f"({', '.join(inputs)}); name them so, in any order, and each gets its own input"
+            f"lockstep handed steps${s.name} its inputs by position ({handed}), as its "
+            f"arguments ({', '.join(positional[s.name])}) are not the step list's names "
+            f"({', '.join(inputs)}): if that is not what they mean, name them so, in any order"
         )
     return said
 

@@ -166,14 +166,18 @@ def test_arrays_from_r_are_python_copies_not_views_of_r_memory(r_available):
     assert not views, f"views of R's memory, not copies: {views}"
 
 
+@pytest.mark.parametrize("signature", ["function(output, y)",
+                                       "function(output, y, verbose = FALSE)"],
+                         ids=["swapped", "swapped-with-an-optional-argument"])
 def test_a_step_whose_arguments_are_its_inputs_names_gets_them_by_name_whatever_their_order(
-    r_available, port_copy
+    r_available, port_copy, signature
 ):
     """steps$E <- function(output, y) y - output, called by its train() as
     steps$E(y = y, output = output), is right: handed y and output in the step list's order
-    (y, output) by position, it would compute output - y and read as a wrong formula."""
+    (y, output) by position, it would compute output - y and read as a wrong formula. An
+    argument of its own with a default (verbose = FALSE) changes nothing."""
     port = RPort(port_copy("r_impl", "steps.R", "E = function(y, output) {",
-                           "E = function(output, y) {"))
+                           f"E = {signature} {{"))
     case = load_case("all_different")
     trace, start = python_chunk(case)
     for how, values in zip(("batched", "per epoch"), both_ways(port, case, trace, start),

@@ -1959,8 +1959,9 @@ def test_a_step_whose_arguments_lockstep_hands_by_position_says_so_when_it_fails
         result.stdout + result.stderr
     )
     said = " ".join(result.stdout.split())
-    assert ("lockstep handed steps$E its inputs by position (out = y, target = output): its "
-            "arguments (out, target) are not the step list's names (y, output)") in said, said
+    assert ("lockstep handed steps$E its inputs by position (out = y, target = output), as "
+            "its arguments (out, target) are not the step list's names (y, output): if that is "
+            "not what they mean, name them so") in said, said
 
 
 def test_a_shells_background_job_survives_nnparity_execd_by_that_shell(tmp_path):

@@ -461,15 +461,20 @@ nnparity_positional_steps <- function(port, quantities) {
 }
 
 # The names a step's inputs are handed by: the inputs' own names (the step
-# list's, steps.csv) when every formal argument of the step is one of them,
-# whatever their order (function(output, y) for E = y - output, which a
-# port's train() calls as steps$E(y = y, output = output)); NULL otherwise (a
+# list's, steps.csv) when each of them is a formal argument of the step and
+# every other argument has a default, whatever their order (function(output,
+# y) for E = y - output, which a port's train() calls as steps$E(y = y,
+# output = output); function(output, y, verbose = FALSE)); NULL otherwise (a
 # primitive, `...`, other names), and they are handed by position, in the
 # step list's order.
 argument_names <- function(step, needs) {
   if (!is.function(step)) return(NULL)
-  formal <- names(formals(step))
-  if (length(formal) > 0 && all(formal %in% needs)) needs else NULL
+  formal <- formals(step)
+  others <- formal[setdiff(names(formal), needs)]
+  defaulted <- vapply(others, function(d) !is.name(d) || nzchar(d), NA)
+  by_name <- length(formal) > 0 && all(needs %in% names(formal)) &&
+    !"..." %in% names(others) && all(defaulted)
+  if (by_name) needs else NULL
 }
 
 # A recorded input's shape [epochs, rows, cols]: an array [rows, cols, epochs],
