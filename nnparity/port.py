@@ -93,6 +93,9 @@ def check_trace(port: Port, trace, epochs: int) -> dict[str, np.ndarray]:
             raise BorderError(
                 f"{port.describe()} returned a trace with an unnamed entry; expected {expected}"
             )
+        # a str subclass (an enum's member, np.str_) as the plain str of its characters: its
+        # class's code (its pickling among it) stays with the port
+        name = str.__str__(name)
         if not isinstance(value, np.ndarray):
             raise BorderError(
                 f"{port.describe()} returned {_kind(value)} for {name}; expected {expected}"

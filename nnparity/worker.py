@@ -140,7 +140,12 @@ def serve(connection: Connection) -> int:
         if operation in ("advance", "lockstep"):
             gc.collect()  # rpy2's wrappers sit in reference cycles: R's memory comes back here
         try:
-            connection.send(wire.encode(reply, worker.arena, worker.folder))
+            packed = wire.encode(reply, worker.arena, worker.folder)
+        except Exception as error:  # a value of the port's that cannot be pickled
+            packed = wire.encode(("port", f"its reply cannot be sent ({type(error).__name__}: "
+                                          f"{error}); a port returns numbers and names"))
+        try:
+            connection.send(packed)
         except (OSError, ValueError):
             return 0
 

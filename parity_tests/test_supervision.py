@@ -1845,13 +1845,18 @@ def test_a_copy_of_the_package_alone_says_what_it_lacks(tmp_path):
     one_line(result.stderr, "has no python_impl/, r_impl/, fixtures/ beside it", "wheel")
 
 
-#: A Python port whose trace names pickle as a call of exec: run in the supervisor, it printed a
-#: forged verdict and exited 0.
-FORGED_NAME = '''
+#: Code that prints a forged verdict and ends the process: what a port may try to run in the
+#: supervisor through its reply (a pickle calls what it names).
+FORGE = ("import os, sys; sys.stdout.write('PARITY HOLDS: forged\\n'); sys.stdout.flush(); "
+         "os._exit(0)")
+
+#: Ways a Python port can put a call of exec into its reply: a str subclass among its trace's
+#: names, or the worker's own encoder replaced (the port runs in the worker's process).
+FORGED_REPLIES = {
+    "trace-name": '''
 class _Name(str):
     def __reduce__(self):
-        return (exec, ("import os, sys; sys.stdout.write('PARITY HOLDS: forged\\\\n'); "
-                       "sys.stdout.flush(); os._exit(0)",))
+        return (exec, (FORGE,))
 
 
 _train = train
@@ -1862,19 +1867,40 @@ def train(*args, **kwargs):
     if result["trace"]:
         result["trace"][_Name("E")] = result["trace"].pop("E")
     return result
-'''
+''',
+    "worker-encoder": '''
+import sys as _sys
 
 
-def test_a_port_cannot_make_the_supervisor_run_its_code_through_its_reply(tmp_path, port_copy):
-    """A reply is unpickled as data only: a class or function it names is refused, and the run
-    fails naming the port."""
+class _Call:
+    def __reduce__(self):
+        return (exec, (FORGE,))
+
+
+_wire = _sys.modules["nnparity.wire"]
+_encode = _wire.encode
+_wire.encode = lambda reply, *args: _encode((reply, _Call()), *args)
+''',
+}
+
+
+@pytest.mark.parametrize("route", FORGED_REPLIES)
+def test_a_port_cannot_make_the_supervisor_run_its_code_through_its_reply(
+    tmp_path, port_copy, route
+):
+    """A reply is read as data only: a trace's names cross as plain str, and a reply naming a
+    class or function is refused; the run fails naming the port."""
     end = "    return dict(wh=wh, bh=bh, wout=wout, bout=bout, output=output, trace=trace)\n"
-    port = port_copy("python_impl", "train.py", end, end + FORGED_NAME)
+    code = f"\nFORGE = {FORGE!r}\n" + FORGED_REPLIES[route]
+    port = port_copy("python_impl", "train.py", end, end + code)
     result = nnparity("run", "--epochs", "5", "--python-impl", str(port), "--json", cwd=tmp_path)
-    assert "forged" not in result.stdout and result.returncode == 1, (
-        f"the port's code ran in the supervisor: exit {result.returncode}\n{result.stdout}"
-    )
-    assert json.loads(result.stdout)["passed"] is False, result.stdout
+    assert "forged" not in result.stdout, f"the port's code ran in the supervisor:\n{result.stdout}"
+    document = json.loads(result.stdout)
+    if route == "trace-name":  # its name is the plain "E": a faithful port, checked
+        assert result.returncode == 0 and document["passed"], result.stdout + result.stderr
+        return
+    # its first reply, to the load, is refused: a port that does not load (exit 2)
+    assert result.returncode == 2 and document["passed"] is False, result.stdout
     assert "sent a reply nnparity cannot read (it holds a builtins.exec" in result.stderr, (
         result.stderr
     )
