@@ -624,6 +624,9 @@ class _Hooks:
         #: and those its statements updating a weight read.
         self.loop_reads: set[str] = set()
         self.update_reads: set[str] = set()
+        self.function_reads: set[str] = set()  # names the script's own functions read
+        #: the loop body's plain assignments: (name, line, text, whether it reads that name)
+        self.loop_sets: list[tuple[str, int, str, bool]] = []
         #: The script's own values as the loop would have started from them (enter): article
         #: name -> (the script's name, its value); the case's replace them.
         self.own: dict[str, tuple[str, object]] = {}
@@ -724,11 +727,16 @@ class _Hooks:
                  and np.isfinite(v) and v != round(v)]
         # a number the weights' updates read first (eps in a log is no rate)
         rates.sort(key=lambda n: n not in self.update_reads)
+        lr_names = {k for k, v in self.names.items() if v == "lr"} | {"lr"}
+        sets = [s for s in self.loop_sets if s[0] in lr_names]
+        if sets:
+            return lr_set_note(sets[0], lr)
         if "lr" not in self.own:
             return no_lr_note(lr, rates)
         own_name, own = self.own["lr"]
         others = [n for n in rates if n != own_name]
-        if own_name not in self.loop_reads and others:
+        read = own_name in self.loop_reads | self.function_reads
+        if not read and others:
             return (f"learning rate: the loop reads no {own_name}, so the case's {lr!r} put in "
                     f"{own_name} was not used (is it {others[0]}? say --names {others[0]}=lr)")
         if isinstance(own, (int, float, np.number)) and float(own) != lr:
@@ -1013,6 +1021,18 @@ class PythonScript(_Script):
             and any(self.names.get(t, t) in steps.STATE for t in _statement_assigns(statement))
             for n in ast.walk(statement) if isinstance(n, ast.Name)
         }
+        #: names read inside the script's functions (update(w, g) reading lr)
+        hooks.function_reads = {
+            n.id for f in ast.walk(self.tree) if isinstance(f, (ast.FunctionDef, ast.Lambda))
+            for n in ast.walk(f) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+        }
+        hooks.loop_sets = [
+            (target.id, statement.lineno, ast.get_source_segment(self.source, statement)
+             or ast.unparse(statement), any(isinstance(n, ast.Name) and n.id == target.id
+                                           for n in ast.walk(statement.value)))
+            for statement in self.loop.body if isinstance(statement, ast.Assign)
+            for target in statement.targets if isinstance(target, ast.Name)
+        ]
         hooks.loop_text = f"for {ast.unparse(self.loop.target)} in {ast.unparse(self.loop.iter)}"
         hooks.over_data = any(self.names.get(n.id, n.id) in steps.DATA
                               for n in ast.walk(self.loop.iter) if isinstance(n, ast.Name))
@@ -1108,6 +1128,17 @@ class PythonScript(_Script):
             text += (f"; note: its loop runs {written} epochs as written, and nnparity ran "
                      f"{hooks.epochs} (--epochs)")
         return self.stopped(hooks.phase, line, text, hooks.count + 1)
+
+
+def lr_set_note(assignment: tuple[str, int, str, bool], lr: float) -> str:
+    """A loop that assigns its learning rate itself each pass: from something else (lr =
+    config['lr']: the case's is never used) or from itself (lr = lr * 0.99: the first pass's
+    only). Worded as script.R's script_lr_set_note."""
+    name, line, text, reads_itself = assignment
+    what, then = ("changes", "is the first pass's only") if reads_itself else (
+        "sets", "was not used")
+    return (f"learning rate: the loop {what} {name} itself each pass (line {line}: {text}), "
+            f"so the case's {lr!r} {then}")
 
 
 def no_lr_note(lr: float, candidates: list[str]) -> str:

@@ -1135,6 +1135,58 @@ def test_a_learning_rate_the_loop_never_reads_is_named_with_the_one_it_reads(
     assert "say --names alpha=lr" in said, out
 
 
+#: A helper of the script's that gives the learning rate (the loop's updates call it instead of
+#: reading lr), and another rate the loop reads (decay), at the top of its body.
+LR_HELPER = {
+    ".py": ("decay, smoothed = 0.9, 0.0\n\n\ndef rate():\n    return lr\n\n\n",
+            "    smoothed = decay * smoothed\n"),
+    ".R": ("decay = 0.9\nsmoothed = 0\nrate = function() lr\n", "  smoothed = decay * smoothed\n"),
+}
+
+
+@pytest.mark.parametrize("name", ["faithful.py", "faithful.R"])
+def test_a_learning_rate_read_through_a_helper_gets_no_note_that_it_was_not_used(
+    r_available, tmp_path, name
+):
+    """The note said the loop reads no lr and to say --names decay=lr, which broke the script."""
+    head, loop = (SCRIPTS / name).read_text().split("\nfor ", 1)
+    first, body = loop.split("\n", 1)
+    before, top = LR_HELPER[Path(name).suffix]
+    body = re.sub(r"\blr\b", "rate()", body)
+    path = tmp_path / f"helper_{name}"
+    path.write_text(f"{head}\n{before}for {first}\n{top}{body}")
+    code, out, err = run_script(str(path), "--epochs", "20")
+    assert code == 0, out + err
+    assert "learning rate" not in out, f"a note doubts an lr the loop uses:\n{out}"
+
+
+#: A loop that sets its learning rate itself each pass, from a dict (a list in R).
+LR_SET_IN_THE_LOOP = {
+    "faithful.py": [
+        ("lr = 0.1\n", "lr = 0.1\nconfig = {'lr': 0.1}\n"),
+        ("for i in range(epoch):\n", "for i in range(epoch):\n    lr = config['lr']\n"),
+    ],
+    "faithful.R": [
+        ("lr = 0.1\n", "lr = 0.1\nconfig = list(lr = 0.1)\n"),
+        ("for (i in 1:epoch) {\n", "for (i in 1:epoch) {\n  lr <- config$lr\n"),
+    ],
+}
+
+
+@pytest.mark.parametrize("name", LR_SET_IN_THE_LOOP)
+def test_a_learning_rate_the_loop_sets_each_pass_is_said_to_replace_the_cases(
+    r_available, tmp_path, name
+):
+    """The story said the case's lr was used, where each pass replaced it with the dict's."""
+    path = variant(tmp_path, name, f"set_{name}", *LR_SET_IN_THE_LOOP[name])
+    code, out, err = run_script(path, "--epochs", "20")
+    said = " ".join(out.split())
+    setting = LR_SET_IN_THE_LOOP[name][1][1].splitlines()[1].strip()
+    line = Path(path).read_text().splitlines().index(LR_SET_IN_THE_LOOP[name][1][1].splitlines()[1])
+    assert (f"the loop sets lr itself each pass (line {line + 1}: {setting}), so the case's 0.1 "
+            "was not used") in said, out + err
+
+
 # (script, its loop line, a line inserted at the top of the body that stops past the epochs the
 # loop runs as written)
 PAST_WRITTEN_EPOCHS = {

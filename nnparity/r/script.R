@@ -557,7 +557,7 @@ script_recorder <- function(inputs, epochs, from, to, assigned, article,
   rec$inject <- function(env) {
     matrices <- setdiff(names(inputs), "lr")
     script_check_named(env, matrices, map, carried, names(rec$recorded))
-    rec$notes <- c(rec$notes, script_lr_note(env, inputs$lr, map, rec$reads))
+    rec$notes <- c(rec$notes, script_lr_note(env, inputs$lr, map, rec))
     own <- script_own_dims(env, matrices, map)
     injected <- script_inject(env, inputs, map)
     script_check_fit(own)
@@ -744,13 +744,20 @@ script_inject <- function(env, inputs, map) {
 }
 
 # The script's own lr, where it differs from the case's, as a note.
-script_lr_note <- function(env, lr, map, reads = character()) {
+script_lr_note <- function(env, lr, map, rec) {
+  reads <- rec$reads
+  lr_names <- c(names(map)[map == "lr"], "lr")
+  sets <- Filter(function(set) set$target %in% lr_names, rec$sets)
+  if (length(sets) > 0) {
+    return(script_lr_set_note(sets[[1]], lr))
+  }
   own_name <- script_own_name(env, "lr", map)
   if (is.null(own_name)) {
     return(script_no_lr_note(lr, script_rates(env, reads)))
   }
   others <- setdiff(script_rates(env, reads), own_name)
-  if (!own_name %in% reads && length(others) > 0) {
+  read <- own_name %in% c(reads, rec$function_reads)
+  if (!read && length(others) > 0) {
     return(script_unread_lr_note(own_name, lr, others))
   }
   own <- get(own_name, envir = env)
@@ -762,6 +769,69 @@ script_lr_note <- function(env, lr, map, reads = character()) {
     "lr is ", format(own, digits = 15), "; the case's ",
     format(lr, digits = 15), " was used"
   )
+}
+
+# A loop that assigns its learning rate itself each pass: from something else
+# (lr <- config$lr: the case's is never used) or from itself (lr <- lr * 0.99:
+# the case's is the first pass's only).
+script_lr_set_note <- function(set, lr) {
+  what <- if (set$reads_itself) "changes" else "sets"
+  then <- if (set$reads_itself) "is the first pass's only" else "was not used"
+  paste0(
+    "learning rate: the loop ", what, " ", set$target, " itself each pass ",
+    "(line ", set$line, ": ", set$text, "), so the case's ",
+    format(lr, digits = 15), " ", then
+  )
+}
+
+# The statements of a loop's body that assign a plain name, in order:
+# list(target, line, text, reads_itself) each.
+script_loop_sets <- function(body) {
+  statements <- if (is.call(body) && identical(body[[1]], as.name("{"))) {
+    as.list(body)[-1]
+  } else {
+    list(body)
+  }
+  refs <- attr(body, "srcref")[-1]
+  sets <- list()
+  for (k in seq_along(statements)) {
+    e <- statements[[k]]
+    if (!script_assigns_name(e)) next
+    sets[[length(sets) + 1]] <- list(
+      target = as.character(e[[2]]),
+      line = if (length(refs) >= k) refs[[k]][1] else NA,
+      text = paste(deparse(e), collapse = " "),
+      reads_itself = as.character(e[[2]]) %in% script_names_read(e[[3]])
+    )
+  }
+  sets
+}
+
+# The names an expression reads, a part's name (config$lr, obj@lr) aside.
+script_names_read <- function(e) {
+  if (is.name(e)) return(as.character(e))
+  if (!is.call(e)) return(character())
+  parts <- as.list(e)
+  if (is.name(e[[1]]) && as.character(e[[1]]) %in% c("$", "@")) {
+    parts <- parts[1:2]
+  }
+  present <- vapply(parts, function(part) !is.name(part) || nzchar(part), NA)
+  unlist(lapply(parts[present], script_names_read))
+}
+
+# The names read inside the functions a script defines (a helper the loop
+# calls can read its learning rate: update <- function(w, g) w + g * lr).
+script_function_reads <- function(exprs) {
+  found <- character()
+  walk <- function(e) {
+    if (!is.call(e)) return()
+    if (identical(e[[1]], as.name("function"))) {
+      found <<- c(found, all.names(e[[3]]))
+    }
+    for (part in as.list(e)[-1]) if (!missing(part)) walk(part)
+  }
+  for (e in as.list(exprs)) walk(e)
+  unique(found)
 }
 
 # The names among `reads` (what the loop reads) holding a number that could be
@@ -1001,6 +1071,7 @@ script_rewrite_loop <- function(loop, rec, epochs) {
   rec$reads <- unique(c(
     unlist(lapply(updates, all.names)), all.names(loop[[4]])
   ))
+  rec$sets <- script_loop_sets(loop[[4]])
   body <- script_mark_lines(loop[[4]], rec$at, script_tracking(rec))
   record <- as.call(list(rec$record, quote(environment())))
   new_body <- as.call(list(as.name("{"), body, record))
@@ -1036,6 +1107,7 @@ nnparity_script_run <- function(file, from, to, article, inputs, epochs) {
   rec <- script_recorder(
     inputs, epochs, from, to, plan$assigned, article, plan$carried
   )
+  rec$function_reads <- script_function_reads(exprs)
   top <- exprs[[plan$top]]
   loop <- top
   for (i in plan$path) loop <- loop[[i]]
