@@ -12,6 +12,7 @@ soffice by its process group. ``read_trace`` cuts the values into a trace
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import signal
@@ -27,10 +28,11 @@ from .workbook import INPUTS, Layout, epoch_sheet
 
 #: What to install when LibreOffice or its Python bridge is missing (doctor's fix too).
 FIX = installation.libreoffice_fix()
-#: Seconds a recalculation may take before it is stopped. The largest workbook the
-#: tests recalculate (article, 400 epochs) takes under a minute on a busy 2-core machine;
-#: 1000 epochs took 76 s.
-TIMEOUT = float(os.environ.get("NNPARITY_CALC_TIMEOUT", "600"))
+#: Seconds a recalculation may take before it is stopped, unless NNPARITY_CALC_TIMEOUT says
+#: otherwise (``calc_timeout``). The largest workbook the tests recalculate (article, 400
+#: epochs) takes under a minute on a busy 2-core machine; 1000 epochs took 76 s.
+TIMEOUT = 600.0
+TIMEOUT_VARIABLE = "NNPARITY_CALC_TIMEOUT"
 UNO_SCRIPT = Path(__file__).resolve().parent / "calc_uno.py"
 
 
@@ -38,11 +40,31 @@ class CalcUnavailable(Exception):
     """LibreOffice (soffice) or a Python with its uno module is not installed."""
 
 
+class BadSetting(CalcUnavailable):
+    """An environment variable of LibreOffice's (NNPARITY_CALC_TIMEOUT ...) that cannot be used."""
+
+
 class CalcError(Exception):
     """LibreOffice failed or timed out while recalculating a workbook."""
 
 
 office_env = installation.office_env
+
+
+def calc_timeout() -> float:
+    """The seconds a recalculation may take: NNPARITY_CALC_TIMEOUT, read when it is needed (a
+    bad value is named, BadSetting), or TIMEOUT."""
+    text = os.environ.get(TIMEOUT_VARIABLE)
+    if text is None:
+        return TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = None
+    if seconds is None or not (math.isfinite(seconds) and seconds > 0):
+        raise BadSetting(f"{TIMEOUT_VARIABLE}={text!r} is not a positive number of seconds: "
+                         f"give one (e.g. {TIMEOUT:g}, the default) or unset it")
+    return seconds
 
 
 def soffice() -> str:
@@ -66,9 +88,10 @@ def check_available() -> tuple[str, str]:
 
 
 def recalculate(
-    workbook: Path | str, timeout: float = TIMEOUT, pdf: Path | None = None
+    workbook: Path | str, timeout: float | None = None, pdf: Path | None = None
 ) -> dict[str, list[list]]:
-    """Every sheet's values after a full recalculation: {sheet: rows of numbers}.
+    """Every sheet's values after a full recalculation: {sheet: rows of numbers}. It is
+    stopped after `timeout` seconds (None: ``calc_timeout()``).
 
     With ``pdf``, the recalculated workbook is also printed to that PDF file.
     """
@@ -76,9 +99,10 @@ def recalculate(
 
 
 def recalculate_all(
-    workbooks: list[Path | str], timeout: float = TIMEOUT, pdfs: list | None = None
+    workbooks: list[Path | str], timeout: float | None = None, pdfs: list | None = None
 ) -> list[dict[str, list[list]]]:
     """recalculate() for several workbooks in one LibreOffice (it takes seconds to start)."""
+    timeout = calc_timeout() if timeout is None else timeout
     office, python = check_available()
     workbooks = [Path(w).resolve() for w in workbooks]
     pdfs = pdfs or [None] * len(workbooks)

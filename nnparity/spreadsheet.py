@@ -98,6 +98,7 @@ def prepare(args, case: Case, epochs: int) -> Spreadsheet | None:
         raise BadInput(f"--spreadsheet: {epochs} epochs is more than the {MAX_EPOCHS} a workbook "
                        f"holds (one sheet per epoch); give --epochs N")
     try:
+        calc.calc_timeout()
         calc.check_available()
     except calc.CalcUnavailable as error:
         raise BadInput(str(error)) from None

@@ -375,3 +375,40 @@ def test_a_spreadsheet_run_stopped_before_its_outputs_are_in_place_leaves_the_ea
         "a spreadsheet run stopped before its outputs moved in replaced the earlier ones, or "
         f"left something beside them: {changed}"
     )
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """A run that reaches its ports fails the test: what it checks must come first."""
+    def trains(*args, **kwargs):
+        raise AssertionError("the ports trained before the bad input was refused")
+
+    monkeypatch.setattr(cli, "supervised_run", trains)
+
+
+def one_line_exit_2(code: int, err: str, *names: str) -> None:
+    assert code == 2 and err.count("\n") == 1 and all(n in err for n in names), (
+        f"expected one line naming {names} and exit 2, got exit {code}: {err!r}"
+    )
+
+
+@pytest.mark.parametrize("value", ["abc", "10m", "nan", "inf", "0", "-5", ""])
+def test_a_bad_calc_timeout_is_one_line_naming_it_before_anything_runs(monkeypatch, capsys,
+                                                                        no_training, value):
+    monkeypatch.setenv("NNPARITY_CALC_TIMEOUT", value)
+    code = cli.main(["run", "--case", "article", "--spreadsheet", "--epochs", "2"])
+    one_line_exit_2(code, capsys.readouterr().err, "NNPARITY_CALC_TIMEOUT", repr(value))
+
+
+def test_a_bad_calc_timeout_leaves_every_other_command_alone(tmp_path):
+    """It was read as nnparity's modules were imported: every command ended in a traceback."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NNPARITY_CALC_TIMEOUT": "abc"}
+    done = subprocess.run([sys.executable, "-m", "nnparity", "workbook", "--out",
+                           str(tmp_path / "a.xlsx")], capture_output=True, text=True, env=env)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, (
+        f"`nnparity workbook` does not recalculate anything, yet a bad NNPARITY_CALC_TIMEOUT "
+        f"stopped it (exit {done.returncode}): {done.stderr[-500:]}"
+    )
