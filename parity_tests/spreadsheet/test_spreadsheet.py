@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import zipfile
 from pathlib import Path
 
@@ -403,7 +404,6 @@ def test_a_bad_calc_timeout_is_one_line_naming_it_before_anything_runs(monkeypat
 def test_a_bad_calc_timeout_leaves_every_other_command_alone(tmp_path):
     """It was read as nnparity's modules were imported: every command ended in a traceback."""
     import subprocess
-    import sys
 
     env = {**os.environ, "NNPARITY_CALC_TIMEOUT": "abc"}
     done = subprocess.run([sys.executable, "-m", "nnparity", "workbook", "--out",
@@ -412,3 +412,70 @@ def test_a_bad_calc_timeout_leaves_every_other_command_alone(tmp_path):
         f"`nnparity workbook` does not recalculate anything, yet a bad NNPARITY_CALC_TIMEOUT "
         f"stopped it (exit {done.returncode}): {done.stderr[-500:]}"
     )
+
+
+def program(tmp_path: Path, name: str, source: str, mode: int = 0o755) -> str:
+    path = tmp_path / name
+    path.write_text(source)
+    path.chmod(mode)
+    return str(path)
+
+
+#: What NNPARITY_SOFFICE may wrongly name: nothing, a folder, a file that cannot be run.
+BAD_SOFFICE = {
+    "missing": lambda tmp: str(tmp / "no" / "soffice"),
+    "a-folder": lambda tmp: str(tmp),
+    "not-executable": lambda tmp: program(tmp, "soffice", "#!/bin/sh\n", 0o644),
+}
+
+
+@pytest.mark.parametrize("soffice", BAD_SOFFICE, ids=BAD_SOFFICE)
+def test_an_nnparity_soffice_that_cannot_run_is_one_line_naming_it_before_anything_runs(
+    monkeypatch, tmp_path, capsys, no_training, soffice
+):
+    """It ended the run in a traceback (FileNotFoundError, PermissionError) after training."""
+    value = BAD_SOFFICE[soffice](tmp_path)
+    monkeypatch.setenv("NNPARITY_SOFFICE", value)
+    code = cli.main(["run", "--case", "article", "--spreadsheet", "--epochs", "2"])
+    one_line_exit_2(code, capsys.readouterr().err, f"NNPARITY_SOFFICE={value}")
+
+
+#: What NNPARITY_UNO_PYTHON may wrongly name: a file that cannot be run, a Python that hangs,
+#: a Python without LibreOffice's uno module (this one).
+BAD_UNO_PYTHON = {
+    "not-executable": lambda tmp: program(tmp, "python3", "#!/bin/sh\n", 0o644),
+    "hangs": lambda tmp: program(tmp, "python3", "#!/bin/sh\nexec sleep 30\n"),
+    "without-uno": lambda tmp: sys.executable,
+}
+
+
+@pytest.mark.parametrize("python", BAD_UNO_PYTHON, ids=BAD_UNO_PYTHON)
+def test_an_nnparity_uno_python_that_cannot_import_uno_is_one_line_naming_it(
+    monkeypatch, tmp_path, capsys, no_training, python
+):
+    """A hung one ended in a TimeoutExpired traceback, one that could not run was
+    '[Errno 13] Permission denied' without the variable's name."""
+    from nnparity import installation
+
+    monkeypatch.setattr(installation, "UNO_IMPORT_TIMEOUT", 2)
+    value = BAD_UNO_PYTHON[python](tmp_path)
+    monkeypatch.setenv("NNPARITY_UNO_PYTHON", value)
+    code = cli.main(["run", "--case", "article", "--spreadsheet", "--epochs", "2"])
+    one_line_exit_2(code, capsys.readouterr().err, f"NNPARITY_UNO_PYTHON={value}")
+
+
+def test_an_soffice_that_exits_at_once_is_reported_as_such_not_waited_for(tmp_path,
+                                                                         monkeypatch, article):
+    """It was waited for 60 s, then reported as the client's NoConnectException."""
+    import time
+
+    path = write_workbook(article, 1, tmp_path / "a.xlsx")
+    monkeypatch.setenv("NNPARITY_SOFFICE", shutil.which("false"))
+    start = time.monotonic()
+    with pytest.raises(calc.CalcError) as failed:
+        calc.recalculate(path)
+    took = time.monotonic() - start
+    assert "exited with status 1 before LibreOffice recalculated" in str(failed.value), (
+        f"the message should say soffice exited: {failed.value}"
+    )
+    assert took < 30, f"an soffice that exited at once was waited for {took:.0f} s"
