@@ -105,7 +105,10 @@ def prepare(args, case: Case, epochs: int) -> Spreadsheet | None:
     workbook = Path(args.spreadsheet) if args.spreadsheet else None
     if workbook is not None:
         check_workbook(workbook, epochs)
-        differs = inputs_differ(workbook, case)
+        try:
+            differs = inputs_differ(workbook, case)
+        except Exception as error:  # a damaged sheet: a ParseError, a cell openpyxl cannot read
+            raise unreadable(workbook, error) from None
         if differs:  # compared with languages trained on the case, it could only fail
             raise BadInput(
                 f"{workbook}: does not start from {case.name}'s inputs: {differs}; write one "
@@ -122,11 +125,16 @@ def check_workbook(path: Path, epochs: int) -> None:
     try:
         names = load_workbook(path, read_only=True).sheetnames
     except Exception as error:
-        raise BadInput(f"{path}: not a workbook openpyxl can read ({error})") from None
+        raise unreadable(path, error) from None
     missing = [epoch_sheet(e) for e in range(1, epochs + 1) if epoch_sheet(e) not in names]
     if missing:
         raise BadInput(f"{path}: has no sheet '{missing[0]}' ({epochs} epochs asked for; "
                        "write one with nnparity workbook --epochs N)")
+
+
+def unreadable(path: Path, error: Exception) -> BadInput:
+    said = " ".join(str(error).split()) or type(error).__name__
+    return BadInput(f"{path}: not a workbook openpyxl can read ({said})")
 
 
 @contextmanager

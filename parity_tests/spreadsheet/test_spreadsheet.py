@@ -479,3 +479,29 @@ def test_an_soffice_that_exits_at_once_is_reported_as_such_not_waited_for(tmp_pa
         f"the message should say soffice exited: {failed.value}"
     )
     assert took < 30, f"an soffice that exited at once was waited for {took:.0f} s"
+
+
+#: Damage to a workbook's inputs sheet (xl/worksheets/sheet1.xml) that its sheet names survive:
+#: what replaces the first row's end.
+DAMAGED_INPUTS = {
+    "mismatched-tag": "</c></rows>",
+    "a-number-cell-holding-text": '</c><c r="Z1" t="n"><v>abc</v></c></row>',
+    "a-date-cell-holding-no-date": '</c><c r="Z1" t="d"><v>not a date</v></c></row>',
+    "a-bad-cell-reference": '</c><c r="1A"><v>1</v></c></row>',
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGED_INPUTS, ids=DAMAGED_INPUTS)
+def test_a_damaged_inputs_sheet_is_a_workbook_openpyxl_cannot_read(tmp_path, capsys, no_training,
+                                                                    damage):
+    """It ended in a traceback (ParseError, ValueError) as its inputs were compared."""
+    good = write_workbook(load_case("article"), 2, tmp_path / "good.xlsx")
+    damaged = tmp_path / "damaged.xlsx"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(damaged, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"</c></row>", DAMAGED_INPUTS[damage].encode(), 1)
+            dst.writestr(item, data)
+    code = cli.main(["run", "--case", "article", "--spreadsheet", str(damaged), "--epochs", "2"])
+    one_line_exit_2(code, capsys.readouterr().err, f"{damaged}: not a workbook openpyxl can read")
