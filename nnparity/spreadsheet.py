@@ -30,13 +30,15 @@ from .command import BadInput
 from .compare import Comparison, ParityReport
 from .report import show_run, story, table
 from .traces import load_trace
-from .workbook import epoch_sheet, inputs_differ, write_workbook
+from .workbook import epoch_sheet, read_inputs, write_workbook
 
 #: The workbook holds one sheet per epoch and is recalculated in one go: the largest
 #: run it is asked for. Measured on two busy cores: `run --spreadsheet` on the article
 #: case took 24 s for 200 epochs and 49 s for 500; writing and recalculating took 96 s
 #: for 1000 (1.5 GB in LibreOffice), and about 0.6 s per epoch for iris (150 samples).
 MAX_EPOCHS = 1000
+#: What the verdict says of a workbook whose inputs LibreOffice saved (workbook.as_saved).
+SAVED_INPUTS = "its inputs as LibreOffice saved them: 15 significant digits"
 SIDES = {"Python": ("Python", "spreadsheet"), "R": ("R", "spreadsheet")}
 
 
@@ -55,6 +57,8 @@ class Spreadsheet:
     case: Case
     epochs: int
     workbook: Path | None  # None: write a fresh one from the case
+    #: The inputs it holds as LibreOffice saves them, 15 significant digits (as_saved).
+    inputs_saved: frozenset[str] = frozenset()
 
     def recalculate(self) -> dict:
         with tempfile.TemporaryDirectory(prefix="nnparity-workbook-") as tmp:
@@ -76,7 +80,7 @@ class Spreadsheet:
                            title=f"free-running: {language} against the spreadsheet (LibreOffice)",
                            bound=policy.spreadsheet_bound,
                            tolerance=policy.describe("spreadsheet"),
-                           expected_epochs=self.epochs)
+                           expected_epochs=self.epochs, rounded_inputs=self.inputs_saved)
             c.add(trace, sheet, self.epochs, self.case.state())
             reports[language] = c.report()
         return reports
@@ -106,7 +110,7 @@ def prepare(args, case: Case, epochs: int) -> Spreadsheet | None:
     if workbook is not None:
         check_workbook(workbook, epochs)
         try:
-            differs = inputs_differ(workbook, case)
+            differs, saved = read_inputs(workbook, case)
         except Exception as error:  # a damaged sheet: a ParseError, a cell openpyxl cannot read
             raise unreadable(workbook, error) from None
         if differs:  # compared with languages trained on the case, it could only fail
@@ -114,7 +118,8 @@ def prepare(args, case: Case, epochs: int) -> Spreadsheet | None:
                 f"{workbook}: does not start from {case.name}'s inputs: {differs}; write one "
                 f"for this case with nnparity workbook --case {case.name} --epochs {epochs}"
             )
-    return Spreadsheet(case, epochs, workbook)
+        return Spreadsheet(case, epochs, workbook, inputs_saved=saved)
+    return Spreadsheet(case, epochs, None)
 
 
 def check_workbook(path: Path, epochs: int) -> None:
@@ -159,6 +164,7 @@ class Judgement:
     line: str  # the verdict, printed last
     sheet_passed: bool
     passed: bool  # the exit code's answer: Python/R and the spreadsheet
+    inputs_saved: frozenset[str] = frozenset()  # inputs the workbook holds as LibreOffice saves
 
 
 def judge(sheet: Spreadsheet, run, traces: Path) -> Judgement:
@@ -174,7 +180,7 @@ def judge(sheet: Spreadsheet, run, traces: Path) -> Judgement:
             note = f"LibreOffice failed: {error}"
     sheet_passed = note is None and all(r.passed for r in reports.values())
     return Judgement(reports, note, verdict(sheet, run, reports, note), sheet_passed,
-                     run.passed and sheet_passed)
+                     run.passed and sheet_passed, sheet.inputs_saved)
 
 
 def show(judged: Judgement, run, args, console: Console, saved_stats=None) -> None:
@@ -191,6 +197,7 @@ def show(judged: Judgement, run, args, console: Console, saved_stats=None) -> No
         out["run_verdict"], out["verdict"] = out["verdict"], line
         out["spreadsheet"] = {
             "passed": judged.sheet_passed, "verdict": line, "problem": judged.note,
+            "inputs_saved_by_libreoffice": sorted(judged.inputs_saved),
             "comparisons": {f"{k}-spreadsheet": as_json_report(r) for k, r in reports.items()},
         }
         console.print_json(json.dumps(out))
@@ -208,6 +215,8 @@ def show(judged: Judgement, run, args, console: Console, saved_stats=None) -> No
 def verdict(sheet: Spreadsheet, run, reports: dict[str, ParityReport], note: str | None) -> str:
     name = sheet.case.name
     which = "the workbook " + str(sheet.workbook) if sheet.workbook else "the spreadsheet"
+    if sheet.inputs_saved:
+        which += f" ({SAVED_INPUTS})"
     if note:
         return f"SPREADSHEET NOT CHECKED: {name}: {note}"
     if all(r.passed for r in reports.values()):

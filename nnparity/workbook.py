@@ -22,6 +22,7 @@ import hashlib
 import io
 import zipfile
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -279,13 +280,19 @@ _PLACEHOLDER = SEAL + "0" * 64
 
 def inputs_differ(path: Path, case: Case) -> str | None:
     """Why the workbook at `path` does not start from `case`'s inputs (lr, X, y, the starting
-    weights, as its inputs sheet holds them), or None when it does, bit for bit."""
+    weights, as its inputs sheet holds them), or None when it does (``read_inputs``)."""
+    return read_inputs(path, case)[0]
+
+
+def read_inputs(path: Path, case: Case) -> tuple[str | None, frozenset[str]]:
+    """Whether the workbook at `path` starts from `case`'s inputs: why not (or None), and
+    the inputs (lr, X ...) it holds only as LibreOffice saves them (``as_saved``)."""
     from openpyxl import load_workbook
 
     book = load_workbook(path, read_only=True)
     try:
         if INPUTS not in book.sheetnames:
-            return f"has no sheet '{INPUTS}'"
+            return f"has no sheet '{INPUTS}'", frozenset()
         blocks = Layout(case.dims, 1).inputs()
         last = max(b.top + b.rows for b in blocks.values())
         rows = list(book[INPUTS].iter_rows(min_row=1, max_row=last,
@@ -297,24 +304,55 @@ def inputs_differ(path: Path, case: Case) -> str | None:
         cells = rows[row - 1] if row <= len(rows) else ()
         return cells[col - 1] if col <= len(cells) else None
 
-    lr = _number(at(TOP, FIRST_COL))
-    if lr is None or not same_bits(np.float64(lr), np.float64(case.lr)):
+    lr = _matches(at(TOP, FIRST_COL), float(case.lr))
+    if lr is None:
         shown = _shown_cell(at(TOP, FIRST_COL))
-        return f"its lr (inputs!B{TOP}) is {shown}, the case's is {case.lr!r}"
+        return f"its lr (inputs!B{TOP}) is {shown}, the case's is {case.lr!r}", frozenset()
+    rounded = {"lr"} if lr == "saved" else set()
     for name, block in blocks.items():
         title = f"{name} ({block.rows} x {block.cols})"
         if at(block.label_row, 1) != title:
             return (f"inputs!A{block.label_row} says {at(block.label_row, 1)!r} where a "
-                    f"workbook of this case says {title!r} (a workbook of another case?)")
+                    f"workbook of this case says {title!r} (a workbook of another case?)"
+                    ), frozenset(rounded)
         value = getattr(case, name)
         for i in range(block.rows):
             for j in range(block.cols):
                 cell = at(block.top + i, FIRST_COL + j)
-                number = _number(cell)
-                if number is None or not same_bits(np.float64(number), value[i, j]):
+                match = _matches(cell, float(value[i, j]))
+                if match is None:
                     return (f"its {name}[{i + 1}, {j + 1}] is {_shown_cell(cell)}, the case's is "
-                            f"{float(value[i, j])!r}")
-    return None
+                            f"{float(value[i, j])!r}"), frozenset(rounded)
+                if match == "saved":
+                    rounded.add(name)
+    return None, frozenset(rounded)
+
+
+def _matches(cell, value: float) -> str | None:
+    """"exact" when the cell holds `value` bit for bit, "saved" when it holds it as LibreOffice
+    saves it (``as_saved``), None otherwise."""
+    number = _number(cell)
+    if number is None:
+        return None
+    if same_bits(np.float64(number), np.float64(value)):
+        return "exact"
+    return "saved" if number in as_saved(value) else None
+
+
+def as_saved(value: float) -> tuple[float, float]:
+    """`value` as a save by LibreOffice's .xlsx writer leaves it: 15 significant digits.
+
+    LibreOffice 7.4 writes each constant formula (=1.1421646738098534) with 15 significant
+    digits, its shortest decimal rounded half up (=1.14216467380985; 1.072711081200215
+    becomes =1.07271108120022), and recalculates from that text: the full double is in
+    neither the formula nor its cached value. Also the correctly rounded 15 digits (which
+    differ from LibreOffice's in 1 of 20 numbers), in case another writer rounds so.
+    """
+    digits = Decimal(repr(value))
+    if not digits.is_finite() or digits.is_zero():
+        return value, value
+    step = Decimal(1).scaleb(digits.adjusted() - 14)
+    return float(digits.quantize(step, rounding=ROUND_HALF_UP)), float(f"{value:.15g}")
 
 
 def _shown_cell(cell) -> str:
