@@ -30,7 +30,7 @@ from .command import BadInput
 from .compare import Comparison, ParityReport
 from .report import show_run, story, table
 from .traces import load_trace
-from .workbook import epoch_sheet, read_inputs, write_workbook
+from .workbook import epoch_sheet, epochs_differ, read_inputs, write_workbook
 
 #: The workbook holds one sheet per epoch and is recalculated in one go: the largest
 #: run it is asked for. Measured on two busy cores: `run --spreadsheet` on the article
@@ -111,8 +111,11 @@ def prepare(args, case: Case, epochs: int) -> Spreadsheet | None:
         check_workbook(workbook, epochs)
         try:
             differs, saved = read_inputs(workbook, case)
+            laid_out = None if differs else epochs_differ(workbook, case, epochs)
         except Exception as error:  # a damaged sheet: a ParseError, a cell openpyxl cannot read
             raise unreadable(workbook, error) from None
+        if laid_out:
+            raise BadInput(f"{workbook}: {laid_out}")
         if differs:  # compared with languages trained on the case, it could only fail
             raise BadInput(
                 f"{workbook}: does not start from {case.name}'s inputs: {differs}; write one "

@@ -355,6 +355,52 @@ def as_saved(value: float) -> tuple[float, float]:
     return float(digits.quantize(step, rounding=ROUND_HALF_UP)), float(f"{value:.15g}")
 
 
+def epochs_differ(path: Path, case: Case, epochs: int) -> str | None:
+    """Why the epoch sheets of the workbook at `path` cannot be read as nnparity lays them out
+    (or None): a block's labels not where nnparity put them (a row or a column inserted or
+    deleted)."""
+    from openpyxl import load_workbook
+
+    layout = Layout(case.dims, epochs)
+    book = load_workbook(path, read_only=True)
+    try:
+        for epoch in range(1, epochs + 1):
+            why = _epoch_differs(book[epoch_sheet(epoch)], layout.epoch(epoch), epoch)
+            if why:
+                return why
+    finally:
+        book.close()
+    return None
+
+
+def _epoch_differs(ws, blocks: dict[str, Block], epoch: int) -> str | None:
+    last = max(b.top + b.rows - 1 for b in blocks.values())
+    cells = {}  # (row, col) -> cell
+    cols = FIRST_COL + max(b.cols for b in blocks.values())
+    for row in ws.iter_rows(min_row=1, max_row=last, max_col=cols):
+        for cell in row:
+            if getattr(cell, "row", None) is None:  # an empty cell of a read-only sheet
+                continue
+            cells[cell.row, cell.column] = cell
+
+    def text(row: int) -> object:
+        cell = cells.get((row, 1))
+        return None if cell is None else cell.value
+
+    sheet = f"'{ws.title}'"
+    for name, block in blocks.items():
+        title = f"step {steps.BY_NAME[name].step}: {name} ({block.rows} x {block.cols})"
+        labels = [(block.label_row, title)]
+        labels += [(block.top + i, f"  row {i + 1}") for i in range(block.rows)]
+        for row, label in labels:
+            if text(row) != label:
+                return (f"{sheet}!A{row} says {text(row)!r} where nnparity put {label.strip()!r} "
+                        f"of {name}: a row or column inserted or deleted? Blocks are read where "
+                        "nnparity workbook writes them; undo the change, or write the workbook "
+                        "again")
+    return None
+
+
 def _shown_cell(cell) -> str:
     """A cell of the inputs sheet as a refusal quotes it: a formula that is not one number is
     named as such (=1/10 is read as no number: nnparity writes each input as =<number>)."""

@@ -575,3 +575,29 @@ def test_libreoffice_saves_an_input_as_its_shortest_decimal_rounded_half_up_to_1
     from nnparity.workbook import as_saved
 
     assert saved in as_saved(value), f"{value!r} is saved as {saved!r}, not {as_saved(value)}"
+
+
+#: Layout edits in an epoch sheet: where a row or a column goes in, and the block of the
+#: article's workbook that is first out of place (its label row).
+LAYOUT_EDITS = {
+    "a-row-in-epoch-2": (epoch_sheet(2), "insert_rows", 28, "step 6: slope_output_layer"),
+    "a-row-atop-epoch-1": (epoch_sheet(1), "insert_rows", 1, "step 2: hidden_layer_input"),
+    "a-column-before-A-of-epoch-3": (epoch_sheet(3), "insert_cols", 1,
+                                      "step 2: hidden_layer_input"),
+}
+
+
+@pytest.mark.parametrize("edit", LAYOUT_EDITS, ids=LAYOUT_EDITS)
+def test_an_epoch_sheet_whose_blocks_moved_is_refused_naming_the_sheet_and_block(
+    tmp_path, capsys, no_training, edit
+):
+    """It was read where the blocks had been, and reported as a NaN-valued step."""
+    sheet, insert, at, block = LAYOUT_EDITS[edit]
+    path = write_workbook(load_case("article"), FEW_EPOCHS, tmp_path / "w.xlsx")
+    wb = load_workbook(path)
+    getattr(wb[sheet], insert)(at)
+    wb.save(path)
+    code = cli.main(["run", "--case", "article", "--spreadsheet", str(path), "--epochs",
+                     str(FEW_EPOCHS)])
+    one_line_exit_2(code, capsys.readouterr().err, f"'{sheet}'!A", block)
+
