@@ -358,7 +358,8 @@ def as_saved(value: float) -> tuple[float, float]:
 def epochs_differ(path: Path, case: Case, epochs: int) -> str | None:
     """Why the epoch sheets of the workbook at `path` cannot be read as nnparity lays them out
     (or None): a block's labels not where nnparity put them (a row or a column inserted or
-    deleted)."""
+    deleted), or a step cell holding a number typed in instead of a formula, which would be
+    read as if LibreOffice had computed it."""
     from openpyxl import load_workbook
 
     layout = Layout(case.dims, epochs)
@@ -374,14 +375,18 @@ def epochs_differ(path: Path, case: Case, epochs: int) -> str | None:
 
 
 def _epoch_differs(ws, blocks: dict[str, Block], epoch: int) -> str | None:
+    from openpyxl.worksheet.formula import ArrayFormula
+
     last = max(b.top + b.rows - 1 for b in blocks.values())
-    cells = {}  # (row, col) -> cell
+    cells, arrays = {}, []  # (row, col) -> cell; the ranges array formulas fill
     cols = FIRST_COL + max(b.cols for b in blocks.values())
     for row in ws.iter_rows(min_row=1, max_row=last, max_col=cols):
         for cell in row:
             if getattr(cell, "row", None) is None:  # an empty cell of a read-only sheet
                 continue
             cells[cell.row, cell.column] = cell
+            if isinstance(cell.value, ArrayFormula):
+                arrays.append(_bounds(cell.value.ref))
 
     def text(row: int) -> object:
         cell = cells.get((row, 1))
@@ -398,7 +403,27 @@ def _epoch_differs(ws, blocks: dict[str, Block], epoch: int) -> str | None:
                         f"of {name}: a row or column inserted or deleted? Blocks are read where "
                         "nnparity workbook writes them; undo the change, or write the workbook "
                         "again")
+        for i in range(block.rows):
+            for j in range(block.cols):
+                row, col = block.top + i, FIRST_COL + j
+                cell = cells.get((row, col))
+                typed = cell is not None and cell.data_type == "n" and cell.value is not None
+                if typed and not any(r0 <= row <= r1 and c0 <= col <= c1
+                                     for r0, c0, r1, c1 in arrays):
+                    return (f"{sheet}!{column_letter(col)}{row} (epoch {epoch}, step "
+                            f"{steps.BY_NAME[name].step} ({name}), cell [{i + 1}, {j + 1}]) holds "
+                            f"the number {cell.value!r}, typed in, not a formula: the spreadsheet "
+                            "computes nothing there; restore its formula, or write the workbook "
+                            "again")
     return None
+
+
+def _bounds(ref: str) -> tuple[int, int, int, int]:
+    """An A1 range ("B4:D9", "B4") as (first row, first col, last row, last col)."""
+    from openpyxl.utils.cell import range_boundaries
+
+    c0, r0, c1, r1 = range_boundaries(ref)
+    return r0, c0, r1, c1
 
 
 def _shown_cell(cell) -> str:

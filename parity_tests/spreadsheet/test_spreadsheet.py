@@ -601,3 +601,18 @@ def test_an_epoch_sheet_whose_blocks_moved_is_refused_naming_the_sheet_and_block
                      str(FEW_EPOCHS)])
     one_line_exit_2(code, capsys.readouterr().err, f"'{sheet}'!A", block)
 
+
+def test_a_step_cell_holding_a_number_typed_in_is_refused_naming_it(tmp_path, capsys,
+                                                                     no_training):
+    """A workbook whose formulas were replaced by their values passed: nothing computed them."""
+    case = load_case("article")
+    path = write_workbook(case, FEW_EPOCHS, tmp_path / "w.xlsx")
+    wb = load_workbook(path)
+    block = Layout(case.dims, 2).epoch(2)["d_output"]
+    for i, value in enumerate(python_trace(case, 2)["d_output"][1, :, 0]):
+        wb[epoch_sheet(2)].cell(block.top + i, 2).value = float(value)
+    wb.save(path)
+    code = cli.main(["run", "--case", "article", "--spreadsheet", str(path), "--epochs",
+                     str(FEW_EPOCHS)])
+    one_line_exit_2(code, capsys.readouterr().err, f"'epoch 2'!B{block.top}",
+                    "epoch 2, step 7 (d_output), cell [1, 1]", "typed in, not a formula")
