@@ -34,6 +34,7 @@ FIX = installation.libreoffice_fix()
 #: epochs) takes under a minute on a busy 2-core machine; 1000 epochs took 76 s.
 TIMEOUT = 600.0
 TIMEOUT_VARIABLE = "NNPARITY_CALC_TIMEOUT"
+LIMIT = f"{TIMEOUT_VARIABLE} sets the limit"
 UNO_SCRIPT = Path(__file__).resolve().parent / "calc_uno.py"
 
 
@@ -96,18 +97,20 @@ def check_available() -> tuple[str, str]:
 
 
 def recalculate(
-    workbook: Path | str, timeout: float | None = None, pdf: Path | None = None
+    workbook: Path | str, timeout: float | None = None, pdf: Path | None = None,
+    limit: str = LIMIT,
 ) -> dict[str, list[list]]:
     """Every sheet's values after a full recalculation: {sheet: rows of numbers}. It is
-    stopped after `timeout` seconds (None: ``calc_timeout()``).
+    stopped after `timeout` seconds (None: ``calc_timeout()``); `limit` says what set them.
 
     With ``pdf``, the recalculated workbook is also printed to that PDF file.
     """
-    return recalculate_all([workbook], timeout, [pdf])[0]
+    return recalculate_all([workbook], timeout, [pdf], limit)[0]
 
 
 def recalculate_all(
-    workbooks: list[Path | str], timeout: float | None = None, pdfs: list | None = None
+    workbooks: list[Path | str], timeout: float | None = None, pdfs: list | None = None,
+    limit: str = LIMIT,
 ) -> list[dict[str, list[list]]]:
     """recalculate() for several workbooks in one LibreOffice (it takes seconds to start)."""
     timeout = calc_timeout() if timeout is None else timeout
@@ -147,7 +150,7 @@ def recalculate_all(
             )
         except subprocess.TimeoutExpired:
             raise CalcError(f"{names}: LibreOffice did not finish recalculating within "
-                            f"{timeout:g} s (NNPARITY_CALC_TIMEOUT sets the limit)") from None
+                            f"{timeout:.3g} s ({limit})") from None
         finally:  # a client that finished asked the office to quit: give it time to
             _stop(process, grace=10 if returncode == 0 else 0)
         outs = [Path(job["out"]) for job in jobs]

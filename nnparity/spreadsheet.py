@@ -29,6 +29,7 @@ from .cases import Case
 from .command import BadInput
 from .compare import Comparison, ParityReport
 from .report import show_run, story, table
+from .supervise import Deadline
 from .traces import load_trace
 from .workbook import epoch_sheet, epochs_differ, read_inputs, write_workbook
 
@@ -59,16 +60,27 @@ class Spreadsheet:
     workbook: Path | None  # None: write a fresh one from the case
     #: The inputs it holds as LibreOffice saves them, 15 significant digits (as_saved).
     inputs_saved: frozenset[str] = frozenset()
+    deadline: Deadline | None = None  # the run's (--timeout): LibreOffice's time comes out of it
 
     def recalculate(self) -> dict:
         with tempfile.TemporaryDirectory(prefix="nnparity-workbook-") as tmp:
             path = self.workbook or write_workbook(self.case, self.epochs, Path(tmp, "a.xlsx"))
-            values = calc.recalculate(path)
+            seconds, limit = self.time_limit()
+            values = calc.recalculate(path, seconds, limit=limit)
         have = calc.workbook_epochs(values)
         if have < self.epochs:
             raise calc.CalcError(f"{path}: LibreOffice found {have} epoch sheets, "
                                  f"{self.epochs} were asked for")
         return calc.read_trace(values, self.case.dims, self.epochs)
+
+    def time_limit(self) -> tuple[float, str]:
+        """The seconds LibreOffice may take, and what set them: NNPARITY_CALC_TIMEOUT, or what
+        is left of the run's --timeout when that is shorter."""
+        seconds = calc.calc_timeout()
+        left = self.deadline.left() if self.deadline is not None else None
+        if left is not None and left < seconds:
+            return max(left, 0.0), f"what was left of --timeout {self.deadline.seconds:g}"
+        return seconds, calc.LIMIT
 
     def compare(self, traces: Path) -> dict[str, ParityReport]:
         """Python against the spreadsheet and R against the spreadsheet."""
@@ -92,7 +104,7 @@ def refuse(args, others: str) -> None:
         raise BadInput(f"--spreadsheet does not combine with {others}: run it on its own")
 
 
-def prepare(args, case: Case, epochs: int) -> Spreadsheet | None:
+def prepare(args, case: Case, epochs: int, deadline: Deadline | None = None) -> Spreadsheet | None:
     """None without --spreadsheet; otherwise checks everything it can before the run (exit 2)."""
     if args.spreadsheet is None:
         return None
@@ -121,8 +133,8 @@ def prepare(args, case: Case, epochs: int) -> Spreadsheet | None:
                 f"{workbook}: does not start from {case.name}'s inputs: {differs}; write one "
                 f"for this case with nnparity workbook --case {case.name} --epochs {epochs}"
             )
-        return Spreadsheet(case, epochs, workbook, inputs_saved=saved)
-    return Spreadsheet(case, epochs, None)
+        return Spreadsheet(case, epochs, workbook, inputs_saved=saved, deadline=deadline)
+    return Spreadsheet(case, epochs, None, deadline=deadline)
 
 
 def check_workbook(path: Path, epochs: int) -> None:

@@ -616,3 +616,20 @@ def test_a_step_cell_holding_a_number_typed_in_is_refused_naming_it(tmp_path, ca
                      str(FEW_EPOCHS)])
     one_line_exit_2(code, capsys.readouterr().err, f"'epoch 2'!B{block.top}",
                     "epoch 2, step 7 (d_output), cell [1, 1]", "typed in, not a formula")
+
+
+def test_the_runs_timeout_bounds_libreoffice_too(tmp_path, monkeypatch, capsys, r_available):
+    """--timeout ended a run only while the ports trained: LibreOffice took what it took."""
+    import time
+
+    fake_client(tmp_path, monkeypatch, "import time\ntime.sleep(120)\n")  # a LibreOffice that hangs
+    monkeypatch.setenv("NNPARITY_CALC_TIMEOUT", "90")
+    start = time.monotonic()
+    code = cli.main(["run", "--case", "article", "--mode", "free", "--spreadsheet", "--epochs",
+                     "2", "--timeout", "20"])
+    took = time.monotonic() - start
+    verdict = capsys.readouterr().out.strip().splitlines()[-1]
+    assert code == 1 and "what was left of --timeout 20" in verdict, (
+        f"exit {code}; the verdict should say --timeout stopped LibreOffice: {verdict}"
+    )
+    assert took < 40, f"a run with --timeout 20 took {took:.0f} s"
