@@ -89,8 +89,17 @@ def check_file(target: Path | str, what: str, ours: Callable[[Path], bool | str]
                 f"{target}: {why}; give a new name or move the file away (nothing was changed)"
             )
     if not path.parent.is_dir():
-        raise OutputError(f"{target}: the folder {path.parent} does not exist")
+        raise OutputError(f"{target}: {_no_folder(path.parent)}")
     return path
+
+
+def _no_folder(folder: Path) -> str:
+    """Why `folder` is no folder to write in: it, or the first of its parents that exists, is a
+    file; or it does not exist."""
+    found = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if found is not None and not found.is_dir():
+        return f"{found} is a file, not a folder"
+    return f"the folder {folder} does not exist"
 
 
 class StagedFile:

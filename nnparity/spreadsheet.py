@@ -40,12 +40,14 @@ from .workbook import epoch_sheet, epochs_differ, read_inputs, write_workbook
 MAX_EPOCHS = 1000
 #: What the verdict says of a workbook whose inputs LibreOffice saved (workbook.as_saved).
 SAVED_INPUTS = "its inputs as LibreOffice saved them: 15 significant digits"
+#: --spreadsheet without FILE: a fresh workbook (an empty FILE is a mistake, not this).
+FRESH = True
 SIDES = {"Python": ("Python", "spreadsheet"), "R": ("R", "spreadsheet")}
 
 
 def add_arguments(parser) -> None:
     parser.add_argument(
-        "--spreadsheet", nargs="?", const="", type=str, metavar="FILE.xlsx",
+        "--spreadsheet", nargs="?", const=FRESH, type=str, metavar="FILE.xlsx",
         help="also check the article's spreadsheet, recalculated by LibreOffice, against both "
         "languages (free-running); with FILE, that workbook instead of a fresh one",
     )
@@ -118,7 +120,10 @@ def prepare(args, case: Case, epochs: int, deadline: Deadline | None = None) -> 
         calc.check_available()
     except calc.CalcUnavailable as error:
         raise BadInput(str(error)) from None
-    workbook = Path(args.spreadsheet) if args.spreadsheet else None
+    if args.spreadsheet == "":
+        raise BadInput("--spreadsheet: the workbook's path is empty (an unset shell variable?); "
+                       "give FILE.xlsx, or --spreadsheet alone for a fresh workbook")
+    workbook = None if args.spreadsheet is FRESH else Path(args.spreadsheet)
     if workbook is not None:
         check_workbook(workbook, epochs)
         try:
@@ -140,6 +145,11 @@ def prepare(args, case: Case, epochs: int, deadline: Deadline | None = None) -> 
 def check_workbook(path: Path, epochs: int) -> None:
     from openpyxl import load_workbook
 
+    if path.is_dir():
+        raise BadInput(f"{path}: is a folder, not a workbook; give FILE.xlsx")
+    if path.exists() and not path.is_file():
+        raise BadInput(f"{path}: is not a regular file (a pipe, a device or a socket), not a "
+                       "workbook; give FILE.xlsx")
     if not path.is_file():
         raise BadInput(f"{path}: no such workbook")
     try:

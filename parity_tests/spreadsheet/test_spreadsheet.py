@@ -633,3 +633,31 @@ def test_the_runs_timeout_bounds_libreoffice_too(tmp_path, monkeypatch, capsys, 
         f"exit {code}; the verdict should say --timeout stopped LibreOffice: {verdict}"
     )
     assert took < 40, f"a run with --timeout 20 took {took:.0f} s"
+
+
+#: What --spreadsheet may be given that is no workbook, and what the refusal says of it.
+NOT_A_WORKBOOK = {
+    "an-empty-path": (lambda tmp: "", "the workbook's path is empty"),
+    "a-folder": (lambda tmp: str(tmp), "is a folder, not a workbook"),
+    "a-fifo": (lambda tmp: (os.mkfifo(tmp / "pipe.xlsx"), str(tmp / "pipe.xlsx"))[1],
+               "is not a regular file"),
+}
+
+
+@pytest.mark.parametrize("given", NOT_A_WORKBOOK, ids=NOT_A_WORKBOOK)
+def test_a_spreadsheet_path_that_is_no_workbook_is_refused_saying_what_it_is(
+    tmp_path, capsys, no_training, given
+):
+    """An empty path checked a fresh workbook instead; a folder or a FIFO was 'no such
+    workbook'."""
+    path, said = NOT_A_WORKBOOK[given]
+    code = cli.main(["run", "--case", "article", "--spreadsheet", path(tmp_path), "--epochs",
+                     "2"])
+    one_line_exit_2(code, capsys.readouterr().err, said)
+
+
+def test_a_workbook_out_under_a_file_says_it_is_a_file(tmp_path, capsys):
+    """It said 'the folder .../base.xlsx does not exist'."""
+    base = write_workbook(load_case("article"), 1, tmp_path / "base.xlsx")
+    code = cli.main(["workbook", "--out", str(base / "x.xlsx")])
+    one_line_exit_2(code, capsys.readouterr().err, f"{base} is a file, not a folder")
