@@ -562,6 +562,11 @@ def command_workbook(args, console, err) -> int:
     with bad_input():
         case = load_case(args.case)
         epochs = parse_epochs_option("--epochs", args.epochs)
+        from .spreadsheet import MAX_EPOCHS  # it imports this module
+
+        if epochs > MAX_EPOCHS:
+            raise BadInput(f"--epochs: {epochs} epochs is more than the {MAX_EPOCHS} a workbook "
+                           "holds (one sheet per epoch, as run --spreadsheet checks)")
         if Path(args.out).suffix.lower() != ".xlsx":
             raise BadInput(f"{args.out}: the workbook's name must end in .xlsx")
         out = write_workbook(case, epochs, args.out)

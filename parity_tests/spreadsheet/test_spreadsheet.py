@@ -661,3 +661,13 @@ def test_a_workbook_out_under_a_file_says_it_is_a_file(tmp_path, capsys):
     base = write_workbook(load_case("article"), 1, tmp_path / "base.xlsx")
     code = cli.main(["workbook", "--out", str(base / "x.xlsx")])
     one_line_exit_2(code, capsys.readouterr().err, f"{base} is a file, not a folder")
+
+
+def test_a_workbook_of_more_epochs_than_a_spreadsheet_run_checks_is_refused(tmp_path, capsys):
+    """`workbook --epochs 2147483647` started building it in memory."""
+    from nnparity.spreadsheet import MAX_EPOCHS
+
+    code = cli.main(["workbook", "--epochs", str(MAX_EPOCHS + 1), "--out",
+                     str(tmp_path / "w.xlsx")])
+    one_line_exit_2(code, capsys.readouterr().err, "--epochs", str(MAX_EPOCHS))
+    assert list(tmp_path.iterdir()) == [], "something was written"
