@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import zipfile
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -204,7 +205,8 @@ def explain_cells(dims, epoch: int, names, start: bool = False) -> str:
 #: itself read as the placeholder it replaced (a title or subject edited alone changes it).
 #: ``changed_since_written`` recomputes it: an edit saved by LibreOffice, Excel or openpyxl
 #: (which keep the creator and last editor) rewrites the parts, so the digest no longer
-#: matches and the file is the user's.
+#: matches and the file is the user's. The seal covers the parts only: bytes before or after
+#: the zip, or a zip comment, make it the user's too (``_zip_alone``).
 #: A file nnparity cannot read (damaged, encrypted, an unknown compression) is not its own.
 SIGNATURE = "nnparity"
 SEAL = "nnparity-sha256:"
@@ -243,13 +245,25 @@ def changed_since_written(path: Path) -> str | None:
                 return "not_ours"
             seal = core.findtext("cp:keywords", namespaces=CORE_XML) or ""
             unsealed = data.replace(seal.encode(), _PLACEHOLDER.encode(), 1)
-            if not seal.startswith(SEAL) or seal[len(SEAL):] != _digest(archive, unsealed):
+            sealed = seal.startswith(SEAL) and seal[len(SEAL):] == _digest(archive, unsealed)
+            if not sealed or not _zip_alone(path):
                 return "changed"
     # Whatever reading a stranger's zip raises (a bad header, an encrypted or damaged part,
     # an unknown compression: NotImplementedError, RuntimeError, zlib.error): not nnparity's.
     except Exception:
         return "not_ours"
     return None
+
+
+def _zip_alone(path: Path) -> bool:
+    """Whether the file is a zip and nothing more, as nnparity writes it: no bytes before its
+    first part or after its end record, no zip comment (the seal covers only the parts)."""
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+        handle.seek(-22, os.SEEK_END)
+        end = handle.read(22)
+    # the end of central directory record, its comment length (the last 2 bytes) 0
+    return head == b"PK\x03\x04" and end[:4] == b"PK\x05\x06" and end[20:] == b"\0\0"
 
 
 def _ours(path: Path) -> bool | str:

@@ -671,3 +671,39 @@ def test_a_workbook_of_more_epochs_than_a_spreadsheet_run_checks_is_refused(tmp_
                      str(tmp_path / "w.xlsx")])
     one_line_exit_2(code, capsys.readouterr().err, "--epochs", str(MAX_EPOCHS))
     assert list(tmp_path.iterdir()) == [], "something was written"
+
+
+def test_a_replaced_workbook_keeps_its_permissions(tmp_path, capsys):
+    """A read-only (444) workbook nnparity wrote was replaced by a 644 one."""
+    path = write_workbook(load_case("article"), 1, tmp_path / "w.xlsx")
+    path.chmod(0o444)
+    code = cli.main(["workbook", "--epochs", "2", "--out", str(path)])
+    assert code == 0, capsys.readouterr().err
+    mode = path.stat().st_mode & 0o7777
+    assert mode == 0o444, f"the replaced workbook's permissions became {mode:o}, not 444"
+
+
+def with_comment(data: bytes) -> bytes:
+    """The zip `data` with a zip comment (its end record's comment length, then the text)."""
+    assert data[-22:-18] == b"PK\x05\x06" and data[-2:] == b"\0\0"
+    return data[:-2] + len(b"mine").to_bytes(2, "little") + b"mine"
+
+
+#: What makes a workbook nnparity wrote more than it wrote, though every zip part is unchanged.
+ADDED_TO_THE_ZIP = {
+    "bytes-after-it": lambda data: data + b"my notes",
+    "bytes-before-it": lambda data: b"my notes" + data,
+    "a-zip-comment": with_comment,
+}
+
+
+@pytest.mark.parametrize("added", ADDED_TO_THE_ZIP, ids=ADDED_TO_THE_ZIP)
+def test_a_workbook_with_something_added_outside_its_parts_is_not_replaced(tmp_path, capsys,
+                                                                             added):
+    """The seal covers the zip's parts only: such a file was judged nnparity's and replaced."""
+    path = write_workbook(load_case("article"), 1, tmp_path / "w.xlsx")
+    path.write_bytes(ADDED_TO_THE_ZIP[added](path.read_bytes()))
+    before = path.read_bytes()
+    code = cli.main(["workbook", "--epochs", "2", "--out", str(path)])
+    one_line_exit_2(code, capsys.readouterr().err, str(path), "nothing was changed")
+    assert path.read_bytes() == before, "the file was replaced"
