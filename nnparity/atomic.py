@@ -89,8 +89,25 @@ def check_file(target: Path | str, what: str, ours: Callable[[Path], bool | str]
                 f"{target}: {why}; give a new name or move the file away (nothing was changed)"
             )
     if not path.parent.is_dir():
-        raise OutputError(f"{target}: the folder {path.parent} does not exist")
+        raise OutputError(f"{target}: {_no_folder(path.parent)}")
     return path
+
+
+def _mode_for(target: Path) -> int:
+    """The permissions of a file output: a replaced file's own, or what open() would give."""
+    try:
+        return stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        return 0o666 & ~current_umask()
+
+
+def _no_folder(folder: Path) -> str:
+    """Why `folder` is no folder to write in: it, or the first of its parents that exists, is a
+    file; or it does not exist."""
+    found = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if found is not None and not found.is_dir():
+        return f"{found} is a file, not a folder"
+    return f"the folder {folder} does not exist"
 
 
 class StagedFile:
@@ -126,7 +143,7 @@ class StagedFile:
 
     def commit(self) -> Path:
         try:
-            os.chmod(self.tmp, 0o666 & ~current_umask())  # mkstemp makes it private
+            os.chmod(self.tmp, _mode_for(self.target))  # mkstemp makes it private
             os.replace(self.tmp, self.target)
         except OSError as error:
             self.abort()
@@ -145,9 +162,9 @@ def staged_file(target: Path | str) -> Iterator[Path]:
     """``with staged_file(path) as tmp:`` write tmp; it becomes ``path`` when the block ends.
 
     The one atomic file writer: statistics, trace descriptions, .rds traces and
-    workbooks all go through it (``StagedFile``). The file gets the permissions open()
-    would give; a link is followed (``followed``). Check a user's target first
-    (``check_file``).
+    workbooks all go through it (``StagedFile``). A new file gets the permissions open()
+    would give, a replaced one keeps its own; a link is followed (``followed``). Check a
+    user's target first (``check_file``).
     """
     staged = StagedFile(target)
     with staged.writing():

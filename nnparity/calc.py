@@ -12,11 +12,13 @@ soffice by its process group. ``read_trace`` cuts the values into a trace
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import signal
 import subprocess
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -27,15 +29,22 @@ from .workbook import INPUTS, Layout, epoch_sheet
 
 #: What to install when LibreOffice or its Python bridge is missing (doctor's fix too).
 FIX = installation.libreoffice_fix()
-#: Seconds a recalculation may take before it is stopped. The largest workbook the
-#: tests recalculate (article, 400 epochs) takes under a minute on a busy 2-core machine;
-#: 1000 epochs took 76 s.
-TIMEOUT = float(os.environ.get("NNPARITY_CALC_TIMEOUT", "600"))
+#: Seconds a recalculation may take before it is stopped, unless NNPARITY_CALC_TIMEOUT says
+#: otherwise (``calc_timeout``). The largest workbook the tests recalculate (article, 400
+#: epochs) takes under a minute on a busy 2-core machine; 1000 epochs took 76 s.
+TIMEOUT = 600.0
+TIMEOUT_VARIABLE = "NNPARITY_CALC_TIMEOUT"
+LIMIT = f"{TIMEOUT_VARIABLE} sets the limit"
 UNO_SCRIPT = Path(__file__).resolve().parent / "calc_uno.py"
 
 
 class CalcUnavailable(Exception):
     """LibreOffice (soffice) or a Python with its uno module is not installed."""
+
+
+class BadSetting(CalcUnavailable):
+    """An environment variable of LibreOffice's (NNPARITY_CALC_TIMEOUT, NNPARITY_SOFFICE,
+    NNPARITY_UNO_PYTHON) that cannot be used."""
 
 
 class CalcError(Exception):
@@ -45,8 +54,27 @@ class CalcError(Exception):
 office_env = installation.office_env
 
 
+def calc_timeout() -> float:
+    """The seconds a recalculation may take: NNPARITY_CALC_TIMEOUT, read when it is needed (a
+    bad value is named, BadSetting), or TIMEOUT."""
+    text = os.environ.get(TIMEOUT_VARIABLE)
+    if text is None:
+        return TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = None
+    if seconds is None or not (math.isfinite(seconds) and seconds > 0):
+        raise BadSetting(f"{TIMEOUT_VARIABLE}={text!r} is not a positive number of seconds: "
+                         f"give one (e.g. {TIMEOUT:g}, the default) or unset it")
+    return seconds
+
+
 def soffice() -> str:
-    found = installation.soffice()
+    try:
+        found = installation.soffice()
+    except installation.BadProgram as error:
+        raise BadSetting(str(error)) from None
     if not found:
         raise CalcUnavailable(f"LibreOffice (soffice) is not installed: {FIX}")
     return found
@@ -54,7 +82,10 @@ def soffice() -> str:
 
 def uno_python() -> str:
     """A Python that can `import uno` (Debian's python3 with python3-uno)."""
-    found = installation.uno_python()
+    try:
+        found = installation.uno_python()
+    except installation.BadProgram as error:
+        raise BadSetting(str(error)) from None
     if not found:
         raise CalcUnavailable(f"no Python with LibreOffice's uno module: {FIX}")
     return found
@@ -66,19 +97,23 @@ def check_available() -> tuple[str, str]:
 
 
 def recalculate(
-    workbook: Path | str, timeout: float = TIMEOUT, pdf: Path | None = None
+    workbook: Path | str, timeout: float | None = None, pdf: Path | None = None,
+    limit: str = LIMIT,
 ) -> dict[str, list[list]]:
-    """Every sheet's values after a full recalculation: {sheet: rows of numbers}.
+    """Every sheet's values after a full recalculation: {sheet: rows of numbers}. It is
+    stopped after `timeout` seconds (None: ``calc_timeout()``); `limit` says what set them.
 
     With ``pdf``, the recalculated workbook is also printed to that PDF file.
     """
-    return recalculate_all([workbook], timeout, [pdf])[0]
+    return recalculate_all([workbook], timeout, [pdf], limit)[0]
 
 
 def recalculate_all(
-    workbooks: list[Path | str], timeout: float = TIMEOUT, pdfs: list | None = None
+    workbooks: list[Path | str], timeout: float | None = None, pdfs: list | None = None,
+    limit: str = LIMIT,
 ) -> list[dict[str, list[list]]]:
     """recalculate() for several workbooks in one LibreOffice (it takes seconds to start)."""
+    timeout = calc_timeout() if timeout is None else timeout
     office, python = check_available()
     workbooks = [Path(w).resolve() for w in workbooks]
     pdfs = pdfs or [None] * len(workbooks)
@@ -96,43 +131,86 @@ def recalculate_all(
         names = ", ".join(str(w) for w in workbooks)
         pipe = f"nnparity-{uuid.uuid4().hex}"
         profile = Path(tmp, "profile").as_uri()
-        process = subprocess.Popen(
-            [office, f"-env:UserInstallation={profile}", "--headless", "--invisible",
-             "--norestore", "--nologo", "--nodefault", "--nolockcheck",
-             f"--accept=pipe,name={pipe};urp;StarOffice.ComponentContext"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-            env=office_env(),
-        )
-        client = None
         try:
-            client = subprocess.run(  # -X faulthandler: a crash in pyuno still says where
+            process = subprocess.Popen(
+                [office, f"-env:UserInstallation={profile}", "--headless", "--invisible",
+                 "--norestore", "--nologo", "--nodefault", "--nolockcheck",
+                 f"--accept=pipe,name={pipe};urp;StarOffice.ComponentContext"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                env=office_env(),
+            )
+        except OSError as error:
+            raise CalcError(f"{names}: LibreOffice ({office}) did not start "
+                            f"({error.strerror or error})") from None
+        returncode = None
+        try:  # -X faulthandler: a crash in pyuno still says where
+            returncode, stderr, office_ended = _client(
                 [python, "-X", "faulthandler", str(UNO_SCRIPT), pipe, str(Path(tmp, "jobs.json"))],
-                capture_output=True, text=True, timeout=timeout, env=office_env(),
+                process, timeout,
             )
         except subprocess.TimeoutExpired:
             raise CalcError(f"{names}: LibreOffice did not finish recalculating within "
-                            f"{timeout:g} s (NNPARITY_CALC_TIMEOUT sets the limit)") from None
+                            f"{timeout:.3g} s ({limit})") from None
         finally:  # a client that finished asked the office to quit: give it time to
-            _stop(process, grace=10 if client is not None and client.returncode == 0 else 0)
+            _stop(process, grace=10 if returncode == 0 else 0)
         outs = [Path(job["out"]) for job in jobs]
         # calc_uno writes each out file whole (a rename) after it read every sheet: all
         # present means every workbook was recalculated and read, however the client ended.
         if not all(out.is_file() for out in outs):
-            last = f"{_ended(client.returncode)}: {_last_word(client.stderr)}"
+            if office_ended is not None:
+                raise CalcError(f"{names}: {_ended(office_ended, f'soffice ({office})')} before "
+                                "LibreOffice recalculated anything")
+            last = f"{_ended(returncode)}: {_last_word(stderr)}"
             for workbook, job in zip(workbooks, jobs, strict=True):  # name the user's file
                 last = last.replace(job["workbook"], str(workbook))
             raise CalcError(f"{names}: LibreOffice could not recalculate it: {last}")
         return [json.loads(out.read_text()) for out in outs]
 
 
-def _ended(returncode: int) -> str:
-    """How the uno client ended, in words: its exit status or the signal that stopped it."""
+#: Seconds the uno client may go on once the office it talks to has ended: a client that
+#: asked the office to quit leaves at once, one still waiting to connect to it never would.
+ORPHANED = 5.0
+
+
+def _client(command: list[str], office: subprocess.Popen, timeout: float):
+    """Run the uno client until it ends: its exit status, its stderr, and the office's exit
+    status when the office ended and the client did not follow (else None).
+    TimeoutExpired after `timeout` seconds."""
+    try:
+        client = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                  text=True, env=office_env())
+    except OSError as error:
+        return 127, f"{command[0]} did not start ({error.strerror or error})", None
+    deadline, orphaned = time.monotonic() + timeout, None
+    try:
+        while True:
+            try:
+                wait = max(0.0, min(0.2, deadline - time.monotonic()))
+                _, stderr = client.communicate(timeout=wait)
+                return client.returncode, stderr, None
+            except subprocess.TimeoutExpired:
+                if time.monotonic() >= deadline:
+                    raise
+            if office.poll() is not None:
+                orphaned = orphaned or time.monotonic()
+                if time.monotonic() - orphaned > ORPHANED:
+                    client.kill()
+                    _, stderr = client.communicate()
+                    return client.returncode, stderr, office.returncode
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.communicate()
+
+
+def _ended(returncode: int, who: str = "its client") -> str:
+    """How a process ended, in words: its exit status or the signal that stopped it."""
     if returncode < 0:
         try:
-            return f"its client was stopped by {signal.Signals(-returncode).name}"
+            return f"{who} was stopped by {signal.Signals(-returncode).name}"
         except ValueError:
-            return f"its client was stopped by signal {-returncode}"
-    return f"its client exited with status {returncode}"
+            return f"{who} was stopped by signal {-returncode}"
+    return f"{who} exited with status {returncode}"
 
 
 def _last_word(stderr: str) -> str:

@@ -31,6 +31,9 @@ class Cell:
     # first difference: its step's inputs one side never recorded (a script's loop that never
     # assigns them), so that they were equal is not known
     unrecorded_inputs: tuple[str, ...] = ()
+    # first difference: its step's inputs that the second side held rounded to 15 significant
+    # digits from the start (a workbook LibreOffice saved), so they were not equal
+    rounded_inputs: tuple[str, ...] = ()
 
     @property
     def step(self) -> int:
@@ -51,6 +54,13 @@ class Cell:
             if self.is_rounding
             else "a port error: beyond what one step's rounding can make"
         )
+        if self.rounded_inputs:
+            return (
+                f"first seen at {self.where()}: its output differs, and its inputs "
+                f"{', '.join(self.rounded_inputs)} were the case's numbers on one side and "
+                f"rounded to 15 significant digits on the other (as LibreOffice saves a "
+                f"workbook); {self.values()}; {verdict} ({self.rounding_bound:.3g})"
+            )
         if self.unrecorded_inputs:
             names = ", ".join(self.unrecorded_inputs)
             return (

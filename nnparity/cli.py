@@ -144,7 +144,7 @@ def command_run(args, console: Console, err: Console) -> int:
         deadline = supervise.Deadline(parse_timeout(args.timeout))
         if args.save_stats is not None:  # before the run, not after it: a bad name costs nothing
             stats.check_target(args.save_stats, args.save_traces)
-        sheet = spreadsheet.prepare(args, case, epochs)  # None without --spreadsheet
+        sheet = spreadsheet.prepare(args, case, epochs, deadline)  # None without --spreadsheet
     with spreadsheet.traces_folder(args.save_traces, sheet) as save_traces:
         with bad_input():
             folder = traces.TraceOutput(save_traces, case, epochs, modes) if save_traces else None

@@ -116,13 +116,16 @@ class Comparison:
     def __init__(
         self, case, mode: str, sides: tuple[str, str] = ("Python", "R"), title: str | None = None,
         bound=None, tolerance: str | None = None, full_bounds: bool = False,
-        expected_epochs: int | None = None,
+        expected_epochs: int | None = None, rounded_inputs: frozenset[str] = frozenset(),
     ):
         """``bound`` and ``tolerance``: a free-running bound of another pair (the spreadsheet's).
 
         ``expected_epochs``: the epochs the run asked for. The report cannot pass unless every
         step compared was compared in each of them (``coverage_gap``), whatever cut the run
         short; None: whatever was fed is the whole run.
+
+        ``rounded_inputs``: the case's inputs (X, y, lr, the starting weights) that the second
+        side holds rounded to 15 significant digits (a workbook LibreOffice saved).
 
         ``full_bounds``: the bound in full in every epoch, for the statistics table's ``bound``
         column (--save-stats); otherwise only in epochs where a cell needs more than a cheap one.
@@ -137,6 +140,7 @@ class Comparison:
         self.stats = {name: StepStats(name) for name in steps.NAMES}
         self.epochs = 0
         self.expected_epochs = expected_epochs
+        self.rounded_inputs = rounded_inputs
         self.first_difference: Cell | None = None
         self.error: str | None = None
         self.non_finite: dict[str, NonFinite] = {}
@@ -374,6 +378,10 @@ class Comparison:
             unrecorded_inputs=tuple(
                 n for n in steps.BY_NAME[name].inputs
                 if (n in self.stats and self.stats[n].not_computed) or self._not_as_handed(n)
+            ),
+            rounded_inputs=tuple(  # the data at every epoch, the weights at the first
+                n for n in steps.BY_NAME[name].inputs
+                if n in self.rounded_inputs and (n not in steps.STATE or offset + e == 0)
             ),
         )
 

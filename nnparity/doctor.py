@@ -29,6 +29,7 @@ from .command import BAD_INPUT, OK, write_out
 from .installation import (
     R_HOME_EXPLAINED,
     TIMEOUT,
+    BadProgram,
     apt,
     declared_dependencies,
     find_r,
@@ -199,7 +200,11 @@ def program(name: str, commands: tuple[str, ...], package: str, needed_by: str) 
 
 def check_libreoffice() -> Check:
     """What `run --spreadsheet` starts (nnparity/calc.py): soffice, and a Python with uno."""
-    office, python = soffice(), uno_python()
+    try:
+        office, python = soffice(), uno_python()
+    except BadProgram as error:  # an NNPARITY_SOFFICE or NNPARITY_UNO_PYTHON that cannot work
+        return Check("LibreOffice", False, str(error), f"unset {error.variable}",
+                     "tox -e spreadsheet, nnparity run --spreadsheet")
     if office and python:
         found = f"{office}; LibreOffice's uno module in {python}"
     elif not office:

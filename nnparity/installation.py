@@ -75,25 +75,74 @@ def libreoffice_fix() -> str:
     return apt(*LIBREOFFICE_PACKAGES)
 
 
+class BadProgram(Exception):
+    """NNPARITY_SOFFICE or NNPARITY_UNO_PYTHON (``variable``) names no program that does what
+    it is for."""
+
+    def __init__(self, message: str, variable: str):
+        super().__init__(message)
+        self.variable = variable
+
+
+def named_program(variable: str, what: str) -> str | None:
+    """The program an environment variable names (None when it is unset or empty); BadProgram
+    when there is no program to run there: nothing, a folder, a file without permission to run."""
+    value = os.environ.get(variable)
+    if not value:
+        return None
+    found = value if os.sep in value else shutil.which(value)
+    if found is None or not os.path.exists(found):
+        why = "does not exist" if os.sep in value else "is not on PATH"
+    elif os.path.isdir(found):
+        why = "is a folder"
+    elif not os.access(found, os.X_OK):
+        why = "is not executable"
+    else:
+        return found
+    raise BadProgram(f"{variable}={value} {why}: give the path of {what}, or unset it",
+                     variable)
+
+
 def soffice() -> str | None:
     """The soffice `run --spreadsheet` starts: NNPARITY_SOFFICE, or soffice on PATH (Debian's
-    `libreoffice` alone is not enough: it is not what is started)."""
-    return os.environ.get("NNPARITY_SOFFICE") or shutil.which("soffice")
+    `libreoffice` alone is not enough: it is not what is started). BadProgram for an
+    NNPARITY_SOFFICE that names nothing to run."""
+    return named_program("NNPARITY_SOFFICE", "LibreOffice's soffice") or shutil.which("soffice")
 
 
 #: Where a Python with LibreOffice's uno module is looked for, after NNPARITY_UNO_PYTHON.
 UNO_PYTHONS = ("/usr/bin/python3", "/usr/lib/libreoffice/program/python")
+#: Seconds a Python may take to answer `import uno` (it takes well under one).
+UNO_IMPORT_TIMEOUT = 60
 
 
 def uno_python() -> str | None:
-    """A Python that can `import uno` (Debian's python3 with python3-uno), or None."""
-    candidates = [os.environ.get("NNPARITY_UNO_PYTHON"), *UNO_PYTHONS, shutil.which("python3")]
-    for python in filter(None, candidates):
-        if Path(python).is_file() and subprocess.run(
-            [python, "-c", "import uno"], capture_output=True, timeout=60, env=office_env()
-        ).returncode == 0:
+    """A Python that can `import uno` (Debian's python3 with python3-uno), or None.
+
+    NNPARITY_UNO_PYTHON, when set, is the one: BadProgram when it cannot import uno."""
+    named = named_program("NNPARITY_UNO_PYTHON", "a Python with LibreOffice's uno module")
+    if named:
+        problem = cannot_import_uno(named)
+        if problem:
+            raise BadProgram(f"NNPARITY_UNO_PYTHON={named} {problem}: give the path of a Python "
+                             "with LibreOffice's uno module, or unset it", "NNPARITY_UNO_PYTHON")
+        return named
+    for python in filter(None, [*UNO_PYTHONS, shutil.which("python3")]):
+        if Path(python).is_file() and cannot_import_uno(python) is None:
             return python
     return None
+
+
+def cannot_import_uno(python: str) -> str | None:
+    """Why `python` cannot import LibreOffice's uno module, or None when it can."""
+    try:
+        done = subprocess.run([python, "-c", "import uno"], capture_output=True,
+                              timeout=UNO_IMPORT_TIMEOUT, env=office_env())
+    except subprocess.TimeoutExpired:
+        return f"did not answer `import uno` within {UNO_IMPORT_TIMEOUT} s"
+    except OSError as error:
+        return f"does not run ({error.strerror or error})"
+    return None if done.returncode == 0 else "cannot import uno"
 
 
 def office_env() -> dict[str, str]:

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import zipfile
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -203,7 +205,8 @@ def explain_cells(dims, epoch: int, names, start: bool = False) -> str:
 #: itself read as the placeholder it replaced (a title or subject edited alone changes it).
 #: ``changed_since_written`` recomputes it: an edit saved by LibreOffice, Excel or openpyxl
 #: (which keep the creator and last editor) rewrites the parts, so the digest no longer
-#: matches and the file is the user's.
+#: matches and the file is the user's. The seal covers the parts only: bytes before or after
+#: the zip, or a zip comment, make it the user's too (``_zip_alone``).
 #: A file nnparity cannot read (damaged, encrypted, an unknown compression) is not its own.
 SIGNATURE = "nnparity"
 SEAL = "nnparity-sha256:"
@@ -242,13 +245,25 @@ def changed_since_written(path: Path) -> str | None:
                 return "not_ours"
             seal = core.findtext("cp:keywords", namespaces=CORE_XML) or ""
             unsealed = data.replace(seal.encode(), _PLACEHOLDER.encode(), 1)
-            if not seal.startswith(SEAL) or seal[len(SEAL):] != _digest(archive, unsealed):
+            sealed = seal.startswith(SEAL) and seal[len(SEAL):] == _digest(archive, unsealed)
+            if not sealed or not _zip_alone(path):
                 return "changed"
     # Whatever reading a stranger's zip raises (a bad header, an encrypted or damaged part,
     # an unknown compression: NotImplementedError, RuntimeError, zlib.error): not nnparity's.
     except Exception:
         return "not_ours"
     return None
+
+
+def _zip_alone(path: Path) -> bool:
+    """Whether the file is a zip and nothing more, as nnparity writes it: no bytes before its
+    first part or after its end record, no zip comment (the seal covers only the parts)."""
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+        handle.seek(-22, os.SEEK_END)
+        end = handle.read(22)
+    # the end of central directory record, its comment length (the last 2 bytes) 0
+    return head == b"PK\x03\x04" and end[:4] == b"PK\x05\x06" and end[20:] == b"\0\0"
 
 
 def _ours(path: Path) -> bool | str:
@@ -279,13 +294,19 @@ _PLACEHOLDER = SEAL + "0" * 64
 
 def inputs_differ(path: Path, case: Case) -> str | None:
     """Why the workbook at `path` does not start from `case`'s inputs (lr, X, y, the starting
-    weights, as its inputs sheet holds them), or None when it does, bit for bit."""
+    weights, as its inputs sheet holds them), or None when it does (``read_inputs``)."""
+    return read_inputs(path, case)[0]
+
+
+def read_inputs(path: Path, case: Case) -> tuple[str | None, frozenset[str]]:
+    """Whether the workbook at `path` starts from `case`'s inputs: why not (or None), and
+    the inputs (lr, X ...) it holds only as LibreOffice saves them (``as_saved``)."""
     from openpyxl import load_workbook
 
     book = load_workbook(path, read_only=True)
     try:
         if INPUTS not in book.sheetnames:
-            return f"has no sheet '{INPUTS}'"
+            return f"has no sheet '{INPUTS}'", frozenset()
         blocks = Layout(case.dims, 1).inputs()
         last = max(b.top + b.rows for b in blocks.values())
         rows = list(book[INPUTS].iter_rows(min_row=1, max_row=last,
@@ -297,24 +318,126 @@ def inputs_differ(path: Path, case: Case) -> str | None:
         cells = rows[row - 1] if row <= len(rows) else ()
         return cells[col - 1] if col <= len(cells) else None
 
-    lr = _number(at(TOP, FIRST_COL))
-    if lr is None or not same_bits(np.float64(lr), np.float64(case.lr)):
+    lr = _matches(at(TOP, FIRST_COL), float(case.lr))
+    if lr is None:
         shown = _shown_cell(at(TOP, FIRST_COL))
-        return f"its lr (inputs!B{TOP}) is {shown}, the case's is {case.lr!r}"
+        return f"its lr (inputs!B{TOP}) is {shown}, the case's is {case.lr!r}", frozenset()
+    rounded = {"lr"} if lr == "saved" else set()
     for name, block in blocks.items():
         title = f"{name} ({block.rows} x {block.cols})"
         if at(block.label_row, 1) != title:
             return (f"inputs!A{block.label_row} says {at(block.label_row, 1)!r} where a "
-                    f"workbook of this case says {title!r} (a workbook of another case?)")
+                    f"workbook of this case says {title!r} (a workbook of another case?)"
+                    ), frozenset(rounded)
         value = getattr(case, name)
         for i in range(block.rows):
             for j in range(block.cols):
                 cell = at(block.top + i, FIRST_COL + j)
-                number = _number(cell)
-                if number is None or not same_bits(np.float64(number), value[i, j]):
+                match = _matches(cell, float(value[i, j]))
+                if match is None:
                     return (f"its {name}[{i + 1}, {j + 1}] is {_shown_cell(cell)}, the case's is "
-                            f"{float(value[i, j])!r}")
+                            f"{float(value[i, j])!r}"), frozenset(rounded)
+                if match == "saved":
+                    rounded.add(name)
+    return None, frozenset(rounded)
+
+
+def _matches(cell, value: float) -> str | None:
+    """"exact" when the cell holds `value` bit for bit, "saved" when it holds it as LibreOffice
+    saves it (``as_saved``), None otherwise."""
+    number = _number(cell)
+    if number is None:
+        return None
+    if same_bits(np.float64(number), np.float64(value)):
+        return "exact"
+    return "saved" if number in as_saved(value) else None
+
+
+def as_saved(value: float) -> tuple[float, float]:
+    """`value` as a save by LibreOffice's .xlsx writer leaves it: 15 significant digits.
+
+    LibreOffice 7.4 writes each constant formula (=1.1421646738098534) with 15 significant
+    digits, its shortest decimal rounded half up (=1.14216467380985; 1.072711081200215
+    becomes =1.07271108120022), and recalculates from that text: the full double is in
+    neither the formula nor its cached value. Also the correctly rounded 15 digits (which
+    differ from LibreOffice's in 1 of 20 numbers), in case another writer rounds so.
+    """
+    digits = Decimal(repr(value))
+    if not digits.is_finite() or digits.is_zero():
+        return value, value
+    step = Decimal(1).scaleb(digits.adjusted() - 14)
+    return float(digits.quantize(step, rounding=ROUND_HALF_UP)), float(f"{value:.15g}")
+
+
+def epochs_differ(path: Path, case: Case, epochs: int) -> str | None:
+    """Why the epoch sheets of the workbook at `path` cannot be read as nnparity lays them out
+    (or None): a block's labels not where nnparity put them (a row or a column inserted or
+    deleted), or a step cell holding a number typed in instead of a formula, which would be
+    read as if LibreOffice had computed it."""
+    from openpyxl import load_workbook
+
+    layout = Layout(case.dims, epochs)
+    book = load_workbook(path, read_only=True)
+    try:
+        for epoch in range(1, epochs + 1):
+            why = _epoch_differs(book[epoch_sheet(epoch)], layout.epoch(epoch), epoch)
+            if why:
+                return why
+    finally:
+        book.close()
     return None
+
+
+def _epoch_differs(ws, blocks: dict[str, Block], epoch: int) -> str | None:
+    from openpyxl.worksheet.formula import ArrayFormula
+
+    last = max(b.top + b.rows - 1 for b in blocks.values())
+    cells, arrays = {}, []  # (row, col) -> cell; the ranges array formulas fill
+    cols = FIRST_COL + max(b.cols for b in blocks.values())
+    for row in ws.iter_rows(min_row=1, max_row=last, max_col=cols):
+        for cell in row:
+            if getattr(cell, "row", None) is None:  # an empty cell of a read-only sheet
+                continue
+            cells[cell.row, cell.column] = cell
+            if isinstance(cell.value, ArrayFormula):
+                arrays.append(_bounds(cell.value.ref))
+
+    def text(row: int) -> object:
+        cell = cells.get((row, 1))
+        return None if cell is None else cell.value
+
+    sheet = f"'{ws.title}'"
+    for name, block in blocks.items():
+        title = f"step {steps.BY_NAME[name].step}: {name} ({block.rows} x {block.cols})"
+        labels = [(block.label_row, title)]
+        labels += [(block.top + i, f"  row {i + 1}") for i in range(block.rows)]
+        for row, label in labels:
+            if text(row) != label:
+                return (f"{sheet}!A{row} says {text(row)!r} where nnparity put {label.strip()!r} "
+                        f"of {name}: a row or column inserted or deleted? Blocks are read where "
+                        "nnparity workbook writes them; undo the change, or write the workbook "
+                        "again")
+        for i in range(block.rows):
+            for j in range(block.cols):
+                row, col = block.top + i, FIRST_COL + j
+                cell = cells.get((row, col))
+                typed = cell is not None and cell.data_type == "n" and cell.value is not None
+                if typed and not any(r0 <= row <= r1 and c0 <= col <= c1
+                                     for r0, c0, r1, c1 in arrays):
+                    return (f"{sheet}!{column_letter(col)}{row} (epoch {epoch}, step "
+                            f"{steps.BY_NAME[name].step} ({name}), cell [{i + 1}, {j + 1}]) holds "
+                            f"the number {cell.value!r}, typed in, not a formula: the spreadsheet "
+                            "computes nothing there; restore its formula, or write the workbook "
+                            "again")
+    return None
+
+
+def _bounds(ref: str) -> tuple[int, int, int, int]:
+    """An A1 range ("B4:D9", "B4") as (first row, first col, last row, last col)."""
+    from openpyxl.utils.cell import range_boundaries
+
+    c0, r0, c1, r1 = range_boundaries(ref)
+    return r0, c0, r1, c1
 
 
 def _shown_cell(cell) -> str:
@@ -453,6 +576,11 @@ def command_workbook(args, console, err) -> int:
     with bad_input():
         case = load_case(args.case)
         epochs = parse_epochs_option("--epochs", args.epochs)
+        from .spreadsheet import MAX_EPOCHS  # it imports this module
+
+        if epochs > MAX_EPOCHS:
+            raise BadInput(f"--epochs: {epochs} epochs is more than the {MAX_EPOCHS} a workbook "
+                           "holds (one sheet per epoch, as run --spreadsheet checks)")
         if Path(args.out).suffix.lower() != ".xlsx":
             raise BadInput(f"{args.out}: the workbook's name must end in .xlsx")
         out = write_workbook(case, epochs, args.out)

@@ -84,3 +84,15 @@ def test_a_learners_csv_py_in_the_current_folder_is_not_blamed_on_rpy2(tmp_path)
         cwd=tmp_path, timeout=300, env=dict(os.environ, COLUMNS="200"),
     )
     assert "learner's csv.py" not in done.stdout and done.returncode == 0, done.stdout
+
+
+def test_doctor_names_an_nnparity_soffice_that_is_not_there_and_fixes_it_by_unsetting_it(
+    monkeypatch, tmp_path
+):
+    """It said 'ok LibreOffice' for any NNPARITY_SOFFICE, where a spreadsheet run then failed."""
+    monkeypatch.setenv("NNPARITY_SOFFICE", str(tmp_path / "no-soffice"))
+    check = doctor.check_libreoffice()
+    assert not check.ok and "NNPARITY_SOFFICE" in check.detail, (
+        f"doctor should say NNPARITY_SOFFICE names nothing: {check.detail}"
+    )
+    assert check.fix == "unset NNPARITY_SOFFICE", check.fix
