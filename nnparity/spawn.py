@@ -208,7 +208,14 @@ def end_adopted(rounds: int = 5) -> None:
 
 
 def _children(parent: int) -> list[int]:
-    """The processes whose parent is `parent` (their /proc/PID/stat's fourth field)."""
+    """The processes whose parent is `parent`: its threads' /proc children lists (0.01 ms), or
+    where Linux keeps none, every process's /proc/PID/stat's fourth field (about 1 ms)."""
+    try:
+        tasks = os.listdir(f"/proc/{parent}/task")
+        return [int(pid) for task in tasks
+                for pid in Path(f"/proc/{parent}/task/{task}/children").read_text().split()]
+    except (OSError, ValueError):
+        pass
     found = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
