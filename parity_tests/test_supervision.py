@@ -1993,8 +1993,9 @@ def test_a_step_whose_arguments_lockstep_hands_by_position_says_so_when_it_fails
 def test_a_shells_background_job_survives_nnparity_execd_by_that_shell(tmp_path):
     """A shell that `exec`s nnparity hands it its children: the processes nnparity ends as it
     exits must be only what its ports' children left, never those."""
-    script = (f"sleep 60 & echo $! > job.pid; exec {shlex.quote(sys.executable)} -m nnparity "
-              "run --epochs 5 --mode free")
+    # the job's output elsewhere: on the captured pipes it would hold them open for 60 s
+    script = (f"sleep 60 > /dev/null 2>&1 & echo $! > job.pid; "
+              f"exec {shlex.quote(sys.executable)} -m nnparity run --epochs 5 --mode free")
     result = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True,
                             text=True, timeout=120)
     job = int((tmp_path / "job.pid").read_text())
