@@ -86,8 +86,9 @@ class RPort(Port):
 
     @property
     def can_lockstep(self) -> bool:
-        """Whether the port defines `steps` (a function per recorded matrix), as lockstep needs."""
-        return bool(np.asarray(call("exists", "steps", envir=self.env, inherits=False))[0])
+        """Whether the port defines `steps` (a function per recorded matrix), as lockstep needs:
+        in its files' environment, or in R's global one (`steps <<- list(...)`)."""
+        return bool(np.asarray(call("exists", "steps", envir=self.env, inherits=True))[0])
 
     def start(self, case) -> None:
         self.state = call(

@@ -2007,3 +2007,14 @@ def test_a_shells_background_job_survives_nnparity_execd_by_that_shell(tmp_path)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(job, signal.SIGKILL)
+
+
+def test_an_r_port_setting_its_steps_in_the_global_environment_is_checked_in_lockstep(
+    tmp_path, port_copy
+):
+    """`steps <<- list(...)` at the top of steps.R puts the list in R's global environment, as
+    Rscript main.R would: lockstep said the port defines no steps list."""
+    port = port_copy("r_impl", "steps.R", "steps <- list(", "steps <<- list(")
+    result = nnparity("run", "--epochs", "5", "--r-impl", str(port), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "modes: free, lockstep" in result.stdout, result.stdout

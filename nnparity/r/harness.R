@@ -266,6 +266,11 @@ describe_value <- function(value) {
   paste(typeof(value), "values")
 }
 
+# The port's `steps` list as its own code finds it: in its files' environment,
+# or, set there with `steps <<- list(...)`, in R's global environment (where
+# Rscript main.R would have put it too).
+port_steps <- function(port) get0("steps", envir = port, inherits = TRUE)
+
 # Lockstep: recompute every recorded matrix of every epoch with the port's
 # step function, from the other language's recorded inputs of that step.
 # `trace` holds the other language's arrays for a chunk, each laid out
@@ -300,10 +305,10 @@ lockstep <- function(port, trace, start, X, y, lr, quantities, state_names,
   for (name in names(quantities)) {
     needs <- quantities[[name]]
     batched <- batch && name %in% elementwise && !any(needs %in% state_names) &&
-      elementwise_code(port$steps[[name]])
+      elementwise_code(port_steps(port)[[name]])
     shape <- epochs_shape(trace[[name]]) # [epochs, rows, cols]
     outcome <- lockstep_step(
-      port$steps[[name]], name, needs, inputs, shape, batched
+      port_steps(port)[[name]], name, needs, inputs, shape, batched
     )
     if (is.null(outcome$problem)) {
       values[[name]] <- outcome$value
@@ -451,7 +456,7 @@ lockstep_step <- function(step, name, needs, inputs, shape, batched) {
 nnparity_positional_steps <- function(port, quantities) {
   found <- list()
   for (name in names(quantities)) {
-    step <- port$steps[[name]]
+    step <- port_steps(port)[[name]]
     if (!is.function(step) || is.primitive(step)) next
     formal <- names(formals(step))
     by_name <- argument_names(step, quantities[[name]])
@@ -679,7 +684,7 @@ crash_site <- function(calls, failing, port) {
   call <- innermost_step_call(calls)
   if (is.null(call)) return(NULL)
   step <- as.character(call[[1]][[3]])
-  line <- source_line(port$steps[[step]], failing)
+  line <- source_line(port_steps(port)[[step]], failing)
   at <- attr(call, "srcref")
   if (is.null(line) && !is.null(at)) line <- describe_srcref(at, 1)
   where <- if (is.null(line)) "" else paste0(", at ", line)
