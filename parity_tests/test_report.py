@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import warnings
 from pathlib import Path
 
@@ -117,6 +118,54 @@ def test_plots_of_a_run_with_no_difference_at_all_need_no_log_of_zero(tmp_path):
             assert matplotlib.image.imread(path)[..., :3].std() > 0.05, (
                 f"{draw.__name__} drew a blank image"
             )
+
+
+def test_report_draws_a_case_whose_differences_reach_near_the_largest_double(tmp_path, capsys):
+    """X holds +-1.7e308: both languages overflow alike (parity holds), and hidden_layer_input
+    differs by 2e292, so a log axis with matplotlib's margins reached past the largest double."""
+    case = tmp_path / "huge"
+    shutil.copytree(paths.FIXTURES / "article", case)
+    (case / "X.csv").write_text(
+        "1.0,0.0,1.0,0.0\n1.7e308,1.7e308,-1.7e308,-1.7e308\n0.0,1.0,0.0,1.0\n"
+    )
+    out = tmp_path / "report"
+    code = cli.main(["report", "--case", str(case), "--epochs", "10", "--out", str(out)])
+    assert code == 0, f"report exited {code}: {capsys.readouterr().err}"
+    for name in referenced_images(out / "index.html"):
+        assert matplotlib.image.imread(out / name)[..., :3].std() > 0.05, f"{name} is blank"
+
+
+def free_table_with(step: str, column_values: dict, from_epoch: int):
+    """A free-running table of Python against itself, 4 epochs, with `step`'s figures from
+    `from_epoch` on replaced by ``column_values``."""
+    run = traces.run(load_case("article"), PythonPort(), PythonPort(), 4, modes=("free",))
+    table = stats.table(run.reports)
+    rows = (table["matrix"] == step) & (table["epoch"] >= from_epoch)
+    for column, value in column_values.items():
+        table.loc[rows, column] = value
+    return table
+
+
+def test_plots_leave_out_differences_that_are_not_finite_and_say_so(tmp_path):
+    table = free_table_with("E", {"max_abs": np.inf, "max_ulp": np.inf}, from_epoch=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for draw in (plots.max_difference, plots.ulp_map):
+            path = draw(table, "free", "article", tmp_path / f"{draw.__name__}.png")
+            assert matplotlib.image.imread(path)[..., :3].std() > 0.05, (
+                f"{draw.__name__} drew a blank image"
+            )
+    curves = {"E": np.array([0.0, np.inf, np.inf]), "wh": np.array([0.0, 1e-17, np.nan])}
+    assert plots.not_drawn(curves) == ["E from epoch 2 (inf)", "wh from epoch 3 (NaN)"]
+
+
+def test_plots_of_a_difference_of_the_largest_double_draw_it(tmp_path):
+    table = free_table_with("wh", {"max_abs": 1.7e308}, from_epoch=3)
+    losses = {"Python": np.array([1.0, 0.5, np.inf, 0.0]), "R": np.array([1.0, 0.5, 1e308, 0.0])}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plots.max_difference(table, "free", "article", tmp_path / "max-diff.png")
+        plots.loss_curves(losses, tmp_path / "loss.png", "article")
 
 
 def test_a_failed_report_leaves_the_previous_one_untouched(article_report, tmp_path, monkeypatch):
