@@ -28,8 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import policy, steps
+from .accumulate import cell_difference
 from .cells import Cell
-from .floats import finite_ulp_distance, same_bits, ulp_distance
+from .floats import same_bits
 from .missing import same_missing
 
 
@@ -183,12 +184,8 @@ class OnceComparison:
         check.violations += n
         if check.first_violation is None:
             i, j = (int(k) for k in np.argwhere(differs)[0])
-            x, y = np.float64(a[i, j]), np.float64(b[i, j])
-            gap = abs(float(x) - float(y))  # in Python floats: inf - inf is NaN, no warning
-            finite = np.isfinite(x) and np.isfinite(y)
-            ulps = finite_ulp_distance(np.array([x]), np.array([y]))[0] if finite else ulp_distance(
-                np.array([x]), np.array([y]))[0]
+            x, y = float(a[i, j]), float(b[i, j])
             check.first_violation = Cell(
-                epoch, name, i + 1, j + 1, float(x), float(y), gap, float(ulps),
-                float(allowed[i, j]), sides=labels,
+                epoch, name, i + 1, j + 1, x, y, *cell_difference(x, y), float(allowed[i, j]),
+                sides=labels,
             )

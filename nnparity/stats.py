@@ -24,9 +24,10 @@ cells               int64      cells compared at this epoch
 equal               int64      cells bitwise equal (NaN meeting NaN, NA meeting NA)
 equal_share         float64    equal / cells
 max_abs             float64    largest ``|Python - R|`` (inf: NaN or NA against a
-                               number)
+                               number or the other kind)
 max_rel             float64    largest ``|Python - R| / max(|Python|, |R|)``
-max_ulp             float64    largest distance in units in the last place
+max_ulp             float64    largest distance in units in the last place (inf:
+                               NaN or NA against a number or the other kind)
 over                int64      cells beyond the bound
 bound               float64    the largest difference the bound allows in any cell;
                                every row with --save-stats (the run computes the
