@@ -188,17 +188,28 @@ def print_run(run: Run, console: Console | None = None, stats=None) -> None:
         console.print(f"trace saved: {path}", highlight=False, markup=False, soft_wrap=True)
 
 
+#: The sides of a cell of the two languages: its values are also given as "python" and "r".
+LANGUAGES = ("Python", "R")
+
+
 def _cell(cell) -> dict | None:
+    """A cell for --json: ``values`` in the order of ``sides``, what they come from (the two
+    languages, or a port's train() against itself); ``python`` and ``r`` only for a cell of
+    the two languages, else null."""
     if cell is None:
         return None
+    values = [json_number(cell.python), json_number(cell.r)]
+    languages = tuple(cell.sides) == LANGUAGES
     return {
         "epoch": cell.epoch,
         "step": cell.step,
         "matrix": cell.name,
         "row": cell.row,
         "col": cell.col,
-        "python": json_number(cell.python),
-        "r": json_number(cell.r),
+        "sides": list(cell.sides),
+        "values": values,
+        "python": values[0] if languages else None,
+        "r": values[1] if languages else None,
         "abs_diff": json_number(cell.abs_diff),
         "ulps": json_number(cell.ulps),
         "allowed": json_number(cell.bound),
