@@ -197,6 +197,7 @@ class Comparison:
             max_abs[name] = stats.per_epoch["max_abs"][-1]
         last = at_epochs(get, slice(epochs - 1, epochs))
         cheap = self.free_bound if self.mode == "free" else lambda n, a, b: np.zeros_like(a)
+        cheap = None if self.full_bounds else cheap  # the table's bound column, in full
         self.once.add(python, r, offset, epochs, start, lambda n, a, b: self.bound(n, a, b, last),
                       cheap)
         self._note_first_difference(python, r, offset, get, max_abs)  # after once: step 1

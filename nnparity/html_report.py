@@ -171,7 +171,7 @@ def _table(report: ParityReport, summary) -> str:
         "<table><tr><th>step</th><th class=name>matrix</th><th>cells</th><th>bitwise "
         "equal</th><th>max abs</th><th>max ULP</th><th>beyond bound</th></tr>"
     ]
-    for s in report.stats:
+    for s in report.shown:
         if s.problem:
             rows.append(
                 f"<tr><td>{s.step}</td><td class=name>{html.escape(s.name)}</td><td "

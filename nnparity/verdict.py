@@ -59,6 +59,14 @@ class ParityReport:
         return self.error is None and all(s.passed for s in (*self.stats, *self.once))
 
     @property
+    def shown(self) -> list:
+        """The matrices the table, --json's steps and the statistics show, in step order:
+        steps 2 to 11 always; a once-per-call check (steps 0, 1 and 12: what train() was
+        handed and returned) when it failed."""
+        failed = [c for c in self.once if c.violations or c.problem]
+        return sorted([*failed, *self.stats], key=lambda s: steps.position(s.name))
+
+    @property
     def first_violation(self) -> Cell | None:
         """The first cell beyond the bound in this mode (structural problems aside)."""
         first = first_failure([self], structural=False)

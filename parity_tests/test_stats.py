@@ -200,7 +200,8 @@ def test_the_first_cell_beyond_the_bound_is_flagged_on_its_row(port_copy, r_avai
     assert first is not None, "the learning rate applied twice must put cells beyond the bound"
     flagged = table[table["first_over"]].sort_values(["epoch", "step"])
     assert (flagged["epoch"].iloc[0], flagged["matrix"].iloc[0]) == (first.epoch, first.name)
-    assert table["over"].sum() == sum(s.violations for s in run.reports["free"].stats)
+    # steps 2 to 11, and the once-per-call checks that failed (here, what train() returned)
+    assert table["over"].sum() == sum(s.violations for s in run.reports["free"].shown)
 
 
 @pytest.mark.parametrize("name", ["s.csv", "s.parquet"])
@@ -358,3 +359,44 @@ def test_the_docs_trace_snippets_draw_the_reports_loss_in_numpy_and_in_r(
     assert (tmp_path / "loss.png").stat().st_size > 5000, "the R snippet drew no loss.png"
     from_r = np.array([float(x) for x in (tmp_path / "loss.txt").read_text().split()])
     np.testing.assert_allclose(from_r, losses["R"], rtol=LOSS_RTOL, atol=0, err_msg="R's loss")
+
+
+@pytest.fixture
+def returns_scaled_wout(port_copy):
+    """An R port whose train() returns its wout times 1 + 1e-9: only the check of what train()
+    returned (step 12) sees it."""
+    return port_copy("r_impl", "train.R", "wout = wout, bout = bout",
+                     "wout = wout * (1 + 1e-9), bout = bout")
+
+
+def test_a_failed_check_of_what_train_returned_has_rows_in_the_file_and_json(
+    returns_scaled_wout, tmp_path, capsys, r_available
+):
+    path = tmp_path / "s.csv"
+    code = main(["run", "--epochs", "20", "--mode", "free", "--r-impl", str(returns_scaled_wout),
+                 "--save-stats", str(path), "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 1 and "step 12 (returned_wout)" in result["verdict"], result["verdict"]
+    failed = [s for s in result["modes"]["free"]["steps"] if not s["passed"]]
+    assert [s["matrix"] for s in failed] == ["returned_wout"], (
+        f"the verdict names returned_wout; --json's failing steps are {failed}"
+    )
+    table = stats.read(path)
+    flagged = table[table["first_over"]]
+    assert list(zip(flagged["epoch"], flagged["step"], flagged["matrix"], strict=True)) == [
+        (20, 12, "returned_wout")
+    ], f"first_over flags {flagged[['epoch', 'matrix']].values.tolist()}"
+    assert table["over"].sum() == failed[0]["beyond_bound"] > 0, (
+        "the file's cells beyond the bound are not --json's"
+    )
+
+
+def test_a_failed_check_of_what_train_returned_has_a_row_in_the_printed_table(
+    returns_scaled_wout, capsys, r_available
+):
+    code = main(["run", "--epochs", "20", "--mode", "free", "--r-impl", str(returns_scaled_wout)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert re.search(r"^ +12 +returned_wout +[\d.]+% .* \d+ FAIL *$", out, flags=re.M), (
+        f"the verdict names returned_wout; the table has no failing row for it:\n{out}"
+    )
