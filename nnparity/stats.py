@@ -248,8 +248,16 @@ def stage(frame: pd.DataFrame, path: Path | str):
         if is_parquet(path):
             frame.to_parquet(tmp, index=False)
         else:
-            frame.to_csv(tmp, index=False)
+            as_r_logical(frame).to_csv(tmp, index=False)
     return staged
+
+
+def as_r_logical(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table with its bool columns as TRUE and FALSE: base R's read.csv reads them as
+    logical (True and False, as pandas writes them, it reads as text), pandas' read_csv as
+    bool."""
+    bools = [column for column, dtype in SCHEMA.items() if dtype == "bool"]
+    return frame.assign(**{c: np.where(frame[c], "TRUE", "FALSE") for c in bools})
 
 
 def read(path: Path | str) -> pd.DataFrame:

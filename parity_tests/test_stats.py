@@ -400,3 +400,21 @@ def test_a_failed_check_of_what_train_returned_has_a_row_in_the_printed_table(
     assert re.search(r"^ +12 +returned_wout +[\d.]+% .* \d+ FAIL *$", out, flags=re.M), (
         f"the verdict names returned_wout; the table has no failing row for it:\n{out}"
     )
+
+
+def test_the_csvs_flags_read_as_logical_in_r_and_as_bool_in_pandas(small_run, tmp_path):
+    run, _ = small_run
+    path = stats.write(stats.table(run.reports), tmp_path / "s.csv")
+    plain = pd.read_csv(path)
+    assert {str(plain[c].dtype) for c in ("first_difference", "first_over")} == {"bool"}, (
+        "pandas' read_csv, without options, does not read the flags as bool"
+    )
+    count = 's <- read.csv("s.csv"); cat(class(s$first_difference), class(s$first_over), ' \
+        'sum(s$first_difference))'
+    result = subprocess.run(["Rscript", "-e", count], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    born = str(plain["first_difference"].sum())  # one per mode whose traces differ
+    assert result.stdout.split() == ["logical", "logical", born], (
+        f"base R's read.csv reads the flags as {result.stdout!r}; expected logical, {born} "
+        "first differences"
+    )
