@@ -13,6 +13,7 @@ import json
 import re
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -291,15 +292,49 @@ def expected_running_maxima(path) -> pd.DataFrame:
     )
 
 
-def test_the_docs_pandas_snippet_draws_the_reports_numbers(article_stats, tmp_path, monkeypatch):
-    path, _ = article_stats
+@pytest.fixture(scope="module")
+def nan_in_r_stats(tmp_path_factory, r_available):
+    """The statistics of 20 epochs against an R port whose E turns a cell NaN once output[2, 1]
+    passes 0.79 (at epoch 1): inf and inf ULP from there on, free-running."""
+    from tools.port_copy import copy_with
+
+    folder = tmp_path_factory.mktemp("nan1")
+    port = copy_with(paths.BASE / "r_impl", "steps.R", "    y - output\n",
+                     "    r <- y - output; if (isTRUE(output[2, 1] > 0.79)) r[2, 1] <- NaN; r\n",
+                     folder / "r_impl")
+    run = traces.run(load_case("article"), PythonPort(), RPort(port), 20)
+    return stats.write(stats.table(run.reports), folder / "s.csv")
+
+
+@pytest.fixture(scope="module")
+def no_difference_stats(tmp_path_factory):
+    """The statistics of 5 epochs of Python against itself: every cell bitwise equal."""
+    run = traces.run(load_case("article"), PythonPort(), PythonPort(), 5)
+    return stats.write(stats.table(run.reports), tmp_path_factory.mktemp("same") / "s.csv")
+
+
+@pytest.fixture(params=["article", "no difference", "NaN in R"])
+def snippet_stats(request):
+    """A statistics file for the docs' snippets: the whole article case; a run where no cell
+    differs (nothing positive for a log scale); one with NaN against numbers (inf)."""
+    if request.param == "article":
+        return request.getfixturevalue("article_stats")[0]
+    if request.param == "no difference":
+        return request.getfixturevalue("no_difference_stats")
+    return request.getfixturevalue("nan_in_r_stats")
+
+
+def test_the_docs_pandas_snippet_draws_the_reports_numbers(snippet_stats, tmp_path, monkeypatch):
+    path = snippet_stats
     (tmp_path / "stats.csv").symlink_to(path)
     monkeypatch.chdir(tmp_path)
     import matplotlib
 
     matplotlib.use("Agg")
     namespace: dict = {}
-    exec(compile(snippet("python", "stats.csv"), "docs/results-as-data.md", "exec"), namespace)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "no positive values" on a log scale: a blank plot
+        exec(compile(snippet("python", "stats.csv"), "docs/results-as-data.md", "exec"), namespace)
     for png in ("max-diff-free.png", "ulp-map-free.png"):
         assert (tmp_path / png).stat().st_size > 5000, f"the pandas snippet drew no {png}"
     expected = expected_running_maxima(path)
@@ -309,8 +344,8 @@ def test_the_docs_pandas_snippet_draws_the_reports_numbers(article_stats, tmp_pa
     )
 
 
-def test_the_docs_r_snippet_draws_the_reports_numbers(article_stats, tmp_path):
-    path, _ = article_stats
+def test_the_docs_r_snippet_draws_the_reports_numbers(snippet_stats, tmp_path):
+    path = snippet_stats
     (tmp_path / "stats.csv").symlink_to(path)
     (tmp_path / "snippet.R").write_text(snippet("r", "stats.csv"))
     check = (  # every digit: write.csv keeps 15
