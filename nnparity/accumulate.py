@@ -215,6 +215,13 @@ class StepStats:
     def passed(self) -> bool:
         return self.problem is None and self.violations == 0
 
+    @property
+    def not_compared(self) -> bool:
+        """Nothing compared, for no reason of its own (no problem, computed by both sides):
+        the comparison stopped before it (a port failed first). Not a pass: the mode's error
+        says why."""
+        return self.cells == 0 and self.problem is None and self.not_computed is None
+
     def figures(self) -> dict[str, np.ndarray]:
         """Every per-epoch figure (EPOCH_FIGURES) over all epochs compared so far."""
         return {k: np.concatenate(v) if v else np.zeros(0) for k, v in self.per_epoch.items()}

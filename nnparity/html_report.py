@@ -27,7 +27,7 @@ from .command import (
     write_out,
 )
 from .compare import ParityReport
-from .report import MODE_TITLES, determinism_lines, story, verdict
+from .report import MODE_TITLES, compared_nothing, determinism_lines, story, verdict
 
 
 class LossRecorder:
@@ -177,6 +177,11 @@ def _table(report: ParityReport, summary) -> str:
                 f"<tr><td>{s.step}</td><td class=name>{html.escape(s.name)}</td><td "
                 f"colspan=5>{html.escape(s.problem)}</td></tr>"
             )
+            continue
+        if s.not_computed or compared_nothing(s):
+            said = "not computed" if s.not_computed else "not compared"
+            rows.append(f"<tr><td>{s.step}</td><td class=name>{html.escape(s.name)}</td><td "
+                        f"colspan=5>{said}</td></tr>")
             continue
         f = summary.loc[s.name]
         rows.append(
