@@ -49,6 +49,13 @@ def figures(step, summary=None):
     }
 
 
+def shown_figures(f) -> tuple[str, str, str, str]:
+    """A matrix's equal share, max abs, max rel and max ULP as the tables show them (the
+    terminal's and the HTML report's)."""
+    ulp = f"{f['max_ulp']:.0f}" if f["max_ulp"] < 1e6 else _num(f["max_ulp"])
+    return f"{100 * f['equal_share']:.1f}%", _num(f["max_abs"]), _num(f["max_rel"]), ulp
+
+
 def table(report: ParityReport, summary=None) -> Table:
     """One row per recorded matrix; fits an 80-column terminal.
 
@@ -79,10 +86,9 @@ def table(report: ParityReport, summary=None) -> Table:
             t.add_row(str(s.step), s.name, "", "", "", "", "[red]not compared[/red]")
             continue
         f = figures(s, summary)
-        over = "[green]0 ok[/green]" if f["over"] == 0 else f"[red]{f['over']:,} FAIL[/red]"
-        ulp = f"{f['max_ulp']:.0f}" if f["max_ulp"] < 1e6 else _num(f["max_ulp"])
-        share = f"{100 * f['equal_share']:.1f}%"
-        t.add_row(str(s.step), s.name, share, _num(f["max_abs"]), _num(f["max_rel"]), ulp, over)
+        over = int(f["over"])
+        over = "[green]0 ok[/green]" if over == 0 else f"[red]{over:,} FAIL[/red]"
+        t.add_row(str(s.step), s.name, *shown_figures(f), over)
     once = "" if len(report.shown) == len(report.stats) else (
         "steps 0, 1 and 12 (what train() was handed and returned): listed where they fail.\n"
     )

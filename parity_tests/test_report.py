@@ -194,3 +194,28 @@ def test_report_will_not_replace_a_folder_that_is_not_a_report(tmp_path, capsys)
     assert cli.main(["report", "--epochs", "2", "--out", str(out)]) == 2
     assert (out / "notes.txt").read_text() == "keep me"
     assert "holds files nnparity did not write (notes.txt)" in capsys.readouterr().err
+
+
+def html_rows(index: Path) -> list[dict]:
+    """The report's table rows of figures, by its header's names."""
+    text = index.read_text()
+    header = re.findall(r"<th[^>]*>([^<]*)</th>", text.split("</tr>")[0])
+    rows = re.findall(r"<tr>((?:<td[^>]*>[^<]*</td>){8})</tr>", text)
+    return [dict(zip(header, re.findall(r"<td[^>]*>([^<]*)</td>", row), strict=True))
+            for row in rows]
+
+
+def test_the_html_table_shows_counts_as_integers(article_report):
+    rows = html_rows(article_report / "index.html")
+    assert rows, "no table of figures in the page"
+    for row in rows:
+        for column in ("cells", "beyond bound"):
+            assert re.fullmatch(r"\d{1,3}(,\d{3})*", row[column]), (
+                f"{row['matrix']}: {column} {row[column]!r} is not an integer count"
+            )
+
+
+def test_the_html_table_has_the_terminal_tables_columns(article_report):
+    header = list(html_rows(article_report / "index.html")[0])
+    for column in ("bitwise equal", "max abs", "max rel", "max ULP", "beyond bound"):
+        assert column in header, f"the page's table has no {column!r} column: {header}"
