@@ -12,6 +12,7 @@ from rich.text import Text
 from . import stats as tidy
 from . import steps
 from .compare import ParityReport, describe_value, first_failure
+from .failed_run import in_order
 from .fingerprint import fingerprint, one_line
 from .missing import json_number
 from .traces import Run
@@ -246,8 +247,7 @@ def show_run(run: Run, console: Console, as_json_output: bool = False, saved_sta
     import json
 
     if as_json_output:
-        saved = {"saved_stats": str(saved_stats) if saved_stats is not None else None}
-        console.print_json(json.dumps(as_json(run) | saved))
+        console.print_json(json.dumps(as_json(run, saved_stats=saved_stats)))
         return
     print_run(run, console)
     if saved_stats is not None:
@@ -285,9 +285,9 @@ def _step_json(s, f) -> dict:
 
 
 
-def as_json(run: Run, stats=None) -> dict:
+def as_json(run: Run, stats=None, saved_stats=None) -> dict:
     """The run for machines; per-step figures from ``stats``, a statistics table, if given
-    (else from the comparison's totals, ``figures``)."""
+    (else from the comparison's totals, ``figures``); ``saved_stats``: the file written."""
     out = {
         "case": run.case.name,
         "epochs": run.epochs,
@@ -295,8 +295,10 @@ def as_json(run: Run, stats=None) -> dict:
         "verdict": verdict(run),
         "environment": fingerprint(run.environment),
         "saved_traces": [str(p) for p in run.saved],
+        "saved_stats": None if saved_stats is None else str(saved_stats),
         "calls": run.calls,  # epochs of each call of a port's train()
         "modes": {},
+        "modes_asked": list(run.reports),  # a run that reached its verdict compared each
         "error": None,  # a run without a verdict: failed_run.failed_run_json
     }
     out["determinism"] = {language: d.as_json() for language, d in run.determinism.items()}
@@ -330,4 +332,4 @@ def as_json(run: Run, stats=None) -> dict:
             },
             "steps": [_step_json(s, figures(s, summary)) for s in report.shown],
         }
-    return out
+    return in_order(out)

@@ -239,3 +239,15 @@ def test_statistics_of_a_run_that_compared_nothing_say_they_hold_no_rows(
                        str(fails_at_once), "--save-stats", str(stats))
     assert code == 1
     assert f"statistics saved: {stats} (no rows: nothing was compared)" in out, out
+
+
+def test_json_has_the_same_keys_with_a_verdict_and_without(capsys, tmp_path):
+    code, out, _ = run(capsys, "--epochs", "3", "--json")
+    reached = json.loads(out)
+    code_bad, out_bad, _ = run(capsys, "--case", str(tmp_path / "none"), "--json")
+    stopped = json.loads(out_bad)
+    assert (code, code_bad) == (0, 2)
+    assert list(reached) == list(stopped), (
+        f"--json's keys differ: with a verdict {list(reached)}, without {list(stopped)}"
+    )
+    assert reached["modes_asked"] == stopped["modes_asked"] == ["free", "lockstep"]
