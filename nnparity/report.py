@@ -16,6 +16,7 @@ from .failed_run import in_order
 from .fingerprint import fingerprint, one_line
 from .missing import json_number
 from .traces import Run
+from .verdict import sameness
 
 MODE_TITLES = {
     "free": "free-running: each language trains on its own from the same start",
@@ -147,7 +148,7 @@ def story(report: ParityReport) -> str:
         lines.append(f"  first difference {report.first_difference.origin()}")
     elif report.mode == "free" and report.epochs and not report.error and not report.problems:
         computed = " in every matrix both sides compute" if report.not_computed else ""
-        lines.append(f"  the two traces are bitwise equal{computed}")
+        lines.append(f"  the two traces are {sameness(report, computed)}")
     lines += [f"  {remark}" for remark in report.remarks]
     return "\n".join(lines)
 

@@ -87,6 +87,21 @@ class ParityReport:
         return [f"step {s.step} ({s.name}): {s.note}" for s in self.stats if s.note]
 
 
+def signed_zeros(report: ParityReport) -> int:
+    """The cells not bitwise equal in a report without a first difference: +0.0 against -0.0,
+    which differs in its bits, in no value that follows from it (first_bit_difference)."""
+    return sum(s.cells - s.equal for s in report.stats)
+
+
+def sameness(report: ParityReport, scope: str = "") -> str:
+    """How the two traces of a report without a first difference agree, over `scope`."""
+    n = signed_zeros(report)
+    if not n:
+        return f"bitwise equal{scope}"
+    held = "1 cell holds" if n == 1 else f"{n:,} cells hold"
+    return f"equal in value{scope}, not bitwise: {held} +0.0 against -0.0"
+
+
 def failures(report: ParityReport, structural: bool = True) -> list[Failure]:
     """Every step's failure in one report: its first cell beyond the bound, or its problem."""
     found = []

@@ -714,3 +714,25 @@ def test_a_trace_only_one_folder_holds_is_named_as_not_compared(capsys, golden, 
     assert code == 0, out + err
     last = out.strip().splitlines()[-1]
     assert "not compared: r.npz (only A holds one)" in last, last
+
+
+def with_cell(golden: Path, folder: Path, value: float) -> Path:
+    """A copy of the golden folder whose r.npz holds `value` at epoch 3, wh [1, 1]."""
+    shutil.copytree(golden, folder)
+    with np.load(folder / "r.npz") as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    arrays["wh"][2, 0, 0] = value
+    np.savez(folder / "r.npz", **arrays)
+    return folder
+
+
+def test_plus_zero_against_minus_zero_is_equal_in_value_not_bitwise(capsys, golden, tmp_path):
+    a, b = with_cell(golden, tmp_path / "a", 0.0), with_cell(golden, tmp_path / "b", -0.0)
+    code, out, err = compare(capsys, a, b)
+    assert code == 0, out + err
+    assert ("r.npz: within the bound\n  equal in value in every cell of every epoch, not "
+            "bitwise: 1 cell holds +0.0 against -0.0") in out, out
+    assert "r.npz equal in value" in out.splitlines()[-1], out
+    assert out.count("bitwise equal: every cell of every epoch") == 1, (
+        f"only python.npz is bitwise equal:\n{out}"
+    )

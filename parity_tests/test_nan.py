@@ -262,3 +262,12 @@ def as_json_modes(report):
 
     return {"first_violation": _cell(report.first_violation),
             "first_difference": _cell(report.first_difference)}
+
+
+def test_plus_zero_against_minus_zero_is_told_equal_in_value_not_bitwise(article, trace):
+    report = compare(article, with_value(trace, "E", 2, 1, 1, 0.0),
+                     with_value(trace, "E", 2, 1, 1, -0.0))
+    assert report.passed and report.first_difference is None, story(report)
+    told = story(report)
+    assert "bitwise equal" not in told, f"+0.0 against -0.0 is not bitwise equal:\n{told}"
+    assert "equal in value" in told and "not bitwise: 1 cell holds +0.0 against -0.0" in told, told
