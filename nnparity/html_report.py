@@ -187,7 +187,7 @@ def _table(report: ParityReport, summary) -> str:
             rows.append(f"{start}<td colspan=6>{html.escape(said)}</td></tr>")
             continue
         f = summary.loc[s.name]  # one row of mixed columns: its counts come as floats
-        figures = "".join(f"<td>{text}</td>" for text in shown_figures(f))
+        figures = "".join(f"<td>{html.escape(text)}</td>" for text in shown_figures(f))
         rows.append(f"{start}<td>{int(f['cells']):,}</td>{figures}<td>{int(f['over']):,}</td>"
                     "</tr>")
     rows.append("</table>")

@@ -55,7 +55,18 @@ def shown_figures(f) -> tuple[str, str, str, str]:
     """A matrix's equal share, max abs, max rel and max ULP as the tables show them (the
     terminal's and the HTML report's)."""
     ulp = f"{f['max_ulp']:.0f}" if f["max_ulp"] < 1e6 else _num(f["max_ulp"])
-    return f"{100 * f['equal_share']:.1f}%", _num(f["max_abs"]), _num(f["max_rel"]), ulp
+    return share_text(f["equal_share"]), _num(f["max_abs"]), _num(f["max_rel"]), ulp
+
+
+def share_text(share: float) -> str:
+    """A share as a percentage to one decimal that never reads as all or none unless it is:
+    1 cell in 10,000 unequal is '>99.9%', not '100.0%'; 1 equal in 10,000, '<0.1%'."""
+    text = f"{100 * share:.1f}%"
+    if text == "100.0%" and share < 1:
+        return ">99.9%"
+    if text == "0.0%" and share > 0:
+        return "<0.1%"
+    return text
 
 
 def table(report: ParityReport, summary=None) -> Table:

@@ -24,7 +24,7 @@ def run(capsys, *args):
 def test_run_on_the_article_prints_every_step_in_both_tables_and_exits_0(capsys):
     code, out, err = run(capsys, "--epochs", "200")
     assert code == 0, out + err
-    rows = re.findall(r"^ *(\d+) +(\w+) +[\d.]+% .* 0 ok *$", out, flags=re.MULTILINE)
+    rows = re.findall(r"^ *(\d+) +(\w+) +[<>]?[\d.]+% .* 0 ok *$", out, flags=re.MULTILINE)
     expected = [(str(q.step), q.name) for q in steps.QUANTITIES]
     assert rows == expected * 2, (
         f"expected one row per step, in step order, in each of two tables:\n{out}"

@@ -15,6 +15,7 @@ from nnparity import cli, html_report, paths, plots, stats, traces
 from nnparity.atomic import MANIFEST
 from nnparity.cases import load_case
 from nnparity.ports import PythonPort, RPort
+from nnparity.report import shown_figures
 
 #: The article's first difference is born at epoch 7 with R on its reference BLAS, at epoch 2
 #: on OpenBLAS (docs/blas.md); 30 epochs show it and stay quick.
@@ -219,3 +220,15 @@ def test_the_html_table_has_the_terminal_tables_columns(article_report):
     header = list(html_rows(article_report / "index.html")[0])
     for column in ("bitwise equal", "max abs", "max rel", "max ULP", "beyond bound"):
         assert column in header, f"the page's table has no {column!r} column: {header}"
+
+
+@pytest.mark.parametrize(
+    ("equal", "cells", "shown"),
+    [(9_999, 10_000, ">99.9%"), (1, 10_000, "<0.1%"), (10_000, 10_000, "100.0%"),
+     (0, 10_000, "0.0%"), (9_990, 10_000, "99.9%")],
+)
+def test_the_equal_share_reads_all_or_none_only_when_it_is(equal, cells, shown):
+    figures = {"equal_share": equal / cells, "max_abs": 0.0, "max_rel": 0.0, "max_ulp": 0.0}
+    assert shown_figures(figures)[0] == shown, (
+        f"{equal:,} of {cells:,} cells bitwise equal should read {shown}"
+    )

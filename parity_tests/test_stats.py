@@ -432,7 +432,7 @@ def test_a_failed_check_of_what_train_returned_has_a_row_in_the_printed_table(
     code = main(["run", "--epochs", "20", "--mode", "free", "--r-impl", str(returns_scaled_wout)])
     out = capsys.readouterr().out
     assert code == 1
-    assert re.search(r"^ +12 +returned_wout +[\d.]+% .* \d+ FAIL *$", out, flags=re.M), (
+    assert re.search(r"^ +12 +returned_wout +[<>]?[\d.]+% .* \d+ FAIL *$", out, flags=re.M), (
         f"the verdict names returned_wout; the table has no failing row for it:\n{out}"
     )
 
