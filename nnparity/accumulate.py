@@ -26,7 +26,7 @@ class Differences:
 
     diff: np.ndarray  # |a - b|; inf where NaN/NA meets a number or the other kind
     same: np.ndarray  # bitwise equal, or both NaN of one kind
-    ulps: np.ndarray
+    ulps: np.ndarray  # inf where NaN/NA meets a number or the other kind
     rel: np.ndarray  # diff / max(|a|, |b|); 0 where equal
     mismatch: np.ndarray | None  # NaN/NA against a number or the other kind; None when all finite
 
@@ -48,13 +48,22 @@ def differences(a: np.ndarray, b: np.ndarray) -> Differences:
     else:  # NaN must meet NaN, NA must meet NA, Inf must meet the same Inf
         same = bitwise_equal(a, b) | same_missing(a, b)
         mismatch = missing_mismatch(a, b)
+        # Inf against a number stays inf; inf - inf (NaN) is only where the two are the same
+        diff = np.where(mismatch, np.inf, np.where(same, 0.0, diff))
         with np.errstate(invalid="ignore"):
-            diff = np.where(mismatch, np.inf, np.nan_to_num(np.where(same, 0.0, diff), nan=0.0))
             scale = np.maximum(np.abs(np.nan_to_num(a)), np.abs(np.nan_to_num(b)))
-        ulps = np.where(same, 0.0, ulp_distance(a, b))
+        ulps = np.where(same, 0.0, np.where(mismatch, np.inf, ulp_distance(a, b)))
     with np.errstate(invalid="ignore", divide="ignore"):
         rel = np.divide(diff, scale, out=np.zeros_like(diff), where=diff != 0)
     return Differences(diff, same, ulps, rel, mismatch)
+
+
+def cell_difference(x: float, y: float) -> tuple[float, float]:
+    """The difference and ULP distance of one cell's two values, as ``differences`` measures
+    them: the one rule every report of a cell follows (0 and 0 where NaN meets NaN or NA
+    meets NA; inf and inf where either meets a number or the other kind)."""
+    d = differences(np.array([[[x]]], dtype=np.float64), np.array([[[y]]], dtype=np.float64))
+    return float(d.diff.item()), float(d.ulps.item())
 
 
 #: Cells per block of ``finite_figures``: its few temporaries (256 KiB each) stay in cache.
@@ -205,6 +214,13 @@ class StepStats:
     @property
     def passed(self) -> bool:
         return self.problem is None and self.violations == 0
+
+    @property
+    def not_compared(self) -> bool:
+        """Nothing compared, for no reason of its own (no problem, computed by both sides):
+        the comparison stopped before it (a port failed first). Not a pass: the mode's error
+        says why."""
+        return self.cells == 0 and self.problem is None and self.not_computed is None
 
     def figures(self) -> dict[str, np.ndarray]:
         """Every per-epoch figure (EPOCH_FIGURES) over all epochs compared so far."""

@@ -17,7 +17,7 @@ import contextlib
 import numpy as np
 
 from . import policy, steps
-from .accumulate import StepStats, differences, finite_figures, finite_over
+from .accumulate import StepStats, cell_difference, differences, finite_figures, finite_over
 from .cells import Cell, NonFinite, NotComputed, StepFailure, UnreadableInput, Unrecorded
 from .floats import finite_ulp_distance, ulp_distance
 from .missing import describe_value, first_non_finite, is_r_na, same_missing
@@ -201,6 +201,7 @@ class Comparison:
             max_abs[name] = stats.per_epoch["max_abs"][-1]
         last = at_epochs(get, slice(epochs - 1, epochs))
         cheap = self.free_bound if self.mode == "free" else lambda n, a, b: np.zeros_like(a)
+        cheap = None if self.full_bounds else cheap  # the table's bound column, in full
         self.once.add(python, r, offset, epochs, start, lambda n, a, b: self.bound(n, a, b, last),
                       cheap)
         self._note_first_difference(python, r, offset, get, max_abs)  # after once: step 1
@@ -369,7 +370,7 @@ class Comparison:
         one_a, one_b = a[e : e + 1], b[e : e + 1]
         return Cell(
             offset + e + 1, name, i + 1, j + 1, float(x.item()), float(y.item()),
-            float(abs(x.item() - y.item())), float(ulp_distance(x, y).item()),
+            *cell_difference(x.item(), y.item()),
             float(self.bound(name, one_a, one_b, at_epoch)[0, i, j]),
             rounding_bound=float(
                 scaled(policy.lockstep_bound, name, one_a, one_b, at_epoch)[0, i, j]

@@ -26,6 +26,7 @@ from . import steps, traces
 from .command import FAILS, OK, BadInput, write_out
 from .compare import Cell, Comparison, ParityReport, describe_value
 from .tracefolder import TraceFolder, TraceFolderError, open_folder, shape_text
+from .verdict import sameness, signed_zeros
 
 MODE = "free"  # two trainings, each on its own: the free-running bound
 
@@ -124,7 +125,8 @@ def summary(language: str, report: ParityReport) -> list[str]:
     if report.error:
         lines.append(f"  not complete: {report.error}")
     if report.first_difference is None and report.passed:
-        lines.append("  bitwise equal: every cell of every epoch")
+        lines.append("  bitwise equal: every cell of every epoch" if not signed_zeros(report)
+                     else f"  {sameness(report, ' in every cell of every epoch')}")
     elif report.first_difference is not None:
         lines.append(f"  first difference: {describe_cell(report.first_difference)}")
     if report.first_violation is not None:
@@ -175,7 +177,8 @@ def print_comparison(
     verdict = "A AND B AGREE within the bound" if passed else "A AND B DIFFER beyond the bound"
     detail = ", ".join(
         f"{language}.npz "
-        + ("bitwise equal" if language in equal else "within" if r.passed else "beyond")
+        + (("equal in value" if signed_zeros(r) else "bitwise equal") if language in equal
+           else "within" if r.passed else "beyond")
         for language, r in reports.items()
     )
     for label, folder, other in (("A", a, b), ("B", b, a)):  # compared only where both have it

@@ -6,6 +6,19 @@ second import in a process fails) and when a declared dependency is missing.
 
 from __future__ import annotations
 
+#: The keys of `run --json`'s object, in order, whether the run reached its verdict
+#: (report.as_json) or not (failed_run_json): docs/results-as-data.md lists them.
+KEYS = ("case", "epochs", "passed", "verdict", "environment", "saved_traces", "saved_stats",
+        "calls", "determinism", "modes_asked", "modes", "error")
+
+
+def in_order(document: dict) -> dict:
+    """`document` with exactly KEYS, in their order (a KeyError for a key it lacks)."""
+    extra = set(document) - set(KEYS)
+    if extra:
+        raise KeyError(f"not a key of run --json: {', '.join(sorted(extra))}")
+    return {key: document[key] for key in KEYS}
+
 
 def failed_run_json(case: str | None, code: int, message: str, known: dict | None = None) -> dict:
     """What `run --json` prints when the run ends without a verdict (bad input, a port that
@@ -13,7 +26,7 @@ def failed_run_json(case: str | None, code: int, message: str, known: dict | Non
     ``error``: the exit code and stderr's line. The case, epochs and modes as far as known
     (``known``; none for a signal before the command line was read: __main__)."""
     known = known or {}
-    return {
+    return in_order({
         "case": case,
         "epochs": known.get("epochs"),
         "passed": False,
@@ -26,4 +39,4 @@ def failed_run_json(case: str | None, code: int, message: str, known: dict | Non
         "saved_stats": None,
         "modes_asked": known.get("modes_asked"),
         "error": {"exit_code": code, "message": message},
-    }
+    })

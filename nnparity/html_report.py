@@ -27,7 +27,14 @@ from .command import (
     write_out,
 )
 from .compare import ParityReport
-from .report import MODE_TITLES, determinism_lines, story, verdict
+from .report import (
+    MODE_TITLES,
+    compared_nothing,
+    determinism_lines,
+    shown_figures,
+    story,
+    verdict,
+)
 
 
 class LossRecorder:
@@ -167,23 +174,22 @@ def _img(image: tuple[str, str]) -> str:
 
 
 def _table(report: ParityReport, summary) -> str:
+    """The terminal's table (report.table), with the cells compared: counts as integers."""
     rows = [
         "<table><tr><th>step</th><th class=name>matrix</th><th>cells</th><th>bitwise "
-        "equal</th><th>max abs</th><th>max ULP</th><th>beyond bound</th></tr>"
+        "equal</th><th>max abs</th><th>max rel</th><th>max ULP</th><th>beyond bound</th></tr>"
     ]
-    for s in report.stats:
-        if s.problem:
-            rows.append(
-                f"<tr><td>{s.step}</td><td class=name>{html.escape(s.name)}</td><td "
-                f"colspan=5>{html.escape(s.problem)}</td></tr>"
-            )
+    for s in report.shown:
+        said = s.problem or ("not computed" if s.not_computed else None) or (
+            "not compared" if compared_nothing(s) else None)
+        start = f"<tr><td>{s.step}</td><td class=name>{html.escape(s.name)}</td>"
+        if said:
+            rows.append(f"{start}<td colspan=6>{html.escape(said)}</td></tr>")
             continue
-        f = summary.loc[s.name]
-        rows.append(
-            f"<tr><td>{s.step}</td><td class=name>{html.escape(s.name)}</td>"
-            f"<td>{f['cells']:,}</td><td>{100 * f['equal_share']:.1f}%</td>"
-            f"<td>{f['max_abs']:.2e}</td><td>{f['max_ulp']:.0f}</td><td>{f['over']:,}</td></tr>"
-        )
+        f = summary.loc[s.name]  # one row of mixed columns: its counts come as floats
+        figures = "".join(f"<td>{html.escape(text)}</td>" for text in shown_figures(f))
+        rows.append(f"{start}<td>{int(f['cells']):,}</td>{figures}<td>{int(f['over']):,}</td>"
+                    "</tr>")
     rows.append("</table>")
     rows.append(f"<p><small>bound: {html.escape(report.tolerance)}</small></p>")
     return "\n".join(rows)

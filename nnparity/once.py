@@ -23,13 +23,14 @@ behind) changes nothing any step function computes: only these checks see it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import policy, steps
+from .accumulate import EPOCH_FIGURES, cell_difference, differences
 from .cells import Cell
-from .floats import finite_ulp_distance, same_bits, ulp_distance
+from .floats import same_bits
 from .missing import same_missing
 
 
@@ -44,10 +45,59 @@ class OnceCheck:
     problem: str | None = None  # a record misshapen
     problem_epoch: int = 1
     not_computed: str | None = None  # a port that does not record it (a learner's script)
+    # epoch -> the figures of every comparison of this record there (EPOCH_FIGURES, cells)
+    rows: dict[int, dict] = field(default_factory=dict, repr=False)
 
     @property
     def step(self) -> int:
         return steps.step_of(self.name)
+
+    def measure(self, epoch: int, a: np.ndarray, b: np.ndarray, over: int, allowed) -> None:
+        """Fold one comparison of this record at `epoch` into its figures there: `over` cells
+        of `a` against `b` beyond `allowed` (the bound per cell; None: not computed in full)."""
+        d = differences(a, b)
+        row = self.rows.setdefault(epoch, {"cells": 0, "equal": 0, "max_abs": 0.0,
+                                           "max_rel": 0.0, "max_ulp": 0.0, "over": 0,
+                                           "bound": np.nan})
+        row["cells"] += a.size
+        row["equal"] += int(np.count_nonzero(d.same))
+        for key, values in (("max_abs", d.diff), ("max_rel", d.rel), ("max_ulp", d.ulps)):
+            row[key] = max(row[key], float(values.max(initial=0.0)))
+        row["over"] += over
+        if allowed is not None:
+            row["bound"] = float(np.fmax(row["bound"], np.max(allowed, initial=0.0)))
+
+    def figures(self) -> dict[str, np.ndarray]:
+        """Per epoch it was checked at: ``epoch``, ``cells`` and EPOCH_FIGURES."""
+        epochs = sorted(self.rows)
+        figures = {key: np.array([self.rows[e][key] for e in epochs])
+                   for key in ("cells", *EPOCH_FIGURES)}
+        return {"epoch": np.array(epochs, dtype=np.int64), **figures}
+
+    def total(self, key: str, how=max):
+        """One figure over every epoch it was checked at, as StepStats keeps it."""
+        values = [row[key] for row in self.rows.values()]
+        return how(values) if values else 0
+
+    @property
+    def cells(self) -> int:
+        return self.total("cells", sum)
+
+    @property
+    def equal(self) -> int:
+        return self.total("equal", sum)
+
+    @property
+    def max_abs(self) -> float:
+        return float(self.total("max_abs"))
+
+    @property
+    def max_rel(self) -> float:
+        return float(self.total("max_rel"))
+
+    @property
+    def max_ulp(self) -> float:
+        return float(self.total("max_ulp"))
 
     @property
     def passed(self) -> bool:
@@ -146,9 +196,8 @@ class OnceComparison:
         if problem:
             return self._note(name, epoch, problem)
         a, b = np.asarray(value, dtype=np.float64)[0], expected
-        if same_bits(a, b):  # the common case, settled in one pass (docs/benchmarks.md)
-            return
         differs = (a.view(np.int64) != b.view(np.int64)) & ~same_missing(a, b)
+        self.checks[name].measure(epoch, a, b, int(differs.sum()), np.zeros_like(a))
         self._violation(name, epoch, a, b, differs, np.zeros_like(a), (who, what))
 
     def _across(self, name, epoch, a, b, bound, plain: str, cheap=None) -> None:
@@ -165,14 +214,16 @@ class OnceComparison:
             return self._note(name, epoch,
                               f"shapes differ: {first} {np.shape(a)}, {other} {np.shape(b)}")
         a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-        if same_bits(a, b):  # within any bound
-            return
+        check = self.checks[name]
+        if cheap is not None and bound is not None and same_bits(a, b):  # within any bound
+            return check.measure(epoch, a, b, 0, None)
         with np.errstate(invalid="ignore", over="ignore"):
             diff = np.abs(a - b)
             if bound is not None and cheap is not None and (diff <= cheap(plain, a, b)).all():
-                return
+                return check.measure(epoch, a, b, 0, None)
             allowed = np.zeros_like(a) if bound is None else np.asarray(bound(plain, a, b))
             differs = ~(diff <= allowed) & ~same_missing(a, b)
+        check.measure(epoch, a, b, int(differs.sum()), allowed)
         self._violation(name, epoch, a[0], b[0], differs[0], allowed[0], self.sides)
 
     def _violation(self, name, epoch, a, b, differs, allowed, labels) -> None:
@@ -183,12 +234,8 @@ class OnceComparison:
         check.violations += n
         if check.first_violation is None:
             i, j = (int(k) for k in np.argwhere(differs)[0])
-            x, y = np.float64(a[i, j]), np.float64(b[i, j])
-            gap = abs(float(x) - float(y))  # in Python floats: inf - inf is NaN, no warning
-            finite = np.isfinite(x) and np.isfinite(y)
-            ulps = finite_ulp_distance(np.array([x]), np.array([y]))[0] if finite else ulp_distance(
-                np.array([x]), np.array([y]))[0]
+            x, y = float(a[i, j]), float(b[i, j])
             check.first_violation = Cell(
-                epoch, name, i + 1, j + 1, float(x), float(y), gap, float(ulps),
-                float(allowed[i, j]), sides=labels,
+                epoch, name, i + 1, j + 1, x, y, *cell_difference(x, y), float(allowed[i, j]),
+                sides=labels,
             )

@@ -8,6 +8,7 @@ writes: a plot made from the file is the plot of the run.
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import shutil
 import tempfile
@@ -49,8 +50,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
+from matplotlib.ticker import LogLocator  # noqa: E402
 
 from . import steps  # noqa: E402
+from .accumulate import differences  # noqa: E402
+from .missing import describe_value  # noqa: E402
 
 DPI = 110
 COLOURS = {"Python": "#3572A5", "R": "#D2691E"}
@@ -66,11 +70,65 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+def _overflow_unsaid(draw):
+    """A plot whose log axis reaches up to the largest double: matplotlib's transforms overflow
+    on its margins, harmlessly (the drawing is right), with a warning on stderr; not said."""
+
+    @functools.wraps(draw)
+    def quiet(*args, **kwargs):
+        with np.errstate(over="ignore"):
+            return draw(*args, **kwargs)
+
+    return quiet
+
+
+class _FiniteLogLocator(LogLocator):
+    """matplotlib's log ticks without those past the largest double (10**309 is inf, which
+    its formatter cannot place): an axis that reaches up to 1e308 is drawn."""
+
+    def tick_values(self, vmin, vmax):
+        ticks = super().tick_values(vmin, vmax)
+        return ticks[np.isfinite(ticks)]
+
+
+def _log_y(ax, drawn: np.ndarray) -> None:
+    """A log y axis that holds `drawn`, the values plotted (positive, finite or not drawn):
+    its limits from them, as matplotlib's margins may reach past the largest double."""
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(_FiniteLogLocator())
+    ax.yaxis.set_minor_locator(_FiniteLogLocator(subs="auto"))
+    shown = drawn[np.isfinite(drawn) & (drawn > 0)]
+    if shown.size:
+        low, high, top = shown.min(), shown.max(), np.finfo(np.float64).max
+        ax.set_ylim(low / 3 or low, high * 3 if high < top / 3 else top)  # 5e-324 / 3 is 0
+
+
+def not_drawn(curves: dict[str, np.ndarray]) -> list[str]:
+    """Each curve's first epoch whose value is not a finite number (NaN, inf), which a plot
+    cannot place: 'E from epoch 3 (inf)'."""
+    said = []
+    for name, curve in curves.items():
+        bad = np.flatnonzero(~np.isfinite(curve))
+        if bad.size:
+            said.append(f"{name} from epoch {bad[0] + 1} ({describe_value(curve[bad[0]])})")
+    return said
+
+
+def _say_not_drawn(ax, curves: dict[str, np.ndarray], what: str) -> None:
+    """Write on the plot which values it leaves out (not_drawn)."""
+    said = not_drawn(curves)
+    if said:
+        ax.text(0.01, 0.01, f"not drawn, {what}: " + "; ".join(said), transform=ax.transAxes,
+                fontsize=7, color="#CC0000", wrap=True, va="bottom")
+
+
+@_overflow_unsaid
 def loss_curves(losses: dict[str, np.ndarray], path: Path, case: str) -> Path:
     """E = sum((y - output)^2) / 2 per epoch, both languages overlaid, their difference below."""
     fig, (top, bottom) = plt.subplots(
         2, 1, figsize=(8, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 2]}
     )
+    _log_y(top, np.concatenate([losses["Python"], losses["R"]]))  # before anything is drawn
     for language, style in (("Python", "-"), ("R", "--")):
         loss = losses[language]
         top.plot(
@@ -81,17 +139,20 @@ def loss_curves(losses: dict[str, np.ndarray], path: Path, case: str) -> Path:
             label=language,
             linewidth=2 if language == "Python" else 1.5,
         )
-    top.set_yscale("log")
+    _say_not_drawn(top, losses, "loss")
     top.set_ylabel("loss  sum((y - output)²) / 2")
     top.set_title(f"{case}: training loss per epoch, both languages")
     top.legend()
     top.grid(True, which="both", alpha=0.3)
-    diff = np.abs(losses["Python"] - losses["R"])
+    # differences' rule for a cell: NaN meeting NaN of its kind is 0, meeting a number inf
+    diff = differences(*(losses[k].reshape(-1, 1, 1) for k in ("Python", "R"))).diff.ravel()
     x = _epochs(len(diff))
     floor = _floor(diff)
-    bottom.scatter(x, np.where(diff > 0, diff, floor), s=2, color="#555555", linewidths=0)
+    drawn = np.where(diff > 0, diff, floor)
+    _log_y(bottom, drawn)
+    bottom.scatter(x, drawn, s=2, color="#555555", linewidths=0)
     _mark_floor(bottom, floor)
-    bottom.set_yscale("log")
+    _say_not_drawn(bottom, {"|Python - R|": diff}, "difference")
     bottom.set_ylabel("|Python - R|")
     bottom.set_xlabel("epoch")
     bottom.grid(True, which="both", alpha=0.3)
@@ -101,7 +162,8 @@ def loss_curves(losses: dict[str, np.ndarray], path: Path, case: str) -> Path:
 def _floor(values: np.ndarray) -> float:
     """Where zero is drawn on a log axis: a decade below the smallest nonzero value."""
     nonzero = values[(values > 0) & np.isfinite(values)]
-    return float(nonzero.min()) / 10 if nonzero.size else 1e-17
+    smallest = float(np.nextafter(0.0, 1.0))  # a tenth of it would be 0
+    return max(float(nonzero.min()) / 10, smallest) if nonzero.size else 1e-17
 
 
 def _mark_floor(ax, floor: float) -> None:
@@ -151,6 +213,7 @@ def _per_epoch(rows, column: str) -> dict[str, np.ndarray]:
     }
 
 
+@_overflow_unsaid
 def max_difference(stats, mode: str, case: str, path: Path) -> Path:
     """The largest absolute difference per step so far (running maximum over epochs), log scales.
 
@@ -164,11 +227,13 @@ def max_difference(stats, mode: str, case: str, path: Path) -> Path:
     everything = np.concatenate(list(curves.values())) if curves else np.zeros(0)
     floor = _floor(everything)
     colours = plt.get_cmap("tab20")
-    for i, (name, curve) in enumerate(curves.items()):
-        so_far = np.maximum.accumulate(curve) if curve.size else curve
+    so_far = {name: np.maximum.accumulate(c) if c.size else c for name, c in curves.items()}
+    drawn = {name: np.where(c > 0, c, floor) for name, c in so_far.items()}
+    _log_y(ax, np.concatenate([[floor], *drawn.values()]))  # before anything is drawn on it
+    for i, (name, curve) in enumerate(drawn.items()):
         ax.plot(
             _epochs(len(curve)),
-            np.where(so_far > 0, so_far, floor),
+            curve,
             color=colours(i % 20),
             linewidth=1.5,
             label=f"{steps.BY_NAME[name].step} {name}",
@@ -176,7 +241,7 @@ def max_difference(stats, mode: str, case: str, path: Path) -> Path:
     _mark_floor(ax, floor)
     _mark_first(ax, _flagged(rows, "first_difference"), "first difference", "#444444")
     _mark_first(ax, _flagged(rows, "first_over"), "first cell beyond the bound", "#CC0000")
-    ax.set_yscale("log")
+    _say_not_drawn(ax, so_far, "not a finite difference")
     ax.set_xscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("largest |Python - R| so far")
@@ -186,6 +251,7 @@ def max_difference(stats, mode: str, case: str, path: Path) -> Path:
     return _save(fig, path)
 
 
+@_overflow_unsaid
 def ulp_map(stats, mode: str, case: str, path: Path) -> Path:
     """Step x epoch map of the largest ULP difference (column ``max_ulp``); grey: bitwise equal."""
     rows = stats[stats["mode"] == mode]
@@ -194,11 +260,12 @@ def ulp_map(stats, mode: str, case: str, path: Path) -> Path:
     grid = np.array(list(curves.values())) if names else np.zeros((0, 0))
     fig, ax = plt.subplots(figsize=(9, 4.5))
     if grid.size:
-        masked = np.ma.masked_less_equal(
-            np.where(np.isfinite(grid), grid, np.nanmax(grid[np.isfinite(grid)], initial=1)), 0
-        )
-        cmap = plt.get_cmap("viridis").with_extremes(bad="#DDDDDD")
-        vmax = max(float(masked.max()) if masked.count() else 1.0, 2.0)
+        positive = grid[(grid > 0) & np.isfinite(grid)]
+        vmax = max(float(positive.max()) if positive.size else 1.0, 2.0)
+        # inf ULP (NaN or NA against another value), which pcolormesh would leave blank as it
+        # does a bitwise equal cell: above any count, in the 'over' colour
+        masked = np.ma.masked_less_equal(np.where(np.isinf(grid), 10 * vmax, grid), 0)
+        cmap = plt.get_cmap("viridis").with_extremes(bad="#DDDDDD", over="#CC0000")
         edges = np.arange(grid.shape[1] + 1) + 0.5
         image = ax.pcolormesh(
             edges,
@@ -210,7 +277,9 @@ def ulp_map(stats, mode: str, case: str, path: Path) -> Path:
         )
         ax.set_xscale("log")
         ax.set_ylim(len(names) - 0.5, -0.5)
-        fig.colorbar(image, ax=ax, label="max ULP difference (grey: bitwise equal)")
+        infinite = "; red: inf, NaN or NA against another value" if np.isinf(grid).any() else ""
+        fig.colorbar(image, ax=ax, extend="max" if infinite else "neither",
+                     label=f"max ULP difference (grey: bitwise equal{infinite})")
         first = _flagged(rows, "first_difference")
         if first is not None and first[1] in names:
             epoch, name = first

@@ -220,6 +220,10 @@ import numpy as np
 
 from . import steps
 
+#: The two ways of comparing, each with its bound below: free-running (each language trains
+#: on its own from the same start) and lockstep (each step recomputed from the other's inputs).
+MODES = ("free", "lockstep")
+
 FREE_ATOL = 1e-12
 FREE_RTOL = 1e-12
 

@@ -26,7 +26,6 @@ from pathlib import Path
 import pytest
 
 SUITE = Path(__file__).resolve().with_name("parity_suite.py")
-MODES = ("free", "lockstep")
 
 
 def pytest_addoption(parser) -> None:
@@ -185,5 +184,7 @@ def cases_asked(config) -> list[str]:
 
 
 def modes_asked(config) -> tuple[str, ...]:
+    from .policy import MODES
+
     mode = config.getoption("nnparity_mode")
     return MODES if mode == "both" else (mode,)

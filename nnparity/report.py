@@ -12,9 +12,11 @@ from rich.text import Text
 from . import stats as tidy
 from . import steps
 from .compare import ParityReport, describe_value, first_failure
+from .failed_run import in_order
 from .fingerprint import fingerprint, one_line
 from .missing import json_number
 from .traces import Run
+from .verdict import sameness
 
 MODE_TITLES = {
     "free": "free-running: each language trains on its own from the same start",
@@ -49,6 +51,24 @@ def figures(step, summary=None):
     }
 
 
+def shown_figures(f) -> tuple[str, str, str, str]:
+    """A matrix's equal share, max abs, max rel and max ULP as the tables show them (the
+    terminal's and the HTML report's)."""
+    ulp = f"{f['max_ulp']:.0f}" if f["max_ulp"] < 1e6 else _num(f["max_ulp"])
+    return share_text(f["equal_share"]), _num(f["max_abs"]), _num(f["max_rel"]), ulp
+
+
+def share_text(share: float) -> str:
+    """A share as a percentage to one decimal that never reads as all or none unless it is:
+    1 cell in 10,000 unequal is '>99.9%', not '100.0%'; 1 equal in 10,000, '<0.1%'."""
+    text = f"{100 * share:.1f}%"
+    if text == "100.0%" and share < 1:
+        return ">99.9%"
+    if text == "0.0%" and share > 0:
+        return "<0.1%"
+    return text
+
+
 def table(report: ParityReport, summary=None) -> Table:
     """One row per recorded matrix; fits an 80-column terminal.
 
@@ -68,21 +88,26 @@ def table(report: ParityReport, summary=None) -> Table:
     for header in ("max abs", "max rel", "max ULP"):
         t.add_column(header, justify="right", no_wrap=True, min_width=7)
     t.add_column("over", justify="right", no_wrap=True)
-    for s in report.stats:
+    for s in report.shown:
         if s.problem:
             t.add_row(str(s.step), s.name, "", "", "", "", "[red]FAIL[/red]")
             continue
         if s.not_computed:
             t.add_row(str(s.step), s.name, "", "", "", "", "not computed")
             continue
+        if compared_nothing(s):
+            t.add_row(str(s.step), s.name, "", "", "", "", "[red]not compared[/red]")
+            continue
         f = figures(s, summary)
-        over = "[green]0 ok[/green]" if f["over"] == 0 else f"[red]{f['over']:,} FAIL[/red]"
-        ulp = f"{f['max_ulp']:.0f}" if f["max_ulp"] < 1e6 else _num(f["max_ulp"])
-        share = f"{100 * f['equal_share']:.1f}%"
-        t.add_row(str(s.step), s.name, share, _num(f["max_abs"]), _num(f["max_rel"]), ulp, over)
+        over = int(f["over"])
+        over = "[green]0 ok[/green]" if over == 0 else f"[red]{over:,} FAIL[/red]"
+        t.add_row(str(s.step), s.name, *shown_figures(f), over)
+    once = "" if len(report.shown) == len(report.stats) else (
+        "steps 0, 1 and 12 (what train() was handed and returned): listed where they fail.\n"
+    )
     t.caption = (
         "equal: share of cells bitwise equal; over: cells beyond the bound.\n"
-        f"bound: {report.tolerance}"
+        f"{once}bound: {report.tolerance}"
     )
     t.caption_justify = "left"
     return t
@@ -121,7 +146,7 @@ def story(report: ParityReport) -> str:
         lines.append(f"  {missing}")
     first = report.first_violation
     if first is not None:
-        failing = [f"{s.step} ({s.name})" for s in (*report.once, *report.stats) if s.violations]
+        failing = [f"{s.step} ({s.name})" for s in report.shown if s.violations]
         lines.append(f"  first cell beyond the bound: {first.where()}: {first.values()}")
         lines.append(f"  steps with cells beyond the bound: {', '.join(failing)}")
         if math.isnan(first.python) and math.isnan(
@@ -134,7 +159,7 @@ def story(report: ParityReport) -> str:
         lines.append(f"  first difference {report.first_difference.origin()}")
     elif report.mode == "free" and report.epochs and not report.error and not report.problems:
         computed = " in every matrix both sides compute" if report.not_computed else ""
-        lines.append(f"  the two traces are bitwise equal{computed}")
+        lines.append(f"  the two traces are {sameness(report, computed)}")
     lines += [f"  {remark}" for remark in report.remarks]
     return "\n".join(lines)
 
@@ -188,17 +213,28 @@ def print_run(run: Run, console: Console | None = None, stats=None) -> None:
         console.print(f"trace saved: {path}", highlight=False, markup=False, soft_wrap=True)
 
 
+#: The sides of a cell of the two languages: its values are also given as "python" and "r".
+LANGUAGES = ("Python", "R")
+
+
 def _cell(cell) -> dict | None:
+    """A cell for --json: ``values`` in the order of ``sides``, what they come from (the two
+    languages, or a port's train() against itself); ``python`` and ``r`` only for a cell of
+    the two languages, else null."""
     if cell is None:
         return None
+    values = [json_number(cell.python), json_number(cell.r)]
+    languages = tuple(cell.sides) == LANGUAGES
     return {
         "epoch": cell.epoch,
         "step": cell.step,
         "matrix": cell.name,
         "row": cell.row,
         "col": cell.col,
-        "python": json_number(cell.python),
-        "r": json_number(cell.r),
+        "sides": list(cell.sides),
+        "values": values,
+        "python": values[0] if languages else None,
+        "r": values[1] if languages else None,
         "abs_diff": json_number(cell.abs_diff),
         "ulps": json_number(cell.ulps),
         "allowed": json_number(cell.bound),
@@ -223,14 +259,22 @@ def show_run(run: Run, console: Console, as_json_output: bool = False, saved_sta
     import json
 
     if as_json_output:
-        saved = {"saved_stats": str(saved_stats) if saved_stats is not None else None}
-        console.print_json(json.dumps(as_json(run) | saved))
+        console.print_json(json.dumps(as_json(run, saved_stats=saved_stats)))
         return
     print_run(run, console)
     if saved_stats is not None:
+        compared = any(not compared_nothing(s) for r in run.reports.values() for s in r.stats)
+        empty = "" if compared else " (no rows: nothing was compared)"
         console.print(
-            f"statistics saved: {saved_stats}", highlight=False, markup=False, soft_wrap=True
+            f"statistics saved: {saved_stats}{empty}", highlight=False, markup=False,
+            soft_wrap=True,
         )
+
+
+def compared_nothing(s) -> bool:
+    """A step the comparison stopped before (accumulate.StepStats.not_compared); a once-per-call
+    check is shown only when it failed, after it was compared."""
+    return getattr(s, "not_compared", False)
 
 
 def _step_json(s, f) -> dict:
@@ -244,7 +288,8 @@ def _step_json(s, f) -> dict:
         "max_rel": json_number(f["max_rel"]),
         "max_ulp": json_number(f["max_ulp"]),
         "beyond_bound": int(f["over"]),
-        "passed": s.passed,
+        "compared": not compared_nothing(s),
+        "passed": s.passed and not compared_nothing(s),
         "problem": s.problem,
         "not_computed": s.not_computed,
     }
@@ -252,9 +297,9 @@ def _step_json(s, f) -> dict:
 
 
 
-def as_json(run: Run, stats=None) -> dict:
+def as_json(run: Run, stats=None, saved_stats=None) -> dict:
     """The run for machines; per-step figures from ``stats``, a statistics table, if given
-    (else from the comparison's totals, ``figures``)."""
+    (else from the comparison's totals, ``figures``); ``saved_stats``: the file written."""
     out = {
         "case": run.case.name,
         "epochs": run.epochs,
@@ -262,8 +307,10 @@ def as_json(run: Run, stats=None) -> dict:
         "verdict": verdict(run),
         "environment": fingerprint(run.environment),
         "saved_traces": [str(p) for p in run.saved],
+        "saved_stats": None if saved_stats is None else str(saved_stats),
         "calls": run.calls,  # epochs of each call of a port's train()
         "modes": {},
+        "modes_asked": list(run.reports),  # a run that reached its verdict compared each
         "error": None,  # a run without a verdict: failed_run.failed_run_json
     }
     out["determinism"] = {language: d.as_json() for language, d in run.determinism.items()}
@@ -295,6 +342,6 @@ def as_json(run: Run, stats=None) -> dict:
                 )
                 for language in ("Python", "R")
             },
-            "steps": [_step_json(s, figures(s, summary)) for s in report.stats],
+            "steps": [_step_json(s, figures(s, summary)) for s in report.shown],
         }
-    return out
+    return in_order(out)

@@ -24,9 +24,10 @@ cells               int64      cells compared at this epoch
 equal               int64      cells bitwise equal (NaN meeting NaN, NA meeting NA)
 equal_share         float64    equal / cells
 max_abs             float64    largest ``|Python - R|`` (inf: NaN or NA against a
-                               number)
+                               number or the other kind)
 max_rel             float64    largest ``|Python - R| / max(|Python|, |R|)``
-max_ulp             float64    largest distance in units in the last place
+max_ulp             float64    largest distance in units in the last place (inf:
+                               NaN or NA against a number or the other kind)
 over                int64      cells beyond the bound
 bound               float64    the largest difference the bound allows in any cell;
                                every row with --save-stats (the run computes the
@@ -113,28 +114,32 @@ def table(reports) -> pd.DataFrame:
     frames = []
     for mode, report in reports.items():
         first = report.first_difference
-        for s in report.stats:
+        for s in report.shown:
             if s.problem:
                 continue
             figures = s.figures()
             n = len(figures["max_abs"])
             if n == 0:
                 continue
-            epoch = np.arange(1, n + 1, dtype=np.int64)
+            # a step: every epoch; a once-per-call check (once.OnceCheck): the epochs it was at
+            if "epoch" not in figures:
+                figures["epoch"] = np.arange(1, n + 1, dtype=np.int64)
+                figures["cells"] = np.full(n, s.cells // n, dtype=np.int64)
             frame = pd.DataFrame(
                 {
                     "mode": mode,
-                    "epoch": epoch,
+                    "epoch": figures["epoch"],
                     "step": s.step,
                     "matrix": s.name,
-                    "cells": np.full(n, s.cells // n, dtype=np.int64),
+                    "cells": figures["cells"],
                     **{
                         key: figures[key]
                         for key in ("equal", "max_abs", "max_rel", "max_ulp", "over", "bound")
                     },
-                    "first_difference": epoch
+                    "first_difference": figures["epoch"]
                     == (first.epoch if first and first.name == s.name else 0),
-                    "first_over": epoch == (s.first_violation.epoch if s.first_violation else 0),
+                    "first_over": figures["epoch"]
+                    == (s.first_violation.epoch if s.first_violation else 0),
                     # the step list's order, to sort by (a map over the names cost 30 ms on
                     # the article's 70,000 rows: strings, one by one)
                     "_order": steps.position(s.name),
@@ -243,8 +248,16 @@ def stage(frame: pd.DataFrame, path: Path | str):
         if is_parquet(path):
             frame.to_parquet(tmp, index=False)
         else:
-            frame.to_csv(tmp, index=False)
+            as_r_logical(frame).to_csv(tmp, index=False)
     return staged
+
+
+def as_r_logical(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table with its bool columns as TRUE and FALSE: base R's read.csv reads them as
+    logical (True and False, as pandas writes them, it reads as text), pandas' read_csv as
+    bool."""
+    bools = [column for column, dtype in SCHEMA.items() if dtype == "bool"]
+    return frame.assign(**{c: np.where(frame[c], "TRUE", "FALSE") for c in bools})
 
 
 def read(path: Path | str) -> pd.DataFrame:

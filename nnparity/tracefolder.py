@@ -44,6 +44,7 @@ import numpy as np
 from . import rds, steps
 from .atomic import staged_file
 from .cases import Case, CaseError, load_case, write_case
+from .policy import MODES
 from .port import describe_dtype
 
 TRACE_JSON = "trace.json"
@@ -183,7 +184,21 @@ def _described(info_path: Path, info: dict) -> tuple[int, list[str]]:
         raise TraceFolderError(
             f'{info_path}: "environment" is {shown("environment")}; expected an object'
         )
+    if not isinstance(info.get("case", ""), str):
+        raise TraceFolderError(f'{info_path}: "case" is {shown("case")}; expected a name')
+    modes = info.get("modes", [])
+    if not isinstance(modes, list) or not all(mode in MODES for mode in modes):
+        raise TraceFolderError(
+            f'{info_path}: "modes" is {shown("modes")}; expected a list of '
+            + " and ".join(f'"{mode}"' for mode in MODES)
+        )
     folder = info_path.parent
+    for name in [*files, CASE_DIR]:
+        if (folder / name).is_symlink():
+            raise TraceFolderError(
+                f"{folder / name}: a symbolic link (to {os.readlink(folder / name)}); a trace "
+                "folder holds its own files, as `nnparity run --save-traces` writes them"
+            )
     for name in files:
         if name in ("", ".", "..") or "/" in name or "\0" in name:
             raise TraceFolderError(

@@ -20,14 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from . import determinism, steps, tracefolder
+from . import determinism, policy, steps, tracefolder
 from .atomic import OutputError, StagedFolder, _reason, size_text
 from .cases import Case
 from .compare import Comparison, ParityReport, lockstep_markers, trace_problems
 from .fingerprint import fingerprint
 from .port import PortError, submit
 
-MODES = ("free", "lockstep")
+MODES = policy.MODES
 
 #: Bytes of trace held per chunk, per language. A chunk is in several places at
 #: once: the Python trace, R's free-running one and R's lockstep one in the

@@ -59,6 +59,14 @@ class ParityReport:
         return self.error is None and all(s.passed for s in (*self.stats, *self.once))
 
     @property
+    def shown(self) -> list:
+        """The matrices the table, --json's steps and the statistics show, in step order:
+        steps 2 to 11 always; a once-per-call check (steps 0, 1 and 12: what train() was
+        handed and returned) when it failed."""
+        failed = [c for c in self.once if c.violations or c.problem]
+        return sorted([*failed, *self.stats], key=lambda s: steps.position(s.name))
+
+    @property
     def first_violation(self) -> Cell | None:
         """The first cell beyond the bound in this mode (structural problems aside)."""
         first = first_failure([self], structural=False)
@@ -77,6 +85,21 @@ class ParityReport:
     @property
     def notes(self) -> list[str]:
         return [f"step {s.step} ({s.name}): {s.note}" for s in self.stats if s.note]
+
+
+def signed_zeros(report: ParityReport) -> int:
+    """The cells not bitwise equal in a report without a first difference: +0.0 against -0.0,
+    which differs in its bits, in no value that follows from it (first_bit_difference)."""
+    return sum(s.cells - s.equal for s in report.stats)
+
+
+def sameness(report: ParityReport, scope: str = "") -> str:
+    """How the two traces of a report without a first difference agree, over `scope`."""
+    n = signed_zeros(report)
+    if not n:
+        return f"bitwise equal{scope}"
+    held = "1 cell holds" if n == 1 else f"{n:,} cells hold"
+    return f"equal in value{scope}, not bitwise: {held} +0.0 against -0.0"
 
 
 def failures(report: ParityReport, structural: bool = True) -> list[Failure]:

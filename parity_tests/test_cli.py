@@ -24,7 +24,7 @@ def run(capsys, *args):
 def test_run_on_the_article_prints_every_step_in_both_tables_and_exits_0(capsys):
     code, out, err = run(capsys, "--epochs", "200")
     assert code == 0, out + err
-    rows = re.findall(r"^ *(\d+) +(\w+) +[\d.]+% .* 0 ok *$", out, flags=re.MULTILINE)
+    rows = re.findall(r"^ *(\d+) +(\w+) +[<>]?[\d.]+% .* 0 ok *$", out, flags=re.MULTILINE)
     expected = [(str(q.step), q.name) for q in steps.QUANTITIES]
     assert rows == expected * 2, (
         f"expected one row per step, in step order, in each of two tables:\n{out}"
@@ -200,3 +200,54 @@ def test_a_case_folder_named_like_terminal_markup_is_shown_by_its_name(capsys, t
     assert out.startswith("[red], 5 epochs, free-running"), (
         f"the table's title lost the case's name:\n{out[:200]}"
     )
+
+
+@pytest.fixture
+def fails_at_once(port_copy):
+    """An R port whose E stops with an error in its first call: no epoch is compared."""
+    return port_copy("r_impl", "steps.R", "    y - output\n",
+                     '    if (output[2, 1] < 0.90) stop("boom")\n    y - output\n')
+
+
+def test_steps_a_failed_port_never_let_be_compared_say_not_compared(capsys, fails_at_once):
+    code, out, _ = run(capsys, "--epochs", "10", "--mode", "free", "--r-impl", str(fails_at_once))
+    assert code == 1, out
+    said = dict(re.findall(r"^ *\d+ +(\w+) +(.*?) *$", out, flags=re.M))
+    assert set(said) == set(steps.NAMES), out
+    for name, row in said.items():
+        assert row == "not compared", f"{name} was never compared, its row says {row!r}"
+
+
+def test_json_steps_a_failed_port_never_let_be_compared_are_not_passed(
+    capsys, fails_at_once, tmp_path
+):
+    stats = tmp_path / "s.csv"
+    code, out, _ = run(capsys, "--epochs", "10", "--mode", "free", "--r-impl",
+                       str(fails_at_once), "--json", "--save-stats", str(stats))
+    result = json.loads(out)
+    assert code == 1 and result["modes"]["free"]["error"], result["modes"]["free"]
+    wrong = [s["matrix"] for s in result["modes"]["free"]["steps"]
+             if s["passed"] or s["compared"] or s["cells"]]
+    assert not wrong, f"steps never compared read as compared or passed: {wrong}"
+
+
+def test_statistics_of_a_run_that_compared_nothing_say_they_hold_no_rows(
+    capsys, fails_at_once, tmp_path
+):
+    stats = tmp_path / "s.csv"
+    code, out, _ = run(capsys, "--epochs", "10", "--mode", "free", "--r-impl",
+                       str(fails_at_once), "--save-stats", str(stats))
+    assert code == 1
+    assert f"statistics saved: {stats} (no rows: nothing was compared)" in out, out
+
+
+def test_json_has_the_same_keys_with_a_verdict_and_without(capsys, tmp_path):
+    code, out, _ = run(capsys, "--epochs", "3", "--json")
+    reached = json.loads(out)
+    code_bad, out_bad, _ = run(capsys, "--case", str(tmp_path / "none"), "--json")
+    stopped = json.loads(out_bad)
+    assert (code, code_bad) == (0, 2)
+    assert list(reached) == list(stopped), (
+        f"--json's keys differ: with a verdict {list(reached)}, without {list(stopped)}"
+    )
+    assert reached["modes_asked"] == stopped["modes_asked"] == ["free", "lockstep"]

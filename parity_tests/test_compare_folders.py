@@ -321,11 +321,15 @@ def unlisted(info):
         (lambda info: {**info, "environment": ["numpy"]}, ["environment"]),
         (lambda info: [info], ["trace.json", "not an nnparity trace description"]),
         (unlisted, ["r.npz", "not listed", "trace.json"]),
+        (lambda info: {**info, "case": ["article"]}, ["trace.json", "case", '["article"]']),
+        (lambda info: {**info, "modes": "free"}, ["trace.json", "modes", '"free"']),
+        (lambda info: {**info, "modes": ["free", "fast"]}, ["trace.json", "modes", '"fast"']),
     ],
     ids=[
         "epochs-a-string", "epochs-negative", "epochs-zero", "epochs-a-float", "epochs-a-bool",
         "epochs-missing", "epochs-huge", "files-not-a-list", "environment-not-an-object",
-        "not-an-object", "an-npz-not-listed",
+        "not-an-object", "an-npz-not-listed", "case-not-a-name", "modes-not-a-list",
+        "modes-unknown",
     ],
 )
 def test_a_trace_json_that_does_not_describe_the_folder_is_refused(
@@ -714,3 +718,42 @@ def test_a_trace_only_one_folder_holds_is_named_as_not_compared(capsys, golden, 
     assert code == 0, out + err
     last = out.strip().splitlines()[-1]
     assert "not compared: r.npz (only A holds one)" in last, last
+
+
+def with_cell(golden: Path, folder: Path, value: float) -> Path:
+    """A copy of the golden folder whose r.npz holds `value` at epoch 3, wh [1, 1]."""
+    shutil.copytree(golden, folder)
+    with np.load(folder / "r.npz") as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    arrays["wh"][2, 0, 0] = value
+    np.savez(folder / "r.npz", **arrays)
+    return folder
+
+
+def test_plus_zero_against_minus_zero_is_equal_in_value_not_bitwise(capsys, golden, tmp_path):
+    a, b = with_cell(golden, tmp_path / "a", 0.0), with_cell(golden, tmp_path / "b", -0.0)
+    code, out, err = compare(capsys, a, b)
+    assert code == 0, out + err
+    assert ("r.npz: within the bound\n  equal in value in every cell of every epoch, not "
+            "bitwise: 1 cell holds +0.0 against -0.0") in out, out
+    assert "r.npz equal in value" in out.splitlines()[-1], out
+    assert out.count("bitwise equal: every cell of every epoch") == 1, (
+        f"only python.npz is bitwise equal:\n{out}"
+    )
+
+
+@pytest.mark.parametrize("entry", ["r.npz", "python.rds", "case"])
+def test_a_trace_folder_entry_that_is_a_symbolic_link_is_refused(
+    capsys, golden, damaged, tmp_path, entry
+):
+    """A linked file is not the one trace.json describes: it may change, or lie elsewhere."""
+
+    def link(folder: Path) -> None:
+        elsewhere = tmp_path / "elsewhere" / entry
+        elsewhere.parent.mkdir()
+        (folder / entry).rename(elsewhere)
+        (folder / entry).symlink_to(elsewhere)
+
+    code, out, err = compare(capsys, golden, damaged(link))
+    assert code == 2, f"{entry} a symbolic link: refused (exit 2), not followed:\n{out}{err}"
+    assert_one_line(err, entry, "symbolic link")

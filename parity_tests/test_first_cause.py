@@ -139,3 +139,33 @@ def test_a_first_difference_after_a_failed_start_does_not_claim_equal_inputs(
     story = first.origin()
     assert "every input of that step was bitwise equal" not in story, story
     assert "not what the port was handed" in story, story
+
+
+def test_json_names_the_two_sides_of_a_ports_train_checked_against_itself(
+    article, port_copy, r_available
+):
+    """R's train() returning its weights scaled by 1 + 1e-9: the cell compares R's returned
+    wout with R's own last epoch, and --json had labelled both values Python's and R's."""
+    from nnparity.report import as_json
+
+    original = "    wh = wh, bh = bh, wout = wout, bout = bout"
+    scaled = "    wh = wh, bh = bh, wout = wout * (1 + 1e-9), bout = bout"
+    result = run(article, port_copy, "R", "train.R", original, scaled, epochs=3)
+    cell = as_json(result)["modes"]["free"]["first_violation"]
+    assert cell["matrix"] == "returned_wout", cell
+    assert cell["sides"] == ["R's train() returned", "its own epoch 3 (wout)"], cell
+    returned, own = cell["values"]
+    assert returned == own * (1 + 1e-9) != own, cell
+    assert cell["python"] is None and cell["r"] is None, (
+        f"--json calls R's returned value and R's own epoch Python's and R's: {cell}"
+    )
+
+
+def test_json_gives_a_cell_of_the_two_languages_as_python_and_r(article, port_copy, r_available):
+    from nnparity.report import as_json
+
+    result = run(article, port_copy, "R", "steps.R", "E * slope_output_layer",
+                 "E * slope_output_layer * 1.0001", epochs=3)
+    cell = as_json(result)["modes"]["lockstep"]["first_violation"]
+    assert cell["sides"] == ["Python", "R"], cell
+    assert [cell["python"], cell["r"]] == cell["values"], cell

@@ -199,3 +199,75 @@ def test_json_spells_a_value_that_is_not_a_number_as_first_non_finite_does():
     assert (shown["python"], shown["r"], shown["abs_diff"]) == ("NaN", "NA", "inf"), shown
     assert describe_value(na) == "NA"
     assert json.loads(json.dumps(shown))["python"] == "NaN"
+
+
+def returning(trace):
+    """`trace` with what train() returned recorded as the ports' harness records it: the last
+    epoch of each weight and the output."""
+    out = {k: v.copy() for k, v in trace.items()}
+    for plain in ("output", "wh", "bh", "wout", "bout"):
+        out[f"returned_{plain}"] = trace[plain][-1:].copy()
+    return out
+
+
+PAIRS = pytest.mark.parametrize(
+    "python, r, difference, ulps",
+    [(0.5, np.nan, np.inf, np.inf), (0.5, R_NA, np.inf, np.inf), (np.nan, R_NA, np.inf, np.inf),
+     (0.5, np.inf, np.inf, None)],
+    ids=["number-vs-NaN", "number-vs-NA", "NaN-vs-NA", "number-vs-Inf"],
+)
+
+
+@PAIRS
+def test_one_cell_has_one_difference_in_the_story_the_json_and_the_table(
+    article, trace, python, r, difference, ulps
+):
+    """The first cell beyond the bound and the first difference born are the same cell here:
+    its difference was inf in one and nan in the other, and NaN against NA was 0 ULP."""
+    a, b = with_value(trace, "E", 2, 3, 1, python), with_value(trace, "E", 2, 3, 1, r)
+    report = compare(article, a, b)
+    first, born = report.first_violation, report.first_difference
+    assert first.where() == born.where() == "epoch 2, step 5 (E), cell [3, 1]", story(report)
+    said = {(c.abs_diff, c.ulps) for c in (first, born)}
+    assert len(said) == 1, f"one cell, two differences: {said}"
+    assert first.abs_diff == difference and (ulps is None or first.ulps == ulps), (
+        f"{describe_value(python)} against {describe_value(r)}: difference {first.abs_diff}, "
+        f"{first.ulps} ULP; expected {difference}, {ulps} ULP (docs/results-as-data.md)"
+    )
+    shown = as_json_modes(report)
+    assert shown["first_violation"]["abs_diff"] == shown["first_difference"]["abs_diff"], shown
+    e = next(s for s in report.stats if s.name == "E")
+    assert (e.max_abs, e.max_ulp) == (first.abs_diff, first.ulps), "the table says otherwise"
+
+
+@PAIRS
+def test_what_train_returned_has_the_same_difference_as_a_step(
+    article, trace, python, r, difference, ulps
+):
+    a, b = (returning(with_value(trace, "wout", 5, 1, 1, v)) for v in (python, r))
+    report = compare(article, a, b)
+    returned = next(c for c in report.once if c.name == "returned_wout").first_violation
+    step = next(s for s in report.stats if s.name == "wout").first_violation
+    values = [describe_value(v) for v in (returned.python, returned.r, step.python, step.r)]
+    assert values[:2] == values[2:], story(report)
+    assert (returned.abs_diff, returned.ulps) == (step.abs_diff, step.ulps), (
+        f"train()'s returned value: difference {returned.abs_diff}, {returned.ulps} ULP; the "
+        f"same two values in step 10: {step.abs_diff}, {step.ulps} ULP"
+    )
+
+
+def as_json_modes(report):
+    """--json's entry of one mode, for a report made without a run."""
+    from nnparity.report import _cell
+
+    return {"first_violation": _cell(report.first_violation),
+            "first_difference": _cell(report.first_difference)}
+
+
+def test_plus_zero_against_minus_zero_is_told_equal_in_value_not_bitwise(article, trace):
+    report = compare(article, with_value(trace, "E", 2, 1, 1, 0.0),
+                     with_value(trace, "E", 2, 1, 1, -0.0))
+    assert report.passed and report.first_difference is None, story(report)
+    told = story(report)
+    assert "bitwise equal" not in told, f"+0.0 against -0.0 is not bitwise equal:\n{told}"
+    assert "equal in value" in told and "not bitwise: 1 cell holds +0.0 against -0.0" in told, told

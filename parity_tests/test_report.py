@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import warnings
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from nnparity import cli, html_report, paths, plots, stats, traces
 from nnparity.atomic import MANIFEST
 from nnparity.cases import load_case
 from nnparity.ports import PythonPort, RPort
+from nnparity.report import shown_figures
 
 #: The article's first difference is born at epoch 7 with R on its reference BLAS, at epoch 2
 #: on OpenBLAS (docs/blas.md); 30 epochs show it and stay quick.
@@ -119,6 +121,54 @@ def test_plots_of_a_run_with_no_difference_at_all_need_no_log_of_zero(tmp_path):
             )
 
 
+def test_report_draws_a_case_whose_differences_reach_near_the_largest_double(tmp_path, capsys):
+    """X holds +-1.7e308: both languages overflow alike (parity holds), and hidden_layer_input
+    differs by 2e292, so a log axis with matplotlib's margins reached past the largest double."""
+    case = tmp_path / "huge"
+    shutil.copytree(paths.FIXTURES / "article", case)
+    (case / "X.csv").write_text(
+        "1.0,0.0,1.0,0.0\n1.7e308,1.7e308,-1.7e308,-1.7e308\n0.0,1.0,0.0,1.0\n"
+    )
+    out = tmp_path / "report"
+    code = cli.main(["report", "--case", str(case), "--epochs", "10", "--out", str(out)])
+    assert code == 0, f"report exited {code}: {capsys.readouterr().err}"
+    for name in referenced_images(out / "index.html"):
+        assert matplotlib.image.imread(out / name)[..., :3].std() > 0.05, f"{name} is blank"
+
+
+def free_table_with(step: str, column_values: dict, from_epoch: int):
+    """A free-running table of Python against itself, 4 epochs, with `step`'s figures from
+    `from_epoch` on replaced by ``column_values``."""
+    run = traces.run(load_case("article"), PythonPort(), PythonPort(), 4, modes=("free",))
+    table = stats.table(run.reports)
+    rows = (table["matrix"] == step) & (table["epoch"] >= from_epoch)
+    for column, value in column_values.items():
+        table.loc[rows, column] = value
+    return table
+
+
+def test_plots_leave_out_differences_that_are_not_finite_and_say_so(tmp_path):
+    table = free_table_with("E", {"max_abs": np.inf, "max_ulp": np.inf}, from_epoch=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for draw in (plots.max_difference, plots.ulp_map):
+            path = draw(table, "free", "article", tmp_path / f"{draw.__name__}.png")
+            assert matplotlib.image.imread(path)[..., :3].std() > 0.05, (
+                f"{draw.__name__} drew a blank image"
+            )
+    curves = {"E": np.array([0.0, np.inf, np.inf]), "wh": np.array([0.0, 1e-17, np.nan])}
+    assert plots.not_drawn(curves) == ["E from epoch 2 (inf)", "wh from epoch 3 (NaN)"]
+
+
+def test_plots_of_a_difference_of_the_largest_double_draw_it(tmp_path):
+    table = free_table_with("wh", {"max_abs": 1.7e308}, from_epoch=3)
+    losses = {"Python": np.array([1.0, 0.5, np.inf, 0.0]), "R": np.array([1.0, 0.5, 1e308, 0.0])}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plots.max_difference(table, "free", "article", tmp_path / "max-diff.png")
+        plots.loss_curves(losses, tmp_path / "loss.png", "article")
+
+
 def test_a_failed_report_leaves_the_previous_one_untouched(article_report, tmp_path, monkeypatch):
     out = tmp_path / "report"
     assert cli.main(["report", "--epochs", "3", "--out", str(out)]) == 0
@@ -145,3 +195,40 @@ def test_report_will_not_replace_a_folder_that_is_not_a_report(tmp_path, capsys)
     assert cli.main(["report", "--epochs", "2", "--out", str(out)]) == 2
     assert (out / "notes.txt").read_text() == "keep me"
     assert "holds files nnparity did not write (notes.txt)" in capsys.readouterr().err
+
+
+def html_rows(index: Path) -> list[dict]:
+    """The report's table rows of figures, by its header's names."""
+    text = index.read_text()
+    header = re.findall(r"<th[^>]*>([^<]*)</th>", text.split("</tr>")[0])
+    rows = re.findall(r"<tr>((?:<td[^>]*>[^<]*</td>){8})</tr>", text)
+    return [dict(zip(header, re.findall(r"<td[^>]*>([^<]*)</td>", row), strict=True))
+            for row in rows]
+
+
+def test_the_html_table_shows_counts_as_integers(article_report):
+    rows = html_rows(article_report / "index.html")
+    assert rows, "no table of figures in the page"
+    for row in rows:
+        for column in ("cells", "beyond bound"):
+            assert re.fullmatch(r"\d{1,3}(,\d{3})*", row[column]), (
+                f"{row['matrix']}: {column} {row[column]!r} is not an integer count"
+            )
+
+
+def test_the_html_table_has_the_terminal_tables_columns(article_report):
+    header = list(html_rows(article_report / "index.html")[0])
+    for column in ("bitwise equal", "max abs", "max rel", "max ULP", "beyond bound"):
+        assert column in header, f"the page's table has no {column!r} column: {header}"
+
+
+@pytest.mark.parametrize(
+    ("equal", "cells", "shown"),
+    [(9_999, 10_000, ">99.9%"), (1, 10_000, "<0.1%"), (10_000, 10_000, "100.0%"),
+     (0, 10_000, "0.0%"), (9_990, 10_000, "99.9%")],
+)
+def test_the_equal_share_reads_all_or_none_only_when_it_is(equal, cells, shown):
+    figures = {"equal_share": equal / cells, "max_abs": 0.0, "max_rel": 0.0, "max_ulp": 0.0}
+    assert shown_figures(figures)[0] == shown, (
+        f"{equal:,} of {cells:,} cells bitwise equal should read {shown}"
+    )

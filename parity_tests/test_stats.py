@@ -13,6 +13,7 @@ import json
 import re
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -200,7 +201,8 @@ def test_the_first_cell_beyond_the_bound_is_flagged_on_its_row(port_copy, r_avai
     assert first is not None, "the learning rate applied twice must put cells beyond the bound"
     flagged = table[table["first_over"]].sort_values(["epoch", "step"])
     assert (flagged["epoch"].iloc[0], flagged["matrix"].iloc[0]) == (first.epoch, first.name)
-    assert table["over"].sum() == sum(s.violations for s in run.reports["free"].stats)
+    # steps 2 to 11, and the once-per-call checks that failed (here, what train() returned)
+    assert table["over"].sum() == sum(s.violations for s in run.reports["free"].shown)
 
 
 @pytest.mark.parametrize("name", ["s.csv", "s.parquet"])
@@ -290,15 +292,49 @@ def expected_running_maxima(path) -> pd.DataFrame:
     )
 
 
-def test_the_docs_pandas_snippet_draws_the_reports_numbers(article_stats, tmp_path, monkeypatch):
-    path, _ = article_stats
+@pytest.fixture(scope="module")
+def nan_in_r_stats(tmp_path_factory, r_available):
+    """The statistics of 20 epochs against an R port whose E turns a cell NaN once output[2, 1]
+    passes 0.79 (at epoch 1): inf and inf ULP from there on, free-running."""
+    from tools.port_copy import copy_with
+
+    folder = tmp_path_factory.mktemp("nan1")
+    port = copy_with(paths.BASE / "r_impl", "steps.R", "    y - output\n",
+                     "    r <- y - output; if (isTRUE(output[2, 1] > 0.79)) r[2, 1] <- NaN; r\n",
+                     folder / "r_impl")
+    run = traces.run(load_case("article"), PythonPort(), RPort(port), 20)
+    return stats.write(stats.table(run.reports), folder / "s.csv")
+
+
+@pytest.fixture(scope="module")
+def no_difference_stats(tmp_path_factory):
+    """The statistics of 5 epochs of Python against itself: every cell bitwise equal."""
+    run = traces.run(load_case("article"), PythonPort(), PythonPort(), 5)
+    return stats.write(stats.table(run.reports), tmp_path_factory.mktemp("same") / "s.csv")
+
+
+@pytest.fixture(params=["article", "no difference", "NaN in R"])
+def snippet_stats(request):
+    """A statistics file for the docs' snippets: the whole article case; a run where no cell
+    differs (nothing positive for a log scale); one with NaN against numbers (inf)."""
+    if request.param == "article":
+        return request.getfixturevalue("article_stats")[0]
+    if request.param == "no difference":
+        return request.getfixturevalue("no_difference_stats")
+    return request.getfixturevalue("nan_in_r_stats")
+
+
+def test_the_docs_pandas_snippet_draws_the_reports_numbers(snippet_stats, tmp_path, monkeypatch):
+    path = snippet_stats
     (tmp_path / "stats.csv").symlink_to(path)
     monkeypatch.chdir(tmp_path)
     import matplotlib
 
     matplotlib.use("Agg")
     namespace: dict = {}
-    exec(compile(snippet("python", "stats.csv"), "docs/results-as-data.md", "exec"), namespace)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "no positive values" on a log scale: a blank plot
+        exec(compile(snippet("python", "stats.csv"), "docs/results-as-data.md", "exec"), namespace)
     for png in ("max-diff-free.png", "ulp-map-free.png"):
         assert (tmp_path / png).stat().st_size > 5000, f"the pandas snippet drew no {png}"
     expected = expected_running_maxima(path)
@@ -308,8 +344,8 @@ def test_the_docs_pandas_snippet_draws_the_reports_numbers(article_stats, tmp_pa
     )
 
 
-def test_the_docs_r_snippet_draws_the_reports_numbers(article_stats, tmp_path):
-    path, _ = article_stats
+def test_the_docs_r_snippet_draws_the_reports_numbers(snippet_stats, tmp_path):
+    path = snippet_stats
     (tmp_path / "stats.csv").symlink_to(path)
     (tmp_path / "snippet.R").write_text(snippet("r", "stats.csv"))
     check = (  # every digit: write.csv keeps 15
@@ -358,3 +394,62 @@ def test_the_docs_trace_snippets_draw_the_reports_loss_in_numpy_and_in_r(
     assert (tmp_path / "loss.png").stat().st_size > 5000, "the R snippet drew no loss.png"
     from_r = np.array([float(x) for x in (tmp_path / "loss.txt").read_text().split()])
     np.testing.assert_allclose(from_r, losses["R"], rtol=LOSS_RTOL, atol=0, err_msg="R's loss")
+
+
+@pytest.fixture
+def returns_scaled_wout(port_copy):
+    """An R port whose train() returns its wout times 1 + 1e-9: only the check of what train()
+    returned (step 12) sees it."""
+    return port_copy("r_impl", "train.R", "wout = wout, bout = bout",
+                     "wout = wout * (1 + 1e-9), bout = bout")
+
+
+def test_a_failed_check_of_what_train_returned_has_rows_in_the_file_and_json(
+    returns_scaled_wout, tmp_path, capsys, r_available
+):
+    path = tmp_path / "s.csv"
+    code = main(["run", "--epochs", "20", "--mode", "free", "--r-impl", str(returns_scaled_wout),
+                 "--save-stats", str(path), "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 1 and "step 12 (returned_wout)" in result["verdict"], result["verdict"]
+    failed = [s for s in result["modes"]["free"]["steps"] if not s["passed"]]
+    assert [s["matrix"] for s in failed] == ["returned_wout"], (
+        f"the verdict names returned_wout; --json's failing steps are {failed}"
+    )
+    table = stats.read(path)
+    flagged = table[table["first_over"]]
+    assert list(zip(flagged["epoch"], flagged["step"], flagged["matrix"], strict=True)) == [
+        (20, 12, "returned_wout")
+    ], f"first_over flags {flagged[['epoch', 'matrix']].values.tolist()}"
+    assert table["over"].sum() == failed[0]["beyond_bound"] > 0, (
+        "the file's cells beyond the bound are not --json's"
+    )
+
+
+def test_a_failed_check_of_what_train_returned_has_a_row_in_the_printed_table(
+    returns_scaled_wout, capsys, r_available
+):
+    code = main(["run", "--epochs", "20", "--mode", "free", "--r-impl", str(returns_scaled_wout)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert re.search(r"^ +12 +returned_wout +[<>]?[\d.]+% .* \d+ FAIL *$", out, flags=re.M), (
+        f"the verdict names returned_wout; the table has no failing row for it:\n{out}"
+    )
+
+
+def test_the_csvs_flags_read_as_logical_in_r_and_as_bool_in_pandas(small_run, tmp_path):
+    run, _ = small_run
+    path = stats.write(stats.table(run.reports), tmp_path / "s.csv")
+    plain = pd.read_csv(path)
+    assert {str(plain[c].dtype) for c in ("first_difference", "first_over")} == {"bool"}, (
+        "pandas' read_csv, without options, does not read the flags as bool"
+    )
+    count = 's <- read.csv("s.csv"); cat(class(s$first_difference), class(s$first_over), ' \
+        'sum(s$first_difference))'
+    result = subprocess.run(["Rscript", "-e", count], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    born = str(plain["first_difference"].sum())  # one per mode whose traces differ
+    assert result.stdout.split() == ["logical", "logical", born], (
+        f"base R's read.csv reads the flags as {result.stdout!r}; expected logical, {born} "
+        "first differences"
+    )
