@@ -30,7 +30,7 @@ import numpy as np
 from . import policy, steps
 from .accumulate import EPOCH_FIGURES, cell_difference, differences
 from .cells import Cell
-from .floats import same_bits
+from .floats import bitwise_equal, same_bits
 from .missing import same_missing
 
 
@@ -222,7 +222,8 @@ class OnceComparison:
             if bound is not None and cheap is not None and (diff <= cheap(plain, a, b)).all():
                 return check.measure(epoch, a, b, 0, None)
             allowed = np.zeros_like(a) if bound is None else np.asarray(bound(plain, a, b))
-            differs = ~(diff <= allowed) & ~same_missing(a, b)
+            # inf - inf is NaN: the same Inf on both sides is no difference, as NaN meeting NaN
+            differs = ~(diff <= allowed) & ~(bitwise_equal(a, b) | same_missing(a, b))
         check.measure(epoch, a, b, int(differs.sum()), allowed)
         self._violation(name, epoch, a[0], b[0], differs[0], allowed[0], self.sides)
 

@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 import pytest
 
-from nnparity import paths, traces
+from nnparity import paths, steps, traces
 from nnparity.cases import load_case, write_case
 from nnparity.compare import Comparison, describe_value, is_r_na
 from nnparity.ports import PythonPort, RPort
@@ -271,3 +271,16 @@ def test_plus_zero_against_minus_zero_is_told_equal_in_value_not_bitwise(article
     told = story(report)
     assert "bitwise equal" not in told, f"+0.0 against -0.0 is not bitwise equal:\n{told}"
     assert "equal in value" in told and "not bitwise: 1 cell holds +0.0 against -0.0" in told, told
+
+
+def test_the_same_inf_returned_by_both_languages_is_no_difference(article, trace):
+    """Across languages, train()'s returned value is compared under the bound; Inf - Inf is NaN,
+    which no bound holds, yet the same Inf on both sides is no difference at all."""
+    returned = trace | {name: trace[plain][-1:] for name, plain in steps.RETURNED.items()}
+    both = with_value(with_value(returned, "output", 5, 1, 1, np.inf), "returned_output", 1, 1, 1,
+                      np.inf)
+    a, b = both, {k: v.copy() for k, v in both.items()}
+    for name, epoch in (("output", 4), ("returned_output", 0)):  # 1 ULP apart: within the bound
+        b[name][epoch, 1, 0] = np.nextafter(b[name][epoch, 1, 0], 1.0)
+    report = compare(article, a, b)
+    assert report.passed, f"+Inf against +Inf in returned_output is parity:\n{story(report)}"
