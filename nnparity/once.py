@@ -55,14 +55,17 @@ class OnceCheck:
     def measure(self, epoch: int, a: np.ndarray, b: np.ndarray, over: int, allowed) -> None:
         """Fold one comparison of this record at `epoch` into its figures there: `over` cells
         of `a` against `b` beyond `allowed` (the bound per cell; None: not computed in full)."""
-        d = differences(a, b)
         row = self.rows.setdefault(epoch, {"cells": 0, "equal": 0, "max_abs": 0.0,
                                            "max_rel": 0.0, "max_ulp": 0.0, "over": 0,
                                            "bound": np.nan})
         row["cells"] += a.size
-        row["equal"] += int(np.count_nonzero(d.same))
-        for key, values in (("max_abs", d.diff), ("max_rel", d.rel), ("max_ulp", d.ulps)):
-            row[key] = max(row[key], float(values.max(initial=0.0)))
+        if over == 0 and same_bits(a, b):  # the common case, whose differences are all 0: on
+            row["equal"] += a.size  # the scale case 0.3 s of the supervisor's 1.3 s to learn so
+        else:
+            d = differences(a, b)
+            row["equal"] += int(np.count_nonzero(d.same))
+            for key, values in (("max_abs", d.diff), ("max_rel", d.rel), ("max_ulp", d.ulps)):
+                row[key] = max(row[key], float(values.max(initial=0.0)))
         row["over"] += over
         if allowed is not None:
             row["bound"] = float(np.fmax(row["bound"], np.max(allowed, initial=0.0)))
@@ -196,6 +199,8 @@ class OnceComparison:
         if problem:
             return self._note(name, epoch, problem)
         a, b = np.asarray(value, dtype=np.float64)[0], expected
+        if same_bits(a, b):
+            return self.checks[name].measure(epoch, a, b, 0, 0.0)
         differs = (a.view(np.int64) != b.view(np.int64)) & ~same_missing(a, b)
         self.checks[name].measure(epoch, a, b, int(differs.sum()), np.zeros_like(a))
         self._violation(name, epoch, a, b, differs, np.zeros_like(a), (who, what))
@@ -215,6 +220,8 @@ class OnceComparison:
                               f"shapes differ: {first} {np.shape(a)}, {other} {np.shape(b)}")
         a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
         check = self.checks[name]
+        if bound is None and same_bits(a, b):  # bitwise, and it holds (X, y; step 1 at first)
+            return check.measure(epoch, a, b, 0, 0.0)
         if cheap is not None and bound is not None and same_bits(a, b):  # within any bound
             return check.measure(epoch, a, b, 0, None)
         with np.errstate(invalid="ignore", over="ignore"):
