@@ -288,9 +288,35 @@ port_steps <- function(port) get0("steps", envir = port, inherits = TRUE)
 nnparity_lockstep <- function(port, trace, start, X, y, lr, quantities,
                               state_names, elementwise = character(),
                               batch = TRUE) {
+  compile_lockstep()
   as_port_runs(lockstep(
     port, trace, start, X, y, lr, quantities, state_names, elementwise, batch
   ))
+}
+
+# Lockstep's own loop and the harness's functions it calls each epoch, compiled
+# on lockstep's first call. R's JIT compiles a small function by itself only
+# where it lives in R's global environment; the harness lives in an
+# environment of its own (bridge.py), where these ran interpreted. Not when
+# the JIT is off (R_ENABLE_JIT=0): then nothing is compiled.
+lockstep_hot <- c(
+  "lockstep_one", "check_dim", "as_doubles", "epoch_of", "epochs_last",
+  "same_bits", "lockstep_step", "lockstep_inputs", "stack_epochs",
+  "call_stacked", "agrees_on"
+)
+lockstep_compiled <- FALSE
+
+compile_lockstep <- function() {
+  level <- port_jit_level
+  if (is.null(level)) level <- compiler::enableJIT(-1)
+  if (lockstep_compiled || level <= 0) return(invisible())
+  env <- environment(compile_lockstep)
+  for (name in lockstep_hot) {
+    unlockBinding(name, env)
+    assign(name, compiler::cmpfun(get(name, envir = env)), envir = env)
+    lockBinding(name, env)
+  }
+  lockstep_compiled <<- TRUE
 }
 
 # Lockstep's loops call the port's steps once per epoch: compiled, as the
