@@ -29,7 +29,6 @@ from .command import (
 from .compare import ParityReport
 from .report import (
     MODE_TITLES,
-    compared_nothing,
     determinism_lines,
     shown_figures,
     story,
@@ -181,7 +180,7 @@ def _table(report: ParityReport, summary) -> str:
     ]
     for s in report.shown:
         said = s.problem or ("not computed" if s.not_computed else None) or (
-            "not compared" if compared_nothing(s) else None)
+            "not compared" if s.not_compared else None)
         start = f"<tr><td>{s.step}</td><td class=name>{html.escape(s.name)}</td>"
         if said:
             rows.append(f"{start}<td colspan=6>{html.escape(said)}</td></tr>")

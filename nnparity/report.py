@@ -95,7 +95,7 @@ def table(report: ParityReport, summary=None) -> Table:
         if s.not_computed:
             t.add_row(str(s.step), s.name, "", "", "", "", "not computed")
             continue
-        if compared_nothing(s):
+        if s.not_compared:
             t.add_row(str(s.step), s.name, "", "", "", "", "[red]not compared[/red]")
             continue
         f = figures(s, summary)
@@ -263,18 +263,12 @@ def show_run(run: Run, console: Console, as_json_output: bool = False, saved_sta
         return
     print_run(run, console)
     if saved_stats is not None:
-        compared = any(not compared_nothing(s) for r in run.reports.values() for s in r.stats)
+        compared = any(not s.not_compared for r in run.reports.values() for s in r.stats)
         empty = "" if compared else " (no rows: nothing was compared)"
         console.print(
             f"statistics saved: {saved_stats}{empty}", highlight=False, markup=False,
             soft_wrap=True,
         )
-
-
-def compared_nothing(s) -> bool:
-    """A step the comparison stopped before (accumulate.StepStats.not_compared); a once-per-call
-    check is shown only when it failed, after it was compared."""
-    return getattr(s, "not_compared", False)
 
 
 def _step_json(s, f) -> dict:
@@ -288,8 +282,8 @@ def _step_json(s, f) -> dict:
         "max_rel": json_number(f["max_rel"]),
         "max_ulp": json_number(f["max_ulp"]),
         "beyond_bound": int(f["over"]),
-        "compared": not compared_nothing(s),
-        "passed": s.passed and not compared_nothing(s),
+        "compared": not s.not_compared,
+        "passed": s.passed and not s.not_compared,
         "problem": s.problem,
         "not_computed": s.not_computed,
     }
