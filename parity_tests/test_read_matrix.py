@@ -168,3 +168,18 @@ def test_a_line_of_blanks_is_refused_as_r_reads_it_as_missing_values(tmp_path):
     path.write_text("0.5,1\n  \n2,3\n")
     with pytest.raises(CaseError, match=r"row 2"):
         cases.read_matrix(path)
+
+
+def test_the_first_cell_r_reads_otherwise_is_named_in_the_files_order(tmp_path):
+    """Each distinct text is read R's way once (a data set repeats its values): the refusal
+    still names the first cell, row by row, whose text R reads as another double, not the
+    first such text's first place nor the last."""
+    late, early = "0.9842380389989", "0.0172645606779"  # two decimals R misreads
+    assert rnumbers.r_strtod(late) != float(late) and rnumbers.r_strtod(early) != float(early)
+    path = tmp_path / "X.csv"
+    path.write_text(f"0.5,0.5,0.5\n0.5,{late},0.5\n{early},0.5,{late}\n{late},{early},0.5\n")
+    with pytest.raises(CaseError) as refused:
+        cases.read_matrix(path)
+    assert f"row 2, column 2: R's read.csv reads {late} as" in str(refused.value), (
+        f"the first cell R misreads is row 2, column 2; the refusal says: {refused.value}"
+    )
