@@ -13,8 +13,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tomllib
-from importlib import metadata
 from pathlib import Path
 
 #: rpy2-rinterface 3.6.6 and later needs R 4.5; with R 4.2 it fails on "undefined symbol: R_getVar".
@@ -33,6 +31,8 @@ RPY2_PARTS = ("rpy2", "rpy2-rinterface", "rpy2-robjects")
 
 def installed(distribution: str) -> str | None:
     """The installed version of a distribution (as pip names it), or None."""
+    from importlib import metadata  # 25 ms of imports: not in every run's start
+
     try:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
@@ -277,6 +277,9 @@ def requirement_name(requirement: str) -> str:
 def declared_dependencies() -> list[str]:
     """What nnparity requires (its extras' aside), as the installed distribution declares it;
     in a checkout that is not installed, as pyproject.toml does."""
+    import tomllib
+    from importlib import metadata
+
     try:
         requires = metadata.requires("nnparity") or []
     except metadata.PackageNotFoundError:
