@@ -15,8 +15,10 @@ Kinds, each a whole process (or two), as a user runs them:
 The kinds are interleaved (A B C A B C ...), because the machine is shared and
 noisy, and the table shows medians and the ratio of medians. Peak memory is the
 largest total resident size of the run's processes (supervisor and workers),
-sampled every 20 ms. The goals are issue 9's; a ratio says nothing unless its
-two figures were measured in the same run, which is why nothing here is a test.
+sampled every 20 ms in one more run of each check, after the timed ones: sampling
+slows the run it watches (``timed``), so no timed run is sampled. The goals are
+issue 9's; a ratio says nothing unless its two figures were measured in the same
+run, which is why nothing here is a test.
 """
 
 from __future__ import annotations
@@ -67,14 +69,19 @@ def scale_case(folder: Path) -> Path:
     return write_case(case, folder / "scale")
 
 
-def tree_rss(token: str) -> int:
-    """Resident bytes of every process carrying the token in its environment."""
+def tree_rss(token: str, seen: dict[int, bool]) -> int:
+    """Resident bytes of every process carrying the token in its environment. A process's
+    environment is read once (``seen``: pid -> carries it): reading it takes that process's
+    memory lock, which its page faults wait for."""
     total = 0
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
+        pid = int(proc.name)
         try:
-            if token.encode() not in (proc / "environ").read_bytes():
+            if pid not in seen:
+                seen[pid] = token.encode() in (proc / "environ").read_bytes()
+            if not seen[pid]:
                 continue
             for line in (proc / "status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -84,20 +91,28 @@ def tree_rss(token: str) -> int:
     return total
 
 
-def timed(commands: list[list[str]]) -> tuple[float, int, int]:
-    """Run the commands one after the other: (seconds, peak total RSS, last exit code)."""
+def timed(commands: list[list[str]], sample: bool = False) -> tuple[float, int, int]:
+    """Run the commands one after the other: (seconds, peak total RSS, last exit code).
+
+    Only with `sample` is the peak RSS measured (0 without), and those seconds are not
+    for the table: sampling /proc every 20 ms slowed the scale case's free-running check
+    2.08 -> 2.26 s and its bare trainings 1.54 -> 1.55 s (medians of 7, interleaved,
+    when each sample read every process's environment; docs/benchmarks.md).
+    """
     token = f"NNPARITY_BENCH={uuid.uuid4().hex}"
     env = dict(os.environ, NNPARITY_BENCH=token.split("=")[1])
     peak, done = 0, threading.Event()
 
-    def sample() -> None:
+    def sample_rss() -> None:
         nonlocal peak
+        seen: dict[int, bool] = {}
         while not done.is_set():
-            peak = max(peak, tree_rss(token))
+            peak = max(peak, tree_rss(token, seen))
             time.sleep(0.02)
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
+    sampler = threading.Thread(target=sample_rss, daemon=True)
+    if sample:
+        sampler.start()
     began = time.perf_counter()
     code = 0
     for command in commands:
@@ -106,7 +121,8 @@ def timed(commands: list[list[str]]) -> tuple[float, int, int]:
         ).returncode
     took = time.perf_counter() - began
     done.set()
-    sampler.join()
+    if sample:
+        sampler.join()
     return took, peak, code
 
 
@@ -159,9 +175,13 @@ def main() -> int:
         for _ in range(args.repeats):
             for (case, epochs, kind), results in kinds.items():
                 results.append(timed(commands(kind, cases[case], epochs)))
+        peaks = {}  # (case, epochs, kind) -> peak RSS of one more run, sampled
+        for case, epochs, kind in kinds:
+            if kind.startswith("check"):
+                peaks[(case, epochs, kind)] = timed(commands(kind, cases[case], epochs), True)
         long = None
         if args.long:
-            long = timed(commands("check-both", cases["scale"], 2000))
+            long = timed(commands("check-both", cases["scale"], 2000), True)
     print(
         f"machine: {platform.platform()}, {os.cpu_count()} cores; "
         f"python {platform.python_version()}"
@@ -177,10 +197,11 @@ def main() -> int:
         case, epochs, kind, goal = RUNS[name]
         check = kinds[(case, epochs, kind)]
         bare = kinds[(case, epochs, "bare")]
-        failed = [code for _, _, code in check if code != 0]
+        _, peak, peak_code = peaks[(case, epochs, kind)]
+        failed = [code for _, _, code in check if code != 0] + ([peak_code] if peak_code else [])
         t_check = statistics.median(t for t, _, _ in check)
         t_bare = statistics.median(t for t, _, _ in bare)
-        rss = max(r for _, r, _ in check) / 1e6
+        rss = peak / 1e6
         mode = "free" if kind == "check-free" else "both"
         note = f" (exit {failed[0]}!)" if failed else ""
         print(
