@@ -158,7 +158,14 @@ def read_rows(path: Path, quotes: bool = False, numbered: list | None = None) ->
 _CELL = re.compile(rf"[{BLANKS}]*(?:{NUMBER.pattern})[{BLANKS}]*")
 
 
-def _read_at_once(rows: list[list[str]]) -> np.ndarray | None:
+def first_places(rows: list[list[str]]) -> dict[str, int]:
+    """Each distinct text among the cells -> where it first appears, counting cells row by
+    row in the file's order (the last write wins, going backwards)."""
+    cells = [cell for row in rows for cell in row]
+    return dict(zip(reversed(cells), range(len(cells) - 1, -1, -1), strict=True))
+
+
+def _read_at_once(rows: list[list[str]], first: dict[str, int]) -> np.ndarray | None:
     """The matrix, when every row is as long as the first and every cell a finite NUMBER;
     otherwise None, and read_matrix goes cell by cell to name the first bad one.
 
@@ -168,18 +175,16 @@ def _read_at_once(rows: list[list[str]]) -> np.ndarray | None:
     decimal each), and reading a case is on a run's critical path, while R's
     worker waits for it. Scale case, whole load_case (6 files, 100,000 cells):
     110 ms testing and reading every cell, 40 ms by distinct cells
-    (docs/benchmarks.md).
+    (docs/benchmarks.md). ``first``: ``first_places(rows)``.
     """
     width = len(rows[0])
     if not width or any(len(row) != width for row in rows):
         return None
-    cells = [cell for row in rows for cell in row]
-    distinct = dict.fromkeys(cells)  # in the order each first appears
-    if max(map(len, distinct)) > MAX_CELL or not all(map(_CELL.fullmatch, distinct)):
+    if max(map(len, first)) > MAX_CELL or not all(map(_CELL.fullmatch, first)):
         return None
-    for cell in distinct:
-        distinct[cell] = float(cell)
-    values = np.fromiter(map(distinct.__getitem__, cells), dtype=np.float64, count=len(cells))
+    value = {text: float(text) for text in first}
+    cells = [value[cell] for row in rows for cell in row]
+    values = np.fromiter(cells, dtype=np.float64, count=len(cells))
     values = values.reshape(len(rows), width)
     return values if np.isfinite(values).all() else None  # 1e999 reads as Inf
 
@@ -188,23 +193,23 @@ def read_matrix(path: Path) -> np.ndarray:
     rows = read_rows(path)
     if not rows or all(not row for row in rows):
         raise CaseError(path, "empty matrix: the file has no numbers")
-    matrix = _read_at_once(rows)
+    first = first_places(rows)
+    matrix = _read_at_once(rows, first)
     if matrix is None:
         matrix = read_cell_by_cell(path, rows)
-    check_r_reads(path, rows, matrix)
+    check_r_reads(path, rows, matrix, first)
     return matrix
 
 
-def check_r_reads(path: Path, rows: list[list[str]], values: np.ndarray) -> None:
+def check_r_reads(path: Path, rows: list[list[str]], values: np.ndarray,
+                  first: dict[str, int]) -> None:
     """CaseError at the first cell R's read.csv reads as another double than Python's float
     (nnparity.rnumbers: R does not round every decimal correctly).
 
     Each distinct cell is read R's way once (rnumbers.r_reads, 43 ms for the scale
-    case's 100,000 cells when each was): a cell's double depends on its text alone."""
+    case's 100,000 cells when each was): a cell's double depends on its text alone.
+    ``first``: ``first_places(rows)``."""
     width = values.shape[1]
-    cells = [cell for row in rows for cell in row]
-    # text -> where it first appears, in the file's order (the last write, going backwards)
-    first = dict(zip(reversed(cells), range(len(cells) - 1, -1, -1), strict=True))
     texts = list(first)
     python = values.reshape(-1)[np.fromiter(first.values(), dtype=np.intp, count=len(first))]
     differ = ~bitwise_equal(rnumbers.r_reads(texts), python)

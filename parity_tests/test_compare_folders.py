@@ -26,6 +26,7 @@ import pytest
 from nnparity import compare_folders, paths, traces
 from nnparity.cases import FIXTURES, load_case, write_case
 from nnparity.cli import main
+from nnparity.floats import same_bits
 from nnparity.ports import PythonPort, RPort
 from nnparity.tracefolder import open_folder
 
@@ -682,7 +683,7 @@ def test_r_on_openblas_against_r_on_reference_blas_names_both_environments(golde
     # processor: OpenBLAS's kernels did on an Intel Xeon and did not on an AMD EPYC. compare
     # must say which it is.
     a, b = traces.load_trace(golden / "r.npz"), traces.load_trace(tmp_path / "b" / "r.npz")
-    same = all(np.array_equal(a[name].view(np.int64), b[name].view(np.int64)) for name in a)
+    same = all(same_bits(a[name], b[name]) for name in a)
     said = "bitwise equal: every cell" if same else "first difference: epoch"
     assert f"r.npz: within the bound\n  {said}" in result.stdout, (
         f"R's traces on the two BLAS are {'bitwise equal' if same else 'not bitwise equal'}; "
