@@ -7,11 +7,13 @@ rpy2's numpy2ri converter in a local converter context.
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import signal
 import sys
 import threading
+import types
 from functools import lru_cache
 from pathlib import Path
 
@@ -39,6 +41,7 @@ def r():
     handlers = _signal_handlers()
     try:
         _skip_rpy2s_library_path_question()
+        _defer_rpy2s_help()
         import rpy2.robjects as robjects
         from rpy2.rinterface_lib import callbacks
         from rpy2.robjects import numpy2ri
@@ -154,6 +157,32 @@ def _skip_rpy2s_library_path_question() -> None:
         import rpy2.situation
 
         rpy2.situation.r_ld_library_path_from_subprocess = lambda r_home: ""
+
+
+def _defer_rpy2s_help() -> None:
+    """Leave rpy2's help module (R's documentation, for docstrings) unloaded until it is used.
+
+    Imported with `rpy2.robjects`, it runs R's `require(tools)`: the R of every run then
+    had the tools package attached, which `Rscript` does not, so a port calling, say,
+    `file_path_sans_ext()` without `tools::` ran here and failed under `Rscript`. It also
+    cost 15-18 ms of an R worker's start. rpy2's modules import it by name and read it
+    only inside functions (an R function's docstring): a stand-in takes its name, and
+    the first name read from it imports rpy2's own (PEP 562's module ``__getattr__``).
+    (``importlib.util.LazyLoader`` does not do here: the import statements that name the
+    module read its ``__spec__``, which loads it.)
+    """
+    name = "rpy2.robjects.help"
+    if name in sys.modules or "rpy2.robjects" in sys.modules:
+        return
+    stand_in = types.ModuleType(name, "rpy2's help module, imported on first use")
+
+    def real(attribute: str):
+        if sys.modules.get(name) is stand_in:
+            del sys.modules[name]
+        return getattr(importlib.import_module(name), attribute)
+
+    stand_in.__getattr__ = real
+    sys.modules[name] = stand_in
 
 
 _held: list[str] = []

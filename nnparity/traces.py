@@ -12,6 +12,7 @@ comparison of one chunk runs while the next one trains.
 
 from __future__ import annotations
 
+import collections
 import gc
 import zipfile
 from collections.abc import Callable
@@ -354,6 +355,17 @@ def positional_remarks(report, r_port) -> list[str]:
     return said
 
 
+#: How many of R's free-running chunks are asked for before the first is in, when the run is
+#: free-running alone. R's worker is the run's slowest: asked for chunk k+1 only once chunk k
+#: was collected, it waited for the supervisor (Python's chunk, the comparison) 50-220 ms a
+#: run on the scale case; with two asked for it always has the next one queued. Scale case,
+#: 100 epochs, `--mode free`, medians of 11 interleaved: 2.31 -> 2.15 s; three ahead, 2.47
+#: against 2.43 s for two (docs/benchmarks.md). With lockstep, R's worker also recomputes
+#: Python's chunks, queued behind its own: two ahead there held lockstep's chunk k back behind
+#: R's chunk k+1 (4.44 -> 4.82 s), so lockstep runs keep one.
+R_AHEAD = 2
+
+
 class _Runner:
     """The steps of one run: what to ask each port for, and what to do with each chunk."""
 
@@ -370,7 +382,10 @@ class _Runner:
                 "with steps$<matrix name>(inputs), as r_impl/steps.R defines them; "
                 "`--mode free` checks the training alone"
             )
-        self.python_next = self.r_next = None
+        self.python_next = None
+        self.r_next: collections.deque = collections.deque()  # R's chunks asked for, in order
+        # an in-process port answers as it is asked: asking ahead would only hold more chunks
+        self.r_ahead = R_AHEAD if hasattr(r_port, "submit") and not self.lockstep else 1
         self.weights = None  # the weights at the start of the next chunk
         self.done = 0  # epochs compared
         self.same_bits: dict = {}  # language -> determinism.Determinism
@@ -407,7 +422,9 @@ class _Runner:
         training = [self.python_port] + ([self.r_port] if self.free else [])
         started = [submit(port, "start", self.case) for port in training]
         self.python_next = submit(self.python_port, "advance", sizes[0])
-        self.r_next = self._advance_r(sizes, 0) if self.free else None
+        if self.free:
+            for k in range(min(self.r_ahead, len(sizes))):
+                self.r_next.append(self._advance_r(sizes, k))
         for port, (n, answers) in asked.items():
             self.same_bits[port.language] = determinism.judge(port, n, answers)
         asked.clear()  # their traces: 4 x 16 MB on the scale case
@@ -437,10 +454,11 @@ class _Runner:
         return answer
 
     def chunk(self, k: int, sizes: list[int]) -> None:
-        """Compare chunk k of both modes: R's chunk k+1 is asked for first, Python's last.
+        """Compare chunk k of both modes: R's next chunk is asked for first, Python's last.
 
-        R is the slower port, so it trains chunk k+1 while chunk k is compared.
-        Free-running alone, R's chunk 1 is asked for as soon as its chunk 0 is in,
+        R is the slower port, so it trains ahead (chunk k+1 with lockstep, k+1 and
+        k+2 free-running alone: R_AHEAD) while chunk k is compared.
+        Free-running alone, R's chunk 2 is asked for as soon as its chunk 0 is in,
         before the run waits for Python's chunk 0, which comes late (numpy's first
         products and its determinism check: 160 ms on the scale case, where R's
         worker waited 55 ms). Later chunks keep the order below: asking R first
@@ -455,7 +473,7 @@ class _Runner:
         pays the comparison of each chunk once more.
         """
         size = sizes[k]
-        early = k == 0 and not self.lockstep and self.r_next is not None
+        early = k == 0 and not self.lockstep and bool(self.r_next)
         r_trace = self._receive_r(k, sizes) if early else None
         python, self.python_next = self.python_next.result(), None  # held here only
         trace = python["trace"]
@@ -472,7 +490,7 @@ class _Runner:
             if len(markers) < len(steps.NAMES):
                 lockstep = submit(self.lockstep_port, "lockstep", self.case, readable,
                                   self.weights)
-        if not early and self.r_next is not None:
+        if not early and self.r_next:
             r_trace = self._receive_r(k, sizes)
         if r_trace is not None:
             self.comparisons["free"].add(trace, r_trace, size, self.weights)
@@ -496,10 +514,11 @@ class _Runner:
             self.python_next = submit(self.python_port, "advance", sizes[k + 1])
 
     def _receive_r(self, k: int, sizes: list[int]) -> dict | None:
-        """R's free-running chunk k, with its chunk k+1 asked for at once; None when R failed,
-        which ends the free-running mode only."""
+        """R's free-running chunk k, with its next chunk (``r_ahead`` on) asked for at once;
+        None when R failed, which ends the free-running mode only (the chunks asked for
+        beyond it are left unread)."""
         try:
-            r_trace = self.r_next.result()["trace"]
+            r_trace = self.r_next.popleft().result()["trace"]
         except PortError as error:
             if type(error) is not PortError:  # the worker ended, or the run timed out
                 raise
@@ -508,11 +527,12 @@ class _Runner:
             # lockstep, if asked for, can still say which step is wrong
             first, last = self.done + 1, self.done + sizes[k]
             self.comparisons["free"].fail(f"while training epochs {first}-{last}: {error}")
-            self.r_next = None
+            self.r_next.clear()
             if self.folder:
                 self.folder.drop("r")
             return None
-        self.r_next = self._advance_r(sizes, k + 1) if k + 1 < len(sizes) else None
+        if k + self.r_ahead < len(sizes):
+            self.r_next.append(self._advance_r(sizes, k + self.r_ahead))
         if k == 0:
             self._judge_with(self.r_port, r_trace)
         return r_trace

@@ -52,3 +52,51 @@ def test_free_running_asks_r_for_its_second_chunk_before_waiting_for_pythons_fir
         "R's second chunk of the run should be asked for as soon as its first is in, before "
         f"the run waits for Python's first: {log}"
     )
+
+
+def _chunk_requests(log: list, language: str) -> tuple[list[int], list[int]]:
+    """Where the run (after its last start: a determinism check starts before it) asked a
+    port for each chunk, and where it waited for each."""
+    begin = max(i for i, entry in enumerate(log) if entry == ("asked", language, "start"))
+    asked = [i for i, e in enumerate(log) if i > begin and e == ("asked", language, "advance")]
+    waits = [i for i, e in enumerate(log) if i > begin and e == ("waited", language, "advance")]
+    return asked, waits[-len(asked):]
+
+
+def test_free_running_keeps_r_two_chunks_ahead_of_the_comparison(r_available):
+    """R's worker, the slowest, always has its next chunk queued: when the run waits for R's
+    chunk k, chunk k+1 is already asked for (it waited 50-220 ms a run on the scale case)."""
+    from nnparity.cases import load_case
+
+    case, log = load_case("article"), []
+    run = traces.run(
+        case, Asked(PythonPort(), log), Asked(RPort(), log), 10, ("free",),
+        chunk_bytes=2 * traces.epoch_bytes(case),
+    )
+    assert run.passed
+    asked, waits = _chunk_requests(log, "R")
+    assert len(asked) == 5, f"10 epochs in chunks of 2 should be 5 requests to R: {log}"
+    for k, wait in enumerate(waits[:-1]):
+        assert asked[k + 1] < wait, (
+            f"when the run waited for R's chunk {k}, R's chunk {k + 1} should already have been "
+            f"asked for, so that R's worker is never idle: {log}"
+        )
+
+
+def test_with_lockstep_r_is_asked_for_one_chunk_ahead(r_available):
+    """R's worker also recomputes Python's chunks (lockstep), queued behind its own chunks: a
+    second chunk asked ahead would hold lockstep's chunk k back behind R's chunk k+1."""
+    from nnparity.cases import load_case
+
+    case, log = load_case("article"), []
+    run = traces.run(
+        case, Asked(PythonPort(), log), Asked(RPort(), log), 10, ("free", "lockstep"),
+        chunk_bytes=2 * traces.epoch_bytes(case),
+    )
+    assert run.passed
+    asked, waits = _chunk_requests(log, "R")
+    for k, wait in enumerate(waits[:-2]):
+        assert asked[k + 2] > wait, (
+            f"with lockstep, R's chunk {k + 2} should be asked for only once its chunk {k} is "
+            f"in: {log}"
+        )

@@ -241,3 +241,35 @@ def test_a_python_port_in_a_file_not_named_py_loads_as_python_would_run_it(tmp_p
     port.write_text("def train(X, y, wh, bh, wout, bout, lr, epochs, record=False):\n    pass\n")
     module = load_python_module(port)
     assert callable(module.train), "the port's train() was not loaded from a file without .py"
+
+
+#: The packages on R's search path in a worker that loaded r_impl and trained it.
+SEARCH_PROBE = """
+import json
+from nnparity import bridge
+from nnparity.cases import load_case
+from nnparity.worker import Worker
+worker = Worker()
+worker.load("r", None, {}, None)
+worker.port.start(load_case("article"))
+worker.port.advance(2)
+print(json.dumps(list(bridge.r()[0].r("search()"))))
+"""
+
+
+def test_an_r_worker_attaches_the_packages_rscript_attaches_and_no_other(r_available):
+    """A port sees the functions Rscript's R sees: rpy2's help module, imported with
+    rpy2.robjects, attached R's tools package, so a port calling file_path_sans_ext() without
+    tools:: ran under nnparity and failed under Rscript (bridge._defer_rpy2s_help)."""
+    import json
+    import sys
+
+    probe = subprocess.run([sys.executable, "-c", SEARCH_PROBE], capture_output=True,
+                           text=True, cwd=ROOT)
+    assert probe.returncode == 0, probe.stderr[-2000:]
+    worker = json.loads(probe.stdout.splitlines()[-1])
+    rscript = subprocess.run(["Rscript", "-e", 'cat(search(), sep = "\\n")'],
+                             capture_output=True, text=True, check=True).stdout.split()
+    assert worker == rscript, (
+        f"R in a worker should have Rscript's search path: worker {worker}, Rscript {rscript}"
+    )
