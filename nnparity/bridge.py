@@ -144,19 +144,22 @@ def _signal_handlers() -> dict:
 
 
 def _skip_rpy2s_library_path_question() -> None:
-    """Spare rpy2 3.5 the `Rscript` it runs, as it is imported, to learn R's LD_LIBRARY_PATH.
+    """Spare rpy2 the `Rscript` it runs, as it is imported, to learn R's LD_LIBRARY_PATH.
 
-    rpy2 puts that answer into this process's environment, where it is too late
-    for this process's loader (rpy2 says so itself, in embedded.py), and r()
-    puts the user's value back as soon as R has started (above): the answer is
-    never used. Asking costs the start of a whole R, 0.15 s of an R worker's
+    rpy2 (3.5, and 3.6's rpy2-rinterface alike: openrlib asks, embedded.py puts
+    the answer into this process's environment just before R starts) sets it
+    where it is too late for this process's loader (rpy2 says so itself), and
+    r() puts the user's value back as soon as R has started (above): the answer
+    is never used. Asking costs the start of a whole R, 0.15 s of an R worker's
     0.65 s start on a quiet machine and 0.6 s under load (docs/benchmarks.md).
-    Other rpy2 versions ask as they do.
+    Which rpy2 is installed is not asked (importlib.metadata: 15-20 ms of an R
+    worker's start): an rpy2 without the question is left as it is.
     """
-    if installation.rpy2_is_3_5() and "rpy2.rinterface_lib.openrlib" not in sys.modules:
+    if "rpy2.rinterface_lib.openrlib" not in sys.modules:
         import rpy2.situation
 
-        rpy2.situation.r_ld_library_path_from_subprocess = lambda r_home: ""
+        if hasattr(rpy2.situation, "r_ld_library_path_from_subprocess"):
+            rpy2.situation.r_ld_library_path_from_subprocess = lambda r_home: ""
 
 
 def _defer_rpy2s_help() -> None:
