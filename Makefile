@@ -22,6 +22,10 @@ $(BIN)/nnparity: pyproject.toml scripts/setup-system.sh $(CONSTRAINTS)
 	$(BIN)/pip install --upgrade pip
 	@echo "==> 3/3 nnparity (editable), its test tools, tox and tox-uv into $(VENV), with $(CONSTRAINTS)"
 	$(BIN)/pip install --constraint $(CONSTRAINTS) -e '.[test]' 'tox>=4.11' 'tox-uv>=1.11'
+	@# Compiled modules, as pip writes them for a wheel (an editable install does not, and a
+	@# Python run with PYTHONDONTWRITEBYTECODE never does): each run's supervisor and workers
+	@# compiled ~0.15 s of nnparity from source at every start (docs/benchmarks.md).
+	$(BIN)/python -m compileall -q nnparity python_impl tools
 	touch $@
 	@echo "==> set-up done: \`. $(VENV)/bin/activate\` puts nnparity and tox on your PATH"
 
