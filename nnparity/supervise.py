@@ -149,7 +149,7 @@ class WorkerPort(Port):
         return self._environment.result()
 
     def ask_environment(self) -> None:
-        """Ask for the environment now (the runner does, with the last chunk): it is ready later."""
+        """Ask for the environment now (the runner does, before R's chunks): it is read later."""
         if self._environment is None:
             self._environment = self.submit("environment")
 
@@ -308,8 +308,10 @@ class WorkerPort(Port):
 
     def let_go(self, kill: bool = False) -> None:
         """Close the worker's socket (or kill it first): it ends. Supervisor.__exit__ waits for
-        it (spawn.end: killed if it has not ended within 2 s; its temporary folder removed)."""
-        if kill:
+        it (spawn.end: killed if it has not ended within 2 s; its temporary folder removed).
+        A worker still owing a reply nobody will read (R's chunk asked for ahead of one that
+        failed) is killed: the port may be training it, or hanging in it."""
+        if kill or any(not pending.done for pending in self._pending):
             self.kill()
         self._outbox.put(None)
         try:

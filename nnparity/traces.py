@@ -422,6 +422,10 @@ class _Runner:
         training = [self.python_port] + ([self.r_port] if self.free else [])
         started = [submit(port, "start", self.case) for port in training]
         self.python_next = submit(self.python_port, "advance", sizes[0])
+        if hasattr(self.r_port, "ask_environment"):
+            # before R's chunks (4 ms): a chunk asked for ahead of a failed one is never read,
+            # and the environment must not wait behind it (a port may hang there)
+            self.r_port.ask_environment()
         if self.free:
             for k in range(min(self.r_ahead, len(sizes))):
                 self.r_next.append(self._advance_r(sizes, k))
@@ -445,13 +449,10 @@ class _Runner:
             self.same_bits[port.language] = determinism.judge(port, n, answers, chunk)
 
     def _advance_r(self, sizes: list[int], k: int):
-        """Ask R's free-running training for chunk k (and, with the last, its environment).
-        Only Python's weights start lockstep's chunks: R's are not asked for (on the scale
-        case, 1-2 ms of each of R's 34 chunks, which R's worker, the slower, spends in rpy2)."""
-        answer = submit(self.r_port, "advance", sizes[k], True, False)
-        if k + 1 == len(sizes) and hasattr(self.r_port, "ask_environment"):
-            self.r_port.ask_environment()  # computed while the supervisor compares
-        return answer
+        """Ask R's free-running training for chunk k. Only Python's weights start lockstep's
+        chunks: R's are not asked for (on the scale case, 1-2 ms of each of R's 34 chunks,
+        which R's worker, the slower, spends in rpy2)."""
+        return submit(self.r_port, "advance", sizes[k], True, False)
 
     def chunk(self, k: int, sizes: list[int]) -> None:
         """Compare chunk k of both modes: R's next chunk is asked for first, Python's last.
@@ -516,7 +517,8 @@ class _Runner:
     def _receive_r(self, k: int, sizes: list[int]) -> dict | None:
         """R's free-running chunk k, with its next chunk (``r_ahead`` on) asked for at once;
         None when R failed, which ends the free-running mode only (the chunks asked for
-        beyond it are left unread)."""
+        beyond it are left unread: the worker that owes them is ended when the run lets it
+        go, WorkerPort.let_go)."""
         try:
             r_trace = self.r_next.popleft().result()["trace"]
         except PortError as error:

@@ -2018,3 +2018,38 @@ def test_an_r_port_setting_its_steps_in_the_global_environment_is_checked_in_loc
     result = nnparity("run", "--epochs", "5", "--r-impl", str(port), cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "modes: free, lockstep" in result.stdout, result.stdout
+
+
+def test_an_r_port_that_fails_then_hangs_in_a_chunk_asked_for_ahead_ends_the_run_at_once(
+    port_copy,
+):
+    """Free-running, R's next chunks are asked for before R's last one is in (traces.R_AHEAD):
+    after a failed chunk, R's worker goes on with one nobody will read. A port that then hung
+    there held the run until --timeout, where it had ended in 2 s with the failure."""
+    from nnparity import supervise, traces
+    from nnparity.cases import load_case
+
+    hangs_after = (
+        TRAIN_R + '\n  calls <<- if (exists("calls")) calls + 1 else 1\n'
+        '  if (calls == 5) stop("broken in the fifth call")\n'
+        "  if (calls > 5) repeat {}\n"
+    )
+    port = port_copy("r_impl", "train.R", TRAIN_R, hangs_after)
+    case = load_case("article")
+    with supervise.Supervisor(supervise.Deadline(30)) as ports:
+        python_port, r_port = ports.port("python"), ports.port("r", port)
+        python_port.wait_loaded()
+        r_port.wait_loaded()
+        # a run that waits for the hanging chunk ends with RunTimeout here
+        run = traces.run(case, python_port, r_port, 16, ("free",),
+                         chunk_bytes=2 * traces.epoch_bytes(case),
+                         environment=r_port.environment)  # as `nnparity run` asks for it
+        verdict = time.monotonic()
+    left = time.monotonic() - verdict
+    assert not run.passed and "broken in the fifth call" in (run.reports["free"].error or ""), (
+        f"the run should fail with R's error: {run.reports['free'].error!r}"
+    )
+    assert left < 1.5, (
+        f"the workers took {left:.1f} s to end after the verdict: R's worker, hanging in a chunk "
+        "nobody reads, should be killed at once, not after spawn.end's 2 s of grace"
+    )
