@@ -31,8 +31,13 @@ def r_side() -> dict[str, str]:
 
     try:
         robjects, _ = bridge.r()
+        import rpy2
+
+        # rpy2's own: importlib.metadata (installation.rpy2_version) is 17 ms of imports in R's
+        # worker, which answers this before its first chunk (traces._Runner.start)
+        version = getattr(rpy2, "__version__", None) or installation.rpy2_version()
         return {
-            "rpy2": installation.rpy2_version() or "?",
+            "rpy2": version or "?",
             "R": str(robjects.r("R.version.string")[0]),
             "R BLAS": str(robjects.r('extSoftVersion()[["BLAS"]]')[0]),
             "R LAPACK": str(robjects.r("La_library()")[0]),
