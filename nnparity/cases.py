@@ -209,15 +209,14 @@ def check_r_reads(path: Path, rows: list[list[str]], values: np.ndarray,
     Each distinct cell is read R's way once (rnumbers.r_reads, 43 ms for the scale
     case's 100,000 cells when each was): a cell's double depends on its text alone.
     ``first``: ``first_places(rows)``."""
-    width = values.shape[1]
-    texts = list(first)
-    python = values.reshape(-1)[np.fromiter(first.values(), dtype=np.intp, count=len(first))]
-    differ = ~bitwise_equal(rnumbers.r_reads(texts), python)
-    if differ.any():
-        i, j = divmod(min(first[text] for text, d in zip(texts, differ, strict=True) if d), width)
+    places = np.fromiter(first.values(), dtype=np.intp, count=len(first))
+    r = rnumbers.r_reads(list(first))
+    differ = np.flatnonzero(~bitwise_equal(r, values.reshape(-1)[places]))
+    if differ.size:
+        k = differ[np.argmin(places[differ])]  # of the texts R misreads, the first in the file
+        i, j = divmod(int(places[k]), values.shape[1])
         raise CaseError(path, _read_differently(
-            f"row {i + 1}, column {j + 1}", rows[i][j], float(values[i, j]),
-            rnumbers.r_strtod(rows[i][j])))
+            f"row {i + 1}, column {j + 1}", rows[i][j], float(values[i, j]), float(r[k])))
 
 
 def _read_differently(where: str, cell: str, python: float, r: float) -> str:
