@@ -110,8 +110,8 @@ def timed(commands: list[list[str]], sample: bool = False) -> tuple[float, int, 
             peak = max(peak, tree_rss(token, seen))
             time.sleep(0.02)
 
-    sampler = threading.Thread(target=sample_rss, daemon=True)
-    if sample:
+    sampler = threading.Thread(target=sample_rss, daemon=True) if sample else None
+    if sampler:
         sampler.start()
     began = time.perf_counter()
     code = 0
@@ -121,7 +121,7 @@ def timed(commands: list[list[str]], sample: bool = False) -> tuple[float, int, 
         ).returncode
     took = time.perf_counter() - began
     done.set()
-    if sample:
+    if sampler:
         sampler.join()
     return took, peak, code
 

@@ -52,10 +52,12 @@ class OnceCheck:
     def step(self) -> int:
         return steps.step_of(self.name)
 
-    def measure(self, epoch: int, a: np.ndarray, b: np.ndarray, over: int, allowed) -> None:
+    def measure(self, epoch: int, a: np.ndarray, b: np.ndarray, over: int, allowed,
+                differ: bool = False) -> None:
         """Fold one comparison of this record at `epoch` into its figures there: `over` cells
-        of `a` against `b` beyond `allowed` (the bound per cell; None: not computed in full)."""
-        if over == 0 and same_bits(a, b):
+        of `a` against `b` beyond `allowed` (the bound per cell; None: not computed in full);
+        `differ`: the caller has found `a` and `b` not the same bits (no second pass)."""
+        if over == 0 and not differ and same_bits(a, b):
             return self.measure_equal(epoch, a.size, allowed)
         row = self._row(epoch, a.size, allowed)
         d = differences(a, b)
@@ -217,7 +219,7 @@ class OnceComparison:
             return self.checks[name].measure_equal(epoch, a.size, 0.0)
         differs = (a.view(np.int64) != b.view(np.int64)) & ~same_missing(a, b)
         allowed = np.zeros_like(a)
-        self.checks[name].measure(epoch, a, b, int(differs.sum()), allowed)
+        self.checks[name].measure(epoch, a, b, int(differs.sum()), allowed, differ=True)
         self._violation(name, epoch, a, b, differs, allowed, (who, what))
 
     def _across(self, name, epoch, a, b, bound, plain: str, cheap=None) -> None:
@@ -235,16 +237,17 @@ class OnceComparison:
                               f"shapes differ: {first} {np.shape(a)}, {other} {np.shape(b)}")
         a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
         check = self.checks[name]
-        if (bound is None or cheap is not None) and same_bits(a, b):  # holds under any bound
+        asked = bound is None or cheap is not None  # past here, then, the bits differ
+        if asked and same_bits(a, b):  # holds under any bound
             return check.measure_equal(epoch, a.size, 0.0 if bound is None else None)
         with np.errstate(invalid="ignore", over="ignore"):
             diff = np.abs(a - b)
             if bound is not None and cheap is not None and (diff <= cheap(plain, a, b)).all():
-                return check.measure(epoch, a, b, 0, None)
+                return check.measure(epoch, a, b, 0, None, differ=True)
             allowed = np.zeros_like(a) if bound is None else np.asarray(bound(plain, a, b))
             # inf - inf is NaN: the same Inf on both sides is no difference, as NaN meeting NaN
             differs = ~(diff <= allowed) & ~(bitwise_equal(a, b) | same_missing(a, b))
-        check.measure(epoch, a, b, int(differs.sum()), allowed)
+        check.measure(epoch, a, b, int(differs.sum()), allowed, differ=asked)
         self._violation(name, epoch, a[0], b[0], differs[0], allowed[0], self.sides)
 
     def _violation(self, name, epoch, a, b, differs, allowed, labels) -> None:

@@ -163,6 +163,29 @@ def test_an_epoch_the_port_did_not_record_fails_parity_at_that_epoch_naming_it(
     )
 
 
+#: bh (1 x 3 on the article) recorded transposed at epoch 3 only: the same three cells in the
+#: same order, so read in epoch 1's shape it would hold parity.
+TRANSPOSES_THIRD = LIST_RECORDING.replace(
+    "trace[[name]][[i]] <- values[[name]]",
+    "trace[[name]][[i]] <- if (i == 3 && name == \"bh\") t(values[[name]]) else values[[name]]",
+)
+
+
+def test_an_epoch_recorded_in_another_shape_than_the_first_is_refused_naming_it(
+    port_copy, tmp_path
+):
+    port = port_copy("r_impl", "train.R", OURS, TRANSPOSES_THIRD)
+    result = nnparity(
+        "run", "--epochs", "5", "--mode", "free", "--json", "--r-impl", str(port), cwd=tmp_path
+    )
+    assert result.returncode == 1, (
+        f"a trace whose bh is 3 x 1 at epoch 3 and 1 x 3 elsewhere should fail the run, not be "
+        f"read in epoch 1's shape (exit {result.returncode}): {result.stdout + result.stderr}"
+    )
+    said = json.loads(result.stdout)["error"]["message"]
+    assert "a 3 x 1 matrix as epoch 3 of bh" in said and "epoch 1's is 1 x 3" in said, said
+
+
 def test_r_memory_read_through_rs_c_api_equals_what_rpy2s_objects_read(monkeypatch):
     port = RPort()
     port.start(wide_case())
