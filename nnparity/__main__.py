@@ -4,6 +4,7 @@ import os
 import sys
 
 from . import signals  # alone at first: it imports nothing but signal and sys
+from .oneline import one_line  # imports nothing
 
 
 def main() -> int:
@@ -29,7 +30,7 @@ def command() -> int:
 
 def failed(message: str, code: int) -> int:
     """One line on stderr for a command that never ran, and `run --json`'s document."""
-    print(f"nnparity: {message}", file=sys.stderr)
+    print(f"nnparity: {one_line(message)}", file=sys.stderr)
     argv = sys.argv[1:]
     if "--json" in argv and next((a for a in argv if not a.startswith("-")), None) == "run":
         # `run --json` prints one document whatever happens: before the command line was

@@ -34,6 +34,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .oneline import one_line
+
 
 class OutputError(OSError):
     """An output that cannot be written where asked: one line naming the path and the reason."""
@@ -474,7 +476,7 @@ class StagedFolder:
 def _say(message: str) -> None:
     """One line on stderr, for what happened beside an output that was written."""
     try:
-        print(f"nnparity: {message}", file=sys.stderr, flush=True)
+        print(f"nnparity: {one_line(message)}", file=sys.stderr, flush=True)
     except (OSError, ValueError, AttributeError):  # stderr closed or gone
         pass
 

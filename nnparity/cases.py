@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from . import rnumbers, steps
-from .atomic import StagedFolder
+from .atomic import StagedFolder, size_text
 from .floats import bitwise_equal
 from .paths import FIXTURES
 
@@ -133,6 +133,10 @@ def read_rows(path: Path, quotes: bool = False, numbered: list | None = None) ->
             text = handle.read()
     except (OSError, UnicodeDecodeError) as error:
         raise CaseError(path, f"cannot be read ({error})") from None
+    except MemoryError:  # read whole, as R's read.csv reads it
+        raise CaseError(
+            path, f"is too large to read into memory ({size_text(path.stat().st_size)})"
+        ) from None
     if text.startswith(BOM):
         raise CaseError(
             path,
@@ -148,9 +152,26 @@ def read_rows(path: Path, quotes: bool = False, numbered: list | None = None) ->
         numbered.extend(i for i, _ in kept)
     lines = [line for _, line in kept]
     try:
-        return list(csv.reader(lines, quoting=csv.QUOTE_MINIMAL if quotes else csv.QUOTE_NONE))
+        rows = list(csv.reader(lines, quoting=csv.QUOTE_MINIMAL if quotes else csv.QUOTE_NONE))
     except csv.Error as error:
         raise CaseError(path, f"cannot be read ({error})") from None
+    if len(rows) != len(lines):  # a quoted value ran on over a line break
+        raise CaseError(path, _unclosed_quote(kept))
+    return rows
+
+
+def _unclosed_quote(kept: list[tuple[int, str]]) -> str:
+    """Where a quoted value opens and does not close on its line: R's read.csv reads on,
+    over line breaks, to the next quote (a stray quote swallows the keys below it)."""
+    for i, line in kept:
+        try:
+            list(csv.reader([line], strict=True))
+        except csv.Error:
+            return (
+                f"line {i}: a quoted value does not close on its line (a quote missing, or "
+                "a line break inside quotes): write each key,value on a line of its own"
+            )
+    return "a quoted value runs over a line break: write each key,value on a line of its own"
 
 
 #: A cell that is a NUMBER with BLANKS around it: read_matrix's test of

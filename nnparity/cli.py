@@ -33,6 +33,7 @@ from .command import (
     write_out,
 )
 from .failed_run import failed_run_json
+from .oneline import one_line
 from .paths import R_VARIANTS
 from .port import PortError
 from .report import show_run, stage_stats
@@ -257,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     def say(message: str, code: int) -> int:
         """The one line on stderr of a command that failed; with --json, stdout's document."""
         try:
-            err.print(f"nnparity: {message}", highlight=False, markup=False)
+            err.print(f"nnparity: {one_line(message)}", highlight=False, markup=False)
         except OSError:
             pass
         if getattr(args, "json", False) and not getattr(args, "known", {}).get("written"):

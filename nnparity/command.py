@@ -17,6 +17,7 @@ from contextlib import contextmanager
 
 from .bridge import RUnavailable
 from .cases import CaseError, epochs_count
+from .oneline import one_line
 from .port import PortError
 
 OK, FAILS, BAD_INPUT = 0, 1, 2
@@ -101,6 +102,6 @@ def write_out(console, err, write) -> None:
 
 def _say(err, message: str) -> None:
     try:
-        err.print(f"nnparity: {message}", highlight=False, markup=False)
+        err.print(f"nnparity: {one_line(message)}", highlight=False, markup=False)
     except OSError:
         pass

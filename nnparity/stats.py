@@ -193,10 +193,12 @@ def require_pyarrow(path: Path | str) -> None:
 def is_statistics(path: Path) -> bool:
     """Whether ``path`` is a statistics file nnparity wrote, which --save-stats may replace.
 
-    Recognised by its columns: exactly SCHEMA's names, in order (the CSV's first line, the
-    Parquet file's schema). A user's file or a case's matrix has other columns, so it is
-    refused; a table saved elsewhere with these very columns (a filtered copy written with
-    ``index=False``) would be taken as nnparity's.
+    Recognised as a table of SCHEMA: its columns exactly SCHEMA's names, in order (the
+    Parquet file's schema; the CSV's first line), and, for a CSV, every line below a row of
+    those columns with their types (a file of the user's that only begins with that line,
+    a header pasted over notes, is refused). A user's file or a case's matrix has other
+    columns, so it is refused; a table saved elsewhere with these very columns (a filtered
+    copy written with ``index=False``) would be taken as nnparity's.
     """
     try:
         if is_parquet(path):
@@ -204,9 +206,15 @@ def is_statistics(path: Path) -> bool:
 
             return pq.read_schema(path).names == list(SCHEMA)
         with open(path, "rb") as handle:
-            return handle.readline(4096).rstrip(b"\r\n") == ",".join(SCHEMA).encode()
-    except (OSError, ValueError):  # pyarrow's "not Parquet" is a ValueError
+            if handle.readline(4096).rstrip(b"\r\n") != ",".join(SCHEMA).encode():
+                return False
+        frame = pd.read_csv(
+            path, dtype={c: d for c, d in SCHEMA.items() if d != "bool"}, **round_trip()
+        )
+    except (OSError, ValueError):  # pyarrow's "not Parquet", pandas' misfit rows or types
         return False
+    bools = [column for column, dtype in SCHEMA.items() if dtype == "bool"]
+    return frame.empty or all(frame[column].dtype == bool for column in bools)
 
 
 def check_target(path: Path | str, traces_folder: Path | str | None = None) -> Path:

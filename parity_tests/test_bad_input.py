@@ -9,6 +9,7 @@ language's own error message.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -233,6 +234,18 @@ BROKEN_CASES = [
         "cannot be read",
     ),
     ("matrix-binary-garbage", write("X.csv", b"\xff\xfe\x00\x01" * 64), "X.csv", "cannot be read"),
+    (
+        "config-value-over-two-lines",
+        write("config.csv", b'key,value\nlr,0.1\nepochs,5\ndescription,"two\nlines"\n'),
+        "config.csv",
+        "line 4: a quoted value does not close on its line",
+    ),
+    (
+        "config-stray-quote",  # R's read.csv would read lr and epochs into the description
+        write("config.csv", b'key,value\ndescription,"my case\nlr,0.1\nepochs,5\n'),
+        "config.csv",
+        "line 2: a quoted value does not close on its line",
+    ),
 ]
 
 
@@ -415,6 +428,29 @@ def test_an_error_inside_a_python_port_exits_1_with_its_message(capsys, port_cop
     code, out, err = run_cli(capsys, "--python-impl", str(port), "--epochs", "3")
     assert code == 1, f"exit code {code}, expected 1 (a port failed while running)\n{out}{err}"
     one_line(err, "the Python port", "ValueError: boom in step 2")
+
+
+def test_a_case_path_holding_a_line_break_is_named_on_one_line(capsys, tmp_path):
+    case = tmp_path / "new\nline"
+    shutil.copytree(ARTICLE, case)
+    (case / "X.csv").unlink()
+    code, out, err = run_cli(capsys, "--case", str(case), "--epochs", "3")
+    assert code == 2, f"exit code {code}, expected 2 (bad input)\n{out}{err}"
+    one_line(err, str(case).replace("\n", "\\n") + "/X.csv", "file is missing")
+
+
+def test_a_case_file_too_large_for_memory_is_one_line_not_a_traceback(tmp_path, monkeypatch):
+    case = tmp_path / "case"
+    shutil.copytree(ARTICLE, case)
+
+    class NoMemory(io.StringIO):  # a file whose whole text does not fit in memory
+        def read(self, *args):
+            raise MemoryError
+
+    monkeypatch.setattr(Path, "open", lambda self, *args, **kwargs: NoMemory())
+    too_large = r"config.csv: is too large to read into memory \(\d+ bytes\)"
+    with pytest.raises(CaseError, match=too_large):
+        load_case(case)
 
 
 def test_a_config_error_names_the_line_of_the_file_empty_lines_included(tmp_path):

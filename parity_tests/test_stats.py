@@ -272,6 +272,28 @@ def test_statistics_inside_the_traces_folder_are_refused_before_the_run(capsys, 
     assert out == "" and list(tmp_path.iterdir()) == [], "the run went ahead or left something"
 
 
+def test_a_file_of_the_users_that_only_begins_with_the_tables_header_is_never_replaced(
+    capsys, tmp_path
+):
+    notes = tmp_path / "notes.csv"
+    notes.write_text(",".join(stats.SCHEMA) + "\nmy notes, nothing like the table's rows\n")
+    before = notes.read_bytes()
+    code = main(["run", "--epochs", "3", "--save-stats", str(notes)])
+    out, err = capsys.readouterr()
+    assert code == 2 and "not a file nnparity wrote" in err, (
+        f"exit {code}: a file whose first line is the table's header, its rest the user's, "
+        f"was taken for nnparity's statistics: {out + err}"
+    )
+    assert notes.read_bytes() == before, "the user's file was changed"
+
+
+def test_an_earlier_statistics_table_is_replaced(capsys, tmp_path):
+    table = tmp_path / "stats.csv"
+    assert main(["run", "--epochs", "3", "--save-stats", str(table)]) == 0
+    assert main(["run", "--epochs", "4", "--save-stats", str(table)]) == 0, capsys.readouterr()
+    assert stats.read(table)["epoch"].max() == 4, "the second run's table is not in place"
+
+
 def snippet(language: str, reads: str) -> str:
     """The one snippet in ``language`` of docs/results-as-data.md that reads ``reads``."""
     blocks = re.findall(rf"```{language}\n(.*?)```", DOC.read_text(), flags=re.S)
