@@ -37,6 +37,7 @@ from .oneline import one_line
 from .paths import R_VARIANTS
 from .port import PortError
 from .report import show_run, stage_stats
+from .spawn import WorkerStartError
 
 
 def r_variants() -> list[str]:
@@ -279,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         except Exception:
             signals.raise_swallowed()  # the error was R stopping for a signal (signals.py)
             raise
-    except (BadInput, OutputError) as error:
+    except (BadInput, OutputError, WorkerStartError) as error:
         return say(str(error), BAD_INPUT)
     except ModuleNotFoundError as error:  # a dependency a command imports when it needs it
         message = installation.missing_dependency(error)

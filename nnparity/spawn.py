@@ -61,24 +61,37 @@ WORKER = (
 )
 
 
+class WorkerStartError(OSError):
+    """A worker process that could not be started: one line, exit 2 (cli.main), as no R is."""
+
+
 def start(language: str) -> Started:
     """A worker process warming `language`'s runtime."""
     tmp = tempfile.mkdtemp(prefix="nnparity-worker-")
     mark = os.urandom(8).hex()
     parent, child = socket.socketpair()
     home = str(Path(__file__).resolve().parent)
-    process = subprocess.Popen(
-        # -P: not the current folder first on sys.path, where a learner's random.py or csv.py
-        # would stand in for the standard library's in the worker (and in our port).
-        [sys.executable, "-P", "-c", WORKER, home, str(child.fileno()), language],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        pass_fds=(child.fileno(),),
-        start_new_session=True,  # the terminal's Ctrl-C reaches the supervisor only
-        env=dict(worker_env(tmp), NNPARITY_WORKER=mark),
-    )
-    child.close()
+    try:
+        process = subprocess.Popen(
+            # -P: not the current folder first on sys.path, where a learner's random.py or
+            # csv.py would stand in for the standard library's in the worker (and our port).
+            [sys.executable, "-P", "-c", WORKER, home, str(child.fileno()), language],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            pass_fds=(child.fileno(),),
+            start_new_session=True,  # the terminal's Ctrl-C reaches the supervisor only
+            env=dict(worker_env(tmp), NNPARITY_WORKER=mark),
+        )
+    except OSError as error:  # Python not executable by this user, no processes left...
+        parent.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise WorkerStartError(
+            f"cannot start the {language} port's worker process, {sys.executable} "
+            f"({error.strerror or error})",
+        ) from None
+    finally:
+        child.close()
     return Started(process, Connection(parent.detach()), tmp, mark)
 
 
@@ -256,6 +269,8 @@ def early(argv: list[str]) -> None:
         try:
             for language in ("R", "Python"):
                 _early[language] = start(language)
+        except OSError:  # said by the run, as it starts the worker again (take)
+            pass
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, held)
 

@@ -19,6 +19,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -2053,3 +2054,22 @@ def test_an_r_port_that_fails_then_hangs_in_a_chunk_asked_for_ahead_ends_the_run
         f"the workers took {left:.1f} s to end after the verdict: R's worker, hanging in a chunk "
         "nobody reads, should be killed at once, not after spawn.end's 2 s of grace"
     )
+
+
+def test_a_worker_that_cannot_be_started_is_one_line_and_leaves_no_folder(
+    tmp_path, monkeypatch, capsys
+):
+    from nnparity import spawn
+    from nnparity.cli import main
+
+    def cannot_execute(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(spawn.subprocess, "Popen", cannot_execute)
+    spawn.early(["run"])  # as `nnparity run` starts its workers, before the command line
+    code = main(["run", "--epochs", "3"])
+    _, err = capsys.readouterr()
+    assert code == 2, f"exit {code}, expected 2: {err}"
+    one_line(err, "cannot start the Python port's worker process", "Permission denied")
+    assert list(tmp_path.iterdir()) == [], "a worker's temporary folder was left behind"
