@@ -31,16 +31,13 @@ def command() -> int:
 def failed(message: str, code: int) -> int:
     """One line on stderr for a command that never ran, and `run --json`'s document."""
     print(f"nnparity: {one_line(message)}", file=sys.stderr)
-    argv = sys.argv[1:]
-    if "--json" in argv and next((a for a in argv if not a.startswith("-")), None) == "run":
-        # `run --json` prints one document whatever happens: before the command line was
-        # read too (later signals are ignored by now: signals.on_signal)
-        import json
+    # `run --json` prints one document whatever happens: before the command line was read
+    # too (later signals are ignored by now: signals.on_signal). Not cli's own: it imports
+    # numpy, which a signal may have cut short.
+    from .failed_run import json_asked, print_failed_run
 
-        from .failed_run import failed_run_json  # not cli: it imports numpy, maybe cut short
-
-        case = argv[argv.index("--case") + 1] if "--case" in argv[:-1] else None
-        print(json.dumps(failed_run_json(case, code, message)))
+    if json_asked(sys.argv[1:]):
+        print_failed_run(sys.argv[1:], code, message)
     return code
 
 

@@ -32,7 +32,7 @@ from .command import (
     parse_timeout,
     write_out,
 )
-from .failed_run import failed_run_json
+from .failed_run import failed_run_json, json_asked, print_failed_run
 from .oneline import one_line
 from .paths import R_VARIANTS
 from .port import PortError
@@ -60,7 +60,19 @@ COMMANDS = {
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The command line's parser; with `argv`, only the command it names (all of them when
     it names none, or asks for the list)."""
-    parser = argparse.ArgumentParser(
+    json_document = argv is not None and json_asked(argv)
+
+    class Parser(argparse.ArgumentParser):
+        """argparse's; with `run --json`, a mistake in the command line (an unknown option,
+        `--mode` with another word) is `run --json`'s document on stdout too, beside
+        argparse's usage and exit code 2 on stderr."""
+
+        def error(self, message: str):
+            if json_document:
+                print_failed_run(argv, BAD_INPUT, f"{self.prog}: {message}")
+            super().error(message)
+
+    parser = Parser(
         prog="nnparity",
         description="Prove that a Python and an R network compute the same thing, step by step.",
     )

@@ -40,3 +40,17 @@ def failed_run_json(case: str | None, code: int, message: str, known: dict | Non
         "modes_asked": known.get("modes_asked"),
         "error": {"exit_code": code, "message": message},
     })
+
+
+def json_asked(argv: list[str]) -> bool:
+    """Whether `argv` is `run ... --json`: whatever happens, one document on stdout."""
+    return "--json" in argv and next((a for a in argv if not a.startswith("-")), None) == "run"
+
+
+def print_failed_run(argv: list[str], code: int, message: str) -> None:
+    """`run --json`'s document for a run stopped before its command line was read (a
+    signal, a missing dependency: __main__) or while it was (a mistake in it: cli)."""
+    import json
+
+    case = argv[argv.index("--case") + 1] if "--case" in argv[:-1] else None
+    print(json.dumps(failed_run_json(case, code, message)))

@@ -251,3 +251,19 @@ def test_json_has_the_same_keys_with_a_verdict_and_without(capsys, tmp_path):
         f"--json's keys differ: with a verdict {list(reached)}, without {list(stopped)}"
     )
     assert reached["modes_asked"] == stopped["modes_asked"] == ["free", "lockstep"]
+
+
+@pytest.mark.parametrize(
+    "mistake", [["--mode", "bogus"], ["--no-such-option"], ["--epochs"]],
+    ids=["a-bad-choice", "an-unknown-option", "an-option-without-its-value"],
+)
+def test_json_is_one_document_for_a_mistake_in_the_command_line_too(capsys, mistake):
+    with pytest.raises(SystemExit) as stop:  # argparse's usage and exit code
+        main(["run", "--json", *mistake])
+    out, err = capsys.readouterr()
+    assert stop.value.code == 2 and "usage:" in err, f"exit {stop.value.code}: {err}"
+    document = json.loads(out)  # one object, nothing else
+    said = err.strip().splitlines()[-1].split("error: ", 1)[1]  # argparse's own line
+    assert document["error"]["exit_code"] == 2 and document["error"]["message"].endswith(said), (
+        f"--json's error should carry argparse's message {said!r}: {document['error']}"
+    )
