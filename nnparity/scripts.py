@@ -30,6 +30,7 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
+import gc
 import io
 import itertools
 import os
@@ -513,7 +514,7 @@ class _Rewrite(ast.NodeTransformer):
         written.value.args[0] = node.iter
         before.insert(0, written)
         record = ast.parse(f"__nnparity__.record({lookup})").body[0]
-        node.iter = ast.parse("range(__nnparity__.epochs)", mode="eval").body
+        node.iter = ast.parse("__nnparity__.passes()", mode="eval").body
         node.body = [*self._tracked(node.body), record]
         done = ast.parse("__nnparity__.done()").body[0]
         made = [*before, node, done]
@@ -614,6 +615,7 @@ class _Hooks:
         self.given: dict[str, np.ndarray] = {}  # what the loop starts from, in the script's layout
         self.notes: list[str] = []  # the script's own lr and epochs, which the case's replaced
         self.written_count: int | None = None  # the passes the loop makes as written
+        self.own_counter: tuple[int, int] | None = None  # its first value and step (_counting)
         self.loop_text = ""  # `for ... in ...` as written (a refusal quotes it)
         self.over_data = False  # its range reads X or y
         self.nested = False  # it runs inside another loop
@@ -642,6 +644,7 @@ class _Hooks:
             count = len(value)
         except Exception:  # not a sized range
             count = None
+        self.own_counter = _counting(value) if count else None
         own_x = self._own("X", scopes)
         rows = np.shape(own_x[1])[0] if own_x is not None and np.ndim(own_x[1]) >= 1 else None
         passes = count
@@ -657,11 +660,27 @@ class _Hooks:
                 "every sample at once (full batch) and updates once per epoch, which is what "
                 "nnparity checks"
             )
+        if self.over_data and passes is not None and rows is not None and passes < rows:
+            # range(0, X.shape[0], 2), np.array_split(np.arange(len(X)), 2): fewer passes
+            # than samples, read from them (range(len(X) * 1000) counts epochs)
+            raise _PerSample(
+                f"the training loop runs over batches of the samples ({self.loop_text}: "
+                f"{passes} passes over X's {rows} rows): that is mini-batch training, one "
+                "update per batch; the article's network takes every sample at once (full "
+                "batch) and updates once per epoch, which is what nnparity checks"
+            )
         if count is None:
             return
         self.written_count = count
         if count != self.epochs:
             self.notes.append(f"loop runs {count} epochs as written; nnparity ran {self.epochs}")
+
+    def passes(self) -> range:
+        """The values the loop's counter takes over the case's epochs: as the script's own
+        range counts them (range(1, epoch + 1) from 1, by its step), for as many passes as
+        the case has epochs; from 0 by 1 when the script's range does not count so."""
+        first, step = self.own_counter or (0, 1)
+        return range(first, first + step * self.epochs, step)
 
     def enter(self, *scopes) -> None:
         """The loop is reached: its own values are kept before the case's replace them."""
@@ -981,8 +1000,43 @@ class PythonScript(_Script):
                 f"{self.where(loop.lineno)}: the training loop is a `while` loop; nnparity runs "
                 "a `for` loop once per epoch: write it as for i in range(epoch):"
             )
+        self._refuse_rounds_that_change_training(loop, [entry[0] for entry in loops])
         ordered = {name: article[name] for name in steps.NAMES if name in article}
         return loop, ordered, assigned
+
+    def _refuse_rounds_that_change_training(self, loop: ast.For, loops: list[ast.AST]) -> None:
+        """A loop around the training loop may only repeat it (printing the error every 1000
+        epochs): nnparity runs the training loop once, over the case's epochs, and stops the
+        script when it ends, so what the loop around it does between its runs (new random
+        weights, a smaller lr) would never run, and the run check another training than the
+        script's. Refused: a statement of a loop around it, outside it, that assigns a weight,
+        bias, X, y or lr, or a name the training loop's article matrices read from before it
+        (a learning rate under another name)."""
+        inner = {n for _, names in _assignments(loop) for n in names}
+        reads = {
+            n.id
+            for node, names in _assignments(loop)
+            if any(self.names.get(t, t) in steps.NAMES for t in names)
+            for n in ast.walk(node)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+        }
+
+        def trains(name: str) -> bool:
+            return self.names.get(name, name) in INPUTS or (name in reads and name not in inner)
+
+        for outer in sorted((o for o in loops if _inside(loop, o)), key=lambda o: o.lineno):
+            for node, names in _assignments(outer):
+                changed = [n for n in dict.fromkeys(names) if trains(n)]
+                if node is loop or _inside(node, loop) or not changed:
+                    continue
+                raise ScriptRefused(
+                    f"{self.where(outer.lineno)}: the training loop (line {loop.lineno}) runs "
+                    f"inside this loop, which changes {', '.join(changed)} (line {node.lineno}) "
+                    "between its runs: nnparity runs the training loop once, over the case's "
+                    "epochs, and stops the script when it ends, so that change would never "
+                    "run; write the training as one loop over all its epochs (a loop around "
+                    "it may only repeat it, printing the error, say)"
+                )
 
     def body_lines(self) -> dict[str, tuple[int, int]]:
         """For each article matrix: the lines of the loop's statement that assigns it."""
@@ -1050,7 +1104,7 @@ class PythonScript(_Script):
                 warnings.simplefilter("always")
                 exec(code, namespace)
         except _LoopDone:
-            pass
+            self._let_go(namespace)
         except _Mismatch as mismatch:
             raise self.mismatch(*mismatch.args) from None
         except _Unnamed as unnamed:
@@ -1075,6 +1129,14 @@ class PythonScript(_Script):
         self.given = hooks.given
         self.notes = [f"{self.path.name}'s {note}" for note in hooks.notes]
         return {name: np.stack(values) for name, values in hooks.trace.items() if values}
+
+    @staticmethod
+    def _let_go(namespace: dict) -> None:
+        """The script stopped at its loop's end: what it holds is let go of, as Python's own
+        end would, so that a file it opened and never closed (a log of each pass) is flushed
+        and closed now, whole, not cut at its last buffer when the worker ends."""
+        namespace.clear()
+        gc.collect()
 
     def _compiled(self):
         """The script with its loop rewritten to call the hooks (``_Rewrite``), compiled."""
@@ -1145,6 +1207,26 @@ def no_lr_note(lr: float, candidates: list[str]) -> str:
     """A script naming no learning rate lr (nor --names): the case's cannot reach its loop."""
     hint = f" (is it {candidates[0]}? say --names {candidates[0]}=lr)" if candidates else ""
     return f"learning rate is its own: it names none lr, so the case's {lr!r} was not used{hint}"
+
+
+def _counting(value) -> tuple[int, int] | None:
+    """(first, step) of a loop's sequence that counts by integers (a range, a list or array of
+    them in steps of one size), else None."""
+    if isinstance(value, range):
+        return value.start, value.step
+    if isinstance(value, (list, tuple)):
+        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value):
+            return None
+    elif not isinstance(value, np.ndarray) or value.ndim != 1:
+        return None
+    numbers = np.asarray(value)
+    if numbers.dtype.kind not in "iu":
+        return None
+    steps_of = np.diff(numbers)
+    step = int(steps_of[0]) if len(steps_of) else 1
+    if step == 0 or (len(steps_of) and not (steps_of == step).all()):
+        return None
+    return int(numbers[0]), step
 
 
 def _inside(node: ast.AST, other: ast.AST) -> bool:

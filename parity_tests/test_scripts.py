@@ -1013,23 +1013,56 @@ def test_a_python_script_writing_learning_rate_as_the_articles_formulas_gets_the
     assert code == 0, f"learning_rate is the article's lr: exit {code}\n{out}{err}"
 
 
-def nested_in_a_progress_loop(name: str, tmp_path: Path) -> str:
+def nested_in_a_progress_loop(name: str, tmp_path: Path, between: str = "") -> str:
     """parity_tests/scripts/NAME with its training loop run in 5 parts by an outer loop that
-    prints the error after each: `for k in 1:5` around `for i in 1:(epoch / 5)`."""
+    prints the error after each: `for k in 1:5` around `for i in 1:(epoch / 5)`; `between`,
+    a statement the outer loop runs after the print (one line, indented by this function)."""
     text = (SCRIPTS / name).read_text()
     python = name.endswith(".py")
     head, rest = text.split("for i in range(epoch):\n" if python else "for (i in 1:epoch) {\n")
     body, tail = rest.split("print(output)")  # the loop runs up to the script's last print
     inner = "".join("  " * (2 if python else 1) + line if line.strip() else line
                     for line in body.splitlines(keepends=True))
+    then = f"    {between}\n" if between else ""
     if python:
         loop = f"for k in range(5):\n    for i in range(epoch // 5):\n{inner}" \
-               "    print(k, np.mean(E ** 2))\n"
+               f"    print(k, np.mean(E ** 2))\n{then}"
     else:
-        loop = f"for (k in 1:5) {{\n  for (i in 1:(epoch / 5)) {{\n{inner}  print(mean(E^2))\n}}\n"
+        loop = f"for (k in 1:5) {{\n  for (i in 1:(epoch / 5)) {{\n{inner}  print(mean(E^2))\n" \
+               f"{then}}}\n"
     path = tmp_path / f"progress_{name}"
     path.write_text(head + loop + "print(output)" + tail)
     return str(path)
+
+
+# (id, script, the statement its loop around the training loop runs between rounds, the names
+# the refusal gives): nnparity runs the training loop once and stops the script at its end,
+# so the change between rounds would never run; such a script, as written, trains otherwise.
+ROUNDS_THAT_CHANGE_TRAINING = [
+    ("py-fresh-weights", "faithful.py", "wh = np.random.uniform(size=(n_in, n_hidden))", "wh"),
+    ("py-lr-schedule", "faithful.py", "lr = lr / 2", "lr"),
+    ("r-fresh-weights", "faithful.R", "wout = matrix(rnorm(n_hidden), n_hidden, 1)", "wout"),
+    ("r-lr-schedule", "faithful.R", "lr = lr / 2", "lr"),
+]
+
+
+@pytest.mark.parametrize(
+    "name, between, changed",
+    [r[1:] for r in ROUNDS_THAT_CHANGE_TRAINING],
+    ids=[r[0] for r in ROUNDS_THAT_CHANGE_TRAINING],
+)
+def test_a_training_loop_in_rounds_that_change_its_weights_or_lr_is_refused_naming_them(
+    r_available, tmp_path, name, between, changed
+):
+    # It held parity (exit 0): the rounds' new weights or smaller lr never ran.
+    path = nested_in_a_progress_loop(name, tmp_path, between)
+    code, out, err = run_script(path, "--epochs", "20")
+    assert code == 2, (
+        f"{Path(path).name} changes {changed} between rounds of its training loop, which "
+        f"nnparity runs once: it must refuse, exit {code}\n{out}{err}"
+    )
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and f"which changes {changed}" in lines[0], err
 
 
 @pytest.mark.parametrize("name", ["faithful.py", "faithful.R"])
@@ -1449,3 +1482,63 @@ def test_the_learning_rate_named_is_the_one_the_updates_read(tmp_path):
     path.write_text(text)
     code, out, err = nnparity("run", "--epochs", "20", "--python-script", str(path))
     assert "say --names step_size=lr" in " ".join(out.split()), out + err
+
+
+# ---- the loop as it counts, batches, what a script leaves open, a loop in a function ---------
+
+
+@pytest.mark.parametrize("name, edit", [
+    ("faithful.py", ("for i in range(epoch):\n", "for i in range(0, X.shape[0], 2):\n")),
+    ("faithful.R", ("for (i in 1:epoch) {\n", "for (i in seq(1, nrow(X), by = 2)) {\n")),
+], ids=["python", "r"])
+def test_a_loop_over_batches_of_the_samples_is_refused_as_mini_batch_training(
+    r_available, tmp_path, name, edit
+):
+    # Each batch was taken for an epoch: a failure at a wrong line, or a shape error of
+    # nnparity's own making.
+    path = variant(tmp_path, name, f"batches_{name}", edit)
+    code, out, err = run_script(path, "--epochs", "20")
+    assert code == 2, f"a loop of 2 passes over X's 3 rows is mini-batch training: exit {code}"
+    assert "2 passes over X's 3 rows): that is mini-batch training" in err, err
+
+
+@pytest.mark.parametrize("name, edits", [
+    ("faithful.py", [("for i in range(epoch):\n",
+                      "for i in range(1, epoch + 1):\n    running = 1 / i\n")]),
+    ("faithful.R", [("for (i in 1:epoch) {\n",
+                     "for (i in 2:(epoch + 1)) {\n  stopifnot(i >= 2)\n")]),
+], ids=["python-from-1", "r-from-2"])
+def test_the_loops_counter_counts_as_the_scripts_own_range_does(
+    r_available, tmp_path, name, edits
+):
+    # range(1, epoch + 1) counted from 0 under nnparity: 1 / i stopped a correct script.
+    path = variant(tmp_path, name, f"counts_{name}", *edits)
+    code, out, err = run_script(path, "--epochs", "20")
+    assert code == 0, f"the counter must start where the script's own range does: {out}{err}"
+
+
+@pytest.mark.parametrize("name, edits", [
+    ("faithful.py", [("for i in range(epoch):\n", "log = open(LOG, 'w')\nfor i in range(epoch):\n"
+                      "    log.write(f'{i}\\n')\n")]),
+    ("faithful.R", [("for (i in 1:epoch) {\n", "con <- file(LOG, 'w')\nfor (i in 1:epoch) {\n"
+                     "  writeLines(as.character(i), con)\n")]),
+], ids=["python", "r"])
+def test_a_file_the_script_never_closes_is_whole_when_its_loop_ends(
+    r_available, tmp_path, name, edits
+):
+    log = tmp_path / "passes.log"
+    path = variant(tmp_path, name, f"log_{name}", *[(old, new.replace("LOG", repr(str(log))))
+                                                      for old, new in edits])
+    code, out, err = run_script(path, "--epochs", "20")
+    assert code == 0, out + err
+    lines = log.read_text().splitlines()
+    assert len(lines) == 20, f"the script's log holds {len(lines)} of its 20 passes: {lines}"
+
+
+def test_an_r_loop_inside_a_function_is_refused_saying_to_move_it_out(r_available, tmp_path):
+    path = variant(tmp_path, "faithful.R", "in_function.R",
+                   ("for (i in 1:epoch) {\n", "train <- function() {\nfor (i in 1:epoch) {\n"),
+                   ("\nprint(output)", "\n}\ntrain()\nprint(output)"))
+    code, out, err = run_script(path, "--epochs", "20")
+    assert code == 2 and "the training loop is inside a function (train)" in err, out + err
+    assert "move the loop out of the function" in err, err

@@ -162,10 +162,14 @@ nnparity_script_plan <- function(file, from, to, article) {
     return(list(problem = paste("R cannot parse it:", why)))
   }
   loops <- script_all_loops(exprs, map, article)
+  counts <- vapply(loops, function(l) length(l$article), integer(1))
+  if (length(loops) == 0 || max(counts) == 0) {
+    inside <- script_loop_in_function(exprs, map, article)
+    if (!is.null(inside)) return(list(problem = inside))
+  }
   if (length(loops) == 0) {
     return(list(problem = script_no_loop))
   }
-  counts <- vapply(loops, function(l) length(l$article), integer(1))
   if (max(counts) == 0) {
     return(list(problem = script_no_article_names(loops)))
   }
@@ -187,6 +191,10 @@ nnparity_script_plan <- function(file, from, to, article) {
       "` loop; nnparity runs a `for` loop once per epoch: write it as ",
       "for (i in 1:epoch) { ... }"
     )))
+  }
+  rounds <- script_rounds_changing_training(exprs, loops, best, map)
+  if (!is.null(rounds)) {
+    return(list(problem = rounds))
   }
   best$over_data <- script_over_data(exprs, best, map)
   held <- script_held_in_objects(exprs, best)
@@ -311,6 +319,60 @@ script_part_assigned <- function(e) {
   if (part) paste(deparse(target), collapse = "") else character()
 }
 
+# A loop around the training loop may only repeat it (printing the error every
+# 1000 epochs): nnparity runs the training loop once, over the case's epochs,
+# and stops the script when it ends, so what a loop around it does between its
+# runs (new random weights, a smaller lr) would never run. The refusal (as
+# scripts.py's _refuse_rounds_that_change_training), or NULL: a statement of a
+# loop around it, outside it, assigning a weight, bias, X, y or lr, or a name
+# the training loop's article matrices read from before it.
+script_rounds_changing_training <- function(exprs, loops, best, map) {
+  chosen <- exprs[[best$top]]
+  for (i in best$path) chosen <- chosen[[i]]
+  statements <- script_statements(chosen[[4]])
+  inner <- script_assigned(chosen[[4]])
+  matrices <- Filter(function(e) {
+    any(script_article_names(script_assigned(e), map) %in% script_step_list$name)
+  }, statements)
+  reads <- unique(unlist(lapply(matrices, all.names)))
+  inputs <- c("X", "y", script_start_names(), "lr")
+  trains <- function(names) {
+    names[script_article_names(names, map) %in% inputs |
+            (names %in% reads & !names %in% inner)]
+  }
+  around <- Filter(function(l) {
+    l$top == best$top && length(l$path) < length(best$path) &&
+      identical(best$path[seq_along(l$path)], l$path)
+  }, loops)
+  for (outer in around) {
+    # the loop around, with the training loop taken out of it
+    stripped <- script_replace(exprs[[best$top]], best$path, quote(NULL))
+    for (i in outer$path) stripped <- stripped[[i]]
+    changed <- trains(script_assigned(stripped[[length(stripped)]]))
+    if (length(changed) > 0) {
+      return(paste0(
+        "line ", outer$line, ": the training loop (line ", best$line,
+        ") runs inside this loop, which changes ",
+        paste(unique(changed), collapse = ", "), " between its runs: ",
+        "nnparity runs the training loop once, over the case's epochs, and ",
+        "stops the script when it ends, so that change would never run; write ",
+        "the training as one loop over all its epochs (a loop around it may ",
+        "only repeat it, printing the error, say)"
+      ))
+    }
+  }
+  NULL
+}
+
+# The statements of a loop's body: those of its { }, or the one it is.
+script_statements <- function(body) {
+  if (is.call(body) && identical(body[[1]], as.name("{"))) {
+    as.list(body)[-1]
+  } else {
+    list(body)
+  }
+}
+
 # Whether the chosen loop's sequence reads X or y (1:nrow(X), seq_along(y)):
 # with as many passes as X has rows, per-sample training (rec$written).
 script_over_data <- function(exprs, loop, map) {
@@ -392,6 +454,47 @@ script_all_loops <- function(exprs, map, article) {
     }
   }
   loops
+}
+
+# A script whose only loop assigning the article's matrices is in a function
+# (train <- function() { for ... }): the refusal saying so, or NULL. nnparity
+# runs the loop of an R script's top-level code, where the script's global
+# environment holds what it computes.
+script_loop_in_function <- function(exprs, map, article) {
+  for (top in seq_along(exprs)) {
+    for (body in script_function_bodies(exprs[[top]])) {
+      found <- Filter(function(l) {
+        any(script_article_names(l$assigned, map) %in% article)
+      }, script_loops(body))
+      if (length(found) == 0) next
+      e <- exprs[[top]]
+      name <- if (script_assigns_name(e)) {
+        paste0(" (", as.character(e[[2]]), ")")
+      } else {
+        ""
+      }
+      return(paste0(
+        "line ", script_line(exprs, top), ": the training loop is inside a ",
+        "function", name, ": nnparity runs the loop of an R script's own ",
+        "top-level code, not one in a function; move the loop out of the ",
+        "function, to the script's top level"
+      ))
+    }
+  }
+  NULL
+}
+
+# The bodies of the functions defined anywhere in an expression.
+script_function_bodies <- function(e) {
+  if (!is.call(e)) return(list())
+  if (identical(e[[1]], as.name("function"))) {
+    return(c(list(e[[3]]), script_function_bodies(e[[3]])))
+  }
+  found <- list()
+  for (part in as.list(e)[-1]) {
+    if (!missing(part)) found <- c(found, script_function_bodies(part))
+  }
+  found
 }
 
 script_no_loop <- paste(
@@ -546,6 +649,7 @@ script_recorder <- function(inputs, epochs, from, to, assigned, article,
       error = as_scripts
     )
     count <- length(value)
+    rec$own_seq <- value
     script_check_per_sample(rec, count, script_own_value(env, "X", map))
     rec$written_count <- count
     if (count != epochs) {
@@ -564,6 +668,26 @@ script_recorder <- function(inputs, epochs, from, to, assigned, article,
     rec$resized <- injected$resized
     rec$given <- injected$given
     rec$phase <- "inside"
+  }
+  # The values the loop's counter takes over the case's epochs: as the
+  # script's own sequence counts (2:epoch from 2, seq(0, 4998, by = 2) by 2),
+  # for as many passes as the case has epochs; from 1 by 1 when it does not
+  # count by a fixed step (as scripts.py's _Hooks.passes).
+  rec$own_seq <- NULL
+  rec$passes <- function() {
+    own <- rec$own_seq
+    if (!is.numeric(own) || length(own) == 0 || anyNA(own)) {
+      return(seq_len(epochs))
+    }
+    step <- if (length(own) > 1) own[2] - own[1] else 1
+    fixed <- step != 0 && all(diff(own) == step) && own[1] == round(own[1]) &&
+      step == round(step)
+    if (!fixed) return(seq_len(epochs))
+    values <- own[1] + step * (seq_len(epochs) - 1)
+    if (is.integer(own) && all(abs(values) <= .Machine$integer.max)) {
+      values <- as.integer(values)
+    }
+    values
   }
   rec$line <- NA_integer_
   rec$at <- function(line) rec$line <- line
@@ -591,6 +715,20 @@ script_recorder <- function(inputs, epochs, from, to, assigned, article,
 # per-sample training, one update per sample, not the article's full batch.
 script_check_per_sample <- function(rec, count, own_x) {
   rows <- if (is.null(own_x)) NA else NROW(own_x)
+  if (isTRUE(count < rows) && rec$over_data) {
+    # seq(1, nrow(X), by = 2): fewer passes than samples, read from them
+    # (1:(nrow(X) * 1000) counts epochs); as scripts.py's _Hooks.written
+    stop(structure(
+      class = c("nnparity_per_sample", "condition"),
+      list(call = NULL, message = paste0(
+        "the training loop runs over batches of the samples (", rec$loop_text,
+        ": ", count, " passes over X's ", rows, " rows): that is mini-batch ",
+        "training, one update per batch; the article's network takes every ",
+        "sample at once (full batch) and updates once per epoch, which is what ",
+        "nnparity checks"
+      ))
+    ))
+  }
   if (!isTRUE(count == rows) || !(rec$over_data || rec$nested)) {
     return(invisible())
   }
@@ -1059,6 +1197,12 @@ script_mark_block <- function(block, at, track = NULL) {
   as.call(c(as.name("{"), statements))
 }
 
+script_close_connections <- function(open_before) {
+  for (number in setdiff(getAllConnections(), open_before)) {
+    try(close(getConnection(number)), silent = TRUE)
+  }
+}
+
 # The training loop, rewritten: inject, the body then a record, and stop.
 # Each statement of the body is preceded by a note of its line
 # (script_mark_lines).
@@ -1076,8 +1220,7 @@ script_rewrite_loop <- function(loop, rec, epochs) {
   record <- as.call(list(rec$record, quote(environment())))
   new_body <- as.call(list(as.name("{"), body, record))
   new_loop <- as.call(list(
-    as.name("for"), loop[[2]], as.call(list(as.name("seq_len"), epochs)),
-    new_body
+    as.name("for"), loop[[2]], as.call(list(rec$passes)), new_body
   ))
   as.call(list(
     as.name("{"),
@@ -1096,6 +1239,11 @@ nnparity_script_run <- function(file, from, to, article, inputs, epochs) {
   # nnparity was run in again when it ends (the next run starts from there).
   wd <- getwd()
   on.exit(setwd(wd), add = TRUE)
+  # A connection the script opened and never closed (a log of each pass) is
+  # closed when it stops, as R's own end would: whole, not cut at its last
+  # buffer when the worker ends.
+  open_before <- getAllConnections()
+  on.exit(script_close_connections(open_before), add = TRUE)
   plan <- nnparity_script_plan(file, from, to, article)
   if (!is.null(plan$problem)) {
     return(list(
