@@ -186,6 +186,26 @@ def test_an_epoch_recorded_in_another_shape_than_the_first_is_refused_naming_it(
     assert "a 3 x 1 matrix as epoch 3 of bh" in said and "epoch 1's is 1 x 3" in said, said
 
 
+#: Every epoch recorded into an array, which the port then marks with the attribute the
+#: harness uses for an epoch left NULL in a list ("unrecorded").
+MARKS_ITS_ARRAY = ARRAY_RECORDING.replace(
+    "trace[[name]][i, , ] <- values[[name]]",
+    "trace[[name]][i, , ] <- values[[name]]\n"
+    "        if (i == epochs) attr(trace[[name]], \"unrecorded\") <- 2L",
+)
+
+
+def test_a_ports_own_attribute_named_as_the_harnesss_marks_means_nothing(port_copy, tmp_path):
+    # The run failed: "the R port recorded no E at epoch 2 (its trace's list holds NULL there)".
+    port = port_copy("r_impl", "train.R", OURS, MARKS_ITS_ARRAY)
+    result = nnparity("run", "--epochs", "5", "--mode", "free", "--r-impl", str(port),
+                      cwd=tmp_path)
+    assert result.returncode == 0, (
+        "a port recording every epoch, its arrays carrying an attribute 'unrecorded' of its "
+        f"own, was said to have left an epoch unrecorded: {result.stdout + result.stderr}"
+    )
+
+
 def test_r_memory_read_through_rs_c_api_equals_what_rpy2s_objects_read(monkeypatch):
     port = RPort()
     port.start(wide_case())
