@@ -217,6 +217,8 @@ class _Script(Port):
     def __init__(self, path: Path | str, names: dict[str, str] | None = None):
         super().__init__(path)
         self.names = spellings(names)
+        if self.path.is_dir():
+            raise ScriptRefused(f"{self.path}: is a folder, not a script file")
         if not self.path.is_file():
             raise ScriptRefused(f"{self.path}: no such file")
         self.case = None

@@ -333,6 +333,12 @@ REFUSALS = [
         2,
         ["weights is not one of the article's names"],
     ),
+    (
+        "a-folder-for-a-script",  # it said "no such file"
+        ["--python-script", str(SCRIPTS)],
+        2,
+        [f"{SCRIPTS}: is a folder, not a script file"],
+    ),
 ]
 
 
