@@ -422,7 +422,7 @@ class Comparison:
             self.first_difference, self.tolerance, self.error or self.coverage_gap(),
             dict(self.non_finite),
             sides=self.sides, title=self.title,
-            once=list(self.once.checks.values()),
+            once=list(self.once.checks.values()), asked=self.expected_epochs,
         )
 
 

@@ -132,8 +132,12 @@ def non_finite_origin(report: ParityReport) -> str:
 
 def story(report: ParityReport) -> str:
     """What a stranger needs to find the bug: where it starts, both values, what kind."""
+    compared = (
+        f"{report.epochs} epochs" if report.asked in (None, report.epochs)
+        else f"{report.epochs} of {report.asked} epochs compared"  # a port stopped early
+    )
     lines = [
-        f"{report.case} ({report.mode}, {report.epochs} epochs): "
+        f"{report.case} ({report.mode}, {compared}): "
         + ("parity holds" if report.passed else "PARITY FAILS")
     ]
     if report.error:

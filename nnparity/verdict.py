@@ -53,6 +53,7 @@ class ParityReport:
     sides: tuple[str, str] = ("Python", "R")  # the two implementations compared
     title: str | None = None  # the table's heading, when not the mode's own
     once: list = field(default_factory=list)  # once.OnceCheck: steps 0 and 1, what train() returned
+    asked: int | None = None  # the epochs the run asked for (epochs: those compared)
 
     @property
     def passed(self) -> bool:

@@ -1548,3 +1548,15 @@ def test_an_r_loop_inside_a_function_is_refused_saying_to_move_it_out(r_availabl
     code, out, err = run_script(path, "--epochs", "20")
     assert code == 2 and "the training loop is inside a function (train)" in err, out + err
     assert "move the loop out of the function" in err, err
+
+
+def test_a_loop_that_breaks_early_says_how_many_of_the_epochs_asked_for_were_compared(
+    r_available, tmp_path
+):
+    # It read "article (free, 0 epochs): PARITY FAILS", as if the run had asked for none.
+    path = variant(tmp_path, "faithful.R", "breaks.R",
+                   ("  bh = bh +", "  if (i == 6) break\n  bh = bh +"))
+    code, out, err = run_script(path, "--epochs", "20")
+    assert code == 1, out + err
+    assert "article (free, 0 of 20 epochs compared): PARITY FAILS" in out, out
+    assert "ran to its end 5 times for 20 epochs" in out, out
