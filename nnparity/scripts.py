@@ -1182,6 +1182,12 @@ class PythonScript(_Script):
         text = f"{type(error).__name__}: {error}"
         if isinstance(error, NameError) and getattr(error, "name", "") == "xrange":
             text += " (Python 2's xrange is range in Python 3)"
+        if isinstance(error, ModuleNotFoundError) and error.name:  # the script runs in our Python
+            text += (f" (the script runs in nnparity's Python, {sys.executable}: install the "
+                     f"package that provides {error.name.split('.')[0]} into it, "
+                     f"{sys.executable} -m pip install PACKAGE)")
+        if isinstance(error, EOFError):  # input(): no one types in a run
+            text += " (the script asks for input, and nnparity runs it with none to read)"
         said = list(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in warned))
         if said:
             text += f" (Python warned: {'; '.join(said)})"

@@ -1560,3 +1560,14 @@ def test_a_loop_that_breaks_early_says_how_many_of_the_epochs_asked_for_were_com
     assert code == 1, out + err
     assert "article (free, 0 of 20 epochs compared): PARITY FAILS" in out, out
     assert "ran to its end 5 times for 20 epochs" in out, out
+
+
+@pytest.mark.parametrize("line, words", [
+    ("import no_such_module_here\n", "install the package that provides no_such_module_here"),
+    ("answer = input('epochs? ')\n", "the script asks for input, and nnparity runs it with none"),
+], ids=["a-missing-module", "input"])
+def test_a_script_stopping_before_its_loop_is_told_what_to_do(r_available, tmp_path, line, words):
+    path = variant(tmp_path, "faithful.py", "stops.py",
+                   ("for i in range(epoch):\n", f"{line}for i in range(epoch):\n"))
+    code, out, err = run_script(path, "--epochs", "20")
+    assert code == 2 and words in err, f"exit {code}: {err}"
