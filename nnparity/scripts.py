@@ -416,6 +416,10 @@ class _PerSample(BaseException):
     """The training loop runs over the samples, not the epochs (args: the refusal's words)."""
 
 
+class _Shared(BaseException):
+    """Two of the script's weights are one array as written (args: the refusal's words)."""
+
+
 class _Mismatch(BaseException):
     """The script's own value of a name the case replaces is of another kind (args: target,
     name, kind, shape); no `except` of the script's catches it."""
@@ -607,7 +611,7 @@ class _Hooks:
         self.carried = carried  # the script's names the loop assigns (its weights, if unnamed)
         self.in_place = in_place  # the script's names the loop updates with +=
         self.epochs = epochs
-        self.recorded = recorded  # article name -> script name
+        self.recorded = dict(recorded)  # article name -> script name (enter adds weights)
         self.names = names
         self.phase = "before"
         self.count = 0
@@ -691,6 +695,7 @@ class _Hooks:
             found = self._own(name, scopes)
             if found is not None:
                 self.own[name] = found
+        self._refuse_shared_weights()
         missing = [name for name in INPUTS if name != "lr" and name not in self.own]
         # set before the loop, and never assigned in it: the case's would not train there
         untrained = [name for name in steps.STATE if name in self.own and name not in
@@ -711,6 +716,31 @@ class _Hooks:
                 carried = {n: v for n, v in carried.items() if np.shape(v) in shapes}
             if carried:
                 raise _Unnamed(missing, list(carried), untrained)
+        # A weight or bias the loop updates without assigning its name (np.add(wh, g, out=wh),
+        # a helper adding in place) is recorded too, at each pass's end, under the name the
+        # case's value was put in: its update is compared, never left out as "not computed"
+        # (with one epoch, a wrong update had then held parity).
+        for name in steps.STATE:
+            if name not in self.recorded and name in self.own:
+                self.recorded[name] = self.own[name][0]
+                self.trace[name] = []
+
+    def _refuse_shared_weights(self) -> None:
+        """Two weights or biases that are one array as written (bh = bout = np.zeros(...)):
+        each update moves both, which the article's network does not do, and the case's two
+        arrays put in their place would hide it."""
+        arrays = [(script, own) for name, (script, own) in self.own.items()
+                  if name in steps.STATE and isinstance(own, np.ndarray)]
+        for i, (script, own) in enumerate(arrays):
+            for other_script, other_own in arrays[i + 1:]:
+                if np.shares_memory(own, other_own):
+                    raise _Shared(
+                        f"as written, {script} and {other_script} are one array (or parts of "
+                        "one): each update of one moves the other, which the article's network "
+                        f"does not; nnparity would put two arrays of the case's in their place, "
+                        f"so the run would not check the script as written: give {script} and "
+                        f"{other_script} arrays of their own"
+                    )
 
     def fits(self) -> None:
         """After the case's values are in place (their kinds checked): the script's own
@@ -789,6 +819,13 @@ class _Hooks:
                 f"{name} {' x '.join(map(str, value.shape))} (the script's "
                 f"{' x '.join(map(str, np.shape(own)))})"
             )
+        current = next((scope[target] for scope in scopes if target in scope), None)
+        if (name in steps.STATE and isinstance(current, np.ndarray) and current.flags.writeable
+                and current.dtype == np.float64 and current.shape == value.shape):
+            # Into the script's own array: whatever else holds it (params = [wh, bh, ...]
+            # updated as p += g, a view of it) trains the case's values, as written.
+            np.copyto(current, value)
+            return current
         return value
 
     def update(self, *scopes) -> None:
@@ -1113,8 +1150,8 @@ class PythonScript(_Script):
             raise self.unnamed(*unnamed.args) from None
         except _Misfit as misfit:
             raise self.misfit(*misfit.args) from None
-        except _PerSample as per_sample:
-            raise ScriptRefused(f"{self.where(self.loop.lineno)}: {per_sample}") from None
+        except (_PerSample, _Shared) as refused:
+            raise ScriptRefused(f"{self.where(self.loop.lineno)}: {refused}") from None
         except (Exception, SystemExit) as error:
             raise self._error(error, hooks, warned) from None
         else:

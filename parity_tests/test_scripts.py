@@ -882,7 +882,10 @@ def test_a_script_whose_loop_never_updates_a_weight_fails_without_a_traceback(
     code, out, err = nnparity("run", "--epochs", "10", "--python-script", path)
     assert "Traceback" not in out + err, f"a traceback for a weight never updated:\n{out}{err}"
     assert code == 1, f"frozen_wh.py never trains wh: parity must fail, exit {code}\n{out}{err}"
-    assert "not computed" in out, f"wh is not computed by frozen_wh.py's loop\n{out}"
+    assert "First: epoch 1, step 10 (wh)" in out, (
+        f"wh, which frozen_wh.py's loop never updates, is recorded as it stays and fails first\n"
+        f"{out}"
+    )
 
 
 def test_names_refuses_two_names_for_one_article_name():
@@ -1571,3 +1574,59 @@ def test_a_script_stopping_before_its_loop_is_told_what_to_do(r_available, tmp_p
                    ("for i in range(epoch):\n", f"{line}for i in range(epoch):\n"))
     code, out, err = run_script(path, "--epochs", "20")
     assert code == 2 and words in err, f"exit {code}: {err}"
+
+
+# ---- weights updated where the loop does not assign them, weights that are one array --------
+
+#: (id, script, edits, whether it computes the article's network): each updates a weight
+#: without assigning its name in the loop's body. Such a weight was "not computed", and with
+#: one epoch a wrong update held parity.
+UPDATED_ELSEWHERE = [
+    ("py-out-argument", "faithful.py",
+     [("    wh += X.T.dot(d_hiddenlayer) * lr\n",
+       "    np.add(wh, X.T.dot(d_hiddenlayer) * lr, out=wh)\n")], True),
+    ("py-out-argument-wrong-sign", "faithful.py",
+     [("    wh += X.T.dot(d_hiddenlayer) * lr\n",
+       "    np.subtract(wh, X.T.dot(d_hiddenlayer) * lr, out=wh)\n")], False),
+    ("py-through-a-list", "faithful.py",
+     [("for i in range(epoch):\n", "params = [wh, bh, wout, bout]\nfor i in range(epoch):\n"),
+      ("    wh += X.T.dot(d_hiddenlayer) * lr\n",
+       "    for p, g in zip(params[:1], [X.T.dot(d_hiddenlayer)]):\n        p += g * lr\n")],
+     True),
+    ("r-helper-superassignment", "faithful.R",
+     [("for (i in 1:epoch) {\n",
+       "update_wh <- function() wh <<- wh + t(X) %*% d_hiddenlayer * lr\nfor (i in 1:epoch) {\n"),
+      ("  wh = wh + t(X) %*% d_hiddenlayer * lr\n", "  update_wh()\n")], True),
+    ("r-helper-superassignment-wrong-sign", "faithful.R",
+     [("for (i in 1:epoch) {\n",
+       "update_wh <- function() wh <<- wh - t(X) %*% d_hiddenlayer * lr\nfor (i in 1:epoch) {\n"),
+      ("  wh = wh + t(X) %*% d_hiddenlayer * lr\n", "  update_wh()\n")], False),
+]
+
+
+@pytest.mark.parametrize(
+    "name, edits, faithful",
+    [u[1:] for u in UPDATED_ELSEWHERE], ids=[u[0] for u in UPDATED_ELSEWHERE],
+)
+def test_a_weight_updated_where_the_loop_does_not_assign_it_is_compared(
+    r_available, tmp_path, name, edits, faithful
+):
+    path = variant(tmp_path, name, f"elsewhere_{name}", *edits)
+    code, out, err = run_script(path, "--epochs", "1")
+    if faithful:
+        assert code == 0 and "not computed" not in out, f"exit {code}\n{out}{err}"
+    else:
+        assert code == 1 and "First: epoch 1, step 10 (wh)" in out, f"exit {code}\n{out}{err}"
+
+
+def test_two_weights_that_are_one_array_as_written_are_refused(r_available, tmp_path):
+    # bh and bout one array: each update moved both; the case's two arrays in their place hid
+    # it, and the run held parity.
+    path = variant(tmp_path, "faithful.py", "one_array.py",
+                   ("n_in, n_hidden, n_out = X.shape[1], 3, 1",
+                    "n_in, n_hidden, n_out = X.shape[1], 1, 1"),
+                   ("bh = np.random.uniform(size=(1, n_hidden))\n", ""),
+                   ("bout = np.random.uniform(size=(1, n_out))\n",
+                    "bh = bout = np.zeros((1, n_out))\n"))
+    code, out, err = run_script(path, "--epochs", "20")
+    assert code == 2 and "as written, bh and bout are one array" in err, f"exit {code}\n{out}{err}"

@@ -697,6 +697,14 @@ script_recorder <- function(inputs, epochs, from, to, assigned, article,
     for (name in names(recorded)) {
       script_record_one(rec, name, recorded[[name]], env, epochs)
     }
+    # A weight or bias the loop updates without assigning it in its own body
+    # (a helper's `wh <<- ...`) is recorded too, under the name the case's
+    # value was put in: its update is compared, never left "not computed" (as
+    # scripts.py's _Hooks.enter).
+    for (name in setdiff(script_start_names(), names(recorded))) {
+      target <- script_own_name(env, name, map)
+      if (!is.null(target)) script_record_one(rec, name, target, env, epochs)
+    }
     rec$early <- list()
     rec$updating <- FALSE
   }
