@@ -1630,3 +1630,23 @@ def test_two_weights_that_are_one_array_as_written_are_refused(r_available, tmp_
                     "bh = bout = np.zeros((1, n_out))\n"))
     code, out, err = run_script(path, "--epochs", "20")
     assert code == 2 and "as written, bh and bout are one array" in err, f"exit {code}\n{out}{err}"
+
+
+@pytest.mark.parametrize("edits", [
+    [("bout = matrix(rep(runif(1), nrow(X)), nrow = nrow(X))",
+      "bout = rep(runif(1), nrow(X))")],
+    [("bh = matrix(rep(runif(n_hidden), each = nrow(X)), nrow = nrow(X))",
+      "bh = rep(runif(n_hidden), each = nrow(X))"),
+     ("  bh = bh + matrix(colSums(d_hiddenlayer), nrow(X), n_hidden,\n"
+      "                   byrow = TRUE) * lr\n",
+      "  bh = bh + rep(colSums(d_hiddenlayer), each = nrow(X)) * lr\n")],
+], ids=["bout-one-column", "bh-one-per-sample-and-column"])
+def test_an_r_bias_held_once_per_sample_as_a_plain_vector_holds_parity(
+    r_available, tmp_path, edits
+):
+    # Refused: "as written, wout is 3 x 1 and bout 1 x 3: ... cannot be computed" (R adds the
+    # vector down the columns, as the article's per-sample matrix); or failed at step 2.
+    path = variant(tmp_path, "faithful.R", "vector_bias.R", *edits)
+    for case in ("article", "many_samples"):  # 3 samples as written; 64
+        code, out, err = run_script(path, "--case", case, "--epochs", "20")
+        assert code == 0, f"{case}: exit {code}\n{out}{err}"

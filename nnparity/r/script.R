@@ -162,17 +162,11 @@ nnparity_script_plan <- function(file, from, to, article) {
     return(list(problem = paste("R cannot parse it:", why)))
   }
   loops <- script_all_loops(exprs, map, article)
+  missing <- script_missing_loop(exprs, loops, map, article)
+  if (!is.null(missing)) {
+    return(list(problem = missing))
+  }
   counts <- vapply(loops, function(l) length(l$article), integer(1))
-  if (length(loops) == 0 || max(counts) == 0) {
-    inside <- script_loop_in_function(exprs, map, article)
-    if (!is.null(inside)) return(list(problem = inside))
-  }
-  if (length(loops) == 0) {
-    return(list(problem = script_no_loop))
-  }
-  if (max(counts) == 0) {
-    return(list(problem = script_no_article_names(loops)))
-  }
   # The loop assigning most of the article's matrices; on a tie the innermost,
   # whose one pass computes them once: an epoch (a loop around it that prints
   # every 1000 epochs only repeats it).
@@ -192,7 +186,7 @@ nnparity_script_plan <- function(file, from, to, article) {
       "for (i in 1:epoch) { ... }"
     )))
   }
-  rounds <- script_rounds_changing_training(exprs, loops, best, map)
+  rounds <- script_changing_rounds(exprs, loops, best, map)
   if (!is.null(rounds)) {
     return(list(problem = rounds))
   }
@@ -326,13 +320,14 @@ script_part_assigned <- function(e) {
 # scripts.py's _refuse_rounds_that_change_training), or NULL: a statement of a
 # loop around it, outside it, assigning a weight, bias, X, y or lr, or a name
 # the training loop's article matrices read from before it.
-script_rounds_changing_training <- function(exprs, loops, best, map) {
+script_changing_rounds <- function(exprs, loops, best, map) {
   chosen <- exprs[[best$top]]
   for (i in best$path) chosen <- chosen[[i]]
   statements <- script_statements(chosen[[4]])
   inner <- script_assigned(chosen[[4]])
   matrices <- Filter(function(e) {
-    any(script_article_names(script_assigned(e), map) %in% script_step_list$name)
+    names <- script_article_names(script_assigned(e), map)
+    any(names %in% script_step_list$name)
   }, statements)
   reads <- unique(unlist(lapply(matrices, all.names)))
   inputs <- c("X", "y", script_start_names(), "lr")
@@ -454,6 +449,17 @@ script_all_loops <- function(exprs, map, article) {
     }
   }
   loops
+}
+
+# Why no loop of the script's top-level code can be its training loop, or
+# NULL: none at all, none assigning the article's matrices, or the one that
+# does is in a function.
+script_missing_loop <- function(exprs, loops, map, article) {
+  counts <- vapply(loops, function(l) length(l$article), integer(1))
+  if (length(loops) > 0 && max(counts) > 0) return(NULL)
+  inside <- script_loop_in_function(exprs, map, article)
+  if (!is.null(inside)) return(inside)
+  if (length(loops) == 0) script_no_loop else script_no_article_names(loops)
 }
 
 # A script whose only loop assigning the article's matrices is in a function
@@ -667,6 +673,7 @@ script_recorder <- function(inputs, epochs, from, to, assigned, article,
     script_check_fit(own)
     rec$resized <- injected$resized
     rec$given <- injected$given
+    rec$vector_rows <- injected$vector_rows
     rec$phase <- "inside"
   }
   # The values the loop's counter takes over the case's epochs: as the
@@ -674,21 +681,7 @@ script_recorder <- function(inputs, epochs, from, to, assigned, article,
   # for as many passes as the case has epochs; from 1 by 1 when it does not
   # count by a fixed step (as scripts.py's _Hooks.passes).
   rec$own_seq <- NULL
-  rec$passes <- function() {
-    own <- rec$own_seq
-    if (!is.numeric(own) || length(own) == 0 || anyNA(own)) {
-      return(seq_len(epochs))
-    }
-    step <- if (length(own) > 1) own[2] - own[1] else 1
-    fixed <- step != 0 && all(diff(own) == step) && own[1] == round(own[1]) &&
-      step == round(step)
-    if (!fixed) return(seq_len(epochs))
-    values <- own[1] + step * (seq_len(epochs) - 1)
-    if (is.integer(own) && all(abs(values) <= .Machine$integer.max)) {
-      values <- as.integer(values)
-    }
-    values
-  }
+  rec$passes <- function() script_passes(rec$own_seq, epochs)
   rec$line <- NA_integer_
   rec$at <- function(line) rec$line <- line
   script_track_early(rec)
@@ -718,6 +711,24 @@ script_recorder <- function(inputs, epochs, from, to, assigned, article,
   rec
 }
 
+script_passes <- function(own, epochs) {
+  counted <- seq_len(epochs)
+  step <- script_step_of(own)
+  if (is.null(step)) return(counted)
+  values <- own[1] + step * (counted - 1)
+  fits <- is.integer(own) && max(abs(values)) <= .Machine$integer.max
+  if (fits) as.integer(values) else values
+}
+
+# The step a loop's sequence counts by (whole numbers, one step between all),
+# or NULL.
+script_step_of <- function(own) {
+  if (!is.numeric(own) || length(own) == 0 || anyNA(own)) return(NULL)
+  step <- if (length(own) > 1) own[2] - own[1] else 1
+  whole <- step != 0 && step == round(step) && own[1] == round(own[1])
+  if (whole && all(diff(own) == step)) step else NULL
+}
+
 # Stop the script ("nnparity_per_sample") when its loop makes one pass per
 # sample of its own X, its sequence read from X or y or inside another loop:
 # per-sample training, one update per sample, not the article's full batch.
@@ -732,8 +743,8 @@ script_check_per_sample <- function(rec, count, own_x) {
         "the training loop runs over batches of the samples (", rec$loop_text,
         ": ", count, " passes over X's ", rows, " rows): that is mini-batch ",
         "training, one update per batch; the article's network takes every ",
-        "sample at once (full batch) and updates once per epoch, which is what ",
-        "nnparity checks"
+        "sample at once (full batch) and updates once per epoch, which is ",
+        "what nnparity checks"
       ))
     ))
   }
@@ -835,7 +846,10 @@ script_own_dims <- function(env, names, map) {
         dims[[name]] <- dim(own)
       } else if (is.numeric(own) && length(own) > 1) {
         dims[[name]] <- if (script_is_bias(name)) {
-          c(1L, length(own))
+          script_vector_bias_dims(
+            length(own), script_own_value(env, "X", map),
+            script_bias_cols(env, name, map)
+          )
         } else {
           c(length(own), 1L)
         }
@@ -845,6 +859,33 @@ script_own_dims <- function(env, names, map) {
     }
   }
   list(dims = dims, theirs = theirs)
+}
+
+# The shape a bias held as a plain vector computes as: a row (runif(3), which
+# sweep() adds to each row) when it has as many numbers as its weight has
+# columns (`cols`); else, its length a multiple of X's rows, one per sample
+# and column, as `+` recycles it down the columns (rep(b, nrow(X)) for one
+# output, rep(b, each = nrow(X))).
+script_vector_bias_dims <- function(cells, own_x, cols) {
+  rows <- NROW(own_x)
+  per_sample <- !is.null(own_x) && rows > 1 && cells %% rows == 0 &&
+    !identical(as.integer(cells), as.integer(cols))
+  if (per_sample) return(as.integer(c(rows, cells / rows)))
+  c(1L, as.integer(cells))
+}
+
+# The columns of the script's own weight a bias goes with (wh's for bh,
+# wout's for bout): a row of the bias holds that many numbers.
+script_bias_cols <- function(env, name, map) {
+  NCOL(script_own_value(env, if (name == "bh") "wh" else "wout", map))
+}
+
+# Whether a bias held as a plain vector holds one number per sample and
+# column (script_vector_bias_dims()): the case's goes in so, and is recorded
+# as rows x cols.
+script_vector_per_sample <- function(own, own_x, cols) {
+  script_plain_vector(own) && NROW(own_x) > 1 && length(own) != cols &&
+    length(own) %% NROW(own_x) == 0
 }
 
 # Stop the script ("nnparity_misfit") when its own matrices do not fit
@@ -868,11 +909,23 @@ script_inject <- function(env, inputs, map) {
   own_x <- script_own_value(env, "X", map)
   resized <- character()
   given <- list()
+  vector_rows <- list()
+  # the script's own weights' columns, before the case's replace them
+  cols <- list(
+    bh = script_bias_cols(env, "bh", map),
+    bout = script_bias_cols(env, "bout", map)
+  )
   for (name in names(inputs)) {
     own <- script_own_value(env, name, map)
-    value <- script_layout(name, inputs[[name]], own, own_x, nrow(inputs$X))
-    # recorded as the loop's values are (script_record_one): a vector as a row
-    given[[name]] <- if (is.null(dim(value))) matrix(value, nrow = 1) else value
+    per_sample <- script_is_bias(name) &&
+      script_vector_per_sample(own, own_x, cols[[name]])
+    value <- script_layout(
+      name, inputs[[name]], own, own_x, nrow(inputs$X), per_sample
+    )
+    if (per_sample) vector_rows[[name]] <- nrow(inputs$X)
+    # recorded as the loop's values are (script_record_one): a vector as a row,
+    # or, held once per sample and column, rows x cols
+    given[[name]] <- script_as_matrix(value, vector_rows[[name]])
     targets <- c(names(map)[map == name], name)
     used <- targets[vapply(targets, exists, logical(1), envir = env)]
     script_check_kinds(env, used, name, value)
@@ -886,7 +939,14 @@ script_inject <- function(env, inputs, map) {
       ))
     }
   }
-  list(given = given, resized = resized)
+  list(given = given, resized = resized, vector_rows = vector_rows)
+}
+
+# A recorded value as a matrix: a plain vector as a row, or as `rows` rows
+# when the script holds that bias once per sample as a plain vector.
+script_as_matrix <- function(value, rows = NULL) {
+  if (!is.null(dim(value))) return(value)
+  matrix(value, nrow = if (is.null(rows)) 1 else rows)
 }
 
 # The script's own lr, where it differs from the case's, as a note.
@@ -1075,12 +1135,15 @@ script_vector_kind <- function(own, value) {
 # does) gets the case's bias in that layout: n rows, every row the same; one
 # it holds as a plain vector (runif(3)) gets the case's one row as a plain
 # vector.
-script_layout <- function(name, value, own, own_x, n) {
+script_layout <- function(name, value, own, own_x, n, vector_per_sample) {
   if (!script_is_bias(name)) {
     return(value)
   }
   if (script_per_sample(own, own_x)) {
     return(matrix(rep(value, each = n), nrow = n))
+  }
+  if (vector_per_sample) {
+    return(rep(as.vector(value), each = n)) # as rep(b, each = nrow(X)) lays it
   }
   if (script_plain_vector(own) && nrow(value) == 1) as.vector(value) else value
 }
@@ -1119,7 +1182,7 @@ script_record_one <- function(rec, name, target, env, epochs) {
     stop(target, " is not numeric at the end of epoch ", rec$count,
          call. = FALSE)
   }
-  if (is.null(dim(value))) value <- matrix(value, nrow = 1)
+  value <- script_as_matrix(value, rec$vector_rows[[name]])
   if (is.null(rec$trace[[name]])) {
     rec$trace[[name]] <- array(NA_real_, c(epochs, dim(value)))
   }
