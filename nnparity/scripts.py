@@ -1021,7 +1021,8 @@ class PythonScript(_Script):
             loops, key=lambda x: (-len(x[3]), -x[1], x[0].lineno))
         self.loop_nested = depth > 0  # inside another loop (the epochs, if it runs per sample)
         if not article:
-            raise ScriptRefused(f"{self.path}: {no_article_names(loops)}")
+            raise ScriptRefused(
+                f"{self.path}: {self._in_functions(loops) or no_article_names(loops)}")
         # Every loop that trains (updates every weight and bias), besides the one chosen: a
         # second would go unchecked. A loop inside another that qualifies is part of it.
         trains = [
@@ -1076,6 +1077,34 @@ class PythonScript(_Script):
                     "run; write the training as one loop over all its epochs (a loop around "
                     "it may only repeat it, printing the error, say)"
                 )
+
+    def _in_functions(self, loops) -> str | None:
+        """A loop whose body computes the article's matrices in functions it calls, which
+        assign them themselves (global output; output = ...): the refusal saying so, or
+        None."""
+        assigning = {}
+        for node in ast.walk(self.tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                names = [self.names.get(n, n) for child in node.body
+                         for _, ns in _assignments(ast.Module([child], [])) for n in ns]
+                found = [n for n in dict.fromkeys(names) if n in steps.NAMES]
+                if found:
+                    assigning[node.name] = found
+        for loop, _, _, _ in loops:
+            called = [c.func.id for c in ast.walk(loop) if isinstance(c, ast.Call)
+                      and isinstance(c.func, ast.Name) and c.func.id in assigning]
+            if called:
+                called = list(dict.fromkeys(called))
+                matrices = list(dict.fromkeys(n for f in called for n in assigning[f]))
+                return (
+                    f"line {loop.lineno}: the loop computes the article's matrices "
+                    f"({', '.join(matrices[:4])}{', ...' if len(matrices) > 4 else ''}) in "
+                    f"functions it calls ({', '.join(called)}), which assign them inside "
+                    "themselves: nnparity records what the loop's own body assigns; assign "
+                    "each there (output = forward(X), the function returning it), or put the "
+                    "functions' lines in the loop"
+                )
+        return None
 
     def body_lines(self) -> dict[str, tuple[int, int]]:
         """For each article matrix: the lines of the loop's statement that assigns it."""

@@ -1650,3 +1650,36 @@ def test_an_r_bias_held_once_per_sample_as_a_plain_vector_holds_parity(
     for case in ("article", "many_samples"):  # 3 samples as written; 64
         code, out, err = run_script(path, "--case", case, "--epochs", "20")
         assert code == 0, f"{case}: exit {code}\n{out}{err}"
+
+
+#: (the loop's first line, the line after its body) in our scripts
+LOOPS = {"faithful.py": ("for i in range(epoch):\n", "print(output)"),
+         "faithful.R": ("for (i in 1:epoch) {\n", "}\nprint(output)")}
+
+
+@pytest.mark.parametrize("name", LOOPS)
+def test_a_loop_computing_the_matrices_in_functions_it_calls_is_told_so(
+    r_available, tmp_path, name
+):
+    # The loop's body moved into a function assigning the script's globals, the loop calling
+    # it. It said "no loop assigns any of the article's matrices ...: name them as the article
+    # does", to a script that names them as the article does.
+    first, after = LOOPS[name]
+    text = (SCRIPTS / name).read_text()
+    start, end = text.index(first), text.index(after)
+    body = text[start + len(first):end]
+    if name.endswith(".py"):
+        names = sorted({line.split("=")[0].split("+")[0].strip() for line in body.splitlines()
+                        if "=" in line and not line.strip().startswith("#")})
+        step = f"def train_step():\n    global {', '.join(names)}\n{body}\n\n"
+        loop = f"{first}    train_step()\n\n"
+    else:
+        step = "train_step <- function() {\n" + re.sub(r"(?m)^(  \w+) = ", r"\1 <<- ", body) \
+            + "}\n"
+        loop = first + "  train_step()\n}\n"
+    path = tmp_path / f"in_a_step_{name}"
+    path.write_text(text[:start] + step + loop + text[end + (2 if name.endswith(".R") else 0):])
+    code, out, err = run_script(str(path), "--epochs", "20")
+    assert code == 2 and "in functions it calls (train_step)" in err, (
+        f"exit {code}\n{path.read_text()}\n{out}{err}"
+    )

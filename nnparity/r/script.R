@@ -459,7 +459,48 @@ script_missing_loop <- function(exprs, loops, map, article) {
   if (length(loops) > 0 && max(counts) > 0) return(NULL)
   inside <- script_loop_in_function(exprs, map, article)
   if (!is.null(inside)) return(inside)
-  if (length(loops) == 0) script_no_loop else script_no_article_names(loops)
+  if (length(loops) == 0) return(script_no_loop)
+  called <- script_loop_calls_assigning(exprs, loops, map, article)
+  if (!is.null(called)) called else script_no_article_names(loops)
+}
+
+# A loop whose body computes the article's matrices in functions it calls,
+# which assign them themselves (output <<- ...): the refusal saying so, or NULL
+# (as scripts.py's _in_functions).
+script_loop_calls_assigning <- function(exprs, loops, map, article) {
+  assigning <- script_functions_assigning(exprs, map, article)
+  for (loop in loops) {
+    expr <- exprs[[loop$top]]
+    for (i in loop$path) expr <- expr[[i]]
+    called <- intersect(all.names(expr), names(assigning))
+    if (length(called) == 0) next
+    matrices <- unique(unlist(assigning[called]))
+    shown <- paste(utils::head(matrices, 4), collapse = ", ")
+    if (length(matrices) > 4) shown <- paste0(shown, ", ...")
+    return(paste0(
+      "line ", loop$line, ": the loop computes the article's matrices (",
+      shown, ") in functions it calls (", paste(called, collapse = ", "),
+      "), which assign them inside themselves: nnparity records what the ",
+      "loop's own body assigns; assign each there (output = forward(X), the ",
+      "function returning it), or put the functions' lines in the loop"
+    ))
+  }
+  NULL
+}
+
+# The script's top-level functions (name <- function ...) whose bodies assign
+# the article's matrices: name -> those matrices.
+script_functions_assigning <- function(exprs, map, article) {
+  assigning <- list()
+  for (e in as.list(exprs)) {
+    defines <- script_assigns_name(e) && is.call(e[[3]]) &&
+      identical(e[[3]][[1]], as.name("function"))
+    if (!defines) next
+    names <- script_article_names(script_assigned(e[[3]][[3]]), map)
+    found <- intersect(names, article)
+    if (length(found) > 0) assigning[[as.character(e[[2]])]] <- found
+  }
+  assigning
 }
 
 # A script whose only loop assigning the article's matrices is in a function
