@@ -16,6 +16,7 @@ import math
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -131,13 +132,14 @@ def recalculate_all(
         names = ", ".join(str(w) for w in workbooks)
         pipe = f"nnparity-{uuid.uuid4().hex}"
         profile = Path(tmp, "profile").as_uri()
+        pipes_before = _office_pipes()
         try:
             process = subprocess.Popen(
                 [office, f"-env:UserInstallation={profile}", "--headless", "--invisible",
                  "--norestore", "--nologo", "--nodefault", "--nolockcheck",
                  f"--accept=pipe,name={pipe};urp;StarOffice.ComponentContext"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-                env=office_env(),
+                env=dict(office_env(), TMPDIR=tmp),  # its lu*.tmp folders: in ours, removed
             )
         except OSError as error:
             raise CalcError(f"{names}: LibreOffice ({office}) did not start "
@@ -153,6 +155,7 @@ def recalculate_all(
                             f"{timeout:.3g} s ({limit})") from None
         finally:  # a client that finished asked the office to quit: give it time to
             _stop(process, grace=10 if returncode == 0 else 0)
+            _remove_dead_pipes(pipes_before)
         outs = [Path(job["out"]) for job in jobs]
         # calc_uno writes each out file whole (a rename) after it read every sheet: all
         # present means every workbook was recalculated and read, however the client ended.
@@ -218,6 +221,38 @@ def _last_word(stderr: str) -> str:
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     fatal = [line for line in lines if line.startswith("Fatal Python error")]
     return (fatal or lines or ["it printed nothing"])[-1]
+
+
+#: Where LibreOffice makes its named pipes (sockets): /tmp, whatever TMPDIR says (sal's
+#: PIPEDEFAULTPATH), /var/tmp when /tmp cannot hold them.
+PIPE_FOLDERS = ("/tmp", "/var/tmp")
+
+
+def _office_pipes() -> set[Path]:
+    """This user's LibreOffice pipes (OSL_PIPE_<uid>_<name>): the --accept one, named by
+    nnparity, and its single-instance one (SingleOfficeIPC_<hash of the profile>)."""
+    found: set[Path] = set()
+    for folder in PIPE_FOLDERS:
+        found.update(Path(folder).glob(f"OSL_PIPE_{os.getuid()}_*"))
+    return found
+
+
+def _remove_dead_pipes(before: set[Path]) -> None:
+    """Remove the pipes that appeared since ``before`` and that no process listens on any
+    more: an office stopped (Ctrl-C, a timeout, a client that failed) leaves them in /tmp.
+    One that still answers belongs to a LibreOffice running beside this one, and stays."""
+    for path in _office_pipes() - before:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(1.0)
+            try:
+                probe.connect(str(path))
+                continue  # alive
+            except OSError:
+                pass
+        try:
+            path.unlink()
+        except OSError:
+            pass
 
 
 def _stop(process: subprocess.Popen, grace: float = 10) -> None:

@@ -53,6 +53,11 @@ def finishing():
     Python went on as if all were written. Let through at the end, it is ignored. A block
     inside another lets nothing through: the mask it restores holds them still."""
     global _finishing
+    if not _finishing:
+        # A stop whose exception Python dropped (raised in a weakref callback while the
+        # garbage collector ran: "Exception ignored in ...") stops the command here, before
+        # any output moves into place: it had gone on to exit 0.
+        raise_swallowed()
     _finishing += 1
     held = signal.pthread_sigmask(signal.SIG_BLOCK, STOPS)
     try:
@@ -133,6 +138,22 @@ def catch_signals() -> None:
     for each in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         if signal.getsignal(each) is not signal.SIG_IGN:  # nohup's ignored SIGHUP stays ignored
             signal.signal(each, on_signal)
+    if sys.unraisablehook is not _quiet_unraisable:
+        _quiet_unraisable.previous = sys.unraisablehook
+        sys.unraisablehook = _quiet_unraisable
+
+
+def _quiet_unraisable(unraisable) -> None:
+    """Python's report of an exception it cannot raise (in a weakref callback, a __del__),
+    except for a stop on_signal raised there: no traceback for it, the stop being still
+    pending (_pending), and raised where the command next can (finishing, raise_swallowed)."""
+    stop = isinstance(unraisable.exc_value, (KeyboardInterrupt, Interrupted))
+    if stop and _pending is not None:
+        return
+    _quiet_unraisable.previous(unraisable)
+
+
+_quiet_unraisable.previous = sys.__unraisablehook__
 
 
 def stopped(error: BaseException, ports: bool = True) -> tuple[str, int]:

@@ -252,3 +252,33 @@ def test_a_signal_held_through_nested_finishing_blocks_is_still_too_late():
         for number, handler in kept.items():
             signal.signal(number, handler)
     assert signals._finishing == 0
+
+
+#: A stop whose exception Python drops: the handler runs inside a weakref callback (the
+#: garbage collector freed an object while `report` drew its plots), where Python prints
+#: "Exception ignored in ..." with a traceback and goes on.
+SWALLOWED_IN_A_CALLBACK = """
+import signal, weakref
+from nnparity import signals
+signals.catch_signals()
+class Plot: pass
+plot = Plot()
+ref = weakref.ref(plot, lambda _: signals.on_signal(signal.SIGINT, None))
+del plot  # the callback runs: its KeyboardInterrupt is dropped
+print("went on past the signal")
+try:
+    with signals.finishing():
+        print("outputs moved into place")
+except KeyboardInterrupt:
+    print("stopped before the outputs moved")
+"""
+
+
+def test_a_stop_python_dropped_in_a_callback_still_stops_the_command_before_its_outputs():
+    # report went on to exit 0 after a Ctrl-C that landed in a weakref callback, with a
+    # traceback of the dropped KeyboardInterrupt on stderr.
+    done = subprocess.run([sys.executable, "-c", SWALLOWED_IN_A_CALLBACK],
+                          capture_output=True, text=True, timeout=60)
+    assert done.stdout.splitlines() == [
+        "went on past the signal", "stopped before the outputs moved"], done.stdout + done.stderr
+    assert done.stderr == "", f"a traceback for the dropped stop:\n{done.stderr}"

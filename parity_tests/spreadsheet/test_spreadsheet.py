@@ -707,3 +707,23 @@ def test_a_workbook_with_something_added_outside_its_parts_is_not_replaced(tmp_p
     code = cli.main(["workbook", "--epochs", "2", "--out", str(path)])
     one_line_exit_2(code, capsys.readouterr().err, str(path), "nothing was changed")
     assert path.read_bytes() == before, "the file was replaced"
+
+
+def test_an_office_stopped_before_it_finished_leaves_no_pipe_nor_folder_in_tmp(
+    tmp_path, monkeypatch, article
+):
+    """LibreOffice makes its pipes in /tmp whatever TMPDIR says, and its lu*.tmp folders in
+    TMPDIR: an office stopped (here, its client exits at once; Ctrl-C and timeouts alike)
+    left them there."""
+    path = write_workbook(article, 1, tmp_path / "a.xlsx")
+
+    def ours() -> set[str]:
+        return {p.name for p in Path("/tmp").iterdir()
+                if p.name.startswith((f"OSL_PIPE_{os.getuid()}_", "lu"))}
+
+    before = ours()
+    monkeypatch.setenv("NNPARITY_UNO_PYTHON", shutil.which("true"))
+    with pytest.raises(calc.CalcError):
+        calc.recalculate(path)
+    left = ours() - before
+    assert not left, f"left in /tmp by a stopped LibreOffice: {sorted(left)}"
