@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import zipfile
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -422,14 +423,43 @@ def _epoch_differs(ws, blocks: dict[str, Block], epoch: int) -> str | None:
                 row, col = block.top + i, FIRST_COL + j
                 cell = cells.get((row, col))
                 typed = cell is not None and cell.data_type == "n" and cell.value is not None
-                if typed and not any(r0 <= row <= r1 and c0 <= col <= c1
-                                     for r0, c0, r1, c1 in arrays):
-                    return (f"{sheet}!{column_letter(col)}{row} (epoch {epoch}, step "
-                            f"{steps.BY_NAME[name].step} ({name}), cell [{i + 1}, {j + 1}]) holds "
-                            f"the number {cell.value!r}, typed in, not a formula: the spreadsheet "
-                            "computes nothing there; restore its formula, or write the workbook "
-                            "again")
+                in_array = any(r0 <= row <= r1 and c0 <= col <= c1 for r0, c0, r1, c1 in arrays)
+                where = (f"{sheet}!{column_letter(col)}{row} (epoch {epoch}, step "
+                         f"{steps.BY_NAME[name].step} ({name}), cell [{i + 1}, {j + 1}])")
+                if typed and not in_array:
+                    return (f"{where} holds the number {cell.value!r}, typed in, not a formula: "
+                            "the spreadsheet computes nothing there; restore its formula, or "
+                            "write the workbook again")
+                pasted = _reads_no_cell(cell)
+                if pasted is not None:
+                    return (f"{where} holds {pasted}, which reads no cell: a value typed in, "
+                            "not computed by the spreadsheet; restore its formula, or write "
+                            "the workbook again")
     return None
+
+
+#: A cell reference in a formula: B5, $B$5, 'epoch 1'!B5 (a function's name, LOG10(, is none).
+CELL_REFERENCE = re.compile(r"(?<![A-Za-z0-9_.])\$?[A-Za-z]{1,3}\$?[0-9]+(?![0-9A-Za-z_(.])")
+
+
+def _reads_no_cell(cell) -> str | None:
+    """A step cell that computes nothing: a formula reading no cell (="0.6773...", =0.6773),
+    or a number held as text, shown as a refusal names it; None for any other cell."""
+    from openpyxl.worksheet.formula import ArrayFormula
+
+    value = None if cell is None else cell.value
+    if isinstance(value, ArrayFormula):  # the first cell of an array formula's range
+        value = value.text
+    if not isinstance(value, str):
+        return None
+    if value.startswith("="):
+        quoted = re.sub(r'"[^"]*"', '""', value)  # a cell named inside quotes reads none
+        return None if CELL_REFERENCE.search(quoted) else f"the formula {value!r}"
+    try:
+        float(value)
+    except ValueError:
+        return None
+    return f"the text {value!r}"
 
 
 def _bounds(ref: str) -> tuple[int, int, int, int]:
