@@ -738,14 +738,14 @@ def test_an_office_stopped_before_it_finished_leaves_no_pipe_nor_folder_in_tmp(
     path = write_workbook(article, 1, tmp_path / "a.xlsx")
 
     def ours() -> set[str]:
-        return {p.name for p in Path("/tmp").iterdir()
+        return {p.name for p in Path(calc.PIPE_FOLDERS[0]).iterdir()
                 if p.name.startswith((f"OSL_PIPE_{os.getuid()}_", "lu"))}
 
     def answers(name: str) -> bool:  # a LibreOffice of a test running beside this one
         with socket.socket(socket.AF_UNIX) as probe:
             probe.settimeout(1.0)
             try:
-                probe.connect(f"/tmp/{name}")
+                probe.connect(str(Path(calc.PIPE_FOLDERS[0], name)))
                 return True
             except OSError:
                 return False
