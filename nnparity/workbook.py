@@ -179,8 +179,12 @@ def explain_cells(dims, epoch: int, names, start: bool = False) -> str:
 
     With ``start``, the matrices are the weights `epoch` starts from (step 1).
     """
+    from .spreadsheet import MAX_EPOCHS  # it imports this module
+
     layout = Layout(tuple(dims), epoch)
-    lines = [f"Spreadsheet (nnparity workbook --epochs {epoch}; LibreOffice or Excel)"]
+    how = (f"nnparity workbook --epochs {epoch}" if epoch <= MAX_EPOCHS else
+           f"where a workbook would lay epoch {epoch} out; one holds at most {MAX_EPOCHS}")
+    lines = [f"Spreadsheet ({how}; LibreOffice or Excel)"]
     for name in names:
         if start:
             block = layout.start_of(epoch)[name]

@@ -216,3 +216,13 @@ def test_explain_shows_where_each_step_sits_in_the_workbook_and_its_formula(arti
         "step 2's workbook formula (X times wh plus bh) is missing"
     )
     assert "='inputs'!B30+SUM(B39:B41)*'inputs'!$B$3" in out, "step 11's bout formula is missing"
+
+
+def test_explain_beyond_a_workbooks_epochs_suggests_no_workbook_command_that_would_be_refused():
+    from nnparity import workbook
+    from nnparity.spreadsheet import MAX_EPOCHS
+
+    header = workbook.explain_cells((3, 4, 3, 1), MAX_EPOCHS + 1, ["E"]).splitlines()[0]
+    assert "--epochs" not in header and f"at most {MAX_EPOCHS}" in header, (
+        f"it suggested a workbook of {MAX_EPOCHS + 1} epochs, which workbook refuses: {header}"
+    )
