@@ -36,6 +36,7 @@ from .installation import (
     libreoffice_fix,
     missing_dependencies,
     not_an_r_home,
+    office_env,
     pip,
     r_facts,
     r_fix,
@@ -200,10 +201,18 @@ def program(name: str, commands: tuple[str, ...], package: str, needed_by: str) 
 
 def check_libreoffice() -> Check:
     """What `run --spreadsheet` starts (nnparity/calc.py): soffice, and a Python with uno."""
+    from .calc import BadSetting, calc_timeout
+
     try:
         office, python = soffice(), uno_python()
+        calc_timeout()  # NNPARITY_CALC_TIMEOUT, which a run reads
+        if office and os.environ.get("NNPARITY_SOFFICE"):
+            office_answers(office)
     except BadProgram as error:  # an NNPARITY_SOFFICE or NNPARITY_UNO_PYTHON that cannot work
         return Check("LibreOffice", False, str(error), f"unset {error.variable}",
+                     "tox -e spreadsheet, nnparity run --spreadsheet")
+    except BadSetting as error:
+        return Check("LibreOffice", False, str(error), "unset NNPARITY_CALC_TIMEOUT",
                      "tox -e spreadsheet, nnparity run --spreadsheet")
     if office and python:
         found = f"{office}; LibreOffice's uno module in {python}"
@@ -213,6 +222,21 @@ def check_libreoffice() -> Check:
         found = f"{office}, but no Python with LibreOffice's uno module (python3-uno)"
     return Check("LibreOffice", bool(office and python), found, libreoffice_fix(),
                  "tox -e spreadsheet, nnparity run --spreadsheet")
+
+
+def office_answers(office: str) -> None:
+    """The soffice a user named (NNPARITY_SOFFICE) says its version, as LibreOffice's does;
+    BadProgram otherwise (/bin/false is a program, and no LibreOffice)."""
+    try:
+        done = subprocess.run([office, "--version"], capture_output=True, timeout=60,
+                              env=office_env())
+        said = done.stdout.decode(errors="replace")
+    except (OSError, subprocess.TimeoutExpired) as error:
+        said, done = str(error), None
+    if done is None or done.returncode != 0 or "LibreOffice" not in said:
+        raise BadProgram(f"NNPARITY_SOFFICE={office} does not say a LibreOffice version "
+                         "(soffice --version): give the path of LibreOffice's soffice, or "
+                         "unset it", "NNPARITY_SOFFICE")
 
 
 def add_parser(sub) -> None:

@@ -136,13 +136,15 @@ def uno_python() -> str | None:
 def cannot_import_uno(python: str) -> str | None:
     """Why `python` cannot import LibreOffice's uno module, or None when it can."""
     try:
-        done = subprocess.run([python, "-c", "import uno"], capture_output=True,
+        done = subprocess.run([python, "-c", "import uno; print('uno')"], capture_output=True,
                               timeout=UNO_IMPORT_TIMEOUT, env=office_env())
     except subprocess.TimeoutExpired:
         return f"did not answer `import uno` within {UNO_IMPORT_TIMEOUT} s"
     except OSError as error:
         return f"does not run ({error.strerror or error})"
-    return None if done.returncode == 0 else "cannot import uno"
+    # its answer, not its exit status alone: /usr/bin/true exits 0 and imports nothing
+    said = done.stdout.decode(errors="replace").split()
+    return None if done.returncode == 0 and said[-1:] == ["uno"] else "cannot import uno"
 
 
 def office_env() -> dict[str, str]:

@@ -11,6 +11,8 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from nnparity import doctor
 
 
@@ -96,3 +98,18 @@ def test_doctor_names_an_nnparity_soffice_that_is_not_there_and_fixes_it_by_unse
         f"doctor should say NNPARITY_SOFFICE names nothing: {check.detail}"
     )
     assert check.fix == "unset NNPARITY_SOFFICE", check.fix
+
+
+@pytest.mark.parametrize("variable, value, said", [
+    ("NNPARITY_SOFFICE", "false", "does not say a LibreOffice version"),
+    ("NNPARITY_UNO_PYTHON", "true", "cannot import uno"),
+    ("NNPARITY_CALC_TIMEOUT", "abc", "is not a positive number of seconds"),
+], ids=["soffice-that-is-no-libreoffice", "a-python-that-answers-nothing", "a-bad-timeout"])
+def test_doctor_names_a_libreoffice_setting_a_spreadsheet_run_could_not_use(
+    monkeypatch, variable, value, said
+):
+    """It said 'ok LibreOffice' for /bin/false, /usr/bin/true and a timeout of 'abc': a
+    spreadsheet run then failed, or refused the setting."""
+    monkeypatch.setenv(variable, shutil.which(value) or value)
+    check = doctor.check_libreoffice()
+    assert not check.ok and said in check.detail and check.fix == f"unset {variable}", check
