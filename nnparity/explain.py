@@ -24,10 +24,11 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from . import steps, supervise, workbook
+from . import scripts, steps, supervise, workbook
 from .cases import Case, load_case
 from .command import (
     OK,
+    BadInput,
     add_case_option,
     add_timeout_option,
     bad_input,
@@ -450,6 +451,8 @@ def command_explain(args, console: Console, err: Console) -> int:
         deadline = supervise.Deadline(parse_timeout(args.timeout))
     if explain_script.wanted(args):
         return explain_script.command(args, console, err, case, epoch, deadline)
+    if getattr(args, "names", None):  # as run refuses it (scripts.sides)
+        raise BadInput(scripts.NAMES_NEED_A_SCRIPT)
     py, rs = checked_sources()
     with supervise.Supervisor(deadline) as ports:
         python_port, r_port = ports.port("python"), ports.port("r")

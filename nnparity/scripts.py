@@ -1497,6 +1497,13 @@ def add_run_options(run, r_group) -> None:
     )
 
 
+#: --names given with no script (run, explain): bad input.
+NAMES_NEED_A_SCRIPT = (
+    "--names maps a learner's script's names to the article's: give --python-script or "
+    "--r-script with it (a port's names are the article's already)"
+)
+
+
 def wanted(args) -> bool:
     return bool(getattr(args, "r_script", None) or getattr(args, "python_script", None))
 
@@ -1515,10 +1522,7 @@ def sides(args) -> tuple[tuple[str, Path | None, dict], tuple[str, Path | None, 
         )
     names = {"names": parse_names(args.names)}
     if args.names and not wanted(args):
-        raise BadInput(
-            "--names maps a learner's script's names to the article's: give --python-script "
-            "or --r-script with it (a port's names are the article's already)"
-        )
+        raise BadInput(NAMES_NEED_A_SCRIPT)
     if args.python_script:
         python = ("python-script", args.python_script, names)
     else:

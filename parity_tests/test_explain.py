@@ -226,3 +226,13 @@ def test_explain_beyond_a_workbooks_epochs_suggests_no_workbook_command_that_wou
     assert "--epochs" not in header and f"at most {MAX_EPOCHS}" in header, (
         f"it suggested a workbook of {MAX_EPOCHS + 1} epochs, which workbook refuses: {header}"
     )
+
+
+def test_explain_with_names_and_no_script_is_refused_as_run_refuses_it(capsys):
+    from nnparity.cli import main
+
+    code = main(["explain", "--names", "W1=wh", "--step", "2"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--names maps a learner's script's names" in err, (
+        f"explain ignored --names without a script (exit {code}): {err}"
+    )
