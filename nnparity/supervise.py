@@ -263,6 +263,9 @@ class WorkerPort(Port):
         if pending.epochs is not None:
             first, last = pending.epochs
             total = f" of {self.epochs_total}" if self.epochs_total else ""
+            if self.kind.endswith("-script"):  # one call runs it all: it may not be in its loop
+                return (f"running to the end of its training loop (epochs {first}-{last}"
+                        f"{total}; its code before the loop included)")
             return f"training epochs {first}-{last}{total}"
         return {"lockstep": "recomputing the steps (lockstep)", "start": "starting"}.get(
             pending.what, pending.what

@@ -1683,3 +1683,13 @@ def test_a_loop_computing_the_matrices_in_functions_it_calls_is_told_so(
     assert code == 2 and "in functions it calls (train_step)" in err, (
         f"exit {code}\n{path.read_text()}\n{out}{err}"
     )
+
+
+def test_a_script_hanging_before_its_loop_times_out_without_being_said_to_train(
+    r_available, tmp_path
+):
+    # It said the script "had not finished training epochs 1-5000", stuck before its loop.
+    path = variant(tmp_path, "faithful.py", "hangs.py",
+                   ("for i in range(epoch):\n", "while True:\n    pass\nfor i in range(epoch):\n"))
+    code, out, err = run_script(path, "--epochs", "20", "--timeout", "3")
+    assert code == 1 and "its code before the loop included" in err, f"exit {code}\n{out}{err}"
