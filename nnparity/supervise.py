@@ -238,7 +238,7 @@ class WorkerPort(Port):
                 self.kill()
                 raise RunTimeout(
                     f"timed out after {self.deadline.seconds:g} s (--timeout): {self.describe()} "
-                    f"had not finished {self._doing(pending)}"
+                    f"had not finished {self._doing(pending, waited=True)}"
                 )
             try:
                 ready = self.connection.poll(0.2 if left is None else min(0.2, max(left, 0.0)))
@@ -257,13 +257,14 @@ class WorkerPort(Port):
     def _failure(self, message: str) -> PortError:
         return PortError(message) if self.loaded else LoadError(message)
 
-    def _doing(self, pending: Pending) -> str:
+    def _doing(self, pending: Pending, waited: bool = False) -> str:
+        """What the worker was asked to do; `waited`: for a run that timed out waiting."""
         if pending.what == "load":
             return "loading"
         if pending.epochs is not None:
             first, last = pending.epochs
             total = f" of {self.epochs_total}" if self.epochs_total else ""
-            if self.kind.endswith("-script"):  # one call runs it all: it may not be in its loop
+            if waited and self.kind.endswith("-script"):  # it may hang before its loop
                 return (f"running to the end of its training loop (epochs {first}-{last}"
                         f"{total}; its code before the loop included)")
             return f"training epochs {first}-{last}{total}"
