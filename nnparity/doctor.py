@@ -230,10 +230,9 @@ def office_answers(office: str) -> None:
     try:
         done = subprocess.run([office, "--version"], capture_output=True, timeout=60,
                               env=office_env())
-        said = done.stdout.decode(errors="replace")
-    except (OSError, subprocess.TimeoutExpired) as error:
-        said, done = str(error), None
-    if done is None or done.returncode != 0 or "LibreOffice" not in said:
+    except (OSError, subprocess.TimeoutExpired):
+        done = None
+    if done is None or done.returncode != 0 or b"LibreOffice" not in done.stdout:
         raise BadProgram(f"NNPARITY_SOFFICE={office} does not say a LibreOffice version "
                          "(soffice --version): give the path of LibreOffice's soffice, or "
                          "unset it", "NNPARITY_SOFFICE")

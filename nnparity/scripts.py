@@ -1085,8 +1085,7 @@ class PythonScript(_Script):
         assigning = {}
         for node in ast.walk(self.tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                names = [self.names.get(n, n) for child in node.body
-                         for _, ns in _assignments(ast.Module([child], [])) for n in ns]
+                names = [self.names.get(n, n) for _, ns in _assignments(node) for n in ns]
                 found = [n for n in dict.fromkeys(names) if n in steps.NAMES]
                 if found:
                     assigning[node.name] = found

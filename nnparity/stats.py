@@ -208,9 +208,7 @@ def is_statistics(path: Path) -> bool:
         with open(path, "rb") as handle:
             if handle.readline(4096).rstrip(b"\r\n") != ",".join(SCHEMA).encode():
                 return False
-        frame = pd.read_csv(
-            path, dtype={c: d for c, d in SCHEMA.items() if d != "bool"}, **round_trip()
-        )
+        frame = _read_csv(path)
     except (OSError, ValueError):  # pyarrow's "not Parquet", pandas' misfit rows or types
         return False
     bools = [column for column, dtype in SCHEMA.items() if dtype == "bool"]
@@ -268,6 +266,14 @@ def as_r_logical(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(**{c: np.where(frame[c], "TRUE", "FALSE") for c in bools})
 
 
+def _read_csv(path: Path | str) -> pd.DataFrame:
+    """A statistics CSV as pandas reads it, every column but the bools in SCHEMA's dtype (the
+    bools are TRUE and FALSE, which read_csv takes as bool by itself)."""
+    return pd.read_csv(
+        path, dtype={c: d for c, d in SCHEMA.items() if d != "bool"}, **round_trip()
+    )
+
+
 def read(path: Path | str) -> pd.DataFrame:
     """Read a table written by ``write`` back, with the schema's dtypes and the same doubles."""
     path = Path(path)
@@ -277,9 +283,7 @@ def read(path: Path | str) -> pd.DataFrame:
         if is_parquet(path):
             frame = pd.read_parquet(path)
         else:
-            frame = pd.read_csv(
-                path, dtype={c: d for c, d in SCHEMA.items() if d != "bool"}, **round_trip()
-            )
+            frame = _read_csv(path)
     except (OSError, ValueError) as error:
         raise StatsError(f"{path}: cannot be read as nnparity statistics ({error})") from None
     missing = [column for column in SCHEMA if column not in frame.columns]

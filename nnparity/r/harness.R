@@ -283,7 +283,6 @@ check_epoch_shapes <- function(name, matrices, sizes, shape, first, check) {
   )
 }
 
-# "a 3 x 1 matrix", or describe_value() for a value without two dimensions.
 # The attributes with which the harness marks a trace for Python (epochs_last()
 # below) mean what the harness says only: a port's own (its array marked
 # "unrecorded", which Python read as an epoch it left NULL) are dropped. Only
@@ -296,6 +295,7 @@ without_markers <- function(value) {
   value
 }
 
+# "a 3 x 1 matrix", or describe_value() for a value without two dimensions.
 describe_shape <- function(value) {
   if (length(dim(value)) != 2) return(describe_value(value))
   paste("a", paste(dim(value), collapse = " x "), "matrix")

@@ -887,10 +887,8 @@ script_own_dims <- function(env, names, map) {
         dims[[name]] <- dim(own)
       } else if (is.numeric(own) && length(own) > 1) {
         dims[[name]] <- if (script_is_bias(name)) {
-          script_vector_bias_dims(
-            length(own), script_own_value(env, "X", map),
-            script_bias_cols(env, name, map)
-          )
+          own_x <- script_own_value(env, "X", map)
+          script_vector_bias_dims(own, own_x, script_bias_cols(env, name, map))
         } else {
           c(length(own), 1L)
         }
@@ -907,12 +905,11 @@ script_own_dims <- function(env, names, map) {
 # columns (`cols`); else, its length a multiple of X's rows, one per sample
 # and column, as `+` recycles it down the columns (rep(b, nrow(X)) for one
 # output, rep(b, each = nrow(X))).
-script_vector_bias_dims <- function(cells, own_x, cols) {
-  rows <- NROW(own_x)
-  per_sample <- !is.null(own_x) && rows > 1 && cells %% rows == 0 &&
-    !identical(as.integer(cells), as.integer(cols))
-  if (per_sample) return(as.integer(c(rows, cells / rows)))
-  c(1L, as.integer(cells))
+script_vector_bias_dims <- function(own, own_x, cols) {
+  if (script_vector_per_sample(own, own_x, cols)) {
+    return(as.integer(c(NROW(own_x), length(own) / NROW(own_x))))
+  }
+  c(1L, length(own))
 }
 
 # The columns of the script's own weight a bias goes with (wh's for bh,
