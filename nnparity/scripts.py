@@ -659,22 +659,11 @@ class _Hooks:
             # loop runs the case's epochs instead; an endless one is not run to its end)
             passes = len(list(itertools.islice(value, rows + 1)))
         if passes is not None and passes == rows and (self.over_data or self.nested):
-            raise _PerSample(
-                f"the training loop runs over the samples ({self.loop_text}: {passes} passes, "
-                "one per sample of X): that "
-                "is per-sample training, one update per sample; the article's network takes "
-                "every sample at once (full batch) and updates once per epoch, which is what "
-                "nnparity checks"
-            )
+            raise _PerSample(per_sample(self.loop_text, passes))
         if self.over_data and passes is not None and rows is not None and passes < rows:
             # range(0, X.shape[0], 2), np.array_split(np.arange(len(X)), 2): fewer passes
             # than samples, read from them (range(len(X) * 1000) counts epochs)
-            raise _PerSample(
-                f"the training loop runs over batches of the samples ({self.loop_text}: "
-                f"{passes} passes over X's {rows} rows): that is mini-batch training, one "
-                "update per batch; the article's network takes every sample at once (full "
-                "batch) and updates once per epoch, which is what nnparity checks"
-            )
+            raise _PerSample(per_sample(self.loop_text, passes, rows))
         if count is None:
             return
         self.written_count = count
@@ -880,6 +869,7 @@ class PythonScript(_Script):
     """A learner's Python 3 script, run in this process with its loop rewritten through ast."""
 
     language = "Python"
+    FOR_LOOP = "for i in range(epoch):"  # the training loop as a refusal suggests it
 
     def __init__(self, path: Path | str, names: dict[str, str] | None = None):
         super().__init__(path, names)
@@ -1021,8 +1011,8 @@ class PythonScript(_Script):
             loops, key=lambda x: (-len(x[3]), -x[1], x[0].lineno))
         self.loop_nested = depth > 0  # inside another loop (the epochs, if it runs per sample)
         if not article:
-            raise ScriptRefused(
-                f"{self.path}: {self._in_functions(loops) or no_article_names(loops)}")
+            raise ScriptRefused(self._in_functions(loops) or f"{self.path}: " + no_article_names(
+                [(one.lineno, names) for one, _, names, _ in loops]))
         # Every loop that trains (updates every weight and bias), besides the one chosen: a
         # second would go unchecked. A loop inside another that qualifies is part of it.
         trains = [
@@ -1036,10 +1026,7 @@ class PythonScript(_Script):
         if len(outer) > 1:
             raise ScriptRefused(f"{self.path}: {two_loops(sorted(one.lineno for one in outer))}")
         if not isinstance(loop, ast.For):
-            raise ScriptRefused(
-                f"{self.where(loop.lineno)}: the training loop is a `while` loop; nnparity runs "
-                "a `for` loop once per epoch: write it as for i in range(epoch):"
-            )
+            raise ScriptRefused(f"{self.where(loop.lineno)}: {not_a_for_loop('while', self)}")
         self._refuse_rounds_that_change_training(loop, [entry[0] for entry in loops])
         ordered = {name: article[name] for name in steps.NAMES if name in article}
         return loop, ordered, assigned
@@ -1070,12 +1057,8 @@ class PythonScript(_Script):
                 if node is loop or _inside(node, loop) or not changed:
                     continue
                 raise ScriptRefused(
-                    f"{self.where(outer.lineno)}: the training loop (line {loop.lineno}) runs "
-                    f"inside this loop, which changes {', '.join(changed)} (line {node.lineno}) "
-                    "between its runs: nnparity runs the training loop once, over the case's "
-                    "epochs, and stops the script when it ends, so that change would never "
-                    "run; write the training as one loop over all its epochs (a loop around "
-                    "it may only repeat it, printing the error, say)"
+                    f"{self.where(outer.lineno)}: "
+                    f"{changing_rounds(loop.lineno, changed, node.lineno)}"
                 )
 
     def _in_functions(self, loops) -> str | None:
@@ -1095,14 +1078,7 @@ class PythonScript(_Script):
             if called:
                 called = list(dict.fromkeys(called))
                 matrices = list(dict.fromkeys(n for f in called for n in assigning[f]))
-                return (
-                    f"line {loop.lineno}: the loop computes the article's matrices "
-                    f"({', '.join(matrices[:4])}{', ...' if len(matrices) > 4 else ''}) in "
-                    f"functions it calls ({', '.join(called)}), which assign them inside "
-                    "themselves: nnparity records what the loop's own body assigns; assign "
-                    "each there (output = forward(X), the function returning it), or put the "
-                    "functions' lines in the loop"
-                )
+                return f"{self.where(loop.lineno)}: {computed_in_functions(matrices, called)}"
         return None
 
     def body_lines(self) -> dict[str, tuple[int, int]]:
@@ -1317,16 +1293,64 @@ def two_loops(lines: list[int]) -> str:
     )
 
 
+def not_a_for_loop(kind: str, script: _Script) -> str:
+    """The refusal of a training loop of another `kind` than `for` (while, repeat)."""
+    return (
+        f"the training loop is a `{kind}` loop; nnparity runs a `for` loop once per epoch: "
+        f"write it as {script.FOR_LOOP}"
+    )
+
+
+def changing_rounds(loop: int, changed: list[str], changed_at: int | None = None) -> str:
+    """The refusal of a loop around the training loop (at line `loop`) that changes what it
+    trains from between its runs (`changed`, at line `changed_at` when known)."""
+    at = f" (line {changed_at})" if changed_at else ""
+    return (
+        f"the training loop (line {loop}) runs inside this loop, which changes "
+        f"{', '.join(changed)}{at} between its runs: nnparity runs the training loop once, over "
+        "the case's epochs, and stops the script when it ends, so that change would never run; "
+        "write the training as one loop over all its epochs (a loop around it may only repeat "
+        "it, printing the error, say)"
+    )
+
+
+def computed_in_functions(matrices: list[str], called: list[str]) -> str:
+    """The refusal of a loop whose matrices are assigned inside the functions it calls."""
+    shown = ", ".join(matrices[:4]) + (", ..." if len(matrices) > 4 else "")
+    return (
+        f"the loop computes the article's matrices ({shown}) in functions it calls "
+        f"({', '.join(called)}), which assign them inside themselves: nnparity records what "
+        "the loop's own body assigns; assign each there (output = forward(X), the function "
+        "returning it), or put the functions' lines in the loop"
+    )
+
+
+def per_sample(loop_text: str, passes: int, rows: int | None = None) -> str:
+    """The refusal of a loop over the samples (one pass per row of X), or over batches of them
+    (`rows`: fewer passes than X has rows)."""
+    if rows is None:
+        how = (f"over the samples ({loop_text}: {passes} passes, one per sample of X): that is "
+               "per-sample training, one update per sample")
+    else:
+        how = (f"over batches of the samples ({loop_text}: {passes} passes over X's {rows} "
+               "rows): that is mini-batch training, one update per batch")
+    return (
+        f"the training loop runs {how}; the article's network takes every sample at once "
+        "(full batch) and updates once per epoch, which is what nnparity checks"
+    )
+
+
 NO_LOOP = (
     "no training loop found: nnparity looks for a for loop whose body assigns the article's "
     "matrices (hidden_layer_input, output, wout, bh, ...)"
 )
 
 
-def no_article_names(loops) -> str:
+def no_article_names(loops: list[tuple[int, list[str]]]) -> str:
+    """No loop assigns the article's names (loops: each one's line and what it assigns)."""
     where = "; ".join(
-        f"line {loop.lineno} assigns {', '.join(dict.fromkeys(assigned)) or 'nothing'}"
-        for loop, _, assigned, _ in loops
+        f"line {line} assigns {', '.join(dict.fromkeys(assigned)) or 'nothing'}"
+        for line, assigned in loops
     )
     return (
         f"no loop assigns any of the article's matrices ({where}): name them as the article "
@@ -1370,15 +1394,15 @@ class RScript(_Script):
     """A learner's R script, run in the embedded R with its loop rewritten as a call."""
 
     language = "R"
+    FOR_LOOP = "for (i in 1:epoch) { ... }"
 
     def __init__(self, path: Path | str, names: dict[str, str] | None = None):
         super().__init__(path, names)
         self.plan = _r_call(
             "nnparity_script_plan", str(self.path.resolve()), *self._map(), np.array(steps.NAMES)
         )
-        if "training_loops" in self.plan.keys():
-            lines = [int(line) for line in np.ravel(self.plan["training_loops"])]
-            raise ScriptRefused(f"{self.path}: {two_loops(lines)}")
+        if "refusal" in self.plan.keys():
+            raise ScriptRefused(self.refusal(self.plan["refusal"]))
         if "problem" in self.plan.keys():
             problem = _scalar(self.plan["problem"])
             hint = self.other_language_hint() if "cannot parse" in problem else ""
@@ -1389,6 +1413,34 @@ class RScript(_Script):
             aliases = self.plan["aliases"]
             self.aliases = dict(zip((str(n) for n in np.ravel(aliases["from"])),
                                     (str(n) for n in np.ravel(aliases["to"])), strict=True))
+
+    def refusal(self, facts) -> str:
+        """script.R's plan refused the script, with the facts of why (its ``kind``): worded
+        here, once for both languages."""
+        def texts(value) -> list[str]:
+            return [str(v) for v in np.ravel(value)]
+
+        kind = str(_scalar(facts["kind"]))
+        if kind == "two_loops":
+            return f"{self.path}: {two_loops([int(v) for v in np.ravel(facts['lines'])])}"
+        if kind == "no_loop":
+            return f"{self.path}: {NO_LOOP}"
+        if kind == "no_names":
+            # each loop's names, one loop after another (their counts)
+            counts = np.ravel(facts["counts"]).astype(int)
+            groups = np.split(np.array(texts(facts["assigned"]), dtype=object),
+                              np.cumsum(counts)[:-1])
+            loops = zip((int(line) for line in np.ravel(facts["lines"])), groups, strict=True)
+            return f"{self.path}: {no_article_names([(n, list(g)) for n, g in loops])}"
+        if kind == "not_for":
+            text = not_a_for_loop(str(_scalar(facts["loop_kind"])), self)
+        elif kind == "rounds":
+            text = changing_rounds(int(_scalar(facts["loop_line"])), texts(facts["changed"]))
+        elif kind == "called":
+            text = computed_in_functions(texts(facts["matrices"]), texts(facts["called"]))
+        else:
+            raise ValueError(f"script.R refused with an unknown kind: {kind}")
+        return f"{self.where(int(_scalar(facts['line'])))}: {text}"
 
     def loop_line(self) -> int | None:
         return _scalar(self.plan["line"])
@@ -1433,8 +1485,13 @@ class RScript(_Script):
             refusal = self.misfit(shapes, {n: str(_scalar(theirs[n])) for n in theirs.keys()})
             if refusal is not None:
                 raise refusal
+        if status == "plan":
+            raise ScriptRefused(self.refusal(outcome["refusal"]))
         if status == "per_sample":
-            raise ScriptRefused(f"{self.where(self.loop_line())}: {_scalar(outcome['message'])}")
+            rows = _scalar(outcome["rows"]) if "rows" in outcome.keys() else None
+            text = per_sample(str(_scalar(outcome["loop_text"])), int(_scalar(outcome["passes"])),
+                              None if rows is None else int(rows))
+            raise ScriptRefused(f"{self.where(self.loop_line())}: {text}")
         if status == "unnamed":
             raise self.unnamed(
                 [str(n) for n in np.ravel(outcome["missing"])],

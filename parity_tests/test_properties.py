@@ -14,6 +14,7 @@ and replay it with `nnparity run --case PATH`.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -84,7 +85,9 @@ def test_both_ports_agree_on_any_small_network(ports, case):
     check_parity(case, *ports)
 
 
-def test_a_failing_example_is_printed_as_a_case_folder_that_loads_back(r_available, article):
+def test_a_failing_example_is_printed_as_a_case_folder_that_loads_back(
+    request, r_available, article
+):
     """The message of a failure (here, the article's own R) must hold a case a user can save and
     replay.
     """
@@ -93,6 +96,7 @@ def test_a_failing_example_is_printed_as_a_case_folder_that_loads_back(r_availab
     message = str(failure.value)
     assert "PARITY FAILS" in message and "epoch 1, step 11 (bout)" in message, message
     folder = Path(message.split("as a case folder: ")[1].splitlines()[0])
+    request.addfinalizer(lambda: shutil.rmtree(folder.parent, ignore_errors=True))
     saved = cases.load_case(folder)
     for name, matrix in article.matrices().items():
         assert np.array_equal(getattr(saved, name), matrix), (

@@ -1496,6 +1496,20 @@ def test_the_learning_rate_named_is_the_one_the_updates_read(tmp_path):
 # ---- the loop as it counts, batches, what a script leaves open, a loop in a function ---------
 
 
+def test_an_r_training_loop_written_with_repeat_is_refused_naming_the_for_loop_to_write(
+    r_available, tmp_path
+):
+    # R's refusals are worded in scripts.py from the facts script.R finds: the file, the line,
+    # the loop's kind and R's own for loop, not Python's.
+    path = variant(tmp_path, "faithful.R", "repeats.R", (
+        "for (i in 1:epoch) {\n", "i <- 0\nrepeat {\n  i <- i + 1\n  if (i > epoch) break\n"
+    ))
+    code, out, err = run_script(path, "--epochs", "20")
+    expected = (f"nnparity: {path}:27: the training loop is a `repeat` loop; nnparity runs a "
+                "`for` loop once per epoch: write it as for (i in 1:epoch) { ... }")
+    assert code == 2 and err.strip() == expected, f"exit {code}, expected:\n{expected}\n{err}"
+
+
 @pytest.mark.parametrize("name, edit", [
     ("faithful.py", ("for i in range(epoch):\n", "for i in range(0, X.shape[0], 2):\n")),
     ("faithful.R", ("for (i in 1:epoch) {\n", "for (i in seq(1, nrow(X), by = 2)) {\n")),

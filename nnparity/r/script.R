@@ -149,8 +149,10 @@ script_line <- function(exprs, top, path = integer()) {
   line
 }
 
-# Parse the script and find its training loop. Returns list(problem = text)
-# or list(exprs, top, path, line, assigned, article, body_lines).
+# Parse the script and find its training loop. Returns list(problem = text),
+# list(refusal = facts) (a refusal's kind and facts, which scripts.py words as
+# for a Python script) or list(exprs, top, path, line, assigned, article,
+# body_lines).
 nnparity_script_plan <- function(file, from, to, article) {
   map <- stats::setNames(to, from)
   exprs <- tryCatch(
@@ -163,8 +165,11 @@ nnparity_script_plan <- function(file, from, to, article) {
   }
   loops <- script_all_loops(exprs, map, article)
   missing <- script_missing_loop(exprs, loops, map, article)
-  if (!is.null(missing)) {
+  if (is.character(missing)) {
     return(list(problem = missing))
+  }
+  if (!is.null(missing)) {
+    return(list(refusal = missing))
   }
   counts <- vapply(loops, function(l) length(l$article), integer(1))
   # The loop assigning most of the article's matrices; on a tie the innermost,
@@ -174,21 +179,11 @@ nnparity_script_plan <- function(file, from, to, article) {
   best <- loops[[order(-counts, -depths)[1]]]
   trains <- script_training_loops(loops, best)
   if (length(trains) > 1) {
-    # worded in scripts.py (two_loops), as for Python
-    return(list(
-      problem = "more than one training loop", training_loops = trains
-    ))
+    return(list(refusal = list(kind = "two_loops", lines = trains)))
   }
-  if (best$kind != "for") {
-    return(list(problem = paste0(
-      "line ", best$line, ": the training loop is a `", best$kind,
-      "` loop; nnparity runs a `for` loop once per epoch: write it as ",
-      "for (i in 1:epoch) { ... }"
-    )))
-  }
-  rounds <- script_changing_rounds(exprs, loops, best, map)
-  if (!is.null(rounds)) {
-    return(list(problem = rounds))
+  refusal <- script_loop_refusal(exprs, loops, best, map)
+  if (!is.null(refusal)) {
+    return(list(refusal = refusal))
   }
   best$over_data <- script_over_data(exprs, best, map)
   held <- script_held_in_objects(exprs, best)
@@ -313,13 +308,22 @@ script_part_assigned <- function(e) {
   if (part) paste(deparse(target), collapse = "") else character()
 }
 
+# Why the chosen loop cannot be run as the training loop, or NULL: it is no
+# `for` loop, or a loop around it changes what it trains from.
+script_loop_refusal <- function(exprs, loops, best, map) {
+  if (best$kind != "for") {
+    return(list(kind = "not_for", line = best$line, loop_kind = best$kind))
+  }
+  script_changing_rounds(exprs, loops, best, map)
+}
+
 # A loop around the training loop may only repeat it (printing the error every
 # 1000 epochs): nnparity runs the training loop once, over the case's epochs,
 # and stops the script when it ends, so what a loop around it does between its
-# runs (new random weights, a smaller lr) would never run. The refusal (as
-# scripts.py's _refuse_rounds_that_change_training), or NULL: a statement of a
-# loop around it, outside it, assigning a weight, bias, X, y or lr, or a name
-# the training loop's article matrices read from before it.
+# runs (new random weights, a smaller lr) would never run. The refusal's facts
+# (worded in scripts.py, changing_rounds), or NULL: a statement of a loop
+# around it, outside it, assigning a weight, bias, X, y or lr, or a name the
+# training loop's article matrices read from before it.
 script_changing_rounds <- function(exprs, loops, best, map) {
   chosen <- exprs[[best$top]]
   for (i in best$path) chosen <- chosen[[i]]
@@ -345,14 +349,9 @@ script_changing_rounds <- function(exprs, loops, best, map) {
     for (i in outer$path) stripped <- stripped[[i]]
     changed <- trains(script_assigned(stripped[[length(stripped)]]))
     if (length(changed) > 0) {
-      return(paste0(
-        "line ", outer$line, ": the training loop (line ", best$line,
-        ") runs inside this loop, which changes ",
-        paste(unique(changed), collapse = ", "), " between its runs: ",
-        "nnparity runs the training loop once, over the case's epochs, and ",
-        "stops the script when it ends, so that change would never run; write ",
-        "the training as one loop over all its epochs (a loop around it may ",
-        "only repeat it, printing the error, say)"
+      return(list(
+        kind = "rounds", line = outer$line, loop_line = best$line,
+        changed = unique(changed)
       ))
     }
   }
@@ -459,14 +458,14 @@ script_missing_loop <- function(exprs, loops, map, article) {
   if (length(loops) > 0 && max(counts) > 0) return(NULL)
   inside <- script_loop_in_function(exprs, map, article)
   if (!is.null(inside)) return(inside)
-  if (length(loops) == 0) return(script_no_loop)
+  if (length(loops) == 0) return(list(kind = "no_loop"))
   called <- script_loop_calls_assigning(exprs, loops, map, article)
   if (!is.null(called)) called else script_no_article_names(loops)
 }
 
 # A loop whose body computes the article's matrices in functions it calls,
-# which assign them themselves (output <<- ...): the refusal saying so, or NULL
-# (as scripts.py's _in_functions).
+# which assign them themselves (output <<- ...): the refusal's facts (worded in
+# scripts.py, computed_in_functions), or NULL.
 script_loop_calls_assigning <- function(exprs, loops, map, article) {
   assigning <- script_functions_assigning(exprs, map, article)
   for (loop in loops) {
@@ -474,15 +473,9 @@ script_loop_calls_assigning <- function(exprs, loops, map, article) {
     for (i in loop$path) expr <- expr[[i]]
     called <- intersect(all.names(expr), names(assigning))
     if (length(called) == 0) next
-    matrices <- unique(unlist(assigning[called]))
-    shown <- paste(utils::head(matrices, 4), collapse = ", ")
-    if (length(matrices) > 4) shown <- paste0(shown, ", ...")
-    return(paste0(
-      "line ", loop$line, ": the loop computes the article's matrices (",
-      shown, ") in functions it calls (", paste(called, collapse = ", "),
-      "), which assign them inside themselves: nnparity records what the ",
-      "loop's own body assigns; assign each there (output = forward(X), the ",
-      "function returning it), or put the functions' lines in the loop"
+    return(list(
+      kind = "called", line = loop$line, called = called,
+      matrices = unique(unlist(assigning[called]))
     ))
   }
   NULL
@@ -544,25 +537,15 @@ script_function_bodies <- function(e) {
   found
 }
 
-script_no_loop <- paste(
-  "no training loop found: nnparity looks for a for loop whose body",
-  "assigns the article's matrices (hidden_layer_input, output, wout, bh, ...)"
-)
-
+# The loops of a script none of which assigns the article's matrices, each
+# with what it assigns (worded in scripts.py, no_article_names).
 script_no_article_names <- function(loops) {
-  where <- vapply(loops, function(l) {
-    assigned <- if (length(l$assigned)) {
-      paste(l$assigned, collapse = ", ")
-    } else {
-      "nothing"
-    }
-    paste0("line ", l$line, " assigns ", assigned)
-  }, character(1))
-  paste0(
-    "no loop assigns any of the article's matrices (",
-    paste(where, collapse = "; "),
-    "): name them as the article does (wh, bh, output, ...) or map yours ",
-    "with --names your_name=article_name"
+  list(
+    kind = "no_names",
+    lines = vapply(loops, function(l) l$line, integer(1)),
+    # flat, each loop's names one after another, with their counts
+    assigned = as.character(unlist(lapply(loops, function(l) l$assigned))),
+    counts = vapply(loops, function(l) length(l$assigned), integer(1))
   )
 }
 
@@ -775,31 +758,17 @@ script_step_of <- function(own) {
 # per-sample training, one update per sample, not the article's full batch.
 script_check_per_sample <- function(rec, count, own_x) {
   rows <- if (is.null(own_x)) NA else NROW(own_x)
-  if (isTRUE(count < rows) && rec$over_data) {
-    # seq(1, nrow(X), by = 2): fewer passes than samples, read from them
-    # (1:(nrow(X) * 1000) counts epochs); as scripts.py's _Hooks.written
-    stop(structure(
-      class = c("nnparity_per_sample", "condition"),
-      list(call = NULL, message = paste0(
-        "the training loop runs over batches of the samples (", rec$loop_text,
-        ": ", count, " passes over X's ", rows, " rows): that is mini-batch ",
-        "training, one update per batch; the article's network takes every ",
-        "sample at once (full batch) and updates once per epoch, which is ",
-        "what nnparity checks"
-      ))
-    ))
-  }
-  if (!isTRUE(count == rows) || !(rec$over_data || rec$nested)) {
-    return(invisible())
-  }
+  # seq(1, nrow(X), by = 2): fewer passes than samples, read from them
+  # (1:(nrow(X) * 1000) counts epochs); worded in scripts.py (per_sample)
+  batches <- isTRUE(count < rows) && rec$over_data
+  samples <- isTRUE(count == rows) && (rec$over_data || rec$nested)
+  if (!batches && !samples) return(invisible())
   stop(structure(
     class = c("nnparity_per_sample", "condition"),
-    list(call = NULL, message = paste0(
-      "the training loop runs over the samples (", rec$loop_text, ": ", count,
-      " passes, one per sample of X): that is per-sample training, one ",
-      "update per sample; the article's network takes every sample at once ",
-      "(full batch) and updates once per epoch, which is what nnparity checks"
-    ))
+    list(
+      call = NULL, message = "per-sample training", loop_text = rec$loop_text,
+      passes = as.integer(count), rows = if (batches) as.integer(rows)
+    )
   ))
 }
 
@@ -1359,6 +1328,9 @@ nnparity_script_run <- function(file, from, to, article, inputs, epochs) {
       status = "before", message = plan$problem, line = NA, count = 0L
     ))
   }
+  if (!is.null(plan$refusal)) {
+    return(list(status = "plan", refusal = plan$refusal))
+  }
   exprs <- parse(file, keep.source = TRUE)
   for (i in seq_along(exprs)) exprs[[i]] <- script_global_assign(exprs[[i]])
   rec <- script_recorder(
@@ -1453,7 +1425,12 @@ script_eval <- function(exprs, rec) {
       )
     },
     nnparity_per_sample = function(refused) {
-      list(status = "per_sample", message = conditionMessage(refused))
+      facts <- list(
+        status = "per_sample", loop_text = refused$loop_text,
+        passes = refused$passes
+      )
+      facts$rows <- refused$rows # none for a loop over the samples
+      facts
     },
     nnparity_refused = function(refused) {
       list(
