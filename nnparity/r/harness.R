@@ -295,10 +295,17 @@ without_markers <- function(value) {
   value
 }
 
-# "a 3 x 1 matrix", or describe_value() for a value without two dimensions.
+# "a 3 x 1 matrix", "a vector of length 3", "a 2 x 2 x 2 array", or
+# describe_value() for a value of no dimensions that is no vector (a list).
 describe_shape <- function(value) {
-  if (length(dim(value)) != 2) return(describe_value(value))
-  paste("a", paste(dim(value), collapse = " x "), "matrix")
+  dims <- dim(value)
+  if (length(dims) < 2 && is.atomic(value) && !is.null(value)) {
+    vector <- if (is.null(dims)) "a vector" else "a one-dimensional array"
+    return(paste(vector, "of length", length(value)))
+  }
+  if (is.null(dims) || is.data.frame(value)) return(describe_value(value))
+  kind <- if (length(dims) == 2) "matrix" else "array"
+  paste("a", paste(dims, collapse = " x "), kind)
 }
 
 describe_value <- function(value) {
@@ -737,13 +744,9 @@ as_doubles <- function(name, value) {
 
 check_dim <- function(name, value, expected) {
   if (!identical(dim(value), as.integer(expected))) {
-    got <- if (is.null(dim(value))) {
-      paste("a vector of length", length(value))
-    } else {
-      paste("a", paste(dim(value), collapse = " x "), "matrix")
-    }
     stop(
-      "steps$", name, " returned ", got, " where the recorded one is ",
+      "steps$", name, " returned ", describe_shape(value),
+      " where the recorded one is ",
       paste(expected, collapse = " x "),
       call. = FALSE
     )
