@@ -30,6 +30,7 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
+import copy
 import gc
 import io
 import itertools
@@ -521,7 +522,8 @@ class _Rewrite(ast.NodeTransformer):
         before.insert(0, written)
         record = ast.parse(f"__nnparity__.record({lookup})").body[0]
         node.iter = ast.parse("__nnparity__.passes()", mode="eval").body
-        node.body = [*self._tracked(node.body), record]
+        # a pass that ends at a `continue` (one skipping a printout) is recorded there
+        node.body = [*_before_continue(self._tracked(node.body), record), record]
         done = ast.parse("__nnparity__.done()").body[0]
         made = [*before, node, done]
         for statement in made:
@@ -569,6 +571,30 @@ class _Rewrite(ast.NodeTransformer):
         ast.copy_location(hook, where)
         ast.fix_missing_locations(hook)
         return hook
+
+
+def _before_continue(statements: list[ast.stmt], hook: ast.stmt) -> list[ast.stmt]:
+    """The statements with `hook` run before each `continue` of the loop they are the body
+    of: in its if, with and try blocks, not in an inner loop's (its `continue` is that
+    loop's) nor in a function or class defined there."""
+    out = []
+    for statement in statements:
+        if isinstance(statement, ast.Continue):
+            out.append(ast.copy_location(copy.deepcopy(hook), statement))
+        elif isinstance(statement, (ast.For, ast.AsyncFor, ast.While)):
+            if statement.orelse:  # an inner loop's else block is this loop's
+                statement.orelse = _before_continue(statement.orelse, hook)
+        elif not isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            for field in ("body", "orelse", "finalbody"):
+                block = getattr(statement, field, None)
+                if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
+                    setattr(statement, field, _before_continue(block, hook))
+            for handler in getattr(statement, "handlers", None) or []:
+                handler.body = _before_continue(handler.body, hook)
+            for case in getattr(statement, "cases", None) or []:  # match
+                case.body = _before_continue(case.body, hook)
+        out.append(statement)
+    return out
 
 
 def _aliases(statements: list[ast.stmt], names: dict[str, str]) -> dict[str, str]:
@@ -1165,10 +1191,7 @@ class PythonScript(_Script):
                 "(is it in a function that is never called, or under an if that is false?)"
             )
         if hooks.count != epochs:
-            raise PortError(
-                f"{self.where(self.loop.lineno)}: the loop body ran to its end {hooks.count} "
-                f"times for {epochs} epochs (a `continue` or `break` in it?)"
-            )
+            raise PortError(f"{self.where(self.loop.lineno)}: {ended_early(hooks.count, epochs)}")
         self.given = hooks.given
         self.notes = [f"{self.path.name}'s {note}" for note in hooks.notes]
         return {name: np.stack(values) for name, values in hooks.trace.items() if values}
@@ -1290,6 +1313,16 @@ def two_loops(lines: list[int]) -> str:
         "biases): nnparity checks one training loop per script, and would "
         "leave the others unchecked: keep one training loop in the script, and put another "
         "training in a script of its own"
+    )
+
+
+def ended_early(passes: int, epochs: int) -> str:
+    """The loop ended after fewer passes than the case's epochs: a `break` (early stopping)."""
+    if not passes:
+        return "the training loop ended in its first pass (a `break` in it?)"
+    return (
+        f"the training loop ended after {passes} of the {epochs} epochs asked for (a `break` "
+        f"in it?): to check the epochs before it ends, run with --epochs {passes}"
     )
 
 
@@ -1516,10 +1549,7 @@ class RScript(_Script):
             raise self.stopped(status, line, message, int(_scalar(outcome["count"], 0)) + 1)
         count = int(_scalar(outcome["count"], 0))
         if count != epochs:
-            raise PortError(
-                f"{self.path}: the loop body ran to its end {count} times for {epochs} epochs "
-                "(a `next` or `break` in it?)"
-            )
+            raise PortError(f"{self.where(self.loop_line())}: {ended_early(count, epochs)}")
         self.notes = [f"{self.path.name}'s {note}" for note in np.ravel(outcome["notes"])]
         given = outcome["given"]
         self.given = {name: np.asarray(given[name], dtype=np.float64) for name in given.keys()}

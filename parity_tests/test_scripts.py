@@ -1576,7 +1576,50 @@ def test_a_loop_that_breaks_early_says_how_many_of_the_epochs_asked_for_were_com
     code, out, err = run_script(path, "--epochs", "20")
     assert code == 1, out + err
     assert "article (free, 0 of 20 epochs compared): PARITY FAILS" in out, out
-    assert "ran to its end 5 times for 20 epochs" in out, out
+    assert "the training loop ended after 5 of the 20 epochs asked for (a `break` in it?): " \
+        "to check the epochs before it ends, run with --epochs 5" in out, out
+
+
+@pytest.mark.parametrize("name, edit", [
+    ("faithful.py", ("    bh += np.sum(d_hiddenlayer, axis=0, keepdims=True) * lr\n",
+                     "    bh += np.sum(d_hiddenlayer, axis=0, keepdims=True) * lr\n"
+                     "    if i % 1000 != 0:\n        continue\n"
+                     "    print('epoch', i, 'loss', np.mean(E ** 2))\n")),
+    ("faithful.R", ("                   byrow = TRUE) * lr\n",
+                    "                   byrow = TRUE) * lr\n"
+                    "  if (i %% 1000 != 0) {\n    next\n  }\n"
+                    "  print(mean(E^2))\n")),
+], ids=["python-continue", "r-next"])
+def test_a_pass_ending_at_continue_or_next_after_its_updates_is_recorded_and_compared(
+    r_available, tmp_path, name, edit
+):
+    # Printing the error every 1000 epochs by skipping the rest of the body: each pass ended
+    # at the `continue` before the pass was recorded, and the run failed, "ran to its end 1
+    # times for 20 epochs".
+    path = variant(tmp_path, name, f"skips_{name}", edit)
+    code, out, err = run_script(path, "--epochs", "20")
+    assert code == 0, f"a loop skipping its printout holds parity with our port: exit {code}\n" \
+        f"{out}{err}"
+    assert "every step of every epoch (20)" in out, out
+
+
+@pytest.mark.parametrize("name, edit", [
+    ("faithful.py", ("    hidden_layer_input = np.dot(X, wh) + bh\n",
+                     "    if i == 3:\n        continue\n"
+                     "    hidden_layer_input = np.dot(X, wh) + bh\n")),
+    ("faithful.R", ("  hidden_layer_input = X %*% wh + bh\n",
+                    "  if (i == 4) next\n  hidden_layer_input = X %*% wh + bh\n")),
+], ids=["python-continue", "r-next"])
+def test_a_pass_skipped_by_continue_or_next_before_its_updates_fails_at_that_epoch(
+    r_available, tmp_path, name, edit
+):
+    # As written the loop trains one epoch less: recorded where it skips, the pass's weights
+    # are those of the epoch before, and parity fails there, not at the end.
+    path = variant(tmp_path, name, f"skips_{name}", edit)
+    code, out, err = run_script(path, "--epochs", "20", "--json")
+    assert code == 1, f"a loop skipping the training of epoch 4 must fail: exit {code}\n{err}"
+    first = json.loads(out)["modes"]["free"]["first_violation"]
+    assert first["epoch"] == 4, f"expected the first cell beyond the bound at epoch 4: {first}"
 
 
 @pytest.mark.parametrize("line, words", [

@@ -1296,6 +1296,8 @@ script_rewrite_loop <- function(loop, rec, epochs) {
   rec$sets <- script_loop_sets(loop[[4]])
   body <- script_mark_lines(loop[[4]], rec$at, script_tracking(rec))
   record <- as.call(list(rec$record, quote(environment())))
+  # a pass that ends at a `next` (one skipping a printout) is recorded there
+  body <- script_record_at_next(body, record)
   new_body <- as.call(list(as.name("{"), body, record))
   new_loop <- as.call(list(
     as.name("for"), loop[[2]], as.call(list(rec$passes)), new_body
@@ -1307,6 +1309,25 @@ script_rewrite_loop <- function(loop, rec, epochs) {
     new_loop,
     as.call(list(rec$done))
   ))
+}
+
+# The loop body with `record` called before each of its `next`: in its if
+# and { } blocks, not in an inner loop's (its `next` is that loop's) nor in a
+# function defined there.
+script_record_at_next <- function(expr, record) {
+  if (!is.call(expr)) return(expr)
+  head <- expr[[1]]
+  if (identical(head, as.name("next"))) {
+    return(as.call(list(as.name("{"), record, expr)))
+  }
+  inner <- c("for", "while", "repeat", "function")
+  if (is.name(head) && as.character(head) %in% inner) return(expr)
+  for (i in seq_along(expr)[-1]) {
+    if (is.call(expr[[i]])) {
+      expr[[i]] <- script_record_at_next(expr[[i]], record)
+    }
+  }
+  expr
 }
 
 # Run the script with its loop rewritten. Returns list(status, message, line,
