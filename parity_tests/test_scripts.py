@@ -431,6 +431,21 @@ def test_the_articles_scraped_matrix_products_are_named_when_r_stops_on_them(r_a
     assert "line 28: X%%wh; line 38: d_output^t(wout)" in out, out
 
 
+def test_a_modulo_or_a_power_of_numbers_is_not_taken_for_the_web_pages_lost_product(
+    r_available, tmp_path
+):
+    # An error inside a loop printing every 1000 epochs ended "the article's web page lost the
+    # * of %*% ..., and this loop has: line 44: i%%1000", sending the learner to a line that
+    # is right, away from the product that fails.
+    path = variant(tmp_path, "faithful.R", "prints.R",
+                   ("  wh = wh + t(X) %*% d_hiddenlayer * lr\n",
+                    "  wh = wh + X %*% d_hiddenlayer * lr\n"
+                    "  if (i %% 1000 == 0) print(mean(E**2) * 0.5**i)\n"))
+    code, out, err = run_script(path, "--epochs", "5")
+    assert code == 1 and "non-conformable" in out, f"X %*% d_hiddenlayer fails: exit {code}\n{out}"
+    assert "web page" not in out, f"i %% 1000, E**2 and 0.5**i are no lost products:\n{out}"
+
+
 def test_a_script_leaves_no_file_behind_and_prints_nothing_into_the_report(
     r_available, tmp_path, monkeypatch
 ):

@@ -198,7 +198,7 @@ nnparity_script_plan <- function(file, from, to, article) {
   best$init_lines <- script_init_lines(
     exprs, best, map, script_start_names()
   )
-  best$damage <- script_damage(exprs, best)
+  best$damage <- script_damage(exprs, best, map, article)
   best$carried <- script_carried(exprs, best, map, article)
   best$aliases <- script_aliases(as.list(exprs)[seq_len(best$top - 1)], map)
   best$problem <- NULL
@@ -589,7 +589,7 @@ script_statement_lines <- function(statements, refs, map, article) {
 # The article's web page lost the `*` of `%*%`: its R reads `X%%wh` (the
 # remainder) and `d_output**t(wout)` (which R reads as a power). Each such
 # call in the loop body, as "line N: code", for the error message.
-script_damage <- function(exprs, loop) {
+script_damage <- function(exprs, loop, map, article) {
   expr <- exprs[[loop$top]]
   for (i in loop$path) expr <- expr[[i]]
   body <- expr[[4]]
@@ -599,7 +599,7 @@ script_damage <- function(exprs, loop) {
   }
   found <- character()
   for (i in seq_along(body)[-1]) {
-    for (call in script_damaged_calls(body[[i]])) {
+    for (call in script_damaged_calls(body[[i]], map, article)) {
       found <- c(found, paste0(
         "line ", as.integer(refs[[i]])[1], ": ",
         paste(deparse(call, nlines = 1), collapse = "")
@@ -609,20 +609,28 @@ script_damage <- function(exprs, loop) {
   found
 }
 
-script_damaged_calls <- function(expr) {
+# `a %% b` and `a ** b` (read as a power) where a product of matrices was
+# meant: neither operand a number, one of them reading an article matrix
+# (X%%wh, d_output**t(wout)); not `i %% 1000`, `E**2` nor `decay**i`.
+script_damaged_calls <- function(expr, map, article) {
   if (!is.call(expr)) {
     return(list())
   }
-  head <- expr[[1]]
-  damaged <- is.name(head) && length(expr) == 3 && (
-    identical(head, as.name("%%")) ||
-      (identical(head, as.name("^")) && !is.numeric(expr[[3]]))
-  )
-  found <- if (damaged) list(expr) else list()
+  found <- if (script_is_damaged(expr, map, article)) list(expr) else list()
   for (part in as.list(expr)[-1]) {
-    if (!missing(part)) found <- c(found, script_damaged_calls(part))
+    if (!missing(part)) {
+      found <- c(found, script_damaged_calls(part, map, article))
+    }
   }
   found
+}
+
+script_is_damaged <- function(call, map, article) {
+  head <- call[[1]]
+  operator <- is.name(head) && length(call) == 3 &&
+    as.character(head) %in% c("%%", "^")
+  operator && !is.numeric(call[[2]]) && !is.numeric(call[[3]]) &&
+    any(script_article_names(all.names(call[-1]), map) %in% article)
 }
 
 # Replace the sub-expression at `path` of `expr` by `value`.
