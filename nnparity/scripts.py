@@ -39,6 +39,7 @@ import re
 import sys
 import traceback
 import warnings
+from collections.abc import Iterable, Iterator
 from functools import cache
 from pathlib import Path
 
@@ -417,6 +418,10 @@ class _PerSample(BaseException):
     """The training loop runs over the samples, not the epochs (args: the refusal's words)."""
 
 
+class _RanOut(BaseException):
+    """The loop's own sequence ran out before the case's epochs (args: the refusal's words)."""
+
+
 class _Shared(BaseException):
     """Two of the script's weights are one array as written (args: the refusal's words)."""
 
@@ -648,6 +653,7 @@ class _Hooks:
         self.notes: list[str] = []  # the script's own lr and epochs, which the case's replaced
         self.written_count: int | None = None  # the passes the loop makes as written
         self.own_counter: tuple[int, int] | None = None  # its first value and step (_counting)
+        self.own_values = None  # its sequence, when it is no such range (passes())
         self.loop_text = ""  # `for ... in ...` as written (a refusal quotes it)
         self.over_data = False  # its range reads X or y
         self.nested = False  # it runs inside another loop
@@ -677,13 +683,16 @@ class _Hooks:
         except Exception:  # not a sized range
             count = None
         self.own_counter = _counting(value) if count else None
+        self.own_values = None if self.own_counter else value
         own_x = self._own("X", scopes)
         rows = np.shape(own_x[1])[0] if own_x is not None and np.ndim(own_x[1]) >= 1 else None
         passes = count
         if count is None and rows is not None and (self.over_data or self.nested):
             # zip(X, y), an iterator: its passes counted up to one more than X's rows (the
             # loop runs the case's epochs instead; an endless one is not run to its end)
-            passes = len(list(itertools.islice(value, rows + 1)))
+            taken = list(itertools.islice(value, rows + 1))
+            passes = len(taken)
+            self.own_values = itertools.chain(taken, value)
         if passes is not None and passes == rows and (self.over_data or self.nested):
             raise _PerSample(per_sample(self.loop_text, passes))
         if self.over_data and passes is not None and rows is not None and passes < rows:
@@ -696,10 +705,13 @@ class _Hooks:
         if count != self.epochs:
             self.notes.append(f"loop runs {count} epochs as written; nnparity ran {self.epochs}")
 
-    def passes(self) -> range:
-        """The values the loop's counter takes over the case's epochs: as the script's own
-        range counts them (range(1, epoch + 1) from 1, by its step), for as many passes as
-        the case has epochs; from 0 by 1 when the script's range does not count so."""
+    def passes(self) -> Iterable:
+        """The values the loop's counter takes over the case's epochs, as the script's own
+        sequence gives them: a range counting as the script's does (range(1, epoch + 1) from
+        1, by its step); any other sequence's own values (enumerate(range(epoch)), tqdm's),
+        continued by its last step where it runs out before the case's epochs."""
+        if self.own_values is not None:
+            return _continued(self.own_values, self.epochs, self.loop_text)
         first, step = self.own_counter or (0, 1)
         return range(first, first + step * self.epochs, step)
 
@@ -1180,7 +1192,7 @@ class PythonScript(_Script):
             raise self.unnamed(*unnamed.args) from None
         except _Misfit as misfit:
             raise self.misfit(*misfit.args) from None
-        except (_PerSample, _Shared) as refused:
+        except (_PerSample, _Shared, _RanOut) as refused:
             raise ScriptRefused(f"{self.where(self.loop.lineno)}: {refused}") from None
         except (Exception, SystemExit) as error:
             raise self._error(error, hooks, warned) from None
@@ -1279,6 +1291,52 @@ def no_lr_note(lr: float, candidates: list[str]) -> str:
     """A script naming no learning rate lr (nor --names): the case's cannot reach its loop."""
     hint = f" (is it {candidates[0]}? say --names {candidates[0]}=lr)" if candidates else ""
     return f"learning rate is its own: it names none lr, so the case's {lr!r} was not used{hint}"
+
+
+def _continued(values: Iterable, epochs: int, loop_text: str) -> Iterator:
+    """A loop's own values for `epochs` passes: as its sequence yields them, then, if it runs
+    out first, each the last plus the last step (numbers, or tuples of numbers: enumerate's
+    (1, 1)); _RanOut where no such step continues it (a list of names)."""
+    given, last, before = 0, None, None
+    for value in values:
+        if given == epochs:
+            return
+        yield value
+        given, before, last = given + 1, last, value
+    step = _step(before, last) if given else None
+    if given < epochs and step is None:
+        raise _RanOut(
+            f"the training loop's own sequence ({loop_text}) gives {given} values, which do "
+            f"not count on by a step, and the case asks for {epochs} epochs: run with "
+            f"--epochs {given}, or loop over a range"
+        )
+    while given < epochs:
+        last = tuple(a + b for a, b in zip(last, step, strict=True)) if isinstance(
+            last, tuple) else last + step
+        yield last
+        given += 1
+
+
+def _step(before, last):
+    """What a sequence counts by from `before` to `last` (1 when it gave one value): a number,
+    a tuple of numbers, or None for values that do not count (strings, arrays, lists)."""
+    def number(v) -> bool:
+        return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(
+            v, (bool, np.bool_))
+
+    pair = (before, last) if before is not None else (None, last)
+    if isinstance(last, tuple):
+        if not last or not all(number(v) for v in last):
+            return None
+        if pair[0] is None:
+            return tuple(1 for _ in last)
+        if not (isinstance(before, tuple) and len(before) == len(last)
+                and all(number(v) for v in before)):
+            return None
+        return tuple(b - a for a, b in zip(before, last, strict=True))
+    if not number(last) or (before is not None and not number(before)):
+        return None
+    return 1 if before is None else last - before
 
 
 def _counting(value) -> tuple[int, int] | None:

@@ -1511,6 +1511,32 @@ def test_the_learning_rate_named_is_the_one_the_updates_read(tmp_path):
 # ---- the loop as it counts, batches, what a script leaves open, a loop in a function ---------
 
 
+@pytest.mark.parametrize("loop", [
+    "for i, _ in enumerate(range(epoch)):",
+    "for i, j in zip(range(3), range(10, 13)):",
+    "for i in np.arange(0, 5.0):",
+], ids=["enumerate", "zip-shorter-than-the-epochs", "floats"])
+def test_a_loop_over_its_own_kind_of_sequence_gets_its_values_continued_by_their_step(
+    r_available, tmp_path, loop
+):
+    # `for i, _ in enumerate(range(epoch))` stopped at epoch 1 ("cannot unpack non-iterable
+    # int object", blaming the learner's line): the loop was handed plain integers.
+    path = variant(tmp_path, "faithful.py", "own_sequence.py", ("for i in range(epoch):", loop))
+    code, out, err = run_script(path, "--epochs", "20")
+    assert code == 0, f"{loop} runs the article's loop: exit {code}\n{out}{err}"
+
+
+def test_a_loop_over_values_that_run_out_before_the_epochs_is_refused_with_the_epochs_it_has(
+    r_available, tmp_path
+):
+    path = variant(tmp_path, "faithful.py", "names.py",
+                   ("for i in range(epoch):", "for i in ['a', 'b', 'c']:"))
+    code, out, err = run_script(path, "--epochs", "20")
+    assert code == 2 and "(for i in ['a', 'b', 'c']) gives 3 values" in err, \
+        f"exit {code}\n{out}{err}"
+    assert "run with --epochs 3" in err, err
+
+
 def test_an_r_training_loop_written_with_repeat_is_refused_naming_the_for_loop_to_write(
     r_available, tmp_path
 ):
