@@ -659,6 +659,7 @@ class _Hooks:
         self.nested = False  # it runs inside another loop
         # this pass's step matrices as it computed its updates from them (assigned())
         self.early: dict[str, np.ndarray] = {}
+        self.holder: dict[int, str] = {}  # id of an object -> the step whose name last took it
         self.updating = False  # a weight's update has come in this pass
         #: The names the loop's body reads (a learning rate under another name is among them),
         #: and those its statements updating a weight read.
@@ -863,7 +864,9 @@ class _Hooks:
             for name in list(self.early):
                 script = self.recorded[name]
                 found = [scope[script] for scope in scopes if script in scope]
-                if found:
+                # not one another step's name took since (d_output = E, then d_output *= s):
+                # what changed it in place is that step, not this one
+                if found and self.holder.get(id(found[0]), name) == name:
                     self.assigned(name, found[0])
         self.updating = True
 
@@ -874,6 +877,7 @@ class _Hooks:
         computed its updates from."""
         if value is None or (self.updating and name in self.early):
             return
+        self.holder[id(value)] = name  # the step whose name last took this object
         try:
             self.early[name] = np.array(value, dtype=np.float64)
         except (TypeError, ValueError):  # not numbers: record() says so at the pass's end
@@ -882,6 +886,7 @@ class _Hooks:
     def record(self, *scopes) -> None:
         self.count += 1
         early, self.early, self.updating = self.early, {}, False
+        self.holder = {}
         for name, script_name in self.recorded.items():
             found = [scope[script_name] for scope in scopes if script_name in scope]
             if name in early:

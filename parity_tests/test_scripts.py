@@ -1537,6 +1537,20 @@ def test_a_loop_over_values_that_run_out_before_the_epochs_is_refused_with_the_e
     assert "run with --epochs 3" in err, err
 
 
+def test_a_step_whose_array_the_next_step_takes_and_changes_in_place_is_recorded_as_computed(
+    r_available, tmp_path
+):
+    # `d_output = E; d_output *= slope_output_layer` computes the article's d_output, and E
+    # was recorded after d_output's change: E failed at epoch 1, "a port error".
+    path = variant(tmp_path, "faithful.py", "in_place.py", (
+        "    d_output = E * slope_output_layer\n",
+        "    d_output = E\n    d_output *= slope_output_layer\n",
+    ))
+    code, out, err = run_script(path, "--epochs", "20")
+    assert code == 0, f"E is y - output, whatever d_output does to its array after: exit {code}" \
+        f"\n{out}{err}"
+
+
 def test_an_r_training_loop_written_with_repeat_is_refused_naming_the_for_loop_to_write(
     r_available, tmp_path
 ):
