@@ -418,6 +418,10 @@ class _PerSample(BaseException):
     """The training loop runs over the samples, not the epochs (args: the refusal's words)."""
 
 
+class _Refused(BaseException):
+    """The script changed X or y before its loop (args: the article's name, the script's)."""
+
+
 class _RanOut(BaseException):
     """The loop's own sequence ran out before the case's epochs (args: the refusal's words)."""
 
@@ -660,6 +664,7 @@ class _Hooks:
         # this pass's step matrices as it computed its updates from them (assigned())
         self.early: dict[str, np.ndarray] = {}
         self.holder: dict[int, str] = {}  # id of an object -> the step whose name last took it
+        self.first_data: dict[str, np.ndarray] = {}  # X or y as first set (first())
         self.updating = False  # a weight's update has come in this pass
         #: The names the loop's body reads (a learning rate under another name is among them),
         #: and those its statements updating a weight read.
@@ -716,6 +721,14 @@ class _Hooks:
         first, step = self.own_counter or (0, 1)
         return range(first, first + step * self.epochs, step)
 
+    def first(self, name: str, *scopes) -> None:
+        """X or y as the script first sets it (it sets it again before its loop)."""
+        found = self._own(name, scopes)
+        try:
+            self.first_data[name] = np.array(found[1], dtype=np.float64)
+        except (TypeError, ValueError, IndexError):  # not numbers (yet): nothing to compare
+            pass
+
     def enter(self, *scopes) -> None:
         """The loop is reached: its own values are kept before the case's replace them."""
         self.phase = "inside"
@@ -723,6 +736,7 @@ class _Hooks:
             found = self._own(name, scopes)
             if found is not None:
                 self.own[name] = found
+        self._refuse_changed_data()
         self._refuse_shared_weights()
         missing = [name for name in INPUTS if name != "lr" and name not in self.own]
         # set before the loop, and never assigned in it: the case's would not train there
@@ -786,6 +800,22 @@ class _Hooks:
                 theirs[name] = script_name
         if cases.misfit(shapes, per_sample=True) is not None:
             raise _Misfit(shapes, theirs)
+
+    def _refuse_changed_data(self) -> None:
+        """X or y whose values the script changed before its loop (standardised, labels
+        smoothed): the case's, put in just before the loop, would take the changed values'
+        place, and the check train on other inputs than the script's. A new layout (a
+        transposition, a selection of rows, a column made of a vector) and a new type of the
+        same numbers (np.array of a list, astype(float)) change no value: not refused."""
+        for name, first in self.first_data.items():
+            if name not in self.own:
+                continue
+            try:
+                now = np.array(self.own[name][1], dtype=np.float64)
+            except (TypeError, ValueError):
+                continue
+            if now.shape == first.shape and not np.array_equal(now, first, equal_nan=True):
+                raise _Refused(name, self.own[name][0])
 
     def _own(self, name: str, scopes) -> tuple[str, object] | None:
         """The script's name and value of an article name (under any of its names)."""
@@ -938,14 +968,53 @@ class PythonScript(_Script):
             if isinstance(node, ast.AugAssign)
             for n in _target_names(node.target)
         }
+        #: X or y assigned again before the loop at the top level: {name: [statements]}
+        self.data_set: dict[str, list[ast.stmt]] = {}
+        for statement in self.tree.body:
+            if statement.end_lineno >= self.loop.lineno:
+                break
+            for theirs in dict.fromkeys(_statement_assigns(statement)):
+                if self.names.get(theirs, theirs) in steps.DATA:
+                    self.data_set.setdefault(self.names.get(theirs, theirs), []).append(statement)
+        self.data_set = {k: v for k, v in self.data_set.items() if len(v) > 1}
         used = {n.id for n in ast.walk(self.tree) if isinstance(n, ast.Name)}
         self.targets = {}
         for name in INPUTS:
             theirs = [k for k, v in self.names.items() if v == name and k in used]
             self.targets[name] = theirs or [name]
+        # X or y under another name the loop reads (inputs = X before it): the case's there too
+        reads = {n.id for n in ast.walk(self.loop) if isinstance(n, ast.Name)}
+        for alias, name in self.aliases.items():
+            if name in steps.DATA and alias in reads and alias not in self.targets[name]:
+                self.targets[name].append(alias)
+        self._refuse_data_never_read(reads)
 
     def loop_line(self) -> int | None:
         return self.loop.lineno
+
+    def _refuse_data_never_read(self, reads: set[str]) -> None:
+        """A loop that reads X or y under none of the names the case's goes into (nor do the
+        script's functions): it trains on what it reads instead (Xs = scale(X) before it, a
+        function's own parameter), never on the case's."""
+        in_functions = {
+            n.id for f in ast.walk(self.tree) if isinstance(f, (ast.FunctionDef, ast.Lambda))
+            for n in ast.walk(f) if isinstance(n, ast.Name)
+        }
+        for name in steps.DATA:
+            theirs = self.targets[name]
+            # a loop computing none of the steps that read it (its first lines only) needs none
+            needs = any(name in q.inputs for q in steps.QUANTITIES if q.name in self.recorded)
+            if not needs or set(theirs) & (reads | in_functions):
+                continue
+            made = [  # what the loop reads instead, made from it before the loop
+                f"{target} (line {statement.lineno})"
+                for statement in self.tree.body if statement.end_lineno < self.loop.lineno
+                for target in dict.fromkeys(_statement_assigns(statement)) if target in reads
+                and any(isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+                        and n.id in theirs for n in ast.walk(statement))
+            ]
+            raise ScriptRefused(
+                f"{self.where(self.loop.lineno)}: {data_never_read(theirs[0], name, made)}")
 
     def _refuse_weights_held_in_objects(self) -> None:
         """A loop that updates no weight under a plain name but assigns parts of objects
@@ -1199,6 +1268,13 @@ class PythonScript(_Script):
             raise self.misfit(*misfit.args) from None
         except (_PerSample, _Shared, _RanOut) as refused:
             raise ScriptRefused(f"{self.where(self.loop.lineno)}: {refused}") from None
+        except _Refused as refused:
+            name, theirs = refused.args
+            changes = self.data_set[name][1:]
+            lines = [(c.lineno, ast.get_source_segment(self.source, c) or ast.unparse(c))
+                     for c in changes]
+            raise ScriptRefused(
+                f"{self.where(lines[0][0])}: {data_changed(theirs, name, lines)}") from None
         except (Exception, SystemExit) as error:
             raise self._error(error, hooks, warned) from None
         else:
@@ -1230,6 +1306,11 @@ class PythonScript(_Script):
             n for n in ast.walk(tree) if isinstance(n, ast.For) and (n.lineno, n.col_offset) == at
         )
         tree = _Rewrite(loop, self.targets, self.local, self.recorded).visit(tree)
+        # X or y as the script first sets it, to learn at the loop whether it changed since
+        for name, statements in self.data_set.items():
+            at = next(i for i, s in enumerate(tree.body) if s.lineno == statements[0].lineno)
+            hook = _Rewrite._hook(f"__nnparity__.first({name!r}, globals())", tree.body[at])
+            tree.body.insert(at + 1, hook)
         return compile(tree, str(self.path), "exec")
 
     @contextlib.contextmanager
@@ -1376,6 +1457,32 @@ def two_loops(lines: list[int]) -> str:
         "biases): nnparity checks one training loop per script, and would "
         "leave the others unchecked: keep one training loop in the script, and put another "
         "training in a script of its own"
+    )
+
+
+def data_changed(theirs: str, name: str, lines: list[tuple[int, str]]) -> str:
+    """The refusal of a script that changes the values of its X or y (`theirs`) before its
+    loop, at `lines` (each line and its code)."""
+    shown = "; ".join(
+        (f"line {line}: " if len(lines) > 1 else "") + " ".join(code.split())
+        for line, code in lines
+    )
+    return (
+        f"the script changes the values of {theirs} before its training loop ({shown}): "
+        f"nnparity puts the case's {name} in place just before the loop, so that change "
+        "would not apply to it and the check would train on other inputs than the script "
+        f"does; make the change in the case's {name}.csv, or leave it out of the script"
+    )
+
+
+def data_never_read(theirs: str, name: str, made: list[str]) -> str:
+    """The refusal of a loop that never reads X or y (`theirs`), but `made` (names made from
+    it before the loop, each with its line) or nothing the script says."""
+    instead = f": it reads {', '.join(made)}, made from {theirs}" if made else ""
+    return (
+        f"the training loop never reads {theirs}{instead}; nnparity puts the case's {name} in "
+        f"{theirs} just before the loop, where the loop would not use it: let the loop read "
+        f"{theirs} (or map the name it reads to the article's: --names its_name={name})"
     )
 
 
