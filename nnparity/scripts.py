@@ -1009,7 +1009,8 @@ class PythonScript(_Script):
             made = [  # what the loop reads instead, made from it before the loop
                 f"{target} (line {statement.lineno})"
                 for statement in self.tree.body if statement.end_lineno < self.loop.lineno
-                for target in dict.fromkeys(_statement_assigns(statement)) if target in reads
+                for target in dict.fromkeys(_statement_assigns(statement))
+                if target in reads and self.names.get(target, target) not in ARTICLE_NAMES
                 and any(isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
                         and n.id in theirs for n in ast.walk(statement))
             ]
@@ -1639,6 +1640,9 @@ class RScript(_Script):
             text = not_a_for_loop(str(_scalar(facts["loop_kind"])), self)
         elif kind == "rounds":
             text = changing_rounds(int(_scalar(facts["loop_line"])), texts(facts["changed"]))
+        elif kind == "data_unread":
+            text = data_never_read(str(_scalar(facts["theirs"])), str(_scalar(facts["name"])),
+                                   texts(facts["made"]))
         elif kind == "called":
             text = computed_in_functions(texts(facts["matrices"]), texts(facts["called"]))
         else:
@@ -1690,6 +1694,13 @@ class RScript(_Script):
                 raise refusal
         if status == "plan":
             raise ScriptRefused(self.refusal(outcome["refusal"]))
+        if status == "data_changed":
+            name = str(_scalar(outcome["name"]))
+            changes = self.plan["data_set"][name]
+            lines = list(zip((int(v) for v in np.ravel(changes["lines"])),
+                             (str(v) for v in np.ravel(changes["code"])), strict=True))
+            theirs = str(_scalar(outcome["theirs"]))
+            raise ScriptRefused(f"{self.where(lines[0][0])}: {data_changed(theirs, name, lines)}")
         if status == "per_sample":
             rows = _scalar(outcome["rows"]) if "rows" in outcome.keys() else None
             text = per_sample(str(_scalar(outcome["loop_text"])), int(_scalar(outcome["passes"])),

@@ -1551,6 +1551,86 @@ def test_a_step_whose_array_the_next_step_takes_and_changes_in_place_is_recorded
         f"\n{out}{err}"
 
 
+FAITHFUL_R_Y = "Y = matrix(c(1, 1, 0), ncol = 1)\n"
+
+
+@pytest.fixture
+def other_inputs(tmp_path) -> str:
+    """The article's case with other X values (its sizes, so the scripts run as written)."""
+    import shutil
+
+    folder = tmp_path / "other_inputs"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "fixtures" / "article", folder)
+    (folder / "X.csv").write_text("0.5,0.0,1.0,0.25\n1.0,0.75,1.0,1.0\n0.0,1.0,0.5,1.0\n")
+    return str(folder)
+
+
+@pytest.mark.parametrize("name, edit, words", [
+    ("faithful.py", (FAITHFUL_PY_Y, FAITHFUL_PY_Y + "\nX = (X - X.mean(axis=0)) / 2"),
+     "changes the values of X before its training loop (X = (X - X.mean(axis=0)) / 2)"),
+    ("faithful.py", (FAITHFUL_PY_Y, FAITHFUL_PY_Y + "\ny = y * 0.9 + 0.05"),
+     "changes the values of y before its training loop (y = y * 0.9 + 0.05)"),
+    ("faithful.R", (FAITHFUL_R_Y, FAITHFUL_R_Y + "X <- X / 2\n"),
+     "changes the values of X before its training loop (X <- X/2)"),
+], ids=["python-standardised", "python-smoothed-labels", "r-scaled"])
+def test_data_whose_values_the_script_changes_before_its_loop_is_refused_naming_the_change(
+    r_available, tmp_path, name, edit, words
+):
+    # The case's X, put in just before the loop, took the standardised X's place: a script
+    # standardising its inputs held parity with one that does not.
+    path = variant(tmp_path, name, f"changes_{name}", edit)
+    code, out, err = run_script(path, "--epochs", "5")
+    assert code == 2 and words in err, f"exit {code}, expected {words!r}:\n{out}{err}"
+    assert "make the change in the case's" in err, err
+
+
+@pytest.mark.parametrize("name, edit", [
+    ("faithful.py", (FAITHFUL_PY_Y, FAITHFUL_PY_Y + "\nX = X.astype(float)\ny = y.reshape(-1, 1)")),
+    ("faithful.R", (FAITHFUL_R_Y, FAITHFUL_R_Y + "X = X * 1\nY = matrix(Y, ncol = 1)\n")),
+], ids=["python", "r"])
+def test_data_given_a_new_type_or_layout_of_the_same_values_before_the_loop_runs(
+    r_available, tmp_path, other_inputs, name, edit
+):
+    path = variant(tmp_path, name, f"same_{name}", edit)
+    code, out, err = run_script(path, "--case", other_inputs, "--epochs", "5")
+    assert code == 0, f"the same numbers as another type are the same data: exit {code}\n{out}{err}"
+
+
+@pytest.mark.parametrize("name, edits", [
+    ("faithful.py", [(FAITHFUL_PY_Y, FAITHFUL_PY_Y + "\ninputs = X"),
+                     ("np.dot(X, wh)", "np.dot(inputs, wh)"),
+                     ("X.T.dot(d_hiddenlayer)", "inputs.T.dot(d_hiddenlayer)")]),
+    ("faithful.R", [(FAITHFUL_R_Y, FAITHFUL_R_Y + "inputs <- X\n"),
+                    ("X %*% wh", "inputs %*% wh"), ("t(X) %*%", "t(inputs) %*%"),
+                    ("nrow(X), n_hidden", "nrow(inputs), n_hidden")]),
+], ids=["python", "r"])
+def test_a_loop_reading_x_under_another_name_set_from_it_trains_on_the_cases_x(
+    r_available, tmp_path, other_inputs, name, edits
+):
+    # `inputs = X` before the loop: the case's X went into X only, and the loop trained on the
+    # script's own inputs (parity failed at step 2 of epoch 1, "a port error").
+    path = variant(tmp_path, name, f"alias_{name}", *edits)
+    code, out, err = run_script(path, "--case", other_inputs, "--epochs", "5")
+    assert code == 0, f"the loop's inputs are X: exit {code}\n{out}{err}"
+
+
+@pytest.mark.parametrize("name, edits", [
+    ("faithful.py", [("for i in range(epoch):", "Xs = X / 2\nfor i in range(epoch):"),
+                     ("np.dot(X, wh)", "np.dot(Xs, wh)"),
+                     ("X.T.dot(d_hiddenlayer)", "Xs.T.dot(d_hiddenlayer)")]),
+    ("faithful.R", [("for (i in 1:epoch) {", "Xs <- X / 2\nfor (i in 1:epoch) {"),
+                    ("X %*% wh", "Xs %*% wh"), ("t(X) %*%", "t(Xs) %*%"),
+                    ("nrow(X), n_hidden", "nrow(Xs), n_hidden")]),
+], ids=["python", "r"])
+def test_a_loop_that_never_reads_x_but_a_copy_made_from_it_is_refused_naming_the_copy(
+    r_available, tmp_path, name, edits
+):
+    path = variant(tmp_path, name, f"copy_{name}", *edits)
+    code, out, err = run_script(path, "--epochs", "5")
+    assert code == 2 and "the training loop never reads X: it reads Xs (line" in err, \
+        f"exit {code}\n{out}{err}"
+
+
 def test_an_r_training_loop_written_with_repeat_is_refused_naming_the_for_loop_to_write(
     r_available, tmp_path
 ):

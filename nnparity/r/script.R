@@ -201,8 +201,77 @@ nnparity_script_plan <- function(file, from, to, article) {
   best$damage <- script_damage(exprs, best, map, article)
   best$carried <- script_carried(exprs, best, map, article)
   best$aliases <- script_aliases(as.list(exprs)[seq_len(best$top - 1)], map)
+  best$data_set <- script_data_set(exprs, best, map)
+  best$reads <- script_loop_reads(exprs, best)
   best$problem <- NULL
   best
+}
+
+# X or y set in more than one top-level expression before the loop: for each,
+# the index of the first and the lines and code of the others (the script's
+# changes, refused if they change its values: scripts.py's data_changed).
+script_data_set <- function(exprs, loop, map) {
+  before <- as.list(exprs)[seq_len(loop$top - 1)]
+  found <- list()
+  for (name in c("X", "y")) {
+    sets <- which(vapply(before, function(e) {
+      name %in% script_article_names(script_assigned(e), map)
+    }, logical(1)))
+    if (length(sets) < 2) next
+    later <- sets[-1]
+    found[[name]] <- list(
+      first = sets[1],
+      lines = vapply(later, function(i) script_line(exprs, i), integer(1)),
+      code = vapply(later, function(i) {
+        paste(deparse(exprs[[i]], width.cutoff = 500L), collapse = " ")
+      }, character(1))
+    )
+  }
+  found
+}
+
+# The names the chosen loop's body reads.
+script_loop_reads <- function(exprs, loop) {
+  expr <- exprs[[loop$top]]
+  for (i in loop$path) expr <- expr[[i]]
+  all.names(expr[[4]])
+}
+
+# X or y under the names the loop reads it by: the script's own (and its
+# --names), and those set from it as it is before the loop (inputs <- X).
+script_data_names <- function(loop, map, name) {
+  aliases <- loop$aliases$from[loop$aliases$to == name]
+  unique(c(names(map)[map == name], aliases, name))
+}
+
+# A loop computing a step that reads X or y (hidden_layer_input, E) while it
+# reads neither under any of its names, nor do the script's functions: the
+# refusal's facts (scripts.py's data_never_read), with what it reads instead,
+# made from it before the loop; or NULL.
+script_data_unread <- function(exprs, loop, map) {
+  expr <- exprs[[loop$top]]
+  for (i in loop$path) expr <- expr[[i]]
+  reads <- c(all.names(expr[[4]]), script_function_reads(exprs))
+  steps <- script_step_list[script_step_list$name %in% loop$article &
+                              script_step_list$step > 1, ]
+  for (name in c("X", "y")) {
+    theirs <- script_data_names(loop, map, name)
+    needs <- any(grepl(paste0("\\b", name, "\\b"), steps$inputs))
+    if (!needs || any(theirs %in% reads)) next
+    before <- as.list(exprs)[seq_len(loop$top - 1)]
+    made <- unlist(lapply(seq_along(before), function(i) {
+      set <- intersect(script_assigned(before[[i]]), all.names(expr[[4]]))
+      set <- set[!script_article_names(set, map) %in% script_step_list$name]
+      from <- any(theirs %in% all.names(before[[i]][-2]))
+      line <- script_line(exprs, i)
+      if (length(set) && from) paste0(set, " (line ", line, ")")
+    }))
+    return(list(
+      kind = "data_unread", line = loop$line, theirs = theirs[length(theirs)],
+      name = name, made = as.character(made)
+    ))
+  }
+  NULL
 }
 
 # The parts of objects (net$wh, net[["wh"]], obj@wh) the chosen loop assigns,
@@ -314,7 +383,10 @@ script_loop_refusal <- function(exprs, loops, best, map) {
   if (best$kind != "for") {
     return(list(kind = "not_for", line = best$line, loop_kind = best$kind))
   }
-  script_changing_rounds(exprs, loops, best, map)
+  rounds <- script_changing_rounds(exprs, loops, best, map)
+  if (!is.null(rounds)) return(rounds)
+  best$aliases <- script_aliases(as.list(exprs)[seq_len(best$top - 1)], map)
+  script_data_unread(exprs, best, map)
 }
 
 # A loop around the training loop may only repeat it (printing the error every
@@ -696,7 +768,15 @@ script_recorder <- function(inputs, epochs, from, to, assigned, article,
       ))
     }
   }
+  rec$first_data <- list()
+  rec$first <- function(name, env) {
+    own <- script_own_value(env, name, map)
+    rec$first_data[[name]] <- tryCatch(
+      as.matrix(own) + 0, error = function(e) NULL
+    )
+  }
   rec$inject <- function(env) {
+    script_check_data_changed(env, rec$first_data, map)
     matrices <- setdiff(names(inputs), "lr")
     script_check_named(env, matrices, map, carried, names(rec$recorded))
     rec$notes <- c(rec$notes, script_lr_note(env, inputs$lr, map, rec))
@@ -920,6 +1000,31 @@ script_check_fit <- function(own) {
 # names. Returns list(given, resized): the values given (in the script's
 # layout: steps 0 and 1 of its trace) and, for the error message of a script
 # written for other sizes, each matrix whose shape the case changes.
+# Stop the script ("nnparity_data_changed") when its X or y holds other values
+# at the loop than where it first set them (standardised, labels smoothed): the
+# case's, put in their place, would train on other inputs than the script. A
+# new layout (t(X), a selection of rows) or type of the same numbers is not.
+script_check_data_changed <- function(env, first_data, map) {
+  for (name in names(first_data)) {
+    first <- first_data[[name]]
+    now <- tryCatch(
+      as.matrix(script_own_value(env, name, map)) + 0,
+      error = function(e) NULL
+    )
+    same_shape <- !is.null(first) && !is.null(now) &&
+      identical(dim(first), dim(now))
+    if (same_shape && !identical(as.vector(first), as.vector(now))) {
+      stop(structure(
+        class = c("nnparity_data_changed", "condition"),
+        list(
+          call = NULL, message = "data changed", name = name,
+          theirs = script_own_name(env, name, map)
+        )
+      ))
+    }
+  }
+}
+
 script_inject <- function(env, inputs, map) {
   own_x <- script_own_value(env, "X", map)
   resized <- character()
@@ -1362,9 +1467,23 @@ nnparity_script_run <- function(file, from, to, article, inputs, epochs) {
   }
   exprs <- parse(file, keep.source = TRUE)
   for (i in seq_along(exprs)) exprs[[i]] <- script_global_assign(exprs[[i]])
+  # X or y under another name the loop reads (inputs <- X before it): the
+  # case's goes there too, as under --names
+  data <- plan$aliases$to %in% c("X", "y") &
+    !plan$aliases$from %in% from & plan$aliases$from %in% plan$reads
+  from <- c(from, plan$aliases$from[data])
+  to <- c(to, plan$aliases$to[data])
   rec <- script_recorder(
     inputs, epochs, from, to, plan$assigned, article, plan$carried
   )
+  for (name in names(plan$data_set)) {
+    # X or y as the script first sets it, compared at the loop (rec$inject)
+    at <- plan$data_set[[name]]$first
+    exprs[[at]] <- as.call(list(
+      as.name("{"), exprs[[at]],
+      as.call(list(rec$first, name, quote(environment())))
+    ))
+  }
   rec$function_reads <- script_function_reads(exprs)
   top <- exprs[[plan$top]]
   loop <- top
@@ -1451,6 +1570,11 @@ script_eval <- function(exprs, rec) {
       list(
         status = "unnamed", missing = unnamed$missing,
         carried = unnamed$carried, untrained = unnamed$untrained
+      )
+    },
+    nnparity_data_changed = function(refused) {
+      list(
+        status = "data_changed", name = refused$name, theirs = refused$theirs
       )
     },
     nnparity_per_sample = function(refused) {
