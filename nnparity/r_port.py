@@ -21,7 +21,7 @@ from .bridge import (
     unrecorded_epochs,
 )
 from .cells import Unrecorded
-from .paths import R_IMPL
+from .paths import R_IMPL, R_VARIANTS
 from .port import BorderError, Port, PortError, StepFailure, check_trace
 
 
@@ -29,8 +29,10 @@ def port_files(path: Path | str | None) -> list[Path]:
     """The .R files that make up a port: a file; a folder's load.R, which says which of its files
     make the port (as r_impl/load.R does); or else every .R file in the folder but main.R.
 
-    A folder inside a port's ``variants/`` is an overlay: the port's own files
-    are sourced first, then the variant's, which redefine only what differs.
+    A folder inside r_impl's ``variants/`` (``--r-variant``) is an overlay: r_impl's own
+    files are sourced first, then the variant's, which redefine only what differs. Only
+    r_impl's: a user's port in a folder of theirs named ``variants`` is that folder's files
+    alone (the folder above it, whatever .R files it holds, is not sourced).
     """
     path = Path(path) if path is not None else R_IMPL
     if path.is_file():
@@ -42,8 +44,8 @@ def port_files(path: Path | str | None) -> list[Path]:
     )
     if not files:
         raise FileNotFoundError(f"{path}: no .R files in this folder")
-    if path.resolve().parent.name == "variants":
-        return port_files(path.resolve().parent.parent) + files
+    if path.resolve().parent == R_VARIANTS.resolve():
+        return port_files(R_IMPL) + files
     return files
 
 

@@ -273,3 +273,22 @@ def test_an_r_worker_attaches_the_packages_rscript_attaches_and_no_other(r_avail
     assert worker == rscript, (
         f"R in a worker should have Rscript's search path: worker {worker}, Rscript {rscript}"
     )
+
+
+def test_a_users_port_in_a_folder_named_variants_is_its_own_files_alone(tmp_path):
+    # Any folder named `variants` was taken for an overlay of the folder above it, whose .R
+    # files (a user's analysis, nothing of the port's) were sourced first.
+    import shutil
+
+    from nnparity.r_port import port_files
+
+    project = tmp_path / "project"
+    port = project / "variants" / "my_port"
+    shutil.copytree(paths.R_IMPL, port, ignore=shutil.ignore_patterns("variants"))
+    (project / "analysis.R").write_text('stop("not part of the port")\n')
+    files = port_files(port)
+    assert all(port in f.parents or f == port for f in files), (
+        f"files outside {port} make the port: {[str(f) for f in files]}"
+    )
+    overlay = port_files(paths.R_VARIANTS / "article")
+    assert paths.R_IMPL / "load.R" in overlay, f"r_impl's variants overlay r_impl: {overlay}"
