@@ -13,6 +13,7 @@ def main() -> int:
 
 
 def command() -> int:
+    _hold_standard_fds()  # before any file or socket is opened (spawn.early's)
     signals.catch_signals()  # from the first moment: Ctrl-C or SIGTERM during start-up too
     try:  # every import after it: a Ctrl-C while one runs is one line, not a traceback
         return start_and_run()
@@ -26,6 +27,24 @@ def command() -> int:
         if message is None:
             raise
         return failed(message, 2)
+
+
+def _hold_standard_fds() -> None:
+    """Started with stdin, stdout or stderr closed (`2>&-`), the first file or socket the
+    command opens would take that number: the workers' sockets landed on fd 2, a port's
+    message then went into them, and the run ended with no result and no word. A closed one
+    is opened on /dev/null (stdout stays None to Python: command.write_out says it is
+    closed)."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+            if fd == 2 and sys.stderr is None:
+                sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115 (the process's own)
 
 
 def failed(message: str, code: int) -> int:

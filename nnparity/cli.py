@@ -17,7 +17,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from . import installation, scripts, signals, spreadsheet, stats, supervise, traces
+from . import command, installation, scripts, signals, spreadsheet, stats, supervise, traces
 from .atomic import OutputError
 from .cases import load_case
 from .command import (
@@ -288,7 +288,8 @@ def main(argv: list[str] | None = None) -> int:
             return say(missing, BAD_INPUT)
     try:
         try:
-            return args.handler(args, console, err)
+            code = args.handler(args, console, err)
+            return BAD_INPUT if code == OK and command.RESULT_LOST else code
         except Exception:
             signals.raise_swallowed()  # the error was R stopping for a signal (signals.py)
             raise

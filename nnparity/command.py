@@ -73,14 +73,21 @@ def parse_epochs_option(option: str, text: str | None) -> int:
     return epochs
 
 
+#: Set when a result could not be written to stdout (closed, full, an I/O error): the
+#: command, if it would have exited 0, exits 2 instead (cli.main), as for any output that
+#: cannot be written: `nnparity run --json > result.json` on a full disk is no pass.
+RESULT_LOST: list[str] = []
+
+
 def write_out(console, err, write) -> None:
     """Write the result to stdout; a closed or full stdout gets one line on stderr, no traceback.
 
-    The exit code still follows the verdict: a reader that stops early (``| head``)
-    does not turn a run whose parity held into a failure.
+    The exit code follows the verdict, or is 2 where the verdict was 0 and the result was
+    not written (RESULT_LOST); a reader that stops early (``| head``) is no failure.
     """
     if sys.stdout is None:  # started with stdout closed (>&-)
         _say(err, "cannot write the result: standard output is closed")
+        RESULT_LOST.append("standard output is closed")
         return
     from .signals import finishing
 
@@ -98,6 +105,7 @@ def write_out(console, err, write) -> None:
             pass
         if error.errno != errno.EPIPE:  # a reader that stopped reading is no error
             _say(err, f"cannot write the result to standard output ({error.strerror or error})")
+            RESULT_LOST.append(error.strerror or str(error))
 
 
 def _say(err, message: str) -> None:
