@@ -10,7 +10,6 @@ from rich.table import Table
 from rich.text import Text
 
 from . import stats as tidy
-from . import steps
 from .compare import ParityReport, describe_value, first_failure
 from .failed_run import in_order
 from .fingerprint import fingerprint, one_line
@@ -138,7 +137,8 @@ def story(report: ParityReport) -> str:
     )
     lines = [
         f"{report.case} ({report.mode}, {compared}): "
-        + ("parity holds" if report.passed else "PARITY FAILS")
+        + ("parity holds" if report.complete else
+           "PARITY NOT SHOWN" if report.passed else "PARITY FAILS")  # steps left out
     ]
     if report.error:
         lines.append(f"  this comparison could not be completed: {report.error}")
@@ -180,14 +180,17 @@ def determinism_lines(run: Run) -> list[str]:
 
 def verdict(run: Run) -> str:
     if run.passed:
-        stats = [s for report in run.reports.values() for s in report.stats]
-        skipped = [n for n in steps.NAMES if any(s.name == n and s.not_computed for s in stats)]
-        which = "every step"
-        if skipped:  # a learner's script that never computes some matrices
-            which = f"every step computed on both sides (not computed: {', '.join(skipped)})"
         modes = ", ".join(run.reports)
         epochs = f"of every epoch ({run.epochs})"
-        return f"PARITY HOLDS: {run.case.name}, {which} {epochs}, modes: {modes}"
+        return f"PARITY HOLDS: {run.case.name}, every step {epochs}, modes: {modes}"
+    failing = [mode for mode, report in run.reports.items() if not report.complete]
+    if all(report.passed for report in run.reports.values()):  # held, where it compared
+        unchecked = list(dict.fromkeys(
+            s.name for report in run.reports.values() for s in (*report.once, *report.stats)
+            if s.not_computed))
+        return (f"PARITY NOT SHOWN: {run.case.name}, {', '.join(failing)}: not compared: "
+                f"{', '.join(unchecked)} (not recorded or not computed; every step compared "
+                "holds)")
     failing = [mode for mode, report in run.reports.items() if not report.passed]
     first = first_failure(run.reports.values())  # the first cause: a cell, or the shapes
     errors = [report.error for report in run.reports.values() if report.error]
@@ -287,7 +290,7 @@ def _step_json(s, f) -> dict:
         "max_ulp": json_number(f["max_ulp"]),
         "beyond_bound": int(f["over"]),
         "compared": not s.not_compared,
-        "passed": s.passed and not s.not_compared,
+        "passed": s.passed and not s.not_compared and not s.not_computed,
         "problem": s.problem,
         "not_computed": s.not_computed,
     }
@@ -316,7 +319,7 @@ def as_json(run: Run, stats=None, saved_stats=None) -> dict:
         first = report.first_difference
         summary = None if stats is None else tidy.summary(stats, mode)
         out["modes"][mode] = {
-            "passed": report.passed,
+            "passed": report.complete,  # within the bound, every step compared
             "error": report.error,
             "remarks": report.remarks,
             "tolerance": report.tolerance,

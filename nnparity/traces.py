@@ -238,7 +238,9 @@ class Run:
 
     @property
     def passed(self) -> bool:
-        return all(report.passed for report in self.reports.values())
+        """Exit 0: every mode within the bound at every step it compared, and every step
+        compared (ParityReport.complete)."""
+        return all(report.complete for report in self.reports.values())
 
     def calls_note(self) -> str | None:
         """What streaming in chunks leaves unseen, when the run trained in more than one call."""

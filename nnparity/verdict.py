@@ -57,7 +57,15 @@ class ParityReport:
 
     @property
     def passed(self) -> bool:
+        """Every cell compared is within the bound, and the comparison was completed."""
         return self.error is None and all(s.passed for s in (*self.stats, *self.once))
+
+    @property
+    def complete(self) -> bool:
+        """Passed, with every step compared: none left out as not recorded or not computed (a
+        port that does not record steps 0 and 1, a script that never assigns a matrix). What a
+        run's exit 0 needs (traces.Run.passed)."""
+        return self.passed and not self.not_computed
 
     @property
     def shown(self) -> list:

@@ -193,10 +193,11 @@ def test_a_step_lockstep_cannot_recompute_says_which_python_input_it_lacked(tmp_
         "slope_hidden_layer" in said, f"the failure should say which input was lacking:\n{said}"
 
 
-def test_a_port_that_does_not_record_its_start_has_those_tests_skipped_as_run_notes_them(
+def test_a_port_that_does_not_record_its_start_fails_those_tests_as_run_fails(
     tmp_path,
 ):
-    # `nnparity run` notes "R does not record it" and holds; pytest failed those tests.
+    # Skipped, as `nnparity run` then held: a port rounding its starting weights passed both,
+    # its start never compared. Exit 0 means every step was compared.
     r_port_copy(
         tmp_path,
         "  if (record) trace <- starting_point(X, y, wh, bh, wout, bout) # steps 0 and 1\n",
@@ -204,10 +205,18 @@ def test_a_port_that_does_not_record_its_start_has_those_tests_skipped_as_run_no
         file="train.R",
     )
     done = user_pytest(tmp_path, "--r-impl", "my_port", "--nnparity-case", "article",
-                       "--nnparity-epochs", EPOCHS, "--nnparity-mode", "free", "-rs")
-    assert done.returncode == 0, done.stdout + done.stderr
-    skipped = re.findall(r"^SKIPPED .*not checked: R does not record it", done.stdout, flags=re.M)
-    assert len(skipped) == len(steps.ONCE), (
-        f"expected the {len(steps.ONCE)} tests of steps 0 and 1 skipped, saying why:\n"
+                       "--nnparity-epochs", EPOCHS, "--nnparity-mode", "free", "-rf")
+    assert done.returncode == 1, done.stdout + done.stderr
+    failed = set(re.findall(r"step \d \((\w+)\) not checked: R does not record it",
+                            done.stdout))
+    assert len(failed) == len(steps.ONCE), (
+        f"expected the {len(steps.ONCE)} tests of steps 0 and 1 failed, saying why:\n"
         f"{done.stdout}"
     )
+    run = subprocess.run(
+        [sys.executable, "-m", "nnparity", "run", "--r-impl", "my_port", "--epochs", EPOCHS,
+         "--mode", "free"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1 and "PARITY NOT SHOWN: article, free: not compared: X, y, " \
+        "initial_wh" in run.stdout, f"nnparity run: exit {run.returncode}\n{run.stdout}"
+
+

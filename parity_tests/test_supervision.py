@@ -1380,7 +1380,7 @@ def test_a_reader_that_stops_early_does_not_fail_a_run_whose_parity_held(tmp_pat
     assert b"Traceback" not in err
 
 
-def test_a_closed_stdout_is_one_line_and_the_exit_code_still_follows_the_verdict(tmp_path):
+def test_a_closed_stdout_is_one_line_and_exit_2_where_the_verdict_was_a_pass(tmp_path):
     result = subprocess.run(
         f"exec {sys.executable} -m nnparity run --epochs 5 >&-",
         shell=True,
@@ -1390,13 +1390,13 @@ def test_a_closed_stdout_is_one_line_and_the_exit_code_still_follows_the_verdict
         text=True,
         timeout=120,
     )
-    assert result.returncode == 0
+    assert result.returncode == 2, f"the result was lost, yet exit {result.returncode}"
     one_line(result.stderr, "standard output is closed")
 
 
 @pytest.mark.parametrize(
     "more, verdict",
-    [([], 0), (["--json"], 0), (["--r-impl", "FAILING"], 1)],
+    [([], 2), (["--json"], 2), (["--r-impl", "FAILING"], 1)],  # 2: a pass, its result lost
     ids=["tables", "json", "a-failing-verdict"],
 )
 def test_save_stats_is_written_though_stdout_is_closed(port_copy, tmp_path, more, verdict):
