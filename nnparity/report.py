@@ -170,10 +170,11 @@ def story(report: ParityReport) -> str:
 
 def determinism_lines(run: Run) -> list[str]:
     """A line for each port that did not give the same bits twice (a failed port: elsewhere)."""
-    errors = {report.error for report in run.reports.values()}
+    errors = {report.error for report in run.reports.values() if report.error}
     lines = [f"run to run: {d.describe()}" for d in run.determinism.values()
-             if (d.same_bits is False or d.breaks_free_running)
-             and d.describe() not in errors]  # else a mode's error says it
+             if (d.same_bits is False or d.breaks_free_running or d.error)
+             and not any(d.error and d.error in e or d.describe() in e for e in errors)]
+    # (else a mode's error says it)
     note = run.calls_note() if run.determinism else None  # ports, not a script's one pass
     return lines + ([f"calls: {note}"] if note else [])
 
@@ -184,6 +185,8 @@ def verdict(run: Run) -> str:
         epochs = f"of every epoch ({run.epochs})"
         return f"PARITY HOLDS: {run.case.name}, every step {epochs}, modes: {modes}"
     failing = [mode for mode, report in run.reports.items() if not report.complete]
+    if not failing and run.failed_trainings:  # every step held, but a train() failed
+        return f"PARITY FAILS: {run.case.name}: {run.failed_trainings[0]}"
     if all(report.passed for report in run.reports.values()):  # held, where it compared
         unchecked = list(dict.fromkeys(
             s.name for report in run.reports.values() for s in (*report.once, *report.stats)

@@ -238,9 +238,17 @@ class Run:
 
     @property
     def passed(self) -> bool:
-        """Exit 0: every mode within the bound at every step it compared, and every step
-        compared (ParityReport.complete)."""
-        return all(report.complete for report in self.reports.values())
+        """Exit 0: every mode within the bound at every step it compared, every step compared
+        (ParityReport.complete), and each port's train() ran (a lockstep-only run calls R's
+        train() only to check its bits: it failing is a port that failed, not a pass)."""
+        complete = all(report.complete for report in self.reports.values())
+        return complete and not self.failed_trainings
+
+    @property
+    def failed_trainings(self) -> list[str]:
+        """Each port whose train() failed in the determinism check, as its check says it."""
+        return [d.describe() for d in self.determinism.values()
+                if d.same_bits is None and d.error and not d.first_call_failed]
 
     def calls_note(self) -> str | None:
         """What streaming in chunks leaves unseen, when the run trained in more than one call."""

@@ -2089,3 +2089,16 @@ def test_a_worker_that_cannot_be_started_is_one_line_and_leaves_no_folder(
     assert code == 2, f"exit {code}, expected 2: {err}"
     one_line(err, "cannot start the Python port's worker process", "Permission denied")
     assert list(tmp_path.iterdir()) == [], "a worker's temporary folder was left behind"
+
+
+def test_a_lockstep_run_whose_r_train_fails_does_not_pass(port_copy, tmp_path):
+    # Lockstep calls R's steps, and R's train() only to check its bits: a train() that always
+    # stopped passed the run (exit 0), its error in --json's determinism alone.
+    port = port_copy("r_impl", "train.R", "  trace <- list()\n",
+                     '  stop("train() is broken")\n  trace <- list()\n')
+    result = nnparity("run", "--epochs", "5", "--mode", "lockstep", "--r-impl", str(port),
+                      cwd=tmp_path)
+    assert result.returncode == 1, f"R's train() fails, yet exit {result.returncode}"
+    verdict = result.stdout.strip().splitlines()[-2]
+    assert verdict.startswith("PARITY FAILS: article: the R port") and \
+        "train() is broken" in verdict, result.stdout
