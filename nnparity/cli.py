@@ -264,8 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(argv).parse_args(argv)
     console, err = (
-        Console(),
-        Console(stderr=True, soft_wrap=True),
+        Console(emoji=False),  # a path holding :fire: is a path, not an emoji
+        Console(stderr=True, soft_wrap=True, emoji=False),
     )  # an error is one line, never wrapped
 
     def say(message: str, code: int) -> int:

@@ -203,7 +203,7 @@ def verdict(run: Run) -> str:
 
 def print_run(run: Run, console: Console | None = None, stats=None) -> None:
     """The tables, stories and verdict; figures from ``stats``, a statistics table, if given."""
-    console = console or Console()
+    console = console or Console(emoji=False)
     for mode, report in run.reports.items():
         console.print(table(report, None if stats is None else tidy.summary(stats, mode)))
         console.print(

@@ -214,7 +214,7 @@ def show(judged: Judgement, run, args, console: Console, saved_stats=None) -> No
         run.saved = []  # the temporary traces are not the user's
     reports, line, passed = judged.reports, judged.line, judged.passed
     if args.json:  # the run's own JSON (and --save-stats), with the spreadsheet's added
-        record = Console(file=io.StringIO(), record=True, width=1000)
+        record = Console(file=io.StringIO(), record=True, width=1000, emoji=False)
         show_run(run, record, True, saved_stats)
         out = json.loads(record.export_text(styles=False))
         out["passed"] = passed  # the exit code's answer: Python/R and the spreadsheet

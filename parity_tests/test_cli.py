@@ -267,3 +267,15 @@ def test_json_is_one_document_for_a_mistake_in_the_command_line_too(capsys, mist
     assert document["error"]["exit_code"] == 2 and document["error"]["message"].endswith(said), (
         f"--json's error should carry argparse's message {said!r}: {document['error']}"
     )
+
+
+def test_a_name_holding_an_emoji_code_is_printed_as_written(tmp_path, capsys):
+    # rich turned `:fire:` in a case folder's name into an emoji: the path printed was no path.
+    import shutil
+
+    folder = tmp_path / "emo:fire:case"
+    shutil.copytree(paths.FIXTURES / "article", folder)
+    (folder / "y.csv").unlink()
+    assert main(["run", "--case", str(folder), "--epochs", "2"]) == 2
+    err = capsys.readouterr().err
+    assert f"{folder}/y.csv: file is missing" in err, err
