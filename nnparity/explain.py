@@ -25,7 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import scripts, steps, supervise, workbook
-from .cases import Case, load_case
+from .cases import Case, CaseError, load_case
 from .command import (
     OK,
     BadInput,
@@ -197,10 +197,24 @@ def decimals_of(case: Case) -> dict[str, int]:
     """Decimals per matrix as the article's walkthrough prints them (where the case has one)."""
     walkthrough = (case.path or Path()) / "walkthrough-epoch1.csv"
     found: dict[str, int] = {}
-    if walkthrough.is_file():
-        with walkthrough.open(newline="") as handle:
-            for row in csv.DictReader(handle):
-                found[row["matrix"]] = int(row["decimals"])
+    if not walkthrough.is_file():
+        return found
+    expected = "expected columns matrix and decimals, a whole number from 0 to 17"
+    try:
+        with walkthrough.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            if not {"matrix", "decimals"} <= set(reader.fieldnames or ()):
+                raise CaseError(walkthrough, f"row 1: {expected}")
+            for number, row in enumerate(reader, start=2):
+                text = str(row.get("decimals") or "").strip()
+                if not row.get("matrix") or not text.isascii() or not text.isdigit() or int(
+                        text) > 17:
+                    raise CaseError(walkthrough, f"row {number}: {expected}")
+                found[row["matrix"]] = int(text)
+    except UnicodeDecodeError:
+        raise CaseError(walkthrough, f"not UTF-8 text; {expected}") from None
+    except csv.Error as error:
+        raise CaseError(walkthrough, f"{error}; {expected}") from None
     return found
 
 
@@ -447,6 +461,7 @@ def command_explain(args, console: Console, err: Console) -> int:
 
     with bad_input():
         case = load_case(args.case)
+        decimals_of(case)  # the walkthrough's decimals, checked before any port runs
         epoch = parse_epochs_option("--epoch", args.epoch)
         deadline = supervise.Deadline(parse_timeout(args.timeout))
     if explain_script.wanted(args):

@@ -236,3 +236,21 @@ def test_explain_with_names_and_no_script_is_refused_as_run_refuses_it(capsys):
     assert code == 2 and "--names maps a learner's script's names" in err, (
         f"explain ignored --names without a script (exit {code}): {err}"
     )
+
+
+@pytest.mark.parametrize("content", [
+    b"matrix,decimals\nX,abc\n", b"\x98\xff\x00binary\n", b"X,3\n", b'matrix,decimals\n"X,3\n',
+], ids=["not-a-number", "binary", "no-header", "unclosed-quote"])
+def test_a_damaged_walkthrough_file_is_one_line_naming_it(tmp_path, capsys, content):
+    # It was a traceback (ValueError, UnicodeDecodeError, KeyError, TypeError), exit 1.
+    import shutil
+
+    from nnparity.cli import main
+    from nnparity.paths import FIXTURES
+
+    case = tmp_path / "case"
+    shutil.copytree(FIXTURES / "article", case)
+    (case / "walkthrough-epoch1.csv").write_bytes(content)
+    assert main(["explain", "--case", str(case), "--step", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"nnparity: {case}/walkthrough-epoch1.csv: ") and "\n" not in err, err
