@@ -37,8 +37,13 @@ _pending: int | None = None
 _finishing = 0
 
 
-#: The signals that stop a run (on_signal).
-STOPS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+#: The signals that stop a run (on_signal): Ctrl-C, SIGTERM and SIGHUP, and those whose
+#: default action ends a process and that nnparity's own process never uses (a port's
+#: os.kill(os.getppid(), SIGUSR1) ended the run with no word, its workers' folders left).
+STOPS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP} | {
+    getattr(signal, name) for name in ("SIGUSR1", "SIGUSR2", "SIGALRM", "SIGVTALRM", "SIGPROF",
+                                       "SIGIO", "SIGPWR") if hasattr(signal, name)
+}
 
 
 @contextmanager
@@ -135,7 +140,7 @@ def acted_on() -> None:
 
 
 def catch_signals() -> None:
-    for each in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    for each in STOPS:
         if signal.getsignal(each) is not signal.SIG_IGN:  # nohup's ignored SIGHUP stays ignored
             signal.signal(each, on_signal)
     if sys.unraisablehook is not _quiet_unraisable:

@@ -2102,3 +2102,21 @@ def test_a_lockstep_run_whose_r_train_fails_does_not_pass(port_copy, tmp_path):
     verdict = result.stdout.strip().splitlines()[-2]
     assert verdict.startswith("PARITY FAILS: article: the R port") and \
         "train() is broken" in verdict, result.stdout
+
+
+@pytest.mark.parametrize("sent", ["SIGUSR1", "SIGALRM"])
+def test_a_port_signalling_nnparity_stops_the_run_cleaned_up_and_said(port_copy, tmp_path, sent):
+    # SIGUSR1 to the parent ended nnparity with no word, no --json and its workers' folders
+    # left behind (exit 138 from the kernel, not from nnparity).
+    port = port_copy("python_impl", "train.py", '    """Train for `epochs`',
+                     f'    import os, signal; os.kill(os.getppid(), signal.{sent})\n'
+                     '    """Train for `epochs`')
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    result = nnparity("run", "--epochs", "5", "--json", "--python-impl", str(port), cwd=tmp_path,
+                      env=dict(os.environ, TMPDIR=str(tmp)))
+    number = getattr(signal, sent)
+    assert result.returncode == 128 + number, f"exit {result.returncode}\n{result.stderr}"
+    assert json.loads(result.stdout)["error"]["exit_code"] == 128 + number, result.stdout
+    one_line(result.stderr, f"stopped by {sent}")
+    assert list(tmp.iterdir()) == [], f"left behind: {list(tmp.iterdir())}"
