@@ -18,6 +18,7 @@ import collections
 import os
 import pickle
 import queue
+import select
 import shutil
 import signal
 import subprocess
@@ -244,7 +245,7 @@ class WorkerPort(Port):
                 ready = self.connection.poll(0.2 if left is None else min(0.2, max(left, 0.0)))
                 if ready:
                     # read as data only: a reply is the port's numbers, never code to run here
-                    packed = wire.loads(self.connection.recv_bytes())
+                    packed = wire.loads(self._frame(pending))
                     return wire.decode(packed, self._release, reply_of=self.folder)
             except (EOFError, OSError):
                 raise self._ended(pending) from None
@@ -253,6 +254,38 @@ class WorkerPort(Port):
                 raise self._failure(
                     f"{self.describe()} sent a reply nnparity cannot read ({error})"
                 ) from None
+
+    def _frame(self, pending: Pending) -> bytes:
+        """One message as multiprocessing's Connection frames it (a 4-byte big-endian size, or
+        -1 and an 8-byte one), read as it arrives with the deadline checked between reads:
+        Connection.recv_bytes waits for the whole message, and a port that wrote a frame's
+        header into its worker's socket and no more held the run past --timeout."""
+        fd = self.connection.fileno()
+        size = int.from_bytes(self._read(fd, 4, pending), "big", signed=True)
+        if size == -1:
+            size = int.from_bytes(self._read(fd, 8, pending), "big")
+        if size < 0:
+            raise ValueError(f"a frame of {size} bytes")
+        return self._read(fd, size, pending)
+
+    def _read(self, fd: int, size: int, pending: Pending) -> bytes:
+        data = bytearray()
+        while len(data) < size:
+            raise_swallowed()
+            left = self.deadline.left()
+            if left is not None and left <= 0:
+                self.kill()
+                raise RunTimeout(
+                    f"timed out after {self.deadline.seconds:g} s (--timeout): "
+                    f"{self.describe()} had not finished {self._doing(pending, waited=True)}"
+                )
+            ready, _, _ = select.select([fd], [], [], 0.2 if left is None else min(0.2, left))
+            if ready:
+                piece = os.read(fd, min(size - len(data), 1 << 22))
+                if not piece:
+                    raise EOFError
+                data += piece
+        return bytes(data)
 
     def _failure(self, message: str) -> PortError:
         return PortError(message) if self.loaded else LoadError(message)
@@ -276,9 +309,14 @@ class WorkerPort(Port):
         """The worker's process ended while it owed a reply: say how, and how far it got."""
         try:
             code = self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
+        except subprocess.TimeoutExpired:  # its connection broke, its process lives on
             self.kill()
-            code = self.process.wait()
+            self.process.wait()
+            return self._failure(
+                f"{self.describe()} broke its worker's connection to nnparity while "
+                f"{self._doing(pending)} (something wrote into it or closed it, and its process "
+                "went on): a port's code must leave the worker's file descriptors alone"
+            )
         how = f"killed by {signal_name(-code)}" if code < 0 else f"exited with status {code}"
         if code < 0 and -code == signal.SIGKILL:
             how += " (out of memory, or killed from outside)"

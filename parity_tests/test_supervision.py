@@ -2113,10 +2113,49 @@ def test_a_port_signalling_nnparity_stops_the_run_cleaned_up_and_said(port_copy,
                      '    """Train for `epochs`')
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    result = nnparity("run", "--epochs", "5", "--json", "--python-impl", str(port), cwd=tmp_path,
-                      env=dict(os.environ, TMPDIR=str(tmp)))
     number = getattr(signal, sent)
+    result = nnparity("run", "--epochs", "5", "--json", "--python-impl", str(port), cwd=tmp_path,
+                      env=dict(os.environ, TMPDIR=str(tmp)),  # not ignored, as an xdist worker's
+                      preexec_fn=lambda: signal.signal(number, signal.SIG_DFL))  # may leave it
     assert result.returncode == 128 + number, f"exit {result.returncode}\n{result.stderr}"
     assert json.loads(result.stdout)["error"]["exit_code"] == 128 + number, result.stdout
     one_line(result.stderr, f"stopped by {sent}")
     assert list(tmp.iterdir()) == [], f"left behind: {list(tmp.iterdir())}"
+
+
+PARTIAL_FRAME_PY = '''    import os as _os, stat as _stat
+    for fd in range(3, 64):  # a frame header announcing 16 MB, then 10 bytes, into the socket
+        try:
+            if _stat.S_ISSOCK(_os.fstat(fd).st_mode):
+                _os.write(fd, b"\\x01\\x00\\x00\\x00" + b"x" * 10)
+        except OSError:
+            pass
+    """Train for `epochs`'''
+
+
+def test_a_port_writing_part_of_a_reply_into_its_socket_is_ended_by_the_timeout(
+    port_copy, tmp_path
+):
+    # The supervisor waited in Connection.recv_bytes() for the rest of the frame, past
+    # --timeout, for ever.
+    port = port_copy("python_impl", "train.py", '    """Train for `epochs`', PARTIAL_FRAME_PY)
+    started = time.monotonic()
+    result = nnparity("run", "--epochs", "5", "--timeout", "5", "--python-impl", str(port),
+                      cwd=tmp_path, timeout=60)  # its --timeout, and the worker's kill
+    assert time.monotonic() - started < 60, "the run outlived its --timeout by far"
+    assert result.returncode == 1, f"exit {result.returncode}\n{result.stderr}"
+    one_line(result.stderr, "timed out after 5 s (--timeout)")
+
+
+def test_a_port_writing_garbage_into_its_socket_is_said_to_send_an_unreadable_reply(
+    port_copy, tmp_path
+):
+    # It was "killed by SIGKILL (out of memory, or killed from outside)": nnparity had killed
+    # the worker itself after the connection broke.
+    port = port_copy("python_impl", "train.py", '    """Train for `epochs`',
+                     PARTIAL_FRAME_PY.replace('b"\\x01\\x00\\x00\\x00" + b"x" * 10',
+                                              'b"\\x80\\x00\\x00\\x01" + b"garbage"'))
+    result = nnparity("run", "--epochs", "5", "--timeout", "60", "--python-impl", str(port),
+                      cwd=tmp_path, timeout=90)
+    assert result.returncode == 1, f"exit {result.returncode}\n{result.stderr}"
+    one_line(result.stderr, "sent a reply nnparity cannot read")
