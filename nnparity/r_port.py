@@ -64,7 +64,8 @@ class RPort(Port):
 
     def __init__(self, path: Path | str | None = None):
         super().__init__(path if path is not None else R_IMPL)
-        files = [str(f) for f in port_files(self.path)]
+        # absolute: a port file's setwd() moves R's folder before the next file is sourced
+        files = [str(f.absolute()) for f in port_files(self.path)]
         try:
             self.env = call("nnparity_load_port", np.array(files))
         except PortError as error:

@@ -28,6 +28,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from nnparity import paths
 from nnparity.atomic import MANIFEST
 from nnparity.steps import BY_NAME, QUANTITIES
 from nnparity.supervise import WorkerPort
@@ -2159,3 +2160,16 @@ def test_a_port_writing_garbage_into_its_socket_is_said_to_send_an_unreadable_re
                       cwd=tmp_path, timeout=90)
     assert result.returncode == 1, f"exit {result.returncode}\n{result.stderr}"
     one_line(result.stderr, "sent a reply nnparity cannot read")
+
+
+def test_an_r_port_given_by_a_relative_path_loads_though_its_file_calls_setwd(
+    port_copy, tmp_path
+):
+    # "r_impl: train.R: 'r_impl/train.R' is not an existing file": steps.R's setwd() moved
+    # R's folder before train.R, named relative to the folder nnparity runs in, was sourced.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    text = (paths.R_IMPL / "steps.R").read_text()
+    port_copy("r_impl", "steps.R", text, text + f'\nsetwd("{elsewhere}")\n')
+    result = nnparity("run", "--epochs", "5", "--r-impl", "r_impl", cwd=tmp_path)
+    assert result.returncode == 0, f"exit {result.returncode}\n{result.stderr}"
