@@ -1359,7 +1359,7 @@ class PythonScript(_Script):
         written = hooks.written_count
         if hooks.phase == "inside" and written is not None and hooks.count >= written:
             text += (f"; note: its loop runs {written} epochs as written, and nnparity ran "
-                     f"{hooks.epochs} (--epochs)")
+                     f"{hooks.epochs} (the case's, or --epochs): --epochs {written} runs as many")
         return self.stopped(hooks.phase, line, text, hooks.count + 1)
 
 

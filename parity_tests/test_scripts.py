@@ -1266,7 +1266,8 @@ def test_a_script_stopping_past_its_written_epochs_says_how_many_it_runs(
     document = json.loads(out)  # the run's error, or free-running's (R's failed chunk)
     message = (document["error"] or {}).get("message") or document["modes"]["free"]["error"]
     assert "at epoch 11" in message, message
-    assert "its loop runs 10 epochs as written, and nnparity ran 20 (--epochs)" in message, (
+    assert "its loop runs 10 epochs as written, and nnparity ran 20 (the case's, or --epochs): " \
+        "--epochs 10 runs as many" in message, (
         f"the error past the loop's own 10 epochs does not say why it came: {message}"
     )
 

@@ -1524,7 +1524,8 @@ script_inside_notes <- function(message, rec, epochs) {
   if (!is.null(written) && rec$count >= written) {
     message <- paste0(
       message, "; note: its loop runs ", written, " epochs as written,",
-      " and nnparity ran ", epochs, " (--epochs)"
+      " and nnparity ran ", epochs, " (the case's, or --epochs): --epochs ",
+      written, " runs as many"
     )
   }
   message
