@@ -423,7 +423,9 @@ def load_case(name_or_path: str | Path) -> Case:
     matrices = {name: read_matrix(folder / f"{name}.csv") for name in MATRICES}
     check_shapes(folder, matrices)
     return Case(
-        name=folder.resolve().name,
+        # a folder name of bytes that are no UTF-8 shows them as U+FFFD (the plots, the HTML
+        # report and the workbook could not write Python's surrogate escapes)
+        name=folder.resolve().name.encode("utf-8", "surrogateescape").decode("utf-8", "replace"),
         lr=parse_lr(config_path, config.get("lr")),
         epochs=parse_epochs(config_path, config.get("epochs")),
         description=config.get("description", ""),

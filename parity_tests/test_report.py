@@ -232,3 +232,21 @@ def test_the_equal_share_reads_all_or_none_only_when_it_is(equal, cells, shown):
     assert shown_figures(figures)[0] == shown, (
         f"{equal:,} of {cells:,} cells bitwise equal should read {shown}"
     )
+
+
+def test_a_case_folder_whose_name_is_no_utf8_gets_its_report(tmp_path):
+    # matplotlib could not draw the title 'lat\udce9: training loss per epoch': a traceback.
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from nnparity.paths import FIXTURES
+
+    folder = os.fsencode(tmp_path) + b"/lat\xe9"
+    shutil.copytree(FIXTURES / "article", os.fsdecode(folder))
+    result = subprocess.run(
+        [sys.executable, "-m", "nnparity", "report", "--case", os.fsdecode(folder), "--epochs",
+         "1", "--out", str(tmp_path / "site")], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "lat\ufffd" in (tmp_path / "site" / "index.html").read_text(), "the name is not shown"
