@@ -39,6 +39,8 @@ from .floats import same_bits
 INPUTS = "inputs"
 #: Column A holds the labels; every matrix starts in column B.
 FIRST_COL = 2
+#: A sheet's size in LibreOffice Calc 7.4 (bookworm's) and Excel (Layout.check_fits).
+MAX_COLUMNS, MAX_ROWS = 16_384, 1_048_576
 #: Two decimals always (as the article prints), then as many as the double needs (17 in all).
 NUMBER_FORMAT = "0.00###############"
 #: The rows above the first block: the sheet's title and a blank line.
@@ -152,6 +154,20 @@ class Layout:
 
     def epoch(self, epoch: int) -> dict[str, Block]:
         return self._stack(epoch_sheet(epoch), steps.NAMES)
+
+    def check_fits(self, name: str) -> None:
+        """BadInput where a sheet would need more columns or rows than a spreadsheet has
+        (LibreOffice 7.4 and Excel: 16,384 columns, 1,048,576 rows): LibreOffice cut the
+        17,000-unit bias at 16,383 values, and run --spreadsheet waited for its --timeout."""
+        blocks = [*self.inputs().values(), *self.epoch(1).values()]
+        columns = FIRST_COL + max(b.cols for b in blocks) - 1
+        rows = max(b.top + b.rows - 1 for b in blocks)
+        if columns > MAX_COLUMNS or rows > MAX_ROWS:
+            raise BadInput(
+                f"{name}: its workbook would need {columns:,} columns and {rows:,} rows on a "
+                f"sheet, where a spreadsheet holds {MAX_COLUMNS:,} columns and {MAX_ROWS:,} "
+                "rows (LibreOffice Calc, Excel): a case this large is checked by nnparity run"
+            )
 
     def start_of(self, epoch: int) -> dict[str, Block]:
         """The blocks holding the weights epoch `epoch` starts from."""
@@ -504,8 +520,9 @@ def write_workbook(case: Case, epochs: int, out: Path | str) -> Path:
     """
     from openpyxl import Workbook
 
-    path = check_file(out, "the workbook", _ours)
     layout = Layout(case.dims, epochs)
+    layout.check_fits(case.name)
+    path = check_file(out, "the workbook", _ours)
     wb = Workbook()
     wb.properties.creator = wb.properties.lastModifiedBy = SIGNATURE
     wb.properties.keywords = _PLACEHOLDER

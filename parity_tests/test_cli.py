@@ -279,3 +279,21 @@ def test_a_name_holding_an_emoji_code_is_printed_as_written(tmp_path, capsys):
     assert main(["run", "--case", str(folder), "--epochs", "2"]) == 2
     err = capsys.readouterr().err
     assert f"{folder}/y.csv: file is missing" in err, err
+
+
+def test_a_workbook_wider_than_a_spreadsheet_is_refused_in_one_line(tmp_path, capsys):
+    # 17,000 hidden units were written (exit 0) past the 16,384 columns LibreOffice and Excel
+    # hold: LibreOffice cut the bias, and run --spreadsheet waited for its --timeout.
+    from nnparity import cases
+
+    hidden = 16_384  # column A is the labels': the bias ends one column too far
+    case = cases.Case(
+        name="wide", X=np.ones((1, 1)), y=np.ones((1, 1)), wh=np.full((1, hidden), 0.5),
+        bh=np.full((1, hidden), 0.5), wout=np.full((hidden, 1), 0.5), bout=np.ones((1, 1)),
+        lr=0.1, epochs=1, description="wider than a sheet", source="parity_tests/test_cli.py")
+    folder = cases.write_case(case, tmp_path / "wide")
+    out = tmp_path / "wide.xlsx"
+    assert main(["workbook", "--case", str(folder), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "would need 16,385 columns" in err and "16,384 columns" in err, err
+    assert not out.exists(), "a workbook was written"
