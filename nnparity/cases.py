@@ -94,10 +94,13 @@ def resolve(name_or_path: str | Path) -> Path:
         known = ", ".join(names()) or "none"
         raise CaseError("--case", f"an empty name is no case folder (cases in {FIXTURES}: {known})")
     path = Path(name_or_path)
+    # A bare name of nnparity's cases is that case, whatever the folder nnparity runs in holds
+    # (a folder named article there took the default case's place); ./article is that folder.
+    bare = str(name_or_path) == path.name and not str(name_or_path).startswith(".")
+    if bare and (FIXTURES / path.name).is_dir():
+        return FIXTURES / path.name
     if path.is_dir():
         return path
-    if path.parent == Path(".") and (FIXTURES / path.name).is_dir():
-        return FIXTURES / path.name
     known = ", ".join(names()) or "none"
     raise CaseError(path, f"no such case folder (cases in {FIXTURES}: {known})")
 

@@ -297,3 +297,16 @@ def test_a_workbook_wider_than_a_spreadsheet_is_refused_in_one_line(tmp_path, ca
     err = capsys.readouterr().err
     assert "would need 16,385 columns" in err and "16,384 columns" in err, err
     assert not out.exists(), "a workbook was written"
+
+
+def test_a_folder_named_as_a_case_in_the_current_folder_does_not_hide_that_case(
+    tmp_path, monkeypatch, capsys
+):
+    # A plain `nnparity run` beside a folder article/ (a blog's draft) failed: "article/
+    # config.csv: file is missing"; with a copy of the case there, it silently ran that copy.
+    (tmp_path / "article").mkdir()
+    (tmp_path / "article" / "draft.md").write_text("notes\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--epochs", "2", "--mode", "free"]) == 0, capsys.readouterr().err
+    assert main(["run", "--case", "./article", "--epochs", "2"]) == 2, "./article is that folder"
+    assert "article/config.csv: file is missing" in capsys.readouterr().err
