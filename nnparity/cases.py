@@ -30,6 +30,7 @@ import numpy as np
 from . import rnumbers, steps
 from .atomic import StagedFolder, size_text
 from .floats import bitwise_equal
+from .oneline import has_control, one_line
 from .paths import FIXTURES
 
 MATRICES = steps.DATA + steps.STATE  # X, y, wh, bh, wout, bout
@@ -315,7 +316,11 @@ def read_config(path: Path) -> dict[str, str]:
                 f"line {i}: key {key!r} appears twice (R and Python would not agree on which "
                 "one counts)",
             )
-        config[key] = row[1].strip(BLANKS)
+        value = row[1].strip(BLANKS)
+        if has_control(value):  # an escape sequence would reach terminals and reports
+            raise CaseError(path, f"line {i}: {key}'s value holds a control character "
+                            f"({one_line(value)[:80]}): write it as plain text")
+        config[key] = value
     return config
 
 

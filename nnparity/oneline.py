@@ -8,3 +8,9 @@ def one_line(message: str) -> str:
     if message.isprintable():
         return message
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+
+
+def has_control(text: str) -> bool:
+    """Whether `text` holds a control character (Unicode's Cc: ESC, BEL, a line break, a tab),
+    which a terminal or a report would act on rather than show."""
+    return any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text)

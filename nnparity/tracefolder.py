@@ -44,6 +44,7 @@ import numpy as np
 from . import rds, steps
 from .atomic import staged_file
 from .cases import Case, CaseError, load_case, write_case
+from .oneline import has_control
 from .policy import MODES
 from .port import describe_dtype
 
@@ -186,6 +187,15 @@ def _described(info_path: Path, info: dict) -> tuple[int, list[str]]:
         )
     if not isinstance(info.get("case", ""), str):
         raise TraceFolderError(f'{info_path}: "case" is {shown("case")}; expected a name')
+    environment = info.get("environment", {})
+    texts = [("case", info.get("case", ""))] + [
+        (f"environment's {json.dumps(k)[:40]}", v) for k, v in environment.items()]
+    for what, text in texts:  # an escape sequence here cleared the terminal compare printed to
+        if not isinstance(text, str) or has_control(text) or has_control(what):
+            raise TraceFolderError(
+                f"{info_path}: {what} is {json.dumps(text)[:60]}; expected plain text (no "
+                "control characters)"
+            )
     modes = info.get("modes", [])
     if not isinstance(modes, list) or not all(mode in MODES for mode in modes):
         raise TraceFolderError(

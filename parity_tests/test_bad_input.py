@@ -137,6 +137,12 @@ BROKEN_CASES = [
         "config.csv",
         "unknown key ' lr '",
     ),
+    (  # the escape reached the terminal (run's header, explain) and the HTML report raw
+        "an-escape-sequence-in-the-description",
+        replace("config.csv", 'description,"The', 'description,"\x1b[2JThe'),
+        "config.csv",
+        "description's value holds a control character (\\x1b[2J",
+    ),
     (
         "epochs-with-a-no-break-space",
         replace("config.csv", "epochs,5000", "epochs,5000\u00a0"),

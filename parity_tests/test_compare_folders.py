@@ -325,12 +325,16 @@ def unlisted(info):
         (lambda info: {**info, "case": ["article"]}, ["trace.json", "case", '["article"]']),
         (lambda info: {**info, "modes": "free"}, ["trace.json", "modes", '"free"']),
         (lambda info: {**info, "modes": ["free", "fast"]}, ["trace.json", "modes", '"fast"']),
+        # an escape sequence compare printed cleared the terminal
+        (lambda info: {**info, "case": "art\x1b[2Jicle"}, ["trace.json", "case", "control"]),
+        (lambda info: {**info, "environment": {"python": "\x1b[31m3.11"}},
+         ["trace.json", "environment's \"python\"", "control"]),
     ],
     ids=[
         "epochs-a-string", "epochs-negative", "epochs-zero", "epochs-a-float", "epochs-a-bool",
         "epochs-missing", "epochs-huge", "files-not-a-list", "environment-not-an-object",
         "not-an-object", "an-npz-not-listed", "case-not-a-name", "modes-not-a-list",
-        "modes-unknown",
+        "modes-unknown", "case-with-an-escape", "environment-with-an-escape",
     ],
 )
 def test_a_trace_json_that_does_not_describe_the_folder_is_refused(
