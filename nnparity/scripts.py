@@ -171,6 +171,12 @@ def case_inputs(case) -> dict[str, np.ndarray | float]:
     return {"X": case.X, "y": case.y, **case.state(), "lr": float(case.lr)}
 
 
+def _is_data_frame(value) -> bool:
+    """A pandas DataFrame (pandas is imported only by a script that uses it)."""
+    kind = type(value)
+    return kind.__name__ == "DataFrame" and kind.__module__.split(".")[0] == "pandas"
+
+
 def python_kind(own, case_value: np.ndarray, in_place: bool) -> str | None:
     """How a script's own value differs from the case's array where it changes what the
     script computes (None when it computes the same: numbers, lists numpy converts, integers,
@@ -867,6 +873,12 @@ class _Hooks:
             if own.ndim == 2 and own.shape[0] > 1 and own.shape[0] == rows:
                 value = np.repeat(value, self.inputs["X"].shape[0], axis=0)
         own = next((scope[target] for scope in scopes if target in scope), None)
+        if name in steps.DATA and _is_data_frame(own):
+            # X read with pandas, the loop converting it (X.values, X.to_numpy()): the case's as
+            # the script holds its own, a DataFrame of its columns, so the loop runs as written
+            self.given[name] = np.array(value, dtype=np.float64)
+            columns = own.columns if len(own.columns) == value.shape[1] else None
+            return type(own)(value, columns=columns)
         kind = python_kind(own, value, target in self.in_place)
         if kind is not None:
             raise _Mismatch(target, name, kind, value.shape)

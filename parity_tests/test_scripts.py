@@ -546,7 +546,7 @@ FAITHFUL_PY_Y = "y = np.array([[1], [1], [0]])"
 
 # (id, script, edits, words of the one-line refusal): as written, each computes something else
 # than with the case's matrices (np.matrix's * is a matrix product; a 1-D y broadcasts E to
-# 3 x 3; R's %*% refuses a data.frame; R recycles a plain vector down the columns).
+# 3 x 3; R recycles a plain vector down the columns).
 KIND_REFUSALS = [
     (
         "python-np-matrix",
@@ -562,12 +562,6 @@ KIND_REFUSALS = [
         "faithful.py",
         [(FAITHFUL_PY_Y, "y = np.array([1, 1, 0])")],
         ["y is a 1-D array of 3", "3 x 1", "np.array([[1], [1], [0]])"],
-    ),
-    (
-        "r-data-frame",
-        "faithful.R",
-        [("X = matrix(c(1, 0, 1, 0,", "X = data.frame(c(1, 0, 1, 0,")],
-        ["X is a data.frame", "3 x 4 matrix", "as.matrix"],
     ),
 ]
 
@@ -588,6 +582,32 @@ def test_a_script_whose_own_x_y_or_weights_differ_in_kind_from_the_cases_is_refu
     assert len(lines) == 1 and lines[0].startswith("nnparity: "), f"not one line:\n{err}{out}"
     for word in words:
         assert word in lines[0], f"the refusal lacks {word!r}: {lines[0]}"
+
+
+R_FRAME = [("X = matrix(c(1, 0, 1, 0,", "X = as.data.frame(matrix(c(1, 0, 1, 0,"),
+           ("0, 1, 0, 1), nrow = 3, byrow = TRUE)", "0, 1, 0, 1), nrow = 3, byrow = TRUE))")]
+
+
+@pytest.mark.parametrize("name, edits, code", [
+    ("faithful.R", [*R_FRAME, ("X %*% wh", "as.matrix(X) %*% wh"),
+                    ("t(X) %*%", "t(as.matrix(X)) %*%")], 0),
+    ("faithful.R", R_FRAME, 1),
+    ("faithful.py", [("import numpy as np", "import numpy as np\nimport pandas as pd"),
+                     (FAITHFUL_PY_Y, FAITHFUL_PY_Y + "\nX = pd.DataFrame(X, columns=list('abcd'))"),
+                     ("np.dot(X, wh)", "np.dot(X.values, wh)"),
+                     ("X.T.dot(d_hiddenlayer)", "X.to_numpy().T.dot(d_hiddenlayer)")], 0),
+], ids=["r-converted-in-the-loop", "r-used-as-a-data-frame", "python-pandas"])
+def test_x_held_as_a_data_frame_gets_the_cases_as_a_data_frame_and_runs_as_written(
+    r_available, tmp_path, name, edits, code
+):
+    # Refused ("X is a data.frame (%*% needs a matrix)") though the loop converted it: the
+    # case's X now goes in as the script holds its own, and the loop runs as written (R's
+    # %*% on a data.frame stops, as under Rscript).
+    path = variant(tmp_path, name, f"frame_{name}", *edits)
+    got, out, err = run_script(path, "--epochs", "5")
+    assert got == code, f"expected exit {code}, got {got}\n{out}{err}"
+    if code == 1:
+        assert "requires numeric/complex matrix/vector arguments" in out, out
 
 
 # (id, edits to faithful.py): a different kind that computes the same thing, so it still runs.

@@ -1050,7 +1050,8 @@ script_inject <- function(env, inputs, map) {
     used <- targets[vapply(targets, exists, logical(1), envir = env)]
     script_check_kinds(env, used, name, value)
     for (target in if (length(used)) used else name) {
-      assign(target, value, envir = env)
+      assign(target, script_as_own_kind(value, get0(target, envir = env)),
+             envir = env)
     }
     if (is.matrix(own) && !identical(dim(own), dim(as.matrix(value)))) {
       resized <- c(resized, paste0(
@@ -1225,9 +1226,19 @@ script_check_kind <- function(target, name, own, value) {
   ))
 }
 
+# The case's value as the script holds its own: a data.frame of the script's
+# columns (X read with read.csv, the loop converting it with as.matrix()), so
+# the loop computes as written; else as it is.
+script_as_own_kind <- function(value, own) {
+  if (!is.data.frame(own)) return(value)
+  frame <- as.data.frame(as.matrix(value))
+  if (ncol(frame) == ncol(own)) names(frame) <- names(own)
+  frame
+}
+
 script_kind <- function(own, value) {
   if (is.data.frame(own)) {
-    return("a data.frame (%*% needs a matrix)")
+    return(NULL) # the case's goes in as a data.frame too (script_inject)
   }
   if (!is.numeric(own) && !is.logical(own)) {
     return(paste0("a ", class(own)[1], " (not numbers)"))
