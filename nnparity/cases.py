@@ -19,6 +19,7 @@ allowed; anything else is refused with its row and column.
 
 from __future__ import annotations
 
+import collections
 import csv
 import math
 import re
@@ -419,8 +420,38 @@ def check_shapes(folder: Path, m: dict[str, np.ndarray]) -> None:
         "y": f"shape {y.shape} does not fit X {X.shape} and wout {wout.shape}: "
         f"y must be {X.shape[0]} x {wout.shape[1]}",
     }
+    odd = _odd_one_out(m, broken)
+    if odd is not None:
+        raise CaseError(folder / f"{odd[0]}.csv", odd[1])
     name = broken[0]
     raise CaseError(folder / f"{name}.csv", problems[name])
+
+
+def _dimensions(name: str) -> tuple[str, str]:
+    """What a case matrix's rows and columns count (steps.csv): samples, features, ..."""
+    quantity = next(q for q in steps.ALL if q.name == name)
+    return quantity.rows, quantity.cols
+
+
+def _odd_one_out(m: dict[str, np.ndarray], rule: tuple[str, int, str, int]):
+    """Of the two matrices a broken rule pairs, the one whose size along that dimension
+    differs from what most matrices give it, and the problem in its words (wh 4 x 2 beside
+    bh 1 x 3 and wout 3 x 1: wh, where bh, the rule's first, was blamed); None for a tie."""
+    name, axis, other, other_axis = rule
+    dimension = _dimensions(other)[other_axis]
+    sizes = {(n, a): m[n].shape[a] for n in MATRICES for a in (0, 1)
+             if _dimensions(n)[a] == dimension}
+    counts = collections.Counter(sizes.values()).most_common()
+    if len(counts) > 1 and counts[0][1] == counts[1][1]:
+        return None
+    usual = counts[0][0]
+    if sizes.get((other, other_axis)) == usual or sizes.get((name, axis)) != usual:
+        return None  # the rule's first is the odd one: its own words (check_shapes)
+    givers = [n for (n, _), size in sizes.items() if size == usual]
+    count = "rows" if other_axis == 0 else "columns"
+    words = {"hidden": "hidden units"}.get(dimension, dimension)
+    return other, (f"shape {m[other].shape} does not fit {', '.join(givers)}: its {count} count "
+                   f"the {words} ({sizes[other, other_axis]}), which they give as {usual}")
 
 
 def load_case(name_or_path: str | Path) -> Case:

@@ -137,6 +137,14 @@ BROKEN_CASES = [
         "config.csv",
         "unknown key ' lr '",
     ),
+    (  # bh.csv, intact, was blamed: "shape (1, 3) does not fit wh (4, 2)"
+        "wh-one-hidden-unit-short",
+        lambda folder: (folder / "wh.csv").write_text(
+            "0.42,0.88\n0.1,0.73\n0.6,0.18\n0.92,0.11\n"),
+        "wh.csv",
+        "shape (4, 2) does not fit bh, wout: its columns count the hidden units (2), which they "
+        "give as 3",
+    ),
     (  # the escape reached the terminal (run's header, explain) and the HTML report raw
         "an-escape-sequence-in-the-description",
         replace("config.csv", 'description,"The', 'description,"\x1b[2JThe'),
