@@ -220,3 +220,23 @@ def test_a_port_that_does_not_record_its_start_fails_those_tests_as_run_fails(
         "initial_wh" in run.stdout, f"nnparity run: exit {run.returncode}\n{run.stdout}"
 
 
+
+
+def test_a_lockstep_only_session_whose_r_train_fails_fails(tmp_path):
+    # 25 passed: lockstep calls R's steps, and R's train() only to check its bits.
+    r_port_copy(tmp_path, "  trace <- list()\n", '  stop("train() is broken")\n  trace <- list()\n',
+                file="train.R")
+    done = user_pytest(tmp_path, "--r-impl", "my_port", "--nnparity-case", "article",
+                       "--nnparity-epochs", EPOCHS, "--nnparity-mode", "lockstep")
+    assert done.returncode == 1, f"R's train() fails, yet:\n{done.stdout[-2000:]}"
+    assert "train() is broken" in done.stdout, done.stdout[-2000:]
+
+
+def test_a_session_whose_runs_train_in_chunks_says_what_that_leaves_unseen(tmp_path):
+    # `nnparity run` notes it; pytest's passes said nothing of it.
+    r_port_copy(tmp_path)
+    done = user_pytest(tmp_path, "--r-impl", "my_port", "--nnparity-case", "iris",
+                       "--nnparity-mode", "free")
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert "nnparity notes" in done.stdout and "iris (free): each port's train() was called" in \
+        done.stdout, done.stdout[-2000:]
