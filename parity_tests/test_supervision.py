@@ -2173,3 +2173,12 @@ def test_an_r_port_given_by_a_relative_path_loads_though_its_file_calls_setwd(
     port_copy("r_impl", "steps.R", text, text + f'\nsetwd("{elsewhere}")\n')
     result = nnparity("run", "--epochs", "5", "--r-impl", "r_impl", cwd=tmp_path)
     assert result.returncode == 0, f"exit {result.returncode}\n{result.stderr}"
+
+
+def test_an_error_in_a_ports_load_r_names_load_r(port_copy, tmp_path):
+    # "r_impl: file.exists(...) is not TRUE (in eval(exprs[i], envir))": no file named.
+    port = port_copy("r_impl", "load.R", 'r_impl_files <- c(',
+                     'stopifnot(file.exists("nowhere.R"))\nr_impl_files <- c(')
+    result = nnparity("run", "--epochs", "5", "--r-impl", str(port), cwd=tmp_path)
+    assert result.returncode == 2, f"exit {result.returncode}\n{result.stderr}"
+    one_line(result.stderr, 'load.R: file.exists("nowhere.R") is not TRUE')

@@ -33,7 +33,12 @@ port_files_of <- function(file) {
     return(file)
   }
   loader <- new.env(parent = globalenv())
-  sys.source(file, envir = loader, keep.source = FALSE)
+  tryCatch( # the port's own code, as its other files: an error names load.R
+    as_port_runs(sys.source(file, envir = loader, keep.source = FALSE)),
+    error = function(error) {
+      stop("load.R: ", conditionMessage(error), call. = FALSE)
+    }
+  )
   file.path(dirname(file), loader$r_impl_files)
 }
 
