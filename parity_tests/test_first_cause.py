@@ -169,3 +169,16 @@ def test_json_gives_a_cell_of_the_two_languages_as_python_and_r(article, port_co
     cell = as_json(result)["modes"]["lockstep"]["first_violation"]
     assert cell["sides"] == ["Python", "R"], cell
     assert [cell["python"], cell["r"]] == cell["values"], cell
+
+
+def test_an_r_stop_inside_a_step_function_names_the_stops_own_line(
+    article, port_copy, r_available
+):
+    # It named the step's caller, "at train.R:...: new_bout <- steps$bout(...)", not the
+    # stop() in steps.R.
+    result = run(article, port_copy, "R", "steps.R", "    bout + colSums(d_output) * lr\n",
+                 '    if (lr > 0) stop("a deliberate stop")\n    bout + colSums(d_output) * lr\n',
+                 epochs=3)
+    error = result.reports["free"].error
+    assert error is not None and 'in step function steps$bout, at steps.R:' in error and \
+        'stop("a deliberate stop")' in error, error

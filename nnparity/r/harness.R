@@ -767,9 +767,13 @@ crash_site <- function(calls, failing, port) {
   if (is.null(call)) return(NULL)
   step <- as.character(call[[1]][[3]])
   line <- source_line(port_steps(port)[[step]], failing)
+  # else the innermost call made from the port's files inside the step (its
+  # stop()), then the step's own call
+  inside <- calls[-seq_len(max(which(vapply(calls, identical, NA, call))))]
+  if (is.null(line)) line <- sub("^at ", "", port_line(inside, port))
   at <- attr(call, "srcref")
-  if (is.null(line) && !is.null(at)) line <- describe_srcref(at, 1)
-  where <- if (is.null(line)) "" else paste0(", at ", line)
+  if (!length(line) && !is.null(at)) line <- describe_srcref(at, 1)
+  where <- if (!length(line)) "" else paste0(", at ", line)
   paste0("in step function steps$", step, where)
 }
 
