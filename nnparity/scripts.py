@@ -980,7 +980,7 @@ class PythonScript(_Script):
             if isinstance(node, ast.AugAssign)
             for n in _target_names(node.target)
         }
-        #: X or y assigned again before the loop at the top level: {name: [statements]}
+        #: X or y assigned before the loop at the top level: {name: [statements]}
         self.data_set: dict[str, list[ast.stmt]] = {}
         for statement in self.tree.body:
             if statement.end_lineno >= self.loop.lineno:
@@ -988,7 +988,8 @@ class PythonScript(_Script):
             for theirs in dict.fromkeys(_statement_assigns(statement)):
                 if self.names.get(theirs, theirs) in steps.DATA:
                     self.data_set.setdefault(self.names.get(theirs, theirs), []).append(statement)
-        self.data_set = {k: v for k, v in self.data_set.items() if len(v) > 1}
+        # each compared at the loop with its values where first set: a change, whether by a
+        # statement setting it again (X = X / 2) or in place (X.sort(), a function), is refused
         used = {n.id for n in ast.walk(self.tree) if isinstance(n, ast.Name)}
         self.targets = {}
         for name in INPUTS:
@@ -1283,11 +1284,12 @@ class PythonScript(_Script):
             raise ScriptRefused(f"{self.where(self.loop.lineno)}: {refused}") from None
         except _Refused as refused:
             name, theirs = refused.args
-            changes = self.data_set[name][1:]
+            first, *changes = self.data_set[name]
             lines = [(c.lineno, ast.get_source_segment(self.source, c) or ast.unparse(c))
                      for c in changes]
+            at = lines[0][0] if lines else self.loop.lineno
             raise ScriptRefused(
-                f"{self.where(lines[0][0])}: {data_changed(theirs, name, lines)}") from None
+                f"{self.where(at)}: {data_changed(theirs, name, first.lineno, lines)}") from None
         except (Exception, SystemExit) as error:
             raise self._error(error, hooks, warned) from None
         else:
@@ -1473,15 +1475,16 @@ def two_loops(lines: list[int]) -> str:
     )
 
 
-def data_changed(theirs: str, name: str, lines: list[tuple[int, str]]) -> str:
-    """The refusal of a script that changes the values of its X or y (`theirs`) before its
-    loop, at `lines` (each line and its code)."""
-    shown = "; ".join(
-        (f"line {line}: " if len(lines) > 1 else "") + " ".join(code.split())
-        for line, code in lines
-    )
+def data_changed(theirs: str, name: str, first: int, lines: list[tuple[int, str]]) -> str:
+    """The refusal of a script that changes the values of its X or y (`theirs`) between
+    line `first`, where it sets it, and its loop: at `lines` (each line and its code, the
+    statements setting it again), or in place (X.sort(), a function changing it)."""
+    shown = "; ".join(f"line {line}: " + " ".join(code.split()) for line, code in lines)
+    where = (f"set again at {shown}" if lines else
+             "in place, by a call or a statement that does not assign it")
     return (
-        f"the script changes the values of {theirs} before its training loop ({shown}): "
+        f"the script changes the values of {theirs} after line {first}, where it sets them, "
+        f"and before its training loop ({where}): "
         f"nnparity puts the case's {name} in place just before the loop, so that change "
         "would not apply to it and the check would train on other inputs than the script "
         f"does; make the change in the case's {name}.csv, or leave it out of the script"
@@ -1711,8 +1714,9 @@ class RScript(_Script):
             changes = self.plan["data_set"][name]
             lines = list(zip((int(v) for v in np.ravel(changes["lines"])),
                              (str(v) for v in np.ravel(changes["code"])), strict=True))
-            theirs = str(_scalar(outcome["theirs"]))
-            raise ScriptRefused(f"{self.where(lines[0][0])}: {data_changed(theirs, name, lines)}")
+            theirs, first = str(_scalar(outcome["theirs"])), int(_scalar(changes["first_line"]))
+            at = lines[0][0] if lines else self.loop_line()
+            raise ScriptRefused(f"{self.where(at)}: {data_changed(theirs, name, first, lines)}")
         if status == "per_sample":
             rows = _scalar(outcome["rows"]) if "rows" in outcome.keys() else None
             text = per_sample(str(_scalar(outcome["loop_text"])), int(_scalar(outcome["passes"])),

@@ -1589,12 +1589,25 @@ def other_inputs(tmp_path) -> str:
 
 @pytest.mark.parametrize("name, edit, words", [
     ("faithful.py", (FAITHFUL_PY_Y, FAITHFUL_PY_Y + "\nX = (X - X.mean(axis=0)) / 2"),
-     "changes the values of X before its training loop (X = (X - X.mean(axis=0)) / 2)"),
+     "changes the values of X after line 4, where it sets them, and before its training loop "
+     "(set again at line 8: X = (X - X.mean(axis=0)) / 2)"),
     ("faithful.py", (FAITHFUL_PY_Y, FAITHFUL_PY_Y + "\ny = y * 0.9 + 0.05"),
-     "changes the values of y before its training loop (y = y * 0.9 + 0.05)"),
+     "changes the values of y after line 7, where it sets them, and before its training loop "
+     "(set again at line 8: y = y * 0.9 + 0.05)"),
+    ("faithful.py", (FAITHFUL_PY_Y, FAITHFUL_PY_Y + "\nnp.random.default_rng(3).shuffle(X)"),
+     "changes the values of X after line 4, where it sets them, and before its training loop "
+     "(in place, by a call or a statement that does not assign it)"),
+    ("faithful.py", (FAITHFUL_PY_Y, FAITHFUL_PY_Y + "\ndef prep():\n    X[0, 0] = 7\n\n\nprep()"),
+     "changes the values of X after line 4, where it sets them, and before its training loop "
+     "(in place"),
     ("faithful.R", (FAITHFUL_R_Y, FAITHFUL_R_Y + "X <- X / 2\n"),
-     "changes the values of X before its training loop (X <- X/2)"),
-], ids=["python-standardised", "python-smoothed-labels", "r-scaled"])
+     "changes the values of X after line 4, where it sets them, and before its training loop "
+     "(set again at line 8: X <- X/2)"),
+    ("faithful.R", (FAITHFUL_R_Y, FAITHFUL_R_Y + "prep <- function() X <<- X * 2\nprep()\n"),
+     "changes the values of X after line 4, where it sets them, and before its training loop "
+     "(in place"),
+], ids=["python-standardised", "python-smoothed-labels", "python-shuffled-in-place",
+        "python-changed-by-a-function", "r-scaled", "r-changed-by-a-function"])
 def test_data_whose_values_the_script_changes_before_its_loop_is_refused_naming_the_change(
     r_available, tmp_path, name, edit, words
 ):

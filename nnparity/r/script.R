@@ -207,9 +207,10 @@ nnparity_script_plan <- function(file, from, to, article) {
   best
 }
 
-# X or y set in more than one top-level expression before the loop: for each,
-# the index of the first and the lines and code of the others (the script's
-# changes, refused if they change its values: scripts.py's data_changed).
+# X or y set in a top-level expression before the loop: for each, the index
+# and line of the first, and the lines and code of the others (the script's
+# changes, refused if its values at the loop differ from the first's, whatever
+# changed them: scripts.py's data_changed).
 script_data_set <- function(exprs, loop, map) {
   before <- as.list(exprs)[seq_len(loop$top - 1)]
   found <- list()
@@ -217,10 +218,10 @@ script_data_set <- function(exprs, loop, map) {
     sets <- which(vapply(before, function(e) {
       name %in% script_article_names(script_assigned(e), map)
     }, logical(1)))
-    if (length(sets) < 2) next
+    if (length(sets) < 1) next
     later <- sets[-1]
     found[[name]] <- list(
-      first = sets[1],
+      first = sets[1], first_line = script_line(exprs, sets[1]),
       lines = vapply(later, function(i) script_line(exprs, i), integer(1)),
       code = vapply(later, function(i) {
         paste(deparse(exprs[[i]], width.cutoff = 500L), collapse = " ")
