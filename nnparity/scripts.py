@@ -171,6 +171,15 @@ def case_inputs(case) -> dict[str, np.ndarray | float]:
     return {"X": case.X, "y": case.y, **case.state(), "lr": float(case.lr)}
 
 
+def _same_numbers(a, b) -> bool:
+    """Whether two values hold the same numbers in the same order (any type or layout)."""
+    try:
+        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    return a.size == b.size and np.array_equal(a.ravel(), b.ravel(), equal_nan=True)
+
+
 def _is_data_frame(value) -> bool:
     """A pandas DataFrame (pandas is imported only by a script that uses it)."""
     kind = type(value)
@@ -428,6 +437,10 @@ class _Refused(BaseException):
     """The script changed X or y before its loop (args: the article's name, the script's)."""
 
 
+class _Derived(BaseException):
+    """The loop reads, in place of X or y, a copy of other values (args: the refusal's words)."""
+
+
 class _RanOut(BaseException):
     """The loop's own sequence ran out before the case's epochs (args: the refusal's words)."""
 
@@ -671,6 +684,7 @@ class _Hooks:
         self.early: dict[str, np.ndarray] = {}
         self.holder: dict[int, str] = {}  # id of an object -> the step whose name last took it
         self.first_data: dict[str, np.ndarray] = {}  # X or y as first set (first())
+        self.derived: dict[str, tuple[str, str]] = {}  # PythonScript.derived
         self.updating = False  # a weight's update has come in this pass
         #: The names the loop's body reads (a learning rate under another name is among them),
         #: and those its statements updating a weight read.
@@ -873,6 +887,8 @@ class _Hooks:
             if own.ndim == 2 and own.shape[0] > 1 and own.shape[0] == rows:
                 value = np.repeat(value, self.inputs["X"].shape[0], axis=0)
         own = next((scope[target] for scope in scopes if target in scope), None)
+        if target in self.derived and not _same_numbers(own, self._own_value(name)):
+            raise _Derived(self.derived[target][1])  # other values than X's: refused
         if name in steps.DATA and _is_data_frame(own):
             # X read with pandas, the loop converting it (X.values, X.to_numpy()): the case's as
             # the script holds its own, a DataFrame of its columns, so the loop runs as written
@@ -997,6 +1013,8 @@ class PythonScript(_Script):
             self.targets[name] = theirs or [name]
         # X or y under another name the loop reads (inputs = X before it): the case's there too
         reads = {n.id for n in ast.walk(self.loop) if isinstance(n, ast.Name)}
+        #: names the loop reads in place of X or y, made from it: name -> (X or y, refusal)
+        self.derived: dict[str, tuple[str, str]] = {}
         for alias, name in self.aliases.items():
             if name in steps.DATA and alias in reads and alias not in self.targets[name]:
                 self.targets[name].append(alias)
@@ -1019,16 +1037,22 @@ class PythonScript(_Script):
             needs = any(name in q.inputs for q in steps.QUANTITIES if q.name in self.recorded)
             if not needs or set(theirs) & (reads | in_functions):
                 continue
-            made = [  # what the loop reads instead, made from it before the loop
-                f"{target} (line {statement.lineno})"
+            made = {  # what the loop reads instead, made from it before the loop
+                target: statement.lineno
                 for statement in self.tree.body if statement.end_lineno < self.loop.lineno
                 for target in dict.fromkeys(_statement_assigns(statement))
                 if target in reads and self.names.get(target, target) not in ARTICLE_NAMES
                 and any(isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
                         and n.id in theirs for n in ast.walk(statement))
-            ]
-            raise ScriptRefused(
-                f"{self.where(self.loop.lineno)}: {data_never_read(theirs[0], name, made)}")
+            }
+            refusal = data_never_read(
+                theirs[0], name, [f"{target} (line {line})" for target, line in made.items()])
+            if not made:
+                raise ScriptRefused(f"{self.where(self.loop.lineno)}: {refusal}")
+            # the same numbers under another name (inputs = np.array(X, dtype=float)) get the
+            # case's too; other values are refused, at the loop (_Hooks.value)
+            self.targets[name] += list(made)
+            self.derived.update({target: (name, refusal) for target in made})
 
     def _refuse_weights_held_in_objects(self) -> None:
         """A loop that updates no weight under a plain name but assigns parts of objects
@@ -1260,6 +1284,7 @@ class PythonScript(_Script):
         hooks.over_data = any(self.names.get(n.id, n.id) in steps.DATA
                               for n in ast.walk(self.loop.iter) if isinstance(n, ast.Name))
         hooks.nested = self.loop_nested
+        hooks.derived = self.derived
         # What the script prints is its own business, not nnparity's output; its warnings
         # (numpy's overflow, say) are kept to explain an error.
         printed = io.StringIO()
@@ -1280,7 +1305,7 @@ class PythonScript(_Script):
             raise self.unnamed(*unnamed.args) from None
         except _Misfit as misfit:
             raise self.misfit(*misfit.args) from None
-        except (_PerSample, _Shared, _RanOut) as refused:
+        except (_PerSample, _Shared, _RanOut, _Derived) as refused:
             raise ScriptRefused(f"{self.where(self.loop.lineno)}: {refused}") from None
         except _Refused as refused:
             name, theirs = refused.args

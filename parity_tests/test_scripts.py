@@ -1650,6 +1650,23 @@ def test_a_loop_reading_x_under_another_name_set_from_it_trains_on_the_cases_x(
 
 
 @pytest.mark.parametrize("name, edits", [
+    ("faithful.py", [(FAITHFUL_PY_Y, FAITHFUL_PY_Y + "\ninputs = np.array(X, dtype=float)"),
+                     ("np.dot(X, wh)", "np.dot(inputs, wh)"),
+                     ("X.T.dot(d_hiddenlayer)", "inputs.T.dot(d_hiddenlayer)")]),
+    ("faithful.R", [(FAITHFUL_R_Y, FAITHFUL_R_Y + "inputs <- as.matrix(X) * 1\n"),
+                    ("X %*% wh", "inputs %*% wh"), ("t(X) %*%", "t(inputs) %*%"),
+                    ("nrow(X), n_hidden", "nrow(inputs), n_hidden")]),
+], ids=["python", "r"])
+def test_a_loop_reading_a_copy_of_x_with_the_same_numbers_trains_on_the_cases_x(
+    r_available, tmp_path, other_inputs, name, edits
+):
+    # Refused as "made from X" though it holds X's numbers as another type.
+    path = variant(tmp_path, name, f"copy_{name}", *edits)
+    code, out, err = run_script(path, "--case", other_inputs, "--epochs", "5")
+    assert code == 0, f"the loop's inputs are X's numbers: exit {code}\n{out}{err}"
+
+
+@pytest.mark.parametrize("name, edits", [
     ("faithful.py", [("for i in range(epoch):", "Xs = X / 2\nfor i in range(epoch):"),
                      ("np.dot(X, wh)", "np.dot(Xs, wh)"),
                      ("X.T.dot(d_hiddenlayer)", "Xs.T.dot(d_hiddenlayer)")]),

@@ -202,6 +202,7 @@ nnparity_script_plan <- function(file, from, to, article) {
   best$carried <- script_carried(exprs, best, map, article)
   best$aliases <- script_aliases(as.list(exprs)[seq_len(best$top - 1)], map)
   best$data_set <- script_data_set(exprs, best, map)
+  best$derived <- script_data_unread(exprs, best, map)
   best$reads <- script_loop_reads(exprs, best)
   best$problem <- NULL
   best
@@ -259,20 +260,27 @@ script_data_unread <- function(exprs, loop, map) {
     theirs <- script_data_names(loop, map, name)
     needs <- any(grepl(paste0("\\b", name, "\\b"), steps$inputs))
     if (!needs || any(theirs %in% reads)) next
-    before <- as.list(exprs)[seq_len(loop$top - 1)]
-    made <- unlist(lapply(seq_along(before), function(i) {
-      set <- intersect(script_assigned(before[[i]]), all.names(expr[[4]]))
-      set <- set[!script_article_names(set, map) %in% script_step_list$name]
-      from <- any(theirs %in% all.names(before[[i]][-2]))
-      line <- script_line(exprs, i)
-      if (length(set) && from) paste0(set, " (line ", line, ")")
-    }))
+    made <- script_made_from(exprs, loop$top, all.names(expr[[4]]), theirs, map)
     return(list(
       kind = "data_unread", line = loop$line, theirs = theirs[length(theirs)],
-      name = name, made = as.character(made)
+      name = name, targets = names(made),
+      made = paste0(names(made), " (line ", unlist(made), ")")[seq_along(made)]
     ))
   }
   NULL
+}
+
+# The names the loop reads (`reads`) that top-level code before it sets from
+# one of `theirs` (Xs <- X / 2), none of the article's: name -> line.
+script_made_from <- function(exprs, top, reads, theirs, map) {
+  made <- list()
+  for (i in seq_len(top - 1)) {
+    set <- intersect(script_assigned(exprs[[i]]), reads)
+    set <- set[!script_article_names(set, map) %in% script_step_list$name]
+    from <- any(theirs %in% all.names(exprs[[i]][-2]))
+    if (length(set) && from) made[set] <- script_line(exprs, i)
+  }
+  made
 }
 
 # The parts of objects (net$wh, net[["wh"]], obj@wh) the chosen loop assigns,
@@ -387,7 +395,10 @@ script_loop_refusal <- function(exprs, loops, best, map) {
   rounds <- script_changing_rounds(exprs, loops, best, map)
   if (!is.null(rounds)) return(rounds)
   best$aliases <- script_aliases(as.list(exprs)[seq_len(best$top - 1)], map)
-  script_data_unread(exprs, best, map)
+  unread <- script_data_unread(exprs, best, map)
+  # names made from X the loop reads instead get the case's if they hold its
+  # numbers (script_check_derived); with none, refused here
+  if (!is.null(unread) && length(unread$targets) == 0) unread
 }
 
 # A loop around the training loop may only repeat it (printing the error every
@@ -776,7 +787,9 @@ script_recorder <- function(inputs, epochs, from, to, assigned, article,
       as.matrix(own) + 0, error = function(e) NULL
     )
   }
+  rec$derived <- NULL
   rec$inject <- function(env) {
+    script_check_derived(env, rec$derived, map)
     script_check_data_changed(env, rec$first_data, map)
     matrices <- setdiff(names(inputs), "lr")
     script_check_named(env, matrices, map, carried, names(rec$recorded))
@@ -1021,6 +1034,30 @@ script_check_data_changed <- function(env, first_data, map) {
           call = NULL, message = "data changed", name = name,
           theirs = script_own_name(env, name, map)
         )
+      ))
+    }
+  }
+}
+
+# Stop the script ("nnparity_refusal") when a name its loop reads in place of
+# X or y, made from it before the loop, holds other numbers than it: the case's
+# would take their place (Xs <- X / 2); the same numbers (as.matrix(X)) run.
+script_check_derived <- function(env, derived, map) {
+  if (is.null(derived) || length(derived$targets) == 0) return(invisible())
+  own <- setdiff(c(names(map)[map == derived$name], derived$name),
+                 derived$targets)
+  own <- own[vapply(own, exists, NA, envir = env)]
+  data <- if (length(own)) get(own[1], envir = env) else NULL
+  for (target in derived$targets) {
+    same <- tryCatch(
+      identical(as.vector(as.matrix(get(target, envir = env)) + 0),
+                as.vector(as.matrix(data) + 0)),
+      error = function(e) FALSE
+    )
+    if (!same) {
+      stop(structure(
+        class = c("nnparity_refusal", "condition"),
+        list(call = NULL, message = "derived", facts = derived)
       ))
     }
   }
@@ -1483,8 +1520,9 @@ nnparity_script_run <- function(file, from, to, article, inputs, epochs) {
   # case's goes there too, as under --names
   data <- plan$aliases$to %in% c("X", "y") &
     !plan$aliases$from %in% from & plan$aliases$from %in% plan$reads
-  from <- c(from, plan$aliases$from[data])
-  to <- c(to, plan$aliases$to[data])
+  from <- c(from, plan$aliases$from[data], plan$derived$targets)
+  to <- c(to, plan$aliases$to[data],
+          rep(plan$derived$name, length(plan$derived$targets)))
   rec <- script_recorder(
     inputs, epochs, from, to, plan$assigned, article, plan$carried
   )
@@ -1497,6 +1535,7 @@ nnparity_script_run <- function(file, from, to, article, inputs, epochs) {
     ))
   }
   rec$function_reads <- script_function_reads(exprs)
+  rec$derived <- plan$derived
   top <- exprs[[plan$top]]
   loop <- top
   for (i in plan$path) loop <- loop[[i]]
@@ -1584,6 +1623,9 @@ script_eval <- function(exprs, rec) {
         status = "unnamed", missing = unnamed$missing,
         carried = unnamed$carried, untrained = unnamed$untrained
       )
+    },
+    nnparity_refusal = function(refused) {
+      list(status = "plan", refusal = refused$facts)
     },
     nnparity_data_changed = function(refused) {
       list(
