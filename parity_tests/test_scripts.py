@@ -441,10 +441,12 @@ def test_a_modulo_or_a_power_of_numbers_is_not_taken_for_the_web_pages_lost_prod
     path = variant(tmp_path, "faithful.R", "prints.R",
                    ("  wh = wh + t(X) %*% d_hiddenlayer * lr\n",
                     "  wh = wh + X %*% d_hiddenlayer * lr\n"
-                    "  if (i %% 1000 == 0) print(mean(E**2) * 0.5**i)\n"))
+                    "  if (i %% 1000 == 0) print(mean(E**2) * 0.5**i)\n"
+                    "  if (i %% 1000 == 0) print(sum(E %% nrow(X)) + sum(output ** lr))\n"))
     code, out, err = run_script(path, "--epochs", "5")
     assert code == 1 and "non-conformable" in out, f"X %*% d_hiddenlayer fails: exit {code}\n{out}"
-    assert "web page" not in out, f"i %% 1000, E**2 and 0.5**i are no lost products:\n{out}"
+    assert "web page" not in out, f"i %% 1000, E**2, 0.5**i, E %% nrow(X), output ** lr are no " \
+        f"lost products:\n{out}"
 
 
 def test_a_script_leaves_no_file_behind_and_prints_nothing_into_the_report(

@@ -694,8 +694,8 @@ script_damage <- function(exprs, loop, map, article) {
 }
 
 # `a %% b` and `a ** b` (read as a power) where a product of matrices was
-# meant: neither operand a number, one of them reading an article matrix
-# (X%%wh, d_output**t(wout)); not `i %% 1000`, `E**2` nor `decay**i`.
+# meant: both operands one of the article's matrices, or its t() (X%%wh,
+# d_output**t(wout)); not `i %% 1000`, `E**2`, `E %% nrow(X)` nor `output**lr`.
 script_damaged_calls <- function(expr, map, article) {
   if (!is.call(expr)) {
     return(list())
@@ -713,8 +713,19 @@ script_is_damaged <- function(call, map, article) {
   head <- call[[1]]
   operator <- is.name(head) && length(call) == 3 &&
     as.character(head) %in% c("%%", "^")
-  operator && !is.numeric(call[[2]]) && !is.numeric(call[[3]]) &&
-    any(script_article_names(all.names(call[-1]), map) %in% article)
+  operator && script_is_matrix(call[[2]], map, article) &&
+    script_is_matrix(call[[3]], map, article)
+}
+
+# An article matrix by name (its own or --names'), or t() or ( ) of one.
+script_is_matrix <- function(e, map, article) {
+  if (is.name(e)) {
+    named <- script_article_names(as.character(e), map)
+    return(named %in% c(article, "X", "y"))
+  }
+  wraps <- is.call(e) && length(e) == 2 && is.name(e[[1]]) &&
+    as.character(e[[1]]) %in% c("t", "(")
+  wraps && script_is_matrix(e[[2]], map, article)
 }
 
 # Replace the sub-expression at `path` of `expr` by `value`.
