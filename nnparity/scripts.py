@@ -1437,32 +1437,36 @@ def _continued(values: Iterable, epochs: int, loop_text: str) -> Iterator:
             f"--epochs {given}, or loop over a range"
         )
     while given < epochs:
-        last = tuple(a + b for a, b in zip(last, step, strict=True)) if isinstance(
-            last, tuple) else last + step
+        last = _plus(last, step)
         yield last
         given += 1
 
 
 def _step(before, last):
     """What a sequence counts by from `before` to `last` (1 when it gave one value): a number,
-    a tuple of numbers, or None for values that do not count (strings, arrays, lists)."""
+    a tuple of such steps (enumerate's (1, 1), enumerate(zip(...))'s (1, (1, 1))), or None for
+    values that do not count (strings, arrays, lists)."""
+    if isinstance(last, tuple):
+        if not last or (before is not None and not (
+                isinstance(before, tuple) and len(before) == len(last))):
+            return None
+        steps_of = [_step(None if before is None else b, a) for b, a in
+                    zip(before if before is not None else last, last, strict=True)]
+        return None if any(s is None for s in steps_of) else tuple(steps_of)
     def number(v) -> bool:
         return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(
             v, (bool, np.bool_))
 
-    pair = (before, last) if before is not None else (None, last)
-    if isinstance(last, tuple):
-        if not last or not all(number(v) for v in last):
-            return None
-        if pair[0] is None:
-            return tuple(1 for _ in last)
-        if not (isinstance(before, tuple) and len(before) == len(last)
-                and all(number(v) for v in before)):
-            return None
-        return tuple(b - a for a, b in zip(before, last, strict=True))
     if not number(last) or (before is not None and not number(before)):
         return None
     return 1 if before is None else last - before
+
+
+def _plus(value, step):
+    """`value` counted on by `step` (_step's), tuples component by component."""
+    if isinstance(value, tuple):
+        return tuple(_plus(v, s) for v, s in zip(value, step, strict=True))
+    return value + step
 
 
 def _counting(value) -> tuple[int, int] | None:

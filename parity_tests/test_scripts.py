@@ -1539,7 +1539,8 @@ def test_the_learning_rate_named_is_the_one_the_updates_read(tmp_path):
     "for i, _ in enumerate(range(epoch)):",
     "for i, j in zip(range(3), range(10, 13)):",
     "for i in np.arange(0, 5.0):",
-], ids=["enumerate", "zip-shorter-than-the-epochs", "floats"])
+    "for i, (a, b) in enumerate(zip(range(3), range(5, 8))):",
+], ids=["enumerate", "zip-shorter-than-the-epochs", "floats", "enumerate-of-a-zip"])
 def test_a_loop_over_its_own_kind_of_sequence_gets_its_values_continued_by_their_step(
     r_available, tmp_path, loop
 ):
