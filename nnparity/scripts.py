@@ -30,7 +30,6 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
-import copy
 import gc
 import io
 import itertools
@@ -551,7 +550,10 @@ class _Rewrite(ast.NodeTransformer):
         record = ast.parse(f"__nnparity__.record({lookup})").body[0]
         node.iter = ast.parse("__nnparity__.passes()", mode="eval").body
         # a pass that ends at a `continue` (one skipping a printout) is recorded there
-        node.body = [*_before_continue(self._tracked(node.body), record), record]
+        def at_continue(line: int) -> ast.stmt:
+            return ast.parse(f"__nnparity__.record({lookup}, at={line})").body[0]
+
+        node.body = [*_before_continue(self._tracked(node.body), at_continue), record]
         done = ast.parse("__nnparity__.done()").body[0]
         made = [*before, node, done]
         for statement in made:
@@ -601,14 +603,14 @@ class _Rewrite(ast.NodeTransformer):
         return hook
 
 
-def _before_continue(statements: list[ast.stmt], hook: ast.stmt) -> list[ast.stmt]:
-    """The statements with `hook` run before each `continue` of the loop they are the body
-    of: in its if, with and try blocks, not in an inner loop's (its `continue` is that
+def _before_continue(statements: list[ast.stmt], hook) -> list[ast.stmt]:
+    """The statements with `hook(line)` run before each `continue` of the loop they are the
+    body of: in its if, with and try blocks, not in an inner loop's (its `continue` is that
     loop's) nor in a function or class defined there."""
     out = []
     for statement in statements:
         if isinstance(statement, ast.Continue):
-            out.append(ast.copy_location(copy.deepcopy(hook), statement))
+            out.append(ast.copy_location(hook(statement.lineno), statement))
         elif isinstance(statement, (ast.For, ast.AsyncFor, ast.While)):
             if statement.orelse:  # an inner loop's else block is this loop's
                 statement.orelse = _before_continue(statement.orelse, hook)
@@ -941,7 +943,15 @@ class _Hooks:
         except (TypeError, ValueError):  # not numbers: record() says so at the pass's end
             self.early.pop(name, None)
 
-    def record(self, *scopes) -> None:
+    def record(self, *scopes, at: int | None = None) -> None:
+        """The pass's matrices, at its end or at a `continue` (line `at`), which must come
+        after the pass assigned each of them: one skipped would be the pass before's."""
+        skipped = [n for n in self.recorded if n not in steps.STATE and n not in self.early]
+        if at is not None and skipped:
+            raise _Derived(
+                f"the pass of epoch {self.count + 1} ended at the `continue` of line {at} before "
+                f"it assigned {', '.join(skipped)}: nnparity compares every matrix of every "
+                "pass, and as written that epoch computes none (it skips its training?)")
         self.count += 1
         early, self.early, self.updating = self.early, {}, False
         self.holder = {}
