@@ -436,6 +436,10 @@ class _Refused(BaseException):
     """The script changed X or y before its loop (args: the article's name, the script's)."""
 
 
+class _Skipped(BaseException):
+    """A pass ended at a `continue` before assigning some matrices (args: the failure's words)."""
+
+
 class _Derived(BaseException):
     """The loop reads, in place of X or y, a copy of other values (args: the refusal's words)."""
 
@@ -948,7 +952,7 @@ class _Hooks:
         after the pass assigned each of them: one skipped would be the pass before's."""
         skipped = [n for n in self.recorded if n not in steps.STATE and n not in self.early]
         if at is not None and skipped:
-            raise _Derived(
+            raise _Skipped(
                 f"the pass of epoch {self.count + 1} ended at the `continue` of line {at} before "
                 f"it assigned {', '.join(skipped)}: nnparity compares every matrix of every "
                 "pass, and as written that epoch computes none (it skips its training?)")
@@ -1317,6 +1321,8 @@ class PythonScript(_Script):
             raise self.misfit(*misfit.args) from None
         except (_PerSample, _Shared, _RanOut, _Derived) as refused:
             raise ScriptRefused(f"{self.where(self.loop.lineno)}: {refused}") from None
+        except _Skipped as skipped:  # a failure of the training it checks: exit 1
+            raise PortError(f"{self.where(self.loop.lineno)}: {skipped}") from None
         except _Refused as refused:
             name, theirs = refused.args
             first, *changes = self.data_set[name]

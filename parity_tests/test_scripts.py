@@ -1808,7 +1808,12 @@ def test_a_pass_skipped_by_continue_or_next_before_its_updates_fails_at_that_epo
     path = variant(tmp_path, name, f"skips_{name}", edit)
     code, out, err = run_script(path, "--epochs", "20", "--json")
     assert code == 1, f"a loop skipping the training of epoch 4 must fail: exit {code}\n{err}"
-    first = json.loads(out)["modes"]["free"]["first_violation"]
+    document = json.loads(out)
+    if name.endswith(".py"):  # said as such: the pass before's values were compared
+        message = document["error"]["message"]
+        assert "the pass of epoch 4 ended at the `continue` of line" in message, message
+        return
+    first = document["modes"]["free"]["first_violation"]
     assert first["epoch"] == 4, f"expected the first cell beyond the bound at epoch 4: {first}"
 
 
