@@ -59,6 +59,8 @@ def test_step(nnparity_runs, nnparity_step):
         fail(f"{where}: the ports recorded no {name}")
     s = found[0]
     per_epoch = name in steps.BY_NAME  # else once per call of train() (nnparity/once.py)
+    if outcome.train_error and steps.step_of(name) == 12:  # what a train() that failed returned
+        fail(f"{where} not checked: {outcome.train_error}")
     if s.problem:
         fail(f"{where}: {s.problem}")
     if s.not_computed and not per_epoch:  # not shown to hold: a failure, as for `nnparity run`

@@ -264,8 +264,9 @@ def early(argv: list[str]) -> None:
     command = next((a for a in argv if not a.startswith("-")), None)
     if command in COMMANDS and not {"-h", "--help"} & set(argv):
         # A signal now would leave a started worker unrecorded: it is held until both are.
-        stops = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+        from .signals import STOPS  # every signal that stops a run (SIGUSR1 too)
+
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, STOPS)
         try:
             for language in ("R", "Python"):
                 _early[language] = start(language)

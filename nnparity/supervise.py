@@ -76,6 +76,12 @@ class Pending:
         return self.value
 
 
+#: The largest reply a worker sends through its socket, with room to spare: a chunk's trace
+#: (traces.CHUNK_BYTES, 16 MB) where no folder carries it. A port writing a frame header of
+#: 2^62 bytes into its socket made the supervisor wait, or buffer gigabytes.
+MAX_REPLY = 1 << 30
+
+
 class WorkerPort(Port):
     """A port living in a worker process, used as if it were here."""
 
@@ -210,6 +216,11 @@ class WorkerPort(Port):
             status, value = self._receive(pending)
             self._pending.popleft()
             pending.done = True
+            if status == "ok" and pending.what in ("advance", "lockstep") and not (
+                    isinstance(value, dict) and (pending.what == "lockstep" or "trace" in value)):
+                self.kill()  # a reply of another shape: what it sends next cannot be trusted
+                status, value = "error", (f"{self.describe()} sent a reply nnparity cannot read "
+                                          f"(a {type(value).__name__} for its {pending.what})")
             if status == "ok":
                 pending.value = value
                 if pending.what == "advance" and isinstance(value, dict) and "notes" in value:
@@ -246,10 +257,16 @@ class WorkerPort(Port):
                 if ready:
                     # read as data only: a reply is the port's numbers, never code to run here
                     packed = wire.loads(self._frame(pending))
-                    return wire.decode(packed, self._release, reply_of=self.folder)
+                    reply = wire.decode(packed, self._release, reply_of=self.folder)
+                    if not (isinstance(reply, tuple) and len(reply) == 2
+                            and isinstance(reply[0], str)):  # what a worker sends: (status, value)
+                        raise ValueError(f"a {type(reply).__name__} where a reply is a status "
+                                         "and a value")
+                    return reply
             except (EOFError, OSError):
                 raise self._ended(pending) from None
-            except (pickle.UnpicklingError, ValueError, TypeError, IndexError) as error:
+            except (pickle.UnpicklingError, ValueError, TypeError, IndexError, AttributeError,
+                    KeyError, RecursionError, MemoryError) as error:
                 self.kill()  # what it sends next cannot be trusted either
                 raise self._failure(
                     f"{self.describe()} sent a reply nnparity cannot read ({error})"
@@ -264,8 +281,8 @@ class WorkerPort(Port):
         size = int.from_bytes(self._read(fd, 4, pending), "big", signed=True)
         if size == -1:
             size = int.from_bytes(self._read(fd, 8, pending), "big")
-        if size < 0:
-            raise ValueError(f"a frame of {size} bytes")
+        if not 0 <= size <= MAX_REPLY:
+            raise ValueError(f"a frame of {size:,} bytes")
         return self._read(fd, size, pending)
 
     def _read(self, fd: int, size: int, pending: Pending) -> bytes:

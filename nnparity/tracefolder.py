@@ -188,10 +188,10 @@ def _described(info_path: Path, info: dict) -> tuple[int, list[str]]:
     if not isinstance(info.get("case", ""), str):
         raise TraceFolderError(f'{info_path}: "case" is {shown("case")}; expected a name')
     environment = info.get("environment", {})
-    texts = [("case", info.get("case", ""))] + [
-        (f"environment's {json.dumps(k)[:40]}", v) for k, v in environment.items()]
-    for what, text in texts:  # an escape sequence here cleared the terminal compare printed to
-        if not isinstance(text, str) or has_control(text) or has_control(what):
+    texts = [("case", "", info.get("case", ""))] + [
+        (f"environment's {json.dumps(k)[:40]}", k, v) for k, v in environment.items()]
+    for what, key, text in texts:  # an escape sequence here cleared the terminal compare printed
+        if not isinstance(text, str) or has_control(text) or has_control(key):
             raise TraceFolderError(
                 f"{info_path}: {what} is {json.dumps(text)[:60]}; expected plain text (no "
                 "control characters)"

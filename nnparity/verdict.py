@@ -71,8 +71,9 @@ class ParityReport:
     def shown(self) -> list:
         """The matrices the table, --json's steps and the statistics show, in step order:
         steps 2 to 11 always; a once-per-call check (steps 0, 1 and 12: what train() was
-        handed and returned) when it failed."""
-        failed = [c for c in self.once if c.violations or c.problem]
+        handed and returned) when it failed, or was not compared (a port that does not
+        record steps 0 and 1: the table, --json and the statistics name them)."""
+        failed = [c for c in self.once if c.violations or c.problem or c.not_computed]
         return sorted([*failed, *self.stats], key=lambda s: steps.position(s.name))
 
     @property

@@ -2182,3 +2182,36 @@ def test_an_error_in_a_ports_load_r_names_load_r(port_copy, tmp_path):
     result = nnparity("run", "--epochs", "5", "--r-impl", str(port), cwd=tmp_path)
     assert result.returncode == 2, f"exit {result.returncode}\n{result.stderr}"
     one_line(result.stderr, 'load.R: file.exists("nowhere.R") is not TRUE')
+
+
+@pytest.mark.parametrize("payload", [
+    'pickle.dumps(("inline", None))',  # a reply of no (status, value) shape
+    'b"\\x80\\x04N(K\\x01\\x90."',  # unpickling raises AttributeError
+], ids=["no-status-and-value", "attribute-error"])
+def test_a_port_forging_a_reply_in_its_socket_is_one_line_not_a_traceback(
+    port_copy, tmp_path, payload
+):
+    # A traceback, and --json printed nothing: the forged reply reached the run unchecked.
+    frame = (f"    import os as _os, pickle, stat as _stat\n    _p = {payload}\n"
+             "    for fd in range(3, 64):\n        try:\n"
+             "            if _stat.S_ISSOCK(_os.fstat(fd).st_mode):\n"
+             "                _os.write(fd, len(_p).to_bytes(4, 'big') + _p)\n"
+             "        except OSError:\n            pass\n"
+             '    """Train for `epochs`')
+    port = port_copy("python_impl", "train.py", '    """Train for `epochs`', frame)
+    result = nnparity("run", "--epochs", "5", "--json", "--python-impl", str(port), cwd=tmp_path)
+    assert result.returncode == 1, f"exit {result.returncode}\n{result.stderr}"
+    one_line(result.stderr, "sent a reply nnparity cannot read")
+    assert json.loads(result.stdout)["error"]["exit_code"] == 1, result.stdout
+
+
+def test_a_port_announcing_a_reply_of_2_to_the_62_bytes_is_refused_at_once(port_copy, tmp_path):
+    # The supervisor waited for the bytes without --timeout, or buffered gigabytes.
+    port = port_copy("python_impl", "train.py", '    """Train for `epochs`',
+                     PARTIAL_FRAME_PY.replace(
+                         'b"\\x01\\x00\\x00\\x00" + b"x" * 10',
+                         'b"\\xff\\xff\\xff\\xff" + (1 << 62).to_bytes(8, "big")'))
+    result = nnparity("run", "--epochs", "5", "--python-impl", str(port), cwd=tmp_path,
+                      timeout=60)
+    assert result.returncode == 1, f"exit {result.returncode}\n{result.stderr}"
+    one_line(result.stderr, "sent a reply nnparity cannot read (a frame of")
