@@ -329,12 +329,17 @@ def unlisted(info):
         (lambda info: {**info, "case": "art\x1b[2Jicle"}, ["trace.json", "case", "control"]),
         (lambda info: {**info, "environment": {"python": "\x1b[31m3.11"}},
          ["trace.json", "environment's \"python\"", "control"]),
+        (lambda info: {**info, "case": "art\ud800icle"}, ["trace.json", "case", "control"]),
+        (lambda info: {**info, "environment": {"mach\x1bine": "Linux"}},
+         ["trace.json", "environment's", "control"]),
+        (lambda info: {**info, "case": "art\u202eicle"}, ["trace.json", "case", "control"]),
     ],
     ids=[
         "epochs-a-string", "epochs-negative", "epochs-zero", "epochs-a-float", "epochs-a-bool",
         "epochs-missing", "epochs-huge", "files-not-a-list", "environment-not-an-object",
         "not-an-object", "an-npz-not-listed", "case-not-a-name", "modes-not-a-list",
         "modes-unknown", "case-with-an-escape", "environment-with-an-escape",
+        "case-with-a-lone-surrogate", "environment-key-with-an-escape", "case-with-a-bidi-override",
     ],
 )
 def test_a_trace_json_that_does_not_describe_the_folder_is_refused(

@@ -6,6 +6,7 @@ repository, as a user's project would.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -220,6 +221,12 @@ def test_a_port_that_does_not_record_its_start_fails_those_tests_as_run_fails(
          "--mode", "free"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert run.returncode == 1 and "PARITY NOT SHOWN: article, free: not compared: X, y, " \
         "initial_wh" in run.stdout, f"nnparity run: exit {run.returncode}\n{run.stdout}"
+    document = subprocess.run(
+        [sys.executable, "-m", "nnparity", "run", "--r-impl", "my_port", "--epochs", EPOCHS,
+         "--mode", "free", "--json"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    steps_of = {s["matrix"]: s for s in json.loads(document.stdout)["modes"]["free"]["steps"]}
+    assert steps_of["initial_wh"]["not_computed"] and not steps_of["initial_wh"]["passed"], (
+        f"--json does not name the step it did not compare: {list(steps_of)}")
 
 
 
