@@ -242,18 +242,25 @@ class WorkerPort(Port):
             return BadInput(message)
         return self._failure(message)
 
+    def _wait_step(self, pending: Pending) -> float:
+        """How long the next wait for the worker may last (0.2 s, or less where --timeout
+        ends sooner); RunTimeout once the deadline has passed, the worker killed. A stop
+        whose exception a finalizer or callback dropped is raised here first."""
+        raise_swallowed()
+        left = self.deadline.left()
+        if left is not None and left <= 0:
+            self.kill()
+            raise RunTimeout(
+                f"timed out after {self.deadline.seconds:g} s (--timeout): {self.describe()} "
+                f"had not finished {self._doing(pending, waited=True)}"
+            )
+        return 0.2 if left is None else min(0.2, left)
+
     def _receive(self, pending: Pending):
         while True:
-            raise_swallowed()  # a stop whose exception a finalizer or callback dropped
-            left = self.deadline.left()
-            if left is not None and left <= 0:
-                self.kill()
-                raise RunTimeout(
-                    f"timed out after {self.deadline.seconds:g} s (--timeout): {self.describe()} "
-                    f"had not finished {self._doing(pending, waited=True)}"
-                )
+            wait = self._wait_step(pending)
             try:
-                ready = self.connection.poll(0.2 if left is None else min(0.2, max(left, 0.0)))
+                ready = self.connection.poll(wait)
                 if ready:
                     # read as data only: a reply is the port's numbers, never code to run here
                     packed = wire.loads(self._frame(pending))
@@ -288,15 +295,7 @@ class WorkerPort(Port):
     def _read(self, fd: int, size: int, pending: Pending) -> bytes:
         data = bytearray()
         while len(data) < size:
-            raise_swallowed()
-            left = self.deadline.left()
-            if left is not None and left <= 0:
-                self.kill()
-                raise RunTimeout(
-                    f"timed out after {self.deadline.seconds:g} s (--timeout): "
-                    f"{self.describe()} had not finished {self._doing(pending, waited=True)}"
-                )
-            ready, _, _ = select.select([fd], [], [], 0.2 if left is None else min(0.2, left))
+            ready, _, _ = select.select([fd], [], [], self._wait_step(pending))
             if ready:
                 piece = os.read(fd, min(size - len(data), 1 << 22))
                 if not piece:
