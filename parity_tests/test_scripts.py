@@ -1634,13 +1634,20 @@ def test_data_given_a_new_type_or_layout_of_the_same_values_before_the_loop_runs
     assert code == 0, f"the same numbers as another type are the same data: exit {code}\n{out}{err}"
 
 
+def x_read_as(name: str, new: str, setting: str) -> list[tuple[str, str]]:
+    """Edits of faithful.py or faithful.R whose loop reads X as `new`, which `setting` (a
+    line after y's) sets."""
+    if name.endswith(".py"):
+        return [(FAITHFUL_PY_Y, f"{FAITHFUL_PY_Y}\n{setting}"),
+                ("np.dot(X, wh)", f"np.dot({new}, wh)"),
+                ("X.T.dot(d_hiddenlayer)", f"{new}.T.dot(d_hiddenlayer)")]
+    return [(FAITHFUL_R_Y, f"{FAITHFUL_R_Y}{setting}\n"), ("X %*% wh", f"{new} %*% wh"),
+            ("t(X) %*%", f"t({new}) %*%"), ("nrow(X), n_hidden", f"nrow({new}), n_hidden")]
+
+
 @pytest.mark.parametrize("name, edits", [
-    ("faithful.py", [(FAITHFUL_PY_Y, FAITHFUL_PY_Y + "\ninputs = X"),
-                     ("np.dot(X, wh)", "np.dot(inputs, wh)"),
-                     ("X.T.dot(d_hiddenlayer)", "inputs.T.dot(d_hiddenlayer)")]),
-    ("faithful.R", [(FAITHFUL_R_Y, FAITHFUL_R_Y + "inputs <- X\n"),
-                    ("X %*% wh", "inputs %*% wh"), ("t(X) %*%", "t(inputs) %*%"),
-                    ("nrow(X), n_hidden", "nrow(inputs), n_hidden")]),
+    ("faithful.py", x_read_as("faithful.py", "inputs", "inputs = X")),
+    ("faithful.R", x_read_as("faithful.R", "inputs", "inputs <- X")),
 ], ids=["python", "r"])
 def test_a_loop_reading_x_under_another_name_set_from_it_trains_on_the_cases_x(
     r_available, tmp_path, other_inputs, name, edits
@@ -1653,12 +1660,8 @@ def test_a_loop_reading_x_under_another_name_set_from_it_trains_on_the_cases_x(
 
 
 @pytest.mark.parametrize("name, edits", [
-    ("faithful.py", [(FAITHFUL_PY_Y, FAITHFUL_PY_Y + "\ninputs = np.array(X, dtype=float)"),
-                     ("np.dot(X, wh)", "np.dot(inputs, wh)"),
-                     ("X.T.dot(d_hiddenlayer)", "inputs.T.dot(d_hiddenlayer)")]),
-    ("faithful.R", [(FAITHFUL_R_Y, FAITHFUL_R_Y + "inputs <- as.matrix(X) * 1\n"),
-                    ("X %*% wh", "inputs %*% wh"), ("t(X) %*%", "t(inputs) %*%"),
-                    ("nrow(X), n_hidden", "nrow(inputs), n_hidden")]),
+    ("faithful.py", x_read_as("faithful.py", "inputs", "inputs = np.array(X, dtype=float)")),
+    ("faithful.R", x_read_as("faithful.R", "inputs", "inputs <- as.matrix(X) * 1")),
 ], ids=["python", "r"])
 def test_a_loop_reading_a_copy_of_x_with_the_same_numbers_trains_on_the_cases_x(
     r_available, tmp_path, other_inputs, name, edits
@@ -1670,12 +1673,8 @@ def test_a_loop_reading_a_copy_of_x_with_the_same_numbers_trains_on_the_cases_x(
 
 
 @pytest.mark.parametrize("name, edits", [
-    ("faithful.py", [("for i in range(epoch):", "Xs = X / 2\nfor i in range(epoch):"),
-                     ("np.dot(X, wh)", "np.dot(Xs, wh)"),
-                     ("X.T.dot(d_hiddenlayer)", "Xs.T.dot(d_hiddenlayer)")]),
-    ("faithful.R", [("for (i in 1:epoch) {", "Xs <- X / 2\nfor (i in 1:epoch) {"),
-                    ("X %*% wh", "Xs %*% wh"), ("t(X) %*%", "t(Xs) %*%"),
-                    ("nrow(X), n_hidden", "nrow(Xs), n_hidden")]),
+    ("faithful.py", x_read_as("faithful.py", "Xs", "Xs = X / 2")),
+    ("faithful.R", x_read_as("faithful.R", "Xs", "Xs <- X / 2")),
 ], ids=["python", "r"])
 def test_a_loop_that_never_reads_x_but_a_copy_made_from_it_is_refused_naming_the_copy(
     r_available, tmp_path, name, edits
