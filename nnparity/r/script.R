@@ -794,9 +794,7 @@ script_recorder <- function(inputs, epochs, from, to, assigned, article,
   rec$first_data <- list()
   rec$first <- function(name, env) {
     own <- script_own_value(env, name, map)
-    rec$first_data[[name]] <- tryCatch(
-      as.matrix(own) + 0, error = function(e) NULL
-    )
+    rec$first_data[[name]] <- script_numbers(own)
   }
   rec$derived <- NULL
   rec$inject <- function(env) {
@@ -1025,6 +1023,12 @@ script_check_fit <- function(own) {
 # names. Returns list(given, resized): the values given (in the script's
 # layout: steps 0 and 1 of its trace) and, for the error message of a script
 # written for other sizes, each matrix whose shape the case changes.
+# A value as a matrix of doubles (a data.frame's, a vector's, integers'), or
+# NULL for one that holds no numbers.
+script_numbers <- function(value) {
+  tryCatch(as.matrix(value) + 0, error = function(e) NULL)
+}
+
 # Stop the script ("nnparity_data_changed") when its X or y holds other values
 # at the loop than where it first set them (standardised, labels smoothed): the
 # case's, put in their place, would train on other inputs than the script. A
@@ -1032,10 +1036,7 @@ script_check_fit <- function(own) {
 script_check_data_changed <- function(env, first_data, map) {
   for (name in names(first_data)) {
     first <- first_data[[name]]
-    now <- tryCatch(
-      as.matrix(script_own_value(env, name, map)) + 0,
-      error = function(e) NULL
-    )
+    now <- script_numbers(script_own_value(env, name, map))
     same_shape <- !is.null(first) && !is.null(now) &&
       identical(dim(first), dim(now))
     if (same_shape && !identical(as.vector(first), as.vector(now))) {
@@ -1060,11 +1061,9 @@ script_check_derived <- function(env, derived, map) {
   own <- own[vapply(own, exists, NA, envir = env)]
   data <- if (length(own)) get(own[1], envir = env) else NULL
   for (target in derived$targets) {
-    same <- tryCatch(
-      identical(as.vector(as.matrix(get(target, envir = env)) + 0),
-                as.vector(as.matrix(data) + 0)),
-      error = function(e) FALSE
-    )
+    copy <- script_numbers(get(target, envir = env))
+    same <- !is.null(copy) && identical(as.vector(copy),
+                                        as.vector(script_numbers(data)))
     if (!same) {
       stop(structure(
         class = c("nnparity_refusal", "condition"),
